@@ -1,0 +1,947 @@
+/*
+ * conf/conf.c — ca.conf through libinih into a checked struct conf.
+ *
+ * Unknown sections and keys are errors: a misspelt "rsa_min_bit" must not
+ * silently leave a weaker default in force. The built-in profiles exist
+ * before the file is read, so a file may tune one key of one profile.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+
+#include "conf/conf.h"
+#include "util/util.h"
+
+#define CONF_FILE_MAX	(256 * 1024)
+
+struct parse {
+	struct conf	*conf;
+	const char	*name;
+	int		 failed;
+	const char	*text;		/* what the reader has not handed out */
+	int		 line;		/* of the last line handed out */
+};
+
+static const struct {
+	const char		*name;
+	enum conf_keytype	 kt;
+} keytypes[] = {
+	{ "ec-p256", CONF_KEY_EC_P256 },
+	{ "ec-p384", CONF_KEY_EC_P384 },
+	{ "rsa-2048", CONF_KEY_RSA_2048 },
+	{ "rsa-3072", CONF_KEY_RSA_3072 },
+	{ "rsa-4096", CONF_KEY_RSA_4096 },
+};
+
+enum conf_keytype
+conf_keytype_parse(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(keytypes) / sizeof(keytypes[0]); i++)
+		if (strcmp(s, keytypes[i].name) == 0)
+			return keytypes[i].kt;
+	return CONF_KEY_NONE;
+}
+
+const char *
+conf_keytype_name(enum conf_keytype kt)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(keytypes) / sizeof(keytypes[0]); i++)
+		if (keytypes[i].kt == kt)
+			return keytypes[i].name;
+	return "none";
+}
+
+long
+conf_duration_parse(const char *s)
+{
+	char *end;
+	long v, mul = 1;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || v < 0)
+		return -1;
+	if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
+		mul = 1;
+	else if (strcmp(end, "m") == 0)
+		mul = 60;
+	else if (strcmp(end, "h") == 0)
+		mul = 3600;
+	else if (strcmp(end, "d") == 0)
+		mul = 86400;
+	else
+		return -1;
+	/* Ten years is past every lifetime Lanyard issues. */
+	if (v > 10L * 366 * 86400 / mul)
+		return -1;
+	return v * mul;
+}
+
+static int
+set_fail(struct parse *p, int line, const char *section, const char *key,
+    const char *why)
+{
+	if (!p->failed)
+		ly_fail(LY_ERR_CONFIG, "%s:%d: [%s] %s: %s", p->name, line,
+		    section, key, why);
+	p->failed = 1;
+	return 0;
+}
+
+static int
+set_str(char **dst, const char *v)
+{
+	char *s;
+
+	if ((s = strdup(v)) == NULL)
+		return 0;
+	free(*dst);
+	*dst = s;
+	return 1;
+}
+
+/* Paths in ca.conf are relative to the instance directory. */
+static int
+set_path(struct conf *c, char **dst, const char *v)
+{
+	char *s;
+
+	if ((s = ly_path_join(c->dir, v)) == NULL)
+		return 0;
+	free(*dst);
+	*dst = s;
+	return 1;
+}
+
+static int
+parse_int(const char *v, long min, long max, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > max)
+		return 0;
+	*out = n;
+	return 1;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "1") == 0)
+		*out = 1;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "0") == 0)
+		*out = 0;
+	else
+		return 0;
+	return 1;
+}
+
+/*
+ * Splits a comma separated list in place and calls fn for each trimmed,
+ * non-empty item. Returns 0 if fn refused one.
+ */
+static int
+each_item(char *list, int (*fn)(const char *, void *), void *arg)
+{
+	char *item, *save = NULL, *e;
+
+	for (item = strtok_r(list, ",", &save); item != NULL;
+	    item = strtok_r(NULL, ",", &save)) {
+		while (isspace((unsigned char)*item))
+			item++;
+		e = item + strlen(item);
+		while (e > item && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (*item != '\0' && !fn(item, arg))
+			return 0;
+	}
+	return 1;
+}
+
+struct strlist {
+	char	**v;
+	size_t	 *n;
+};
+
+static int
+add_str(const char *item, void *arg)
+{
+	struct strlist *l = arg;
+
+	if (*l->n >= CONF_MAX_LIST)
+		return 0;
+	if ((l->v[*l->n] = strdup(item)) == NULL)
+		return 0;
+	(*l->n)++;
+	return 1;
+}
+
+static int
+set_list(char **v, size_t *n, const char *value)
+{
+	struct strlist l = { v, n };
+	char *copy;
+	int ok;
+
+	while (*n > 0)
+		free(v[--*n]);
+	if ((copy = strdup(value)) == NULL)
+		return 0;
+	ok = each_item(copy, add_str, &l);
+	free(copy);
+	return ok;
+}
+
+static int
+add_eku(const char *item, void *arg)
+{
+	unsigned int *eku = arg;
+
+	if (strcmp(item, "client") == 0)
+		*eku |= CONF_EKU_CLIENT;
+	else if (strcmp(item, "server") == 0)
+		*eku |= CONF_EKU_SERVER;
+	else if (strcmp(item, "ocsp") == 0)
+		*eku |= CONF_EKU_OCSP;
+	else
+		return 0;
+	return 1;
+}
+
+static int
+add_keytype(const char *item, void *arg)
+{
+	unsigned int *kt = arg;
+
+	if (strcmp(item, "ec-p256") == 0)
+		*kt |= CONF_ALLOW_EC_P256;
+	else if (strcmp(item, "ec-p384") == 0)
+		*kt |= CONF_ALLOW_EC_P384;
+	else if (strcmp(item, "rsa") == 0)
+		*kt |= CONF_ALLOW_RSA;
+	else if (strcmp(item, "ed25519") == 0)
+		*kt |= CONF_ALLOW_ED25519;
+	else
+		return 0;
+	return 1;
+}
+
+static int
+add_idkind(const char *item, void *arg)
+{
+	unsigned int *k = arg;
+
+	if (strcmp(item, "json") == 0)
+		*k |= 1u << CONF_ID_JSON;
+	else if (strcmp(item, "spiffe") == 0)
+		*k |= 1u << CONF_ID_SPIFFE;
+	else if (strcmp(item, "none") == 0)
+		*k |= 1u << CONF_ID_NONE;
+	else
+		return 0;
+	return 1;
+}
+
+static int
+add_fieldtype(const char *item, void *arg)
+{
+	struct conf_field *f = arg;
+
+	if (strcmp(item, "string") == 0)
+		f->types |= CONF_FIELD_STRING;
+	else if (strcmp(item, "integer") == 0)
+		f->types |= CONF_FIELD_INTEGER;
+	else if (strcmp(item, "required") == 0)
+		f->required = 1;
+	else
+		return 0;
+	return 1;
+}
+
+/* Applies fn to a private, '|'-and-','-split copy of value. */
+static int
+parse_flags(const char *value, int (*fn)(const char *, void *), void *arg)
+{
+	char *copy, *s;
+	int ok;
+
+	if ((copy = strdup(value)) == NULL)
+		return 0;
+	for (s = copy; *s != '\0'; s++)
+		if (*s == '|' || *s == ' ')
+			*s = ',';
+	ok = each_item(copy, fn, arg);
+	free(copy);
+	return ok;
+}
+
+static struct conf_profile *
+profile_find(struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nprofiles; i++)
+		if (strcmp(c->profiles[i].name, name) == 0)
+			return &c->profiles[i];
+	return NULL;
+}
+
+static struct conf_profile *
+profile_add(struct conf *c, const char *name)
+{
+	struct conf_profile *p;
+
+	if (c->nprofiles >= CONF_MAX_PROFILES ||
+	    strlen(name) >= CONF_NAME_MAX)
+		return NULL;
+	p = &c->profiles[c->nprofiles];
+	memset(p, 0, sizeof(*p));
+	if ((p->name = strdup(name)) == NULL)
+		return NULL;
+	/* A new profile starts as a client profile. */
+	p->days = 30;
+	p->max_days = 397;
+	p->eku = CONF_EKU_CLIENT;
+	p->key_types = CONF_ALLOW_EC_P256 | CONF_ALLOW_EC_P384 |
+	    CONF_ALLOW_RSA;
+	p->rsa_min_bits = 2048;
+	p->rsa_max_bits = 8192;
+	p->identities = 1u << CONF_ID_JSON | 1u << CONF_ID_SPIFFE;
+	p->encoding = CONF_ENC_URI;
+	p->reissue_before = 7 * 86400;
+	p->reissue_percent = 0;
+	c->nprofiles++;
+	return p;
+}
+
+static int
+defaults(struct conf *c)
+{
+	struct conf_profile *p;
+
+	c->store_map_size = (size_t)1024 * 1024 * 1024;
+	c->identity_max = 512;
+	c->root.days = 3650;
+	c->root.key_type = CONF_KEY_EC_P256;
+	c->issuing.days = 1825;
+	c->issuing.key_type = CONF_KEY_EC_P256;
+	if ((c->root.name = strdup("root")) == NULL ||
+	    (c->issuing.name = strdup("issuing")) == NULL ||
+	    (c->identity_oid = strdup("1.3.6.1.4.1.32473.1.1")) == NULL ||
+	    (c->url_base = strdup("http://127.0.0.1:8080")) == NULL)
+		return 0;
+	if ((p = profile_add(c, "client")) == NULL)
+		return 0;
+	if ((p = profile_add(c, "service")) == NULL)
+		return 0;
+	p->days = 90;
+	p->eku = CONF_EKU_SERVER | CONF_EKU_CLIENT;
+	p->identities = 1u << CONF_ID_NONE | 1u << CONF_ID_SPIFFE;
+	p->require_dns_or_ip = 1;
+	p->allow_dns_ip = 1;
+	if ((p = profile_add(c, "ocsp")) == NULL)
+		return 0;
+	p->days = 7;
+	p->max_days = 30;
+	p->eku = CONF_EKU_OCSP;
+	p->identities = 1u << CONF_ID_NONE;
+	p->allow_dns_ip = 1;
+	p->ocsp_nocheck = 1;
+	p->reissue_before = 2 * 86400;
+	if ((p = profile_add(c, "admin")) == NULL)
+		return 0;
+	p->identities = 1u << CONF_ID_JSON;
+	if ((p->role = strdup("admin")) == NULL)
+		return 0;
+	return 1;
+}
+
+static int
+field_set(struct parse *p, int line, const char *name, const char *value)
+{
+	struct conf *c = p->conf;
+	struct conf_field *f = NULL;
+	size_t i;
+
+	if (*name == '\0' || strlen(name) >= CONF_NAME_MAX)
+		return set_fail(p, line, "identity", name, "bad field name");
+	for (i = 0; i < c->nfields; i++)
+		if (strcmp(c->fields[i].name, name) == 0)
+			f = &c->fields[i];
+	if (f == NULL) {
+		if (c->nfields >= CONF_MAX_FIELDS)
+			return set_fail(p, line, "identity", name,
+			    "too many fields");
+		f = &c->fields[c->nfields++];
+		if ((f->name = strdup(name)) == NULL)
+			return set_fail(p, line, "identity", name, "no memory");
+	}
+	f->types = 0;
+	f->required = 0;
+	if (!parse_flags(value, add_fieldtype, f) || f->types == 0)
+		return set_fail(p, line, "identity", name,
+		    "expected string, integer or both, optionally required");
+	return 1;
+}
+
+static int
+ca_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
+    const char *k, const char *v)
+{
+	struct conf *c = p->conf;
+	long n;
+
+	if (strcmp(k, "key") == 0) {
+		if (strncmp(v, "pkcs11:", 7) != 0)
+			return set_fail(p, line, sec, k,
+			    "expected an RFC 7512 pkcs11: URI");
+		return set_str(&ca->key_uri, v);
+	}
+	if (strcmp(k, "pin_file") == 0)
+		return set_path(c, &ca->pin_file, v);
+	if (strcmp(k, "pin_env") == 0)
+		return set_str(&ca->pin_env, v);
+	if (strcmp(k, "subject") == 0) {
+		if (v[0] != '/')
+			return set_fail(p, line, sec, k,
+			    "expected /attr=value/...");
+		return set_str(&ca->subject, v);
+	}
+	if (strcmp(k, "key_type") == 0) {
+		if ((ca->key_type = conf_keytype_parse(v)) == CONF_KEY_NONE)
+			return set_fail(p, line, sec, k, "unknown key type");
+		return 1;
+	}
+	if (strcmp(k, "rsa_padding") == 0) {
+		if (strcmp(v, "pkcs1") == 0)
+			ca->rsa_padding = CONF_RSA_PKCS1;
+		else if (strcmp(v, "pss") == 0)
+			ca->rsa_padding = CONF_RSA_PSS;
+		else
+			return set_fail(p, line, sec, k, "pkcs1 or pss");
+		return 1;
+	}
+	if (strcmp(k, "days") == 0) {
+		if (!parse_int(v, 1, 36600, &n))
+			return set_fail(p, line, sec, k, "1 to 36600");
+		ca->days = (int)n;
+		return 1;
+	}
+	if (strcmp(k, "cert") == 0)
+		return set_path(c, &ca->cert_file, v);
+	if (strcmp(k, "permitted_dns") == 0)
+		return set_list(ca->permitted_dns, &ca->npermitted_dns, v) ||
+		    set_fail(p, line, sec, k, "too many names");
+	if (strcmp(k, "excluded_dns") == 0)
+		return set_list(ca->excluded_dns, &ca->nexcluded_dns, v) ||
+		    set_fail(p, line, sec, k, "too many names");
+	if (strcmp(k, "permitted_ip") == 0)
+		return set_list(ca->permitted_ip, &ca->npermitted_ip, v) ||
+		    set_fail(p, line, sec, k, "too many ranges");
+	return set_fail(p, line, sec, k, "unknown key");
+}
+
+static int
+profile_key(struct parse *p, int line, const char *sec,
+    struct conf_profile *pr, const char *k, const char *v)
+{
+	long n;
+
+	if (strcmp(k, "days") == 0 || strcmp(k, "max_days") == 0) {
+		if (!parse_int(v, 1, 36600, &n))
+			return set_fail(p, line, sec, k, "1 to 36600");
+		*(k[0] == 'd' ? &pr->days : &pr->max_days) = (int)n;
+		return 1;
+	}
+	if (strcmp(k, "eku") == 0) {
+		pr->eku = 0;
+		return (parse_flags(v, add_eku, &pr->eku) && pr->eku != 0) ||
+		    set_fail(p, line, sec, k, "client, server, ocsp");
+	}
+	if (strcmp(k, "key_types") == 0) {
+		pr->key_types = 0;
+		return (parse_flags(v, add_keytype, &pr->key_types) &&
+		    pr->key_types != 0) ||
+		    set_fail(p, line, sec, k, "ec-p256, ec-p384, rsa, ed25519");
+	}
+	if (strcmp(k, "rsa_min_bits") == 0 || strcmp(k, "rsa_max_bits") == 0) {
+		if (!parse_int(v, 2048, 16384, &n))
+			return set_fail(p, line, sec, k, "2048 to 16384");
+		*(k[4] == 'm' && k[5] == 'i' ? &pr->rsa_min_bits :
+		    &pr->rsa_max_bits) = (int)n;
+		return 1;
+	}
+	if (strcmp(k, "identity") == 0) {
+		pr->identities = 0;
+		return (parse_flags(v, add_idkind, &pr->identities) &&
+		    pr->identities != 0) ||
+		    set_fail(p, line, sec, k, "json, spiffe, none");
+	}
+	if (strcmp(k, "encoding") == 0) {
+		if (strcmp(v, "uri") == 0)
+			pr->encoding = CONF_ENC_URI;
+		else if (strcmp(v, "othername") == 0)
+			pr->encoding = CONF_ENC_OTHERNAME;
+		else
+			return set_fail(p, line, sec, k, "uri or othername");
+		return 1;
+	}
+	if (strcmp(k, "require_dns_or_ip") == 0)
+		return parse_bool(v, &pr->require_dns_or_ip) ||
+		    set_fail(p, line, sec, k, "yes or no");
+	if (strcmp(k, "allow_dns_ip") == 0)
+		return parse_bool(v, &pr->allow_dns_ip) ||
+		    set_fail(p, line, sec, k, "yes or no");
+	if (strcmp(k, "ocsp_nocheck") == 0)
+		return parse_bool(v, &pr->ocsp_nocheck) ||
+		    set_fail(p, line, sec, k, "yes or no");
+	if (strcmp(k, "role") == 0)
+		return set_str(&pr->role, v);
+	if (strcmp(k, "reissue_threshold") == 0) {
+		size_t len = strlen(v);
+
+		if (len > 1 && v[len - 1] == '%') {
+			char num[16];
+
+			if (len > sizeof(num))
+				return set_fail(p, line, sec, k, "bad share");
+			memcpy(num, v, len - 1);
+			num[len - 1] = '\0';
+			if (!parse_int(num, 1, 100, &n))
+				return set_fail(p, line, sec, k,
+				    "share of 1% to 100%");
+			pr->reissue_percent = (int)n;
+			pr->reissue_before = 0;
+			return 1;
+		}
+		if ((n = conf_duration_parse(v)) < 0)
+			return set_fail(p, line, sec, k,
+			    "a duration (7d, 12h) or a share (33%)");
+		pr->reissue_before = n;
+		pr->reissue_percent = 0;
+		return 1;
+	}
+	return set_fail(p, line, sec, k, "unknown key");
+}
+
+/*
+ * Debian's inih hands no line number to the handler; a reader that counts
+ * the lines it hands out gives the messages one.
+ */
+static char *
+reader(char *buf, int size, void *arg)
+{
+	struct parse *p = arg;
+	const char *nl;
+	size_t n;
+
+	if (*p->text == '\0')
+		return NULL;
+	nl = strchr(p->text, '\n');
+	n = nl != NULL ? (size_t)(nl - p->text) + 1 : strlen(p->text);
+	/* A line longer than inih's buffer is an error, not two lines. */
+	if (n >= (size_t)size) {
+		p->line++;
+		if (!p->failed)
+			ly_fail(LY_ERR_CONFIG, "%s:%d: line longer than %d "
+			    "characters", p->name, p->line, size - 2);
+		p->failed = 1;
+		return NULL;
+	}
+	memcpy(buf, p->text, n);
+	buf[n] = '\0';
+	p->text += n;
+	p->line++;
+	return buf;
+}
+
+static int
+handler(void *arg, const char *sec, const char *k, const char *v)
+{
+	struct parse *p = arg;
+	struct conf *c = p->conf;
+	struct conf_profile *pr;
+	int line = p->line;
+	long n;
+
+	if (p->failed)
+		return 0;
+	if (k == NULL)		/* a section header on its own */
+		return 1;
+	if (strcmp(sec, "ca") == 0) {
+		if (strcmp(k, "organization") == 0)
+			return set_str(&c->organization, v);
+		if (strcmp(k, "store") == 0)
+			return set_path(c, &c->store_dir, v);
+		if (strcmp(k, "store_map_mb") == 0) {
+			if (!parse_int(v, 1, 1024 * 1024, &n))
+				return set_fail(p, line, sec, k,
+				    "1 to 1048576");
+			c->store_map_size = (size_t)n * 1024 * 1024;
+			return 1;
+		}
+		if (strcmp(k, "publish_dir") == 0)
+			return set_path(c, &c->publish_dir, v);
+		return set_fail(p, line, sec, k, "unknown key");
+	}
+	if (strcmp(sec, "hsm") == 0) {
+		if (strcmp(k, "module") == 0)
+			return set_str(&c->hsm_module, v);
+		if (strcmp(k, "softhsm2_conf") == 0)
+			return set_path(c, &c->softhsm2_conf, v);
+		return set_fail(p, line, sec, k, "unknown key");
+	}
+	if (strcmp(sec, "root") == 0)
+		return ca_key(p, line, sec, &c->root, k, v);
+	if (strcmp(sec, "issuing") == 0)
+		return ca_key(p, line, sec, &c->issuing, k, v);
+	if (strcmp(sec, "urls") == 0) {
+		if (strcmp(k, "base") != 0 && strcmp(k, "crl") != 0 &&
+		    strcmp(k, "ocsp") != 0 && strcmp(k, "ca_issuers") != 0)
+			return set_fail(p, line, sec, k, "unknown key");
+		if (strncmp(v, "http://", 7) != 0 &&
+		    strncmp(v, "https://", 8) != 0)
+			return set_fail(p, line, sec, k, "expected an http URL");
+		if (strcmp(k, "base") == 0)
+			return set_str(&c->url_base, v);
+		if (strcmp(k, "crl") == 0)
+			return set_str(&c->crl_url, v);
+		if (strcmp(k, "ocsp") == 0)
+			return set_str(&c->ocsp_url, v);
+		if (strcmp(k, "ca_issuers") == 0)
+			return set_str(&c->ca_issuers_url, v);
+		return set_fail(p, line, sec, k, "unknown key");
+	}
+	if (strcmp(sec, "identity") == 0) {
+		if (strncmp(k, "field.", 6) == 0)
+			return field_set(p, line, k + 6, v);
+		if (strcmp(k, "max_length") == 0) {
+			if (!parse_int(v, 16, 4096, &n))
+				return set_fail(p, line, sec, k, "16 to 4096");
+			c->identity_max = (size_t)n;
+			return 1;
+		}
+		if (strcmp(k, "spiffe_trust_domain") == 0)
+			return set_str(&c->spiffe_trust_domain, v);
+		if (strcmp(k, "othername_oid") == 0) {
+			ASN1_OBJECT *o = OBJ_txt2obj(v, 1);
+
+			/* Checked now: a bad OID would fail every issuance. */
+			ASN1_OBJECT_free(o);
+			if (o == NULL) {
+				ERR_clear_error();
+				return set_fail(p, line, sec, k,
+				    "expected a dotted OID");
+			}
+			return set_str(&c->identity_oid, v);
+		}
+		return set_fail(p, line, sec, k, "unknown key");
+	}
+	if (strncmp(sec, "profile ", 8) == 0) {
+		const char *name = sec + 8;
+
+		while (*name == ' ')
+			name++;
+		if ((pr = profile_find(c, name)) == NULL &&
+		    (pr = profile_add(c, name)) == NULL)
+			return set_fail(p, line, sec, k, "too many profiles");
+		return profile_key(p, line, sec, pr, k, v);
+	}
+	return set_fail(p, line, sec, k, "unknown section");
+}
+
+static int
+check_ca(const struct conf_ca *ca)
+{
+	if (ca->key_uri == NULL)
+		return ly_fail(LY_ERR_CONFIG, "[%s] key is required", ca->name);
+	if (ca->subject == NULL)
+		return ly_fail(LY_ERR_CONFIG, "[%s] subject is required",
+		    ca->name);
+	if (ca->cert_file == NULL)
+		return ly_fail(LY_ERR_CONFIG, "[%s] cert is required",
+		    ca->name);
+	if (ca->pin_file == NULL && ca->pin_env == NULL)
+		return ly_fail(LY_ERR_CONFIG,
+		    "[%s] pin_file or pin_env is required", ca->name);
+	return LY_OK;
+}
+
+static int
+check(struct conf *c)
+{
+	size_t i;
+	int r;
+
+	if (c->hsm_module == NULL)
+		return ly_fail(LY_ERR_CONFIG, "[hsm] module is required");
+	if (c->store_dir == NULL)
+		return ly_fail(LY_ERR_CONFIG, "[ca] store is required");
+	if ((r = check_ca(&c->root)) != LY_OK ||
+	    (r = check_ca(&c->issuing)) != LY_OK)
+		return r;
+	for (i = 0; i < c->nprofiles; i++) {
+		const struct conf_profile *p = &c->profiles[i];
+
+		if (p->days > p->max_days)
+			return ly_fail(LY_ERR_CONFIG, "[profile %s] days %d "
+			    "exceed max_days %d", p->name, p->days,
+			    p->max_days);
+		if (p->rsa_min_bits > p->rsa_max_bits)
+			return ly_fail(LY_ERR_CONFIG, "[profile %s] "
+			    "rsa_min_bits exceeds rsa_max_bits", p->name);
+		if (p->encoding == CONF_ENC_OTHERNAME && c->identity_oid == NULL)
+			return ly_fail(LY_ERR_CONFIG, "[profile %s] othername "
+			    "encoding needs [identity] othername_oid", p->name);
+	}
+	if (c->nfields == 0)
+		return ly_fail(LY_ERR_CONFIG,
+		    "[identity] declares no field");
+	return LY_OK;
+}
+
+int
+conf_parse(const char *dir, const char *name, const char *text,
+    struct conf **confp)
+{
+	struct parse p;
+	struct conf *c;
+	int line, r = LY_ERR_CONFIG;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return LY_ERR_ALLOC;
+	if ((c->dir = strdup(dir != NULL ? dir : ".")) == NULL ||
+	    (c->path = strdup(name)) == NULL || !defaults(c)) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	memset(&p, 0, sizeof(p));
+	p.conf = c;
+	p.name = name;
+	p.text = text;
+	line = ini_parse_stream(reader, &p, handler, &p);
+	if (p.failed)
+		goto out;
+	if (line != 0) {
+		/* inih found a syntax error, or a handler ran out of memory. */
+		r = ly_fail(LY_ERR_CONFIG, "%s:%d: syntax error", name, line);
+		goto out;
+	}
+	/* The default identity schema, when the file names no field. */
+	if (c->nfields == 0) {
+		if (field_set(&p, 0, "userId", "integer|string|required") == 0 ||
+		    field_set(&p, 0, "platform", "string") == 0 ||
+		    field_set(&p, 0, "role", "string") == 0)
+			goto out;
+	}
+	if ((r = check(c)) != LY_OK)
+		goto out;
+	*confp = c;
+	c = NULL;
+	r = LY_OK;
+ out:
+	conf_free(c);
+	return r;
+}
+
+int
+conf_load(const char *dir, const char *path, struct conf **confp)
+{
+	unsigned char *text = NULL;
+	char *p = NULL;
+	size_t len;
+	int r;
+
+	if (path == NULL && (p = ly_path_join(dir, "ca.conf")) == NULL)
+		return LY_ERR_ALLOC;
+	if ((r = ly_file_read(path != NULL ? path : p, CONF_FILE_MAX, &text,
+	    &len)) != LY_OK)
+		goto out;
+	if (memchr(text, '\0', len) != NULL) {
+		r = ly_fail(LY_ERR_CONFIG, "%s: contains a NUL byte",
+		    path != NULL ? path : p);
+		goto out;
+	}
+	r = conf_parse(dir, path != NULL ? path : p, (char *)text, confp);
+ out:
+	free(text);
+	free(p);
+	return r;
+}
+
+static void
+ca_free(struct conf_ca *ca)
+{
+	size_t i;
+
+	free(ca->name);
+	free(ca->key_uri);
+	free(ca->pin_file);
+	free(ca->pin_env);
+	free(ca->subject);
+	free(ca->cert_file);
+	for (i = 0; i < ca->npermitted_dns; i++)
+		free(ca->permitted_dns[i]);
+	for (i = 0; i < ca->nexcluded_dns; i++)
+		free(ca->excluded_dns[i]);
+	for (i = 0; i < ca->npermitted_ip; i++)
+		free(ca->permitted_ip[i]);
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->dir);
+	free(c->path);
+	free(c->organization);
+	free(c->store_dir);
+	free(c->publish_dir);
+	free(c->hsm_module);
+	free(c->softhsm2_conf);
+	ca_free(&c->root);
+	ca_free(&c->issuing);
+	free(c->url_base);
+	free(c->crl_url);
+	free(c->ocsp_url);
+	free(c->ca_issuers_url);
+	for (i = 0; i < c->nfields; i++)
+		free(c->fields[i].name);
+	free(c->spiffe_trust_domain);
+	free(c->identity_oid);
+	for (i = 0; i < c->nprofiles; i++) {
+		free(c->profiles[i].name);
+		free(c->profiles[i].role);
+	}
+	free(c);
+}
+
+const struct conf_profile *
+conf_profile_get(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nprofiles; i++)
+		if (strcmp(c->profiles[i].name, name) == 0)
+			return &c->profiles[i];
+	return NULL;
+}
+
+char *
+conf_default_text(enum conf_keytype kt)
+{
+	char *s;
+
+	if (asprintf(&s,
+"# Lanyard instance configuration; see ca.conf(5).\n"
+"# Relative paths are relative to this directory.\n"
+"\n"
+"[ca]\n"
+"organization = Lanyard Demo\n"
+"store = store\n"
+"store_map_mb = 1024\n"
+"publish_dir = publish\n"
+"\n"
+"# The embedded default: SoftHSM2 tokens under hsm/. For a real HSM set\n"
+"# module to its PKCS#11 library and drop softhsm2_conf.\n"
+"[hsm]\n"
+"module = %s\n"
+"softhsm2_conf = hsm/softhsm2.conf\n"
+"\n"
+"# The root CA key may live on its own token (as here), so that token can\n"
+"# be kept offline once the issuing CA is signed.\n"
+"[root]\n"
+"key = pkcs11:token=lanyard-root;object=root-ca\n"
+"pin_file = hsm/root.pin\n"
+"subject = /O=Lanyard Demo/CN=Lanyard Root CA\n"
+"key_type = %s\n"
+"days = 3650\n"
+"cert = certs/root.crt\n"
+"\n"
+"[issuing]\n"
+"key = pkcs11:token=lanyard-issuing;object=issuing-ca\n"
+"pin_file = hsm/issuing.pin\n"
+"# pin_env = LANYARD_ISSUING_PIN\n"
+"subject = /O=Lanyard Demo/CN=Lanyard Issuing CA 1\n"
+"key_type = %s\n"
+"days = 1825\n"
+"cert = certs/issuing.crt\n"
+"# Name constraints in the issuing CA certificate (comma lists):\n"
+"# permitted_dns = example.org, .example.org\n"
+"# excluded_dns = .internal.example.org\n"
+"# permitted_ip = 10.0.0.0/8\n"
+"\n"
+"# CRL Distribution Point, OCSP and caIssuers URLs in certificates.\n"
+"[urls]\n"
+"base = http://127.0.0.1:8080\n"
+"\n"
+"# The JSON identity schema: field.NAME = string|integer [required].\n"
+"[identity]\n"
+"field.userId = integer|string|required\n"
+"field.platform = string\n"
+"field.role = string\n"
+"max_length = 512\n"
+"spiffe_trust_domain = example.org\n"
+"# Type of the otherName SAN for profiles with encoding = othername.\n"
+"# 1.3.6.1.4.1.32473 is the documentation arc (RFC 5612): use your own.\n"
+"othername_oid = 1.3.6.1.4.1.32473.1.1\n"
+"\n"
+"[profile client]\n"
+"days = 30\n"
+"max_days = 397\n"
+"eku = client\n"
+"key_types = ec-p256, ec-p384, rsa\n"
+"rsa_min_bits = 2048\n"
+"identity = json, spiffe\n"
+"encoding = uri\n"
+"reissue_threshold = 7d\n"
+"\n"
+"[profile service]\n"
+"days = 90\n"
+"max_days = 397\n"
+"eku = server, client\n"
+"key_types = ec-p256, ec-p384, rsa\n"
+"identity = none, spiffe\n"
+"require_dns_or_ip = yes\n"
+"allow_dns_ip = yes\n"
+"\n"
+"[profile ocsp]\n"
+"days = 7\n"
+"max_days = 30\n"
+"eku = ocsp\n"
+"identity = none\n"
+"allow_dns_ip = yes\n"
+"ocsp_nocheck = yes\n"
+"\n"
+"[profile admin]\n"
+"days = 30\n"
+"eku = client\n"
+"identity = json\n"
+"role = admin\n",
+	    SOFTHSM2_MODULE, conf_keytype_name(kt), conf_keytype_name(kt)) == -1)
+		return NULL;
+	return s;
+}

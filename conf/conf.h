@@ -1,0 +1,175 @@
+/*
+ * conf/conf.h — ca.conf, parsed with libinih into one checked struct.
+ *
+ * The file is INI. Relative paths are relative to the instance directory.
+ * conf_load() refuses unknown sections and keys, so a typo is an error and
+ * not a silently ignored setting. See ca.conf(5).
+ */
+#ifndef LANYARD_CONF_H
+#define LANYARD_CONF_H
+
+#include <stddef.h>
+
+#define CONF_MAX_PROFILES	16
+#define CONF_MAX_FIELDS		16
+#define CONF_MAX_LIST		16
+#define CONF_NAME_MAX		64
+
+enum conf_keytype {
+	CONF_KEY_NONE = 0,
+	CONF_KEY_EC_P256,
+	CONF_KEY_EC_P384,
+	CONF_KEY_RSA_2048,
+	CONF_KEY_RSA_3072,
+	CONF_KEY_RSA_4096,
+};
+
+/* Which signature scheme an RSA CA key uses; EC keys always use ECDSA. */
+enum conf_rsapad {
+	CONF_RSA_PKCS1 = 0,
+	CONF_RSA_PSS,
+};
+
+/* A CA: where its key lives and how its certificate looks. */
+struct conf_ca {
+	char		*name;		/* "root", "issuing": URLs and files */
+	char		*key_uri;	/* RFC 7512 URI: token and object */
+	char		*pin_file;	/* absolute path, or NULL */
+	char		*pin_env;	/* environment variable, or NULL */
+	char		*subject;	/* "/O=.../CN=..." */
+	enum conf_keytype key_type;
+	enum conf_rsapad rsa_padding;
+	int		 days;
+	char		*cert_file;	/* absolute path of the PEM certificate */
+	/* Name constraints put into this CA's certificate (issuing only). */
+	char		*permitted_dns[CONF_MAX_LIST];
+	size_t		 npermitted_dns;
+	char		*excluded_dns[CONF_MAX_LIST];
+	size_t		 nexcluded_dns;
+	char		*permitted_ip[CONF_MAX_LIST];	/* CIDR */
+	size_t		 npermitted_ip;
+};
+
+/* Bits of conf_field.types. */
+#define CONF_FIELD_STRING	0x1
+#define CONF_FIELD_INTEGER	0x2
+
+/* One key allowed in a JSON identity. */
+struct conf_field {
+	char		*name;
+	unsigned int	 types;
+	int		 required;
+};
+
+enum conf_identity_kind {
+	CONF_ID_NONE = 0,	/* only DNS/IP names (services) */
+	CONF_ID_JSON,
+	CONF_ID_SPIFFE,
+};
+
+enum conf_id_encoding {
+	CONF_ENC_URI = 0,	/* canonical JSON as a URI SAN (default) */
+	CONF_ENC_OTHERNAME,	/* otherName SAN, UTF8String, identity_oid */
+};
+
+/* Bits of conf_profile.eku. */
+#define CONF_EKU_CLIENT		0x1
+#define CONF_EKU_SERVER		0x2
+#define CONF_EKU_OCSP		0x4
+
+/* Bits of conf_profile.key_types: which CSR keys the profile accepts. */
+#define CONF_ALLOW_EC_P256	0x1
+#define CONF_ALLOW_EC_P384	0x2
+#define CONF_ALLOW_RSA		0x4
+#define CONF_ALLOW_ED25519	0x8
+
+struct conf_profile {
+	char		*name;		/* "client", "service", "ocsp", "admin" */
+	int		 days;		/* default validity */
+	int		 max_days;	/* --days may not exceed it */
+	unsigned int	 eku;		/* CONF_EKU_* */
+	unsigned int	 key_types;	/* CONF_ALLOW_* */
+	int		 rsa_min_bits;
+	int		 rsa_max_bits;
+	/* Identity kinds the profile accepts, as bits 1 << CONF_ID_*. */
+	unsigned int	 identities;
+	enum conf_id_encoding encoding;
+	int		 require_dns_or_ip;	/* service: at least one */
+	int		 allow_dns_ip;		/* DNS/IP SANs may be added */
+	int		 ocsp_nocheck;		/* id-pkix-ocsp-nocheck */
+	char		*role;		/* forced "role" value, e.g. "admin" */
+	/*
+	 * Reissue over the enrollment API is allowed within reissue_before
+	 * seconds before notAfter, or, when reissue_percent is set instead,
+	 * within that share of the lifetime. ca-admin reissue is the admin's
+	 * override and is not bound by it.
+	 */
+	long		 reissue_before;
+	int		 reissue_percent;
+};
+
+struct conf {
+	char		*dir;		/* instance directory, absolute */
+	char		*path;		/* ca.conf */
+	char		*organization;
+	char		*store_dir;	/* LMDB environment */
+	size_t		 store_map_size;
+	char		*publish_dir;
+
+	char		*hsm_module;	/* PKCS#11 module path */
+	char		*softhsm2_conf;	/* set SOFTHSM2_CONF if not NULL */
+
+	struct conf_ca	 root;
+	struct conf_ca	 issuing;
+
+	char		*url_base;	/* "http://127.0.0.1:8080" */
+	char		*crl_url;	/* NULL → url_base/crl/<ca>.crl */
+	char		*ocsp_url;	/* NULL → url_base/ocsp */
+	char		*ca_issuers_url;/* NULL → url_base/ca/<ca>.crt */
+
+	struct conf_field fields[CONF_MAX_FIELDS];
+	size_t		 nfields;
+	size_t		 identity_max;	/* bytes of canonical JSON */
+	char		*spiffe_trust_domain;
+	char		*identity_oid;	/* otherName type-id, dotted */
+
+	struct conf_profile profiles[CONF_MAX_PROFILES];
+	size_t		 nprofiles;
+};
+
+/*
+ * Loads and checks dir/ca.conf (or path if not NULL). On success *confp is
+ * a new conf the caller frees with conf_free(). On failure returns
+ * LY_ERR_CONFIG (or LY_ERR_IO, LY_ERR_NOT_FOUND) and ly_errdetail() names
+ * the file, line and key.
+ */
+int		 conf_load(const char *dir, const char *path,
+		    struct conf **confp);
+/*
+ * Parses configuration text; name is used in messages only. Same
+ * contract as conf_load(). Exposed for tests and the fuzzer.
+ */
+int		 conf_parse(const char *dir, const char *name,
+		    const char *text, struct conf **confp);
+void		 conf_free(struct conf *);
+
+/* The profile called name, or NULL. Borrowed from conf. */
+const struct conf_profile *conf_profile_get(const struct conf *,
+		    const char *name);
+
+/*
+ * "90", "30m", "24h", "7d" → seconds; -1 if malformed or over ten years.
+ */
+long		 conf_duration_parse(const char *);
+
+/* "ec-p256" → CONF_KEY_EC_P256; CONF_KEY_NONE if unknown. */
+enum conf_keytype conf_keytype_parse(const char *);
+const char	*conf_keytype_name(enum conf_keytype);
+
+/*
+ * The text of a new instance's ca.conf: an embedded SoftHSM2 default with
+ * root and issuing CA keys of key type kt. Caller frees.
+ */
+char		*conf_default_text(enum conf_keytype kt);
+
+#endif /* LANYARD_CONF_H */

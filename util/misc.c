@@ -1,0 +1,249 @@
+/*
+ * util/misc.c — the clock seam, files, paths, hex and time formatting.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+static time_t fixed_now;
+
+time_t
+ly_now(void)
+{
+	return fixed_now != 0 ? fixed_now : time(NULL);
+}
+
+void
+ly_clock_set(time_t t)
+{
+	fixed_now = t;
+}
+
+int
+ly_file_read(const char *path, size_t max, unsigned char **bufp, size_t *lenp)
+{
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, r = LY_ERR_IO;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return ly_fail(errno == ENOENT ? LY_ERR_NOT_FOUND : LY_ERR_IO,
+		    "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		r = ly_fail(LY_ERR_IO, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((size_t)st.st_size > max) {
+		r = ly_fail(LY_ERR_TOO_LARGE, "%s: larger than %zu bytes",
+		    path, max);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	/* The size may change under us: read what is there, up to st_size. */
+	while (len < (size_t)st.st_size) {
+		n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = ly_fail(LY_ERR_IO, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	buf = NULL;
+	r = LY_OK;
+ out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+static int
+fsync_dir(const char *path)
+{
+	char *copy, *dir;
+	int fd, r = LY_OK;
+
+	if ((copy = strdup(path)) == NULL)
+		return LY_ERR_ALLOC;
+	dir = dirname(copy);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(fd) == -1)
+		r = ly_fail(LY_ERR_IO, "%s: %s", dir, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	free(copy);
+	return r;
+}
+
+int
+ly_file_write_atomic(const char *path, const void *data, size_t len,
+    unsigned int mode)
+{
+	char tmp[PATH_MAX];
+	const unsigned char *p = data;
+	ssize_t n;
+	int fd, r = LY_ERR_IO;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+	    (long)getpid()) >= sizeof(tmp))
+		return ly_fail(LY_ERR_ARG, "%s: path too long", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd == -1)
+		return ly_fail(LY_ERR_IO, "%s: %s", tmp, strerror(errno));
+	/* open() honours the umask; the mode is a promise (PIN files). */
+	if (fchmod(fd, mode) == -1)
+		goto fail;
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	return fsync_dir(path);
+ fail:
+	r = ly_fail(LY_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	return r;
+}
+
+char *
+ly_path_join(const char *dir, const char *name)
+{
+	char *p;
+
+	if (name[0] == '/' || dir == NULL || dir[0] == '\0')
+		return strdup(name);
+	if (asprintf(&p, "%s/%s", dir, name) == -1)
+		return NULL;
+	return p;
+}
+
+int
+ly_mkdir_p(const char *dir, unsigned int mode)
+{
+	char buf[PATH_MAX], *s;
+
+	if (strlen(dir) >= sizeof(buf))
+		return ly_fail(LY_ERR_ARG, "%s: path too long", dir);
+	strcpy(buf, dir);
+	for (s = buf + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return ly_fail(LY_ERR_IO, "%s: %s", buf,
+			    strerror(errno));
+		*s = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return ly_fail(LY_ERR_IO, "%s: %s", buf, strerror(errno));
+	return LY_OK;
+}
+
+char *
+ly_hex_encode(const unsigned char *b, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *s;
+	size_t i;
+
+	if ((s = malloc(len * 2 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		s[2 * i] = digits[b[i] >> 4];
+		s[2 * i + 1] = digits[b[i] & 0xf];
+	}
+	s[2 * len] = '\0';
+	return s;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+ly_hex_decode(const char *s, unsigned char *out, size_t max)
+{
+	char digits[2 * 64 + 1];
+	size_t nd = 0, i, n;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	for (; *s != '\0'; s++) {
+		if (*s == ':')
+			continue;
+		if (hexval((unsigned char)*s) < 0)
+			return ly_fail(LY_ERR_BAD_INPUT,
+			    "'%c' is not a hex digit", *s);
+		if (nd >= sizeof(digits) - 1)
+			return ly_fail(LY_ERR_TOO_LARGE, "hex string too long");
+		digits[nd++] = *s;
+	}
+	if (nd == 0)
+		return ly_fail(LY_ERR_BAD_INPUT, "empty hex string");
+	/* An odd count is a leading nibble: "abc" is 0x0abc. */
+	n = (nd + 1) / 2;
+	if (n > max)
+		return ly_fail(LY_ERR_TOO_LARGE, "hex value longer than %zu "
+		    "bytes", max);
+	for (i = 0; i < n; i++) {
+		size_t hi = 2 * i - (nd & 1);
+		int h = (nd & 1) && i == 0 ? 0 : hexval(digits[hi]);
+		out[i] = (unsigned char)(h << 4 | hexval(digits[hi + 1]));
+	}
+	return (int)n;
+}
+
+void
+ly_time_fmt(time_t t, char buf[21])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
