@@ -1,0 +1,143 @@
+/*
+ * hsm/extern.h — declarations private to hsm/.
+ *
+ * hsm.c owns the module (the raw PKCS#11 function list and pkcs11-helper),
+ * raw sessions with login, key lookup and signing; keygen.c parses URIs,
+ * finds slots, objects and attributes, and creates tokens, key pairs and
+ * certificate objects through the raw function list; pin.c reads PINs and
+ * remembers the ones that logged in. Only hsm/ includes this file (and tests/unit/test_hsm.c, which
+ * reads the login counter).
+ */
+#ifndef LANYARD_HSM_EXTERN_H
+#define LANYARD_HSM_EXTERN_H
+
+#include <stddef.h>
+
+/*
+ * pkcs11-helper ships a self-contained PKCS#11 header (Scute's, standard
+ * names by default: no CK_PTR or CK_DEFINE_FUNCTION to define first).
+ * p11-kit ships another one with the same PKCS11_H guard; whichever comes
+ * first wins, and both describe the same ABI. We always include
+ * pkcs11-helper's first so that its headers see the types they expect.
+ */
+#include <pkcs11-helper-1.0/pkcs11h-core.h>
+#include <p11-kit/uri.h>
+
+#include <openssl/evp.h>
+
+/* Largest CKA_ID we accept from a URI or a token. */
+#define HSM_ID_MAX		64
+/* Bytes of a fresh CKA_ID made by hsm_keygen(). */
+#define HSM_ID_LEN		16
+/* Longest object label we accept. */
+#define HSM_LABEL_MAX		128
+/* Most objects looked at by one search. */
+#define HSM_FIND_MAX		16
+
+/* A parsed RFC 7512 URI naming a token and, maybe, an object on it. */
+struct hsm_uri {
+	P11KitUri	*p11;
+	char		 token[33];	/* token label, blanks trimmed */
+	char		 object[HSM_LABEL_MAX + 1];	/* CKA_LABEL or "" */
+	int		 has_object;
+	unsigned char	 id[HSM_ID_MAX];	/* CKA_ID */
+	size_t		 idlen;		/* 0: no id= */
+	const char	*text;		/* the URI as given, for messages */
+};
+
+/*
+ * Parses text into u (which must be cleared by hsm_uri_clear()). The URI
+ * must name a token by label; need_object also requires object= or id=.
+ * LY_ERR_CONFIG on any fault. u->text borrows text.
+ */
+int		 hsm_uri_parse(const char *text, int need_object,
+		    struct hsm_uri *u);
+void		 hsm_uri_clear(struct hsm_uri *);
+
+/* The raw function list of the module; NULL before hsm_init(). */
+CK_FUNCTION_LIST_PTR hsm_p11(void);
+
+/*
+ * Serialises raw (non-signing) token work: token init, key generation,
+ * certificate storage and key lookup. Signing never takes it.
+ */
+void		 hsm_admin_lock(void);
+void		 hsm_admin_unlock(void);
+
+/*
+ * Records "what: <PKCS#11 reason>" as the error detail and returns code.
+ * The reason comes from rv, never from any PIN.
+ */
+int		 hsm_fail_rv(int code, CK_RV rv, const char *what, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* Copies a blank-padded PKCS#11 string of n bytes into dst[n + 1], trimmed. */
+void		 hsm_fixstr(char *dst, const unsigned char *src, size_t n);
+
+/*
+ * The slots with a token present: *slotsp (caller frees) of *np entries.
+ * Asked afresh each time: SoftHSM renumbers slots when a token is made.
+ */
+int		 hsm_slots_get(CK_SLOT_ID **slotsp, CK_ULONG *np);
+
+/*
+ * Finds the one slot whose initialised token matches u. LY_ERR_NOT_FOUND
+ * if none, LY_ERR_CONFIG if several match. Admin lock held.
+ */
+int		 hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
+		    CK_TOKEN_INFO *infop);
+
+/*
+ * Opens a session (read-write if rw) on the token of u and logs the user
+ * in with pin. A wrong PIN is tried once only (LY_ERR_HSM_PIN). Never logs
+ * out: login state is shared with pkcs11-helper's sessions. Close with
+ * hsm_session_close(). Admin lock held.
+ */
+int		 hsm_session_open(const struct hsm_uri *u, const char *pin,
+		    int rw, CK_SESSION_HANDLE *sp, CK_TOKEN_INFO *infop);
+void		 hsm_session_close(CK_SESSION_HANDLE);
+
+/* Any object class, for hsm_objects_find(). */
+#define HSM_CLASS_ANY		((CK_OBJECT_CLASS)~0UL)
+
+/*
+ * Finds objects of class cls (or HSM_CLASS_ANY) with CKA_LABEL label and
+ * CKA_ID id; a NULL label or an empty id is not matched on. Up to max
+ * handles into hs; *np is the count found (0 is not an error here).
+ */
+int		 hsm_objects_find(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
+		    const char *label, const unsigned char *id, size_t idlen,
+		    CK_OBJECT_HANDLE *hs, size_t max, size_t *np);
+
+/*
+ * Reads one attribute of any length into a new buffer (*lenp bytes; the
+ * caller frees with free()). LY_ERR_HSM on failure.
+ */
+int		 hsm_attr_get(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
+		    CK_ATTRIBUTE_TYPE type, unsigned char **vp, size_t *lenp);
+
+/*
+ * Builds the public key of a private key from the public key object with
+ * the same CKA_ID (keygen.c). *pubp is the caller's.
+ */
+int		 hsm_pub_read(CK_SESSION_HANDLE s, const unsigned char *id,
+		    size_t idlen, const char *what, EVP_PKEY **pubp);
+
+/*
+ * PINs that logged in (pin.c), by token label and serial: remember one
+ * (replacing the old), compare (1 same, 0 different, -1 none known, in
+ * constant time), copy into buf of max bytes (1 copied, 0 none or too
+ * long), and wipe them all (hsm_shutdown()).
+ */
+int		 hsm_pin_remember(const char *label, const char *serial,
+		    const char *pin);
+int		 hsm_pin_same(const char *label, const char *serial,
+		    const char *pin);
+int		 hsm_pin_copy(const char *label, const char *serial, char *buf,
+		    size_t max);
+void		 hsm_pin_forget_all(void);
+
+/* Login attempts made (raw C_Login and pkcs11-helper prompts), for tests. */
+unsigned long	 hsm_stat_logins(void);
+
+#endif /* LANYARD_HSM_EXTERN_H */

@@ -1,0 +1,111 @@
+/*
+ * hsm/hsm.h — the only door to PKCS#11.
+ *
+ * Keys are named by RFC 7512 URIs ("pkcs11:token=lanyard-issuing;
+ * object=issuing-ca"). Key pairs are generated on the token (CKA_SENSITIVE,
+ * not extractable); signing goes through pkcs11-helper's OpenSSL session,
+ * which finds a private key through a certificate object with the same
+ * CKA_ID. So every key carries a certificate object beside it: a placeholder
+ * from hsm_keygen() until hsm_cert_store() puts the real one in its place.
+ *
+ * PINs come from a file (not group/world accessible) or an environment
+ * variable, never from argv; they are wiped after use and never logged.
+ *
+ * Errors: LY_ERR_HSM (module, token, session or signing failure),
+ * LY_ERR_HSM_PIN (missing, unreadable, badly protected or wrong PIN),
+ * LY_ERR_NOT_FOUND (no such token or object), LY_ERR_CONFIG (bad URI),
+ * with the detail in ly_errdetail().
+ */
+#ifndef LANYARD_HSM_H
+#define LANYARD_HSM_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "conf/conf.h"
+
+struct hsm_key;
+
+/*
+ * Loads the PKCS#11 module once per process and initialises pkcs11-helper.
+ * softhsm2_conf, if not NULL, is exported as SOFTHSM2_CONF first (the
+ * embedded default). Thread-safe after it returns.
+ */
+int		 hsm_init(const char *module, const char *softhsm2_conf);
+/* Frees every key still open, then the module. */
+void		 hsm_shutdown(void);
+
+/*
+ * Reads a PIN: from pin_file if not NULL (refused if group or world can
+ * read or write it, or if it is empty), else from the environment variable
+ * pin_env. Trailing newlines are dropped. *pinp is freed with hsm_pin_free().
+ */
+int		 hsm_pin_load(const char *pin_file, const char *pin_env,
+		    char **pinp);
+/* Wipes and frees a PIN; NULL is a no-op. */
+void		 hsm_pin_free(char *);
+
+/*
+ * Initialises a new token labelled label on the first slot with no
+ * initialised token (SoftHSM2 always offers one), with the given SO and
+ * user PINs. LY_ERR_EXISTS if a token with that label already exists.
+ */
+int		 hsm_token_init(const char *label, const char *so_pin,
+		    const char *user_pin);
+
+/*
+ * Generates a key pair of type kt on the token named by uri, labelled with
+ * the URI's object attribute and a fresh random CKA_ID; the private key is
+ * CKA_SENSITIVE, not extractable, CKA_SIGN. A placeholder certificate
+ * object with the same label and CKA_ID is stored so that hsm_key_open()
+ * works at once. LY_ERR_EXISTS if an object with that label exists.
+ * On success *pubp (if not NULL) is the new public key; caller frees.
+ */
+int		 hsm_keygen(const char *uri, const char *pin,
+		    enum conf_keytype kt, EVP_PKEY **pubp);
+
+/*
+ * Replaces the certificate object beside the key named by uri with cert.
+ * The certificate's public key must be the key's.
+ */
+int		 hsm_cert_store(const char *uri, const char *pin, X509 *cert);
+
+/*
+ * Opens the private key named by uri for signing. pad selects PKCS#1 v1.5
+ * or PSS for RSA keys. *keyp is freed with hsm_key_free().
+ */
+int		 hsm_key_open(const char *uri, const char *pin,
+		    enum conf_rsapad pad, struct hsm_key **keyp);
+void		 hsm_key_free(struct hsm_key *);
+
+/*
+ * The key's public key, borrowed: valid until hsm_key_free(). Its type
+ * decides the signature algorithm (ECDSA with SHA-256 for P-256, SHA-384
+ * for P-384; RSA with SHA-256).
+ */
+EVP_PKEY	*hsm_key_get0_public(const struct hsm_key *);
+
+/*
+ * Signs obj: fn is called with a digest-sign context set up for the key
+ * (digest, and PSS padding with salt length = digest length when asked)
+ * and must return 1 on success, as X509_sign_ctx() does. If fn fails the
+ * session is reopened and the token logged into again, and fn is called
+ * once more before LY_ERR_HSM is returned. Safe to call from several
+ * threads on one key.
+ */
+typedef int	(*hsm_signer)(void *obj, EVP_MD_CTX *ctx);
+int		 hsm_sign(struct hsm_key *, hsm_signer fn, void *obj);
+
+/* Wrappers for hsm_sign() of the objects Lanyard signs. */
+int		 hsm_sign_x509(void *x509, EVP_MD_CTX *);
+int		 hsm_sign_x509_crl(void *crl, EVP_MD_CTX *);
+int		 hsm_sign_x509_req(void *req, EVP_MD_CTX *);
+
+/*
+ * Whether the private key of uri is on the token, CKA_SENSITIVE and not
+ * CKA_EXTRACTABLE: 1 yes, 0 no, or a negative error. For tests and
+ * `ca-admin hsm check`.
+ */
+int		 hsm_key_is_protected(const char *uri, const char *pin);
+
+#endif /* LANYARD_HSM_H */
