@@ -1,0 +1,135 @@
+/*
+ * ca/store.h — the LMDB store. Only ca/ writes it; crl/, ocsp/ and web/
+ * read it through read transactions.
+ *
+ * Databases in one environment:
+ *   meta       "schema" → version; "audit_head" → seq + hash; others later
+ *   certs      serial(20) → certificate record
+ *   identity   SHA-256(identity) → serial(20), duplicates sorted
+ *   expiry     notAfter(8, big-endian) ‖ serial(20) → ""
+ *   revoked    ca(1) ‖ serial(20) → revocation (time, reason, invalidity)
+ *   audit      seq(8, big-endian) → hash-chained entry
+ *
+ * Every write transaction is durable when store_txn_commit() returns (no
+ * MDB_NOSYNC): the invariants "a serial is recorded before the HSM signs"
+ * and "a certificate is stored before it is returned" rest on it.
+ */
+#ifndef LANYARD_STORE_H
+#define LANYARD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca/ca.h"
+
+#define STORE_SCHEMA_VERSION	1
+
+struct store;
+struct store_txn;
+
+enum store_status {
+	STORE_RESERVED = 1,	/* serial drawn; the HSM may have signed */
+	STORE_VALID,
+	STORE_REVOKED,
+};
+
+struct store_cert {
+	struct ca_serial serial;
+	uint8_t		 status;	/* enum store_status */
+	uint8_t		 ca;		/* CA_ROOT, CA_ISSUING: the issuer */
+	int8_t		 reason;	/* CRL reason, -1 none */
+	char		 profile[CONF_NAME_MAX];
+	int64_t		 created;	/* when the serial was reserved */
+	int64_t		 not_before;
+	int64_t		 not_after;
+	int64_t		 revoked_at;	/* 0 unless revoked */
+	int64_t		 invalidity;	/* 0: no invalidity date */
+	struct ca_serial supersedes;	/* zero: none */
+	struct ca_serial superseded_by;	/* zero: none */
+	char		*identity;	/* ca_identity_key(), or NULL */
+	unsigned char	*der;		/* NULL while reserved */
+	size_t		 derlen;
+};
+
+/* Flags for store_open(). */
+#define STORE_RDONLY	0x1
+
+/*
+ * Opens (creating if needed and not read-only) the environment in dir
+ * with a map of map_size bytes. Refuses a schema version it does not know.
+ */
+int		 store_open(const char *dir, size_t map_size, unsigned int flags,
+		    struct store **);
+void		 store_close(struct store *);
+
+/* One write transaction at a time per environment (LMDB); reads run in parallel. */
+int		 store_txn_begin(struct store *, int write, struct store_txn **);
+/* Commits and frees; durable on return. LY_ERR_STORE_FULL if the map is full. */
+int		 store_txn_commit(struct store_txn *);
+/* Aborts and frees; NULL is a no-op. */
+void		 store_txn_abort(struct store_txn *);
+
+/*
+ * Records a new serial (status STORE_RESERVED, no DER). LY_ERR_EXISTS if
+ * the serial is already in the store, whatever its state.
+ */
+int		 store_cert_reserve(struct store_txn *, const struct store_cert *);
+/*
+ * Writes a certificate record over its reservation or previous record,
+ * keeping the identity, expiry and revoked indexes in step.
+ * LY_ERR_NOT_FOUND if the serial was never reserved.
+ */
+int		 store_cert_put(struct store_txn *, const struct store_cert *);
+/*
+ * Reads a record; *certp is freed with store_cert_free().
+ * LY_ERR_NOT_FOUND if absent.
+ */
+int		 store_cert_get(struct store_txn *, const struct ca_serial *,
+		    struct store_cert **certp);
+void		 store_cert_free(struct store_cert *);
+
+/*
+ * Calls cb for each record in serial order (store_cert_foreach) or for
+ * each record of an identity (store_cert_by_identity). The record is
+ * valid during the call only. cb returns 0 to go on, non-zero to stop
+ * (that value is returned).
+ */
+typedef int	(*store_cert_cb)(const struct store_cert *, void *);
+int		 store_cert_foreach(struct store_txn *, store_cert_cb, void *);
+int		 store_cert_by_identity(struct store_txn *, const char *identity,
+		    store_cert_cb, void *);
+
+/* Small values in meta. *valp borrowed: valid until the txn ends. */
+int		 store_meta_get(struct store_txn *, const char *key,
+		    const void **valp, size_t *lenp);
+int		 store_meta_put(struct store_txn *, const char *key,
+		    const void *val, size_t len);
+
+/*
+ * Appends an entry to the hash-chained audit log in the same transaction
+ * as the change it records. detail is compact JSON (or NULL). Each entry
+ * holds SHA-256(seq ‖ time ‖ prev-hash ‖ actor ‖ action ‖ detail); the
+ * head (last seq and hash) is kept in meta so a removed last entry shows.
+ */
+int		 store_audit_append(struct store_txn *, const char *actor,
+		    const char *action, const char *detail);
+
+struct store_audit_entry {
+	uint64_t	 seq;
+	int64_t		 time;
+	const char	*actor;
+	const char	*action;
+	const char	*detail;
+	unsigned char	 hash[32];
+};
+typedef int	(*store_audit_cb)(const struct store_audit_entry *, void *);
+int		 store_audit_foreach(struct store_txn *, store_audit_cb, void *);
+/*
+ * Walks the whole log: sequence numbers contiguous from 1, every hash
+ * recomputed, every link matching, the head matching the last entry.
+ * LY_ERR_AUDIT naming the first bad seq in ly_errdetail(). *countp (if not
+ * NULL) is the number of entries checked.
+ */
+int		 store_audit_verify(struct store_txn *, uint64_t *countp);
+
+#endif /* LANYARD_STORE_H */

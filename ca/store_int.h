@@ -1,0 +1,83 @@
+/*
+ * ca/store_int.h — declarations shared by ca/store.c and ca/audit.c only.
+ * Nothing outside those two files includes this: the rest of the tree
+ * sees the opaque handles of ca/store.h.
+ */
+#ifndef LANYARD_STORE_INT_H
+#define LANYARD_STORE_INT_H
+
+#include <stdint.h>
+
+#include <lmdb.h>
+
+struct store {
+	MDB_env		*env;
+	int		 rdonly;
+	/* Opened once in store_open(), then only read: safe from any thread. */
+	MDB_dbi		 meta;
+	MDB_dbi		 certs;
+	MDB_dbi		 identity;
+	MDB_dbi		 expiry;
+	MDB_dbi		 revoked;
+	MDB_dbi		 audit;
+};
+
+struct store_txn {
+	struct store	*st;
+	MDB_txn		*txn;
+	int		 write;
+};
+
+/* meta key of the audit head: seq(8, big-endian) ‖ hash(32). */
+#define STORE_META_AUDIT_HEAD	"audit_head"
+#define STORE_AUDIT_HEAD_LEN	(8 + 32)
+
+/*
+ * Maps an LMDB return code to LY_ERR_* and records "what: reason" in
+ * ly_errdetail(): MDB_MAP_FULL → LY_ERR_STORE_FULL, MDB_NOTFOUND →
+ * LY_ERR_NOT_FOUND, MDB_KEYEXIST → LY_ERR_EXISTS, anything else
+ * LY_ERR_STORE.
+ */
+int		 store_mdb_err(int rc, const char *what);
+/* LY_OK if t is a write transaction, else LY_ERR_ARG naming op. */
+int		 store_txn_need_write(const struct store_txn *t, const char *op);
+
+static inline void
+store_be64_put(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(v & 0xff);
+		v >>= 8;
+	}
+}
+
+static inline uint64_t
+store_be64_get(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static inline void
+store_be32_put(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static inline uint32_t
+store_be32_get(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+#endif /* LANYARD_STORE_INT_H */
