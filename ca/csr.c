@@ -1,0 +1,388 @@
+/*
+ * ca/csr.c — CSR intake (PKCS#10, RFC 2986) and the key policy.
+ *
+ * A CSR is the one object a stranger hands us. It is decoded here and
+ * nowhere else, in the order of rpki-client's crl_parse(): cap the size,
+ * decode, refuse trailing bytes; then the key policy, then the signature.
+ * Nothing in the CSR but its key reaches a certificate: the identity comes
+ * from the admin or the token.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "util/util.h"
+#include "ca/ca.h"
+
+#define CSR_PEM_BEGIN		"-----BEGIN"
+#define RSA_E_MIN		65537
+#define RSA_E_MAX_BITS		256	/* NIST SP 800-89 5.3.3: e < 2^256 */
+
+/* DER of id-ecPublicKey (RFC 5480 2.1.1), the OID's content octets. */
+static const unsigned char oid_ec_public_key[] = {
+	0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01
+};
+
+/* The reason of the last OpenSSL error, for a message; clears the queue. */
+static const char *
+csr_ossl_reason(char *buf, size_t n)
+{
+	unsigned long e;
+
+	if ((e = ERR_peek_last_error()) == 0)
+		snprintf(buf, n, "no detail");
+	else
+		ERR_error_string_n(e, buf, n);
+	ERR_clear_error();
+	return buf;
+}
+
+/* Whether an untrusted string may go into a message as it is. */
+static int
+csr_printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+csr_is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/*
+ * Enters (or, with skip, steps over) one DER element of the expected tag,
+ * moving *pp and *lenp. Refuses indefinite lengths: a CSR is DER.
+ * Returns 1 on success, 0 if the bytes are not what was expected.
+ */
+static int
+csr_der_element(const unsigned char **pp, long *lenp, int want, int skip,
+    long *elenp)
+{
+	const unsigned char *p = *pp;
+	long elen;
+	int tag, xclass, ret;
+
+	ret = ASN1_get_object(&p, &elen, &tag, &xclass, *lenp);
+	if ((ret & 0x80) || (ret & 0x01) || xclass != V_ASN1_UNIVERSAL ||
+	    tag != want)
+		return 0;
+	if (skip)
+		p += elen;
+	*lenp -= (long)(p - *pp);
+	*pp = p;
+	/* Last: elenp may be lenp, to narrow the walk to this element. */
+	if (elenp != NULL)
+		*elenp = elen;
+	return 1;
+}
+
+/*
+ * Walks the DER down to the SubjectPublicKeyInfo's algorithm before
+ * d2i_X509_REQ(): OpenSSL decodes the public key while it decodes the
+ * CSR, and for an EC key with explicit parameters that means building a
+ * group and decoding a point on it, arithmetic on curve parameters of the
+ * sender's choosing (CVE-2022-0778 was an infinite loop there). RFC 5480
+ * 2.1.1: namedCurve only. Anything that is not the shape of a
+ * CertificationRequest (RFC 2986 4), or not DER (indefinite lengths), is
+ * refused here already.
+ */
+static int
+csr_der_precheck(const unsigned char *der, size_t derlen)
+{
+	const unsigned char *p = der;
+	long len = (long)derlen, oidlen;
+
+	/*
+	 * CertificationRequest, CertificationRequestInfo, version, subject,
+	 * SubjectPublicKeyInfo, AlgorithmIdentifier (narrowed to it), OID.
+	 */
+	if (!csr_der_element(&p, &len, V_ASN1_SEQUENCE, 0, NULL) ||
+	    !csr_der_element(&p, &len, V_ASN1_SEQUENCE, 0, NULL) ||
+	    !csr_der_element(&p, &len, V_ASN1_INTEGER, 1, NULL) ||
+	    !csr_der_element(&p, &len, V_ASN1_SEQUENCE, 1, NULL) ||
+	    !csr_der_element(&p, &len, V_ASN1_SEQUENCE, 0, NULL) ||
+	    !csr_der_element(&p, &len, V_ASN1_SEQUENCE, 0, &len) ||
+	    !csr_der_element(&p, &len, V_ASN1_OBJECT, 0, &oidlen))
+		return ly_fail(LY_ERR_BAD_CSR, "CSR: not a PKCS#10 request "
+		    "(malformed DER)");
+	if (oidlen != (long)sizeof(oid_ec_public_key) ||
+	    memcmp(p, oid_ec_public_key, sizeof(oid_ec_public_key)) != 0)
+		return LY_OK;
+	p += oidlen;
+	len -= oidlen;
+	if (!csr_der_element(&p, &len, V_ASN1_OBJECT, 1, NULL))
+		return ly_fail(LY_ERR_KEY_POLICY, "EC key without a named "
+		    "curve (explicit or implicit parameters) is not allowed "
+		    "(RFC 5480 2.1.1)");
+	return LY_OK;
+}
+
+/* DER to X509_REQ, refusing trailing bytes and unknown versions. */
+static int
+csr_der_decode(const unsigned char *der, size_t len, X509_REQ **reqp)
+{
+	const unsigned char *p = der;
+	X509_REQ *req = NULL;
+	char buf[256];
+	int r = LY_ERR_INTERNAL;
+
+	if ((r = csr_der_precheck(der, len)) != LY_OK)
+		goto out;
+	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
+		r = ly_fail(LY_ERR_BAD_CSR, "CSR: not a PKCS#10 request (%s)",
+		    csr_ossl_reason(buf, sizeof(buf)));
+		goto out;
+	}
+	if (p != der + len) {
+		r = ly_fail(LY_ERR_BAD_CSR, "CSR: %td bytes of trailing "
+		    "garbage", der + len - p);
+		goto out;
+	}
+	/* RFC 2986 4.1: version is 0; OpenSSL 3.0 does not check it. */
+	if (X509_REQ_get_version(req) != X509_REQ_VERSION_1) {
+		r = ly_fail(LY_ERR_BAD_CSR, "CSR: version %ld is not 0 "
+		    "(RFC 2986 4.1)", X509_REQ_get_version(req));
+		goto out;
+	}
+	*reqp = req;
+	req = NULL;	/* transferred */
+	r = LY_OK;
+ out:
+	X509_REQ_free(req);
+	return r;
+}
+
+/*
+ * Exactly one PEM block labelled CERTIFICATE REQUEST (RFC 7468 7) or NEW
+ * CERTIFICATE REQUEST (what old Netscape and MSIE tools write), with no
+ * headers and nothing but white space after it.
+ */
+static int
+csr_pem_decode(const unsigned char *data, size_t len, X509_REQ **reqp)
+{
+	BIO *bio = NULL;
+	char *name = NULL, *header = NULL, *rest = NULL, buf[256];
+	unsigned char *der = NULL;
+	long derlen = 0, restlen, i;
+	int r = LY_ERR_INTERNAL;
+
+	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
+		r = ly_fail(LY_ERR_ALLOC, "BIO_new_mem_buf");
+		goto out;
+	}
+	if (!PEM_read_bio(bio, &name, &header, &der, &derlen)) {
+		r = ly_fail(LY_ERR_BAD_CSR, "CSR: bad PEM (%s)",
+		    csr_ossl_reason(buf, sizeof(buf)));
+		goto out;
+	}
+	if (strcmp(name, PEM_STRING_X509_REQ) != 0 &&
+	    strcmp(name, PEM_STRING_X509_REQ_OLD) != 0) {
+		r = ly_fail(LY_ERR_BAD_CSR, "CSR: PEM label \"%.64s\" is not "
+		    "\"" PEM_STRING_X509_REQ "\"", csr_printable(name) ?
+		    name : "(not printable)");
+		goto out;
+	}
+	if (header[0] != '\0') {
+		r = ly_fail(LY_ERR_BAD_CSR, "CSR: PEM headers are not allowed");
+		goto out;
+	}
+	/* What the PEM reader has not consumed. */
+	restlen = BIO_get_mem_data(bio, &rest);
+	for (i = 0; i < restlen; i++)
+		if (!csr_is_space((unsigned char)rest[i])) {
+			r = ly_fail(LY_ERR_BAD_CSR, "CSR: %s after the PEM "
+			    "block", restlen - i >= (long)strlen(CSR_PEM_BEGIN)
+			    && memcmp(rest + i, CSR_PEM_BEGIN,
+			    strlen(CSR_PEM_BEGIN)) == 0 ?
+			    "a second PEM block" : "trailing garbage");
+			goto out;
+		}
+	if (derlen <= 0) {
+		r = ly_fail(LY_ERR_BAD_CSR, "CSR: empty PEM block");
+		goto out;
+	}
+	r = csr_der_decode(der, (size_t)derlen, reqp);
+ out:
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	BIO_free(bio);
+	return r;
+}
+
+int
+ca_csr_parse(const unsigned char *data, size_t len, X509_REQ **reqp)
+{
+	size_t off;
+
+	if (data == NULL || len == 0)
+		return ly_fail(LY_ERR_BAD_CSR, "CSR is empty");
+	if (len > CA_CSR_MAX)
+		return ly_fail(LY_ERR_TOO_LARGE, "CSR of %zu bytes is larger "
+		    "than %d", len, CA_CSR_MAX);
+	for (off = 0; off < len && csr_is_space(data[off]); off++)
+		continue;
+	if (off == len)
+		return ly_fail(LY_ERR_BAD_CSR, "CSR is empty");
+	if (len - off >= strlen(CSR_PEM_BEGIN) &&
+	    memcmp(data + off, CSR_PEM_BEGIN, strlen(CSR_PEM_BEGIN)) == 0)
+		return csr_pem_decode(data + off, len - off, reqp);
+	/* DER starts with its SEQUENCE tag, so leading blanks are garbage. */
+	return csr_der_decode(data, len, reqp);
+}
+
+/* ---- key policy -------------------------------------------------------- */
+
+static const char *
+csr_curve_label(const char *group)
+{
+	if (strcmp(group, SN_X9_62_prime256v1) == 0)
+		return "P-256";
+	if (strcmp(group, SN_secp384r1) == 0)
+		return "P-384";
+	return group;
+}
+
+static int
+csr_key_check_ec(const struct conf_profile *prof, EVP_PKEY *pkey)
+{
+	char enc[32], group[80];
+	unsigned int want = 0;
+
+	/* Named curves only (RFC 5480 2.1.1), before looking any further. */
+	if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_ENCODING,
+	    enc, sizeof(enc), NULL) ||
+	    strcmp(enc, OSSL_PKEY_EC_ENCODING_GROUP) != 0) {
+		ERR_clear_error();
+		return ly_fail(LY_ERR_KEY_POLICY, "EC key with explicit "
+		    "curve parameters is not allowed (RFC 5480 2.1.1)");
+	}
+	if (!EVP_PKEY_get_group_name(pkey, group, sizeof(group), NULL)) {
+		ERR_clear_error();
+		return ly_fail(LY_ERR_KEY_POLICY, "EC key on an unnamed curve "
+		    "is not allowed");
+	}
+	if (strcmp(group, SN_X9_62_prime256v1) == 0)
+		want = CONF_ALLOW_EC_P256;
+	else if (strcmp(group, SN_secp384r1) == 0)
+		want = CONF_ALLOW_EC_P384;
+	if (want != 0 && (prof->key_types & want) != 0)
+		return LY_OK;
+	switch (prof->key_types & (CONF_ALLOW_EC_P256 | CONF_ALLOW_EC_P384)) {
+	case CONF_ALLOW_EC_P256 | CONF_ALLOW_EC_P384:
+		return ly_fail(LY_ERR_KEY_POLICY, "EC curve %s is not allowed "
+		    "(allowed: P-256, P-384)", csr_curve_label(group));
+	case CONF_ALLOW_EC_P256:
+		return ly_fail(LY_ERR_KEY_POLICY, "EC curve %s is not allowed "
+		    "(allowed: P-256)", csr_curve_label(group));
+	case CONF_ALLOW_EC_P384:
+		return ly_fail(LY_ERR_KEY_POLICY, "EC curve %s is not allowed "
+		    "(allowed: P-384)", csr_curve_label(group));
+	default:
+		return ly_fail(LY_ERR_KEY_POLICY, "EC keys are not allowed by "
+		    "this profile");
+	}
+}
+
+static int
+csr_key_check_rsa(const struct conf_profile *prof, EVP_PKEY *pkey)
+{
+	BIGNUM *e = NULL;
+	int bits, r = LY_ERR_KEY_POLICY;
+
+	if ((prof->key_types & CONF_ALLOW_RSA) == 0)
+		return ly_fail(LY_ERR_KEY_POLICY, "RSA keys are not allowed by "
+		    "this profile");
+	bits = EVP_PKEY_get_bits(pkey);
+	if (bits < prof->rsa_min_bits)
+		return ly_fail(LY_ERR_KEY_POLICY, "RSA key of %d bits is below "
+		    "the profile minimum of %d", bits, prof->rsa_min_bits);
+	if (bits > prof->rsa_max_bits)
+		return ly_fail(LY_ERR_KEY_POLICY, "RSA key of %d bits is above "
+		    "the profile maximum of %d", bits, prof->rsa_max_bits);
+	if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
+		ERR_clear_error();
+		r = ly_fail(LY_ERR_KEY_POLICY, "RSA key without a public "
+		    "exponent");
+		goto out;
+	}
+	/* An even e has no inverse; a small one invites broadcast attacks. */
+	if (!BN_is_odd(e) ||
+	    BN_num_bits(e) > RSA_E_MAX_BITS ||
+	    (BN_num_bits(e) <= 32 && BN_get_word(e) < RSA_E_MIN)) {
+		r = ly_fail(LY_ERR_KEY_POLICY, "RSA public exponent must be "
+		    "odd, at least %d and below 2^%d", RSA_E_MIN,
+		    RSA_E_MAX_BITS);
+		goto out;
+	}
+	r = LY_OK;
+ out:
+	BN_free(e);
+	return r;
+}
+
+int
+ca_key_check(const struct conf_profile *prof, EVP_PKEY *pkey)
+{
+	const char *type;
+
+	if (pkey == NULL)
+		return ly_fail(LY_ERR_KEY_POLICY, "no public key");
+	if (EVP_PKEY_is_a(pkey, "EC"))
+		return csr_key_check_ec(prof, pkey);
+	if (EVP_PKEY_is_a(pkey, "RSA"))
+		return csr_key_check_rsa(prof, pkey);
+	if (EVP_PKEY_is_a(pkey, "ED25519")) {
+		if ((prof->key_types & CONF_ALLOW_ED25519) == 0)
+			return ly_fail(LY_ERR_KEY_POLICY, "Ed25519 keys are "
+			    "not allowed by this profile");
+		return LY_OK;
+	}
+	/*
+	 * XXX RSA-PSS-restricted keys (id-RSASSA-PSS SPKI) are refused
+	 * rather than checked: their parameters bind the key to one hash,
+	 * which the certificate profile would then have to honour.
+	 */
+	if (EVP_PKEY_is_a(pkey, "RSA-PSS"))
+		return ly_fail(LY_ERR_KEY_POLICY, "RSA-PSS-restricted keys are "
+		    "not allowed; use an rsaEncryption key");
+	if ((type = EVP_PKEY_get0_type_name(pkey)) == NULL)
+		type = OBJ_nid2sn(EVP_PKEY_get_base_id(pkey));
+	return ly_fail(LY_ERR_KEY_POLICY, "%s keys are not allowed",
+	    type != NULL ? type : "unknown");
+}
+
+int
+ca_csr_check(const struct conf_profile *prof, X509_REQ *req)
+{
+	EVP_PKEY *pkey;
+	char buf[256];
+	int r;
+
+	if ((pkey = X509_REQ_get0_pubkey(req)) == NULL)
+		return ly_fail(LY_ERR_BAD_CSR, "CSR: cannot decode the public "
+		    "key (%s)", csr_ossl_reason(buf, sizeof(buf)));
+	/* The policy first: no signature arithmetic on a refused key. */
+	if ((r = ca_key_check(prof, pkey)) != LY_OK)
+		return r;
+	if (X509_REQ_verify(req, pkey) != 1)
+		return ly_fail(LY_ERR_CSR_SIGNATURE, "CSR self-signature does "
+		    "not verify (%s)", csr_ossl_reason(buf, sizeof(buf)));
+	return LY_OK;
+}
