@@ -1,0 +1,562 @@
+/*
+ * ca/ca.c — the engine's state changes: issue, reissue, revoke.
+ *
+ * The order of every issuance is the invariant of DESIGN.md section 3:
+ *   1. the serial is reserved in its own durable transaction,
+ *   2. the HSM signs, the signature is verified with the CA's public key,
+ *   3. the certificate and its audit entry are stored durably,
+ *   4. only then is it handed to the caller.
+ * A crash after 1 leaves a reserved serial that is never drawn again.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ca/extern.h"
+#include "util/util.h"
+
+/* How often a colliding serial is redrawn before giving up. */
+#define SERIAL_TRIES	8
+
+int
+ca_open(const char *dir, unsigned int flags, struct ca **cap)
+{
+	struct ca *ca;
+	int r;
+
+	if ((ca = calloc(1, sizeof(*ca))) == NULL)
+		return LY_ERR_ALLOC;
+	pthread_mutex_init(&ca->lock, NULL);
+	ca->flags = flags;
+	if ((r = conf_load(dir, NULL, &ca->conf)) != LY_OK)
+		goto out;
+	if ((r = store_open(ca->conf->store_dir, ca->conf->store_map_size,
+	    (flags & CA_OPEN_READONLY) ? STORE_RDONLY : 0, &ca->store)) != LY_OK)
+		goto out;
+	if ((r = cert_load_pem(ca->conf->root.cert_file,
+	    &ca->certs[CA_ROOT])) != LY_OK ||
+	    (r = cert_load_pem(ca->conf->issuing.cert_file,
+	    &ca->certs[CA_ISSUING])) != LY_OK)
+		goto out;
+	*cap = ca;
+	ca = NULL;
+	r = LY_OK;
+ out:
+	ca_close(ca);
+	return r;
+}
+
+void
+ca_close(struct ca *ca)
+{
+	int i;
+
+	if (ca == NULL)
+		return;
+	for (i = 0; i < 2; i++) {
+		hsm_key_free(ca->keys[i]);
+		X509_free(ca->certs[i]);
+	}
+	if (ca->hsm_ready)
+		hsm_shutdown();
+	store_close(ca->store);
+	conf_free(ca->conf);
+	pthread_mutex_destroy(&ca->lock);
+	free(ca);
+}
+
+const struct conf *
+ca_conf(const struct ca *ca)
+{
+	return ca->conf;
+}
+
+struct store *
+ca_store(const struct ca *ca)
+{
+	return ca->store;
+}
+
+X509 *
+ca_cert(const struct ca *ca, int slot)
+{
+	return ca->certs[slot];
+}
+
+static const struct conf_ca *
+ca_slot_conf(const struct ca *ca, int slot)
+{
+	return slot == CA_ROOT ? &ca->conf->root : &ca->conf->issuing;
+}
+
+/* Opens the HSM and the slot's key on first use; later calls are cheap. */
+int
+ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
+{
+	const struct conf_ca *cc = ca_slot_conf(ca, slot);
+	char *pin = NULL;
+	int r = LY_OK;
+
+	if (ca->flags & (CA_OPEN_READONLY | CA_OPEN_NO_HSM))
+		return ly_fail(LY_ERR_ARG, "instance opened without the HSM");
+	pthread_mutex_lock(&ca->lock);
+	if (ca->keys[slot] != NULL)
+		goto out;
+	if (!ca->hsm_ready) {
+		if ((r = hsm_init(ca->conf->hsm_module,
+		    ca->conf->softhsm2_conf)) != LY_OK)
+			goto out;
+		ca->hsm_ready = 1;
+	}
+	if ((r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
+		goto out;
+	r = hsm_key_open(cc->key_uri, pin, cc->rsa_padding, &ca->keys[slot]);
+	hsm_pin_free(pin);
+ out:
+	if (r == LY_OK)
+		*keyp = ca->keys[slot];
+	pthread_mutex_unlock(&ca->lock);
+	return r;
+}
+
+/*
+ * Signs x with the slot's CA key and checks the signature with the CA
+ * certificate's public key: a faulty HSM must not get a bad certificate
+ * past us.
+ */
+int
+ca_sign_cert(struct ca *ca, int slot, X509 *x)
+{
+	struct hsm_key *key;
+	EVP_PKEY *pub;
+	int r;
+
+	if ((r = ca_key_get(ca, slot, &key)) != LY_OK)
+		return r;
+	if ((r = hsm_sign(key, hsm_sign_x509, x)) != LY_OK)
+		return r;
+	pub = ca->certs[slot] != NULL ? X509_get0_pubkey(ca->certs[slot]) :
+	    hsm_key_get0_public(key);
+	if (pub == NULL || X509_verify(x, pub) != 1) {
+		ly_log_crypto("ca_sign_cert");
+		return ly_fail(LY_ERR_HSM, "the HSM returned a signature that "
+		    "does not verify with the %s CA key",
+		    ca_slot_conf(ca, slot)->name);
+	}
+	return LY_OK;
+}
+
+/*
+ * Draws a fresh serial and records it durably as reserved. rec->serial is
+ * set on success; the other fields of rec are written as given.
+ */
+int
+ca_reserve(struct ca *ca, struct store_cert *rec)
+{
+	struct store_txn *txn = NULL;
+	int i, r = LY_ERR_INTERNAL;
+
+	rec->status = STORE_RESERVED;
+	rec->created = ly_now();
+	for (i = 0; i < SERIAL_TRIES; i++) {
+		if ((r = ca_serial_new(&rec->serial)) != LY_OK)
+			return r;
+		if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+			return r;
+		r = store_cert_reserve(txn, rec);
+		if (r == LY_OK)
+			return store_txn_commit(txn);
+		store_txn_abort(txn);
+		if (r != LY_ERR_EXISTS)
+			return r;
+		ly_log(LY_LOG_WARN, "serial collision, drawing again");
+	}
+	return ly_fail(LY_ERR_INTERNAL, "no free serial after %d draws",
+	    SERIAL_TRIES);
+}
+
+/* Compact JSON describing a certificate record, for the audit log. */
+char *
+ca_audit_detail_cert(const struct store_cert *rec)
+{
+	json_t *o;
+	char *hex, *s = NULL, na[21];
+
+	if ((hex = ca_serial_hex(&rec->serial)) == NULL)
+		return NULL;
+	ly_time_fmt((time_t)rec->not_after, na);
+	o = json_pack("{s:s, s:s, s:s?, s:s}", "serial", hex,
+	    "profile", rec->profile, "identity", rec->identity,
+	    "not_after", na);
+	if (o != NULL && !ca_serial_is_zero(&rec->supersedes)) {
+		char *old = ca_serial_hex(&rec->supersedes);
+
+		if (old != NULL)
+			json_object_set_new(o, "supersedes", json_string(old));
+		free(old);
+	}
+	if (o != NULL)
+		s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	free(hex);
+	return s;
+}
+
+/* Checks the identity against the profile and brings JSON to canonical form. */
+static int
+identity_check(const struct conf *conf, const struct conf_profile *p,
+    const struct ca_identity *in, struct ca_identity *out)
+{
+	size_t i;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((p->identities & (1u << in->kind)) == 0) {
+		const char *k = in->kind == CONF_ID_JSON ? "a JSON identity" :
+		    in->kind == CONF_ID_SPIFFE ? "a SPIFFE ID" :
+		    "only DNS/IP names";
+		return ly_fail(LY_ERR_POLICY, "profile %s does not take %s",
+		    p->name, k);
+	}
+	if (in->ndns + in->nip > 0 && !p->allow_dns_ip)
+		return ly_fail(LY_ERR_POLICY, "profile %s does not take DNS "
+		    "or IP names", p->name);
+	if (p->require_dns_or_ip && in->ndns + in->nip == 0)
+		return ly_fail(LY_ERR_POLICY, "profile %s needs at least one "
+		    "DNS name or IP address", p->name);
+	out->kind = in->kind;
+	switch (in->kind) {
+	case CONF_ID_JSON:
+		if (in->value == NULL)
+			return ly_fail(LY_ERR_BAD_IDENTITY, "empty identity");
+		if ((r = ca_identity_json_canon(conf, in->value,
+		    strlen(in->value), p->role, &out->value)) != LY_OK)
+			goto fail;
+		break;
+	case CONF_ID_SPIFFE:
+		if (in->value == NULL)
+			return ly_fail(LY_ERR_BAD_IDENTITY, "empty SPIFFE ID");
+		if ((r = ca_identity_spiffe_check(conf, in->value)) != LY_OK)
+			goto fail;
+		if ((out->value = strdup(in->value)) == NULL) {
+			r = LY_ERR_ALLOC;
+			goto fail;
+		}
+		break;
+	default:
+		if (in->value != NULL)
+			return ly_fail(LY_ERR_BAD_IDENTITY, "profile %s takes "
+			    "no identity value", p->name);
+		break;
+	}
+	for (i = 0; i < in->ndns; i++)
+		if ((r = ca_identity_add_dns(out, in->dns[i])) != LY_OK)
+			goto fail;
+	for (i = 0; i < in->nip; i++)
+		if ((r = ca_identity_add_ip(out, in->ip[i])) != LY_OK)
+			goto fail;
+	return LY_OK;
+ fail:
+	ca_identity_clear(out);
+	return r;
+}
+
+static int
+asn1_time(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+
+	if (!ASN1_TIME_to_tm(t, &tm))
+		return ly_fail(LY_ERR_INTERNAL, "bad time in CA certificate");
+	*out = timegm(&tm);
+	return LY_OK;
+}
+
+/*
+ * The common path of issue and reissue. old, if not NULL, is the record
+ * being superseded: it is updated in the same transaction that stores the
+ * new certificate.
+ */
+static int
+issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
+    const struct ca_identity *id, int days, const char *actor,
+    struct store_cert *old, X509 **certp, struct ca_serial *serialp)
+{
+	struct store_cert rec;
+	struct store_txn *txn = NULL;
+	struct cert_spec spec;
+	struct hsm_key *key;
+	X509 *x = NULL, *issuer = ca->certs[CA_ISSUING];
+	X509_NAME *subject = NULL;
+	unsigned char *der = NULL;
+	char *detail = NULL;
+	time_t now = ly_now(), nb, na, inb = 0, ina = 0;
+	int derlen, r = LY_ERR_INTERNAL;
+
+	if (days == 0)
+		days = p->days;
+	if (days < 0 || days > p->max_days)
+		return ly_fail(LY_ERR_POLICY, "profile %s allows 1 to %d days, "
+		    "not %d", p->name, p->max_days, days);
+	/* Clamp inside the issuer's validity (RFC 5280 6.1.3 would reject). */
+	if ((r = asn1_time(X509_get0_notBefore(issuer), &inb)) != LY_OK ||
+	    (r = asn1_time(X509_get0_notAfter(issuer), &ina)) != LY_OK)
+		return r;
+	if (now >= ina)
+		return ly_fail(LY_ERR_STATE, "the issuing CA certificate has "
+		    "expired");
+	nb = now - CA_BACKDATE < inb ? inb : now - CA_BACKDATE;
+	na = now + (time_t)days * 86400 > ina ? ina : now + (time_t)days * 86400;
+
+	/*
+	 * Open the key before drawing a serial, so that a missing PIN or an
+	 * absent token refuses the request without touching the store.
+	 */
+	if ((r = ca_key_get(ca, CA_ISSUING, &key)) != LY_OK)
+		return r;
+	memset(&rec, 0, sizeof(rec));
+	rec.ca = CA_ISSUING;
+	rec.reason = -1;
+	snprintf(rec.profile, sizeof(rec.profile), "%s", p->name);
+	rec.identity = (char *)ca_identity_key(id);
+	rec.not_before = nb;
+	rec.not_after = na;
+	if (old != NULL)
+		rec.supersedes = old->serial;
+	if ((r = ca_reserve(ca, &rec)) != LY_OK)
+		return r;
+
+	if ((subject = cert_leaf_subject(ca->conf, id)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	memset(&spec, 0, sizeof(spec));
+	spec.conf = ca->conf;
+	spec.profile = p;
+	spec.issuer = issuer;
+	spec.issuer_name = ca->conf->issuing.name;
+	spec.pubkey = X509_REQ_get0_pubkey(req);
+	spec.subject = subject;
+	spec.serial = &rec.serial;
+	spec.not_before = nb;
+	spec.not_after = na;
+	spec.pathlen = -1;
+	spec.id = id;
+	if ((r = cert_build(&spec, &x)) != LY_OK)
+		goto out;
+	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK)
+		goto out;
+	if ((derlen = i2d_X509(x, &der)) <= 0) {
+		r = LY_ERR_INTERNAL;
+		goto out;
+	}
+	rec.status = STORE_VALID;
+	rec.der = der;
+	rec.derlen = (size_t)derlen;
+	if ((detail = ca_audit_detail_cert(&rec)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK ||
+	    (r = store_cert_put(txn, &rec)) != LY_OK)
+		goto out;
+	if (old != NULL) {
+		old->superseded_by = rec.serial;
+		if ((r = store_cert_put(txn, old)) != LY_OK)
+			goto out;
+	}
+	if ((r = store_audit_append(txn, actor, old != NULL ? "reissue" :
+	    "issue", detail)) != LY_OK)
+		goto out;
+	r = store_txn_commit(txn);
+	txn = NULL;
+	if (r != LY_OK)
+		goto out;
+	*certp = x;
+	x = NULL;
+	*serialp = rec.serial;
+	r = LY_OK;
+ out:
+	store_txn_abort(txn);
+	X509_NAME_free(subject);
+	X509_free(x);
+	OPENSSL_free(der);
+	free(detail);
+	return r;
+}
+
+int
+ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
+    struct ca_serial *serialp)
+{
+	const struct conf_profile *p;
+	struct ca_identity id;
+	X509_REQ *req = NULL;
+	int r;
+
+	memset(&id, 0, sizeof(id));
+	if (rq->profile == NULL ||
+	    (p = conf_profile_get(ca->conf, rq->profile)) == NULL)
+		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
+		    rq->profile != NULL ? rq->profile : "");
+	if ((r = ca_csr_parse(rq->csr, rq->csrlen, &req)) != LY_OK ||
+	    (r = ca_csr_check(p, req)) != LY_OK ||
+	    (r = identity_check(ca->conf, p, &rq->identity, &id)) != LY_OK)
+		goto out;
+	r = issue(ca, p, req, &id, rq->days, rq->actor, NULL, certp, serialp);
+ out:
+	ca_identity_clear(&id);
+	X509_REQ_free(req);
+	return r;
+}
+
+int
+ca_reissue(struct ca *ca, const struct ca_serial *serial,
+    const unsigned char *csr, size_t csrlen, const char *actor,
+    X509 **certp, struct ca_serial *serialp)
+{
+	const struct conf_profile *p;
+	struct store_txn *txn = NULL;
+	struct store_cert *old = NULL;
+	struct ca_identity id;
+	X509_REQ *req = NULL;
+	X509 *oldx = NULL;
+	const unsigned char *der;
+	int r;
+
+	memset(&id, 0, sizeof(id));
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = store_cert_get(txn, serial, &old);
+	store_txn_abort(txn);
+	if (r == LY_ERR_NOT_FOUND)
+		return ly_fail(r, "no certificate with that serial");
+	if (r != LY_OK)
+		return r;
+	if (old->status == STORE_REVOKED) {
+		r = ly_fail(LY_ERR_STATE, "the certificate is revoked");
+		goto out;
+	}
+	if (old->status != STORE_VALID || old->ca != CA_ISSUING) {
+		r = ly_fail(LY_ERR_STATE, "not a certificate of the issuing CA");
+		goto out;
+	}
+	if (old->not_after <= ly_now()) {
+		r = ly_fail(LY_ERR_STATE, "the certificate has expired");
+		goto out;
+	}
+	if (!ca_serial_is_zero(&old->superseded_by)) {
+		r = ly_fail(LY_ERR_STATE, "the certificate was already "
+		    "superseded");
+		goto out;
+	}
+	if ((p = conf_profile_get(ca->conf, old->profile)) == NULL) {
+		r = ly_fail(LY_ERR_BAD_PROFILE, "profile \"%s\" of the "
+		    "certificate is no longer configured", old->profile);
+		goto out;
+	}
+	der = old->der;
+	if ((oldx = d2i_X509(NULL, &der, (long)old->derlen)) == NULL) {
+		r = ly_fail(LY_ERR_STORE, "stored certificate does not parse");
+		goto out;
+	}
+	if ((r = cert_identity_from(ca->conf, oldx, &id)) != LY_OK)
+		goto out;
+	if ((r = ca_csr_parse(csr, csrlen, &req)) != LY_OK ||
+	    (r = ca_csr_check(p, req)) != LY_OK)
+		goto out;
+	r = issue(ca, p, req, &id, 0, actor, old, certp, serialp);
+ out:
+	ca_identity_clear(&id);
+	X509_REQ_free(req);
+	X509_free(oldx);
+	store_cert_free(old);
+	return r;
+}
+
+static const char *reasons[] = {
+	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
+	"superseded", "cessationOfOperation", "certificateHold", NULL,
+	"removeFromCRL", "privilegeWithdrawn", "aACompromise",
+};
+
+int
+ca_reason_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; i < (int)(sizeof(reasons) / sizeof(reasons[0])); i++)
+		if (reasons[i] != NULL && strcasecmp(s, reasons[i]) == 0)
+			return i;
+	return -2;
+}
+
+const char *
+ca_reason_name(int reason)
+{
+	if (reason < 0 || reason >= (int)(sizeof(reasons) / sizeof(reasons[0]))
+	    || reasons[reason] == NULL)
+		return "none";
+	return reasons[reason];
+}
+
+int
+ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
+    time_t invalidity, const char *actor)
+{
+	struct store_txn *txn = NULL;
+	struct store_cert *rec = NULL;
+	json_t *o = NULL;
+	char *hex = NULL, *detail = NULL;
+	int r;
+
+	/* removeFromCRL only appears in delta CRLs; 7 is unassigned. */
+	if (reason < -1 || reason > 10 || reason == 7 || reason == 8)
+		return ly_fail(LY_ERR_ARG, "reason code %d cannot be used "
+		    "to revoke", reason);
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		return r;
+	if ((r = store_cert_get(txn, serial, &rec)) != LY_OK) {
+		if (r == LY_ERR_NOT_FOUND)
+			ly_fail(r, "no certificate with that serial");
+		goto out;
+	}
+	if (rec->status == STORE_REVOKED) {
+		r = ly_fail(LY_ERR_STATE, "already revoked");
+		goto out;
+	}
+	if (rec->status != STORE_VALID) {
+		r = ly_fail(LY_ERR_STATE, "serial was reserved but no "
+		    "certificate was issued");
+		goto out;
+	}
+	rec->status = STORE_REVOKED;
+	rec->reason = (int8_t)reason;
+	rec->revoked_at = ly_now();
+	rec->invalidity = invalidity;
+	if ((hex = ca_serial_hex(serial)) == NULL ||
+	    (o = json_pack("{s:s, s:s}", "serial", hex, "reason",
+	    ca_reason_name(reason))) == NULL ||
+	    (detail = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = store_cert_put(txn, rec)) != LY_OK ||
+	    (r = store_audit_append(txn, actor, "revoke", detail)) != LY_OK)
+		goto out;
+	r = store_txn_commit(txn);
+	txn = NULL;
+ out:
+	store_txn_abort(txn);
+	store_cert_free(rec);
+	json_decref(o);
+	free(hex);
+	free(detail);
+	return r;
+}

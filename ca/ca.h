@@ -1,0 +1,196 @@
+/*
+ * ca/ca.h — the CA engine: identities, CSR policy, serials, certificate
+ * building, and the operations that change state (init, issue, reissue,
+ * revoke). Only ca/ writes the store (ca/store.h).
+ */
+#ifndef LANYARD_CA_H
+#define LANYARD_CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "conf/conf.h"
+
+/* ---- serials (ca/serial.c) --------------------------------------------- */
+
+/*
+ * A serial as a 20-octet big-endian unsigned number, left-padded with
+ * zeros: the width of the store's keys, so that keys sort by value.
+ * RFC 5280 4.1.2.2: positive, at most 20 octets.
+ */
+#define CA_SERIAL_LEN	20
+struct ca_serial {
+	unsigned char	 b[CA_SERIAL_LEN];
+};
+
+/* Draws 128 bits from the CSPRNG (RAND_priv_bytes); never zero. */
+int		 ca_serial_new(struct ca_serial *);
+/*
+ * Test seam: when set, ca_serial_new() returns the bytes of these serials
+ * in turn (and then the CSPRNG again). NULL clears it. Not thread-safe.
+ */
+void		 ca_serial_set_source(const struct ca_serial *, size_t n);
+/* New ASN1_INTEGER of the serial; caller frees. NULL on failure. */
+ASN1_INTEGER	*ca_serial_to_asn1(const struct ca_serial *);
+/* LY_ERR_BAD_INPUT if negative, zero or longer than 20 octets. */
+int		 ca_serial_from_asn1(const ASN1_INTEGER *, struct ca_serial *);
+/* Hex as OpenSSL prints it (upper case, whole octets); caller frees. */
+char		*ca_serial_hex(const struct ca_serial *);
+/* Parses hex as ca_serial_hex() writes it; case and ':' are ignored. */
+int		 ca_serial_parse(const char *, struct ca_serial *);
+int		 ca_serial_is_zero(const struct ca_serial *);
+
+/* ---- identities (ca/identity.c) ---------------------------------------- */
+
+#define CA_MAX_NAMES		16	/* DNS + IP SANs in one certificate */
+#define CA_SPIFFE_MAX		2048	/* SPIFFE ID spec */
+#define CA_DNS_MAX		253
+
+/*
+ * What a certificate says about its holder. Decided by the admin or by
+ * the token, never taken from the CSR.
+ */
+struct ca_identity {
+	enum conf_identity_kind kind;
+	char		*value;		/* canonical JSON or SPIFFE ID */
+	char		*dns[CA_MAX_NAMES];	/* lower case, checked */
+	size_t		 ndns;
+	char		*ip[CA_MAX_NAMES];	/* canonical text form */
+	size_t		 nip;
+};
+
+/*
+ * Canonicalises a JSON identity: one object whose keys are those of the
+ * schema in conf (unknown keys refused, required ones present), values of
+ * the allowed types (string or integer; no nesting, no reals, no null),
+ * no duplicate keys, valid UTF-8 without NUL, output with sorted keys, no
+ * white space and non-ASCII escaped (so it is a valid IA5String), at most
+ * conf->identity_max bytes. role: the value "role" must have (the admin
+ * profile), or NULL, in which case a "role" key is refused. *canonp is
+ * freed by the caller. LY_ERR_BAD_IDENTITY or LY_ERR_TOO_LARGE with the
+ * reason in ly_errdetail().
+ */
+int		 ca_identity_json_canon(const struct conf *, const char *json,
+		    size_t len, const char *role, char **canonp);
+/*
+ * Checks a SPIFFE ID by the SPIFFE ID specification: "spiffe://", a trust
+ * domain of [a-z0-9.-_] equal to conf's, a path of segments of
+ * [A-Za-z0-9.-_] (no empty, "." or ".." segment, no trailing '/'), no
+ * query, fragment, port or user info, at most 2048 bytes.
+ */
+int		 ca_identity_spiffe_check(const struct conf *, const char *);
+/* A DNS name (RFC 1123 labels, optional leading "*." wildcard); lower-cases it. */
+int		 ca_identity_dns_check(char *name);
+/* Parses an IPv4 or IPv6 address into out (4 or 16 bytes); returns length. */
+int		 ca_identity_ip_parse(const char *, unsigned char out[16]);
+/* Adds DNS name / IP address to id after checking it. */
+int		 ca_identity_add_dns(struct ca_identity *, const char *);
+int		 ca_identity_add_ip(struct ca_identity *, const char *);
+/* Frees what id owns (not id itself). */
+void		 ca_identity_clear(struct ca_identity *);
+/*
+ * The store's key for an identity: the JSON or SPIFFE value, else the
+ * first DNS name, else the first IP. Borrowed from id; NULL if empty.
+ */
+const char	*ca_identity_key(const struct ca_identity *);
+
+/* ---- CSR intake and key policy (ca/csr.c) ------------------------------ */
+
+#define CA_CSR_MAX	(64 * 1024)
+
+/*
+ * Parses an untrusted CSR, PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE
+ * REQUEST") or DER, of at most CA_CSR_MAX bytes, refusing trailing bytes.
+ * LY_ERR_BAD_CSR / LY_ERR_TOO_LARGE, or LY_ERR_KEY_POLICY for an EC key
+ * with explicit parameters, refused before OpenSSL decodes the key (its
+ * curve arithmetic is where CVE-2022-0778 lived). *reqp is freed by the
+ * caller.
+ */
+int		 ca_csr_parse(const unsigned char *, size_t, X509_REQ **reqp);
+/*
+ * Checks a parsed CSR against a profile: the self-signature verifies
+ * (LY_ERR_CSR_SIGNATURE), the key is of an allowed type and size: EC only
+ * on a named P-256/P-384 curve (explicit parameters refused before any
+ * arithmetic), RSA within [rsa_min_bits, rsa_max_bits] with an odd
+ * exponent >= 65537, Ed25519 if allowed (LY_ERR_KEY_POLICY).
+ */
+int		 ca_csr_check(const struct conf_profile *, X509_REQ *);
+/*
+ * Key policy alone, for a public key from anywhere (CSR or a certificate
+ * being reissued).
+ */
+int		 ca_key_check(const struct conf_profile *, EVP_PKEY *);
+
+/* ---- the engine (ca/ca.c, ca/cert.c, ca/init.c) ------------------------ */
+
+struct ca;
+
+/* CA slots in the store (struct store_cert.ca). */
+#define CA_ROOT		0
+#define CA_ISSUING	1
+
+/* Flags for ca_open(). */
+#define CA_OPEN_READONLY	0x1	/* store read-only, no HSM */
+#define CA_OPEN_NO_HSM		0x2	/* store writable, HSM not needed */
+
+/*
+ * Creates a new instance in dir (which must be empty or absent): ca.conf,
+ * a SoftHSM2 token per CA under dir/hsm with random PINs in 0600 files,
+ * the store, the root and issuing CA keys on the tokens and their
+ * certificates (dir/certs). LY_ERR_EXISTS if dir holds an instance.
+ */
+int		 ca_init(const char *dir, enum conf_keytype kt);
+
+/*
+ * Opens the instance in dir. HSM keys are opened lazily, on the first
+ * operation that signs. *cap is freed with ca_close().
+ */
+int		 ca_open(const char *dir, unsigned int flags, struct ca **cap);
+void		 ca_close(struct ca *);
+/* Borrowed, valid until ca_close(). */
+const struct conf *ca_conf(const struct ca *);
+struct store	*ca_store(const struct ca *);
+/* The CA certificates, borrowed, valid until ca_close(). */
+X509		*ca_cert(const struct ca *, int slot);
+
+/* An authorization to issue: who gets what. */
+struct ca_request {
+	const char	*profile;
+	const unsigned char *csr;	/* PEM or DER, untrusted */
+	size_t		 csrlen;
+	struct ca_identity identity;	/* from the admin or the token */
+	int		 days;		/* 0: the profile's default */
+	const char	*actor;		/* for the audit log */
+};
+
+/*
+ * Issues a certificate: parses and checks the CSR, checks the identity
+ * against the profile, reserves a fresh serial durably, signs on the HSM,
+ * stores the certificate durably, appends the audit entries, and only
+ * then sets *certp (caller frees) and *serialp.
+ */
+int		 ca_issue(struct ca *, const struct ca_request *,
+		    X509 **certp, struct ca_serial *serialp);
+/*
+ * A new certificate for the identity and profile of the valid certificate
+ * old, for the key of the new CSR; old is recorded as superseded by it.
+ * LY_ERR_STATE if old is revoked, expired or superseded.
+ */
+int		 ca_reissue(struct ca *, const struct ca_serial *old,
+		    const unsigned char *csr, size_t csrlen, const char *actor,
+		    X509 **certp, struct ca_serial *serialp);
+
+/* RFC 5280 5.3.1 reason codes; -1 is "no reason code". */
+int		 ca_reason_parse(const char *);
+const char	*ca_reason_name(int);
+/*
+ * Revokes a certificate with a reason and an optional invalidity date
+ * (0: none). LY_ERR_STATE if it is already revoked.
+ */
+int		 ca_revoke(struct ca *, const struct ca_serial *, int reason,
+		    time_t invalidity, const char *actor);
+
+#endif /* LANYARD_CA_H */

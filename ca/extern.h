@@ -1,0 +1,64 @@
+/*
+ * ca/extern.h — declarations private to ca/.
+ */
+#ifndef LANYARD_CA_EXTERN_H
+#define LANYARD_CA_EXTERN_H
+
+#include <pthread.h>
+
+#include <openssl/x509.h>
+
+#include "ca/ca.h"
+#include "ca/store.h"
+#include "conf/conf.h"
+#include "hsm/hsm.h"
+
+/* Token labels of the embedded default (conf_default_text() names them). */
+#define CA_ROOT_TOKEN		"lanyard-root"
+#define CA_ISSUING_TOKEN	"lanyard-issuing"
+
+/* Certificates are backdated this much against clock skew of relying parties. */
+#define CA_BACKDATE		300
+
+struct ca {
+	struct conf	*conf;
+	struct store	*store;
+	unsigned int	 flags;
+	X509		*certs[2];	/* CA_ROOT, CA_ISSUING */
+	struct hsm_key	*keys[2];	/* opened on first use */
+	pthread_mutex_t	 lock;		/* guards keys[] and hsm_ready */
+	int		 hsm_ready;
+};
+
+/* What goes into a certificate; cert_build() turns it into an unsigned X509. */
+struct cert_spec {
+	const struct conf	*conf;
+	const struct conf_profile *profile;	/* NULL: a CA certificate */
+	X509			*issuer;	/* NULL: self-signed */
+	const char		*issuer_name;	/* "root", "issuing": URLs */
+	EVP_PKEY		*pubkey;	/* the subject's key */
+	X509_NAME		*subject;
+	const struct ca_serial	*serial;
+	time_t			 not_before;
+	time_t			 not_after;
+	int			 pathlen;	/* CA: -1 for none */
+	const struct conf_ca	*constraints;	/* CA: name constraints */
+	const struct ca_identity *id;		/* leaf: the SANs */
+};
+
+/* cert.c */
+int	 cert_build(const struct cert_spec *, X509 **);
+int	 cert_name_parse(const char *, X509_NAME **);
+X509_NAME *cert_leaf_subject(const struct conf *, const struct ca_identity *);
+int	 cert_identity_from(const struct conf *, X509 *, struct ca_identity *);
+char	*cert_url(const struct conf *, const char *kind, const char *ca);
+int	 cert_load_pem(const char *path, X509 **);
+int	 cert_write_pem(const char *path, X509 *const *, size_t n);
+
+/* ca.c */
+int	 ca_key_get(struct ca *, int slot, struct hsm_key **);
+int	 ca_sign_cert(struct ca *, int slot, X509 *);
+int	 ca_reserve(struct ca *, struct store_cert *);
+char	*ca_audit_detail_cert(const struct store_cert *);
+
+#endif /* LANYARD_CA_EXTERN_H */

@@ -1,0 +1,807 @@
+/*
+ * ca-admin — the operator's command line. See ca-admin(8).
+ *
+ * Exit status: 0 success, 1 the operation failed (the message says why),
+ * 2 usage error. Input that is refused (CSR, identity, profile, PIN)
+ * changes nothing in the store; a certificate that was issued is stored
+ * and audited even if writing --out fails afterwards.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/store.h"
+#include "conf/conf.h"
+#include "util/util.h"
+
+#define EXIT_USAGE	2
+
+static const char *dir;
+static const char *cmdname = "ca-admin";
+
+struct cmd {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*usage;
+};
+
+static void
+fail_msg(int r)
+{
+	const char *d = ly_errdetail();
+
+	if (d[0] != '\0')
+		fprintf(stderr, "ca-admin: %s: %s: %s\n", cmdname,
+		    ly_strerror(r), d);
+	else
+		fprintf(stderr, "ca-admin: %s: %s\n", cmdname, ly_strerror(r));
+}
+
+static int
+usage_err(const char *usage, const char *why)
+{
+	if (why != NULL)
+		fprintf(stderr, "ca-admin: %s: %s\n", cmdname, why);
+	fprintf(stderr, "usage: ca-admin [--dir DIR] %s\n", usage);
+	return EXIT_USAGE;
+}
+
+/* "cli:<user>" names the operator in the audit log. */
+static const char *
+actor(void)
+{
+	static char buf[96];
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(buf, sizeof(buf), "cli:%s", pw != NULL ? pw->pw_name :
+	    "unknown");
+	return buf;
+}
+
+static int
+read_input(const char *path, unsigned char **buf, size_t *len)
+{
+	size_t cap = 4096, n = 0, got;
+	unsigned char *b, *nb;
+
+	if (strcmp(path, "-") != 0)
+		/* Over the CSR limit, so the parser is the one to say "too large". */
+		return ly_file_read(path, 4 * CA_CSR_MAX, buf, len);
+	if ((b = malloc(cap)) == NULL)
+		return LY_ERR_ALLOC;
+	while ((got = fread(b + n, 1, cap - n - 1, stdin)) > 0) {
+		n += got;
+		if (n > CA_CSR_MAX) {
+			free(b);
+			return ly_fail(LY_ERR_TOO_LARGE, "standard input over "
+			    "%d bytes", CA_CSR_MAX);
+		}
+		if (cap - n - 1 == 0) {
+			if ((nb = realloc(b, cap * 2)) == NULL) {
+				free(b);
+				return LY_ERR_ALLOC;
+			}
+			b = nb;
+			cap *= 2;
+		}
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return LY_OK;
+}
+
+/* Writes the certificate (and the issuing CA with chain) as PEM. */
+static int
+output(struct ca *ca, X509 *x, int chain, const char *out)
+{
+	BIO *b;
+	char *data;
+	long len;
+	int r = LY_ERR_INTERNAL;
+
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return LY_ERR_ALLOC;
+	if (!PEM_write_bio_X509(b, x) || (chain &&
+	    !PEM_write_bio_X509(b, ca_cert(ca, CA_ISSUING))))
+		goto out;
+	len = BIO_get_mem_data(b, &data);
+	if (out != NULL)
+		r = ly_file_write_atomic(out, data, (size_t)len, 0644);
+	else
+		r = fwrite(data, 1, (size_t)len, stdout) == (size_t)len &&
+		    fflush(stdout) == 0 ? LY_OK : LY_ERR_IO;
+ out:
+	BIO_free(b);
+	return r;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key-type", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "init [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|"
+	    "rsa-4096]";
+	enum conf_keytype kt = CONF_KEY_EC_P256;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			if ((kt = conf_keytype_parse(optarg)) == CONF_KEY_NONE)
+				return usage_err(u, "unknown key type");
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n", u);
+			return 0;
+		default:
+			return usage_err(u, NULL);
+		}
+	}
+	if (optind != argc)
+		return usage_err(u, "unexpected argument");
+	if ((r = ca_init(dir, kt)) != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	printf("initialised %s: root and issuing CA (%s) on SoftHSM2 tokens\n",
+	    dir, conf_keytype_name(kt));
+	return 0;
+}
+
+static int
+cmd_issue(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "csr", required_argument, NULL, 'c' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "spiffe", required_argument, NULL, 's' },
+		{ "dns", required_argument, NULL, 'd' },
+		{ "ip", required_argument, NULL, 'a' },
+		{ "days", required_argument, NULL, 'D' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "chain", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "issue --profile P --csr FILE (--identity JSON | "
+	    "--spiffe URI | --dns NAME... | --ip ADDR...) [--days N] "
+	    "[--out FILE] [--chain]";
+	struct ca_request rq;
+	struct ca *ca = NULL;
+	struct ca_serial serial;
+	const char *csrfile = NULL, *out = NULL;
+	const char *dns[CA_MAX_NAMES + 1], *ip[CA_MAX_NAMES + 1];
+	size_t ndns = 0, nip = 0, i;
+	unsigned char *csr = NULL;
+	X509 *x = NULL;
+	char *end;
+	int c, chain = 0, r = LY_OK, ex = 1;
+
+	memset(&rq, 0, sizeof(rq));
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			rq.profile = optarg;
+			break;
+		case 'c':
+			csrfile = optarg;
+			break;
+		case 'i':
+		case 's':
+			if (rq.identity.kind != CONF_ID_NONE)
+				return usage_err(u, "give one --identity or "
+				    "--spiffe");
+			rq.identity.kind = c == 'i' ? CONF_ID_JSON :
+			    CONF_ID_SPIFFE;
+			rq.identity.value = optarg;
+			break;
+		case 'd':
+		case 'a':
+			if (ndns + nip >= CA_MAX_NAMES)
+				return usage_err(u, "too many names");
+			if (c == 'd')
+				dns[ndns++] = optarg;
+			else
+				ip[nip++] = optarg;
+			break;
+		case 'D':
+			rq.days = (int)strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || rq.days <= 0)
+				return usage_err(u, "--days wants a positive "
+				    "number");
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'C':
+			chain = 1;
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n", u);
+			return 0;
+		default:
+			return usage_err(u, NULL);
+		}
+	}
+	if (optind != argc)
+		return usage_err(u, "unexpected argument");
+	if (rq.profile == NULL || csrfile == NULL)
+		return usage_err(u, "--profile and --csr are required");
+	if (rq.identity.kind == CONF_ID_NONE && ndns + nip == 0)
+		return usage_err(u, "an identity, SPIFFE ID, DNS name or IP "
+		    "address is required");
+	/* The identity value is the caller's; ca_issue() checks it all. */
+	for (i = 0; r == LY_OK && i < ndns; i++)
+		r = ca_identity_add_dns(&rq.identity, dns[i]);
+	for (i = 0; r == LY_OK && i < nip; i++)
+		r = ca_identity_add_ip(&rq.identity, ip[i]);
+	if (r != LY_OK)
+		goto out;
+	rq.actor = actor();
+	if ((r = read_input(csrfile, &csr, &rq.csrlen)) != LY_OK)
+		goto out;
+	rq.csr = csr;
+	if ((r = ca_open(dir, 0, &ca)) != LY_OK ||
+	    (r = ca_issue(ca, &rq, &x, &serial)) != LY_OK ||
+	    (r = output(ca, x, chain, out)) != LY_OK)
+		goto out;
+	ex = 0;
+ out:
+	if (ex != 0)
+		fail_msg(r);
+	/* value points into argv: only the names are ours to free. */
+	rq.identity.value = NULL;
+	ca_identity_clear(&rq.identity);
+	X509_free(x);
+	ca_close(ca);
+	free(csr);
+	return ex;
+}
+
+static int
+parse_serial_opt(const char *u, const char *s, struct ca_serial *serial)
+{
+	if (ca_serial_parse(s, serial) != LY_OK) {
+		usage_err(u, "--serial wants the hex serial (as openssl x509 "
+		    "-serial prints it)");
+		return 0;
+	}
+	return 1;
+}
+
+static int
+cmd_reissue(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "serial", required_argument, NULL, 's' },
+		{ "csr", required_argument, NULL, 'c' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "chain", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "reissue --serial HEX --csr FILE [--out FILE] "
+	    "[--chain]";
+	struct ca *ca = NULL;
+	struct ca_serial old, serial;
+	const char *csrfile = NULL, *out = NULL, *sarg = NULL;
+	unsigned char *csr = NULL;
+	size_t csrlen;
+	X509 *x = NULL;
+	int c, chain = 0, r, ex = 1;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sarg = optarg;
+			break;
+		case 'c':
+			csrfile = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'C':
+			chain = 1;
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n", u);
+			return 0;
+		default:
+			return usage_err(u, NULL);
+		}
+	}
+	if (optind != argc || sarg == NULL || csrfile == NULL)
+		return usage_err(u, "--serial and --csr are required");
+	if (!parse_serial_opt(u, sarg, &old))
+		return EXIT_USAGE;
+	if ((r = read_input(csrfile, &csr, &csrlen)) != LY_OK ||
+	    (r = ca_open(dir, 0, &ca)) != LY_OK ||
+	    (r = ca_reissue(ca, &old, csr, csrlen, actor(), &x,
+	    &serial)) != LY_OK ||
+	    (r = output(ca, x, chain, out)) != LY_OK)
+		goto out;
+	ex = 0;
+ out:
+	if (ex != 0)
+		fail_msg(r);
+	X509_free(x);
+	ca_close(ca);
+	free(csr);
+	return ex;
+}
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "serial", required_argument, NULL, 's' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "invalidity-date", required_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "revoke --serial HEX [--reason keyCompromise|"
+	    "superseded|cessationOfOperation|affiliationChanged|"
+	    "privilegeWithdrawn|...] [--invalidity-date YYYY-MM-DDTHH:MM:SSZ]";
+	struct ca *ca = NULL;
+	struct ca_serial serial;
+	const char *sarg = NULL;
+	struct tm tm;
+	time_t inv = 0;
+	char *end;
+	int c, reason = -1, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sarg = optarg;
+			break;
+		case 'r':
+			if ((reason = ca_reason_parse(optarg)) < -1)
+				return usage_err(u, "unknown reason");
+			break;
+		case 'i':
+			memset(&tm, 0, sizeof(tm));
+			end = strptime(optarg, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			if (end == NULL || *end != '\0')
+				return usage_err(u, "bad --invalidity-date");
+			inv = timegm(&tm);
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n", u);
+			return 0;
+		default:
+			return usage_err(u, NULL);
+		}
+	}
+	if (optind != argc || sarg == NULL)
+		return usage_err(u, "--serial is required");
+	if (!parse_serial_opt(u, sarg, &serial))
+		return EXIT_USAGE;
+	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) == LY_OK)
+		r = ca_revoke(ca, &serial, reason, inv, actor());
+	ca_close(ca);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	printf("revoked %s (%s)\n", sarg, ca_reason_name(reason));
+	return 0;
+}
+
+static const char *
+status_name(const struct store_cert *c)
+{
+	switch (c->status) {
+	case STORE_RESERVED:
+		return "reserved";
+	case STORE_REVOKED:
+		return "revoked";
+	default:
+		return c->not_after <= ly_now() ? "expired" : "valid";
+	}
+}
+
+static void
+json_time(json_t *o, const char *key, int64_t t)
+{
+	char buf[21];
+
+	if (t == 0)
+		return;
+	ly_time_fmt((time_t)t, buf);
+	json_object_set_new(o, key, json_string(buf));
+}
+
+static void
+json_serial(json_t *o, const char *key, const struct ca_serial *s)
+{
+	char *hex;
+
+	if (ca_serial_is_zero(s) || (hex = ca_serial_hex(s)) == NULL)
+		return;
+	json_object_set_new(o, key, json_string(hex));
+	free(hex);
+}
+
+static json_t *
+cert_json(const struct store_cert *c, int pem)
+{
+	json_t *o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	json_serial(o, "serial", &c->serial);
+	json_object_set_new(o, "status", json_string(status_name(c)));
+	json_object_set_new(o, "issuer", json_string(c->ca == CA_ROOT ?
+	    "root" : "issuing"));
+	json_object_set_new(o, "profile", json_string(c->profile));
+	if (c->identity != NULL)
+		json_object_set_new(o, "identity", json_string(c->identity));
+	json_time(o, "not_before", c->not_before);
+	json_time(o, "not_after", c->not_after);
+	if (c->status == STORE_REVOKED) {
+		json_time(o, "revoked_at", c->revoked_at);
+		json_object_set_new(o, "reason",
+		    json_string(ca_reason_name(c->reason)));
+		json_time(o, "invalidity_date", c->invalidity);
+	}
+	json_serial(o, "supersedes", &c->supersedes);
+	json_serial(o, "superseded_by", &c->superseded_by);
+	if (pem && c->der != NULL) {
+		const unsigned char *p = c->der;
+		X509 *x = d2i_X509(NULL, &p, (long)c->derlen);
+		BIO *b = BIO_new(BIO_s_mem());
+		char *data;
+		long len;
+
+		if (x != NULL && b != NULL && PEM_write_bio_X509(b, x)) {
+			len = BIO_get_mem_data(b, &data);
+			json_object_set_new(o, "pem",
+			    json_stringn(data, (size_t)len));
+		}
+		X509_free(x);
+		BIO_free(b);
+	}
+	return o;
+}
+
+struct list_arg {
+	const char	*status;
+	const char	*profile;
+	json_t		*array;
+	size_t		 n;
+};
+
+static int
+list_cb(const struct store_cert *c, void *arg)
+{
+	struct list_arg *la = arg;
+	char *hex, na[21];
+
+	if (la->status != NULL && strcmp(la->status, "all") != 0 &&
+	    strcmp(la->status, status_name(c)) != 0)
+		return 0;
+	if (la->profile != NULL && strcmp(la->profile, c->profile) != 0)
+		return 0;
+	la->n++;
+	if (la->array != NULL)
+		return json_array_append_new(la->array, cert_json(c, 0)) == 0 ?
+		    0 : LY_ERR_ALLOC;
+	if ((hex = ca_serial_hex(&c->serial)) == NULL)
+		return LY_ERR_ALLOC;
+	ly_time_fmt((time_t)c->not_after, na);
+	printf("%-40s %-8s %-12s %s %s\n", hex, status_name(c), c->profile,
+	    na, c->identity != NULL ? c->identity : "-");
+	free(hex);
+	return 0;
+}
+
+static int
+print_json(json_t *o)
+{
+	int r = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	putchar('\n');
+	return r == 0 ? LY_OK : LY_ERR_IO;
+}
+
+static int
+cmd_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "status", required_argument, NULL, 's' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "list [--status valid|revoked|expired|reserved|all] "
+	    "[--profile P] [--json]";
+	struct list_arg la;
+	struct ca *ca = NULL;
+	struct store_txn *txn = NULL;
+	int c, json = 0, r;
+
+	memset(&la, 0, sizeof(la));
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (strcmp(optarg, "valid") != 0 &&
+			    strcmp(optarg, "revoked") != 0 &&
+			    strcmp(optarg, "expired") != 0 &&
+			    strcmp(optarg, "reserved") != 0 &&
+			    strcmp(optarg, "all") != 0)
+				return usage_err(u, "unknown status");
+			la.status = optarg;
+			break;
+		case 'p':
+			la.profile = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n", u);
+			return 0;
+		default:
+			return usage_err(u, NULL);
+		}
+	}
+	if (optind != argc)
+		return usage_err(u, "unexpected argument");
+	if (json && (la.array = json_array()) == NULL)
+		return 1;
+	if ((r = ca_open(dir, CA_OPEN_READONLY, &ca)) != LY_OK ||
+	    (r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
+		goto out;
+	if (!json)
+		printf("%-40s %-8s %-12s %-20s %s\n", "SERIAL", "STATUS",
+		    "PROFILE", "NOT_AFTER", "IDENTITY");
+	if ((r = store_cert_foreach(txn, list_cb, &la)) != LY_OK)
+		goto out;
+	if (json)
+		r = print_json(la.array);
+ out:
+	store_txn_abort(txn);
+	ca_close(ca);
+	json_decref(la.array);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "serial", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "show --serial HEX [--json]";
+	struct ca *ca = NULL;
+	struct store_txn *txn = NULL;
+	struct store_cert *rec = NULL;
+	struct ca_serial serial;
+	const char *sarg = NULL, *k;
+	json_t *o = NULL, *v;
+	int c, json = 0, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sarg = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n", u);
+			return 0;
+		default:
+			return usage_err(u, NULL);
+		}
+	}
+	if (optind != argc || sarg == NULL)
+		return usage_err(u, "--serial is required");
+	if (!parse_serial_opt(u, sarg, &serial))
+		return EXIT_USAGE;
+	if ((r = ca_open(dir, CA_OPEN_READONLY, &ca)) != LY_OK ||
+	    (r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
+		goto out;
+	if ((r = store_cert_get(txn, &serial, &rec)) != LY_OK) {
+		if (r == LY_ERR_NOT_FOUND)
+			ly_fail(r, "no certificate with serial %s", sarg);
+		goto out;
+	}
+	if ((o = cert_json(rec, 1)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if (json) {
+		r = print_json(o);
+		goto out;
+	}
+	json_object_foreach(o, k, v) {
+		if (strcmp(k, "pem") != 0)
+			printf("%-16s %s\n", k, json_string_value(v));
+	}
+	if ((v = json_object_get(o, "pem")) != NULL)
+		fputs(json_string_value(v), stdout);
+ out:
+	store_txn_abort(txn);
+	store_cert_free(rec);
+	json_decref(o);
+	ca_close(ca);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+audit_list_cb(const struct store_audit_entry *e, void *arg)
+{
+	json_t *a = arg, *o;
+	char t[21], *h;
+
+	ly_time_fmt((time_t)e->time, t);
+	if (a == NULL) {
+		printf("%6llu %s %-20s %-14s %s\n", (unsigned long long)e->seq,
+		    t, e->actor, e->action, e->detail);
+		return 0;
+	}
+	if ((h = ly_hex_encode(e->hash, sizeof(e->hash))) == NULL)
+		return LY_ERR_ALLOC;
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "seq",
+	    (json_int_t)e->seq, "time", t, "actor", e->actor, "action",
+	    e->action, "detail", e->detail, "hash", h);
+	free(h);
+	return json_array_append_new(a, o) == 0 ? 0 : LY_ERR_ALLOC;
+}
+
+static int
+cmd_audit(int argc, char **argv)
+{
+	const char *u = "audit verify | audit list [--json]";
+	struct ca *ca = NULL;
+	struct store_txn *txn = NULL;
+	json_t *a = NULL;
+	uint64_t n = 0;
+	int r;
+
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: ca-admin --dir DIR %s\n", u);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "verify") == 0) {
+		/* below */
+	} else if (argc >= 2 && strcmp(argv[1], "list") == 0 &&
+	    (argc == 2 || (argc == 3 && strcmp(argv[2], "--json") == 0))) {
+		if (argc == 3 && (a = json_array()) == NULL)
+			return 1;
+	} else
+		return usage_err(u, NULL);
+	if ((r = ca_open(dir, CA_OPEN_READONLY, &ca)) != LY_OK ||
+	    (r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
+		goto out;
+	if (strcmp(argv[1], "verify") == 0) {
+		if ((r = store_audit_verify(txn, &n)) == LY_OK)
+			printf("audit log intact: %llu entries\n",
+			    (unsigned long long)n);
+	} else if ((r = store_audit_foreach(txn, audit_list_cb, a)) == LY_OK &&
+	    a != NULL)
+		r = print_json(a);
+ out:
+	store_txn_abort(txn);
+	ca_close(ca);
+	json_decref(a);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	return 0;
+}
+
+static const struct cmd cmds[] = {
+	{ "init", cmd_init, "create a new instance in an empty directory" },
+	{ "issue", cmd_issue, "issue a certificate from a CSR" },
+	{ "reissue", cmd_reissue, "reissue a valid certificate for a new CSR" },
+	{ "revoke", cmd_revoke, "revoke a certificate" },
+	{ "list", cmd_list, "list certificates" },
+	{ "show", cmd_show, "show one certificate" },
+	{ "audit", cmd_audit, "verify or list the audit log" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: ca-admin [--dir DIR] COMMAND [OPTIONS]\n\n"
+	    "The instance directory is --dir or $LANYARD_DIR.\n\n"
+	    "Commands (ca-admin COMMAND --help for each):\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].usage);
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+	int a = 1, help = 0;
+
+	while (a < argc && argv[a][0] == '-') {
+		if (strcmp(argv[a], "--dir") == 0 && a + 1 < argc) {
+			dir = argv[a + 1];
+			a += 2;
+		} else if (strncmp(argv[a], "--dir=", 6) == 0) {
+			dir = argv[a] + 6;
+			a++;
+		} else if (strcmp(argv[a], "--help") == 0 ||
+		    strcmp(argv[a], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[a], "--version") == 0) {
+			printf("ca-admin (lanyard) %s\n", PACKAGE_VERSION);
+			return 0;
+		} else if (strcmp(argv[a], "-v") == 0) {
+			ly_log_setlevel(LY_LOG_DEBUG);
+			a++;
+		} else {
+			fprintf(stderr, "ca-admin: unknown option %s\n",
+			    argv[a]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (a >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (dir == NULL)
+		dir = getenv("LANYARD_DIR");
+	/* "ca-admin issue --help" needs no instance. */
+	for (i = (size_t)a + 1; i < (size_t)argc; i++)
+		if (strcmp(argv[i], "--help") == 0)
+			help = 1;
+	if (!help && (dir == NULL || dir[0] == '\0')) {
+		fprintf(stderr, "ca-admin: no instance: give --dir DIR or set "
+		    "LANYARD_DIR\n");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[a], cmds[i].name) != 0)
+			continue;
+		cmdname = cmds[i].name;
+		/* Each command parses its own options from its own argv. */
+		optind = 1;
+		return cmds[i].fn(argc - a, argv + a);
+	}
+	fprintf(stderr, "ca-admin: unknown command \"%s\"\n", argv[a]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
