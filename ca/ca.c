@@ -208,6 +208,50 @@ ca_audit_detail_cert(const struct store_cert *rec)
 	return s;
 }
 
+/*
+ * Stores a signed certificate over its reservation, with the record it
+ * supersedes (old, may be NULL) and the audit entry, in one durable
+ * transaction. rec->der is set from x for the duration of the call.
+ */
+int
+ca_record(struct ca *ca, struct store_cert *rec, X509 *x,
+    struct store_cert *old, const char *actor, const char *action)
+{
+	struct store_txn *txn = NULL;
+	unsigned char *der = NULL;
+	char *detail = NULL;
+	int derlen, r;
+
+	if ((derlen = i2d_X509(x, &der)) <= 0)
+		return LY_ERR_INTERNAL;
+	rec->status = STORE_VALID;
+	rec->der = der;
+	rec->derlen = (size_t)derlen;
+	if ((detail = ca_audit_detail_cert(rec)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK ||
+	    (r = store_cert_put(txn, rec)) != LY_OK)
+		goto out;
+	if (old != NULL) {
+		old->superseded_by = rec->serial;
+		if ((r = store_cert_put(txn, old)) != LY_OK)
+			goto out;
+	}
+	if ((r = store_audit_append(txn, actor, action, detail)) != LY_OK)
+		goto out;
+	r = store_txn_commit(txn);
+	txn = NULL;
+ out:
+	store_txn_abort(txn);
+	rec->der = NULL;
+	rec->derlen = 0;
+	OPENSSL_free(der);
+	free(detail);
+	return r;
+}
+
 /* Checks the identity against the profile and brings JSON to canonical form. */
 static int
 identity_check(const struct conf *conf, const struct conf_profile *p,
@@ -289,15 +333,12 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
     struct store_cert *old, X509 **certp, struct ca_serial *serialp)
 {
 	struct store_cert rec;
-	struct store_txn *txn = NULL;
 	struct cert_spec spec;
 	struct hsm_key *key;
 	X509 *x = NULL, *issuer = ca->certs[CA_ISSUING];
 	X509_NAME *subject = NULL;
-	unsigned char *der = NULL;
-	char *detail = NULL;
 	time_t now = ly_now(), nb, na, inb = 0, ina = 0;
-	int derlen, r = LY_ERR_INTERNAL;
+	int r = LY_ERR_INTERNAL;
 
 	if (days == 0)
 		days = p->days;
@@ -352,42 +393,16 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 		goto out;
 	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK)
 		goto out;
-	if ((derlen = i2d_X509(x, &der)) <= 0) {
-		r = LY_ERR_INTERNAL;
-		goto out;
-	}
-	rec.status = STORE_VALID;
-	rec.der = der;
-	rec.derlen = (size_t)derlen;
-	if ((detail = ca_audit_detail_cert(&rec)) == NULL) {
-		r = LY_ERR_ALLOC;
-		goto out;
-	}
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK ||
-	    (r = store_cert_put(txn, &rec)) != LY_OK)
-		goto out;
-	if (old != NULL) {
-		old->superseded_by = rec.serial;
-		if ((r = store_cert_put(txn, old)) != LY_OK)
-			goto out;
-	}
-	if ((r = store_audit_append(txn, actor, old != NULL ? "reissue" :
-	    "issue", detail)) != LY_OK)
-		goto out;
-	r = store_txn_commit(txn);
-	txn = NULL;
-	if (r != LY_OK)
+	if ((r = ca_record(ca, &rec, x, old, actor, old != NULL ? "reissue" :
+	    "issue")) != LY_OK)
 		goto out;
 	*certp = x;
 	x = NULL;
 	*serialp = rec.serial;
 	r = LY_OK;
  out:
-	store_txn_abort(txn);
 	X509_NAME_free(subject);
 	X509_free(x);
-	OPENSSL_free(der);
-	free(detail);
 	return r;
 }
 

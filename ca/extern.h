@@ -60,5 +60,7 @@ int	 ca_key_get(struct ca *, int slot, struct hsm_key **);
 int	 ca_sign_cert(struct ca *, int slot, X509 *);
 int	 ca_reserve(struct ca *, struct store_cert *);
 char	*ca_audit_detail_cert(const struct store_cert *);
+int	 ca_record(struct ca *, struct store_cert *, X509 *,
+	    struct store_cert *old, const char *actor, const char *action);
 
 #endif /* LANYARD_CA_EXTERN_H */

@@ -134,15 +134,12 @@ make_ca(struct ca *ca, int slot, const char *pin)
 	const struct conf_ca *cc = slot == CA_ROOT ? &ca->conf->root :
 	    &ca->conf->issuing;
 	struct store_cert rec;
-	struct store_txn *txn = NULL;
 	struct cert_spec spec;
 	EVP_PKEY *pub = NULL;
 	X509_NAME *subject = NULL;
 	X509 *x = NULL;
-	unsigned char *der = NULL;
-	char *detail = NULL;
 	time_t now = ly_now();
-	int derlen, r;
+	int r;
 
 	if ((r = hsm_keygen(cc->key_uri, pin, cc->key_type, &pub)) != LY_OK)
 		return r;
@@ -183,35 +180,15 @@ make_ca(struct ca *ca, int slot, const char *pin)
 	if ((r = cert_write_pem(cc->cert_file, &x, 1)) != LY_OK)
 		goto out;
 
-	if ((derlen = i2d_X509(x, &der)) <= 0) {
-		r = LY_ERR_INTERNAL;
-		goto out;
-	}
-	rec.status = STORE_VALID;
-	rec.der = der;
-	rec.derlen = (size_t)derlen;
-	if ((detail = ca_audit_detail_cert(&rec)) == NULL) {
-		r = LY_ERR_ALLOC;
-		goto out;
-	}
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK ||
-	    (r = store_cert_put(txn, &rec)) != LY_OK ||
-	    (r = store_audit_append(txn, "init", slot == CA_ROOT ?
-	    "init-root" : "init-issuing", detail)) != LY_OK)
-		goto out;
-	r = store_txn_commit(txn);
-	txn = NULL;
-	if (r != LY_OK)
+	if ((r = ca_record(ca, &rec, x, NULL, "init", slot == CA_ROOT ?
+	    "init-root" : "init-issuing")) != LY_OK)
 		goto out;
 	ca->certs[slot] = x;
 	x = NULL;
  out:
-	store_txn_abort(txn);
 	EVP_PKEY_free(pub);
 	X509_NAME_free(subject);
 	X509_free(x);
-	OPENSSL_free(der);
-	free(detail);
 	return r;
 }
 

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,33 +143,16 @@ ca_serial_from_asn1(const ASN1_INTEGER *ai, struct ca_serial *s)
 char *
 ca_serial_hex(const struct ca_serial *s)
 {
-	static const char digits[] = "0123456789ABCDEF";
-	char *hex;
-	size_t i, first, n;
+	char *hex, *p;
+	size_t first;
 
 	for (first = 0; first < CA_SERIAL_LEN - 1 && s->b[first] == 0; first++)
 		continue;
-	n = CA_SERIAL_LEN - first;
-	if ((hex = malloc(2 * n + 1)) == NULL)
+	if ((hex = ly_hex_encode(s->b + first, CA_SERIAL_LEN - first)) == NULL)
 		return NULL;
-	for (i = 0; i < n; i++) {
-		hex[2 * i] = digits[s->b[first + i] >> 4];
-		hex[2 * i + 1] = digits[s->b[first + i] & 0xf];
-	}
-	hex[2 * n] = '\0';
+	for (p = hex; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
 	return hex;
-}
-
-static int
-serial_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -180,33 +164,24 @@ int
 ca_serial_parse(const char *hex, struct ca_serial *s)
 {
 	struct ca_serial t;
-	int digits[2 * CA_SERIAL_LEN];
-	size_t nd = 0, i, pos;
-	const char *p;
-	int v;
+	unsigned char buf[CA_SERIAL_LEN];
+	int n;
 
 	if (hex == NULL)
 		return ly_fail(LY_ERR_ARG, "no serial");
-	for (p = hex; *p != '\0'; p++) {
-		if (*p == ':')
-			continue;
-		if ((v = serial_hexval(*p)) < 0)
-			return ly_fail(LY_ERR_BAD_INPUT, "serial: '%c' is not "
-			    "a hex digit", *p);
-		if (nd == sizeof(digits) / sizeof(digits[0]))
+	/* ly_hex_decode() takes a "0x" prefix; a serial as OpenSSL prints it has none. */
+	if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
+		return ly_fail(LY_ERR_BAD_INPUT, "serial: 'x' is not a hex "
+		    "digit");
+	if ((n = ly_hex_decode(hex, buf, sizeof(buf))) < 0) {
+		if (n == LY_ERR_TOO_LARGE)
 			return ly_fail(LY_ERR_BAD_INPUT, "serial longer than "
 			    "%d octets (RFC 5280 4.1.2.2)", CA_SERIAL_LEN);
-		digits[nd++] = v;
+		return ly_fail(LY_ERR_BAD_INPUT, "serial: %s", ly_errdetail());
 	}
-	if (nd == 0)
-		return ly_fail(LY_ERR_BAD_INPUT, "serial is empty");
-	/* Right-align the nibbles into the 20 octets. */
+	/* Right-align the octets into the 20. */
 	memset(&t, 0, sizeof(t));
-	for (i = 0; i < nd; i++) {
-		pos = 2 * CA_SERIAL_LEN - nd + i;
-		t.b[pos / 2] |= (unsigned char)(pos % 2 == 0 ?
-		    digits[i] << 4 : digits[i]);
-	}
+	memcpy(t.b + CA_SERIAL_LEN - n, buf, (size_t)n);
 	if (ca_serial_is_zero(&t))
 		return ly_fail(LY_ERR_BAD_INPUT, "serial is zero "
 		    "(RFC 5280 4.1.2.2)");
