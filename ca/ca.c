@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/pem.h>
@@ -252,6 +253,73 @@ ca_record(struct ca *ca, struct store_cert *rec, X509 *x,
 	return r;
 }
 
+/*
+ * RFC 5280 4.2.1.10 for dNSName: "example.org" covers itself and every
+ * name below it, ".example.org" only the names below it.
+ */
+static int
+dns_within(const char *name, const char *base)
+{
+	size_t n = strlen(name), b = strlen(base);
+
+	if (base[0] == '.')
+		return n > b && strcasecmp(name + n - b, base) == 0;
+	if (n == b)
+		return strcasecmp(name, base) == 0;
+	return n > b && name[n - b - 1] == '.' &&
+	    strcasecmp(name + n - b, base) == 0;
+}
+
+static int
+ip_within(const char *ip, const char *cidr)
+{
+	unsigned char a[16], net[16], mask[16];
+	int len, i;
+
+	if ((len = ca_identity_ip_parse(ip, a)) < 0 ||
+	    cert_cidr_parse(cidr, net, mask) != len)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((a[i] & mask[i]) != net[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * The issuing CA does not sign what its own name constraints forbid: the
+ * relying party would refuse it, and a CA that signs it anyway is broken.
+ */
+static int
+constraints_check(const struct conf_ca *c, const struct ca_identity *id)
+{
+	size_t i, j;
+	int in;
+
+	for (i = 0; i < id->ndns; i++) {
+		for (j = 0; j < c->nexcluded_dns; j++)
+			if (dns_within(id->dns[i], c->excluded_dns[j]))
+				return ly_fail(LY_ERR_POLICY, "DNS name %s is "
+				    "excluded by the issuing CA's name "
+				    "constraints (%s)", id->dns[i],
+				    c->excluded_dns[j]);
+		for (in = c->npermitted_dns == 0, j = 0; !in &&
+		    j < c->npermitted_dns; j++)
+			in = dns_within(id->dns[i], c->permitted_dns[j]);
+		if (!in)
+			return ly_fail(LY_ERR_POLICY, "DNS name %s is outside "
+			    "the issuing CA's name constraints", id->dns[i]);
+	}
+	for (i = 0; i < id->nip; i++) {
+		for (in = c->npermitted_ip == 0, j = 0; !in &&
+		    j < c->npermitted_ip; j++)
+			in = ip_within(id->ip[i], c->permitted_ip[j]);
+		if (!in)
+			return ly_fail(LY_ERR_POLICY, "IP address %s is outside "
+			    "the issuing CA's name constraints", id->ip[i]);
+	}
+	return LY_OK;
+}
+
 /* Checks the identity against the profile and brings JSON to canonical form. */
 static int
 identity_check(const struct conf *conf, const struct conf_profile *p,
@@ -305,6 +373,8 @@ identity_check(const struct conf *conf, const struct conf_profile *p,
 	for (i = 0; i < in->nip; i++)
 		if ((r = ca_identity_add_ip(out, in->ip[i])) != LY_OK)
 			goto fail;
+	if ((r = constraints_check(&conf->issuing, out)) != LY_OK)
+		goto fail;
 	return LY_OK;
  fail:
 	ca_identity_clear(out);

@@ -138,11 +138,16 @@ struct ca;
 
 /*
  * Creates a new instance in dir (which must be empty or absent): ca.conf,
- * a SoftHSM2 token per CA under dir/hsm with random PINs in 0600 files,
- * the store, the root and issuing CA keys on the tokens and their
- * certificates (dir/certs). LY_ERR_EXISTS if dir holds an instance.
+ * the store, the root and issuing CA keys on their tokens and their
+ * certificates (dir/certs). config is the text of ca.conf, or NULL for the
+ * embedded default with CA keys of type kt. When the configuration names
+ * a softhsm2_conf, a SoftHSM2 token is made for each CA token with a
+ * random PIN in its pin_file (mode 0600); otherwise the tokens are the
+ * operator's and must exist. LY_ERR_EXISTS if dir is not empty; on any
+ * failure what was made is removed again.
  */
-int		 ca_init(const char *dir, enum conf_keytype kt);
+int		 ca_init(const char *dir, enum conf_keytype kt,
+		    const char *config);
 
 /*
  * Opens the instance in dir. HSM keys are opened lazily, on the first

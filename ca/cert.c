@@ -451,6 +451,39 @@ push_subtree(STACK_OF(GENERAL_SUBTREE) **sk, GENERAL_NAME *gn)
 	return 1;
 }
 
+/*
+ * "10.0.0.0/8" → address and mask of 4 (or 16) bytes each, the address
+ * masked. Returns the address length or LY_ERR_CONFIG.
+ */
+int
+cert_cidr_parse(const char *cidr, unsigned char addr[16],
+    unsigned char mask[16])
+{
+	char buf[64], *slash, *end;
+	long bits;
+	int len, i, b;
+
+	if (strlen(cidr) >= sizeof(buf))
+		return ly_fail(LY_ERR_CONFIG, "bad range \"%s\"", cidr);
+	strcpy(buf, cidr);
+	if ((slash = strchr(buf, '/')) == NULL)
+		return ly_fail(LY_ERR_CONFIG, "range \"%s\" has no /bits", cidr);
+	*slash++ = '\0';
+	if ((len = ca_identity_ip_parse(buf, addr)) < 0)
+		return ly_fail(LY_ERR_CONFIG, "bad range \"%s\"", cidr);
+	bits = strtol(slash, &end, 10);
+	if (*slash == '\0' || *end != '\0' || bits < 0 || bits > len * 8)
+		return ly_fail(LY_ERR_CONFIG, "bad prefix length in \"%s\"",
+		    cidr);
+	for (i = 0; i < len; i++) {
+		b = (int)bits - i * 8;
+		mask[i] = b >= 8 ? 0xff : b <= 0 ? 0 :
+		    (unsigned char)(0xff << (8 - b));
+		addr[i] &= mask[i];
+	}
+	return len;
+}
+
 /* An IP subtree is address ‖ mask (RFC 5280 4.2.1.10). */
 static GENERAL_NAME *
 gn_ip_range(const char *cidr)
@@ -458,27 +491,11 @@ gn_ip_range(const char *cidr)
 	GENERAL_NAME *gn;
 	ASN1_OCTET_STRING *os;
 	unsigned char buf[32];
-	char addr[64], *slash;
-	long bits;
-	int len, i;
+	int len;
 
-	if (strlen(cidr) >= sizeof(addr))
+	if ((len = cert_cidr_parse(cidr, buf, buf + 16)) < 0)
 		return NULL;
-	strcpy(addr, cidr);
-	if ((slash = strchr(addr, '/')) == NULL)
-		return NULL;
-	*slash++ = '\0';
-	if ((len = ca_identity_ip_parse(addr, buf)) < 0)
-		return NULL;
-	bits = strtol(slash, NULL, 10);
-	if (bits < 0 || bits > len * 8)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		int b = bits - i * 8;
-		buf[len + i] = b >= 8 ? 0xff : b <= 0 ? 0 :
-		    (unsigned char)(0xff << (8 - b));
-		buf[i] &= buf[len + i];
-	}
+	memmove(buf + len, buf + 16, (size_t)len);
 	if ((gn = GENERAL_NAME_new()) == NULL)
 		return NULL;
 	if ((os = ASN1_OCTET_STRING_new()) == NULL ||

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,22 +56,9 @@ rm_below(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return ftw->level == 0 ? 0 : remove(path);
 }
 
+/* A random PIN as hex, written to path with mode 0600. */
 static int
-write_in(const char *dir, const char *name, const char *text, unsigned mode)
-{
-	char *p;
-	int r;
-
-	if ((p = ly_path_join(dir, name)) == NULL)
-		return LY_ERR_ALLOC;
-	r = ly_file_write_atomic(p, text, strlen(text), mode);
-	free(p);
-	return r;
-}
-
-/* A random PIN as hex, written to dir/name with mode 0600. */
-static int
-make_pin(const char *dir, const char *name, char **pinp)
+make_pin(const char *path, char **pinp)
 {
 	unsigned char raw[PIN_BYTES];
 	char *pin;
@@ -82,7 +70,7 @@ make_pin(const char *dir, const char *name, char **pinp)
 	OPENSSL_cleanse(raw, sizeof(raw));
 	if (pin == NULL)
 		return LY_ERR_ALLOC;
-	if ((r = write_in(dir, name, pin, 0600)) != LY_OK) {
+	if ((r = ly_file_write_atomic(path, pin, strlen(pin), 0600)) != LY_OK) {
 		hsm_pin_free(pin);
 		return r;
 	}
@@ -90,14 +78,27 @@ make_pin(const char *dir, const char *name, char **pinp)
 	return LY_OK;
 }
 
+/*
+ * The embedded default: a SoftHSM2 configuration of the instance's own
+ * (conf->softhsm2_conf, tokens beside it), a random SO PIN beside it, and a
+ * token with a random user PIN (in the CA's pin_file) for each token the
+ * CA keys name. Must run before hsm_init(), which reads SOFTHSM2_CONF.
+ */
 static int
-softhsm_setup(const char *dir, char **sopin, char **rootpin, char **isspin)
+softhsm_config(const struct conf *conf, char **sopinp)
 {
-	char *hsmdir = NULL, *tokdir = NULL, *text = NULL;
+	char *copy = NULL, *hsmdir, *tokdir = NULL, *sopath = NULL;
+	char *text = NULL;
 	int r = LY_ERR_ALLOC;
 
-	if ((hsmdir = ly_path_join(dir, "hsm")) == NULL ||
-	    (tokdir = ly_path_join(hsmdir, "tokens")) == NULL)
+	if (conf->root.pin_file == NULL || conf->issuing.pin_file == NULL)
+		return ly_fail(LY_ERR_CONFIG, "the embedded SoftHSM2 keeps its "
+		    "PINs in files: set pin_file in [root] and [issuing]");
+	if ((copy = strdup(conf->softhsm2_conf)) == NULL)
+		goto out;
+	hsmdir = dirname(copy);
+	if ((tokdir = ly_path_join(hsmdir, "tokens")) == NULL ||
+	    (sopath = ly_path_join(hsmdir, "so.pin")) == NULL)
 		goto out;
 	if ((r = ly_mkdir_p(tokdir, 0700)) != LY_OK)
 		goto out;
@@ -110,16 +111,31 @@ softhsm_setup(const char *dir, char **sopin, char **rootpin, char **isspin)
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = write_in(hsmdir, "softhsm2.conf", text, 0600)) != LY_OK ||
-	    (r = make_pin(hsmdir, "so.pin", sopin)) != LY_OK ||
-	    (r = make_pin(hsmdir, "root.pin", rootpin)) != LY_OK ||
-	    (r = make_pin(hsmdir, "issuing.pin", isspin)) != LY_OK)
+	if ((r = ly_file_write_atomic(conf->softhsm2_conf, text, strlen(text),
+	    0600)) != LY_OK)
 		goto out;
-	r = LY_OK;
+	r = make_pin(sopath, sopinp);
  out:
-	free(hsmdir);
+	free(copy);
 	free(tokdir);
+	free(sopath);
 	free(text);
+	return r;
+}
+
+/* Initialises the token of ca (once: root and issuing may share one). */
+static int
+softhsm_token(const struct conf_ca *ca, const char *sopin)
+{
+	char label[33], *pin = NULL;
+	int r;
+
+	if ((r = hsm_uri_token(ca->key_uri, label)) != LY_OK)
+		return r;
+	if ((r = make_pin(ca->pin_file, &pin)) != LY_OK)
+		return r;
+	r = hsm_token_init(label, sopin, pin);
+	hsm_pin_free(pin);
 	return r;
 }
 
@@ -129,7 +145,7 @@ softhsm_setup(const char *dir, char **sopin, char **rootpin, char **isspin)
  * beside the key, in the store and in certs/.
  */
 static int
-make_ca(struct ca *ca, int slot, const char *pin)
+make_ca(struct ca *ca, int slot)
 {
 	const struct conf_ca *cc = slot == CA_ROOT ? &ca->conf->root :
 	    &ca->conf->issuing;
@@ -138,11 +154,14 @@ make_ca(struct ca *ca, int slot, const char *pin)
 	EVP_PKEY *pub = NULL;
 	X509_NAME *subject = NULL;
 	X509 *x = NULL;
+	char *pin = NULL;
 	time_t now = ly_now();
 	int r;
 
-	if ((r = hsm_keygen(cc->key_uri, pin, cc->key_type, &pub)) != LY_OK)
+	if ((r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
 		return r;
+	if ((r = hsm_keygen(cc->key_uri, pin, cc->key_type, &pub)) != LY_OK)
+		goto out;
 	if ((r = cert_name_parse(cc->subject, &subject)) != LY_OK)
 		goto out;
 	memset(&rec, 0, sizeof(rec));
@@ -186,6 +205,7 @@ make_ca(struct ca *ca, int slot, const char *pin)
 	ca->certs[slot] = x;
 	x = NULL;
  out:
+	hsm_pin_free(pin);
 	EVP_PKEY_free(pub);
 	X509_NAME_free(subject);
 	X509_free(x);
@@ -193,40 +213,38 @@ make_ca(struct ca *ca, int slot, const char *pin)
 }
 
 static int
-init_in(const char *dir, enum conf_keytype kt)
+init_in(const char *dir, const char *text)
 {
 	struct ca *ca = NULL;
-	char *sopin = NULL, *rootpin = NULL, *isspin = NULL, *text = NULL;
-	char *chain = NULL;
+	char *sopin = NULL, *path = NULL, *chain = NULL, *certs = NULL;
+	char rl[33], il[33];
 	int r;
 
 	if ((r = ly_mkdir_p(dir, 0700)) != LY_OK)
 		return r;
-	if ((r = softhsm_setup(dir, &sopin, &rootpin, &isspin)) != LY_OK)
-		goto out;
-	if ((text = conf_default_text(kt)) == NULL) {
-		r = LY_ERR_ALLOC;
-		goto out;
-	}
-	if ((r = write_in(dir, "ca.conf", text, 0640)) != LY_OK)
-		goto out;
-	if ((ca = calloc(1, sizeof(*ca))) == NULL) {
-		r = LY_ERR_ALLOC;
-		goto out;
-	}
+	if ((ca = calloc(1, sizeof(*ca))) == NULL)
+		return LY_ERR_ALLOC;
 	pthread_mutex_init(&ca->lock, NULL);
-	if ((r = conf_load(dir, NULL, &ca->conf)) != LY_OK)
+	/* Check the configuration before anything is made from it. */
+	if ((path = ly_path_join(dir, "ca.conf")) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = conf_parse(dir, path, text, &ca->conf)) != LY_OK ||
+	    (r = ly_file_write_atomic(path, text, strlen(text), 0640)) != LY_OK)
 		goto out;
 	if ((r = ly_mkdir_p(ca->conf->publish_dir, 0755)) != LY_OK)
 		goto out;
-	{
-		char *certs = ly_path_join(dir, "certs");
-
-		r = certs == NULL ? LY_ERR_ALLOC : ly_mkdir_p(certs, 0755);
-		free(certs);
-		if (r != LY_OK)
-			goto out;
+	if ((certs = ly_path_join(dir, "certs")) == NULL ||
+	    (chain = ly_path_join(certs, "chain.pem")) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
 	}
+	if ((r = ly_mkdir_p(certs, 0755)) != LY_OK)
+		goto out;
+	if (ca->conf->softhsm2_conf != NULL &&
+	    (r = softhsm_config(ca->conf, &sopin)) != LY_OK)
+		goto out;
 	if ((r = store_open(ca->conf->store_dir, ca->conf->store_map_size, 0,
 	    &ca->store)) != LY_OK)
 		goto out;
@@ -234,16 +252,18 @@ init_in(const char *dir, enum conf_keytype kt)
 	    LY_OK)
 		goto out;
 	ca->hsm_ready = 1;
-	if ((r = hsm_token_init(CA_ROOT_TOKEN, sopin, rootpin)) != LY_OK ||
-	    (r = hsm_token_init(CA_ISSUING_TOKEN, sopin, isspin)) != LY_OK)
-		goto out;
-	if ((r = make_ca(ca, CA_ROOT, rootpin)) != LY_OK ||
-	    (r = make_ca(ca, CA_ISSUING, isspin)) != LY_OK)
-		goto out;
-	if ((chain = ly_path_join(dir, "certs/chain.pem")) == NULL) {
-		r = LY_ERR_ALLOC;
-		goto out;
+	/* A vendor HSM's tokens are the operator's; SoftHSM's are ours to make. */
+	if (sopin != NULL) {
+		if ((r = hsm_uri_token(ca->conf->root.key_uri, rl)) != LY_OK ||
+		    (r = hsm_uri_token(ca->conf->issuing.key_uri, il)) != LY_OK ||
+		    (r = softhsm_token(&ca->conf->root, sopin)) != LY_OK ||
+		    (strcmp(rl, il) != 0 &&
+		    (r = softhsm_token(&ca->conf->issuing, sopin)) != LY_OK))
+			goto out;
 	}
+	if ((r = make_ca(ca, CA_ROOT)) != LY_OK ||
+	    (r = make_ca(ca, CA_ISSUING)) != LY_OK)
+		goto out;
 	{
 		/* Leaf-side first, as TLS peers send it. */
 		X509 *both[2] = { ca->certs[CA_ISSUING], ca->certs[CA_ROOT] };
@@ -253,28 +273,30 @@ init_in(const char *dir, enum conf_keytype kt)
  out:
 	ca_close(ca);
 	hsm_pin_free(sopin);
-	hsm_pin_free(rootpin);
-	hsm_pin_free(isspin);
-	free(text);
+	free(path);
+	free(certs);
 	free(chain);
 	return r;
 }
 
 int
-ca_init(const char *dir, enum conf_keytype kt)
+ca_init(const char *dir, enum conf_keytype kt, const char *config)
 {
+	char *text = NULL;
 	struct stat st;
 	int empty, existed, r;
 
-	if (kt == CONF_KEY_NONE)
+	if (config == NULL && kt == CONF_KEY_NONE)
 		return ly_fail(LY_ERR_ARG, "unknown key type");
 	if ((empty = dir_is_empty(dir)) < 0)
 		return empty;
 	if (!empty)
 		return ly_fail(LY_ERR_EXISTS, "%s is not empty: init wants an "
 		    "empty or new directory", dir);
+	if (config == NULL && (text = conf_default_text(kt)) == NULL)
+		return LY_ERR_ALLOC;
 	existed = stat(dir, &st) == 0;
-	if ((r = init_in(dir, kt)) != LY_OK) {
+	if ((r = init_in(dir, config != NULL ? config : text)) != LY_OK) {
 		char detail[512];
 
 		/* Keep the message: nftw's calls must not replace it. */
@@ -283,5 +305,6 @@ ca_init(const char *dir, enum conf_keytype kt)
 		    FTW_DEPTH | FTW_PHYS);
 		ly_fail(r, "%s", detail);
 	}
+	free(text);
 	return r;
 }

@@ -132,12 +132,16 @@ cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "key-type", required_argument, NULL, 'k' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *u = "init [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|"
-	    "rsa-4096]";
+	    "rsa-4096 | --config FILE]";
 	enum conf_keytype kt = CONF_KEY_EC_P256;
+	const char *cfile = NULL, *kts = NULL;
+	unsigned char *text = NULL;
+	size_t len;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -145,6 +149,10 @@ cmd_init(int argc, char **argv)
 		case 'k':
 			if ((kt = conf_keytype_parse(optarg)) == CONF_KEY_NONE)
 				return usage_err(u, "unknown key type");
+			kts = optarg;
+			break;
+		case 'c':
+			cfile = optarg;
 			break;
 		case 'h':
 			printf("usage: ca-admin --dir DIR %s\n", u);
@@ -155,12 +163,29 @@ cmd_init(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_err(u, "unexpected argument");
-	if ((r = ca_init(dir, kt)) != LY_OK) {
+	if (kts != NULL && cfile != NULL)
+		return usage_err(u, "the key types of --config are in its "
+		    "[root] and [issuing] sections");
+	/* ca.conf is small; 256 KiB is what conf_load() accepts too. */
+	if (cfile != NULL &&
+	    (r = ly_file_read(cfile, 256 * 1024, &text, &len)) != LY_OK) {
 		fail_msg(r);
 		return 1;
 	}
-	printf("initialised %s: root and issuing CA (%s) on SoftHSM2 tokens\n",
-	    dir, conf_keytype_name(kt));
+	if (text != NULL && memchr(text, '\0', len) != NULL) {
+		free(text);
+		fprintf(stderr, "ca-admin: init: %s contains a NUL byte\n",
+		    cfile);
+		return 1;
+	}
+	r = ca_init(dir, kt, (const char *)text);
+	free(text);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	printf("initialised %s: root and issuing CA keys on their tokens\n",
+	    dir);
 	return 0;
 }
 
@@ -726,7 +751,31 @@ cmd_audit(int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_config(int argc, char **argv)
+{
+	const char *u = "config [--key-type TYPE]";
+	enum conf_keytype kt = CONF_KEY_EC_P256;
+	char *text;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: ca-admin %s\n", u);
+		return 0;
+	}
+	if (argc == 3 && strcmp(argv[1], "--key-type") == 0) {
+		if ((kt = conf_keytype_parse(argv[2])) == CONF_KEY_NONE)
+			return usage_err(u, "unknown key type");
+	} else if (argc != 1)
+		return usage_err(u, NULL);
+	if ((text = conf_default_text(kt)) == NULL)
+		return 1;
+	fputs(text, stdout);
+	free(text);
+	return 0;
+}
+
 static const struct cmd cmds[] = {
+	{ "config", cmd_config, "print the default ca.conf, to edit for init --config" },
 	{ "init", cmd_init, "create a new instance in an empty directory" },
 	{ "issue", cmd_issue, "issue a certificate from a CSR" },
 	{ "reissue", cmd_reissue, "reissue a valid certificate for a new CSR" },
@@ -784,10 +833,12 @@ main(int argc, char **argv)
 	}
 	if (dir == NULL)
 		dir = getenv("LANYARD_DIR");
-	/* "ca-admin issue --help" needs no instance. */
+	/* "ca-admin issue --help" and "ca-admin config" need no instance. */
 	for (i = (size_t)a + 1; i < (size_t)argc; i++)
 		if (strcmp(argv[i], "--help") == 0)
 			help = 1;
+	if (strcmp(argv[a], "config") == 0)
+		help = 1;
 	if (!help && (dir == NULL || dir[0] == '\0')) {
 		fprintf(stderr, "ca-admin: no instance: give --dir DIR or set "
 		    "LANYARD_DIR\n");

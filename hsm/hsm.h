@@ -54,6 +54,13 @@ int		 hsm_token_init(const char *label, const char *so_pin,
 		    const char *user_pin);
 
 /*
+ * The token label an RFC 7512 URI names, into label (blanks trimmed).
+ * LY_ERR_CONFIG if uri is not a pkcs11: URI naming a token. Needs no
+ * hsm_init().
+ */
+int		 hsm_uri_token(const char *uri, char label[33]);
+
+/*
  * Generates a key pair of type kt on the token named by uri, labelled with
  * the URI's object attribute and a fresh random CKA_ID; the private key is
  * CKA_SENSITIVE, not extractable, CKA_SIGN. A placeholder certificate

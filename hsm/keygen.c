@@ -307,6 +307,19 @@ token_slots_scan(const char *label, CK_SLOT_ID *lslotp, int *labelledp,
 	return 0;
 }
 
+int
+hsm_uri_token(const char *uri, char label[33])
+{
+	struct hsm_uri u;
+	int r;
+
+	memset(&u, 0, sizeof(u));
+	if ((r = hsm_uri_parse(uri, 0, &u)) == LY_OK)
+		memcpy(label, u.token, sizeof(u.token));
+	hsm_uri_clear(&u);
+	return r;
+}
+
 /*
  * Initialises a new token labelled label on the first slot with no
  * initialised token, with the given SO and user PINs. LY_ERR_EXISTS if a

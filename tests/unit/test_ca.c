@@ -76,7 +76,7 @@ setup(void **state)
 		return -1;
 	snprintf(f->dir, sizeof(f->dir), "%s/i", base);
 	ly_log_setlevel(LY_LOG_ERR);
-	if (ca_init(f->dir, CONF_KEY_EC_P256) != LY_OK) {
+	if (ca_init(f->dir, CONF_KEY_EC_P256, NULL) != LY_OK) {
 		fprintf(stderr, "ca_init: %s\n", ly_errdetail());
 		return -1;
 	}
