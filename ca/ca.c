@@ -29,7 +29,7 @@ int
 ca_open(const char *dir, unsigned int flags, struct ca **cap)
 {
 	struct ca *ca;
-	int r;
+	int i, r;
 
 	if ((ca = calloc(1, sizeof(*ca))) == NULL)
 		return LY_ERR_ALLOC;
@@ -45,6 +45,15 @@ ca_open(const char *dir, unsigned int flags, struct ca **cap)
 	    (r = cert_load_pem(ca->conf->issuing.cert_file,
 	    &ca->certs[CA_ISSUING])) != LY_OK)
 		goto out;
+	for (i = 0; i < 2; i++) {
+		int len = i2d_X509(ca->certs[i], &ca->der[i]);
+
+		if (len <= 0) {
+			r = LY_ERR_INTERNAL;
+			goto out;
+		}
+		ca->derlen[i] = (size_t)len;
+	}
 	*cap = ca;
 	ca = NULL;
 	r = LY_OK;
@@ -63,6 +72,7 @@ ca_close(struct ca *ca)
 	for (i = 0; i < 2; i++) {
 		hsm_key_free(ca->keys[i]);
 		X509_free(ca->certs[i]);
+		OPENSSL_free(ca->der[i]);
 	}
 	if (ca->hsm_ready)
 		hsm_shutdown();
@@ -219,7 +229,8 @@ ca_record(struct ca *ca, struct store_cert *rec, X509 *x,
     struct store_cert *old, const char *actor, const char *action)
 {
 	struct store_txn *txn = NULL;
-	unsigned char *der = NULL;
+	unsigned char *der = NULL, *ocsp = NULL;
+	size_t ocsplen = 0;
 	char *detail = NULL;
 	int derlen, r;
 
@@ -232,8 +243,15 @@ ca_record(struct ca *ca, struct store_cert *rec, X509 *x,
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
+	/* Signed before the write transaction: the HSM is slow, the writer lock is shared. */
+	if (ca->presign != NULL &&
+	    (r = ca->presign(ca->presign_arg, rec, &ocsp, &ocsplen)) != LY_OK)
+		goto out;
 	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK ||
 	    (r = store_cert_put(txn, rec)) != LY_OK)
+		goto out;
+	if (ocsp != NULL &&
+	    (r = store_ocsp_put(txn, &rec->serial, ocsp, ocsplen)) != LY_OK)
 		goto out;
 	if (old != NULL) {
 		old->superseded_by = rec->serial;
@@ -249,6 +267,7 @@ ca_record(struct ca *ca, struct store_cert *rec, X509 *x,
 	rec->der = NULL;
 	rec->derlen = 0;
 	OPENSSL_free(der);
+	free(ocsp);
 	free(detail);
 	return r;
 }
@@ -597,17 +616,22 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 {
 	struct store_txn *txn = NULL;
 	struct store_cert *rec = NULL;
+	unsigned char *ocsp = NULL;
+	size_t ocsplen = 0;
 	json_t *o = NULL;
 	char *hex = NULL, *detail = NULL;
-	int r;
+	int r, pr;
 
 	/* removeFromCRL only appears in delta CRLs; 7 is unassigned. */
 	if (reason < -1 || reason > 10 || reason == 7 || reason == 8)
 		return ly_fail(LY_ERR_ARG, "reason code %d cannot be used "
 		    "to revoke", reason);
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
 		return r;
-	if ((r = store_cert_get(txn, serial, &rec)) != LY_OK) {
+	r = store_cert_get(txn, serial, &rec);
+	store_txn_abort(txn);
+	txn = NULL;
+	if (r != LY_OK) {
 		if (r == LY_ERR_NOT_FOUND)
 			ly_fail(r, "no certificate with that serial");
 		goto out;
@@ -625,6 +649,16 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 	rec->reason = (int8_t)reason;
 	rec->revoked_at = ly_now();
 	rec->invalidity = invalidity;
+	/*
+	 * The revoked response is signed first; if the HSM cannot sign it
+	 * now, the stale "good" response is removed in the same transaction
+	 * so that nothing ever serves it again (OCSP then signs on demand).
+	 */
+	if (ca->presign != NULL &&
+	    (pr = ca->presign(ca->presign_arg, rec, &ocsp, &ocsplen)) != LY_OK)
+		ly_log(LY_LOG_WARN, "revoke: no pre-signed OCSP response (%s: "
+		    "%s); the responder will sign on demand", ly_strerror(pr),
+		    ly_errdetail());
 	if ((hex = ca_serial_hex(serial)) == NULL ||
 	    (o = json_pack("{s:s, s:s}", "serial", hex, "reason",
 	    ca_reason_name(reason))) == NULL ||
@@ -632,7 +666,24 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		goto out;
+	{
+		struct store_cert *now = NULL;
+
+		/* Another writer may have revoked it meanwhile. */
+		if ((r = store_cert_get(txn, serial, &now)) != LY_OK)
+			goto out;
+		pr = now->status;
+		store_cert_free(now);
+		if (pr != STORE_VALID) {
+			r = ly_fail(LY_ERR_STATE, "already revoked");
+			goto out;
+		}
+	}
 	if ((r = store_cert_put(txn, rec)) != LY_OK ||
+	    (r = ocsp != NULL ? store_ocsp_put(txn, serial, ocsp, ocsplen) :
+	    store_ocsp_del(txn, serial)) != LY_OK ||
 	    (r = store_audit_append(txn, actor, "revoke", detail)) != LY_OK)
 		goto out;
 	r = store_txn_commit(txn);
@@ -641,7 +692,138 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 	store_txn_abort(txn);
 	store_cert_free(rec);
 	json_decref(o);
+	free(ocsp);
 	free(hex);
 	free(detail);
 	return r;
+}
+
+int
+ca_slot_by_name(const struct ca *ca, const char *name)
+{
+	if (strcmp(name, ca->conf->root.name) == 0)
+		return CA_ROOT;
+	if (strcmp(name, ca->conf->issuing.name) == 0)
+		return CA_ISSUING;
+	return -1;
+}
+
+const char *
+ca_slot_name(const struct ca *ca, int slot)
+{
+	return ca_slot_conf(ca, slot)->name;
+}
+
+int
+ca_cert_der(const struct ca *ca, int slot, const unsigned char **derp,
+    size_t *lenp)
+{
+	if (slot != CA_ROOT && slot != CA_ISSUING)
+		return ly_fail(LY_ERR_NOT_FOUND, "no such CA");
+	*derp = ca->der[slot];
+	*lenp = ca->derlen[slot];
+	return LY_OK;
+}
+
+int
+ca_key(struct ca *ca, int slot, struct hsm_key **keyp)
+{
+	return ca_key_get(ca, slot, keyp);
+}
+
+int
+ca_sign(struct ca *ca, int slot, int (*fn)(void *, EVP_MD_CTX *), void *obj)
+{
+	struct hsm_key *key;
+	int r;
+
+	if ((r = ca_key_get(ca, slot, &key)) != LY_OK)
+		return r;
+	return hsm_sign(key, fn, obj);
+}
+
+void
+ca_set_presign(struct ca *ca, ca_presign_fn fn, void *arg)
+{
+	ca->presign = fn;
+	ca->presign_arg = arg;
+}
+
+int
+ca_ocsp_store(struct ca *ca, const struct ca_serial *serial,
+    const unsigned char *der, size_t len)
+{
+	struct store_txn *txn = NULL;
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		return r;
+	if ((r = store_ocsp_put(txn, serial, der, len)) != LY_OK) {
+		store_txn_abort(txn);
+		return r;
+	}
+	return store_txn_commit(txn);
+}
+
+int
+ca_crl_number_next(struct ca *ca, int slot, uint64_t *np)
+{
+	struct store_txn *txn = NULL;
+	const void *v;
+	unsigned char buf[8];
+	char key[64];
+	uint64_t n = 0;
+	size_t len, i;
+	int r;
+
+	snprintf(key, sizeof(key), "crl_number/%s", ca_slot_name(ca, slot));
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		return r;
+	r = store_meta_get(txn, key, &v, &len);
+	if (r == LY_OK && len == sizeof(buf)) {
+		for (i = 0; i < sizeof(buf); i++)
+			n = n << 8 | ((const unsigned char *)v)[i];
+	} else if (r == LY_OK) {
+		r = ly_fail(LY_ERR_STORE, "%s: corrupt", key);
+		goto out;
+	} else if (r != LY_ERR_NOT_FOUND)
+		goto out;
+	n++;
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(n >> (56 - 8 * i));
+	if ((r = store_meta_put(txn, key, buf, sizeof(buf))) != LY_OK)
+		goto out;
+	r = store_txn_commit(txn);
+	txn = NULL;
+	if (r == LY_OK)
+		*np = n;
+ out:
+	store_txn_abort(txn);
+	return r;
+}
+
+int
+ca_crl_record(struct ca *ca, const char *key, const unsigned char *der,
+    size_t len, const char *actor, const char *detail)
+{
+	struct store_txn *txn = NULL;
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		return r;
+	if ((r = store_meta_put(txn, key, der, len)) != LY_OK ||
+	    (r = store_audit_append(txn, actor, "crl-publish",
+	    detail)) != LY_OK) {
+		store_txn_abort(txn);
+		return r;
+	}
+	return store_txn_commit(txn);
+}
+
+unsigned int
+ca_crl_shard(const struct conf *conf, const struct ca_serial *serial)
+{
+	/* The low octet of 128 random bits spreads serials evenly. */
+	return conf->crl_shards <= 1 ? 0 :
+	    serial->b[CA_SERIAL_LEN - 1] % conf->crl_shards;
 }

@@ -198,4 +198,65 @@ const char	*ca_reason_name(int);
 int		 ca_revoke(struct ca *, const struct ca_serial *, int reason,
 		    time_t invalidity, const char *actor);
 
+/* ---- hooks and helpers for crl/, ocsp/ and web/ ------------------------ */
+
+/* The slot of a CA by its name in URLs ("root", "issuing"); -1 if none. */
+int		 ca_slot_by_name(const struct ca *, const char *name);
+/* The name of a CA slot in URLs and files. Borrowed from the conf. */
+const char	*ca_slot_name(const struct ca *, int slot);
+/*
+ * The DER of a CA certificate, borrowed: valid until ca_close(). For
+ * GET /ca/<name>.crt, which must not know X.509.
+ */
+int		 ca_cert_der(const struct ca *, int slot,
+		    const unsigned char **derp, size_t *lenp);
+
+/*
+ * Signs obj with the CA key of slot through fn (see hsm_sign()) and
+ * verifies nothing: the caller checks what it built. The key is opened on
+ * first use.
+ */
+struct hsm_key;
+int		 ca_sign(struct ca *, int slot,
+		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
+/* The CA key of slot, opened on first use; borrowed until ca_close(). */
+int		 ca_key(struct ca *, int slot, struct hsm_key **);
+
+/*
+ * The OCSP pre-signing hook (ocsp/ registers it; ca/ must not depend on
+ * ocsp/). When set, every certificate is stored together with the
+ * response fn signs for it, in the same transaction, so that it is
+ * answerable the moment a client has it; and a revocation replaces the
+ * stored response at once. fn returns LY_OK and a malloc'd DER response.
+ */
+struct store_cert;
+typedef int	(*ca_presign_fn)(void *arg, const struct store_cert *rec,
+		    unsigned char **derp, size_t *lenp);
+void		 ca_set_presign(struct ca *, ca_presign_fn, void *arg);
+/* Stores a pre-signed response for serial (ocsp refresh). */
+int		 ca_ocsp_store(struct ca *, const struct ca_serial *,
+		    const unsigned char *der, size_t len);
+
+/*
+ * CRL numbers: one strictly increasing sequence per CA, shared by its
+ * full and delta CRLs (RFC 5280 5.2.4), kept in the store so that it
+ * survives restarts and does not follow the clock. ca_crl_number_next()
+ * durably takes the next number.
+ */
+int		 ca_crl_number_next(struct ca *, int slot, uint64_t *np);
+/*
+ * Records a signed CRL as the current one under key (e.g.
+ * "crl/issuing/0/full") with an audit entry, in one transaction.
+ */
+int		 ca_crl_record(struct ca *, const char *key,
+		    const unsigned char *der, size_t len, const char *actor,
+		    const char *detail);
+/*
+ * The CRL shard of a serial (0 when there is one shard), and the URL of a
+ * CA's CRL: <base>/crl/<ca>.crl, or <base>/crl/<ca>-<shard>.crl when the
+ * issuing CA's CRL is partitioned. Caller frees.
+ */
+char		*ca_crl_url(const struct conf *, const char *ca, int shard);
+unsigned int	 ca_crl_shard(const struct conf *, const struct ca_serial *);
+
 #endif /* LANYARD_CA_H */

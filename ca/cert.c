@@ -95,6 +95,18 @@ cert_leaf_subject(const struct conf *conf, const struct ca_identity *id)
 }
 
 char *
+ca_crl_url(const struct conf *conf, const char *ca, int shard)
+{
+	char *s;
+
+	if (shard < 0 || conf->crl_shards <= 1 || strcmp(ca, "issuing") != 0)
+		return cert_url(conf, "crl", ca);
+	if (asprintf(&s, "%s/crl/%s-%d.crl", conf->url_base, ca, shard) == -1)
+		return NULL;
+	return s;
+}
+
+char *
 cert_url(const struct conf *conf, const char *kind, const char *ca)
 {
 	char *s;
@@ -611,7 +623,8 @@ add_leaf_extensions(X509 *x, const struct cert_spec *s)
 		if (!add_ocsp_nocheck(x) || !add_aia(x, NULL, issuers))
 			goto out;
 	} else {
-		if ((crl = cert_url(s->conf, "crl", s->issuer_name)) == NULL ||
+		if ((crl = ca_crl_url(s->conf, s->issuer_name,
+		    (int)ca_crl_shard(s->conf, s->serial))) == NULL ||
 		    (ocsp = cert_url(s->conf, "ocsp", s->issuer_name)) == NULL ||
 		    !add_cdp(x, crl) || !add_aia(x, ocsp, issuers))
 			goto out;

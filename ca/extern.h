@@ -28,6 +28,10 @@ struct ca {
 	struct hsm_key	*keys[2];	/* opened on first use */
 	pthread_mutex_t	 lock;		/* guards keys[] and hsm_ready */
 	int		 hsm_ready;
+	unsigned char	*der[2];	/* certs[] encoded, for web/ */
+	size_t		 derlen[2];
+	ca_presign_fn	 presign;	/* ocsp/'s, or NULL */
+	void		*presign_arg;
 };
 
 /* What goes into a certificate; cert_build() turns it into an unsigned X509. */

@@ -69,6 +69,7 @@ static const struct {
 	{ "expiry",	0 },
 	{ "revoked",	0 },
 	{ "audit",	0 },
+	{ "ocsp",	0 },
 };
 #define NDBS	(sizeof(dbtab) / sizeof(dbtab[0]))
 
@@ -77,7 +78,7 @@ dbi_slot(struct store *st, size_t i)
 {
 	MDB_dbi *slots[NDBS] = {
 		&st->meta, &st->certs, &st->identity, &st->expiry,
-		&st->revoked, &st->audit,
+		&st->revoked, &st->audit, &st->ocsp,
 	};
 
 	return slots[i];
@@ -987,5 +988,105 @@ store_meta_put(struct store_txn *t, const char *key, const void *val,
 	v.mv_data = (void *)val;
 	if ((rc = mdb_put(t->txn, t->st->meta, &k, &v, 0)) != 0)
 		return store_mdb_err(rc, "store_meta_put");
+	return LY_OK;
+}
+
+/* ---- revocations in serial order (for CRLs) ---------------------------- */
+
+int
+store_revoked_foreach(struct store_txn *t, uint8_t ca, store_revoked_cb cb,
+    void *arg)
+{
+	struct store_revoked rv;
+	unsigned char start[1 + CA_SERIAL_LEN];
+	const unsigned char *kp, *vp;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc, r;
+
+	if ((rc = mdb_cursor_open(t->txn, t->st->revoked, &cur)) != 0)
+		return store_mdb_err(rc, "store_revoked_foreach");
+	memset(start, 0, sizeof(start));
+	start[0] = ca;
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		kp = k.mv_data;
+		vp = v.mv_data;
+		if (k.mv_size != 1 + CA_SERIAL_LEN || kp[0] != ca)
+			break;
+		if (v.mv_size != REVOKED_VALLEN) {
+			r = ly_fail(LY_ERR_STORE, "corrupt revoked index entry");
+			goto out;
+		}
+		memcpy(rv.serial.b, kp + 1, CA_SERIAL_LEN);
+		rv.revoked_at = (int64_t)store_be64_get(vp);
+		rv.reason = (int8_t)vp[8];
+		rv.invalidity = (int64_t)store_be64_get(vp + 9);
+		if ((r = cb(&rv, arg)) != 0)
+			goto out;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		r = store_mdb_err(rc, "store_revoked_foreach");
+		goto out;
+	}
+	r = LY_OK;
+ out:
+	mdb_cursor_close(cur);
+	return r;
+}
+
+/* ---- pre-signed OCSP responses ----------------------------------------- */
+
+int
+store_ocsp_put(struct store_txn *t, const struct ca_serial *serial,
+    const void *der, size_t len)
+{
+	MDB_val k, v;
+	int rc, r;
+
+	if ((r = store_txn_need_write(t, "store_ocsp_put")) != LY_OK)
+		return r;
+	if (der == NULL || len == 0)
+		return ly_fail(LY_ERR_ARG, "store_ocsp_put: empty response");
+	k.mv_size = CA_SERIAL_LEN;
+	k.mv_data = (void *)serial->b;
+	v.mv_size = len;
+	v.mv_data = (void *)der;
+	if ((rc = mdb_put(t->txn, t->st->ocsp, &k, &v, 0)) != 0)
+		return store_mdb_err(rc, "store_ocsp_put");
+	return LY_OK;
+}
+
+int
+store_ocsp_get(struct store_txn *t, const struct ca_serial *serial,
+    const void **derp, size_t *lenp)
+{
+	MDB_val k, v;
+	int rc;
+
+	k.mv_size = CA_SERIAL_LEN;
+	k.mv_data = (void *)serial->b;
+	if ((rc = mdb_get(t->txn, t->st->ocsp, &k, &v)) != 0)
+		return store_mdb_err(rc, "store_ocsp_get");
+	*derp = v.mv_data;
+	*lenp = v.mv_size;
+	return LY_OK;
+}
+
+int
+store_ocsp_del(struct store_txn *t, const struct ca_serial *serial)
+{
+	MDB_val k;
+	int rc, r;
+
+	if ((r = store_txn_need_write(t, "store_ocsp_del")) != LY_OK)
+		return r;
+	k.mv_size = CA_SERIAL_LEN;
+	k.mv_data = (void *)serial->b;
+	rc = mdb_del(t->txn, t->st->ocsp, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_err(rc, "store_ocsp_del");
 	return LY_OK;
 }

@@ -9,6 +9,7 @@
  *   expiry     notAfter(8, big-endian) ‖ serial(20) → ""
  *   revoked    ca(1) ‖ serial(20) → revocation (time, reason, invalidity)
  *   audit      seq(8, big-endian) → hash-chained entry
+ *   ocsp       serial(20) → pre-signed OCSP response (DER)
  *
  * Every write transaction is durable when store_txn_commit() returns (no
  * MDB_NOSYNC): the invariants "a serial is recorded before the HSM signs"
@@ -98,6 +99,32 @@ typedef int	(*store_cert_cb)(const struct store_cert *, void *);
 int		 store_cert_foreach(struct store_txn *, store_cert_cb, void *);
 int		 store_cert_by_identity(struct store_txn *, const char *identity,
 		    store_cert_cb, void *);
+
+/* One entry of the revoked index. */
+struct store_revoked {
+	struct ca_serial serial;
+	int64_t		 revoked_at;
+	int8_t		 reason;	/* -1: no reason code */
+	int64_t		 invalidity;	/* 0: none */
+};
+typedef int	(*store_revoked_cb)(const struct store_revoked *, void *);
+/*
+ * Calls cb for each certificate revoked by CA slot ca, in serial order,
+ * reading only the revoked index (a CRL is one pass over it). Same
+ * callback contract as store_cert_foreach().
+ */
+int		 store_revoked_foreach(struct store_txn *, uint8_t ca,
+		    store_revoked_cb, void *);
+
+/*
+ * Pre-signed OCSP responses by serial. store_ocsp_get() borrows: *derp is
+ * valid until the transaction ends. LY_ERR_NOT_FOUND if there is none.
+ */
+int		 store_ocsp_put(struct store_txn *, const struct ca_serial *,
+		    const void *der, size_t len);
+int		 store_ocsp_get(struct store_txn *, const struct ca_serial *,
+		    const void **derp, size_t *lenp);
+int		 store_ocsp_del(struct store_txn *, const struct ca_serial *);
 
 /* Small values in meta. *valp borrowed: valid until the txn ends. */
 int		 store_meta_get(struct store_txn *, const char *key,

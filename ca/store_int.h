@@ -20,6 +20,7 @@ struct store {
 	MDB_dbi		 expiry;
 	MDB_dbi		 revoked;
 	MDB_dbi		 audit;
+	MDB_dbi		 ocsp;
 };
 
 struct store_txn {

@@ -340,6 +340,26 @@ defaults(struct conf *c)
 	struct conf_profile *p;
 
 	c->store_map_size = (size_t)1024 * 1024 * 1024;
+	c->crl_validity = 86400;
+	c->crl_delta_validity = 3600;
+	c->crl_refresh_before = 4 * 3600;
+	c->crl_debounce = 2;
+	c->crl_shards = 1;
+	c->ocsp_validity = 86400;
+	c->ocsp_refresh_before = 12 * 3600;
+	c->ocsp_nonce_sign = 1;
+	c->ocsp_max_requests = 16;
+	c->ocsp_signer_days = 7;
+	c->ocsp_signer_rotate_before = 2 * 86400;
+	c->threads = 2;
+	c->max_connections = 1024;
+	c->max_connections_per_ip = 64;
+	c->connection_timeout = 10;
+	c->max_body = 64 * 1024;
+	c->max_header = 16 * 1024;
+	if ((c->http_listen = strdup("127.0.0.1:8080")) == NULL ||
+	    (c->https_listen = strdup("127.0.0.1:8443")) == NULL)
+		return 0;
 	c->identity_max = 512;
 	c->root.days = 3650;
 	c->root.key_type = CONF_KEY_EC_P256;
@@ -544,6 +564,132 @@ profile_key(struct parse *p, int line, const char *sec,
 	return set_fail(p, line, sec, k, "unknown key");
 }
 
+static int
+set_duration(struct parse *p, int line, const char *sec, const char *k,
+    const char *v, long min, long *out)
+{
+	long n;
+
+	if ((n = conf_duration_parse(v)) < min)
+		return set_fail(p, line, sec, k, "a duration such as 30s, "
+		    "10m, 12h or 7d, not too short");
+	*out = n;
+	return 1;
+}
+
+static int
+crl_key(struct parse *p, int line, const char *sec, const char *k,
+    const char *v)
+{
+	struct conf *c = p->conf;
+	long n;
+
+	if (strcmp(k, "validity") == 0)
+		return set_duration(p, line, sec, k, v, 60, &c->crl_validity);
+	if (strcmp(k, "delta_validity") == 0)
+		return set_duration(p, line, sec, k, v, 60,
+		    &c->crl_delta_validity);
+	if (strcmp(k, "refresh_before") == 0)
+		return set_duration(p, line, sec, k, v, 1,
+		    &c->crl_refresh_before);
+	if (strcmp(k, "debounce") == 0)
+		return set_duration(p, line, sec, k, v, 0, &c->crl_debounce);
+	if (strcmp(k, "shards") == 0) {
+		if (!parse_int(v, 1, 64, &n))
+			return set_fail(p, line, sec, k, "1 to 64");
+		c->crl_shards = (unsigned int)n;
+		return 1;
+	}
+	return set_fail(p, line, sec, k, "unknown key");
+}
+
+static int
+ocsp_key(struct parse *p, int line, const char *sec, const char *k,
+    const char *v)
+{
+	struct conf *c = p->conf;
+	long n;
+
+	if (strcmp(k, "validity") == 0)
+		return set_duration(p, line, sec, k, v, 60, &c->ocsp_validity);
+	if (strcmp(k, "refresh_before") == 0)
+		return set_duration(p, line, sec, k, v, 1,
+		    &c->ocsp_refresh_before);
+	if (strcmp(k, "nonce") == 0) {
+		if (strcmp(v, "sign") == 0)
+			c->ocsp_nonce_sign = 1;
+		else if (strcmp(v, "ignore") == 0)
+			c->ocsp_nonce_sign = 0;
+		else
+			return set_fail(p, line, sec, k, "sign or ignore");
+		return 1;
+	}
+	if (strcmp(k, "max_requests") == 0) {
+		if (!parse_int(v, 1, 256, &n))
+			return set_fail(p, line, sec, k, "1 to 256");
+		c->ocsp_max_requests = (unsigned int)n;
+		return 1;
+	}
+	if (strcmp(k, "signer_days") == 0) {
+		if (!parse_int(v, 1, 90, &n))
+			return set_fail(p, line, sec, k, "1 to 90");
+		c->ocsp_signer_days = (int)n;
+		return 1;
+	}
+	if (strcmp(k, "signer_rotate_before") == 0)
+		return set_duration(p, line, sec, k, v, 60,
+		    &c->ocsp_signer_rotate_before);
+	return set_fail(p, line, sec, k, "unknown key");
+}
+
+/* "host:port" with a numeric port; host may be [v6]. */
+static int
+listen_ok(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	long port;
+
+	if (colon == NULL || colon == v || !parse_int(colon + 1, 1, 65535,
+	    &port))
+		return 0;
+	return 1;
+}
+
+static int
+server_key(struct parse *p, int line, const char *sec, const char *k,
+    const char *v)
+{
+	struct conf *c = p->conf;
+	long n;
+
+	if (strcmp(k, "http") == 0 || strcmp(k, "https") == 0) {
+		if (!listen_ok(v) && strcmp(v, "off") != 0)
+			return set_fail(p, line, sec, k,
+			    "address:port, or off");
+		return set_str(k[4] == 's' ? &c->https_listen :
+		    &c->http_listen, v);
+	}
+	if (strcmp(k, "threads") == 0 || strcmp(k, "max_connections") == 0 ||
+	    strcmp(k, "max_connections_per_ip") == 0 ||
+	    strcmp(k, "connection_timeout") == 0) {
+		if (!parse_int(v, 1, 100000, &n))
+			return set_fail(p, line, sec, k, "1 to 100000");
+		*(k[0] == 't' ? &c->threads : strcmp(k, "max_connections") == 0 ?
+		    &c->max_connections : k[0] == 'm' ?
+		    &c->max_connections_per_ip : &c->connection_timeout) =
+		    (unsigned int)n;
+		return 1;
+	}
+	if (strcmp(k, "max_body") == 0 || strcmp(k, "max_header") == 0) {
+		if (!parse_int(v, 1024, 16 * 1024 * 1024, &n))
+			return set_fail(p, line, sec, k, "1024 to 16777216 "
+			    "bytes");
+		*(k[4] == 'b' ? &c->max_body : &c->max_header) = (size_t)n;
+		return 1;
+	}
+	return set_fail(p, line, sec, k, "unknown key");
+}
+
 /*
  * Debian's inih hands no line number to the handler; a reader that counts
  * the lines it hands out gives the messages one.
@@ -657,6 +803,12 @@ handler(void *arg, const char *sec, const char *k, const char *v)
 		}
 		return set_fail(p, line, sec, k, "unknown key");
 	}
+	if (strcmp(sec, "crl") == 0)
+		return crl_key(p, line, sec, k, v);
+	if (strcmp(sec, "ocsp") == 0)
+		return ocsp_key(p, line, sec, k, v);
+	if (strcmp(sec, "server") == 0)
+		return server_key(p, line, sec, k, v);
 	if (strncmp(sec, "profile ", 8) == 0) {
 		const char *name = sec + 8;
 
@@ -832,6 +984,8 @@ conf_free(struct conf *c)
 		free(c->fields[i].name);
 	free(c->spiffe_trust_domain);
 	free(c->identity_oid);
+	free(c->http_listen);
+	free(c->https_listen);
 	for (i = 0; i < c->nprofiles; i++) {
 		free(c->profiles[i].name);
 		free(c->profiles[i].role);
@@ -908,6 +1062,34 @@ conf_default_text(enum conf_keytype kt)
 "# Type of the otherName SAN for profiles with encoding = othername.\n"
 "# 1.3.6.1.4.1.32473 is the documentation arc (RFC 5612): use your own.\n"
 "othername_oid = 1.3.6.1.4.1.32473.1.1\n"
+"\n"
+"# Revocation data. Durations: 30s, 10m, 12h, 7d.\n"
+"[crl]\n"
+"validity = 1d\n"
+"delta_validity = 1h\n"
+"refresh_before = 4h\n"
+"debounce = 2s\n"
+"shards = 1\n"
+"\n"
+"[ocsp]\n"
+"validity = 1d\n"
+"refresh_before = 12h\n"
+"# sign: answer a request with a nonce by signing on demand; ignore: serve\n"
+"# the pre-signed response without the nonce (RFC 5019).\n"
+"nonce = sign\n"
+"max_requests = 16\n"
+"signer_days = 7\n"
+"signer_rotate_before = 2d\n"
+"\n"
+"[server]\n"
+"http = 127.0.0.1:8080\n"
+"https = 127.0.0.1:8443\n"
+"threads = 2\n"
+"max_connections = 1024\n"
+"max_connections_per_ip = 64\n"
+"connection_timeout = 10\n"
+"max_body = 65536\n"
+"max_header = 16384\n"
 "\n"
 "[profile client]\n"
 "days = 30\n"

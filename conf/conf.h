@@ -135,6 +135,31 @@ struct conf {
 
 	struct conf_profile profiles[CONF_MAX_PROFILES];
 	size_t		 nprofiles;
+
+	/* [crl] — CRLs of every CA (crl/). Durations in seconds. */
+	long		 crl_validity;		/* nextUpdate - thisUpdate */
+	long		 crl_delta_validity;	/* of delta CRLs */
+	long		 crl_refresh_before;	/* regenerate this long before nextUpdate */
+	long		 crl_debounce;		/* after a revocation */
+	unsigned int	 crl_shards;		/* partitions of the issuing CA's CRL */
+
+	/* [ocsp] — the responder (ocsp/). */
+	long		 ocsp_validity;		/* nextUpdate - thisUpdate */
+	long		 ocsp_refresh_before;	/* re-sign this long before nextUpdate */
+	int		 ocsp_nonce_sign;	/* 1: sign on demand for a nonce; 0: ignore it */
+	unsigned int	 ocsp_max_requests;	/* certificates in one request */
+	int		 ocsp_signer_days;	/* delegated signer lifetime */
+	long		 ocsp_signer_rotate_before;
+
+	/* [server] — ca-server (web/). */
+	char		*http_listen;		/* "127.0.0.1:8080" */
+	char		*https_listen;		/* "127.0.0.1:8443" */
+	unsigned int	 threads;		/* libmicrohttpd thread pool */
+	unsigned int	 max_connections;
+	unsigned int	 max_connections_per_ip;
+	unsigned int	 connection_timeout;	/* seconds, idle */
+	size_t		 max_body;		/* bytes of a request body */
+	size_t		 max_header;		/* bytes of request headers */
 };
 
 /*
