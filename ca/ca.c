@@ -610,6 +610,49 @@ ca_reason_name(int reason)
 	return reasons[reason];
 }
 
+#define META_REVOCATIONS	"revocations"
+
+int
+ca_revocations(struct store_txn *txn, uint64_t *np)
+{
+	const unsigned char *v;
+	const void *vp;
+	size_t len, i;
+	uint64_t n = 0;
+	int r;
+
+	if ((r = store_meta_get(txn, META_REVOCATIONS, &vp, &len)) ==
+	    LY_ERR_NOT_FOUND) {
+		*np = 0;
+		return LY_OK;
+	}
+	if (r != LY_OK)
+		return r;
+	if (len != 8)
+		return ly_fail(LY_ERR_STORE, "meta %s: corrupt", META_REVOCATIONS);
+	v = vp;
+	for (i = 0; i < 8; i++)
+		n = n << 8 | v[i];
+	*np = n;
+	return LY_OK;
+}
+
+/* The counter ca-server watches to regenerate CRLs after a revocation. */
+static int
+revocations_bump(struct store_txn *txn)
+{
+	unsigned char buf[8];
+	uint64_t n;
+	int i, r;
+
+	if ((r = ca_revocations(txn, &n)) != LY_OK)
+		return r;
+	n++;
+	for (i = 0; i < 8; i++)
+		buf[i] = (unsigned char)(n >> (56 - 8 * i));
+	return store_meta_put(txn, META_REVOCATIONS, buf, sizeof(buf));
+}
+
 int
 ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
     time_t invalidity, const char *actor)
@@ -682,6 +725,7 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 		}
 	}
 	if ((r = store_cert_put(txn, rec)) != LY_OK ||
+	    (r = revocations_bump(txn)) != LY_OK ||
 	    (r = ocsp != NULL ? store_ocsp_put(txn, serial, ocsp, ocsplen) :
 	    store_ocsp_del(txn, serial)) != LY_OK ||
 	    (r = store_audit_append(txn, actor, "revoke", detail)) != LY_OK)

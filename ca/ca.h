@@ -238,6 +238,14 @@ int		 ca_ocsp_store(struct ca *, const struct ca_serial *,
 		    const unsigned char *der, size_t len);
 
 /*
+ * How many revocations the store has seen, ever: ca-server polls it to
+ * regenerate CRLs within [crl] debounce of a revocation made by any
+ * process (ca-admin included).
+ */
+struct store_txn;
+int		 ca_revocations(struct store_txn *, uint64_t *np);
+
+/*
  * CRL numbers: one strictly increasing sequence per CA, shared by its
  * full and delta CRLs (RFC 5280 5.2.4), kept in the store so that it
  * survives restarts and does not follow the clock. ca_crl_number_next()

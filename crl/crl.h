@@ -1,0 +1,81 @@
+/*
+ * crl/crl.h — full and delta CRLs of every CA (RFC 5280 section 5).
+ *
+ * A CRL is generated in one pass over the store's revoked index (ordered
+ * by serial): each revokedCertificates entry is encoded by OpenSSL on its
+ * own and streamed into the TBSCertList, so a CRL of a million entries
+ * never exists as one X509_CRL in memory. The TBS is signed by the CA key
+ * on the HSM, the signature verified with the CA certificate, and the CRL
+ * recorded in the store (ca_crl_record) before anyone can fetch it.
+ *
+ * Names: "<ca>" is the full CRL of a CA, "<ca>-delta" its delta CRL, and
+ * with [crl] shards > 1 the issuing CA's partitions are "<ca>-<k>" and
+ * "<ca>-<k>-delta", each with a critical Issuing Distribution Point naming
+ * its own URL. The file names and URL paths are "/crl/<name>.crl".
+ */
+#ifndef LANYARD_CRL_H
+#define LANYARD_CRL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "ca/ca.h"
+
+struct store_txn;
+
+/* Which CRL: a CA slot, a shard (-1: the whole CA), full or delta. */
+struct crl_id {
+	int		 slot;		/* CA_ROOT, CA_ISSUING */
+	int		 shard;		/* -1 or 0 .. shards-1 */
+	int		 delta;
+};
+
+struct crl_info {
+	uint64_t	 number;	/* CRL number */
+	uint64_t	 base;		/* delta: the base CRL number */
+	time_t		 this_update;
+	time_t		 next_update;
+	size_t		 entries;
+};
+
+/*
+ * Parses a name as it appears in a URL ("issuing", "issuing-delta",
+ * "issuing-3", "root"), refusing anything else (path traversal included):
+ * LY_ERR_NOT_FOUND.
+ */
+int		 crl_name_parse(const struct ca *, const char *name,
+		    struct crl_id *);
+/* The name of a CRL into buf; returns buf. */
+char		*crl_name(const struct ca *, const struct crl_id *,
+		    char *buf, size_t len);
+
+/*
+ * Generates, signs and records a new CRL. actor goes into the audit
+ * entry. *info (if not NULL) describes what was made.
+ */
+int		 crl_generate(struct ca *, const struct crl_id *,
+		    const char *actor, struct crl_info *info);
+/*
+ * Generates every CRL of every CA (full and delta, every shard) and, if
+ * dir is not NULL, writes each atomically to dir/<name>.crl.
+ */
+int		 crl_generate_all(struct ca *, const char *actor,
+		    const char *dir);
+
+/*
+ * The current CRL, borrowed from the transaction: *derp is valid until
+ * it ends. LY_ERR_NOT_FOUND if none was generated yet.
+ */
+int		 crl_get(struct store_txn *, const struct ca *,
+		    const struct crl_id *, const unsigned char **derp,
+		    size_t *lenp, struct crl_info *info);
+
+/*
+ * Whether a CRL is due: none yet, or its nextUpdate is closer than
+ * [crl] refresh_before. 1 yes, 0 no, <0 error.
+ */
+int		 crl_due(struct store_txn *, const struct ca *,
+		    const struct crl_id *);
+
+#endif /* LANYARD_CRL_H */

@@ -1,0 +1,80 @@
+/*
+ * ocsp/ocsp.h — the OCSP responder (RFC 6960, RFC 5019 profile).
+ *
+ * Responses are signed by a delegated OCSP signing certificate that the
+ * issuing CA issues to a key on the HSM (profile "ocsp": EKU OCSPSigning,
+ * id-pkix-ocsp-nocheck), rotated before it expires; the responder ID is by
+ * key hash. A response per certificate is signed ahead of time and kept
+ * in the store (ca_set_presign: in the same transaction as the
+ * certificate), so that a GET without a nonce is a store read.
+ *
+ * ocsp/ turns request bytes into response bytes and knows no sockets.
+ */
+#ifndef LANYARD_OCSP_H
+#define LANYARD_OCSP_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "ca/ca.h"
+
+/* Hard limit on a request's size, checked before OpenSSL parses it. */
+#define OCSP_REQUEST_MAX	(8 * 1024)
+
+struct ocsp_responder;
+
+/*
+ * Creates the responder of ca: loads the current delegated signer from
+ * the store, or issues one (key generated on the issuing CA's token) if
+ * there is none or it is within [ocsp] signer_rotate_before of expiry,
+ * and registers the pre-signing hook with ca_set_presign(). ca must stay
+ * open while the responder lives.
+ */
+int		 ocsp_responder_new(struct ca *, struct ocsp_responder **);
+void		 ocsp_responder_free(struct ocsp_responder *);
+
+/* What a response says, for metrics and logs. */
+enum ocsp_outcome {
+	OCSP_OUT_GOOD,
+	OCSP_OUT_REVOKED,
+	OCSP_OUT_UNKNOWN,
+	OCSP_OUT_MALFORMED,	/* malformedRequest */
+	OCSP_OUT_UNAUTHORIZED,	/* an issuer we do not serve */
+	OCSP_OUT_TRYLATER,	/* cannot sign now (HSM) */
+	OCSP_OUT_INTERNAL,	/* internalError */
+	OCSP_OUT_MAX
+};
+
+struct ocsp_reply {
+	unsigned char	*der;		/* the OCSPResponse; owned */
+	size_t		 len;
+	enum ocsp_outcome outcome;
+	int		 presigned;	/* served from the store */
+	/* For RFC 5019 caching headers; 0 when not cacheable (nonce, error). */
+	time_t		 this_update;
+	time_t		 next_update;
+	time_t		 produced_at;
+	char		 etag[68];	/* quoted hex SHA-256 of der, or "" */
+};
+
+/*
+ * Answers one DER request (POST body, or the decoded GET path). Always
+ * produces a response to send, with HTTP 200, unless it returns an error
+ * (LY_ERR_ALLOC and the like), in which case the caller answers 500.
+ * Malformed input gives a malformedRequest response, never an error.
+ */
+int		 ocsp_respond(struct ocsp_responder *, const unsigned char *req,
+		    size_t len, struct ocsp_reply *);
+void		 ocsp_reply_clear(struct ocsp_reply *);
+
+/*
+ * Re-signs every pre-signed response whose nextUpdate is closer than
+ * [ocsp] refresh_before, and rotates the signer when due. *countp (if
+ * not NULL) is the number re-signed.
+ */
+int		 ocsp_refresh(struct ocsp_responder *, size_t *countp);
+
+/* The signer certificate's notAfter (for /healthz and metrics). */
+time_t		 ocsp_signer_not_after(const struct ocsp_responder *);
+
+#endif /* LANYARD_OCSP_H */
