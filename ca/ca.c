@@ -419,7 +419,8 @@ asn1_time(const ASN1_TIME *t, time_t *out)
 static int
 issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
     const struct ca_identity *id, int days, const char *actor,
-    struct store_cert *old, X509 **certp, struct ca_serial *serialp)
+    const char *cn, struct store_cert *old, X509 **certp,
+    struct ca_serial *serialp)
 {
 	struct store_cert rec;
 	struct cert_spec spec;
@@ -462,7 +463,7 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	if ((r = ca_reserve(ca, &rec)) != LY_OK)
 		return r;
 
-	if ((subject = cert_leaf_subject(ca->conf, id)) == NULL) {
+	if ((subject = cert_leaf_subject(ca->conf, id, cn)) == NULL) {
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
@@ -513,7 +514,8 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	    (r = ca_csr_check(p, req)) != LY_OK ||
 	    (r = identity_check(ca->conf, p, &rq->identity, &id)) != LY_OK)
 		goto out;
-	r = issue(ca, p, req, &id, rq->days, rq->actor, NULL, certp, serialp);
+	r = issue(ca, p, req, &id, rq->days, rq->actor, rq->cn, NULL, certp,
+	    serialp);
  out:
 	ca_identity_clear(&id);
 	X509_REQ_free(req);
@@ -575,7 +577,7 @@ ca_reissue(struct ca *ca, const struct ca_serial *serial,
 	if ((r = ca_csr_parse(csr, csrlen, &req)) != LY_OK ||
 	    (r = ca_csr_check(p, req)) != LY_OK)
 		goto out;
-	r = issue(ca, p, req, &id, 0, actor, old, certp, serialp);
+	r = issue(ca, p, req, &id, 0, actor, NULL, old, certp, serialp);
  out:
 	ca_identity_clear(&id);
 	X509_REQ_free(req);
@@ -848,14 +850,19 @@ ca_crl_number_next(struct ca *ca, int slot, uint64_t *np)
 
 int
 ca_crl_record(struct ca *ca, const char *key, const unsigned char *der,
-    size_t len, const char *actor, const char *detail)
+    size_t len, const void *info, size_t infolen, const char *actor,
+    const char *detail)
 {
 	struct store_txn *txn = NULL;
+	char ikey[128];
 	int r;
 
+	if ((size_t)snprintf(ikey, sizeof(ikey), "%s/info", key) >= sizeof(ikey))
+		return ly_fail(LY_ERR_ARG, "CRL key too long");
 	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
 		return r;
 	if ((r = store_meta_put(txn, key, der, len)) != LY_OK ||
+	    (r = store_meta_put(txn, ikey, info, infolen)) != LY_OK ||
 	    (r = store_audit_append(txn, actor, "crl-publish",
 	    detail)) != LY_OK) {
 		store_txn_abort(txn);

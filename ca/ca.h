@@ -169,6 +169,7 @@ struct ca_request {
 	struct ca_identity identity;	/* from the admin or the token */
 	int		 days;		/* 0: the profile's default */
 	const char	*actor;		/* for the audit log */
+	const char	*cn;		/* subject CN when the identity has no name */
 };
 
 /*
@@ -254,10 +255,12 @@ int		 ca_revocations(struct store_txn *, uint64_t *np);
 int		 ca_crl_number_next(struct ca *, int slot, uint64_t *np);
 /*
  * Records a signed CRL as the current one under key (e.g.
- * "crl/issuing/0/full") with an audit entry, in one transaction.
+ * "crl/issuing-delta") and the caller's summary of it under key + "/info",
+ * with an audit entry, in one transaction.
  */
 int		 ca_crl_record(struct ca *, const char *key,
-		    const unsigned char *der, size_t len, const char *actor,
+		    const unsigned char *der, size_t len,
+		    const void *info, size_t infolen, const char *actor,
 		    const char *detail);
 /*
  * The CRL shard of a serial (0 when there is one shard), and the URL of a

@@ -73,11 +73,14 @@ cert_name_parse(const char *s, X509_NAME **namep)
  * out when the identity does not fit ub-common-name.
  */
 X509_NAME *
-cert_leaf_subject(const struct conf *conf, const struct ca_identity *id)
+cert_leaf_subject(const struct conf *conf, const struct ca_identity *id,
+    const char *fallback_cn)
 {
 	X509_NAME *name;
 	const char *cn = ca_identity_key(id);
 
+	if (cn == NULL)
+		cn = fallback_cn;
 	if ((name = X509_NAME_new()) == NULL)
 		return NULL;
 	if (conf->organization != NULL &&
@@ -236,6 +239,11 @@ add_san(X509 *x, const struct cert_spec *s)
 		if (!push_gn(gns, gn_ip(id->ip[i])))
 			goto out;
 	if (sk_GENERAL_NAME_num(gns) == 0) {
+		/* A profile that takes no identity (OCSP signers) may have none. */
+		if (id->kind == CONF_ID_NONE && !s->profile->require_dns_or_ip) {
+			ok = 1;
+			goto out;
+		}
 		ly_fail(LY_ERR_POLICY, "certificate would carry no name");
 		goto out;
 	}

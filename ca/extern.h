@@ -55,7 +55,8 @@ int	 cert_build(const struct cert_spec *, X509 **);
 int	 cert_name_parse(const char *, X509_NAME **);
 int	 cert_cidr_parse(const char *, unsigned char addr[16],
 	    unsigned char mask[16]);
-X509_NAME *cert_leaf_subject(const struct conf *, const struct ca_identity *);
+X509_NAME *cert_leaf_subject(const struct conf *, const struct ca_identity *,
+	    const char *fallback_cn);
 int	 cert_identity_from(const struct conf *, X509 *, struct ca_identity *);
 char	*cert_url(const struct conf *, const char *kind, const char *ca);
 int	 cert_load_pem(const char *path, X509 **);
