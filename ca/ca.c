@@ -812,6 +812,70 @@ ca_ocsp_store(struct ca *ca, const struct ca_serial *serial,
 }
 
 int
+ca_ocsp_store_if(struct ca *ca, const struct ca_ocsp_item *items, size_t n,
+    size_t *storedp)
+{
+	struct store_txn *txn = NULL;
+	struct store_cert *rec;
+	size_t i, stored = 0;
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		return r;
+	for (i = 0; i < n; i++) {
+		rec = NULL;
+		r = store_cert_get(txn, &items[i].serial, &rec);
+		if (r == LY_ERR_NOT_FOUND || (r == LY_OK &&
+		    rec->status != items[i].status)) {
+			store_cert_free(rec);
+			continue;
+		}
+		store_cert_free(rec);
+		if (r != LY_OK || (r = store_ocsp_put(txn, &items[i].serial,
+		    items[i].der, items[i].len)) != LY_OK)
+			goto out;
+		stored++;
+	}
+	if ((r = store_txn_commit(txn)) == LY_OK && storedp != NULL)
+		*storedp = stored;
+	txn = NULL;
+ out:
+	store_txn_abort(txn);
+	return r;
+}
+
+int
+ca_ocsp_signer_set(struct ca *ca, const void *prev, size_t prevlen,
+    const void *rec, size_t len, const char *actor, const char *detail)
+{
+	struct store_txn *txn = NULL;
+	const void *cur;
+	size_t curlen;
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		return r;
+	/* The check and the write in one write transaction: LMDB has one writer. */
+	r = store_meta_get(txn, CA_META_OCSP_SIGNER, &cur, &curlen);
+	if (r != LY_OK && r != LY_ERR_NOT_FOUND)
+		goto out;
+	if ((r == LY_ERR_NOT_FOUND) != (prev == NULL) || (prev != NULL &&
+	    (curlen != prevlen || memcmp(cur, prev, prevlen) != 0))) {
+		r = ly_fail(LY_ERR_EXISTS, "the OCSP signer was changed by "
+		    "another process");
+		goto out;
+	}
+	if ((r = store_meta_put(txn, CA_META_OCSP_SIGNER, rec, len)) != LY_OK ||
+	    (r = store_audit_append(txn, actor, "ocsp-signer", detail)) != LY_OK)
+		goto out;
+	r = store_txn_commit(txn);
+	txn = NULL;
+ out:
+	store_txn_abort(txn);
+	return r;
+}
+
+int
 ca_crl_number_next(struct ca *ca, int slot, uint64_t *np)
 {
 	struct store_txn *txn = NULL;

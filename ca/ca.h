@@ -228,15 +228,51 @@ int		 ca_key(struct ca *, int slot, struct hsm_key **);
  * ocsp/). When set, every certificate is stored together with the
  * response fn signs for it, in the same transaction, so that it is
  * answerable the moment a client has it; and a revocation replaces the
- * stored response at once. fn returns LY_OK and a malloc'd DER response.
+ * stored response at once. fn returns LY_OK and a malloc'd value to
+ * store, opaque to ca/ (ocsp/ keeps a small header before the DER), or
+ * LY_OK and *derp NULL when there is nothing to store.
  */
 struct store_cert;
 typedef int	(*ca_presign_fn)(void *arg, const struct store_cert *rec,
 		    unsigned char **derp, size_t *lenp);
 void		 ca_set_presign(struct ca *, ca_presign_fn, void *arg);
-/* Stores a pre-signed response for serial (ocsp refresh). */
+/*
+ * Stores a pre-signed response for serial, unconditionally. A refresh
+ * should use ca_ocsp_store_if(): a revocation may land between its read
+ * and its write.
+ */
 int		 ca_ocsp_store(struct ca *, const struct ca_serial *,
 		    const unsigned char *der, size_t len);
+/*
+ * Stores pre-signed responses in one durable write transaction, each only
+ * if its certificate's status (enum store_status) is still the one it was
+ * signed for: a refresh that signed "good" must not overwrite the
+ * "revoked" response a concurrent ca_revoke() stored. Items whose status
+ * changed, or whose certificate is gone, are skipped. *storedp (if not
+ * NULL) is the number stored.
+ */
+struct ca_ocsp_item {
+	struct ca_serial	 serial;
+	int			 status;
+	const unsigned char	*der;
+	size_t			 len;
+};
+int		 ca_ocsp_store_if(struct ca *, const struct ca_ocsp_item *,
+		    size_t n, size_t *storedp);
+
+/*
+ * The OCSP responder's current delegated signer: a record opaque to ca/
+ * kept in the store's meta under CA_META_OCSP_SIGNER (ocsp/ reads it in
+ * a read transaction). ca_ocsp_signer_set() replaces the record if it is
+ * still prev (prev NULL: if there is none), with an audit entry (action
+ * "ocsp-signer", detail compact JSON or NULL), in one write transaction:
+ * of two processes rotating the signer at once exactly one wins, and the
+ * other gets LY_ERR_EXISTS and uses the winner's.
+ */
+#define CA_META_OCSP_SIGNER	"ocsp/signer"
+int		 ca_ocsp_signer_set(struct ca *, const void *prev,
+		    size_t prevlen, const void *rec, size_t len,
+		    const char *actor, const char *detail);
 
 /*
  * How many revocations the store has seen, ever: ca-server polls it to

@@ -35,12 +35,15 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 #include <openssl/evp.h>
@@ -993,12 +996,60 @@ store_meta_put(struct store_txn *t, const char *key, const void *val,
 
 /* ---- revocations in serial order (for CRLs) ---------------------------- */
 
+/* Entries of the revoked index between two releases of the map. */
+#define STORE_WALK_RELEASE	4096
+
+/*
+ * Pages of the map a long walk has touched, to be released. A page read
+ * stays mapped, and the kernel maps the cached pages around it too
+ * (fault-around, large folios): walking the revoked index of 1M entries
+ * (70 MB) left 500 MB of the file resident, counted in the process's RSS.
+ */
+struct store_span {
+	uintptr_t	 lo;
+	uintptr_t	 hi;
+};
+
+static void
+store_span_add(struct store_span *sp, const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	if (a < sp->lo)
+		sp->lo = a;
+	if (a > sp->hi)
+		sp->hi = a;
+}
+
+/*
+ * Drops this process's mappings of the pages in the span; they stay in
+ * the page cache and the next access maps them again. Only for read
+ * transactions: there every pointer is into the map, which is read-only
+ * and shared (no MDB_WRITEMAP), and the span, between two pointers into
+ * one mapping, lies inside it. In a write transaction a pointer may be
+ * into a dirty page on the heap.
+ */
+static void
+store_span_release(const struct store_txn *t, struct store_span *sp)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	if (!t->write && sp->lo <= sp->hi)
+		(void)madvise((void *)(sp->lo & ~(pg - 1)),
+		    (sp->hi | (pg - 1)) + 1 - (sp->lo & ~(pg - 1)),
+		    MADV_DONTNEED);
+	sp->lo = UINTPTR_MAX;
+	sp->hi = 0;
+}
+
 int
 store_revoked_foreach(struct store_txn *t, uint8_t ca, store_revoked_cb cb,
     void *arg)
 {
 	struct store_revoked rv;
+	struct store_span span = { UINTPTR_MAX, 0 };
 	unsigned char start[1 + CA_SERIAL_LEN];
+	size_t n = 0;
 	const unsigned char *kp, *vp;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
@@ -1026,6 +1077,9 @@ store_revoked_foreach(struct store_txn *t, uint8_t ca, store_revoked_cb cb,
 		rv.invalidity = (int64_t)store_be64_get(vp + 9);
 		if ((r = cb(&rv, arg)) != 0)
 			goto out;
+		store_span_add(&span, kp);
+		if (++n % STORE_WALK_RELEASE == 0)
+			store_span_release(t, &span);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		r = store_mdb_err(rc, "store_revoked_foreach");
@@ -1034,6 +1088,8 @@ store_revoked_foreach(struct store_txn *t, uint8_t ca, store_revoked_cb cb,
 	r = LY_OK;
  out:
 	mdb_cursor_close(cur);
+	if (n >= STORE_WALK_RELEASE)
+		store_span_release(t, &span);
 	return r;
 }
 

@@ -9,7 +9,8 @@
  *   expiry     notAfter(8, big-endian) ‖ serial(20) → ""
  *   revoked    ca(1) ‖ serial(20) → revocation (time, reason, invalidity)
  *   audit      seq(8, big-endian) → hash-chained entry
- *   ocsp       serial(20) → pre-signed OCSP response (DER)
+ *   ocsp       serial(20) → pre-signed OCSP response: a 64-byte header
+ *              (ocsp/extern.h) and the DER; opaque to ca/
  *
  * Every write transaction is durable when store_txn_commit() returns (no
  * MDB_NOSYNC): the invariants "a serial is recorded before the HSM signs"

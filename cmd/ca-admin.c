@@ -23,6 +23,9 @@
 #include "ca/ca.h"
 #include "ca/store.h"
 #include "conf/conf.h"
+#include "crl/bundle.h"
+#include "crl/crl.h"
+#include "ocsp/ocsp.h"
 #include "util/util.h"
 
 #define EXIT_USAGE	2
@@ -100,6 +103,30 @@ read_input(const char *path, unsigned char **buf, size_t *len)
 	*buf = b;
 	*len = n;
 	return LY_OK;
+}
+
+/*
+ * Opens the instance with its OCSP responder, so that every certificate is
+ * stored with its pre-signed response (ocsp.h). With optional set, a
+ * responder that cannot be had (HSM away) is a warning, not a failure.
+ */
+static int
+open_with_ocsp(unsigned int flags, int optional, struct ca **cap,
+    struct ocsp_responder **respp)
+{
+	int r;
+
+	*respp = NULL;
+	if ((r = ca_open(dir, flags, cap)) != LY_OK)
+		return r;
+	if ((r = ocsp_responder_new(*cap, respp)) != LY_OK && optional) {
+		fprintf(stderr, "ca-admin: %s: warning: no OCSP responder (%s: "
+		    "%s); responses will be signed on demand\n", cmdname,
+		    ly_strerror(r), ly_errdetail());
+		ly_errclear();
+		return LY_OK;
+	}
+	return r;
 }
 
 /* Writes the certificate (and the issuing CA with chain) as PEM. */
@@ -184,6 +211,22 @@ cmd_init(int argc, char **argv)
 		fail_msg(r);
 		return 1;
 	}
+	/* The OCSP signer and the first CRLs, so the instance serves at once. */
+	{
+		struct ca *ca = NULL;
+		struct ocsp_responder *resp = NULL;
+
+		if ((r = open_with_ocsp(0, 0, &ca, &resp)) == LY_OK &&
+		    (r = crl_generate_all(ca, actor(),
+		    ca_conf(ca)->publish_dir)) == LY_OK)
+			r = crl_write_bundle(ca, ca_conf(ca)->publish_dir);
+		ocsp_responder_free(resp);
+		ca_close(ca);
+		if (r != LY_OK) {
+			fail_msg(r);
+			return 1;
+		}
+	}
 	printf("initialised %s: root and issuing CA keys on their tokens\n",
 	    dir);
 	return 0;
@@ -210,6 +253,7 @@ cmd_issue(int argc, char **argv)
 	    "[--out FILE] [--chain]";
 	struct ca_request rq;
 	struct ca *ca = NULL;
+	struct ocsp_responder *resp = NULL;
 	struct ca_serial serial;
 	const char *csrfile = NULL, *out = NULL;
 	const char *dns[CA_MAX_NAMES + 1], *ip[CA_MAX_NAMES + 1];
@@ -283,7 +327,7 @@ cmd_issue(int argc, char **argv)
 	if ((r = read_input(csrfile, &csr, &rq.csrlen)) != LY_OK)
 		goto out;
 	rq.csr = csr;
-	if ((r = ca_open(dir, 0, &ca)) != LY_OK ||
+	if ((r = open_with_ocsp(0, 0, &ca, &resp)) != LY_OK ||
 	    (r = ca_issue(ca, &rq, &x, &serial)) != LY_OK ||
 	    (r = output(ca, x, chain, out)) != LY_OK)
 		goto out;
@@ -295,6 +339,7 @@ cmd_issue(int argc, char **argv)
 	rq.identity.value = NULL;
 	ca_identity_clear(&rq.identity);
 	X509_free(x);
+	ocsp_responder_free(resp);
 	ca_close(ca);
 	free(csr);
 	return ex;
@@ -325,6 +370,7 @@ cmd_reissue(int argc, char **argv)
 	const char *u = "reissue --serial HEX --csr FILE [--out FILE] "
 	    "[--chain]";
 	struct ca *ca = NULL;
+	struct ocsp_responder *resp = NULL;
 	struct ca_serial old, serial;
 	const char *csrfile = NULL, *out = NULL, *sarg = NULL;
 	unsigned char *csr = NULL;
@@ -358,7 +404,7 @@ cmd_reissue(int argc, char **argv)
 	if (!parse_serial_opt(u, sarg, &old))
 		return EXIT_USAGE;
 	if ((r = read_input(csrfile, &csr, &csrlen)) != LY_OK ||
-	    (r = ca_open(dir, 0, &ca)) != LY_OK ||
+	    (r = open_with_ocsp(0, 0, &ca, &resp)) != LY_OK ||
 	    (r = ca_reissue(ca, &old, csr, csrlen, actor(), &x,
 	    &serial)) != LY_OK ||
 	    (r = output(ca, x, chain, out)) != LY_OK)
@@ -368,6 +414,7 @@ cmd_reissue(int argc, char **argv)
 	if (ex != 0)
 		fail_msg(r);
 	X509_free(x);
+	ocsp_responder_free(resp);
 	ca_close(ca);
 	free(csr);
 	return ex;
@@ -387,6 +434,7 @@ cmd_revoke(int argc, char **argv)
 	    "superseded|cessationOfOperation|affiliationChanged|"
 	    "privilegeWithdrawn|...] [--invalidity-date YYYY-MM-DDTHH:MM:SSZ]";
 	struct ca *ca = NULL;
+	struct ocsp_responder *resp = NULL;
 	struct ca_serial serial;
 	const char *sarg = NULL;
 	struct tm tm;
@@ -421,8 +469,10 @@ cmd_revoke(int argc, char **argv)
 		return usage_err(u, "--serial is required");
 	if (!parse_serial_opt(u, sarg, &serial))
 		return EXIT_USAGE;
-	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) == LY_OK)
+	/* Revocation must not wait for the HSM: the response is best effort. */
+	if ((r = open_with_ocsp(0, 1, &ca, &resp)) == LY_OK)
 		r = ca_revoke(ca, &serial, reason, inv, actor());
+	ocsp_responder_free(resp);
 	ca_close(ca);
 	if (r != LY_OK) {
 		fail_msg(r);
@@ -752,6 +802,137 @@ cmd_audit(int argc, char **argv)
 }
 
 static int
+cmd_crl(int argc, char **argv)
+{
+	const char *u = "crl publish [--out DIR]";
+	const char *out = NULL;
+	struct ca *ca = NULL;
+	int r;
+
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: ca-admin --dir DIR %s\n", u);
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "publish") == 0 &&
+	    strcmp(argv[2], "--out") == 0)
+		out = argv[3];
+	else if (argc != 2 || strcmp(argv[1], "publish") != 0)
+		return usage_err(u, NULL);
+	if ((r = ca_open(dir, 0, &ca)) == LY_OK &&
+	    (r = crl_generate_all(ca, actor(), out != NULL ? out :
+	    ca_conf(ca)->publish_dir)) == LY_OK)
+		r = crl_write_bundle(ca, out != NULL ? out :
+		    ca_conf(ca)->publish_dir);
+	if (r == LY_OK)
+		printf("CRLs published to %s\n", out != NULL ? out :
+		    ca_conf(ca)->publish_dir);
+	ca_close(ca);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cmd_ocsp(int argc, char **argv)
+{
+	const char *u = "ocsp refresh";
+	struct ca *ca = NULL;
+	struct ocsp_responder *resp = NULL;
+	size_t n = 0;
+	int r;
+
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: ca-admin --dir DIR %s\n", u);
+		return 0;
+	}
+	if (argc != 2 || strcmp(argv[1], "refresh") != 0)
+		return usage_err(u, NULL);
+	if ((r = open_with_ocsp(0, 0, &ca, &resp)) == LY_OK)
+		r = ocsp_refresh(resp, &n);
+	ocsp_responder_free(resp);
+	ca_close(ca);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	printf("re-signed %zu OCSP responses\n", n);
+	return 0;
+}
+
+/* Writes path = dir/sub/name with the bytes given, making dir/sub. */
+static int
+write_under(const char *out, const char *sub, const char *name,
+    const unsigned char *data, size_t len)
+{
+	char *d = NULL, *p = NULL;
+	int r = LY_ERR_ALLOC;
+
+	if ((d = ly_path_join(out, sub)) != NULL &&
+	    (p = ly_path_join(d, name)) != NULL &&
+	    (r = ly_mkdir_p(d, 0755)) == LY_OK)
+		r = ly_file_write_atomic(p, data, len, 0644);
+	free(d);
+	free(p);
+	return r;
+}
+
+static int
+cmd_publish(int argc, char **argv)
+{
+	const char *u = "publish --out DIR";
+	struct ca *ca = NULL;
+	struct ocsp_responder *resp = NULL;
+	const unsigned char *der;
+	char *sub = NULL, name[64];
+	size_t len, n = 0;
+	int slot, r;
+
+	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: ca-admin --dir DIR %s\n", u);
+		return 0;
+	}
+	if (argc != 3 || strcmp(argv[1], "--out") != 0)
+		return usage_err(u, NULL);
+	if ((r = open_with_ocsp(0, 0, &ca, &resp)) != LY_OK)
+		goto out;
+	/* The same paths as ca-server's GET URLs: /ca, /crl, /ocsp. */
+	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+		snprintf(name, sizeof(name), "%s.crt", ca_slot_name(ca, slot));
+		if ((r = ca_cert_der(ca, slot, &der, &len)) != LY_OK ||
+		    (r = write_under(argv[2], "ca", name, der, len)) != LY_OK)
+			goto out;
+	}
+	if ((sub = ly_path_join(argv[2], "crl")) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = ly_mkdir_p(sub, 0755)) != LY_OK ||
+	    (r = crl_generate_all(ca, actor(), sub)) != LY_OK ||
+	    (r = crl_write_bundle(ca, sub)) != LY_OK)
+		goto out;
+	free(sub);
+	if ((sub = ly_path_join(argv[2], "ocsp")) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = ocsp_publish(resp, ca, sub, &n)) != LY_OK)
+		goto out;
+	printf("published to %s: CA certificates, CRLs, %zu OCSP responses\n",
+	    argv[2], n);
+ out:
+	free(sub);
+	ocsp_responder_free(resp);
+	ca_close(ca);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	return 0;
+}
+
+static int
 cmd_config(int argc, char **argv)
 {
 	const char *u = "config [--key-type TYPE]";
@@ -783,6 +964,9 @@ static const struct cmd cmds[] = {
 	{ "list", cmd_list, "list certificates" },
 	{ "show", cmd_show, "show one certificate" },
 	{ "audit", cmd_audit, "verify or list the audit log" },
+	{ "crl", cmd_crl, "generate and publish every CRL now" },
+	{ "ocsp", cmd_ocsp, "re-sign OCSP responses that are due" },
+	{ "publish", cmd_publish, "write CA certificates, CRLs and OCSP responses as static files" },
 };
 
 static void

@@ -1,2 +1,453 @@
+/*
+ * ca-server — serves revocation data and CA certificates over HTTP, and
+ * keeps the CRLs and pre-signed OCSP responses fresh. See ca-server(8).
+ *
+ *	ca-server --dir DIR [--http ADDR:PORT] [--syslog] [-v]
+ *
+ * Threads: libmicrohttpd's pool answers requests (web/); one background
+ * thread regenerates CRLs (after revocations, debounced, and when due)
+ * and re-signs OCSP responses; the main thread only waits for signals.
+ *
+ * SIGTERM/SIGINT: stop accepting, let requests in flight finish, stop the
+ * background thread, exit 0. SIGHUP: re-read ca.conf and the CA material.
+ * A configuration that does not load is refused and the running one kept.
+ * One process cannot hold two instances of a CA at once (LMDB forbids
+ * opening an environment twice in a process, and hsm/ has one PKCS#11
+ * module per process whose shutdown frees every key), so a reload checks
+ * what it can first, then holds new requests for a moment, closes the old
+ * instance and opens the new one; the listener is never dropped.
+ *
+ * Exit status: 0 after a signal to stop, 1 if it cannot start, 2 usage.
+ */
 #include "config.h"
-int main(void) { return 1; }
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+
+#include "ca/ca.h"
+#include "ca/store.h"
+#include "conf/conf.h"
+#include "crl/crl.h"
+#include "ocsp/ocsp.h"
+#include "util/util.h"
+#include "web/web.h"
+
+#define EXIT_USAGE		2
+/* Seconds between the background thread's looks at the store. */
+#define TICK			1
+/* Seconds between OCSP refreshes (and the first one, at start). */
+#define OCSP_REFRESH_EVERY	600
+/* After a failed CRL generation, wait this long before trying again. */
+#define CRL_RETRY		30
+/* After a failed reload left no instance, try again this often. */
+#define REOPEN_EVERY		5
+/* CRL shards we look at for crl_due (conf caps them far lower). */
+#define SHARDS_MAX		256
+/* A CA certificate file larger than this is not one. */
+#define CERT_FILE_MAX		(256 * 1024)
+
+struct server {
+	const char		*dir;
+	/* Held by the background thread while it works, and by a reload. */
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 wake;
+	struct ca		*ca;		/* NULL after a failed reload */
+	struct ocsp_responder	*responder;
+	int			 stop;
+
+	/* The background thread's own state. */
+	uint64_t		 seen;		/* revocations already in CRLs */
+	time_t			 pending;	/* first unpublished revocation */
+	time_t			 retry_at;	/* after a failed generation */
+	time_t			 refreshed;	/* last ocsp_refresh */
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ca-server --dir DIR [--http ADDR:PORT] "
+	    "[--syslog] [-v]\n"
+	    "The instance directory is --dir or $LANYARD_DIR.\n");
+}
+
+/* The process holds PINs and CA key handles: no core files, no ptrace. */
+static int
+no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) == -1 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		return ly_fail(LY_ERR_INTERNAL, "disabling core dumps: %s",
+		    strerror(errno));
+	return LY_OK;
+}
+
+static int
+revocations(struct ca *ca, uint64_t *np)
+{
+	struct store_txn *txn = NULL;
+	int r;
+
+	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
+		return r;
+	r = ca_revocations(txn, np);
+	store_txn_abort(txn);
+	return r;
+}
+
+/* Whether the CRL called name (if the configuration has it) is due. */
+static int
+name_due(struct store_txn *txn, struct ca *ca, const char *name)
+{
+	struct crl_id id;
+	int d;
+
+	if (crl_name_parse(ca, name, &id) != LY_OK)
+		return 0;
+	if ((d = crl_due(txn, ca, &id)) < 0) {
+		ly_log(LY_LOG_ERR, "CRL %s: %s", name, ly_errdetail());
+		return 0;
+	}
+	return d;
+}
+
+/* Whether any CRL of any CA is due: 1 yes, 0 no. */
+static int
+crls_due(struct ca *ca)
+{
+	const struct conf *conf = ca_conf(ca);
+	struct store_txn *txn = NULL;
+	char name[CONF_NAME_MAX + 32];
+	const char *base;
+	unsigned int k;
+	int slot, due = 0;
+
+	if (store_txn_begin(ca_store(ca), 0, &txn) != LY_OK) {
+		ly_log(LY_LOG_ERR, "store: %s", ly_errdetail());
+		return 0;
+	}
+	for (slot = CA_ROOT; slot <= CA_ISSUING && !due; slot++) {
+		base = ca_slot_name(ca, slot);
+		snprintf(name, sizeof(name), "%s-delta", base);
+		due = name_due(txn, ca, base) || name_due(txn, ca, name);
+		for (k = 0; k < conf->crl_shards && k < SHARDS_MAX && !due;
+		    k++) {
+			snprintf(name, sizeof(name), "%s-%u", base, k);
+			due = name_due(txn, ca, name);
+			snprintf(name, sizeof(name), "%s-%u-delta", base, k);
+			due = due || name_due(txn, ca, name);
+		}
+	}
+	store_txn_abort(txn);
+	return due;
+}
+
+static int
+generate(struct server *s, const char *why)
+{
+	int r;
+
+	if ((r = crl_generate_all(s->ca, "ca-server",
+	    ca_conf(s->ca)->publish_dir)) != LY_OK)
+		ly_log(LY_LOG_ERR, "CRLs (%s): %s", why, ly_errdetail());
+	else
+		ly_log(LY_LOG_INFO, "CRLs regenerated (%s)", why);
+	return r;
+}
+
+/* One look at the store; called with s->lock held and s->ca open. */
+static void
+tick(struct server *s)
+{
+	const struct conf *conf = ca_conf(s->ca);
+	time_t now = ly_now();
+	const char *why = NULL;
+	uint64_t n;
+	size_t count;
+
+	if (revocations(s->ca, &n) == LY_OK && n != s->seen) {
+		s->seen = n;
+		/* Timed from the first: a stream of revocations cannot starve it. */
+		if (s->pending == 0)
+			s->pending = now;
+	}
+	if (s->pending != 0 && now - s->pending >= conf->crl_debounce)
+		why = "revocation";
+	else if (crls_due(s->ca))
+		why = "due";
+	if (why != NULL && now >= s->retry_at) {
+		if (generate(s, why) == LY_OK)
+			s->pending = 0;
+		else
+			s->retry_at = now + CRL_RETRY;
+	}
+	if (s->refreshed == 0 || now - s->refreshed >= OCSP_REFRESH_EVERY) {
+		count = 0;
+		if (ocsp_refresh(s->responder, &count) != LY_OK)
+			ly_log(LY_LOG_ERR, "OCSP refresh: %s", ly_errdetail());
+		else if (count > 0)
+			ly_log(LY_LOG_INFO, "OCSP: %zu responses re-signed",
+			    count);
+		s->refreshed = now;
+	}
+}
+
+static void *
+background(void *arg)
+{
+	struct server *s = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		if (s->ca != NULL)
+			tick(s);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += TICK;
+		while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock,
+		    &until) != ETIMEDOUT)
+			continue;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static int
+instance_open(const char *dir, struct ca **cap, struct ocsp_responder **rp)
+{
+	struct ca *ca = NULL;
+	int r;
+
+	if ((r = ca_open(dir, 0, &ca)) != LY_OK)
+		return r;
+	if ((r = ocsp_responder_new(ca, rp)) != LY_OK) {
+		ca_close(ca);
+		return r;
+	}
+	*cap = ca;
+	return LY_OK;
+}
+
+/* A reload should not close a working instance for a missing certificate. */
+static int
+cert_file_check(const char *path)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	int r;
+
+	if ((r = ly_file_read(path, CERT_FILE_MAX, &buf, &len)) != LY_OK)
+		return r;
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL ||
+	    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
+		r = ly_fail(LY_ERR_CONFIG, "%s: not a PEM certificate", path);
+	X509_free(x);
+	BIO_free(bio);
+	free(buf);
+	return r;
+}
+
+/* What can be checked while the old instance still serves. */
+static int
+reload_check(struct server *s)
+{
+	struct conf *nc = NULL;
+	int r;
+
+	if ((r = conf_load(s->dir, NULL, &nc)) != LY_OK)
+		return r;
+	if (s->ca != NULL &&
+	    strcmp(nc->store_dir, ca_conf(s->ca)->store_dir) != 0)
+		r = ly_fail(LY_ERR_CONFIG, "the store directory changed: "
+		    "restart ca-server for that");
+	else if ((r = cert_file_check(nc->root.cert_file)) != LY_OK ||
+	    (r = cert_file_check(nc->issuing.cert_file)) != LY_OK)
+		;
+	else if (s->ca != NULL &&
+	    strcmp(nc->http_listen, ca_conf(s->ca)->http_listen) != 0)
+		ly_log(LY_LOG_WARN, "reload: a new [server] http address "
+		    "takes effect at restart");
+	conf_free(nc);
+	return r;
+}
+
+static void
+reload(struct server *s, struct web *w, int check)
+{
+	struct ca *ca = NULL;
+	struct ocsp_responder *rp = NULL;
+	int r;
+
+	if (check && reload_check(s) != LY_OK) {
+		ly_log(LY_LOG_ERR, "reload refused, still serving the running "
+		    "configuration: %s", ly_errdetail());
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	web_hold(w);
+	ocsp_responder_free(s->responder);
+	ca_close(s->ca);
+	s->responder = NULL;
+	s->ca = NULL;
+	if ((r = instance_open(s->dir, &ca, &rp)) == LY_OK) {
+		s->ca = ca;
+		s->responder = rp;
+		s->refreshed = 0;
+		ly_log(LY_LOG_INFO, "reloaded %s", s->dir);
+	} else
+		ly_log(LY_LOG_ERR, "reload failed after the running instance "
+		    "was closed: %s; answering 503, retrying every %d s",
+		    ly_errdetail(), REOPEN_EVERY);
+	web_resume(w, s->ca, s->responder);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits for signals until one says stop. */
+static void
+signal_loop(struct server *s, struct web *w, const sigset_t *set)
+{
+	struct timespec every = { REOPEN_EVERY, 0 };
+	int sig;
+
+	for (;;) {
+		sig = sigtimedwait(set, NULL, &every);
+		if (sig == SIGTERM || sig == SIGINT) {
+			ly_log(LY_LOG_INFO, "signal %d: stopping", sig);
+			return;
+		}
+		if (sig == SIGHUP) {
+			ly_log(LY_LOG_INFO, "SIGHUP: reloading");
+			reload(s, w, 1);
+		} else if (sig == -1 && s->ca == NULL)
+			reload(s, w, 0);
+	}
+}
+
+static int
+serve(struct server *s, const char *http, const sigset_t *set)
+{
+	struct web *w = NULL;
+	pthread_t bg;
+	int r, started = 0;
+
+	if ((r = instance_open(s->dir, &s->ca, &s->responder)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "%s: %s", s->dir, ly_errdetail());
+		goto out;
+	}
+	/* Revocations before this are in the CRLs made now (or already). */
+	if ((r = revocations(s->ca, &s->seen)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "store: %s", ly_errdetail());
+		goto out;
+	}
+	if (crls_due(s->ca))
+		(void)generate(s, "start");
+	if ((r = web_start(s->ca, s->responder, http, &w)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
+		goto out;
+	}
+	if (pthread_create(&bg, NULL, background, s) != 0) {
+		r = ly_fail(LY_ERR_INTERNAL, "cannot start a thread");
+		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
+		goto out;
+	}
+	started = 1;
+	signal_loop(s, w, set);
+	r = LY_OK;
+ out:
+	/* Requests first: they use the instance the background thread may. */
+	web_stop(w);
+	if (started) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = 1;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(bg, NULL);
+	}
+	ocsp_responder_free(s->responder);
+	ca_close(s->ca);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dir",	required_argument, NULL, 'd' },
+		{ "http",	required_argument, NULL, 'H' },
+		{ "syslog",	no_argument,	   NULL, 's' },
+		{ "verbose",	no_argument,	   NULL, 'v' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct server s;
+	const char *http = NULL;
+	sigset_t set;
+	int c, r;
+
+	memset(&s, 0, sizeof(s));
+	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			s.dir = optarg;
+			break;
+		case 'H':
+			http = optarg;
+			break;
+		case 's':
+			web_log_syslog(1);
+			break;
+		case 'v':
+			ly_log_setlevel(LY_LOG_DEBUG);
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return EXIT_USAGE;
+		}
+	}
+	if (s.dir == NULL)
+		s.dir = getenv("LANYARD_DIR");
+	if (optind != argc || s.dir == NULL) {
+		usage();
+		return EXIT_USAGE;
+	}
+	if (no_core_dumps() != LY_OK) {
+		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
+		return 1;
+	}
+	/*
+	 * Block the signals we wait for before any thread exists, so every
+	 * thread inherits the mask and only sigtimedwait() sees them.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
+	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		ly_log(LY_LOG_ERR, "cannot set up signals");
+		return 1;
+	}
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.wake, NULL);
+	r = serve(&s, http, &set);
+	pthread_cond_destroy(&s.wake);
+	pthread_mutex_destroy(&s.lock);
+	return r == LY_OK ? 0 : 1;
+}

@@ -1,1 +1,430 @@
-/* placeholder: being written */
+/*
+ * crl/crl.c — which CRLs there are, their names, numbers and summaries,
+ * when they are due, and publishing them (RFC 5280 section 5). The DER
+ * itself is streamed by crl/build.c.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ca/ca.h"
+#include "ca/store.h"
+#include "crl/crl.h"
+#include "crl/extern.h"
+#include "util/util.h"
+
+/* struct crl_info as stored under "crl/<name>/info": version, 5 × 8 octets. */
+#define CRL_INFO_VERSION	1
+#define CRL_INFO_LEN		(1 + 5 * 8)
+
+/*
+ * A revocation takes its time before its transaction commits (the OCSP
+ * response is signed in between), so a revocation dated just before a
+ * full CRL's thisUpdate may be missing from it. Delta CRLs list
+ * revocations from this long before their base's thisUpdate: listing one
+ * that the base has too is harmless (RFC 5280 5.2.4), missing one is not.
+ */
+#define CRL_DELTA_OVERLAP	300
+
+/* ---- names ------------------------------------------------------------- */
+
+static unsigned int
+crl_shards(const struct ca *ca, int slot)
+{
+	unsigned int n = ca_conf(ca)->crl_shards;
+
+	/* The root CA is never partitioned. */
+	return slot == CA_ISSUING && n > 1 ? n : 1;
+}
+
+/* LY_ERR_ARG unless id names a CRL of this instance. */
+static int
+crl_id_check(const struct ca *ca, const struct crl_id *id)
+{
+	unsigned int n;
+
+	if (id == NULL || (id->slot != CA_ROOT && id->slot != CA_ISSUING))
+		return ly_fail(LY_ERR_ARG, "no such CA slot");
+	n = crl_shards(ca, id->slot);
+	if (n == 1 ? id->shard != -1 :
+	    id->shard < 0 || (unsigned int)id->shard >= n)
+		return ly_fail(LY_ERR_ARG, "CRL shard %d of the %s CA does not "
+		    "exist (%u shards)", id->shard, ca_slot_name(ca, id->slot),
+		    n);
+	return LY_OK;
+}
+
+char *
+crl_name(const struct ca *ca, const struct crl_id *id, char *buf, size_t len)
+{
+	char shard[16] = "";
+
+	if (id->shard >= 0)
+		snprintf(shard, sizeof(shard), "-%d", id->shard);
+	snprintf(buf, len, "%s%s%s", ca_slot_name(ca, id->slot), shard,
+	    id->delta ? "-delta" : "");
+	return buf;
+}
+
+/*
+ * The shard number at the start of s: decimal digits without a leading
+ * zero, less than n. Returns the digits consumed, 0 if none or bad.
+ */
+static size_t
+shard_parse(const char *s, unsigned int n, int *kp)
+{
+	unsigned int k = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (i == 0 && s[i] == '0' && s[1] >= '0' && s[1] <= '9')
+			return 0;	/* leading zero */
+		k = k * 10 + (unsigned int)(s[i] - '0');
+		if (k >= n)
+			return 0;
+	}
+	if (i == 0)
+		return 0;
+	*kp = (int)k;
+	return i;
+}
+
+int
+crl_name_parse(const struct ca *ca, const char *name, struct crl_id *id)
+{
+	struct crl_id t;
+	const char *rest;
+	size_t n;
+	int slot;
+
+	if (name == NULL || strnlen(name, CRL_NAME_MAX) >= CRL_NAME_MAX)
+		return ly_fail(LY_ERR_NOT_FOUND, "no such CRL");
+	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+		n = strlen(ca_slot_name(ca, slot));
+		if (strncmp(name, ca_slot_name(ca, slot), n) != 0)
+			continue;
+		memset(&t, 0, sizeof(t));
+		t.slot = slot;
+		t.shard = -1;
+		rest = name + n;
+		if (crl_shards(ca, slot) > 1) {
+			/* A partitioned CA has no CRL of its whole scope. */
+			if (*rest++ != '-' ||
+			    (n = shard_parse(rest, crl_shards(ca, slot),
+			    &t.shard)) == 0)
+				continue;
+			rest += n;
+		}
+		if (strcmp(rest, "-delta") == 0)
+			t.delta = 1;
+		else if (*rest != '\0')
+			continue;
+		*id = t;
+		return LY_OK;
+	}
+	return ly_fail(LY_ERR_NOT_FOUND, "no such CRL");
+}
+
+/* ---- the summary kept beside each CRL ---------------------------------- */
+
+static void
+be64_put(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+static uint64_t
+be64_get(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+info_encode(const struct crl_info *info, unsigned char out[CRL_INFO_LEN])
+{
+	out[0] = CRL_INFO_VERSION;
+	be64_put(out + 1, info->number);
+	be64_put(out + 9, info->base);
+	be64_put(out + 17, (uint64_t)(int64_t)info->this_update);
+	be64_put(out + 25, (uint64_t)(int64_t)info->next_update);
+	be64_put(out + 33, (uint64_t)info->entries);
+}
+
+static int
+info_decode(const unsigned char *p, size_t len, struct crl_info *info)
+{
+	if (len != CRL_INFO_LEN || p[0] != CRL_INFO_VERSION)
+		return ly_fail(LY_ERR_STORE, "CRL summary: version %u, %zu "
+		    "bytes: not understood", len > 0 ? p[0] : 0, len);
+	info->number = be64_get(p + 1);
+	info->base = be64_get(p + 9);
+	info->this_update = (time_t)(int64_t)be64_get(p + 17);
+	info->next_update = (time_t)(int64_t)be64_get(p + 25);
+	info->entries = (size_t)be64_get(p + 33);
+	return LY_OK;
+}
+
+int
+crl_get(struct store_txn *txn, const struct ca *ca, const struct crl_id *id,
+    const unsigned char **derp, size_t *lenp, struct crl_info *info)
+{
+	struct crl_info ci;
+	const void *der, *ip;
+	size_t len, ilen;
+	char key[16 + CRL_NAME_MAX], name[CRL_NAME_MAX];
+	int r;
+
+	if ((r = crl_id_check(ca, id)) != LY_OK)
+		return r;
+	crl_name(ca, id, name, sizeof(name));
+	snprintf(key, sizeof(key), "crl/%s", name);
+	if ((r = store_meta_get(txn, key, &der, &len)) != LY_OK)
+		return r;	/* LY_ERR_NOT_FOUND: none generated yet */
+	/* ca_crl_record() writes both in one transaction. */
+	snprintf(key, sizeof(key), "crl/%s/info", name);
+	if ((r = store_meta_get(txn, key, &ip, &ilen)) != LY_OK) {
+		if (r == LY_ERR_NOT_FOUND)
+			r = ly_fail(LY_ERR_STORE, "%s missing", key);
+		return r;
+	}
+	if ((r = info_decode(ip, ilen, &ci)) != LY_OK)
+		return r;
+	if (derp != NULL)
+		*derp = der;
+	if (lenp != NULL)
+		*lenp = len;
+	if (info != NULL)
+		*info = ci;
+	return LY_OK;
+}
+
+int
+crl_due(struct store_txn *txn, const struct ca *ca, const struct crl_id *id)
+{
+	struct crl_info ci, full;
+	struct crl_id fid;
+	time_t now = ly_now();
+	long window;
+	int r;
+
+	if ((r = crl_get(txn, ca, id, NULL, NULL, &ci)) == LY_ERR_NOT_FOUND)
+		return 1;
+	if (r != LY_OK)
+		return r;
+	/*
+	 * At most half a CRL's lifetime: with the defaults a delta CRL
+	 * lives 1 h and refresh_before is 4 h, and it must not be due the
+	 * moment it is made.
+	 */
+	window = ca_conf(ca)->crl_refresh_before;
+	if (window > (ci.next_update - ci.this_update) / 2)
+		window = (long)((ci.next_update - ci.this_update) / 2);
+	if (now >= ci.next_update - window || now < ci.this_update)
+		return 1;
+	if (!id->delta)
+		return 0;
+	/* A delta CRL is also due when its base is no longer current. */
+	fid = *id;
+	fid.delta = 0;
+	if ((r = crl_get(txn, ca, &fid, NULL, NULL, &full)) ==
+	    LY_ERR_NOT_FOUND)
+		return 0;	/* nothing to be a delta of */
+	if (r != LY_OK)
+		return r;
+	return full.number != ci.base;
+}
+
+/* ---- generation -------------------------------------------------------- */
+
+/* A signed and recorded CRL: der points into mem, which the caller frees. */
+struct crl_made {
+	unsigned char	*mem;
+	const unsigned char *der;
+	size_t		 len;
+	struct crl_info	 info;
+};
+
+/* The current full CRL a delta CRL of id is to be a delta of. */
+static int
+crl_base(struct ca *ca, const struct crl_id *fid, struct crl_info *base)
+{
+	struct store_txn *txn = NULL;
+	int r;
+
+	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
+		return r;
+	r = crl_get(txn, ca, fid, NULL, NULL, base);
+	store_txn_abort(txn);
+	if (r == LY_ERR_NOT_FOUND)
+		r = ly_fail(LY_ERR_STATE, "no full CRL of the %s CA to be a "
+		    "delta of: generate it first", ca_slot_name(ca, fid->slot));
+	return r;
+}
+
+/* Records the CRL with its summary and an audit entry (ca_crl_record()). */
+static int
+crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
+    const struct crl_made *m)
+{
+	unsigned char info[CRL_INFO_LEN];
+	char key[16 + CRL_NAME_MAX], name[CRL_NAME_MAX], scope[CRL_NAME_MAX];
+	struct crl_id fid = *id;
+	json_t *o = NULL;
+	char *detail = NULL;
+	int r;
+
+	fid.delta = 0;
+	crl_name(ca, id, name, sizeof(name));
+	crl_name(ca, &fid, scope, sizeof(scope));
+	snprintf(key, sizeof(key), "crl/%s", name);
+	info_encode(&m->info, info);
+	if ((o = json_pack("{s:s, s:I, s:I, s:b}", "crl", scope, "number",
+	    (json_int_t)m->info.number, "entries",
+	    (json_int_t)m->info.entries, "delta", id->delta)) == NULL ||
+	    (detail = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
+		r = LY_ERR_ALLOC;
+	else
+		r = ca_crl_record(ca, key, m->der, m->len, info, sizeof(info),
+		    actor, detail);
+	json_decref(o);
+	free(detail);
+	return r;
+}
+
+/*
+ * Builds, signs, verifies and records the CRL id. On success *m owns the
+ * CRL.
+ */
+static int
+crl_make(struct ca *ca, const struct crl_id *id, const char *actor,
+    struct crl_made *m)
+{
+	const struct conf *conf = ca_conf(ca);
+	struct crl_info info, base;
+	struct crl_id fid = *id;
+	struct crl_der d;
+	int64_t since = INT64_MIN;
+	int r;
+
+	memset(&info, 0, sizeof(info));
+	memset(&d, 0, sizeof(d));
+	if ((r = crl_id_check(ca, id)) != LY_OK)
+		return r;
+	/* A delta lists what was revoked since its base (RFC 5280 5.2.4). */
+	if (id->delta) {
+		fid.delta = 0;
+		if ((r = crl_base(ca, &fid, &base)) != LY_OK)
+			return r;
+		info.base = base.number;
+		since = (int64_t)base.this_update - CRL_DELTA_OVERLAP;
+	}
+	/* Taken before the snapshot: nothing revoked before it is missed. */
+	info.this_update = ly_now();
+	info.next_update = info.this_update + (id->delta ?
+	    conf->crl_delta_validity : conf->crl_validity);
+	if ((r = ca_crl_number_next(ca, id->slot, &info.number)) != LY_OK ||
+	    (r = crl_build(ca, id, since, &info, &d)) != LY_OK)
+		goto out;
+	m->der = d.der;
+	m->len = d.len;
+	m->info = info;
+	if ((r = crl_record(ca, id, actor, m)) != LY_OK)
+		goto out;
+	m->mem = d.mem;
+	d.mem = NULL; /* transferred */
+	r = LY_OK;
+ out:
+	free(d.mem);
+	return r;
+}
+
+int
+crl_generate(struct ca *ca, const struct crl_id *id, const char *actor,
+    struct crl_info *info)
+{
+	struct crl_made m;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = crl_make(ca, id, actor, &m)) != LY_OK)
+		return r;
+	if (info != NULL)
+		*info = m.info;
+	free(m.mem);
+	return LY_OK;
+}
+
+/* Generates one CRL and writes it to dir/<name>.crl if dir is not NULL. */
+static int
+crl_generate_one(struct ca *ca, const struct crl_id *id, const char *actor,
+    const char *dir)
+{
+	struct crl_made m;
+	char name[CRL_NAME_MAX + 8], *path = NULL;
+	int r;
+
+	memset(&m, 0, sizeof(m));
+	if ((r = crl_make(ca, id, actor, &m)) != LY_OK)
+		return r;
+	if (dir != NULL) {
+		crl_name(ca, id, name, CRL_NAME_MAX);
+		strcat(name, ".crl");
+		/* A failed write leaves the previous file as it was. */
+		if ((path = ly_path_join(dir, name)) == NULL)
+			r = LY_ERR_ALLOC;
+		else
+			r = ly_file_write_atomic(path, m.der, m.len, 0644);
+	}
+	free(path);
+	free(m.mem);
+	return r;
+}
+
+int
+crl_generate_all(struct ca *ca, const char *actor, const char *dir)
+{
+	struct crl_id id;
+	unsigned int k, n;
+	int slot, r, first = LY_OK;
+	char name[CRL_NAME_MAX];
+
+	/*
+	 * Each full CRL first, then its delta against it. One failure does
+	 * not keep the others from being refreshed; the first is returned.
+	 */
+	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+		n = crl_shards(ca, slot);
+		for (k = 0; k < n; k++) {
+			memset(&id, 0, sizeof(id));
+			id.slot = slot;
+			id.shard = n > 1 ? (int)k : -1;
+			for (id.delta = 0; id.delta <= 1; id.delta++) {
+				if ((r = crl_generate_one(ca, &id, actor,
+				    dir)) == LY_OK)
+					continue;
+				ly_log(LY_LOG_ERR, "CRL %s: %s: %s",
+				    crl_name(ca, &id, name, sizeof(name)),
+				    ly_strerror(r), ly_errdetail());
+				if (first == LY_OK)
+					first = r;
+				if (!id.delta)
+					break;	/* no delta without its base */
+			}
+		}
+	}
+	return first;
+}

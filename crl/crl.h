@@ -42,38 +42,54 @@ struct crl_info {
 /*
  * Parses a name as it appears in a URL ("issuing", "issuing-delta",
  * "issuing-3", "root"), refusing anything else (path traversal included):
- * LY_ERR_NOT_FOUND.
+ * LY_ERR_NOT_FOUND. Only the exact forms: "<ca>" and "<ca>-delta", or for
+ * the partitioned issuing CA "<ca>-<k>" and "<ca>-<k>-delta" with k
+ * decimal, without leading zeros, below [crl] shards (and then no "<ca>").
  */
 int		 crl_name_parse(const struct ca *, const char *name,
 		    struct crl_id *);
-/* The name of a CRL into buf; returns buf. */
+/* The name of a CRL into buf (truncated to len; 64 is enough); returns buf. */
 char		*crl_name(const struct ca *, const struct crl_id *,
 		    char *buf, size_t len);
 
 /*
  * Generates, signs and records a new CRL. actor goes into the audit
- * entry. *info (if not NULL) describes what was made.
+ * entry. *info (if not NULL) describes what was made. thisUpdate is
+ * ly_now(); the number is the CA's next (ca_crl_number_next()), so a
+ * failure may leave a gap but never a repeat. A delta CRL lists what was
+ * revoked since a few minutes before its base's thisUpdate (revocations in
+ * flight then) and names the current full CRL as its base: LY_ERR_STATE if
+ * there is none yet. LY_ERR_ARG if id names no CRL of this instance (a
+ * shard of an unpartitioned CA, shard -1 of a partitioned one),
+ * LY_ERR_HSM if the CA key cannot sign or its signature does not verify.
+ * Thread-safe: reads the store only through read transactions.
  */
 int		 crl_generate(struct ca *, const struct crl_id *,
 		    const char *actor, struct crl_info *info);
 /*
- * Generates every CRL of every CA (full and delta, every shard) and, if
- * dir is not NULL, writes each atomically to dir/<name>.crl.
+ * Generates every CRL of every CA (full and delta, every shard; each full
+ * CRL before its delta) and, if dir is not NULL, writes each atomically
+ * to dir/<name>.crl, mode 0644: a failed write leaves the previous file.
+ * A failure does not stop the others; the first error is returned.
  */
 int		 crl_generate_all(struct ca *, const char *actor,
 		    const char *dir);
 
 /*
  * The current CRL, borrowed from the transaction: *derp is valid until
- * it ends. LY_ERR_NOT_FOUND if none was generated yet.
+ * it ends. Any of derp, lenp and info may be NULL. LY_ERR_NOT_FOUND if
+ * none was generated yet, LY_ERR_ARG if id names no CRL.
  */
 int		 crl_get(struct store_txn *, const struct ca *,
 		    const struct crl_id *, const unsigned char **derp,
 		    size_t *lenp, struct crl_info *info);
 
 /*
- * Whether a CRL is due: none yet, or its nextUpdate is closer than
- * [crl] refresh_before. 1 yes, 0 no, <0 error.
+ * Whether a CRL is due: none yet, its nextUpdate is closer than [crl]
+ * refresh_before (but at most half its lifetime: a delta CRL valid for
+ * less than refresh_before is not due the moment it is made), the clock
+ * is before its thisUpdate, or, for a delta CRL, its base is no longer
+ * the current full CRL. 1 yes, 0 no, <0 error.
  */
 int		 crl_due(struct store_txn *, const struct ca *,
 		    const struct crl_id *);

@@ -59,6 +59,15 @@ int		 hsm_token_init(const char *label, const char *so_pin,
  * hsm_init().
  */
 int		 hsm_uri_token(const char *uri, char label[33]);
+/*
+ * The URI of the object labelled object on the token uri names: the token
+ * attributes of uri are kept, its object=, id= and type= are replaced by
+ * object= alone (an OCSP signer key beside the issuing CA key). *outp is
+ * freed by the caller. LY_ERR_CONFIG if uri names no token or object is
+ * not a valid label. Needs no hsm_init().
+ */
+int		 hsm_uri_sibling(const char *uri, const char *object,
+		    char **outp);
 
 /*
  * Generates a key pair of type kt on the token named by uri, labelled with

@@ -320,6 +320,41 @@ hsm_uri_token(const char *uri, char label[33])
 	return r;
 }
 
+int
+hsm_uri_sibling(const char *uri, const char *object, char **outp)
+{
+	struct hsm_uri u;
+	CK_ATTRIBUTE a;
+	char *s = NULL;
+	int r;
+
+	if (object == NULL || *object == '\0' ||
+	    strlen(object) > HSM_LABEL_MAX)
+		return ly_fail(LY_ERR_CONFIG, "bad object label");
+	if ((r = hsm_uri_parse(uri, 0, &u)) != LY_OK)
+		return r;
+	r = LY_ERR_CONFIG;
+	(void)p11_kit_uri_clear_attribute(u.p11, CKA_ID);
+	(void)p11_kit_uri_clear_attribute(u.p11, CKA_CLASS);
+	a.type = CKA_LABEL;
+	a.pValue = (void *)object;
+	a.ulValueLen = (CK_ULONG)strlen(object);
+	if (p11_kit_uri_set_attribute(u.p11, &a) != P11_KIT_URI_OK ||
+	    p11_kit_uri_format(u.p11, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, &s) !=
+	    P11_KIT_URI_OK) {
+		r = ly_fail(LY_ERR_CONFIG, "PKCS#11 URI \"%s\": cannot name "
+		    "object %s beside it", uri, object);
+		goto out;
+	}
+	*outp = s;
+	s = NULL;
+	r = LY_OK;
+ out:
+	free(s);
+	hsm_uri_clear(&u);
+	return r;
+}
+
 /*
  * Initialises a new token labelled label on the first slot with no
  * initialised token, with the given SO and user PINs. LY_ERR_EXISTS if a

@@ -1,1 +1,185 @@
-/* placeholder: being written */
+/*
+ * ocsp/extern.h — declarations private to ocsp/.
+ *
+ * request.c parses untrusted request bytes (the only place that does);
+ * response.c builds, signs and encodes responses and the stored form of a
+ * pre-signed one; signer.c keeps the delegated signer (load, create,
+ * rotate); responder.c answers requests, pre-signs and refreshes.
+ */
+#ifndef LANYARD_OCSP_EXTERN_H
+#define LANYARD_OCSP_EXTERN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+
+#include "ca/ca.h"
+#include "ca/store.h"
+#include "ocsp/ocsp.h"
+
+/* RFC 8954 2.1: a nonce is 1 to 32 octets. */
+#define OCSP_NONCE_MAX		32
+/* Hash algorithms a CertID may use: SHA-1 (RFC 5019) and SHA-2. */
+#define OCSP_NHASH		4
+/* The subject CN of the delegated signer's certificate. */
+#define OCSP_SIGNER_CN		"Lanyard OCSP Responder"
+/* Object labels of signer keys on the issuing CA's token: prefix + number. */
+#define OCSP_SIGNER_LABEL	"ocsp-signer-"
+#define OCSP_SIGNER_LABEL_MAX	32
+/* Who the audit log names for what the responder does. */
+#define OCSP_ACTOR		"ocsp"
+
+/* The issuing CA's name and key hashes (RFC 6960 4.1.1) under one hash. */
+struct ocsp_issuer_hash {
+	int		 nid;
+	unsigned char	 name[EVP_MAX_MD_SIZE];
+	unsigned char	 key[EVP_MAX_MD_SIZE];
+	unsigned int	 len;
+};
+
+/* ---- request.c ---------------------------------------------------------- */
+
+/* One CertID of a request; every pointer is borrowed from the request. */
+struct ocsp_certreq {
+	OCSP_CERTID		*id;
+	int			 nid;		/* its hash algorithm */
+	const ASN1_OCTET_STRING	*name_hash;
+	const ASN1_OCTET_STRING	*key_hash;
+	const ASN1_INTEGER	*serial;
+};
+
+/* A checked request. */
+struct ocsp_request {
+	OCSP_REQUEST		*req;
+	struct ocsp_certreq	*ids;
+	size_t			 nids;
+	int			 nonce;		/* has a nonce of 1 to 32 octets */
+};
+
+/*
+ * Parses an untrusted DER OCSPRequest of at most OCSP_REQUEST_MAX bytes
+ * holding 1 to max CertIDs: no trailing bytes, hash algorithm SHA-1 or
+ * SHA-2 with hashes of its length, no unknown critical extension, at most
+ * one nonce, of 1 to 32 octets (RFC 8954). *reqp is freed with
+ * ocsp_request_free(). LY_ERR_BAD_INPUT or LY_ERR_TOO_LARGE (a
+ * malformedRequest), LY_ERR_ALLOC. Logs at debug level only: the bytes
+ * are anyone's.
+ */
+int	 ocsp_request_parse(const unsigned char *, size_t, unsigned int max,
+	    struct ocsp_request **reqp);
+void	 ocsp_request_free(struct ocsp_request *);
+
+/* ---- signer.c ----------------------------------------------------------- */
+
+/*
+ * A delegated signer: the key on the issuing CA's token and its
+ * certificate. Shared by every thread that signs with it; counted, so
+ * that a rotation frees the old one only when the last user is done.
+ */
+struct ocsp_signer {
+	atomic_uint	 refs;
+	struct hsm_key	*key;
+	X509		*cert;
+	struct ca_serial serial;
+	uint32_t	 gen;		/* the number in the key's label */
+	char		 label[OCSP_SIGNER_LABEL_MAX];
+	time_t		 not_after;
+	unsigned char	*rec;		/* the store record it was loaded from */
+	size_t		 reclen;
+};
+
+/*
+ * Brings resp's signer in step with the store: loads the one recorded
+ * there (another process may have rotated it), and creates a new one if
+ * there is none, it is revoked, or it expires within [ocsp]
+ * signer_rotate_before. On failure the signer in use, if any, stays.
+ */
+struct ocsp_responder;
+int	 ocsp_signer_sync(struct ocsp_responder *);
+/* A counted reference to the current signer, or NULL; release with _put. */
+struct ocsp_signer *ocsp_signer_get(struct ocsp_responder *);
+void	 ocsp_signer_put(struct ocsp_signer *);
+
+/* ---- response.c --------------------------------------------------------- */
+
+/* The status of one certificate, as a SingleResponse states it. */
+struct ocsp_status {
+	int		 status;	/* V_OCSP_CERTSTATUS_* */
+	time_t		 revoked_at;
+	int		 reason;	/* CRL reason, -1 none */
+};
+
+/* A signed response and the times it states. */
+struct ocsp_signed {
+	unsigned char	*der;		/* OCSPResponse; OPENSSL_free */
+	size_t		 len;
+	time_t		 this_update;
+	time_t		 next_update;
+	time_t		 produced_at;
+};
+
+/*
+ * Builds and signs a successful response with one SingleResponse per
+ * CertID (used as given), thisUpdate and producedAt now, nextUpdate the
+ * earlier of now + validity and the signer's notAfter, responder ID by
+ * key, the signer's certificate included, and the nonce of nonce_from if
+ * not NULL. The signature is verified with the signer's certificate
+ * before the response is returned. LY_ERR_HSM if the token does not
+ * sign (or signs wrongly), LY_ERR_STATE if the signer has expired.
+ */
+int	 ocsp_response_sign(struct ocsp_signer *, OCSP_CERTID *const *ids,
+	    const struct ocsp_status *, size_t n, OCSP_REQUEST *nonce_from,
+	    time_t now, long validity, struct ocsp_signed *);
+/* An unsuccessful OCSPResponse (malformedRequest, ...); OPENSSL_free. */
+int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
+
+/*
+ * The stored form of a pre-signed response (the ocsp database of the
+ * store): a fixed header, then the DER, so that serving it needs no
+ * parsing and no hashing:
+ *	0   4  magic "LYO1"
+ *	4   1  status: V_OCSP_CERTSTATUS_GOOD, _REVOKED or _UNKNOWN
+ *	5   3  zero
+ *	8   8  thisUpdate   (seconds since the epoch, big-endian)
+ *	16  8  nextUpdate
+ *	24  8  producedAt
+ *	32 32  SHA-256 of the DER (the ETag)
+ *	64  -  the OCSPResponse, DER
+ */
+#define OCSP_STORED_HDR		64
+struct ocsp_stored {
+	int		 status;
+	time_t		 this_update;
+	time_t		 next_update;
+	time_t		 produced_at;
+	unsigned char	 hash[32];
+	const unsigned char *der;	/* borrowed from the stored value */
+	size_t		 len;
+};
+/* Encodes s (one certificate's response); *valp is malloc'd. */
+int	 ocsp_stored_encode(const struct ocsp_signed *, int status,
+	    unsigned char **valp, size_t *lenp);
+/* Reads the header only. LY_ERR_BAD_INPUT if it is not ours. */
+int	 ocsp_stored_parse(const void *val, size_t len, struct ocsp_stored *);
+
+/* An ASN.1 time as seconds since the epoch. */
+int	 ocsp_asn1_time(const ASN1_TIME *, time_t *);
+
+/* ---- responder.c -------------------------------------------------------- */
+
+struct ocsp_responder {
+	struct ca		*ca;
+	const struct conf	*conf;
+	X509			*issuer;	/* borrowed from ca */
+	struct ocsp_issuer_hash	 hash[OCSP_NHASH];
+	pthread_mutex_t		 lock;		/* guards signer */
+	struct ocsp_signer	*signer;	/* NULL: stored responses only */
+	pthread_mutex_t		 sync;		/* one ocsp_signer_sync() at a time */
+};
+
+#endif /* LANYARD_OCSP_EXTERN_H */

@@ -74,6 +74,14 @@ void		 ocsp_reply_clear(struct ocsp_reply *);
  */
 int		 ocsp_refresh(struct ocsp_responder *, size_t *countp);
 
+/*
+ * Writes the current response of every certificate of the issuing CA to
+ * dir/<base64 of its RFC 5019 request> (ocsp/publish.c), for a static web
+ * server. *countp (if not NULL) is the number written.
+ */
+int		 ocsp_publish(struct ocsp_responder *, struct ca *,
+		    const char *dir, size_t *countp);
+
 /* The signer certificate's notAfter (for /healthz and metrics). */
 time_t		 ocsp_signer_not_after(const struct ocsp_responder *);
 

@@ -1,1 +1,557 @@
-/* placeholder: being written */
+/*
+ * ocsp/signer.c — the delegated OCSP signer (RFC 6960 4.2.2.2): a key
+ * generated on the issuing CA's token, a certificate the issuing CA issues
+ * to it (profile "ocsp": EKU OCSPSigning, id-pkix-ocsp-nocheck), rotated
+ * within [ocsp] signer_rotate_before of its notAfter.
+ *
+ * The current signer is a record in the store's meta (CA_META_OCSP_SIGNER):
+ *	0   1  version (1)
+ *	1   4  generation, big-endian: the number in the key's label
+ *	5  20  serial of the signer certificate (in the store)
+ *	25  -  the key's object label on the issuing CA's token
+ * ca-admin and ca-server may both decide to rotate: each makes a key and a
+ * certificate, and ca_ocsp_signer_set() lets the first one that still sees
+ * the record it replaces win; the other revokes its certificate and loads
+ * the winner's.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "hsm/hsm.h"
+#include "ocsp/extern.h"
+#include "util/util.h"
+
+#define REC_VERSION	1
+#define REC_FIXED	25
+/* Labels tried past one left behind by a crash or taken by a racing process. */
+#define LABEL_TRIES	8
+/* How often a lost race is followed by loading the winner's signer. */
+#define SYNC_TRIES	3
+/* RFC 5280 5.3.1 cessationOfOperation: a signer that lost the race. */
+#define REASON_CESSATION	5
+
+struct signer_rec {
+	uint32_t	 gen;
+	struct ca_serial serial;
+	char		 label[OCSP_SIGNER_LABEL_MAX];
+};
+
+static int
+rec_parse(const unsigned char *v, size_t len, struct signer_rec *sr)
+{
+	size_t ll;
+
+	if (len <= REC_FIXED || v[0] != REC_VERSION ||
+	    (ll = len - REC_FIXED) >= sizeof(sr->label) ||
+	    memchr(v + REC_FIXED, '\0', ll) != NULL)
+		return ly_fail(LY_ERR_STORE, "meta %s: corrupt",
+		    CA_META_OCSP_SIGNER);
+	sr->gen = (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 |
+	    (uint32_t)v[3] << 8 | v[4];
+	memcpy(sr->serial.b, v + 5, CA_SERIAL_LEN);
+	memcpy(sr->label, v + REC_FIXED, ll);
+	sr->label[ll] = '\0';
+	return LY_OK;
+}
+
+static int
+rec_encode(const struct signer_rec *sr, unsigned char **vp, size_t *lenp)
+{
+	size_t ll = strlen(sr->label), len = REC_FIXED + ll;
+	unsigned char *v;
+
+	if ((v = malloc(len)) == NULL)
+		return LY_ERR_ALLOC;
+	v[0] = REC_VERSION;
+	v[1] = (unsigned char)(sr->gen >> 24);
+	v[2] = (unsigned char)(sr->gen >> 16);
+	v[3] = (unsigned char)(sr->gen >> 8);
+	v[4] = (unsigned char)sr->gen;
+	memcpy(v + 5, sr->serial.b, CA_SERIAL_LEN);
+	memcpy(v + REC_FIXED, sr->label, ll);
+	*vp = v;
+	*lenp = len;
+	return LY_OK;
+}
+
+/* A copy of the record in the store; *vp NULL if there is none. */
+static int
+rec_read(struct ocsp_responder *resp, unsigned char **vp, size_t *lenp)
+{
+	struct store_txn *txn = NULL;
+	const void *v;
+	size_t len;
+	int r;
+
+	*vp = NULL;
+	*lenp = 0;
+	if ((r = store_txn_begin(ca_store(resp->ca), 0, &txn)) != LY_OK)
+		return r;
+	r = store_meta_get(txn, CA_META_OCSP_SIGNER, &v, &len);
+	if (r == LY_ERR_NOT_FOUND)
+		r = LY_OK;
+	else if (r == LY_OK) {
+		if ((*vp = malloc(len)) == NULL)
+			r = LY_ERR_ALLOC;
+		else {
+			memcpy(*vp, v, len);
+			*lenp = len;
+		}
+	}
+	store_txn_abort(txn);
+	return r;
+}
+
+static void
+signer_free(struct ocsp_signer *s)
+{
+	if (s == NULL)
+		return;
+	hsm_key_free(s->key);
+	X509_free(s->cert);
+	free(s->rec);
+	free(s);
+}
+
+struct ocsp_signer *
+ocsp_signer_get(struct ocsp_responder *resp)
+{
+	struct ocsp_signer *s;
+
+	pthread_mutex_lock(&resp->lock);
+	if ((s = resp->signer) != NULL)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&resp->lock);
+	return s;
+}
+
+void
+ocsp_signer_put(struct ocsp_signer *s)
+{
+	if (s != NULL && atomic_fetch_sub(&s->refs, 1) == 1)
+		signer_free(s);
+}
+
+/* Makes s (a reference the caller gives up) the signer in use. */
+static void
+signer_install(struct ocsp_responder *resp, struct ocsp_signer *s)
+{
+	struct ocsp_signer *old;
+
+	pthread_mutex_lock(&resp->lock);
+	old = resp->signer;
+	resp->signer = s;
+	pthread_mutex_unlock(&resp->lock);
+	if (old != s)
+		ocsp_signer_put(old);
+	else
+		ocsp_signer_put(s);	/* the caller's extra reference */
+}
+
+/* Opens the key called label on the issuing CA's token. */
+static int
+key_open(struct ocsp_responder *resp, const char *label, const char *pin,
+    struct hsm_key **keyp)
+{
+	const struct conf_ca *cc = &resp->conf->issuing;
+	char *uri = NULL;
+	int r;
+
+	if ((r = hsm_uri_sibling(cc->key_uri, label, &uri)) != LY_OK)
+		return r;
+	r = hsm_key_open(uri, pin, cc->rsa_padding, keyp);
+	free(uri);
+	return r;
+}
+
+/* What signer_state() finds. */
+#define SIGNER_UNUSABLE	0	/* revoked, missing or expired */
+#define SIGNER_DUE	1	/* usable, but to be rotated */
+#define SIGNER_CURRENT	2
+
+/*
+ * Whether s can go on signing: its certificate still valid in the store,
+ * and not expiring within signer_rotate_before.
+ */
+static int
+signer_state(struct ocsp_responder *resp, const struct ocsp_signer *s)
+{
+	struct store_txn *txn = NULL;
+	struct store_cert *rec = NULL;
+	time_t now = ly_now();
+	int valid = 1;
+
+	if (s->not_after <= now)
+		return SIGNER_UNUSABLE;
+	/* A store we cannot read now is no reason to rotate blindly. */
+	if (store_txn_begin(ca_store(resp->ca), 0, &txn) == LY_OK) {
+		if (store_cert_get(txn, &s->serial, &rec) == LY_OK)
+			valid = rec->status == STORE_VALID;
+		else
+			valid = 0;
+		store_txn_abort(txn);
+		store_cert_free(rec);
+	}
+	if (!valid) {
+		ly_log(LY_LOG_WARN, "ocsp: signer %s: certificate revoked or "
+		    "missing", s->label);
+		return SIGNER_UNUSABLE;
+	}
+	if (s->not_after - now <= resp->conf->ocsp_signer_rotate_before)
+		return SIGNER_DUE;
+	return SIGNER_CURRENT;
+}
+
+/*
+ * Loads the signer a store record names. LY_ERR_STATE if its certificate
+ * is gone, revoked or not the key's (make a new one); HSM errors as
+ * hsm_key_open().
+ */
+static int
+signer_load(struct ocsp_responder *resp, const unsigned char *v, size_t len,
+    const char *pin, struct ocsp_signer **sp)
+{
+	struct signer_rec sr;
+	struct store_txn *txn = NULL;
+	struct store_cert *rec = NULL;
+	struct ocsp_signer *s = NULL;
+	const unsigned char *p;
+	int r;
+
+	if ((r = rec_parse(v, len, &sr)) != LY_OK)
+		return r;
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->rec = malloc(len)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	atomic_init(&s->refs, 1);
+	memcpy(s->rec, v, len);
+	s->reclen = len;
+	s->gen = sr.gen;
+	s->serial = sr.serial;
+	memcpy(s->label, sr.label, sizeof(s->label));
+	if ((r = store_txn_begin(ca_store(resp->ca), 0, &txn)) != LY_OK)
+		goto out;
+	r = store_cert_get(txn, &sr.serial, &rec);
+	store_txn_abort(txn);
+	if (r != LY_OK || rec->status != STORE_VALID || rec->ca != CA_ISSUING ||
+	    rec->der == NULL) {
+		r = ly_fail(LY_ERR_STATE, "OCSP signer %s: certificate "
+		    "missing or revoked", sr.label);
+		goto out;
+	}
+	p = rec->der;
+	if ((s->cert = d2i_X509(NULL, &p, (long)rec->derlen)) == NULL ||
+	    (r = ocsp_asn1_time(X509_get0_notAfter(s->cert),
+	    &s->not_after)) != LY_OK) {
+		r = ly_fail(LY_ERR_STATE, "OCSP signer %s: stored certificate "
+		    "unreadable", sr.label);
+		goto out;
+	}
+	if ((r = key_open(resp, sr.label, pin, &s->key)) != LY_OK) {
+		if (r == LY_ERR_NOT_FOUND)
+			r = LY_ERR_STATE;
+		goto out;
+	}
+	if (EVP_PKEY_eq(hsm_key_get0_public(s->key),
+	    X509_get0_pubkey(s->cert)) != 1) {
+		r = ly_fail(LY_ERR_STATE, "OCSP signer %s: the key on the "
+		    "token is not the certificate's", sr.label);
+		goto out;
+	}
+	*sp = s;
+	s = NULL;
+	r = LY_OK;
+ out:
+	store_cert_free(rec);
+	signer_free(s);
+	return r;
+}
+
+/* A PKCS#10 request for the new key, signed on the token. */
+static int
+csr_build(struct hsm_key *key, unsigned char **derp, size_t *lenp)
+{
+	X509_REQ *req = NULL;
+	X509_NAME *name = NULL;
+	unsigned char *der = NULL;
+	int len, r = LY_ERR_INTERNAL;
+
+	if ((req = X509_REQ_new()) == NULL || (name = X509_NAME_new()) == NULL ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)OCSP_SIGNER_CN, -1, -1, 0) ||
+	    !X509_REQ_set_version(req, 0) ||
+	    !X509_REQ_set_subject_name(req, name) ||
+	    !X509_REQ_set_pubkey(req, hsm_key_get0_public(key))) {
+		ly_log_crypto("ocsp csr_build");
+		goto out;
+	}
+	if ((r = hsm_sign(key, hsm_sign_x509_req, req)) != LY_OK)
+		goto out;
+	if ((len = i2d_X509_REQ(req, &der)) <= 0) {
+		r = LY_ERR_INTERNAL;
+		goto out;
+	}
+	*derp = der;
+	*lenp = (size_t)len;
+	r = LY_OK;
+ out:
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	return r;
+}
+
+/*
+ * Generates a key labelled ocsp-signer-<gen> (or the next free number) on
+ * the issuing CA's token. *urip and *genp name it.
+ */
+static int
+key_generate(struct ocsp_responder *resp, const char *pin, uint32_t gen,
+    char **urip, uint32_t *genp)
+{
+	const struct conf_ca *cc = &resp->conf->issuing;
+	enum conf_keytype kt;
+	char label[OCSP_SIGNER_LABEL_MAX], *uri = NULL;
+	int i, r = LY_ERR_EXISTS;
+
+	/* P-256 unless the CA is RSA: some relying parties know RSA only. */
+	kt = cc->key_type == CONF_KEY_RSA_2048 ||
+	    cc->key_type == CONF_KEY_RSA_3072 ||
+	    cc->key_type == CONF_KEY_RSA_4096 ?
+	    CONF_KEY_RSA_2048 : CONF_KEY_EC_P256;
+	for (i = 0; i < LABEL_TRIES && r == LY_ERR_EXISTS; i++, gen++) {
+		snprintf(label, sizeof(label), OCSP_SIGNER_LABEL "%u", gen);
+		free(uri);
+		if ((r = hsm_uri_sibling(cc->key_uri, label, &uri)) != LY_OK)
+			return r;
+		r = hsm_keygen(uri, pin, kt, NULL);
+	}
+	if (r != LY_OK) {
+		free(uri);
+		return r;
+	}
+	*urip = uri;
+	*genp = gen - 1;
+	return LY_OK;
+}
+
+/* The audit detail of a new signer. */
+static char *
+signer_detail(const struct ocsp_signer *s)
+{
+	char *hex, *d = NULL, na[21];
+
+	if ((hex = ca_serial_hex(&s->serial)) == NULL)
+		return NULL;
+	ly_time_fmt(s->not_after, na);
+	/* Hex, a label of ours and a time: nothing to escape. */
+	if (asprintf(&d, "{\"key\":\"%s\",\"not_after\":\"%s\",\"serial\":"
+	    "\"%s\"}", s->label, na, hex) == -1)
+		d = NULL;
+	free(hex);
+	return d;
+}
+
+/*
+ * Makes a new signer: key on the token, certificate from the issuing CA
+ * (ca_issue(), stored and audited), certificate object beside the key.
+ * Not yet recorded as the current one.
+ */
+static int
+signer_make(struct ocsp_responder *resp, const char *pin, uint32_t gen,
+    struct ocsp_signer **sp)
+{
+	const struct conf_profile *p;
+	struct ca_request rq;
+	struct ocsp_signer *s = NULL;
+	struct signer_rec sr;
+	unsigned char *csr = NULL;
+	size_t csrlen = 0;
+	char *uri = NULL;
+	int r;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return LY_ERR_ALLOC;
+	atomic_init(&s->refs, 1);
+	if ((r = key_generate(resp, pin, gen, &uri, &s->gen)) != LY_OK)
+		goto out;
+	snprintf(s->label, sizeof(s->label), OCSP_SIGNER_LABEL "%u", s->gen);
+	if ((r = hsm_key_open(uri, pin, resp->conf->issuing.rsa_padding,
+	    &s->key)) != LY_OK ||
+	    (r = csr_build(s->key, &csr, &csrlen)) != LY_OK)
+		goto out;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.profile = "ocsp";
+	rq.csr = csr;
+	rq.csrlen = csrlen;
+	rq.identity.kind = CONF_ID_NONE;
+	rq.days = resp->conf->ocsp_signer_days;
+	/* Within the profile's limit rather than no signer at all. */
+	if ((p = conf_profile_get(resp->conf, "ocsp")) != NULL &&
+	    rq.days > p->max_days) {
+		ly_log(LY_LOG_WARN, "ocsp: signer_days %d over the ocsp "
+		    "profile's max_days %d; using %d", rq.days, p->max_days,
+		    p->max_days);
+		rq.days = p->max_days;
+	}
+	rq.actor = OCSP_ACTOR;
+	rq.cn = OCSP_SIGNER_CN;
+	if ((r = ca_issue(resp->ca, &rq, &s->cert, &s->serial)) != LY_OK)
+		goto out;
+	if ((r = ocsp_asn1_time(X509_get0_notAfter(s->cert),
+	    &s->not_after)) != LY_OK)
+		goto out;
+	/* pkcs11-helper finds the key through the certificate beside it. */
+	if ((r = hsm_cert_store(uri, pin, s->cert)) != LY_OK)
+		goto out;
+	hsm_key_free(s->key);
+	s->key = NULL;
+	if ((r = hsm_key_open(uri, pin, resp->conf->issuing.rsa_padding,
+	    &s->key)) != LY_OK)
+		goto out;
+
+	sr.gen = s->gen;
+	sr.serial = s->serial;
+	memcpy(sr.label, s->label, sizeof(sr.label));
+	if ((r = rec_encode(&sr, &s->rec, &s->reclen)) != LY_OK)
+		goto out;
+	*sp = s;
+	s = NULL;
+	r = LY_OK;
+ out:
+	/*
+	 * XXX a key made before a later failure stays on the token; hsm/
+	 * has no way to destroy one. The next attempt takes the next label.
+	 */
+	signer_free(s);
+	free(csr);
+	free(uri);
+	return r;
+}
+
+/*
+ * Creates a signer and records it in place of prev (NULL: none). A lost
+ * race gives LY_ERR_EXISTS: the new certificate is revoked again (its key
+ * signs nothing) and the caller loads the winner's.
+ */
+static int
+signer_create(struct ocsp_responder *resp, const unsigned char *prev,
+    size_t prevlen, const char *pin, struct ocsp_signer **sp)
+{
+	struct signer_rec sr;
+	struct ocsp_signer *s = NULL;
+	char *detail = NULL;
+	uint32_t gen = 1;
+	int r;
+
+	if (prev != NULL && rec_parse(prev, prevlen, &sr) == LY_OK)
+		gen = sr.gen + 1;
+	if ((r = signer_make(resp, pin, gen, &s)) != LY_OK)
+		return r;
+	if ((detail = signer_detail(s)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	r = ca_ocsp_signer_set(resp->ca, prev, prevlen, s->rec, s->reclen,
+	    OCSP_ACTOR, detail);
+	if (r == LY_ERR_EXISTS) {
+		ly_log(LY_LOG_INFO, "ocsp: another process rotated the signer "
+		    "first; revoking %s", s->label);
+		(void)ca_revoke(resp->ca, &s->serial, REASON_CESSATION, 0,
+		    OCSP_ACTOR);
+		goto out;
+	}
+	if (r != LY_OK)
+		goto out;
+	ly_log(LY_LOG_INFO, "ocsp: new signer: %s", detail);
+	*sp = s;
+	s = NULL;
+ out:
+	ocsp_signer_put(s);
+	free(detail);
+	return r;
+}
+
+int
+ocsp_signer_sync(struct ocsp_responder *resp)
+{
+	const struct conf_ca *cc = &resp->conf->issuing;
+	struct ocsp_signer *cur = NULL, *s = NULL, *fallback = NULL;
+	struct hsm_key *ikey;
+	unsigned char *v = NULL;
+	size_t len = 0;
+	char *pin = NULL;
+	int i, st, r;
+
+	pthread_mutex_lock(&resp->sync);
+	/* Also brings the HSM up: signer keys live on the same token. */
+	if ((r = ca_key(resp->ca, CA_ISSUING, &ikey)) != LY_OK ||
+	    (r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
+		goto out;
+	for (i = 0, r = LY_ERR_EXISTS; i < SYNC_TRIES && r == LY_ERR_EXISTS;
+	    i++) {
+		free(v);
+		ocsp_signer_put(cur);
+		ocsp_signer_put(fallback);
+		cur = fallback = NULL;
+		if ((r = rec_read(resp, &v, &len)) != LY_OK)
+			break;
+		/* The record may be ours, or one another process made. */
+		cur = ocsp_signer_get(resp);
+		if (v != NULL && cur != NULL && cur->reclen == len &&
+		    memcmp(cur->rec, v, len) == 0) {
+			s = cur;
+			cur = NULL;
+		} else if (v != NULL) {
+			r = signer_load(resp, v, len, pin, &s);
+			if (r != LY_OK && r != LY_ERR_STATE)
+				break;
+			if (r == LY_ERR_STATE)
+				ly_log(LY_LOG_WARN, "ocsp: %s; making a new "
+				    "signer", ly_errdetail());
+		}
+		st = s != NULL ? signer_state(resp, s) : SIGNER_UNUSABLE;
+		if (st == SIGNER_CURRENT) {
+			r = LY_OK;
+			break;
+		}
+		if (st == SIGNER_DUE) {
+			fallback = s;
+			s = NULL;
+		} else {
+			ocsp_signer_put(s);
+			s = NULL;
+		}
+		r = signer_create(resp, v, len, pin, &s);
+	}
+	/* A signer due for rotation still signs while a new one cannot be made. */
+	if (r != LY_OK && fallback != NULL) {
+		ly_log(LY_LOG_WARN, "ocsp: cannot rotate the signer (%s: %s); "
+		    "%s signs until it is due", ly_strerror(r), ly_errdetail(),
+		    fallback->label);
+		s = fallback;
+		fallback = NULL;
+	}
+	if (s != NULL) {
+		signer_install(resp, s);
+		s = NULL;
+	}
+ out:
+	if (r != LY_OK)
+		ly_log(LY_LOG_ERR, "ocsp: signer: %s: %s", ly_strerror(r),
+		    ly_errdetail());
+	ocsp_signer_put(cur);
+	ocsp_signer_put(fallback);
+	ocsp_signer_put(s);
+	hsm_pin_free(pin);
+	free(v);
+	pthread_mutex_unlock(&resp->sync);
+	return r;
+}

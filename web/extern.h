@@ -1,1 +1,188 @@
-/* placeholder: being written */
+/*
+ * web/extern.h — declarations private to web/: the pieces server.c,
+ * routes.c and metrics.c share, and the pure helpers the unit tests call
+ * (URL and base64 handling, HTTP dates, conditional GET, metrics text).
+ */
+#ifndef LANYARD_WEB_EXTERN_H
+#define LANYARD_WEB_EXTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "web/web.h"
+
+/* ---- limits --------------------------------------------------------------- */
+
+/* Bytes of the path kept in the access log; the rest is cut. */
+#define WEB_LOG_PATH_MAX	200
+/* A raw (still percent-encoded) URL path we look at; longer is a 404. */
+#define WEB_PATH_MAX		(4 * OCSP_REQUEST_MAX)
+/* "Sun, 06 Nov 1994 08:49:37 GMT" and the NUL. */
+#define WEB_DATE_LEN		30
+/* A quoted entity tag we make. */
+#define WEB_ETAG_LEN		80
+/* How long a request waits for a reload (web_hold) before a 503. */
+#define WEB_HOLD_WAIT		5
+/* How long /healthz trusts its last HSM probe. */
+#define WEB_HSM_PROBE_TTL	1
+
+/* Which endpoint a request went to, for metrics. */
+enum web_endpoint {
+	WEB_EP_OCSP,
+	WEB_EP_CRL,
+	WEB_EP_CA,
+	WEB_EP_HEALTHZ,
+	WEB_EP_METRICS,
+	WEB_EP_OTHER,
+	WEB_EP_MAX
+};
+
+/* ---- server.c: the daemon, the instance, the response helpers ------------- */
+
+/*
+ * What a request runs against: the CA and responder of the current
+ * configuration. A request holds one from web_instance_get() until it has
+ * queued its response; web_hold() waits for all of them.
+ */
+struct web_instance {
+	struct ca		*ca;
+	struct ocsp_responder	*responder;
+	/* The cached HSM probe of /healthz (WEB_HSM_PROBE_TTL). */
+	time_t			 hsm_checked;
+	int			 hsm_r;
+};
+
+struct web_req;
+
+/* The instance for a request, or NULL (none: answer 503). */
+struct web_instance *web_instance_get(struct web *);
+void		 web_instance_put(struct web *, struct web_instance *);
+/* The CA's CRL snapshot cache (routes.c) lives in struct web. */
+struct web_crlcache *web_crlcache(struct web *);
+/* The locking of web_instance.hsm_* (it is shared by the pool threads). */
+void		 web_hsm_lock(struct web *);
+void		 web_hsm_unlock(struct web *);
+
+/*
+ * Queues resp (of len body bytes) with status on c and records both for
+ * the access log and metrics. Takes resp over (destroys it); NULL gives
+ * MHD_NO, which closes the connection. Returns the MHD result.
+ */
+enum MHD_Result	 web_queue(struct MHD_Connection *, struct web_req *,
+		    unsigned int status, struct MHD_Response *, size_t len);
+/*
+ * A JSON error {"error": code, "detail": detail} with status; allow (if
+ * not NULL) becomes the Allow header of a 405.
+ */
+enum MHD_Result	 web_error(struct MHD_Connection *, struct web_req *,
+		    unsigned int status, const char *code, const char *detail,
+		    const char *allow);
+/* The endpoint a request is counted under. */
+void		 web_req_endpoint(struct web_req *, enum web_endpoint);
+
+/*
+ * Escapes an attacker-controlled string for a log line: printable ASCII
+ * but '\\' and '"' as is, the rest as \xHH; at most max input bytes, with
+ * "..." when cut. out has room for 4 * max + 4 bytes. Returns out.
+ */
+char		*web_log_escape(const char *in, size_t max, char *out,
+		    size_t outlen);
+
+/* ---- routes.c: URL → handler, and the pure URL/HTTP helpers --------------- */
+
+/*
+ * Answers a request whose headers (and, for POST /ocsp, whole body) have
+ * arrived. path is the raw path as sent (not unescaped).
+ */
+enum MHD_Result	 web_route(struct web *, struct MHD_Connection *,
+		    struct web_req *, const char *method, const char *path,
+		    const unsigned char *body, size_t bodylen);
+/* Whether a request takes a body: only POST /ocsp does. */
+int		 web_route_takes_body(const char *method, const char *path);
+/* Whether a POST /ocsp Content-Type (NULL: none) is acceptable. */
+int		 web_ocsp_ctype_ok(const char *ctype);
+
+struct web_crlcache;
+struct web_crlcache *web_crlcache_new(void);
+void		 web_crlcache_free(struct web_crlcache *);
+/* Drops every snapshot (after a reload: the store may be another). */
+void		 web_crlcache_clear(struct web_crlcache *);
+
+/*
+ * Percent-decodes len bytes of in into out (room for len bytes: decoding
+ * never lengthens). '+' stays '+' (it is not a space in a path). Refuses
+ * a '%' not followed by two hex digits, and %00. Returns the decoded
+ * length or LY_ERR_BAD_INPUT.
+ */
+int		 web_pct_decode(const char *in, size_t len, unsigned char *out);
+/*
+ * Strict base64 (RFC 4648 section 4, '+' and '/', padding required, no
+ * white space) of len bytes into out (room for max bytes). Returns the
+ * byte count, LY_ERR_BAD_INPUT or LY_ERR_TOO_LARGE.
+ */
+int		 web_b64_decode(const char *in, size_t len, unsigned char *out,
+		    size_t max);
+/*
+ * The DER of an RFC 5019 GET request from the raw path after "/ocsp/":
+ * percent-decoded, then base64-decoded strictly into out (max bytes).
+ * Returns the byte count or LY_ERR_BAD_INPUT / LY_ERR_TOO_LARGE.
+ */
+int		 web_ocsp_path_decode(const char *raw, unsigned char *out,
+		    size_t max);
+/*
+ * PEM armour ("-----BEGIN label-----", base64 in 64-character lines) of
+ * der. *pemp is the caller's to free.
+ */
+int		 web_pem_encode(const char *label, const unsigned char *der,
+		    size_t len, char **pemp, size_t *lenp);
+
+/* RFC 7231 7.1.1.1 IMF-fixdate of t into buf[WEB_DATE_LEN]. */
+void		 web_http_date_fmt(time_t t, char *buf);
+/*
+ * Parses an HTTP-date: IMF-fixdate, and the obsolete RFC 850 and asctime
+ * forms recipients must accept. LY_ERR_BAD_INPUT if it is none of them.
+ */
+int		 web_http_date_parse(const char *, time_t *);
+/*
+ * Conditional GET (RFC 7232 section 6): whether to answer 304 Not
+ * Modified to a request with these If-None-Match and If-Modified-Since
+ * values (NULL if absent), for a representation with the quoted strong
+ * entity tag etag and last_modified (0: unknown). If-None-Match, when
+ * present, decides alone (weak comparison, "*" matches); an unparsable
+ * If-Modified-Since is ignored. 1: 304, 0: send it.
+ */
+int		 web_not_modified(const char *if_none_match,
+		    const char *if_modified_since, const char *etag,
+		    time_t last_modified);
+
+/* ---- metrics.c: counters, histogram, text --------------------------------- */
+
+/* Counts a finished request; safe from any thread, lock-free. */
+void		 web_metrics_request(enum web_endpoint, unsigned int status,
+		    uint64_t usec);
+void		 web_metrics_ocsp(enum ocsp_outcome, int presigned);
+void		 web_metrics_hsm_error(void);
+void		 web_metrics_refused(void);
+/* Zeroes everything (tests). */
+void		 web_metrics_reset(void);
+
+/* What /metrics says about one CRL; read from the store per scrape. */
+struct web_crl_gauge {
+	char		 name[CONF_NAME_MAX + 16];
+	uint64_t	 number;
+	time_t		 this_update;
+	time_t		 next_update;
+};
+
+/*
+ * The Prometheus text exposition (format 0.0.4) of every counter and of
+ * the CRL gauges (age and time to nextUpdate relative to now). *textp is
+ * the caller's to free.
+ */
+int		 web_metrics_text(const struct web_crl_gauge *, size_t n,
+		    time_t now, char **textp, size_t *lenp);
+
+#endif /* LANYARD_WEB_EXTERN_H */

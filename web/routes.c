@@ -1,1 +1,931 @@
-/* placeholder: being written */
+/*
+ * web/routes.c — URL → handler, and the URL and HTTP helpers they use.
+ *
+ * The path arrives raw (server.c turns off libmicrohttpd's unescaping,
+ * which would cut a path at "%00" and hand "%2F" over as '/'): each route
+ * percent-decodes only the part it takes as a name or as an RFC 5019
+ * request, so traversal and NUL bytes meet one decoder that refuses them,
+ * and the names are then checked by their owners (ca_slot_by_name,
+ * crl_name_parse).
+ *
+ * CRLs can be tens of megabytes: the DER is copied out of the read
+ * transaction once per CRL number into a reference-counted snapshot that
+ * every response of that CRL shares (MHD frees its reference when the
+ * response is gone), so a thousand downloads cost one copy, and no LMDB
+ * transaction stays open while a slow client reads.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "ca/store.h"
+#include "crl/crl.h"
+#include "util/util.h"
+#include "web/extern.h"
+
+/* Snapshots kept: one per CRL name; more names than this are copied per request. */
+#define CRLCACHE_MAX	64
+/* Input bytes per EVP_EncodeUpdate call (its length is an int). */
+#define PEM_CHUNK	(48 * 1024 * 1024)
+
+/* ---- pure helpers (tested in tests/unit/test_web.c) --------------------- */
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+web_pct_decode(const char *in, size_t len, unsigned char *out)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (in[i] != '%') {
+			/* A raw NUL cannot come from MHD, but the API allows it. */
+			if (in[i] == '\0')
+				return LY_ERR_BAD_INPUT;
+			out[o++] = (unsigned char)in[i];
+			continue;
+		}
+		if (len - i < 3)
+			return LY_ERR_BAD_INPUT;
+		if ((hi = hexval((unsigned char)in[i + 1])) < 0 ||
+		    (lo = hexval((unsigned char)in[i + 2])) < 0)
+			return LY_ERR_BAD_INPUT;
+		/* A NUL would cut the name short in every C string after us. */
+		if (hi == 0 && lo == 0)
+			return LY_ERR_BAD_INPUT;
+		out[o++] = (unsigned char)(hi << 4 | lo);
+		i += 2;
+	}
+	return (int)o;
+}
+
+int
+web_b64_decode(const char *in, size_t len, unsigned char *out, size_t max)
+{
+	unsigned char *dec = NULL;
+	char *enc = NULL;
+	size_t pad = 0;
+	int n, r = LY_ERR_BAD_INPUT;
+
+	if (len == 0 || len % 4 != 0)
+		goto out;
+	if (len / 4 * 3 > max + 2) {
+		r = LY_ERR_TOO_LARGE;
+		goto out;
+	}
+	if (len > (size_t)INT32_MAX)
+		goto out;
+	while (pad < 2 && in[len - 1 - pad] == '=')
+		pad++;
+	if ((dec = malloc(len / 4 * 3 + 1)) == NULL ||
+	    (enc = malloc(len + 1)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((n = EVP_DecodeBlock(dec, (const unsigned char *)in, (int)len)) < 0 ||
+	    (size_t)n != len / 4 * 3)
+		goto out;
+	/*
+	 * EVP_DecodeBlock skips white space and does not look at the bits a
+	 * final quantum leaves over; encoding the result again and asking
+	 * for the same text refuses both, and any character outside the
+	 * alphabet, without a base64 decoder of our own.
+	 */
+	if (EVP_EncodeBlock((unsigned char *)enc, dec, (int)((size_t)n - pad)) !=
+	    (int)len || memcmp(enc, in, len) != 0)
+		goto out;
+	if ((size_t)n - pad > max) {
+		r = LY_ERR_TOO_LARGE;
+		goto out;
+	}
+	memcpy(out, dec, (size_t)n - pad);
+	r = (int)((size_t)n - pad);
+ out:
+	free(dec);
+	free(enc);
+	return r;
+}
+
+int
+web_ocsp_path_decode(const char *raw, unsigned char *out, size_t max)
+{
+	size_t len = strlen(raw);
+	unsigned char *b64;
+	int n, r;
+
+	/* Base64 of max bytes, each byte percent-encoded at worst. */
+	if (len > 3 * (4 * (max / 3 + 1)))
+		return LY_ERR_TOO_LARGE;
+	if ((b64 = malloc(len + 1)) == NULL)
+		return LY_ERR_ALLOC;
+	if ((n = web_pct_decode(raw, len, b64)) < 0)
+		r = n;
+	else
+		r = web_b64_decode((const char *)b64, (size_t)n, out, max);
+	free(b64);
+	return r;
+}
+
+int
+web_pem_encode(const char *label, const unsigned char *der, size_t len,
+    char **pemp, size_t *lenp)
+{
+	EVP_ENCODE_CTX *ctx = NULL;
+	char *pem = NULL;
+	size_t cap, pos, off, chunk;
+	int outl, n, r = LY_ERR_ALLOC;
+
+	/* 64 characters and a newline per 48 bytes, plus the armour. */
+	cap = (len / 48 + 2) * 65 + 2 * (strlen(label) + 20) + 1;
+	if ((pem = malloc(cap)) == NULL || (ctx = EVP_ENCODE_CTX_new()) == NULL)
+		goto out;
+	n = snprintf(pem, cap, "-----BEGIN %s-----\n", label);
+	pos = (size_t)n;
+	EVP_EncodeInit(ctx);
+	for (off = 0; off < len; off += chunk) {
+		chunk = len - off < PEM_CHUNK ? len - off : PEM_CHUNK;
+		if (EVP_EncodeUpdate(ctx, (unsigned char *)pem + pos, &outl,
+		    der + off, (int)chunk) != 1) {
+			r = LY_ERR_INTERNAL;
+			goto out;
+		}
+		pos += (size_t)outl;
+	}
+	EVP_EncodeFinal(ctx, (unsigned char *)pem + pos, &outl);
+	pos += (size_t)outl;
+	n = snprintf(pem + pos, cap - pos, "-----END %s-----\n", label);
+	pos += (size_t)n;
+	*pemp = pem;
+	*lenp = pos;
+	pem = NULL; /* transferred */
+	r = LY_OK;
+ out:
+	EVP_ENCODE_CTX_free(ctx);
+	free(pem);
+	return r;
+}
+
+void
+web_http_date_fmt(time_t t, char *buf)
+{
+	static const char *const days[] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+	};
+	static const char *const months[] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
+	struct tm tm;
+
+	/* Names spelled out: strftime's would follow the locale. */
+	gmtime_r(&t, &tm);
+	/* The moduli only tell the compiler the fields fit their widths. */
+	snprintf(buf, WEB_DATE_LEN, "%s, %02u %s %04u %02u:%02u:%02u GMT",
+	    days[tm.tm_wday % 7], (unsigned)tm.tm_mday % 100u,
+	    months[tm.tm_mon % 12], (unsigned)(tm.tm_year + 1900) % 10000u,
+	    (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+	    (unsigned)tm.tm_sec % 100u);
+}
+
+int
+web_http_date_parse(const char *s, time_t *tp)
+{
+	/* RFC 7231 7.1.1.1: IMF-fixdate, then obsolete RFC 850 and asctime. */
+	static const char *const forms[] = {
+		"%a, %d %b %Y %H:%M:%S GMT",
+		"%A, %d-%b-%y %H:%M:%S GMT",
+		"%a %b %e %H:%M:%S %Y",
+	};
+	struct tm tm;
+	const char *end;
+	size_t i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		if ((end = strptime(s, forms[i], &tm)) != NULL && *end == '\0') {
+			*tp = timegm(&tm);
+			return LY_OK;
+		}
+	}
+	return LY_ERR_BAD_INPUT;
+}
+
+/* Whether the If-None-Match list (RFC 7232 3.2) names etag, weakly. */
+static int
+etag_listed(const char *list, const char *etag)
+{
+	const char *p = list, *q;
+	size_t elen = strlen(etag);
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			return 0;
+		if (*p == '*')
+			return 1;
+		if (p[0] == 'W' && p[1] == '/')
+			p += 2;
+		if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
+			return 0;
+		q++;
+		if ((size_t)(q - p) == elen && memcmp(p, etag, elen) == 0)
+			return 1;
+		p = q;
+	}
+}
+
+int
+web_not_modified(const char *inm, const char *ims, const char *etag,
+    time_t last_modified)
+{
+	time_t t;
+
+	if (inm != NULL)
+		return etag != NULL && etag[0] != '\0' && etag_listed(inm, etag);
+	if (ims != NULL && last_modified != 0 &&
+	    web_http_date_parse(ims, &t) == LY_OK && last_modified <= t)
+		return 1;
+	return 0;
+}
+
+/* ---- CRL snapshots ------------------------------------------------------- */
+
+struct crlsnap {
+	atomic_uint	 refs;
+	char		 name[CONF_NAME_MAX + 16];
+	struct crl_info	 info;
+	unsigned char	*der;
+	size_t		 len;
+	pthread_mutex_t	 pem_lock;
+	char		*pem;		/* made on the first ?pem */
+	size_t		 pemlen;
+};
+
+struct web_crlcache {
+	pthread_mutex_t	 lock;
+	struct crlsnap	*snap[CRLCACHE_MAX];
+};
+
+static void
+snap_unref(void *arg)
+{
+	struct crlsnap *s = arg;
+
+	if (s == NULL ||
+	    atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	pthread_mutex_destroy(&s->pem_lock);
+	free(s->der);
+	free(s->pem);
+	free(s);
+}
+
+static struct crlsnap *
+snap_new(const char *name, const unsigned char *der, size_t len,
+    const struct crl_info *info)
+{
+	struct crlsnap *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	/* XXX a 1M-entry CRL is ~40 MB: copied once per CRL number. */
+	if ((s->der = malloc(len ? len : 1)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	memcpy(s->der, der, len);
+	s->len = len;
+	s->info = *info;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	pthread_mutex_init(&s->pem_lock, NULL);
+	atomic_init(&s->refs, 1);
+	return s;
+}
+
+struct web_crlcache *
+web_crlcache_new(void)
+{
+	struct web_crlcache *cc;
+
+	if ((cc = calloc(1, sizeof(*cc))) == NULL)
+		return NULL;
+	pthread_mutex_init(&cc->lock, NULL);
+	return cc;
+}
+
+void
+web_crlcache_clear(struct web_crlcache *cc)
+{
+	size_t i;
+
+	if (cc == NULL)
+		return;
+	pthread_mutex_lock(&cc->lock);
+	for (i = 0; i < CRLCACHE_MAX; i++) {
+		snap_unref(cc->snap[i]);
+		cc->snap[i] = NULL;
+	}
+	pthread_mutex_unlock(&cc->lock);
+}
+
+void
+web_crlcache_free(struct web_crlcache *cc)
+{
+	if (cc == NULL)
+		return;
+	web_crlcache_clear(cc);
+	pthread_mutex_destroy(&cc->lock);
+	free(cc);
+}
+
+/*
+ * The snapshot of the CRL name whose current DER (borrowed from a read
+ * transaction) is der: the cached one if it is the same CRL, else a new
+ * copy that replaces it. The caller owns one reference.
+ */
+static struct crlsnap *
+crlcache_get(struct web_crlcache *cc, const char *name,
+    const unsigned char *der, size_t len, const struct crl_info *info)
+{
+	struct crlsnap *s = NULL;
+	size_t i, free_slot = CRLCACHE_MAX;
+
+	pthread_mutex_lock(&cc->lock);
+	for (i = 0; i < CRLCACHE_MAX; i++) {
+		if (cc->snap[i] == NULL) {
+			if (free_slot == CRLCACHE_MAX)
+				free_slot = i;
+			continue;
+		}
+		if (strcmp(cc->snap[i]->name, name) == 0)
+			break;
+	}
+	/* CRL numbers only grow: number and thisUpdate name one CRL. */
+	if (i < CRLCACHE_MAX && cc->snap[i]->info.number == info->number &&
+	    cc->snap[i]->info.this_update == info->this_update &&
+	    cc->snap[i]->len == len) {
+		s = cc->snap[i];
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+		goto out;
+	}
+	if ((s = snap_new(name, der, len, info)) == NULL)
+		goto out;
+	if (i == CRLCACHE_MAX)
+		i = free_slot;
+	if (i < CRLCACHE_MAX) {
+		snap_unref(cc->snap[i]);
+		cc->snap[i] = s;
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	}
+ out:
+	pthread_mutex_unlock(&cc->lock);
+	return s;
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+static void
+add_header(struct MHD_Response *resp, const char *k, const char *v)
+{
+	(void)MHD_add_response_header(resp, k, v);
+}
+
+/* Last-Modified, Expires, and Cache-Control with max-age up to next. */
+static void
+add_cache_headers(struct MHD_Response *resp, time_t last, time_t next,
+    const char *directives)
+{
+	char date[WEB_DATE_LEN], cc[128];
+	time_t now = ly_now();
+	long long age = next > now ? (long long)(next - now) : 0;
+
+	web_http_date_fmt(last, date);
+	add_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, date);
+	web_http_date_fmt(next, date);
+	add_header(resp, MHD_HTTP_HEADER_EXPIRES, date);
+	snprintf(cc, sizeof(cc), "max-age=%lld, %s", age, directives);
+	add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
+}
+
+static struct MHD_Response *
+empty_response(void)
+{
+	return MHD_create_response_from_buffer(0, (void *)"",
+	    MHD_RESPMEM_PERSISTENT);
+}
+
+static struct MHD_Response *
+copy_response(const void *data, size_t len, const char *ctype)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(len, (void *)data,
+	    MHD_RESPMEM_MUST_COPY);
+	if (resp != NULL && ctype != NULL)
+		add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	return resp;
+}
+
+/* Whether the request asks for PEM: "?pem" or Accept: application/x-pem-file. */
+static enum MHD_Result
+has_pem_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcmp(key, "pem") == 0) {
+		*(int *)cls = 1;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static int
+wants_pem(struct MHD_Connection *c)
+{
+	const char *accept;
+	int pem = 0;
+
+	(void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, has_pem_arg,
+	    &pem);
+	/* XXX no q-values: naming the type at all is asking for it. */
+	accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT);
+	if (accept != NULL && strcasestr(accept, "application/x-pem-file"))
+		pem = 1;
+	return pem;
+}
+
+static const char *
+header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* ---- handlers ------------------------------------------------------------- */
+
+/*
+ * The name between prefix and suffix of a raw path, percent-decoded into
+ * name (CONF_NAME_MAX + 16 bytes). LY_ERR_NOT_FOUND if it does not fit.
+ */
+static int
+path_name(const char *path, const char *prefix, const char *suffix,
+    char *name, size_t namelen)
+{
+	size_t plen = strlen(prefix), slen = strlen(suffix), len = strlen(path);
+	int n;
+
+	if (len <= plen + slen || strncmp(path, prefix, plen) != 0 ||
+	    strcmp(path + len - slen, suffix) != 0 ||
+	    len - plen - slen >= namelen)
+		return LY_ERR_NOT_FOUND;
+	if ((n = web_pct_decode(path + plen, len - plen - slen,
+	    (unsigned char *)name)) <= 0)
+		return LY_ERR_NOT_FOUND;
+	name[n] = '\0';
+	return LY_OK;
+}
+
+static enum MHD_Result
+handle_ca(struct web_instance *in, struct MHD_Connection *c,
+    struct web_req *rq, const char *path)
+{
+	char name[CONF_NAME_MAX + 16], etag[WEB_ETAG_LEN];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen, i;
+	const unsigned char *der;
+	struct MHD_Response *resp;
+	size_t len;
+	int slot, nm;
+
+	if (path_name(path, "/ca/", ".crt", name, sizeof(name)) != LY_OK ||
+	    (slot = ca_slot_by_name(in->ca, name)) < 0)
+		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no such CA certificate", NULL);
+	if (ca_cert_der(in->ca, slot, &der, &len) != LY_OK ||
+	    EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		return web_error(c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal", "CA certificate unavailable", NULL);
+	/* The first 16 bytes of SHA-256 name the certificate well enough. */
+	etag[0] = '"';
+	for (i = 0; i < 16; i++)
+		snprintf(etag + 1 + 2 * i, 3, "%02x", md[i]);
+	snprintf(etag + 33, sizeof(etag) - 33, "\"");
+	nm = web_not_modified(header(c, MHD_HTTP_HEADER_IF_NONE_MATCH), NULL,
+	    etag, 0);
+	resp = nm ? empty_response() :
+	    copy_response(der, len, "application/pkix-cert");
+	if (resp == NULL)
+		return MHD_NO;
+	add_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=3600");
+	return web_queue(c, rq, nm ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp,
+	    len);
+}
+
+/* The body of a CRL response: the snapshot's DER or its PEM. */
+static struct MHD_Response *
+crl_body(struct crlsnap *s, int pem, size_t *lenp)
+{
+	struct MHD_Response *resp;
+	void *data;
+	size_t len;
+
+	if (pem) {
+		pthread_mutex_lock(&s->pem_lock);
+		if (s->pem == NULL && web_pem_encode("X509 CRL", s->der, s->len,
+		    &s->pem, &s->pemlen) != LY_OK)
+			s->pem = NULL;
+		pthread_mutex_unlock(&s->pem_lock);
+		if (s->pem == NULL)
+			return NULL;
+		data = s->pem;
+		len = s->pemlen;
+	} else {
+		data = s->der;
+		len = s->len;
+	}
+	/* The response holds a reference; MHD drops it with the response. */
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(len,
+	    data, snap_unref, s);
+	if (resp == NULL) {
+		snap_unref(s);
+		return NULL;
+	}
+	add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    pem ? "application/x-pem-file" : "application/pkix-crl");
+	*lenp = len;
+	return resp;
+}
+
+static enum MHD_Result
+handle_crl(struct web *w, struct web_instance *in, struct MHD_Connection *c,
+    struct web_req *rq, const char *path)
+{
+	char name[CONF_NAME_MAX + 16], etag[WEB_ETAG_LEN];
+	struct store_txn *txn = NULL;
+	struct crlsnap *s = NULL;
+	struct MHD_Response *resp = NULL;
+	struct crl_info info;
+	struct crl_id id;
+	const unsigned char *der;
+	size_t len, bodylen = 0;
+	int pem, nm, r;
+
+	if (path_name(path, "/crl/", ".crl", name, sizeof(name)) != LY_OK ||
+	    crl_name_parse(in->ca, name, &id) != LY_OK)
+		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no such CRL", NULL);
+	if ((r = store_txn_begin(ca_store(in->ca), 0, &txn)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "GET /crl/%s: %s", name, ly_errdetail());
+		return web_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "store", "cannot read the store", NULL);
+	}
+	memset(&info, 0, sizeof(info));
+	if ((r = crl_get(txn, in->ca, &id, &der, &len, &info)) == LY_OK)
+		s = crlcache_get(web_crlcache(w), name, der, len, &info);
+	/* The DER was borrowed from the transaction: copied or done with. */
+	store_txn_abort(txn);
+	if (r == LY_ERR_NOT_FOUND)
+		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no CRL generated yet", NULL);
+	if (r != LY_OK || s == NULL) {
+		ly_log(LY_LOG_ERR, "GET /crl/%s: %s", name, r != LY_OK ?
+		    ly_errdetail() : "out of memory");
+		return web_error(c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal", "cannot read the CRL", NULL);
+	}
+	pem = wants_pem(c);
+	snprintf(etag, sizeof(etag), "\"%llx-%llx%s\"",
+	    (unsigned long long)info.number,
+	    (unsigned long long)info.this_update, pem ? "-pem" : "");
+	nm = web_not_modified(header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
+	    header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), etag,
+	    info.this_update);
+	resp = nm ? empty_response() : crl_body(s, pem, &bodylen);
+	snap_unref(s);
+	if (resp == NULL)
+		return web_error(c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal", "out of memory", NULL);
+	add_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	add_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT);
+	add_cache_headers(resp, info.this_update, info.next_update, "public");
+	return web_queue(c, rq, nm ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp,
+	    bodylen);
+}
+
+/*
+ * POST body or decoded GET path → ocsp_respond. A GET path that is not
+ * strict base64 is answered as an empty request: the client gets a
+ * proper malformedRequest OCSP response with HTTP 200 (RFC 6960 2.3)
+ * instead of an HTTP error it may not show.
+ */
+static enum MHD_Result
+handle_ocsp(struct web_instance *in, struct MHD_Connection *c,
+    struct web_req *rq, const unsigned char *der, size_t len, int get)
+{
+	struct ocsp_reply reply;
+	struct MHD_Response *resp;
+	int nm = 0, r;
+	enum MHD_Result ret;
+
+	memset(&reply, 0, sizeof(reply));
+	if ((r = ocsp_respond(in->responder, der, len, &reply)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "OCSP: %s", ly_errdetail());
+		return web_error(c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal", ly_strerror(r), NULL);
+	}
+	web_metrics_ocsp(reply.outcome, reply.presigned);
+	if (reply.outcome == OCSP_OUT_TRYLATER)
+		web_metrics_hsm_error();
+	/* RFC 5019 6.2: caching headers for GET answers that may be cached. */
+	get = get && reply.this_update != 0;
+	if (get)
+		nm = web_not_modified(header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
+		    header(c, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), reply.etag,
+		    reply.this_update);
+	resp = nm ? empty_response() :
+	    copy_response(reply.der, reply.len, "application/ocsp-response");
+	if (resp == NULL) {
+		ocsp_reply_clear(&reply);
+		return MHD_NO;
+	}
+	if (get) {
+		if (reply.etag[0] != '\0')
+			add_header(resp, MHD_HTTP_HEADER_ETAG, reply.etag);
+		add_cache_headers(resp, reply.this_update, reply.next_update,
+		    "public, no-transform, must-revalidate");
+	}
+	ret = web_queue(c, rq, nm ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp,
+	    reply.len);
+	ocsp_reply_clear(&reply);
+	return ret;
+}
+
+static enum MHD_Result
+handle_ocsp_get(struct web_instance *in, struct MHD_Connection *c,
+    struct web_req *rq, const char *raw)
+{
+	unsigned char der[OCSP_REQUEST_MAX];
+	int n;
+
+	if ((n = web_ocsp_path_decode(raw, der, sizeof(der))) < 0)
+		n = 0;
+	return handle_ocsp(in, c, rq, der, (size_t)n, 1);
+}
+
+/* The current full CRL of a CA slot; 0 if there is none (yet). */
+static int
+crl_of_slot(struct store_txn *txn, struct ca *ca, int slot,
+    struct crl_info *info)
+{
+	const unsigned char *der;
+	struct crl_id id;
+	size_t len;
+
+	if (crl_name_parse(ca, ca_slot_name(ca, slot), &id) != LY_OK)
+		return 0;
+	memset(info, 0, sizeof(*info));
+	return crl_get(txn, ca, &id, &der, &len, info) == LY_OK;
+}
+
+/* The HSM probe of /healthz: ca_key at most once per WEB_HSM_PROBE_TTL. */
+static int
+hsm_probe(struct web *w, struct web_instance *in)
+{
+	struct hsm_key *key;
+	time_t now = ly_now();
+	int r;
+
+	web_hsm_lock(w);
+	if (in->hsm_checked == 0 || now - in->hsm_checked >= WEB_HSM_PROBE_TTL) {
+		/* XXX once open, ca_key() returns the open key: a token that
+		 * dies later shows in signing (trylater), not here. */
+		if ((in->hsm_r = ca_key(in->ca, CA_ISSUING, &key)) != LY_OK) {
+			ly_log(LY_LOG_ERR, "healthz: HSM: %s", ly_errdetail());
+			web_metrics_hsm_error();
+		}
+		in->hsm_checked = now;
+	}
+	r = in->hsm_r;
+	web_hsm_unlock(w);
+	return r;
+}
+
+static enum MHD_Result
+handle_healthz(struct web *w, struct web_instance *in,
+    struct MHD_Connection *c, struct web_req *rq)
+{
+	struct store_txn *txn = NULL;
+	struct crl_info info;
+	json_t *o = NULL, *crls;
+	char ts[21], *text = NULL;
+	uint64_t revs;
+	time_t na;
+	int slot, r, bad = 0;
+	enum MHD_Result ret = MHD_NO;
+
+	if ((o = json_object()) == NULL || (crls = json_object()) == NULL ||
+	    json_object_set_new(o, "crl", crls) != 0)
+		goto out;
+	if ((r = store_txn_begin(ca_store(in->ca), 0, &txn)) != LY_OK ||
+	    (r = ca_revocations(txn, &revs)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "healthz: store: %s", ly_errdetail());
+		json_object_set_new(o, "store", json_string(ly_errcode(r)));
+		bad = 1;
+	} else {
+		json_object_set_new(o, "store", json_string("ok"));
+		for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+			if (!crl_of_slot(txn, in->ca, slot, &info))
+				continue;
+			ly_time_fmt(info.next_update, ts);
+			json_object_set_new(crls, ca_slot_name(in->ca, slot),
+			    json_pack("{s:I,s:s}", "number",
+			    (json_int_t)info.number, "next_update", ts));
+		}
+	}
+	store_txn_abort(txn);
+	if ((r = hsm_probe(w, in)) != LY_OK) {
+		json_object_set_new(o, "hsm", json_string(ly_errcode(r)));
+		bad = 1;
+	} else
+		json_object_set_new(o, "hsm", json_string("ok"));
+	if ((na = ocsp_signer_not_after(in->responder)) != 0) {
+		ly_time_fmt(na, ts);
+		json_object_set_new(o, "ocsp_signer_not_after", json_string(ts));
+	} else
+		json_object_set_new(o, "ocsp_signer_not_after", json_null());
+	json_object_set_new(o, "status", json_string(bad ? "failing" : "ok"));
+	if ((text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
+		goto out;
+	ret = web_queue(c, rq, bad ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
+	    copy_response(text, strlen(text), "application/json"), strlen(text));
+ out:
+	free(text);
+	json_decref(o);
+	return ret;
+}
+
+static enum MHD_Result
+handle_metrics(struct web_instance *in, struct MHD_Connection *c,
+    struct web_req *rq)
+{
+	struct web_crl_gauge g[2];
+	struct store_txn *txn = NULL;
+	struct crl_info info;
+	struct MHD_Response *resp;
+	char *text = NULL;
+	size_t n = 0, len;
+	int slot;
+
+	if (store_txn_begin(ca_store(in->ca), 0, &txn) == LY_OK) {
+		for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+			if (!crl_of_slot(txn, in->ca, slot, &info))
+				continue;
+			snprintf(g[n].name, sizeof(g[n].name), "%s",
+			    ca_slot_name(in->ca, slot));
+			g[n].number = info.number;
+			g[n].this_update = info.this_update;
+			g[n].next_update = info.next_update;
+			n++;
+		}
+		store_txn_abort(txn);
+	}
+	if (web_metrics_text(g, n, ly_now(), &text, &len) != LY_OK)
+		return MHD_NO;
+	if ((resp = MHD_create_response_from_buffer(len, text,
+	    MHD_RESPMEM_MUST_FREE)) == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; version=0.0.4; charset=utf-8");
+	return web_queue(c, rq, MHD_HTTP_OK, resp, len);
+}
+
+/* ---- routing -------------------------------------------------------------- */
+
+enum route {
+	R_NONE, R_HEALTHZ, R_METRICS, R_OCSP_POST, R_OCSP_GET, R_CA, R_CRL,
+};
+
+static enum route
+route_of(const char *path, enum web_endpoint *ep)
+{
+	*ep = WEB_EP_OTHER;
+	if (strcmp(path, "/healthz") == 0)
+		return *ep = WEB_EP_HEALTHZ, R_HEALTHZ;
+	if (strcmp(path, "/metrics") == 0)
+		return *ep = WEB_EP_METRICS, R_METRICS;
+	if (strcmp(path, "/ocsp") == 0 || strcmp(path, "/ocsp/") == 0)
+		return *ep = WEB_EP_OCSP, R_OCSP_POST;
+	if (strncmp(path, "/ocsp/", 6) == 0)
+		return *ep = WEB_EP_OCSP, R_OCSP_GET;
+	if (strncmp(path, "/ca/", 4) == 0)
+		return *ep = WEB_EP_CA, R_CA;
+	if (strncmp(path, "/crl/", 5) == 0)
+		return *ep = WEB_EP_CRL, R_CRL;
+	return R_NONE;
+}
+
+int
+web_route_takes_body(const char *method, const char *path)
+{
+	enum web_endpoint ep;
+
+	return strcmp(method, MHD_HTTP_METHOD_POST) == 0 &&
+	    route_of(path, &ep) == R_OCSP_POST;
+}
+
+int
+web_ocsp_ctype_ok(const char *ctype)
+{
+	static const char want[] = "application/ocsp-request";
+	size_t n = sizeof(want) - 1;
+
+	/* RFC 6960 A.1 says it MUST be set; be liberal in what we accept. */
+	if (ctype == NULL)
+		return 1;
+	return strncasecmp(ctype, want, n) == 0 &&
+	    (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+enum MHD_Result
+web_route(struct web *w, struct MHD_Connection *c, struct web_req *rq,
+    const char *method, const char *path, const unsigned char *body,
+    size_t bodylen)
+{
+	struct web_instance *in;
+	enum web_endpoint ep;
+	enum route rt;
+	int get, post;
+	enum MHD_Result ret;
+
+	rt = route_of(path, &ep);
+	web_req_endpoint(rq, ep);
+	get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+	post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	if (rt == R_NONE || strlen(path) > WEB_PATH_MAX)
+		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no such resource", NULL);
+	if (rt == R_OCSP_POST && !post)
+		return web_error(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method_not_allowed", "POST an OCSP request here, or GET "
+		    "/ocsp/<base64>", "POST");
+	if (rt != R_OCSP_POST && !get)
+		return web_error(c, rq, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method_not_allowed", "use GET", "GET, HEAD");
+	if ((in = web_instance_get(w)) == NULL)
+		return web_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "unavailable", "the CA is being reloaded or failed to "
+		    "load", NULL);
+	switch (rt) {
+	case R_HEALTHZ:
+		ret = handle_healthz(w, in, c, rq);
+		break;
+	case R_METRICS:
+		ret = handle_metrics(in, c, rq);
+		break;
+	case R_OCSP_POST:
+		/* An empty body is a malformed request, not a NULL pointer. */
+		ret = handle_ocsp(in, c, rq, body != NULL ? body :
+		    (const unsigned char *)"", bodylen, 0);
+		break;
+	case R_OCSP_GET:
+		ret = handle_ocsp_get(in, c, rq, path + 6);
+		break;
+	case R_CA:
+		ret = handle_ca(in, c, rq, path);
+		break;
+	case R_CRL:
+		ret = handle_crl(w, in, c, rq, path);
+		break;
+	default:
+		ret = MHD_NO;
+		break;
+	}
+	web_instance_put(w, in);
+	return ret;
+}

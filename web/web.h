@@ -28,4 +28,23 @@ int		 web_start(struct ca *, struct ocsp_responder *,
  */
 void		 web_stop(struct web *);
 
+/* The port the listener is bound to (the one chosen for "ADDR:0"). */
+unsigned int	 web_port(const struct web *);
+
+/*
+ * Reloading without dropping the listener. web_hold() makes requests that
+ * start from now on wait (up to a few seconds, then 503) and returns once
+ * no request uses the current ca and responder any more: the caller may
+ * then free them. web_resume() sets the ones to use from now on (both
+ * NULL: answer 503 until the next web_resume()) and lets the waiting
+ * requests go on. ca-server cannot overlap two instances of a CA in one
+ * process (one LMDB environment and one PKCS#11 module per process), so
+ * it closes the old before opening the new.
+ */
+void		 web_hold(struct web *);
+void		 web_resume(struct web *, struct ca *, struct ocsp_responder *);
+
+/* The access log goes to syslog instead of stderr (before web_start()). */
+void		 web_log_syslog(int);
+
 #endif /* LANYARD_WEB_H */

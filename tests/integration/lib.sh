@@ -17,6 +17,9 @@ n=0
 nfail=0
 
 cleanup() {
+	# Servers a test started are stopped by PID, whatever happened.
+	type stop_nginx >/dev/null 2>&1 && stop_nginx
+	type stop_server >/dev/null 2>&1 && stop_server
 	[ "${KEEP_TMP:-}" = 1 ] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -25,7 +28,7 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() {
 	n=$((n + 1)); nfail=$((nfail + 1)); echo "not ok $n - $*"
 	# The last lines of the log say why, in the test's .log file.
-	tail -n 5 "$LOG" | sed 's/^/# /'
+	tail -n 5 "$LOG" | awk '{ print "# " $0 }'
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
@@ -92,4 +95,122 @@ csr() {
 # The SoftHSM2 module and configuration of the test instance.
 softhsm_module() {
 	sed -n 's/^module = //p' "$T/ca/ca.conf"
+}
+
+# ---- nginx, as the mTLS gateway and the static scale-out server --------
+
+# start_nginx BODY: runs nginx on a free 127.0.0.1 port with BODY (server
+# blocks; @PORT@ is replaced by the port) in $T/nginx. Sets NGINX_PORT and
+# NGINX_PID. Returns non-zero if nginx would not start.
+start_nginx() {
+	body=$1
+	mkdir -p "$T/nginx/logs" "$T/nginx/tmp"
+	tries=0
+	while [ $tries -lt 8 ]; do
+		tries=$((tries + 1))
+		NGINX_PORT=$(( ($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 30000) + 20000 ))
+		{
+			echo "worker_processes 1;"
+			[ "$(id -u)" -eq 0 ] && echo "user root;"
+			echo "pid $T/nginx/nginx.pid;"
+			echo "error_log $T/nginx/logs/error.log info;"
+			echo "events { worker_connections 256; }"
+			echo "http {"
+			echo "  access_log off;"
+			echo "  client_body_temp_path $T/nginx/tmp/body;"
+			echo "  proxy_temp_path $T/nginx/tmp/proxy;"
+			echo "  fastcgi_temp_path $T/nginx/tmp/fcgi;"
+			echo "  uwsgi_temp_path $T/nginx/tmp/uwsgi;"
+			echo "  scgi_temp_path $T/nginx/tmp/scgi;"
+			echo "$body" | sed "s/@PORT@/$NGINX_PORT/g"
+			echo "}"
+		} >"$T/nginx/nginx.conf"
+		nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' \
+		    >>"$T/nginx/logs/stdout" 2>&1 &
+		NGINX_PID=$!
+		i=0
+		while [ $i -lt 50 ]; do
+			if ! kill -0 "$NGINX_PID" 2>/dev/null; then
+				break
+			fi
+			if grep -q "start worker process" "$T/nginx/logs/error.log" 2>/dev/null; then
+				return 0
+			fi
+			sleep 0.1
+			i=$((i + 1))
+		done
+		stop_nginx
+	done
+	return 1
+}
+
+reload_nginx() {
+	: >"$T/nginx/logs/error.log"
+	kill -HUP "$NGINX_PID"
+	i=0
+	# Reloaded when the new worker says so.
+	while [ $i -lt 50 ] && ! grep -q "start worker process" "$T/nginx/logs/error.log"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+stop_nginx() {
+	if [ -n "${NGINX_PID:-}" ]; then
+		kill "$NGINX_PID" 2>/dev/null
+		wait "$NGINX_PID" 2>/dev/null
+		NGINX_PID=
+	fi
+}
+
+# The RFC 5019 GET path of a DER OCSP request: base64, percent-encoded.
+ocsp_get_path() {
+	openssl base64 -A <"$1" | sed -e 's/+/%2B/g' -e 's|/|%2F|g' -e 's/=/%3D/g'
+}
+
+# ---- ca-server -----------------------------------------------------------
+
+CA_SERVER="$top_builddir/ca-server"
+SERVER_PID=
+
+# start_server [ARGS...]: runs ca-server on the test instance on
+# 127.0.0.1 with a port the kernel chooses, logging to $T/server.log, and
+# waits (at most 20 s) for its "listening on" line. Sets SERVER_PID,
+# SERVER_PORT and BASE (http://127.0.0.1:PORT). Returns non-zero if it
+# did not come up.
+start_server() {
+	SERVER_LOG="$T/server.log"
+	"$CA_SERVER" --dir "$T/ca" --http 127.0.0.1:0 "$@" >>"$SERVER_LOG" 2>&1 &
+	SERVER_PID=$!
+	tries=0
+	while [ $tries -lt 200 ]; do
+		SERVER_PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' \
+		    "$SERVER_LOG" | tail -n 1)
+		if [ -n "$SERVER_PORT" ]; then
+			BASE="http://127.0.0.1:$SERVER_PORT"
+			return 0
+		fi
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	tail -n 5 "$SERVER_LOG" >>"$LOG" 2>/dev/null
+	stop_server
+	return 1
+}
+
+# stop_server: SIGTERM to the server this test started, SIGKILL after
+# 10 s. SERVER_STATUS is its exit status (143 and the like if killed).
+stop_server() {
+	[ -n "${SERVER_PID:-}" ] || return 0
+	kill -TERM "$SERVER_PID" 2>/dev/null
+	tries=0
+	while kill -0 "$SERVER_PID" 2>/dev/null && [ $tries -lt 100 ]; do
+		tries=$((tries + 1))
+		sleep 0.1
+	done
+	kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_STATUS=$?
+	SERVER_PID=
 }

@@ -1,9 +1,915 @@
+/*
+ * Unit tests of the OCSP responder on a real SoftHSM2 instance in a temp
+ * dir: the delegated signer, pre-signed responses served byte for byte,
+ * revocation, unknown and foreign serials, malformed input, nonces,
+ * SHA-256 CertIDs, refresh and signer rotation under a pinned clock, and
+ * several threads answering at once.
+ */
 #include "config.h"
+
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <cmocka.h>
-/* placeholder: being written */
-static void t(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest tests[] = { cmocka_unit_test(t) }; return cmocka_run_group_tests(tests, NULL, NULL); }
+#include <openssl/evp.h>
+#include <openssl/ocsp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/store.h"
+#include "ocsp/ocsp.h"
+#include "util/util.h"
+
+struct fixture {
+	char			 dir[64];
+	struct ca		*ca;
+	struct ocsp_responder	*resp;
+	unsigned char		*csr;
+	size_t			 csrlen;
+};
+
+static void
+make_csr(struct fixture *f)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509_REQ *req = X509_REQ_new();
+	unsigned char *der = NULL;
+	int len;
+
+	assert_non_null(k);
+	X509_REQ_set_pubkey(req, k);
+	assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
+	len = i2d_X509_REQ(req, &der);
+	assert_true(len > 0);
+	f->csr = malloc((size_t)len);
+	memcpy(f->csr, der, (size_t)len);
+	f->csrlen = (size_t)len;
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	EVP_PKEY_free(k);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char base[] = "/tmp/lanyard-ocsp-XXXXXX";
+
+	if (f == NULL || mkdtemp(base) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "%s/i", base);
+	ly_log_setlevel(LY_LOG_ERR);
+	ly_clock_set(0);
+	if (ca_init(f->dir, CONF_KEY_EC_P256, NULL) != LY_OK) {
+		fprintf(stderr, "ca_init: %s\n", ly_errdetail());
+		return -1;
+	}
+	if (ca_open(f->dir, 0, &f->ca) != LY_OK)
+		return -1;
+	if (ocsp_responder_new(f->ca, &f->resp) != LY_OK) {
+		fprintf(stderr, "ocsp_responder_new: %s\n", ly_errdetail());
+		return -1;
+	}
+	make_csr(f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	ly_clock_set(0);
+	ocsp_responder_free(f->resp);
+	ca_close(f->ca);
+	f->dir[strlen(f->dir) - 2] = '\0';
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f->csr);
+	free(f);
+	return 0;
+}
+
+static void
+issue(struct fixture *f, X509 **x, struct ca_serial *s)
+{
+	struct ca_request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.profile = "client";
+	rq.csr = f->csr;
+	rq.csrlen = f->csrlen;
+	rq.identity.kind = CONF_ID_JSON;
+	rq.identity.value = (char *)"{\"userId\":42}";
+	rq.actor = "test";
+	assert_int_equal(ca_issue(f->ca, &rq, x, s), LY_OK);
+}
+
+/* A CertID for serial under issuer, with hash md. */
+static OCSP_CERTID *
+certid(X509 *issuer, const struct ca_serial *serial, const EVP_MD *md)
+{
+	ASN1_INTEGER *sn = ca_serial_to_asn1(serial);
+	OCSP_CERTID *id;
+
+	assert_non_null(sn);
+	id = OCSP_cert_id_new(md, X509_get_subject_name(issuer),
+	    X509_get0_pubkey_bitstr(issuer), sn);
+	assert_non_null(id);
+	ASN1_INTEGER_free(sn);
+	return id;
+}
+
+/* DER of a request for ids (taken), with a nonce of noncelen if > 0. */
+static unsigned char *
+request(OCSP_CERTID **ids, size_t n, int noncelen, OCSP_REQUEST **keep,
+    size_t *lenp)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	unsigned char *der = NULL;
+	size_t i;
+	int len;
+
+	for (i = 0; i < n; i++)
+		assert_non_null(OCSP_request_add0_id(req, ids[i]));
+	if (noncelen > 0)
+		assert_int_equal(OCSP_request_add1_nonce(req, NULL, noncelen),
+		    1);
+	len = i2d_OCSP_REQUEST(req, &der);
+	assert_true(len > 0);
+	*lenp = (size_t)len;
+	if (keep != NULL)
+		*keep = req;
+	else
+		OCSP_REQUEST_free(req);
+	return der;
+}
+
+static unsigned char *
+request1(X509 *issuer, const struct ca_serial *s, const EVP_MD *md,
+    int noncelen, OCSP_REQUEST **keep, size_t *lenp)
+{
+	OCSP_CERTID *id = certid(issuer, s, md);
+
+	return request(&id, 1, noncelen, keep, lenp);
+}
+
+static time_t
+asn1_time(const ASN1_GENERALIZEDTIME *t)
+{
+	struct tm tm;
+
+	assert_true(ASN1_TIME_to_tm(t, &tm));
+	return timegm(&tm);
+}
+
+/* Parses a reply, checks its status and, if successful, its signature. */
+static OCSP_BASICRESP *
+check(struct fixture *f, const struct ocsp_reply *rp, int want)
+{
+	const unsigned char *p = rp->der;
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	X509_STORE *st;
+
+	assert_non_null(rp->der);
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)rp->len);
+	assert_non_null(resp);
+	assert_ptr_equal(p, rp->der + rp->len);
+	assert_int_equal(OCSP_response_status(resp), want);
+	if (want != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+		OCSP_RESPONSE_free(resp);
+		return NULL;
+	}
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	OCSP_RESPONSE_free(resp);
+	st = X509_STORE_new();
+	X509_STORE_add_cert(st, ca_cert(f->ca, CA_ROOT));
+	X509_STORE_add_cert(st, ca_cert(f->ca, CA_ISSUING));
+	/* Verified at the pinned time, as a relying party then would. */
+	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st), ly_now());
+	assert_int_equal(OCSP_basic_verify(bs, NULL, st, 0), 1);
+	X509_STORE_free(st);
+	return bs;
+}
+
+/* The status of serial in bs, with its times checked against now. */
+static int
+status(struct fixture *f, OCSP_BASICRESP *bs, const struct ca_serial *s,
+    const EVP_MD *md, int *reason, time_t *rev, time_t *thisp)
+{
+	OCSP_CERTID *id = certid(ca_cert(f->ca, CA_ISSUING), s, md);
+	ASN1_GENERALIZEDTIME *revt = NULL, *thisupd = NULL, *nextupd = NULL;
+	int st = -1, rsn = -1;
+
+	assert_int_equal(OCSP_resp_find_status(bs, id, &st, &rsn, &revt,
+	    &thisupd, &nextupd), 1);
+	assert_true(asn1_time(thisupd) <= ly_now());
+	assert_true(ly_now() < asn1_time(nextupd));
+	if (reason != NULL)
+		*reason = rsn;
+	if (rev != NULL && revt != NULL)
+		*rev = asn1_time(revt);
+	if (thisp != NULL)
+		*thisp = asn1_time(thisupd);
+	OCSP_CERTID_free(id);
+	return st;
+}
+
+static X509 *
+signer_of(OCSP_BASICRESP *bs)
+{
+	const STACK_OF(X509) *certs = OCSP_resp_get0_certs(bs);
+
+	assert_int_equal(sk_X509_num(certs), 1);
+	return sk_X509_value(certs, 0);
+}
+
+static void
+test_signer(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_responder *again = NULL;
+	struct ocsp_reply rp;
+	struct ca_serial s;
+	OCSP_BASICRESP *bs;
+	X509 *x, *signer;
+	unsigned char *der;
+	size_t len;
+	char cn[64];
+	time_t na;
+
+	issue(f, &x, &s);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	signer = signer_of(bs);
+	assert_true(X509_get_extension_flags(signer) & EXFLAG_XKUSAGE);
+	assert_int_equal(X509_get_extended_key_usage(signer), XKU_OCSP_SIGN);
+	assert_true(X509_get_ext_by_NID(signer, NID_id_pkix_OCSP_noCheck, -1)
+	    >= 0);
+	assert_int_equal(X509_check_issued(ca_cert(f->ca, CA_ISSUING), signer),
+	    X509_V_OK);
+	assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(signer),
+	    NID_commonName, cn, sizeof(cn)) > 0);
+	assert_string_equal(cn, "Lanyard OCSP Responder");
+	assert_int_equal(EVP_PKEY_get_base_id(X509_get0_pubkey(signer)),
+	    EVP_PKEY_EC);
+	na = asn1_time(X509_get0_notAfter(signer));
+	assert_true(na == ocsp_signer_not_after(f->resp));
+	assert_true(na > ly_now() + (ca_conf(f->ca)->ocsp_signer_days - 1) *
+	    86400L);
+
+	/* A second responder (a restart, the other process) loads the same one. */
+	assert_int_equal(ocsp_responder_new(f->ca, &again), LY_OK);
+	assert_true(ocsp_signer_not_after(again) == na);
+	ocsp_responder_free(again);
+	ca_set_presign(f->ca, NULL, NULL);
+	ocsp_responder_free(f->resp);
+	f->resp = NULL;
+	assert_int_equal(ocsp_responder_new(f->ca, &f->resp), LY_OK);
+
+	/* Compare-and-set: a record that changed meanwhile is not overwritten. */
+	assert_int_equal(ca_ocsp_signer_set(f->ca, "stale", 5, "x", 1, "test",
+	    NULL), LY_ERR_EXISTS);
+
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static void
+test_presigned_good(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_reply rp, rp2;
+	struct store_txn *txn;
+	struct ca_serial s;
+	OCSP_BASICRESP *bs;
+	const void *v;
+	unsigned char *der, hash[32];
+	char etag[68];
+	size_t len, vlen, i;
+	X509 *x;
+	time_t thisupd;
+
+	issue(f, &x, &s);
+	/* Stored in the same transaction as the certificate. */
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_ocsp_get(txn, &s, &v, &vlen), LY_OK);
+	assert_true(vlen > 64);
+	store_txn_abort(txn);
+
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.presigned, 1);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, &thisupd),
+	    V_OCSP_CERTSTATUS_GOOD);
+	assert_true(rp.this_update == thisupd);
+	assert_true(rp.next_update == rp.this_update +
+	    ca_conf(f->ca)->ocsp_validity);
+	assert_true(rp.produced_at == rp.this_update);
+	SHA256(rp.der, rp.len, hash);
+	etag[0] = '"';
+	for (i = 0; i < 32; i++)
+		snprintf(etag + 1 + 2 * i, 3, "%02x", hash[i]);
+	strcpy(etag + 65, "\"");
+	assert_string_equal(rp.etag, etag);
+
+	/* The same request again: the same bytes. */
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp2), LY_OK);
+	assert_int_equal(rp2.presigned, 1);
+	assert_int_equal(rp2.len, rp.len);
+	assert_memory_equal(rp2.der, rp.der, rp.len);
+
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	ocsp_reply_clear(&rp2);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static void
+test_revoked(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_reply rp, rp2;
+	struct ca_ocsp_item item;
+	struct ca_serial s;
+	OCSP_BASICRESP *bs;
+	unsigned char *der;
+	size_t len, n = 99;
+	X509 *x;
+	time_t t0 = time(NULL), rev = 0;
+	int reason = -1;
+
+	ly_clock_set(t0);
+	issue(f, &x, &s);
+	ly_clock_set(t0 + 60);
+	assert_int_equal(ca_revoke(f->ca, &s, ca_reason_parse("keyCompromise"),
+	    0, "test"), LY_OK);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.presigned, 1);
+	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(status(f, bs, &s, EVP_sha1(), &reason, &rev, NULL),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
+	assert_true(rev == t0 + 60);
+	OCSP_BASICRESP_free(bs);
+
+	/*
+	 * A refresh that signed "good" before the revocation landed must not
+	 * overwrite the revoked response.
+	 */
+	item.serial = s;
+	item.status = STORE_VALID;
+	item.der = (const unsigned char *)"stale";
+	item.len = 5;
+	assert_int_equal(ca_ocsp_store_if(f->ca, &item, 1, &n), LY_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp2), LY_OK);
+	assert_int_equal(rp2.outcome, OCSP_OUT_REVOKED);
+	assert_int_equal(rp2.len, rp.len);
+	assert_memory_equal(rp2.der, rp.der, rp.len);
+
+	ocsp_reply_clear(&rp);
+	ocsp_reply_clear(&rp2);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static void
+test_unknown(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_reply rp;
+	struct ca_serial s;
+	OCSP_BASICRESP *bs;
+	unsigned char *der;
+	size_t len;
+
+	assert_int_equal(ca_serial_new(&s), LY_OK);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.presigned, 0);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, NULL),
+	    V_OCSP_CERTSTATUS_UNKNOWN);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+}
+
+/* A self-signed CA that is not ours. */
+static X509 *
+foreign_ca(void)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *n = X509_get_subject_name(x);
+
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"Lanyard Issuing CA 1", -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, k);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	EVP_PKEY_free(k);
+	return x;
+}
+
+static void
+test_unauthorized(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_reply rp;
+	struct ca_serial s;
+	unsigned char *der;
+	size_t len;
+	X509 *other = foreign_ca(), *x;
+
+	issue(f, &x, &s);
+	/* Our serial, another CA (same subject name, another key). */
+	der = request1(other, &s, EVP_sha1(), 0, NULL, &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	assert_int_equal(rp.presigned, 0);
+	assert_string_equal(rp.etag, "");
+	check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+
+	/* The issuing CA certificate itself: its issuer is the root. */
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(
+	    ca_cert(f->ca, CA_ISSUING)), &s), LY_OK);
+	der = request1(ca_cert(f->ca, CA_ROOT), &s, EVP_sha1(), 0, NULL, &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+	X509_free(other);
+	X509_free(x);
+}
+
+static void
+malformed(struct fixture *f, const unsigned char *der, size_t len)
+{
+	struct ocsp_reply rp;
+
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.outcome, OCSP_OUT_MALFORMED);
+	assert_int_equal(rp.presigned, 0);
+	assert_true(rp.next_update == 0);
+	check(f, &rp, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	ocsp_reply_clear(&rp);
+}
+
+static void
+test_malformed(void **state)
+{
+	struct fixture *f = *state;
+	OCSP_CERTID *ids[17];
+	OCSP_REQUEST *req;
+	X509_EXTENSION *ext;
+	ASN1_OCTET_STRING *os;
+	unsigned char *der, *big, junk[64], nonce[33];
+	struct ca_serial s;
+	size_t len, i;
+
+	RAND_bytes(junk, sizeof(junk));
+	malformed(f, junk, sizeof(junk));
+	malformed(f, (const unsigned char *)"", 0);
+	malformed(f, (const unsigned char *)"\x30\x00", 2);
+
+	assert_int_equal(ca_serial_new(&s), LY_OK);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
+	    &len);
+	for (i = 1; i < len; i++)
+		malformed(f, der, i);	/* every truncation */
+	big = calloc(1, OCSP_REQUEST_MAX + 1);
+	memcpy(big, der, len);
+	malformed(f, big, len + 1);	/* trailing garbage */
+	malformed(f, big, OCSP_REQUEST_MAX + 1);
+	free(big);
+	OPENSSL_free(der);
+
+	/* 17 CertIDs, one more than max_requests allows. */
+	for (i = 0; i < 17; i++)
+		ids[i] = certid(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1());
+	der = request(ids, 17, 0, NULL, &len);
+	malformed(f, der, len);
+	OPENSSL_free(der);
+
+	/* A nonce of 33 octets (RFC 8954: at most 32). */
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, &req,
+	    &len);
+	OPENSSL_free(der);
+	RAND_bytes(nonce, sizeof(nonce));
+	assert_int_equal(OCSP_request_add1_nonce(req, nonce, sizeof(nonce)), 1);
+	der = NULL;
+	len = (size_t)i2d_OCSP_REQUEST(req, &der);
+	malformed(f, der, len);
+	OPENSSL_free(der);
+	OCSP_REQUEST_free(req);
+
+	/* An unknown critical extension. */
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, &req,
+	    &len);
+	OPENSSL_free(der);
+	os = ASN1_OCTET_STRING_new();
+	ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2);
+	ext = X509_EXTENSION_create_by_NID(NULL, NID_id_pkix_OCSP_serviceLocator,
+	    1, os);
+	assert_non_null(ext);
+	assert_int_equal(OCSP_REQUEST_add_ext(req, ext, -1), 1);
+	der = NULL;
+	len = (size_t)i2d_OCSP_REQUEST(req, &der);
+	malformed(f, der, len);
+	OPENSSL_free(der);
+	X509_EXTENSION_free(ext);
+	ASN1_OCTET_STRING_free(os);
+	OCSP_REQUEST_free(req);
+
+	/* An MD5 CertID. */
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_md5(), 0, NULL,
+	    &len);
+	malformed(f, der, len);
+	OPENSSL_free(der);
+}
+
+static void
+test_nonce(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_reply rp;
+	struct ca_serial s;
+	OCSP_REQUEST *req;
+	OCSP_BASICRESP *bs;
+	unsigned char *der;
+	size_t len;
+	X509 *x;
+
+	issue(f, &x, &s);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 16, &req,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.presigned, 0);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_true(rp.next_update == 0);
+	assert_string_equal(rp.etag, "");
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(OCSP_check_nonce(req, bs), 1);
+	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, NULL),
+	    V_OCSP_CERTSTATUS_GOOD);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+
+	/* nonce = ignore: the pre-signed response, without the nonce. */
+	((struct conf *)ca_conf(f->ca))->ocsp_nonce_sign = 0;
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.presigned, 1);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(OCSP_check_nonce(req, bs), -1);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+
+	OCSP_REQUEST_free(req);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static void
+test_sha256_multi(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_reply rp;
+	struct ca_serial s, s2, unk;
+	OCSP_CERTID *ids[3];
+	OCSP_BASICRESP *bs;
+	unsigned char *der;
+	size_t len;
+	X509 *x, *x2;
+
+	issue(f, &x, &s);
+	issue(f, &x2, &s2);
+	assert_int_equal(ca_revoke(f->ca, &s2, -1, 0, "test"), LY_OK);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha256(), 0, NULL,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.presigned, 0);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	/* Signed on demand without a nonce: still cacheable. */
+	assert_true(rp.next_update > rp.this_update);
+	assert_int_equal(rp.etag[0], '"');
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(status(f, bs, &s, EVP_sha256(), NULL, NULL, NULL),
+	    V_OCSP_CERTSTATUS_GOOD);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+
+	/* Several certificates: the outcome is the first one's. */
+	assert_int_equal(ca_serial_new(&unk), LY_OK);
+	ids[0] = certid(ca_cert(f->ca, CA_ISSUING), &s2, EVP_sha384());
+	ids[1] = certid(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha512());
+	ids[2] = certid(ca_cert(f->ca, CA_ISSUING), &unk, EVP_sha1());
+	der = request(ids, 3, 0, NULL, &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(OCSP_resp_count(bs), 3);
+	assert_int_equal(status(f, bs, &s2, EVP_sha384(), NULL, NULL, NULL),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(status(f, bs, &s, EVP_sha512(), NULL, NULL, NULL),
+	    V_OCSP_CERTSTATUS_GOOD);
+	assert_int_equal(status(f, bs, &unk, EVP_sha1(), NULL, NULL, NULL),
+	    V_OCSP_CERTSTATUS_UNKNOWN);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+	X509_free(x);
+	X509_free(x2);
+}
+
+static void
+test_refresh(void **state)
+{
+	struct fixture *f = *state;
+	const struct conf *c = ca_conf(f->ca);
+	struct ocsp_reply rp;
+	struct ca_serial s;
+	OCSP_BASICRESP *bs;
+	unsigned char *der;
+	size_t len, n = 99;
+	time_t t0 = time(NULL), thisupd;
+	X509 *x;
+
+	ly_clock_set(t0);
+	issue(f, &x, &s);
+	/* Only the signer's own certificate, issued before the hook was set. */
+	assert_int_equal(ocsp_refresh(f->resp, &n), LY_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(ocsp_refresh(f->resp, &n), LY_OK);
+	assert_int_equal(n, 0);
+
+	ly_clock_set(t0 + c->ocsp_validity - 3600);
+	assert_int_equal(ocsp_refresh(f->resp, &n), LY_OK);
+	assert_true(n > 0);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.presigned, 1);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, &thisupd),
+	    V_OCSP_CERTSTATUS_GOOD);
+	assert_true(thisupd == t0 + c->ocsp_validity - 3600);
+	assert_int_equal(ocsp_refresh(f->resp, &n), LY_OK);
+	assert_int_equal(n, 0);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static void
+test_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_reply rp;
+	struct ca_serial s;
+	struct store_txn *txn;
+	OCSP_BASICRESP *bs;
+	unsigned char *der;
+	size_t len, n = 0;
+	time_t t0 = time(NULL), na, na2;
+	ASN1_INTEGER *old;
+	X509 *x, *signer;
+
+	ly_clock_set(t0);
+	issue(f, &x, &s);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	old = ASN1_INTEGER_dup(X509_get0_serialNumber(signer_of(bs)));
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	na = ocsp_signer_not_after(f->resp);
+
+	/* An hour before the signer expires: rotated, everything re-signed. */
+	ly_clock_set(na - 3600);
+	assert_int_equal(ocsp_refresh(f->resp, &n), LY_OK);
+	assert_true(n > 0);
+	na2 = ocsp_signer_not_after(f->resp);
+	assert_true(na2 > na);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.presigned, 1);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	signer = signer_of(bs);
+	assert_int_not_equal(ASN1_INTEGER_cmp(old,
+	    X509_get0_serialNumber(signer)), 0);
+	assert_true(asn1_time(X509_get0_notAfter(signer)) == na2);
+	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, NULL),
+	    V_OCSP_CERTSTATUS_GOOD);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+
+	/* Signed on demand with the new one too; the audit chain holds. */
+	OPENSSL_free(der);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 8, NULL,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_int_not_equal(ASN1_INTEGER_cmp(old,
+	    X509_get0_serialNumber(signer_of(bs))), 0);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
+	store_txn_abort(txn);
+
+	ASN1_INTEGER_free(old);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+static int
+count_ocsp_cb(const struct store_cert *c, void *arg)
+{
+	if (strcmp(c->profile, "ocsp") == 0)
+		(*(size_t *)arg)++;
+	return 0;
+}
+
+static size_t
+signers(struct fixture *f)
+{
+	struct store_txn *txn;
+	size_t n = 0;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_cert_foreach(txn, count_ocsp_cb, &n), LY_OK);
+	store_txn_abort(txn);
+	return n;
+}
+
+/*
+ * Another process (here a second responder) rotates first: the first
+ * one's refresh takes the new signer over instead of making a third.
+ */
+static void
+test_other_process(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_responder *other = NULL;
+	time_t na = ocsp_signer_not_after(f->resp);
+	size_t n;
+
+	assert_int_equal(signers(f), 1);
+	ly_clock_set(na - 3600);
+	assert_int_equal(ocsp_responder_new(f->ca, &other), LY_OK);
+	assert_int_equal(signers(f), 2);
+	assert_true(ocsp_signer_not_after(other) > na);
+	assert_int_equal(ocsp_refresh(f->resp, &n), LY_OK);
+	assert_int_equal(signers(f), 2);
+	assert_true(ocsp_signer_not_after(f->resp) ==
+	    ocsp_signer_not_after(other));
+	ocsp_responder_free(other);
+}
+
+/* A signer that can no longer sign: tryLater, never a bad response. */
+static void
+test_trylater(void **state)
+{
+	struct fixture *f = *state;
+	struct ocsp_reply rp;
+	struct ca_serial s;
+	unsigned char *der;
+	size_t len;
+	X509 *x;
+
+	issue(f, &x, &s);
+	/* Past the signer's notAfter, and with no refresh to rotate it. */
+	ly_clock_set(ocsp_signer_not_after(f->resp) + 60);
+	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
+	    &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.outcome, OCSP_OUT_TRYLATER);
+	assert_int_equal(rp.presigned, 0);
+	check(f, &rp, OCSP_RESPONSE_STATUS_TRYLATER);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+struct worker {
+	struct fixture	*f;
+	unsigned char	*der[2];
+	size_t		 len[2];
+	int		 bad;
+};
+
+static void *
+work(void *arg)
+{
+	struct worker *w = arg;
+	struct ocsp_reply rp;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if (ocsp_respond(w->f->resp, w->der[i % 2], w->len[i % 2],
+		    &rp) != LY_OK || rp.outcome != OCSP_OUT_GOOD)
+			w->bad++;
+		ocsp_reply_clear(&rp);
+	}
+	return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct worker w[4];
+	pthread_t t[4];
+	struct ca_serial s;
+	unsigned char *der[2];
+	size_t len[2];
+	X509 *x;
+	int i;
+
+	issue(f, &x, &s);
+	der[0] = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
+	    &len[0]);
+	der[1] = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha256(), 16,
+	    NULL, &len[1]);
+	for (i = 0; i < 4; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].f = f;
+		memcpy(w[i].der, der, sizeof(der));
+		memcpy(w[i].len, len, sizeof(len));
+		assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].bad, 0);
+	}
+	OPENSSL_free(der[0]);
+	OPENSSL_free(der[1]);
+	X509_free(x);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_signer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_presigned_good, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unauthorized, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_nonce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sha256_multi, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_other_process, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_trylater, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

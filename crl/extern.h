@@ -1,0 +1,35 @@
+/*
+ * crl/extern.h — declarations private to crl/.
+ */
+#ifndef LANYARD_CRL_EXTERN_H
+#define LANYARD_CRL_EXTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crl/crl.h"
+
+/* "issuing-63-delta" and room to spare. */
+#define CRL_NAME_MAX		64
+
+/* A signed CRL: der points into mem, which its owner frees. */
+struct crl_der {
+	unsigned char	*mem;
+	const unsigned char *der;
+	size_t		 len;
+};
+
+/* build.c */
+/*
+ * Builds and signs the CRL id of the given info: number, base (delta),
+ * this_update and next_update are the caller's; entries is set here. A
+ * delta lists the revocations at or after since; a full CRL gets
+ * INT64_MIN. The signature is checked with the CA certificate before
+ * this returns. On success *out owns the DER (free(out->mem)). Errors:
+ * LY_ERR_HSM (signing failed or does not verify), LY_ERR_TOO_LARGE,
+ * LY_ERR_ALLOC, LY_ERR_STORE, LY_ERR_INTERNAL.
+ */
+int	 crl_build(struct ca *, const struct crl_id *, int64_t since,
+	    struct crl_info *info, struct crl_der *out);
+
+#endif /* LANYARD_CRL_EXTERN_H */

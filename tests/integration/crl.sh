@@ -1,0 +1,104 @@
+#!/bin/sh
+# CRLs with real clients: openssl crl -verify and verify -crl_check_all
+# accept a valid certificate and refuse the revoked one; the CRL number
+# grows across revocations and across a restart of ca-server; the delta CRL
+# names the newest revocations; ca-server republishes on its own after a
+# revocation; conditional GET answers 304.
+. "$(dirname "$0")/lib.sh"
+
+new_instance || { not_ok "init"; done_testing; exit 0; }
+CA="$T/ca/certs"
+PUB="$T/ca/publish"
+csr v
+admin issue --profile client --csr "$T/v.csr" --identity '{"userId":1}' --out "$T/valid.crt" 2>>"$LOG"
+csr r
+admin issue --profile client --csr "$T/r.csr" --identity '{"userId":2}' --out "$T/revoked.crt" 2>>"$LOG"
+rs=$(openssl x509 -in "$T/revoked.crt" -noout -serial | cut -d= -f2)
+
+crl_number() { openssl crl -inform DER -in "$1" -noout -crlnumber | cut -d= -f2 | sed "s/^0x//"; }
+check "init published the first CRLs" test -s "$PUB/issuing.crl"
+n0=$(printf '%d' "0x$(crl_number "$PUB/issuing.crl")")
+
+check "revoke" admin revoke --serial "$rs" --reason superseded
+check "crl publish" admin crl publish
+n1=$(printf '%d' "0x$(crl_number "$PUB/issuing.crl")")
+[ "$n1" -gt "$n0" ] && ok "the CRL number grew ($n0 -> $n1)" || not_ok "the CRL number grew ($n0 -> $n1)"
+openssl crl -inform DER -in "$PUB/issuing.crl" -noout -text >"$T/crl.txt" 2>&1
+has "the revoked serial is listed" "$T/crl.txt" "Serial Number: $rs"
+has "with its reason" "$T/crl.txt" "Superseded"
+has "the CRL names its issuer" "$T/crl.txt" "Issuer: O = Lanyard Demo, CN = Lanyard Issuing CA 1"
+has "AKI" "$T/crl.txt" "X509v3 Authority Key Identifier"
+has "Freshest CRL points at the delta" "$T/crl.txt" "/crl/issuing-delta.crl"
+openssl crl -inform DER -in "$PUB/issuing.crl" -out "$T/issuing.pem" 2>>"$LOG"
+openssl crl -inform DER -in "$PUB/root.crl" -out "$T/root.pem" 2>>"$LOG"
+openssl crl -in "$T/issuing.pem" -CAfile "$CA/chain.pem" -noout >"$T/crlv.txt" 2>&1
+has "openssl crl -verify: the signature is the issuing CA's" "$T/crlv.txt" "verify OK"
+openssl crl -in "$T/root.pem" -CAfile "$CA/root.crt" -noout >"$T/crlv2.txt" 2>&1
+has "the root CRL verifies with the root" "$T/crlv2.txt" "verify OK"
+check "verify -crl_check_all accepts the valid certificate" openssl verify -crl_check_all \
+    -CAfile "$CA/root.crt" -untrusted "$CA/issuing.crt" -CRLfile "$T/issuing.pem" \
+    -CRLfile "$T/root.pem" "$T/valid.crt"
+openssl verify -crl_check_all -CAfile "$CA/root.crt" -untrusted "$CA/issuing.crt" \
+    -CRLfile "$T/issuing.pem" -CRLfile "$T/root.pem" "$T/revoked.crt" >"$T/vr.txt" 2>&1
+has "verify -crl_check_all refuses the revoked one" "$T/vr.txt" "certificate revoked"
+if need certtool; then
+	certtool --crl-info --infile "$T/issuing.pem" >"$T/ct-crl.txt" 2>&1
+	has "GnuTLS reads the CRL" "$T/ct-crl.txt" "Revoked certificates (1)"
+	certtool --verify-crl --infile "$T/issuing.pem" --load-ca-certificate "$CA/issuing.crt" \
+	    >"$T/ct-crlv.txt" 2>&1
+	has "GnuTLS verifies the CRL signature" "$T/ct-crlv.txt" "Verification output: Verified"
+fi
+
+# Delta CRL: only revocations since its base.
+openssl crl -inform DER -in "$PUB/issuing-delta.crl" -noout -text >"$T/delta.txt" 2>&1
+has "the delta CRL has a Delta CRL Indicator" "$T/delta.txt" "Delta CRL Indicator: critical"
+has "the delta CRL parses and names the newest revocation" "$T/delta.txt" "Serial Number: $rs"
+
+# ca-server publishes on its own after a revocation, and answers HTTP.
+start_server || { not_ok "ca-server starts"; done_testing; exit 0; }
+ok "ca-server started"
+curl -sS -D "$T/h1" -o "$T/s1.crl" "$BASE/crl/issuing.crl" 2>>"$LOG"
+has "GET /crl/issuing.crl: content type" "$T/h1" "application/pkix-crl"
+ns=$(printf '%d' "0x$(crl_number "$T/s1.crl")")
+[ "$ns" -ge "$n1" ] && ok "ca-server serves the current CRL" || not_ok "ca-server serves the current CRL"
+etag=$(sed -n 's/^[Ee][Tt]ag: *//p' "$T/h1" | tr -d '\r')
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$BASE/crl/issuing.crl")
+eq "If-None-Match gives 304" "$code" 304
+lm=$(sed -n 's/^[Ll]ast-[Mm]odified: *//p' "$T/h1" | tr -d '\r')
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-Modified-Since: $lm" "$BASE/crl/issuing.crl")
+eq "If-Modified-Since gives 304" "$code" 304
+curl -sS "$BASE/crl/issuing.crl?pem" >"$T/s1.pem" 2>>"$LOG"
+has "?pem gives PEM" "$T/s1.pem" "BEGIN X509 CRL"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$BASE/crl/nosuch.crl")
+eq "an unknown CRL is 404" "$code" 404
+code=$(curl -sS -o /dev/null -w '%{http_code}' --path-as-is "$BASE/crl/../ca.conf")
+[ "$code" = 404 ] || [ "$code" = 400 ] && ok "path traversal is refused ($code)" || not_ok "path traversal is refused ($code)"
+
+csr x
+admin issue --profile client --csr "$T/x.csr" --identity '{"userId":3}' --out "$T/x.crt" 2>>"$LOG"
+xs=$(openssl x509 -in "$T/x.crt" -noout -serial | cut -d= -f2)
+admin revoke --serial "$xs" --reason keyCompromise >>"$LOG" 2>&1
+# The server polls the store each second and waits [crl] debounce (2 s).
+i=0
+while [ $i -lt 100 ]; do
+	curl -sS -o "$T/s2.crl" "$BASE/crl/issuing.crl" 2>>"$LOG"
+	openssl crl -inform DER -in "$T/s2.crl" -noout -text 2>/dev/null | grep -q "$xs" && break
+	sleep 0.2
+	i=$((i + 1))
+done
+openssl crl -inform DER -in "$T/s2.crl" -noout -text >"$T/s2.txt" 2>&1
+has "ca-server republished the CRL after the revocation" "$T/s2.txt" "Serial Number: $xs"
+n2=$(printf '%d' "0x$(crl_number "$T/s2.crl")")
+openssl crl -inform DER -in "$PUB/issuing.crl" -noout -text >"$T/pubfile.txt" 2>&1
+has "... and wrote it to the publish directory" "$T/pubfile.txt" "$xs"
+
+# Across a restart the numbers go on growing.
+stop_server
+start_server || { not_ok "ca-server restarts"; done_testing; exit 0; }
+check "crl publish after the restart" admin crl publish
+n3=$(printf '%d' "0x$(crl_number "$PUB/issuing.crl")")
+[ "$n3" -gt "$n2" ] && ok "the CRL number grew across the restart ($n2 -> $n3)" \
+    || not_ok "the CRL number grew across the restart ($n2 -> $n3)"
+stop_server
+
+done_testing
