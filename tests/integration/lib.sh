@@ -148,8 +148,10 @@ reload_nginx() {
 	: >"$T/nginx/logs/error.log"
 	kill -HUP "$NGINX_PID"
 	i=0
-	# Reloaded when the new worker says so.
-	while [ $i -lt 50 ] && ! grep -q "start worker process" "$T/nginx/logs/error.log"; do
+	# Reloaded when the new worker has started and the old one has gone:
+	# until then the old worker, with the old CRL, may take a connection.
+	while [ $i -lt 100 ] && ! { grep -q "start worker process" "$T/nginx/logs/error.log" &&
+	    grep -q "exited with code" "$T/nginx/logs/error.log"; }; do
 		sleep 0.1
 		i=$((i + 1))
 	done
