@@ -38,6 +38,7 @@
 #include "ca/ca.h"
 #include "ca/store.h"
 #include "conf/conf.h"
+#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "ocsp/ocsp.h"
 #include "util/util.h"
@@ -123,22 +124,22 @@ name_due(struct store_txn *txn, struct ca *ca, const char *name)
 	return d;
 }
 
-/* Whether any CRL of any CA is due: 1 yes, 0 no. */
-static int
+/* Which CAs have a CRL due: bit 1 << slot for each. */
+static unsigned int
 crls_due(struct ca *ca)
 {
 	const struct conf *conf = ca_conf(ca);
 	struct store_txn *txn = NULL;
 	char name[CONF_NAME_MAX + 32];
 	const char *base;
-	unsigned int k;
-	int slot, due = 0;
+	unsigned int k, mask = 0;
+	int slot, due;
 
 	if (store_txn_begin(ca_store(ca), 0, &txn) != LY_OK) {
 		ly_log(LY_LOG_ERR, "store: %s", ly_errdetail());
 		return 0;
 	}
-	for (slot = CA_ROOT; slot <= CA_ISSUING && !due; slot++) {
+	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
 		base = ca_slot_name(ca, slot);
 		snprintf(name, sizeof(name), "%s-delta", base);
 		due = name_due(txn, ca, base) || name_due(txn, ca, name);
@@ -149,21 +150,40 @@ crls_due(struct ca *ca)
 			snprintf(name, sizeof(name), "%s-%u-delta", base, k);
 			due = due || name_due(txn, ca, name);
 		}
+		if (due)
+			mask |= 1u << slot;
 	}
 	store_txn_abort(txn);
-	return due;
+	return mask;
 }
 
+/*
+ * Regenerates the CRLs of the CAs in mask and the gateways' bundle. Only
+ * a CA whose CRL is due is signed for: the root's key (which may be on an
+ * offline token) is asked only when the root's CRL needs it.
+ */
 static int
-generate(struct server *s, const char *why)
+generate(struct server *s, unsigned int mask, const char *why)
 {
-	int r;
+	const char *pub = ca_conf(s->ca)->publish_dir;
+	int slot, r = LY_OK, r2;
 
-	if ((r = crl_generate_all(s->ca, "ca-server",
-	    ca_conf(s->ca)->publish_dir)) != LY_OK)
-		ly_log(LY_LOG_ERR, "CRLs (%s): %s", why, ly_errdetail());
-	else
-		ly_log(LY_LOG_INFO, "CRLs regenerated (%s)", why);
+	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+		if (!(mask & (1u << slot)))
+			continue;
+		if ((r2 = crl_generate_ca(s->ca, slot, "ca-server", pub)) !=
+		    LY_OK) {
+			ly_log(LY_LOG_ERR, "%s CRLs (%s): %s",
+			    ca_slot_name(s->ca, slot), why, ly_errdetail());
+			r = r != LY_OK ? r : r2;
+		} else
+			ly_log(LY_LOG_INFO, "%s CRLs regenerated (%s)",
+			    ca_slot_name(s->ca, slot), why);
+	}
+	if ((r2 = crl_write_bundle(s->ca, pub)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "%s: %s", CRL_BUNDLE_NAME, ly_errdetail());
+		r = r != LY_OK ? r : r2;
+	}
 	return r;
 }
 
@@ -174,6 +194,7 @@ tick(struct server *s)
 	const struct conf *conf = ca_conf(s->ca);
 	time_t now = ly_now();
 	const char *why = NULL;
+	unsigned int mask = 0;
 	uint64_t n;
 	size_t count;
 
@@ -183,12 +204,18 @@ tick(struct server *s)
 		if (s->pending == 0)
 			s->pending = now;
 	}
-	if (s->pending != 0 && now - s->pending >= conf->crl_debounce)
+	/*
+	 * A revocation counted here is of a leaf, nearly always; one of an
+	 * intermediate reaches the root's CRL when it is due, or at once by
+	 * ca-admin crl publish.
+	 */
+	if (s->pending != 0 && now - s->pending >= conf->crl_debounce) {
 		why = "revocation";
-	else if (crls_due(s->ca))
+		mask = 1u << CA_ISSUING;
+	} else if ((mask = crls_due(s->ca)) != 0)
 		why = "due";
 	if (why != NULL && now >= s->retry_at) {
-		if (generate(s, why) == LY_OK)
+		if (generate(s, mask, why) == LY_OK)
 			s->pending = 0;
 		else
 			s->retry_at = now + CRL_RETRY;
@@ -348,13 +375,16 @@ serve(struct server *s, const char *http, const sigset_t *set)
 		ly_log(LY_LOG_ERR, "%s: %s", s->dir, ly_errdetail());
 		goto out;
 	}
-	/* Revocations before this are in the CRLs made now (or already). */
+	/*
+	 * Revocations made while no server ran (ca-admin revoke without crl
+	 * publish) are in no CRL yet: the issuing CA's CRLs are made now, so
+	 * every revocation counted here is in them.
+	 */
 	if ((r = revocations(s->ca, &s->seen)) != LY_OK) {
 		ly_log(LY_LOG_ERR, "store: %s", ly_errdetail());
 		goto out;
 	}
-	if (crls_due(s->ca))
-		(void)generate(s, "start");
+	(void)generate(s, crls_due(s->ca) | 1u << CA_ISSUING, "start");
 	if ((r = web_start(s->ca, s->responder, http, &w)) != LY_OK) {
 		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
 		goto out;

@@ -341,6 +341,7 @@ defaults(struct conf *c)
 
 	c->store_map_size = (size_t)1024 * 1024 * 1024;
 	c->crl_validity = 86400;
+	c->crl_root_validity = 30 * 86400;
 	c->crl_delta_validity = 3600;
 	c->crl_refresh_before = 4 * 3600;
 	c->crl_debounce = 2;
@@ -586,6 +587,9 @@ crl_key(struct parse *p, int line, const char *sec, const char *k,
 
 	if (strcmp(k, "validity") == 0)
 		return set_duration(p, line, sec, k, v, 60, &c->crl_validity);
+	if (strcmp(k, "root_validity") == 0)
+		return set_duration(p, line, sec, k, v, 3600,
+		    &c->crl_root_validity);
 	if (strcmp(k, "delta_validity") == 0)
 		return set_duration(p, line, sec, k, v, 60,
 		    &c->crl_delta_validity);
@@ -663,9 +667,10 @@ server_key(struct parse *p, int line, const char *sec, const char *k,
 	long n;
 
 	if (strcmp(k, "http") == 0 || strcmp(k, "https") == 0) {
-		if (!listen_ok(v) && strcmp(v, "off") != 0)
-			return set_fail(p, line, sec, k,
-			    "address:port, or off");
+		/* Revocation data must be served: only HTTPS may be off. */
+		if (!listen_ok(v) && (k[4] != 's' || strcmp(v, "off") != 0))
+			return set_fail(p, line, sec, k, k[4] == 's' ?
+			    "address:port, or off" : "address:port");
 		return set_str(k[4] == 's' ? &c->https_listen :
 		    &c->http_listen, v);
 	}
@@ -899,6 +904,12 @@ conf_parse(const char *dir, const char *name, const char *text,
 		r = ly_fail(LY_ERR_CONFIG, "%s:%d: syntax error", name, line);
 		goto out;
 	}
+	/* Where CRLs for gateways go, unless the file says. */
+	if (c->publish_dir == NULL &&
+	    (c->publish_dir = ly_path_join(c->dir, "publish")) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
 	/* The default identity schema, when the file names no field. */
 	if (c->nfields == 0) {
 		if (field_set(&p, 0, "userId", "integer|string|required") == 0 ||
@@ -1067,6 +1078,9 @@ conf_default_text(enum conf_keytype kt)
 "[crl]\n"
 "validity = 1d\n"
 "delta_validity = 1h\n"
+"# The root's CRL lists revoked intermediates: it has no delta, is signed\n"
+"# only when due or by ca-admin crl publish, so its token can stay offline.\n"
+"root_validity = 30d\n"
 "refresh_before = 4h\n"
 "debounce = 2s\n"
 "shards = 1\n"

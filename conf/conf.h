@@ -138,6 +138,7 @@ struct conf {
 
 	/* [crl] — CRLs of every CA (crl/). Durations in seconds. */
 	long		 crl_validity;		/* nextUpdate - thisUpdate */
+	long		 crl_root_validity;	/* of the root's CRL (no delta) */
 	long		 crl_delta_validity;	/* of delta CRLs */
 	long		 crl_refresh_before;	/* regenerate this long before nextUpdate */
 	long		 crl_debounce;		/* after a revocation */

@@ -398,7 +398,8 @@ tbs_exts(struct ca *ca, const struct crl_id *id, const char *fullname,
 		    X509V3_add1_i2d(&exts, NID_delta_crl, b, 1,
 		    X509V3_ADD_APPEND) != 1)
 			goto fail;
-	} else if (!ext_freshest(&exts, conf, fullname))
+	} else if (id->slot == CA_ISSUING &&
+	    !ext_freshest(&exts, conf, fullname))
 		goto fail;
 	/* A delta CRL has the scope, so the IDP, of its base (5.2.4). */
 	if (id->shard >= 0 &&

@@ -50,6 +50,12 @@ crl_id_check(const struct ca *ca, const struct crl_id *id)
 
 	if (id == NULL || (id->slot != CA_ROOT && id->slot != CA_ISSUING))
 		return ly_fail(LY_ERR_ARG, "no such CA slot");
+	/*
+	 * The root's CRL changes only when an intermediate is revoked; a delta
+	 * would have its offline key sign every hour for nothing.
+	 */
+	if (id->slot == CA_ROOT && id->delta)
+		return ly_fail(LY_ERR_ARG, "the root CA has no delta CRL");
 	n = crl_shards(ca, id->slot);
 	if (n == 1 ? id->shard != -1 :
 	    id->shard < 0 || (unsigned int)id->shard >= n)
@@ -120,7 +126,7 @@ crl_name_parse(const struct ca *ca, const char *name, struct crl_id *id)
 				continue;
 			rest += n;
 		}
-		if (strcmp(rest, "-delta") == 0)
+		if (strcmp(rest, "-delta") == 0 && slot != CA_ROOT)
 			t.delta = 1;
 		else if (*rest != '\0')
 			continue;
@@ -335,7 +341,8 @@ crl_make(struct ca *ca, const struct crl_id *id, const char *actor,
 	/* Taken before the snapshot: nothing revoked before it is missed. */
 	info.this_update = ly_now();
 	info.next_update = info.this_update + (id->delta ?
-	    conf->crl_delta_validity : conf->crl_validity);
+	    conf->crl_delta_validity : id->slot == CA_ROOT ?
+	    conf->crl_root_validity : conf->crl_validity);
 	if ((r = ca_crl_number_next(ca, id->slot, &info.number)) != LY_OK ||
 	    (r = crl_build(ca, id, since, &info, &d)) != LY_OK)
 		goto out;
@@ -397,22 +404,33 @@ crl_generate_one(struct ca *ca, const struct crl_id *id, const char *actor,
 int
 crl_generate_all(struct ca *ca, const char *actor, const char *dir)
 {
+	int r, first;
+
+	first = crl_generate_ca(ca, CA_ROOT, actor, dir);
+	r = crl_generate_ca(ca, CA_ISSUING, actor, dir);
+	return first != LY_OK ? first : r;
+}
+
+int
+crl_generate_ca(struct ca *ca, int slot, const char *actor, const char *dir)
+{
 	struct crl_id id;
 	unsigned int k, n;
-	int slot, r, first = LY_OK;
+	int r, first = LY_OK;
 	char name[CRL_NAME_MAX];
 
 	/*
 	 * Each full CRL first, then its delta against it. One failure does
 	 * not keep the others from being refreshed; the first is returned.
 	 */
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+	{
 		n = crl_shards(ca, slot);
 		for (k = 0; k < n; k++) {
 			memset(&id, 0, sizeof(id));
 			id.slot = slot;
 			id.shard = n > 1 ? (int)k : -1;
-			for (id.delta = 0; id.delta <= 1; id.delta++) {
+			for (id.delta = 0; id.delta <= (slot == CA_ISSUING);
+			    id.delta++) {
 				if ((r = crl_generate_one(ca, &id, actor,
 				    dir)) == LY_OK)
 					continue;

@@ -76,6 +76,14 @@ int		 crl_generate_all(struct ca *, const char *actor,
 		    const char *dir);
 
 /*
+ * The same for the CRLs of one CA slot: what ca-server runs after a
+ * revocation (the issuing CA) and when a CA's CRL is due, so that the
+ * root's key signs only when the root's CRL needs it.
+ */
+int		 crl_generate_ca(struct ca *, int slot, const char *actor,
+		    const char *dir);
+
+/*
  * The current CRL, borrowed from the transaction: *derp is valid until
  * it ends. Any of derp, lenp and info may be NULL. LY_ERR_NOT_FOUND if
  * none was generated yet, LY_ERR_ARG if id names no CRL.

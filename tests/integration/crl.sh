@@ -74,6 +74,7 @@ eq "an unknown CRL is 404" "$code" 404
 code=$(curl -sS -o /dev/null -w '%{http_code}' --path-as-is "$BASE/crl/../ca.conf")
 [ "$code" = 404 ] || [ "$code" = 400 ] && ok "path traversal is refused ($code)" || not_ok "path traversal is refused ($code)"
 
+curl -sS -o "$T/root1.crl" "$BASE/crl/root.crl" 2>>"$LOG"
 csr x
 admin issue --profile client --csr "$T/x.csr" --identity '{"userId":3}' --out "$T/x.crt" 2>>"$LOG"
 xs=$(openssl x509 -in "$T/x.crt" -noout -serial | cut -d= -f2)
@@ -91,6 +92,24 @@ has "ca-server republished the CRL after the revocation" "$T/s2.txt" "Serial Num
 n2=$(printf '%d' "0x$(crl_number "$T/s2.crl")")
 openssl crl -inform DER -in "$PUB/issuing.crl" -noout -text >"$T/pubfile.txt" 2>&1
 has "... and wrote it to the publish directory" "$T/pubfile.txt" "$xs"
+
+curl -sS -o "$T/root2.crl" "$BASE/crl/root.crl" 2>>"$LOG"
+cmp -s "$T/root1.crl" "$T/root2.crl" && ok "a leaf's revocation does not make the root sign" \
+    || not_ok "a leaf's revocation does not make the root sign"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$BASE/crl/root-delta.crl")
+eq "the root has no delta CRL" "$code" 404
+
+# A revocation made while no server runs is in the CRL it serves at start.
+stop_server
+csr y
+admin issue --profile client --csr "$T/y.csr" --identity '{"userId":4}' --out "$T/y.crt" 2>>"$LOG"
+ys=$(openssl x509 -in "$T/y.crt" -noout -serial | cut -d= -f2)
+admin revoke --serial "$ys" >>"$LOG" 2>&1
+start_server || { not_ok "ca-server restarts"; done_testing; exit 0; }
+curl -sS -o "$T/s3.crl" "$BASE/crl/issuing.crl" 2>>"$LOG"
+openssl crl -inform DER -in "$T/s3.crl" -noout -text >"$T/s3.txt" 2>&1
+has "a revocation made while ca-server was down is served at its start" "$T/s3.txt" "Serial Number: $ys"
+n2=$(printf '%d' "0x$(crl_number "$T/s3.crl")")
 
 # Across a restart the numbers go on growing.
 stop_server

@@ -176,12 +176,14 @@ CA_SERVER="$top_builddir/ca-server"
 SERVER_PID=
 
 # start_server [ARGS...]: runs ca-server on the test instance on
-# 127.0.0.1 with a port the kernel chooses, logging to $T/server.log, and
+# 127.0.0.1 with a port the kernel chooses, logging to $SERVER_LOG ($T/server.N.log), and
 # waits (at most 20 s) for its "listening on" line. Sets SERVER_PID,
 # SERVER_PORT and BASE (http://127.0.0.1:PORT). Returns non-zero if it
 # did not come up.
 start_server() {
-	SERVER_LOG="$T/server.log"
+	# A log per start: a restart must not read the old port from the old log.
+	SERVER_STARTS=$(( ${SERVER_STARTS:-0} + 1 ))
+	SERVER_LOG="$T/server.$SERVER_STARTS.log"
 	"$CA_SERVER" --dir "$T/ca" --http 127.0.0.1:0 "$@" >>"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	tries=0

@@ -136,23 +136,23 @@ eq "... on one connection" "$(awk '{s += $2} END {print s}' "$T/many.txt")" 1
 
 # The access log: one line per request, attacker bytes escaped.
 curl -sS -o /dev/null --path-as-is "$BASE/x%0a%22y" 2>>"$LOG"
-has "access log line" "$T/server.log" "127.0.0.1 GET /healthz 200 "
-has "access log keeps the raw path" "$T/server.log" "127.0.0.1 GET /x%0a%22y 404 "
+has "access log line" "$SERVER_LOG" "127.0.0.1 GET /healthz 200 "
+has "access log keeps the raw path" "$SERVER_LOG" "127.0.0.1 GET /x%0a%22y 404 "
 pin=$(head -n 1 "$T/ca/hsm/issuing.pin" 2>/dev/null)
-if [ -n "$pin" ]; then lacks "no PIN in the log" "$T/server.log" "$pin"
+if [ -n "$pin" ]; then lacks "no PIN in the log" "$SERVER_LOG" "$pin"
 else skip "no PIN in the log" "no PIN file at hsm/issuing.pin"; fi
 
 # SIGHUP: a good configuration reloads, a broken one is refused; both keep serving.
 kill -HUP "$SERVER_PID"
-for i in $(seq 50); do grep -q 'reloaded' "$T/server.log" && break; sleep 0.1; done
-has "SIGHUP reloads" "$T/server.log" "reloaded"
+for i in $(seq 50); do grep -q 'reloaded' "$SERVER_LOG" && break; sleep 0.1; done
+has "SIGHUP reloads" "$SERVER_LOG" "reloaded"
 eq "still serving after SIGHUP" "$(code /healthz)" 200
 eq "CA certificate after SIGHUP" "$(code /ca/issuing.crt)" 200
 cp "$T/ca/ca.conf" "$T/ca.conf.good"
 echo "no_such_key = 1" >>"$T/ca/ca.conf"
 kill -HUP "$SERVER_PID"
-for i in $(seq 50); do grep -q 'reload refused' "$T/server.log" && break; sleep 0.1; done
-has "a broken configuration is refused" "$T/server.log" "reload refused"
+for i in $(seq 50); do grep -q 'reload refused' "$SERVER_LOG" && break; sleep 0.1; done
+has "a broken configuration is refused" "$SERVER_LOG" "reload refused"
 eq "still serving the old one" "$(code /healthz)" 200
 cp "$T/ca.conf.good" "$T/ca/ca.conf"
 

@@ -76,6 +76,10 @@ test_default(void **state)
 	p = conf_profile_get(c, "admin");
 	assert_string_equal(p->role, "admin");
 	assert_null(conf_profile_get(c, "nope"));
+	assert_int_equal(c->crl_root_validity, 30 * 86400);
+	assert_int_equal(c->crl_shards, 1);
+	assert_true(c->ocsp_nonce_sign);
+	assert_string_equal(c->http_listen, "127.0.0.1:8080");
 	conf_free(c);
 }
 
@@ -134,6 +138,11 @@ test_errors(void **state)
 	assert_non_null(strstr(ly_errdetail(), "OID"));
 	assert_int_equal(parse_err("[urls]\nbogus = 1\n"), LY_ERR_CONFIG);
 	assert_non_null(strstr(ly_errdetail(), "unknown key"));
+	assert_int_equal(parse_err("[server]\nhttp = off\n"), LY_ERR_CONFIG);
+	assert_int_equal(parse_err("[server]\nhttp = 8080\n"), LY_ERR_CONFIG);
+	assert_int_equal(parse_err("[crl]\nvalidity = 10s\n"), LY_ERR_CONFIG);
+	assert_int_equal(parse_err("[ocsp]\nnonce = maybe\n"), LY_ERR_CONFIG);
+	assert_non_null(strstr(ly_errdetail(), "sign or ignore"));
 }
 
 static void

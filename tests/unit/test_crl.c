@@ -477,7 +477,7 @@ test_names(void **state)
 		"issuing ", "issuing-delta/", "issuing%00", NULL
 	};
 	static const char *good[] = {
-		"issuing", "issuing-delta", "root", "root-delta", NULL
+		"issuing", "issuing-delta", "root", NULL
 	};
 	struct crl_id id;
 	char buf[64];
@@ -492,9 +492,11 @@ test_names(void **state)
 		assert_string_equal(crl_name(f->ca, &id, buf, sizeof(buf)),
 		    good[i]);
 	}
-	assert_int_equal(crl_name_parse(f->ca, "root-delta", &id), LY_OK);
-	assert_int_equal(id.slot, CA_ROOT);
-	assert_int_equal(id.delta, 1);
+	/* The root has no delta CRL: its offline key signs only when due. */
+	assert_int_equal(crl_name_parse(f->ca, "root-delta", &id),
+	    LY_ERR_NOT_FOUND);
+	id = cid(CA_ROOT, -1, 1);
+	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_ERR_ARG);
 	/* A shard of an unpartitioned CA does not exist. */
 	id = cid(CA_ISSUING, 0, 0);
 	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_ERR_ARG);
@@ -520,7 +522,7 @@ test_due_clock(void **state)
 	store_txn_abort(txn);
 	assert_int_equal(crl_generate(f->ca, &id, "test", &info), LY_OK);
 	assert_int_equal(info.this_update, due_at);
-	assert_int_equal(info.next_update, due_at + conf->crl_validity);
+	assert_int_equal(info.next_update, due_at + conf->crl_root_validity);
 	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
 	assert_int_equal(crl_due(txn, f->ca, &id), 0);
 	/* A clock set back before thisUpdate: regenerate, never post-date. */
@@ -534,7 +536,7 @@ test_generate_all(void **state)
 {
 	struct fixture *f = *state;
 	static const char *names[] = {
-		"root", "root-delta", "issuing", "issuing-delta", NULL
+		"root", "issuing", "issuing-delta", NULL
 	};
 	char dir[128];
 	X509_CRL *crl;
