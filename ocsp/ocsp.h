@@ -81,6 +81,8 @@ int		 ocsp_refresh(struct ocsp_responder *, size_t *countp);
  */
 int		 ocsp_publish(struct ocsp_responder *, struct ca *,
 		    const char *dir, size_t *countp);
+/* The file name of a request whose base64 ends in '/': a directory index. */
+#define OCSP_PUBLISH_INDEX	"_"
 
 /* The signer certificate's notAfter (for /healthz and metrics). */
 time_t		 ocsp_signer_not_after(const struct ocsp_responder *);

@@ -9,7 +9,8 @@
  * 2.1.1), answered through ocsp_respond() (the pre-signed fast path), and
  * written to <dir>/<base64 of the request>. Base64 holds '/', which a web
  * server decodes from %2F before it maps a path to a file: the file sits in
- * the subdirectories those slashes make.
+ * the subdirectories those slashes make. A base64 that ends in '/' names a
+ * directory, whose index file is OCSP_PUBLISH_INDEX ("index _;" in nginx).
  */
 #include "config.h"
 
@@ -85,16 +86,18 @@ write_one(struct ocsp_responder *resp, X509 *issuer, const char *dir,
 	struct ocsp_reply reply;
 	unsigned char *der = NULL;
 	char *b64 = NULL, *path = NULL, *slash;
-	int len, r;
+	int len, n, r;
 
 	memset(&reply, 0, sizeof(reply));
 	if ((r = request_der(issuer, serial, &der, &len)) != LY_OK)
 		return r;
-	if ((b64 = malloc(4 * ((size_t)len + 2) / 3 + 1)) == NULL) {
+	if ((b64 = malloc(4 * ((size_t)len + 2) / 3 + 2)) == NULL) {
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	EVP_EncodeBlock((unsigned char *)b64, der, len);
+	n = EVP_EncodeBlock((unsigned char *)b64, der, len);
+	if (n > 0 && b64[n - 1] == '/')
+		strcpy(b64 + n, OCSP_PUBLISH_INDEX);
 	if ((r = ocsp_respond(resp, der, (size_t)len, &reply)) != LY_OK)
 		goto out;
 	if (reply.outcome != OCSP_OUT_GOOD && reply.outcome != OCSP_OUT_REVOKED) {

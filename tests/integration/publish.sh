@@ -14,6 +14,12 @@ csr b
 admin issue --profile client --csr "$T/b.csr" --identity '{"userId":2}' --out "$T/b.crt" 2>>"$LOG"
 admin revoke --serial "$(openssl x509 -in "$T/b.crt" -noout -serial | cut -d= -f2)" \
     --reason cessationOfOperation >>"$LOG" 2>&1
+# More certificates: some request encodings end in '/' (a directory index).
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	admin issue --profile client --csr "$T/a.csr" --identity "{\"userId\":$((i + 10))}" \
+	    --out "$T/m$i.crt" 2>>"$LOG"
+done
+
 # ca-server first: it makes fresh CRLs as it starts, and publish must
 # write the current ones.
 start_server || { not_ok "ca-server starts"; done_testing; exit 0; }
@@ -29,7 +35,7 @@ start_nginx "
   server {
     listen 127.0.0.1:@PORT@;
     root $T/pub;
-    location /ocsp/ { default_type application/ocsp-response; }
+    location /ocsp/ { index _; default_type application/ocsp-response; }
   }" || { not_ok "nginx starts"; done_testing; exit 0; }
 NG="http://127.0.0.1:$NGINX_PORT"
 
@@ -45,6 +51,15 @@ for c in a b; do
 	    -CAfile "$CA/root.crt" >"$T/$c.txt" 2>&1
 	has "the static response verifies ($c)" "$T/$c.txt" "Response verify OK"
 done
+same=0
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	openssl ocsp -issuer "$CA/issuing.crt" -cert "$T/m$i.crt" -no_nonce -reqout "$T/m$i.req" >>"$LOG" 2>&1
+	p=$(ocsp_get_path "$T/m$i.req")
+	curl -sS -o "$T/m$i.nginx" "$NG/ocsp/$p" 2>>"$LOG"
+	curl -sS -o "$T/m$i.ours" "$BASE/ocsp/$p" 2>>"$LOG"
+	cmp -s "$T/m$i.nginx" "$T/m$i.ours" && same=$((same + 1))
+done
+eq "nginx serves every published response as ca-server does" "$same" 12
 has "a: good" "$T/a.txt" "$T/a.crt: good"
 has "b: revoked" "$T/b.txt" "$T/b.crt: revoked"
 
