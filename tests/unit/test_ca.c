@@ -22,67 +22,27 @@
 
 #include "ca/ca.h"
 #include "ca/store.h"
+#include "tests/unit/fixture.h"
 #include "util/util.h"
 
 struct fixture {
-	char		 dir[64];
+	char		 base[64];
+	char		 dir[80];
 	struct ca	*ca;
 	unsigned char	*csr;
 	size_t		 csrlen;
 };
 
 /* A P-256 CSR that asks for a subject and SAN it must not get. */
-static void
-make_csr(struct fixture *f)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509_REQ *req = X509_REQ_new();
-	X509_NAME *n = X509_NAME_new();
-	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-	X509_EXTENSION *ext;
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long len;
-
-	assert_non_null(k);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"evil", -1, -1, 0);
-	X509_REQ_set_subject_name(req, n);
-	X509_REQ_set_pubkey(req, k);
-	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-	    "DNS:evil.example");
-	sk_X509_EXTENSION_push(exts, ext);
-	X509_REQ_add_extensions(req, exts);
-	assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
-	PEM_write_bio_X509_REQ(b, req);
-	len = BIO_get_mem_data(b, &data);
-	f->csr = malloc((size_t)len);
-	memcpy(f->csr, data, (size_t)len);
-	f->csrlen = (size_t)len;
-	BIO_free(b);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	X509_NAME_free(n);
-	X509_REQ_free(req);
-	EVP_PKEY_free(k);
-}
-
 static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char base[] = "/tmp/lanyard-ca-XXXXXX";
 
-	if (f == NULL || mkdtemp(base) == NULL)
+	if (f == NULL || fixture_instance("/tmp/lanyard-ca", CONF_KEY_EC_P256,
+	    NULL, f->base, f->dir) != 0 || ca_open(f->dir, 0, &f->ca) != LY_OK)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/i", base);
-	ly_log_setlevel(LY_LOG_ERR);
-	if (ca_init(f->dir, CONF_KEY_EC_P256, NULL) != LY_OK) {
-		fprintf(stderr, "ca_init: %s\n", ly_errdetail());
-		return -1;
-	}
-	if (ca_open(f->dir, 0, &f->ca) != LY_OK)
-		return -1;
-	make_csr(f);
+	f->csr = fixture_csr("evil", "DNS:evil.example", 1, &f->csrlen);
 	*state = f;
 	return 0;
 }
@@ -91,14 +51,9 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	ca_close(f->ca);
-	/* dir is <base>/i: remove base. */
-	f->dir[strlen(f->dir) - 2] = '\0';
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+	fixture_remove(f->base);
 	free(f->csr);
 	free(f);
 	return 0;

@@ -24,6 +24,7 @@
 #include "ca/ca.h"
 #include "ca/store.h"
 #include "crl/crl.h"
+#include "tests/unit/fixture.h"
 #include "util/util.h"
 
 /* A fixed day, so that times in CRLs are known: 2030-01-01T00:00:00Z. */
@@ -40,23 +41,7 @@ struct fixture {
 static void
 make_csr(struct fixture *f)
 {
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509_REQ *req = X509_REQ_new();
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long len;
-
-	assert_non_null(k);
-	X509_REQ_set_pubkey(req, k);
-	assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
-	PEM_write_bio_X509_REQ(b, req);
-	len = BIO_get_mem_data(b, &data);
-	f->csr = malloc((size_t)len);
-	memcpy(f->csr, data, (size_t)len);
-	f->csrlen = (size_t)len;
-	BIO_free(b);
-	X509_REQ_free(req);
-	EVP_PKEY_free(k);
+	f->csr = fixture_csr(NULL, NULL, 1, &f->csrlen);
 }
 
 /* An instance of key type kt; config edits: replace from with to. */
@@ -69,11 +54,6 @@ fixture_new(enum conf_keytype kt, const char *const *edits)
 
 	if (f == NULL)
 		return NULL;
-	snprintf(f->base, sizeof(f->base), "/tmp/lanyard-crl-XXXXXX");
-	if (mkdtemp(f->base) == NULL)
-		return NULL;
-	snprintf(f->dir, sizeof(f->dir), "%s/i", f->base);
-	ly_log_setlevel(LY_LOG_ERR);
 	ly_clock_set(T0);
 	if (edits != NULL) {
 		text = conf_default_text(kt);
@@ -87,10 +67,8 @@ fixture_new(enum conf_keytype kt, const char *const *edits)
 			text = n;
 		}
 	}
-	if (ca_init(f->dir, kt, text) != LY_OK) {
-		fprintf(stderr, "ca_init: %s\n", ly_errdetail());
+	if (fixture_instance("/tmp/lanyard-crl", kt, text, f->base, f->dir) != 0)
 		return NULL;
-	}
 	free(text);
 	if (ca_open(f->dir, 0, &f->ca) != LY_OK)
 		return NULL;
@@ -101,11 +79,8 @@ fixture_new(enum conf_keytype kt, const char *const *edits)
 static void
 fixture_free(struct fixture *f)
 {
-	char cmd[128];
-
 	ca_close(f->ca);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->base);
-	assert_int_equal(system(cmd), 0);
+	fixture_remove(f->base);
 	free(f->csr);
 	free(f);
 	ly_clock_set(0);

@@ -28,10 +28,12 @@
 #include "ca/ca.h"
 #include "ca/store.h"
 #include "ocsp/ocsp.h"
+#include "tests/unit/fixture.h"
 #include "util/util.h"
 
 struct fixture {
-	char			 dir[64];
+	char			 base[64];
+	char			 dir[80];
 	struct ca		*ca;
 	struct ocsp_responder	*resp;
 	unsigned char		*csr;
@@ -41,39 +43,18 @@ struct fixture {
 static void
 make_csr(struct fixture *f)
 {
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509_REQ *req = X509_REQ_new();
-	unsigned char *der = NULL;
-	int len;
-
-	assert_non_null(k);
-	X509_REQ_set_pubkey(req, k);
-	assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
-	len = i2d_X509_REQ(req, &der);
-	assert_true(len > 0);
-	f->csr = malloc((size_t)len);
-	memcpy(f->csr, der, (size_t)len);
-	f->csrlen = (size_t)len;
-	OPENSSL_free(der);
-	X509_REQ_free(req);
-	EVP_PKEY_free(k);
+	f->csr = fixture_csr(NULL, NULL, 0, &f->csrlen);
 }
 
 static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char base[] = "/tmp/lanyard-ocsp-XXXXXX";
 
-	if (f == NULL || mkdtemp(base) == NULL)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/i", base);
-	ly_log_setlevel(LY_LOG_ERR);
 	ly_clock_set(0);
-	if (ca_init(f->dir, CONF_KEY_EC_P256, NULL) != LY_OK) {
-		fprintf(stderr, "ca_init: %s\n", ly_errdetail());
+	if (f == NULL || fixture_instance("/tmp/lanyard-ocsp", CONF_KEY_EC_P256,
+	    NULL, f->base, f->dir) != 0)
 		return -1;
-	}
 	if (ca_open(f->dir, 0, &f->ca) != LY_OK)
 		return -1;
 	if (ocsp_responder_new(f->ca, &f->resp) != LY_OK) {
@@ -89,15 +70,11 @@ static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	ly_clock_set(0);
 	ocsp_responder_free(f->resp);
 	ca_close(f->ca);
-	f->dir[strlen(f->dir) - 2] = '\0';
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+	fixture_remove(f->base);
 	free(f->csr);
 	free(f);
 	return 0;

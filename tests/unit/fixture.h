@@ -1,0 +1,31 @@
+/*
+ * tests/unit/fixture.h — what the engine-level unit tests share: a real
+ * SoftHSM2-backed instance in a temp dir, and CSRs made on the spot.
+ */
+#ifndef LANYARD_TEST_FIXTURE_H
+#define LANYARD_TEST_FIXTURE_H
+
+#include <stddef.h>
+
+#include "conf/conf.h"
+
+/*
+ * A P-256 key and a CSR for it, signed, as DER (pem 0) or PEM (pem 1).
+ * cn and san (an OpenSSL subjectAltName value such as "DNS:evil.example")
+ * may be NULL: the tests use them to show the CSR's wishes are ignored.
+ * Returns a malloc'd buffer and its length; aborts the test on failure.
+ */
+unsigned char	*fixture_csr(const char *cn, const char *san, int pem,
+		    size_t *lenp);
+
+/*
+ * A new instance: mkdtemp(prefix-XXXXXX) into base (at least 64 bytes),
+ * ca_init() of base/i with config (NULL: the default with keys of kt) into dir
+ * (at least 80 bytes). Returns 0, or -1 with the reason on stderr.
+ */
+int		 fixture_instance(const char *prefix, enum conf_keytype kt,
+		    const char *config, char *base, char *dir);
+/* rm -rf base. */
+void		 fixture_remove(const char *base);
+
+#endif /* LANYARD_TEST_FIXTURE_H */
