@@ -189,6 +189,72 @@ int		 ca_reissue(struct ca *, const struct ca_serial *old,
 		    const unsigned char *csr, size_t csrlen, const char *actor,
 		    X509 **certp, struct ca_serial *serialp);
 
+/* ---- one-time enrollment tokens (ca/token.c) --------------------------- */
+
+#define CA_TOKEN_LEN		43	/* 32 random bytes, base64url, no '=' */
+#define CA_TOKEN_ID_LEN		16	/* hex of the first 8 bytes of the hash */
+#define CA_TOKEN_TTL_MAX	(30 * 86400)
+
+enum ca_token_state {
+	CA_TOKEN_UNUSED = 1,
+	CA_TOKEN_CLAIMED,	/* a request is being signed with it */
+	CA_TOKEN_USED,
+	CA_TOKEN_REVOKED,
+	CA_TOKEN_EXPIRED,	/* reported only: UNUSED past its expiry */
+};
+const char	*ca_token_state_name(int);
+
+/*
+ * Creates a one-time token for profile and identity (JSON, or a SPIFFE ID
+ * when it starts with "spiffe://"), checked against the profile now with
+ * the rules of ca_issue(). ttl in seconds, 1 to CA_TOKEN_TTL_MAX. Only
+ * SHA-256 of the token is stored. *tokenp (CA_TOKEN_LEN characters,
+ * caller frees with free() after OPENSSL_cleanse) and *idp (caller frees)
+ * are set on success; audited as "token-create".
+ */
+int		 ca_token_create(struct ca *, const char *profile,
+		    const char *identity, long ttl, const char *actor,
+		    char **tokenp, char **idp);
+
+struct ca_token_info {
+	char		 id[CA_TOKEN_ID_LEN + 1];
+	const char	*profile;
+	const char	*identity;	/* canonical */
+	int		 state;		/* enum ca_token_state (EXPIRED computed) */
+	time_t		 created;
+	time_t		 expires;
+	struct ca_serial serial;	/* zero unless claimed or used */
+	time_t		 used_at;
+};
+/* Calls cb for each token (valid during the call); non-zero stops. */
+int		 ca_token_list(struct ca *,
+		    int (*cb)(const struct ca_token_info *, void *), void *);
+/*
+ * Revokes the unused (or claimed) token whose id is id_hex.
+ * LY_ERR_NOT_FOUND, or LY_ERR_STATE if it was used or revoked already.
+ * Audited "token-revoke".
+ */
+int		 ca_token_revoke(struct ca *, const char *id_hex,
+		    const char *actor);
+/*
+ * The state of the token text (CA_TOKEN_EXPIRED for an unused token past
+ * its expiry), to tell a caller why ca_issue_token() refused it.
+ * LY_ERR_NOT_FOUND for an unknown or malformed token.
+ */
+int		 ca_token_status(struct ca *, const char *token, int *statep);
+/*
+ * Issues a certificate for the profile and identity the token was made
+ * for (never the CSR's) and consumes the token: it is claimed in the
+ * transaction that reserves the serial (of concurrent uses exactly one
+ * gets past that point), marked used in the one that stores the
+ * certificate, and released again if signing fails. LY_ERR_NOT_FOUND for
+ * an unknown token, LY_ERR_STATE for one used, claimed, revoked or
+ * expired; otherwise the errors of ca_issue().
+ */
+int		 ca_issue_token(struct ca *, const char *token,
+		    const unsigned char *csr, size_t csrlen, const char *actor,
+		    X509 **certp, struct ca_serial *serialp);
+
 /* RFC 5280 5.3.1 reason codes; -1 is "no reason code". */
 int		 ca_reason_parse(const char *);
 const char	*ca_reason_name(int);

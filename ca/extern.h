@@ -69,5 +69,19 @@ int	 ca_reserve(struct ca *, struct store_cert *);
 char	*ca_audit_detail_cert(const struct store_cert *);
 int	 ca_record(struct ca *, struct store_cert *, X509 *,
 	    struct store_cert *old, const char *actor, const char *action);
+int	 ca_identity_check(const struct conf *, const struct conf_profile *,
+	    const struct ca_identity *in, struct ca_identity *out);
+int	 ca_issue_tok(struct ca *, const char *profile,
+	    const struct ca_identity *, const unsigned char *tok,
+	    const unsigned char *csr, size_t csrlen, const char *actor,
+	    X509 **certp, struct ca_serial *serialp);
+
+/* token.c: the token's state changes inside the issuing transactions. */
+int	 token_claim(struct store_txn *, const unsigned char hash[32],
+	    const struct ca_serial *);
+int	 token_use(struct store_txn *, const unsigned char hash[32],
+	    const struct ca_serial *, const char *actor);
+void	 token_release(struct ca *, const unsigned char hash[32],
+	    const struct ca_serial *);
 
 #endif /* LANYARD_CA_EXTERN_H */

@@ -53,7 +53,7 @@
 #include "ca/store.h"
 #include "ca/store_int.h"
 
-#define STORE_MAXDBS		8
+#define STORE_MAXDBS		16
 #define STORE_META_SCHEMA	"schema"
 
 #define REC_VERSION		1
@@ -73,6 +73,7 @@ static const struct {
 	{ "revoked",	0 },
 	{ "audit",	0 },
 	{ "ocsp",	0 },
+	{ "tokens",	0 },	/* added later: optional in a read-only store */
 };
 #define NDBS	(sizeof(dbtab) / sizeof(dbtab[0]))
 
@@ -81,7 +82,7 @@ dbi_slot(struct store *st, size_t i)
 {
 	MDB_dbi *slots[NDBS] = {
 		&st->meta, &st->certs, &st->identity, &st->expiry,
-		&st->revoked, &st->audit, &st->ocsp,
+		&st->revoked, &st->audit, &st->ocsp, &st->tokens,
 	};
 
 	return slots[i];
@@ -206,6 +207,11 @@ store_dbis_open(struct store *st)
 	for (i = 0; i < NDBS; i++) {
 		rc = mdb_dbi_open(txn, dbtab[i].name, dbtab[i].flags | create,
 		    dbi_slot(st, i));
+		if (rc == MDB_NOTFOUND && dbi_slot(st, i) == &st->tokens) {
+			/* A read-only look at a store older than tokens. */
+			st->no_tokens = 1;
+			continue;
+		}
 		if (rc == MDB_NOTFOUND) {
 			r = ly_fail(LY_ERR_STORE, "store: database \"%s\" "
 			    "missing (not a Lanyard store?)", dbtab[i].name);
@@ -1145,4 +1151,69 @@ store_ocsp_del(struct store_txn *t, const struct ca_serial *serial)
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return store_mdb_err(rc, "store_ocsp_del");
 	return LY_OK;
+}
+
+/* ---- one-time enrollment tokens ---------------------------------------- */
+
+int
+store_token_put(struct store_txn *t, const unsigned char hash[32],
+    const void *rec, size_t len)
+{
+	MDB_val k, v;
+	int rc, r;
+
+	if ((r = store_txn_need_write(t, "store_token_put")) != LY_OK)
+		return r;
+	if (t->st->no_tokens)
+		return ly_fail(LY_ERR_STORE, "store_token_put: no tokens "
+		    "database");
+	k.mv_size = 32;
+	k.mv_data = (void *)hash;
+	v.mv_size = len;
+	v.mv_data = (void *)rec;
+	if ((rc = mdb_put(t->txn, t->st->tokens, &k, &v, 0)) != 0)
+		return store_mdb_err(rc, "store_token_put");
+	return LY_OK;
+}
+
+int
+store_token_get(struct store_txn *t, const unsigned char hash[32],
+    const void **recp, size_t *lenp)
+{
+	MDB_val k, v;
+	int rc;
+
+	if (t->st->no_tokens)
+		return ly_fail(LY_ERR_NOT_FOUND, "store_token_get: not found");
+	k.mv_size = 32;
+	k.mv_data = (void *)hash;
+	if ((rc = mdb_get(t->txn, t->st->tokens, &k, &v)) != 0)
+		return store_mdb_err(rc, "store_token_get");
+	*recp = v.mv_data;
+	*lenp = v.mv_size;
+	return LY_OK;
+}
+
+int
+store_token_foreach(struct store_txn *t, store_token_cb cb, void *arg)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc, r = LY_OK;
+
+	if (t->st->no_tokens)
+		return LY_OK;
+	if ((rc = mdb_cursor_open(t->txn, t->st->tokens, &c)) != 0)
+		return store_mdb_err(rc, "store_token_foreach");
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 32)
+			continue;
+		if ((r = cb(k.mv_data, v.mv_data, v.mv_size, arg)) != 0)
+			break;
+	}
+	if (r == LY_OK && rc != 0 && rc != MDB_NOTFOUND)
+		r = store_mdb_err(rc, "store_token_foreach");
+	mdb_cursor_close(c);
+	return r;
 }

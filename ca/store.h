@@ -11,6 +11,8 @@
  *   audit      seq(8, big-endian) → hash-chained entry
  *   ocsp       serial(20) → pre-signed OCSP response: a 64-byte header
  *              (ocsp/extern.h) and the DER; opaque to ca/
+ *   tokens     SHA-256(token) → token record (ca/token.c); the token
+ *              itself is never stored
  *
  * Every write transaction is durable when store_txn_commit() returns (no
  * MDB_NOSYNC): the invariants "a serial is recorded before the HSM signs"
@@ -126,6 +128,21 @@ int		 store_ocsp_put(struct store_txn *, const struct ca_serial *,
 int		 store_ocsp_get(struct store_txn *, const struct ca_serial *,
 		    const void **derp, size_t *lenp);
 int		 store_ocsp_del(struct store_txn *, const struct ca_serial *);
+
+/*
+ * One-time enrollment tokens by SHA-256 of the token; the record is
+ * opaque to the store (ca/token.c encodes it). store_token_get() borrows:
+ * *recp is valid until the transaction ends; LY_ERR_NOT_FOUND if absent.
+ * store_token_foreach() calls cb for every record in hash order (same
+ * contract as store_cert_foreach()).
+ */
+int		 store_token_put(struct store_txn *, const unsigned char hash[32],
+		    const void *rec, size_t len);
+int		 store_token_get(struct store_txn *, const unsigned char hash[32],
+		    const void **recp, size_t *lenp);
+typedef int	(*store_token_cb)(const unsigned char *hash, const void *rec,
+		    size_t len, void *);
+int		 store_token_foreach(struct store_txn *, store_token_cb, void *);
 
 /* Small values in meta. *valp borrowed: valid until the txn ends. */
 int		 store_meta_get(struct store_txn *, const char *key,

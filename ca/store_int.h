@@ -21,6 +21,8 @@ struct store {
 	MDB_dbi		 revoked;
 	MDB_dbi		 audit;
 	MDB_dbi		 ocsp;
+	MDB_dbi		 tokens;
+	int		 no_tokens;	/* read-only store made before tokens */
 };
 
 struct store_txn {

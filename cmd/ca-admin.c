@@ -955,6 +955,173 @@ cmd_config(int argc, char **argv)
 	return 0;
 }
 
+/* ---- token create|list|revoke ------------------------------------------ */
+
+static const char *token_usage = "token create --profile P --identity JSON "
+    "[--ttl 24h] | token list [--json] | token revoke --id HEX";
+
+static int
+token_create(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "token create --profile P --identity JSON|SPIFFE-ID "
+	    "[--ttl 24h]";
+	const char *profile = NULL, *identity = NULL;
+	struct ca *ca = NULL;
+	char *tok = NULL, *id = NULL;
+	long ttl = 86400;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			profile = optarg;
+			break;
+		case 'i':
+			identity = optarg;
+			break;
+		case 't':
+			if ((ttl = conf_duration_parse(optarg)) <= 0 ||
+			    ttl > CA_TOKEN_TTL_MAX)
+				return usage_err(u, "--ttl must be a duration "
+				    "of at most 30d (30s, 10m, 24h, 7d)");
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n\n"
+			    "Prints the one-time token (shown only once) and "
+			    "its id (for list and revoke).\n", u);
+			return 0;
+		default:
+			return usage_err(u, NULL);
+		}
+	}
+	if (optind != argc || profile == NULL || identity == NULL)
+		return usage_err(u, "--profile and --identity are required");
+	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) == LY_OK)
+		r = ca_token_create(ca, profile, identity, ttl, actor(), &tok,
+		    &id);
+	ca_close(ca);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	printf("token: %s\nid: %s\n", tok, id);
+	OPENSSL_cleanse(tok, strlen(tok));
+	free(tok);
+	free(id);
+	return 0;
+}
+
+static int
+token_list_cb(const struct ca_token_info *t, void *arg)
+{
+	json_t *array = arg, *o;
+	char buf[21];
+
+	if (array == NULL) {
+		ly_time_fmt(t->expires, buf);
+		printf("%-16s %-8s %-10s %-20s %s\n", t->id,
+		    ca_token_state_name(t->state), t->profile, buf,
+		    t->identity);
+		return 0;
+	}
+	if ((o = json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "state",
+	    ca_token_state_name(t->state), "profile", t->profile,
+	    "identity", t->identity)) == NULL)
+		return LY_ERR_ALLOC;
+	json_time(o, "created", t->created);
+	json_time(o, "expires", t->expires);
+	json_time(o, "used_at", t->used_at);
+	json_serial(o, "serial", &t->serial);
+	json_array_append_new(array, o);
+	return 0;
+}
+
+static int
+token_list(int argc, char **argv)
+{
+	const char *u = "token list [--json]";
+	struct ca *ca = NULL;
+	json_t *array = NULL;
+	int r;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: ca-admin --dir DIR %s\n", u);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--json") == 0) {
+		if ((array = json_array()) == NULL)
+			return 1;
+	} else if (argc != 1)
+		return usage_err(u, NULL);
+	if ((r = ca_open(dir, CA_OPEN_READONLY, &ca)) != LY_OK)
+		goto out;
+	if (array == NULL)
+		printf("%-16s %-8s %-10s %-20s %s\n", "ID", "STATE", "PROFILE",
+		    "EXPIRES", "IDENTITY");
+	if ((r = ca_token_list(ca, token_list_cb, array)) != LY_OK)
+		goto out;
+	if (array != NULL)
+		r = print_json(array);
+ out:
+	ca_close(ca);
+	json_decref(array);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+token_revoke(int argc, char **argv)
+{
+	const char *u = "token revoke --id HEX";
+	struct ca *ca = NULL;
+	int r;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: ca-admin --dir DIR %s\n", u);
+		return 0;
+	}
+	if (argc != 3 || strcmp(argv[1], "--id") != 0)
+		return usage_err(u, "--id is required");
+	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) == LY_OK)
+		r = ca_token_revoke(ca, argv[2], actor());
+	ca_close(ca);
+	if (r != LY_OK) {
+		fail_msg(r);
+		return 1;
+	}
+	printf("revoked token %s\n", argv[2]);
+	return 0;
+}
+
+static int
+cmd_token(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_err(token_usage, NULL);
+	if (strcmp(argv[1], "--help") == 0) {
+		printf("usage: ca-admin --dir DIR %s\n", token_usage);
+		return 0;
+	}
+	optind = 1;
+	if (strcmp(argv[1], "create") == 0)
+		return token_create(argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return token_list(argc - 1, argv + 1);
+	if (strcmp(argv[1], "revoke") == 0)
+		return token_revoke(argc - 1, argv + 1);
+	return usage_err(token_usage, "unknown token command");
+}
+
 static const struct cmd cmds[] = {
 	{ "config", cmd_config, "print the default ca.conf, to edit for init --config" },
 	{ "init", cmd_init, "create a new instance in an empty directory" },
@@ -963,6 +1130,7 @@ static const struct cmd cmds[] = {
 	{ "revoke", cmd_revoke, "revoke a certificate" },
 	{ "list", cmd_list, "list certificates" },
 	{ "show", cmd_show, "show one certificate" },
+	{ "token", cmd_token, "create, list or revoke one-time enrollment tokens" },
 	{ "audit", cmd_audit, "verify or list the audit log" },
 	{ "crl", cmd_crl, "generate and publish every CRL now" },
 	{ "ocsp", cmd_ocsp, "re-sign OCSP responses that are due" },

@@ -1,15 +1,21 @@
 /*
- * ca-server — serves revocation data and CA certificates over HTTP, and
- * keeps the CRLs and pre-signed OCSP responses fresh. See ca-server(8).
+ * ca-server — serves revocation data and CA certificates over HTTP,
+ * enrollment (enroll/) over HTTPS, and keeps the CRLs, pre-signed OCSP
+ * responses and its own TLS certificate fresh. See ca-server(8).
  *
- *	ca-server --dir DIR [--http ADDR:PORT] [--syslog] [-v]
+ *	ca-server --dir DIR [--http ADDR:PORT] [--https ADDR:PORT|off]
+ *	    [--syslog] [-v]
  *
  * Threads: libmicrohttpd's pool answers requests (web/); one background
  * thread regenerates CRLs (after revocations, debounced, and when due)
  * and re-signs OCSP responses; the main thread only waits for signals.
  *
  * SIGTERM/SIGINT: stop accepting, let requests in flight finish, stop the
- * background thread, exit 0. SIGHUP: re-read ca.conf and the CA material.
+ * background thread, exit 0. SIGHUP: re-read ca.conf and the CA material,
+ * and restart the HTTPS listener on the same address with the current
+ * DIR/tls files. The background thread looks at them once an hour and
+ * renews them when due; the main thread then restarts the HTTPS listener
+ * (MHD 0.9.75 reads its key and certificate only at start).
  * A configuration that does not load is refused and the running one kept.
  * One process cannot hold two instances of a CA at once (LMDB forbids
  * opening an environment twice in a process, and hsm/ has one PKCS#11
@@ -55,6 +61,10 @@
 #define REOPEN_EVERY		5
 /* CRL shards we look at for crl_due (conf caps them far lower). */
 #define SHARDS_MAX		256
+/* Seconds between looks at the HTTPS server certificate. */
+#ifndef TLS_CHECK_EVERY
+#define TLS_CHECK_EVERY		3600
+#endif
 /* A CA certificate file larger than this is not one. */
 #define CERT_FILE_MAX		(256 * 1024)
 
@@ -65,20 +75,27 @@ struct server {
 	pthread_cond_t		 wake;
 	struct ca		*ca;		/* NULL after a failed reload */
 	struct ocsp_responder	*responder;
+	struct enroll		*enroll;	/* NULL with ca */
 	int			 stop;
+	const char		*https;		/* NULL: off */
+	char			 https_buf[300];	/* outlives a reload */
+	char			 https_at[300];	/* its address, port fixed */
+	struct web		*tls;		/* the HTTPS listener */
 
 	/* The background thread's own state. */
 	uint64_t		 seen;		/* revocations already in CRLs */
 	time_t			 pending;	/* first unpublished revocation */
 	time_t			 retry_at;	/* after a failed generation */
 	time_t			 refreshed;	/* last ocsp_refresh */
+	time_t			 tls_checked;	/* last web_tls_ensure */
+	int			 tls_renewed;	/* the listener must restart */
 };
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: ca-server --dir DIR [--http ADDR:PORT] "
-	    "[--syslog] [-v]\n"
+	    "[--https ADDR:PORT|off] [--syslog] [-v]\n"
 	    "The instance directory is --dir or $LANYARD_DIR.\n");
 }
 
@@ -197,6 +214,7 @@ tick(struct server *s)
 	unsigned int mask = 0;
 	uint64_t n;
 	size_t count;
+	int issued;
 
 	if (revocations(s->ca, &n) == LY_OK && n != s->seen) {
 		s->seen = n;
@@ -229,6 +247,14 @@ tick(struct server *s)
 			    count);
 		s->refreshed = now;
 	}
+	if (s->https != NULL && now - s->tls_checked >= TLS_CHECK_EVERY) {
+		s->tls_checked = now;
+		if (web_tls_ensure(s->ca, s->dir, &issued) != LY_OK)
+			ly_log(LY_LOG_ERR, "TLS server certificate: %s",
+			    ly_errdetail());
+		else if (issued)
+			s->tls_renewed = 1;	/* served by https_restart() */
+	}
 }
 
 static void *
@@ -252,18 +278,62 @@ background(void *arg)
 }
 
 static int
-instance_open(const char *dir, struct ca **cap, struct ocsp_responder **rp)
+instance_open(const char *dir, struct ca **cap, struct ocsp_responder **rp,
+    struct enroll **ep)
 {
 	struct ca *ca = NULL;
 	int r;
 
+	*ep = NULL;
 	if ((r = ca_open(dir, 0, &ca)) != LY_OK)
 		return r;
 	if ((r = ocsp_responder_new(ca, rp)) != LY_OK) {
 		ca_close(ca);
 		return r;
 	}
+	if ((r = enroll_new(ca, ep)) != LY_OK) {
+		ocsp_responder_free(*rp);
+		*rp = NULL;
+		ca_close(ca);
+		return r;
+	}
 	*cap = ca;
+	return LY_OK;
+}
+
+static void
+instance_close(struct server *s)
+{
+	enroll_free(s->enroll);
+	ocsp_responder_free(s->responder);
+	ca_close(s->ca);
+	s->enroll = NULL;
+	s->responder = NULL;
+	s->ca = NULL;
+}
+
+/*
+ * (Re)starts the HTTPS listener after making sure its certificate is
+ * usable. The first start fixes the port (for "ADDR:0"), so a restart
+ * after SIGHUP listens where clients already connect.
+ */
+static int
+https_start(struct server *s)
+{
+	const char *colon;
+	int issued, r;
+
+	if ((r = web_tls_ensure(s->ca, s->dir, &issued)) != LY_OK)
+		return r;
+	s->tls_checked = ly_now();
+	if ((r = web_start_https(s->ca, s->responder, s->enroll, s->dir,
+	    s->https_at[0] != '\0' ? s->https_at : s->https, &s->tls)) !=
+	    LY_OK)
+		return r;
+	if (s->https_at[0] == '\0' &&
+	    (colon = strrchr(s->https, ':')) != NULL)
+		snprintf(s->https_at, sizeof(s->https_at), "%.*s:%u",
+		    (int)(colon - s->https), s->https, web_port(s->tls));
 	return LY_OK;
 }
 
@@ -308,6 +378,10 @@ reload_check(struct server *s)
 	    strcmp(nc->http_listen, ca_conf(s->ca)->http_listen) != 0)
 		ly_log(LY_LOG_WARN, "reload: a new [server] http address "
 		    "takes effect at restart");
+	if (r == LY_OK && s->ca != NULL &&
+	    strcmp(nc->https_listen, ca_conf(s->ca)->https_listen) != 0)
+		ly_log(LY_LOG_WARN, "reload: a new [server] https address "
+		    "takes effect at restart");
 	conf_free(nc);
 	return r;
 }
@@ -317,6 +391,7 @@ reload(struct server *s, struct web *w, int check)
 {
 	struct ca *ca = NULL;
 	struct ocsp_responder *rp = NULL;
+	struct enroll *en = NULL;
 	int r;
 
 	if (check && reload_check(s) != LY_OK) {
@@ -325,21 +400,49 @@ reload(struct server *s, struct web *w, int check)
 		return;
 	}
 	pthread_mutex_lock(&s->lock);
+	/* The HTTPS listener is started again with the new instance. */
+	web_stop(s->tls);
+	s->tls = NULL;
 	web_hold(w);
-	ocsp_responder_free(s->responder);
-	ca_close(s->ca);
-	s->responder = NULL;
-	s->ca = NULL;
-	if ((r = instance_open(s->dir, &ca, &rp)) == LY_OK) {
+	instance_close(s);
+	if ((r = instance_open(s->dir, &ca, &rp, &en)) == LY_OK) {
 		s->ca = ca;
 		s->responder = rp;
+		s->enroll = en;
 		s->refreshed = 0;
 		ly_log(LY_LOG_INFO, "reloaded %s", s->dir);
 	} else
 		ly_log(LY_LOG_ERR, "reload failed after the running instance "
 		    "was closed: %s; answering 503, retrying every %d s",
 		    ly_errdetail(), REOPEN_EVERY);
-	web_resume(w, s->ca, s->responder);
+	web_resume(w, s->ca, s->responder, NULL);
+	s->tls_renewed = 0;
+	if (s->ca != NULL && s->https != NULL && https_start(s) != LY_OK)
+		ly_log(LY_LOG_ERR, "HTTPS listener not restarted: %s",
+		    ly_errdetail());
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Serves a certificate the background thread renewed: MHD 0.9.75 reads
+ * its key and certificate only at start, so the HTTPS listener is started
+ * again on the same port (connections in flight finish first).
+ */
+static void
+https_restart(struct server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->tls_renewed && s->ca != NULL && s->https != NULL) {
+		s->tls_renewed = 0;
+		web_stop(s->tls);
+		s->tls = NULL;
+		if (https_start(s) != LY_OK)
+			ly_log(LY_LOG_ERR, "HTTPS listener not restarted: %s",
+			    ly_errdetail());
+		else
+			ly_log(LY_LOG_INFO, "HTTPS listener restarted with the "
+			    "renewed certificate");
+	}
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -361,6 +464,8 @@ signal_loop(struct server *s, struct web *w, const sigset_t *set)
 			reload(s, w, 1);
 		} else if (sig == -1 && s->ca == NULL)
 			reload(s, w, 0);
+		else if (sig == -1)
+			https_restart(s);
 	}
 }
 
@@ -371,7 +476,8 @@ serve(struct server *s, const char *http, const sigset_t *set)
 	pthread_t bg;
 	int r, started = 0;
 
-	if ((r = instance_open(s->dir, &s->ca, &s->responder)) != LY_OK) {
+	if ((r = instance_open(s->dir, &s->ca, &s->responder, &s->enroll)) !=
+	    LY_OK) {
 		ly_log(LY_LOG_ERR, "%s: %s", s->dir, ly_errdetail());
 		goto out;
 	}
@@ -385,6 +491,17 @@ serve(struct server *s, const char *http, const sigset_t *set)
 		goto out;
 	}
 	(void)generate(s, crls_due(s->ca) | 1u << CA_ISSUING, "start");
+	/* The conf goes with a reload: keep the address in s. */
+	snprintf(s->https_buf, sizeof(s->https_buf), "%s", s->https != NULL ?
+	    s->https : ca_conf(s->ca)->https_listen);
+	s->https = strcmp(s->https_buf, "off") == 0 ? NULL : s->https_buf;
+	if (s->https != NULL) {
+		/* Before HTTP: its "listening" line says all is up. */
+		if ((r = https_start(s)) != LY_OK) {
+			ly_log(LY_LOG_ERR, "HTTPS: %s", ly_errdetail());
+			goto out;
+		}
+	}
 	if ((r = web_start(s->ca, s->responder, http, &w)) != LY_OK) {
 		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
 		goto out;
@@ -399,6 +516,7 @@ serve(struct server *s, const char *http, const sigset_t *set)
 	r = LY_OK;
  out:
 	/* Requests first: they use the instance the background thread may. */
+	web_stop(s->tls);
 	web_stop(w);
 	if (started) {
 		pthread_mutex_lock(&s->lock);
@@ -407,8 +525,7 @@ serve(struct server *s, const char *http, const sigset_t *set)
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(bg, NULL);
 	}
-	ocsp_responder_free(s->responder);
-	ca_close(s->ca);
+	instance_close(s);
 	return r;
 }
 
@@ -418,6 +535,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir",	required_argument, NULL, 'd' },
 		{ "http",	required_argument, NULL, 'H' },
+		{ "https",	required_argument, NULL, 'S' },
 		{ "syslog",	no_argument,	   NULL, 's' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "help",	no_argument,	   NULL, 'h' },
@@ -436,6 +554,9 @@ main(int argc, char **argv)
 			break;
 		case 'H':
 			http = optarg;
+			break;
+		case 'S':
+			s.https = optarg;
 			break;
 		case 's':
 			web_log_syslog(1);

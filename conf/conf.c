@@ -359,7 +359,9 @@ defaults(struct conf *c)
 	c->max_body = 64 * 1024;
 	c->max_header = 16 * 1024;
 	if ((c->http_listen = strdup("127.0.0.1:8080")) == NULL ||
-	    (c->https_listen = strdup("127.0.0.1:8443")) == NULL)
+	    (c->https_listen = strdup("127.0.0.1:8443")) == NULL ||
+	    (c->tls_dns = strdup("localhost")) == NULL ||
+	    (c->tls_ip = strdup("127.0.0.1")) == NULL)
 		return 0;
 	c->identity_max = 512;
 	c->root.days = 3650;
@@ -685,6 +687,18 @@ server_key(struct parse *p, int line, const char *sec, const char *k,
 		    (unsigned int)n;
 		return 1;
 	}
+	if (strcmp(k, "tls_dns") == 0 || strcmp(k, "tls_ip") == 0) {
+		/* Names are checked by web/tls.c with ca/'s identity rules. */
+		if (strlen(v) > 4096)
+			return set_fail(p, line, sec, k, "a comma list");
+		return set_str(k[4] == 'd' ? &c->tls_dns : &c->tls_ip, v);
+	}
+	if (strcmp(k, "tls_days") == 0) {
+		if (!parse_int(v, 1, 3650, &n))
+			return set_fail(p, line, sec, k, "1 to 3650");
+		c->tls_days = (int)n;
+		return 1;
+	}
 	if (strcmp(k, "max_body") == 0 || strcmp(k, "max_header") == 0) {
 		if (!parse_int(v, 1024, 16 * 1024 * 1024, &n))
 			return set_fail(p, line, sec, k, "1024 to 16777216 "
@@ -997,6 +1011,8 @@ conf_free(struct conf *c)
 	free(c->identity_oid);
 	free(c->http_listen);
 	free(c->https_listen);
+	free(c->tls_dns);
+	free(c->tls_ip);
 	for (i = 0; i < c->nprofiles; i++) {
 		free(c->profiles[i].name);
 		free(c->profiles[i].role);
@@ -1098,6 +1114,10 @@ conf_default_text(enum conf_keytype kt)
 "[server]\n"
 "http = 127.0.0.1:8080\n"
 "https = 127.0.0.1:8443\n"
+"# The HTTPS server certificate (issued by ca-server, profile service):\n"
+"# its DNS names and IP addresses, comma-separated.\n"
+"tls_dns = localhost\n"
+"tls_ip = 127.0.0.1\n"
 "threads = 2\n"
 "max_connections = 1024\n"
 "max_connections_per_ip = 64\n"

@@ -154,7 +154,11 @@ struct conf {
 
 	/* [server] — ca-server (web/). */
 	char		*http_listen;		/* "127.0.0.1:8080" */
-	char		*https_listen;		/* "127.0.0.1:8443" */
+	char		*https_listen;		/* "127.0.0.1:8443" or "off" */
+	/* The HTTPS server certificate's names: comma lists (web/tls.c). */
+	char		*tls_dns;		/* "localhost" */
+	char		*tls_ip;		/* "127.0.0.1" */
+	int		 tls_days;		/* 0: the service profile's */
 	unsigned int	 threads;		/* libmicrohttpd thread pool */
 	unsigned int	 max_connections;
 	unsigned int	 max_connections_per_ip;

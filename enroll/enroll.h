@@ -31,6 +31,7 @@ struct enroll_request {
 	const unsigned char *client_cert;	/* DER of the verified leaf, or NULL */
 	size_t		 client_certlen;
 	const char	*client_addr;	/* for rate limits and the audit log */
+	const char	*query;		/* the URL's query ("status=valid"), or NULL */
 };
 
 struct enroll_response {
@@ -43,6 +44,37 @@ struct enroll_response {
 	long		 retry_after;	/* seconds, or 0 */
 	const char	*error_code;	/* stable code for metrics/logs, or NULL */
 };
+
+/*
+ * Endpoints, statuses and stable error codes ({"error","detail"} JSON;
+ * the same body for EST errors):
+ *   EST (RFC 7030, base64 per RFC 8951)
+ *     GET  /.well-known/est/cacerts         200 certs-only PKCS#7 (issuing,
+ *          root), application/pkcs7-mime, Content-Transfer-Encoding base64
+ *     GET  /.well-known/est/csrattrs        204: no attributes asked for
+ *     POST /.well-known/est/simpleenroll    HTTP Basic, the password is the
+ *          one-time token (user ignored); a client certificate alone, even
+ *          an admin's, does not enroll: 401 + WWW-Authenticate. A refused
+ *          token is 401 with token_invalid/token_used/token_expired.
+ *     POST /.well-known/est/simplereenroll  client certificate; the same
+ *          reissue window as /api/v1/reissue
+ *   JSON
+ *     POST /api/v1/enroll {"token","csr"}   200 {certificate, chain,
+ *          serial, not_after}; 403 token_invalid|token_used|token_expired
+ *     POST /api/v1/reissue {"csr"}          client certificate; 409
+ *          reissue_too_early with allowed_after; 403 revoked|forbidden
+ *   Admin (client certificate of profile "admin", valid; else 403
+ *     forbidden): /api/v1/tokens (POST, GET), /api/v1/tokens/<id>
+ *     (DELETE), /api/v1/certificates[?status=] (GET),
+ *     /api/v1/certificates/<serial> (GET), .../<serial>/revoke (POST
+ *     {"reason"}), /api/v1/crl/publish (POST)
+ * Codes: bad_request (400, also unknown fields, wrong types, duplicates),
+ * bad_csr, key_policy (400), unauthorized (401), forbidden, revoked,
+ * token_* (403), not_found (404), conflict, reissue_too_early (409),
+ * too_large (413),
+ * rate_limited (429 + Retry-After: 10 failed tokens a minute per
+ * client_addr), hsm_unavailable (503 + Retry-After: 5), internal (500).
+ */
 
 /* ca must stay open while e lives. */
 int		 enroll_new(struct ca *, struct enroll **);

@@ -36,6 +36,8 @@ enum web_endpoint {
 	WEB_EP_CA,
 	WEB_EP_HEALTHZ,
 	WEB_EP_METRICS,
+	WEB_EP_EST,
+	WEB_EP_API,
 	WEB_EP_OTHER,
 	WEB_EP_MAX
 };
@@ -50,6 +52,7 @@ enum web_endpoint {
 struct web_instance {
 	struct ca		*ca;
 	struct ocsp_responder	*responder;
+	struct enroll		*enroll;	/* NULL: enrollment answers 404 */
 	/* The cached HSM probe of /healthz (WEB_HSM_PROBE_TTL). */
 	time_t			 hsm_checked;
 	int			 hsm_r;
@@ -80,6 +83,10 @@ enum MHD_Result	 web_queue(struct MHD_Connection *, struct web_req *,
 enum MHD_Result	 web_error(struct MHD_Connection *, struct web_req *,
 		    unsigned int status, const char *code, const char *detail,
 		    const char *allow);
+/* Whether w is the HTTPS listener. */
+int		 web_is_tls(const struct web *);
+/* The client's address as text into buf ("-" if unknown). */
+void		 web_client_addr(struct MHD_Connection *, char *buf, size_t len);
 /* The endpoint a request is counted under. */
 void		 web_req_endpoint(struct web_req *, enum web_endpoint);
 
@@ -100,7 +107,12 @@ char		*web_log_escape(const char *in, size_t max, char *out,
 enum MHD_Result	 web_route(struct web *, struct MHD_Connection *,
 		    struct web_req *, const char *method, const char *path,
 		    const unsigned char *body, size_t bodylen);
-/* Whether a request takes a body: only POST /ocsp does. */
+/*
+ * Whether path is enroll/'s (enroll_path()), served over HTTPS only.
+ * POSTs to it take a body of at most max_body bytes.
+ */
+int		 web_enroll_path(const char *path);
+/* Whether a request takes a body over HTTP: only POST /ocsp does. */
 int		 web_route_takes_body(const char *method, const char *path);
 /* Whether a POST /ocsp Content-Type (NULL: none) is acceptable. */
 int		 web_ocsp_ctype_ok(const char *ctype);
@@ -157,6 +169,37 @@ int		 web_http_date_parse(const char *, time_t *);
 int		 web_not_modified(const char *if_none_match,
 		    const char *if_modified_since, const char *etag,
 		    time_t last_modified);
+
+/* ---- tls.c: TLS material and client certificates ------------------------ */
+
+/*
+ * Whether a server certificate valid from not_before to not_after must be
+ * renewed at now: with a third of its lifetime left, or outside it.
+ */
+int		 web_tls_renew_due(time_t not_before, time_t not_after,
+		    time_t now);
+/*
+ * Splits a comma list, trimming blanks and dropping empty items. *itemsp
+ * (n strings) is freed with web_tls_split_free().
+ */
+int		 web_tls_split(const char *list, char ***itemsp, size_t *np);
+void		 web_tls_split_free(char **, size_t);
+/* DIR/tls/server.key and DIR/tls/server.crt; caller frees both. */
+int		 web_tls_paths(const char *dir, char **keyp, char **crtp);
+/* PEM of the root and issuing CA certificates; caller frees. */
+int		 web_tls_trust_pem(struct ca *, char **pemp);
+
+#define WEB_PEER_NONE		0	/* no client certificate */
+#define WEB_PEER_VERIFIED	1	/* *derp: the leaf, caller frees */
+#define WEB_PEER_UNTRUSTED	2	/* why: GnuTLS's words */
+/*
+ * The client certificate of an HTTPS request, verified by GnuTLS against
+ * the listener's trust list (Lanyard's root and issuing CA) for the TLS
+ * WWW client purpose, with its validity dates. Returns WEB_PEER_* or
+ * LY_ERR_ALLOC.
+ */
+int		 web_tls_peer(struct MHD_Connection *, unsigned char **derp,
+		    size_t *lenp, char *why, size_t whylen);
 
 /* ---- metrics.c: counters, histogram, text --------------------------------- */
 

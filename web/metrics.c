@@ -19,12 +19,13 @@
 
 /* Status codes with their own series; anything else counts as "other". */
 static const unsigned int codes[] = {
-	200, 304, 400, 404, 405, 413, 415, 431, 500, 503,
+	200, 202, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 431, 500,
+	503,
 };
 #define NCODES	(sizeof(codes) / sizeof(codes[0]))
 
 static const char *const endpoints[WEB_EP_MAX] = {
-	"ocsp", "crl", "ca", "healthz", "metrics", "other",
+	"ocsp", "crl", "ca", "healthz", "metrics", "est", "api", "other",
 };
 
 static const char *const outcomes[OCSP_OUT_MAX] = {

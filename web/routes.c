@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "ca/store.h"
@@ -460,6 +461,37 @@ has_pem_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/*
+ * MHD splits the query off the URL and keeps only its decoded arguments;
+ * enroll/ takes the query as one string, so it is put back together
+ * ("k=v&k2=v2"). An argument that does not fit makes the query too long
+ * to be one enroll/ knows, which it refuses as such.
+ */
+struct query_buf {
+	char	buf[256];
+	size_t	len;
+	int	overflow;
+};
+
+static enum MHD_Result
+add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct query_buf *q = cls;
+	int n;
+
+	(void)kind;
+	n = snprintf(q->buf + q->len, sizeof(q->buf) - q->len, "%s%s%s%s",
+	    q->len > 0 ? "&" : "", key, value != NULL ? "=" : "",
+	    value != NULL ? value : "");
+	if (n < 0 || (size_t)n >= sizeof(q->buf) - q->len) {
+		q->overflow = 1;
+		return MHD_NO;
+	}
+	q->len += (size_t)n;
+	return MHD_YES;
+}
+
 static int
 wants_pem(struct MHD_Connection *c)
 {
@@ -824,6 +856,97 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 	return web_queue(c, rq, MHD_HTTP_OK, resp, len);
 }
 
+/*
+ * A request to enroll/ over HTTPS: what TLS and HTTP established (the
+ * verified client certificate, Basic credentials, the body) goes in, its
+ * response comes out as it is. A client certificate that was sent but
+ * does not verify is refused here, before enroll/ sees the request: a
+ * client that presents one means to be authenticated by it.
+ */
+static enum MHD_Result
+handle_enroll(struct web_instance *in, struct MHD_Connection *c,
+    struct web_req *rq, const char *method, const char *path,
+    const unsigned char *body, size_t bodylen)
+{
+	struct enroll_request req;
+	struct enroll_response resp;
+	struct MHD_Response *mr = NULL;
+	unsigned char *cert = NULL;
+	size_t certlen = 0;
+	char why[512], detail[600], addr[64], ra[24];
+	char *user = NULL, *pass = NULL;
+	struct query_buf q;
+	enum MHD_Result ret = MHD_NO;
+	int pr;
+
+	if ((pr = web_tls_peer(c, &cert, &certlen, why, sizeof(why))) < 0)
+		return MHD_NO;
+	if (pr == WEB_PEER_UNTRUSTED) {
+		snprintf(detail, sizeof(detail), "client certificate not "
+		    "trusted: %s", why);
+		return web_error(c, rq, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+		    detail, NULL);
+	}
+	if (in->enroll == NULL) {
+		free(cert);
+		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "enrollment is not available", NULL);
+	}
+	web_client_addr(c, addr, sizeof(addr));
+	user = MHD_basic_auth_get_username_password(c, &pass);
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = path;
+	req.content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.basic_user = user;
+	req.basic_pass = user != NULL ? pass : NULL;
+	req.body = body;
+	req.bodylen = bodylen;
+	req.client_cert = cert;
+	req.client_certlen = certlen;
+	req.client_addr = addr;
+	memset(&q, 0, sizeof(q));
+	(void)MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND,
+	    add_query_arg, &q);
+	if (q.overflow)
+		req.query = "?";	/* no query enroll/ knows */
+	else if (q.len > 0)
+		req.query = q.buf;
+	memset(&resp, 0, sizeof(resp));
+	if (enroll_handle(in->enroll, &req, &resp) != LY_OK ||
+	    resp.status < 100 || resp.status > 599) {
+		ret = web_error(c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal", "enrollment failed", NULL);
+		goto out;
+	}
+	if ((mr = copy_response(resp.body != NULL ? resp.body :
+	    (const unsigned char *)"", resp.len, resp.content_type)) == NULL)
+		goto out;
+	if (resp.www_authenticate != NULL)
+		add_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    resp.www_authenticate);
+	if (resp.content_transfer_encoding != NULL)
+		add_header(mr, "Content-Transfer-Encoding",
+		    resp.content_transfer_encoding);
+	if (resp.retry_after > 0) {
+		snprintf(ra, sizeof(ra), "%ld", resp.retry_after);
+		add_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	/* Responses to authenticated requests are nobody's to cache. */
+	add_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = web_queue(c, rq, (unsigned int)resp.status, mr, resp.len);
+ out:
+	enroll_response_clear(&resp);
+	if (pass != NULL) {
+		OPENSSL_cleanse(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user != NULL)
+		MHD_free(user);
+	free(cert);
+	return ret;
+}
+
 /* ---- routing -------------------------------------------------------------- */
 
 enum route {
@@ -847,6 +970,12 @@ route_of(const char *path, enum web_endpoint *ep)
 	if (strncmp(path, "/crl/", 5) == 0)
 		return *ep = WEB_EP_CRL, R_CRL;
 	return R_NONE;
+}
+
+int
+web_enroll_path(const char *path)
+{
+	return enroll_path(path);
 }
 
 int
@@ -883,10 +1012,31 @@ web_route(struct web *w, struct MHD_Connection *c, struct web_req *rq,
 	enum MHD_Result ret;
 
 	rt = route_of(path, &ep);
-	web_req_endpoint(rq, ep);
 	get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	    strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 	post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+	/*
+	 * HTTPS serves enroll/ and /healthz only; enroll/ is never served
+	 * over plain HTTP (its paths are 404 there, as any unknown path).
+	 */
+	if (web_is_tls(w)) {
+		if (web_enroll_path(path) && strlen(path) <= WEB_PATH_MAX) {
+			web_req_endpoint(rq, strncmp(path, "/api/", 5) == 0 ?
+			    WEB_EP_API : WEB_EP_EST);
+			if ((in = web_instance_get(w)) == NULL)
+				return web_error(c, rq,
+				    MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				    "the CA is being reloaded or failed to "
+				    "load", NULL);
+			ret = handle_enroll(in, c, rq, method, path, body,
+			    bodylen);
+			web_instance_put(w, in);
+			return ret;
+		}
+		if (rt != R_HEALTHZ)
+			rt = R_NONE;
+	}
+	web_req_endpoint(rq, rt == R_NONE ? WEB_EP_OTHER : ep);
 	if (rt == R_NONE || strlen(path) > WEB_PATH_MAX)
 		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such resource", NULL);

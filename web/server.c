@@ -7,8 +7,15 @@
  * `connection_timeout` seconds of silence (MHD's default is never, which
  * a slowloris client would enjoy), headers bounded by the connection's
  * memory pool (MHD answers 431 when they do not fit, and goes on
- * serving), and a request body only for POST /ocsp, of at most max_body
- * bytes, refused from its Content-Length before any of it is read.
+ * serving), and a request body only for POST /ocsp (and, over HTTPS, a
+ * POST to enroll/), of at most max_body bytes, refused from its
+ * Content-Length before any of it is read.
+ *
+ * The HTTPS listener is the same daemon with MHD_USE_TLS, the server key
+ * and chain of DIR/tls and a trust list of Lanyard's root and issuing CA,
+ * which makes MHD 0.9.75 (GnuTLS) request a client certificate without
+ * requiring one and without refusing an unknown one: routes.c asks
+ * web_tls_peer() (tls.c) per request.
  *
  * Facts of MHD 0.9.75 this relies on (checked with curl): by default MHD
  * percent-decodes the path before we see it ("%2F" → '/', "%00" cuts the
@@ -36,7 +43,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
+#include "enroll/enroll.h"
 #include "util/util.h"
 #include "web/extern.h"
 
@@ -51,6 +60,10 @@ struct web {
 	char			 url[128];	/* for the log */
 	size_t			 max_body;
 	unsigned int		 timeout;
+	int			 tls;		/* the HTTPS listener */
+	/* MHD reads these at start; kept for the daemon's life anyway. */
+	char			*key_pem, *cert_pem, *trust_pem;
+	size_t			 key_len;
 
 	/* The instance: users counts requests holding it. */
 	pthread_mutex_t		 lock;
@@ -74,7 +87,7 @@ struct web_req {
 	unsigned int		 status;	/* 0: nothing queued */
 	size_t			 bytes;
 	int			 head;
-	int			 takes_body;	/* POST /ocsp */
+	int			 takes_body;	/* POST /ocsp, POST to enroll/ */
 	unsigned char		*body;
 	size_t			 bodylen, bodycap;
 };
@@ -157,11 +170,13 @@ web_hold(struct web *w)
 }
 
 void
-web_resume(struct web *w, struct ca *ca, struct ocsp_responder *responder)
+web_resume(struct web *w, struct ca *ca, struct ocsp_responder *responder,
+    struct enroll *enroll)
 {
 	pthread_mutex_lock(&w->lock);
 	w->inst.ca = ca;
 	w->inst.responder = responder;
+	w->inst.enroll = enroll;
 	w->inst.hsm_checked = 0;
 	w->have = ca != NULL && responder != NULL;
 	w->held = 0;
@@ -271,22 +286,36 @@ mhd_unescape(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-static void
-access_log(struct MHD_Connection *c, const struct web_req *rq, uint64_t usec)
+int
+web_is_tls(const struct web *w)
+{
+	return w->tls;
+}
+
+void
+web_client_addr(struct MHD_Connection *c, char *addr, size_t len)
 {
 	const union MHD_ConnectionInfo *ci;
-	char addr[INET6_ADDRSTRLEN] = "-";
 	const struct sockaddr *sa;
 
+	snprintf(addr, len, "-");
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci != NULL && (sa = ci->client_addr) != NULL) {
 		if (sa->sa_family == AF_INET)
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)
-			    (const void *)sa)->sin_addr, addr, sizeof(addr));
+			    (const void *)sa)->sin_addr, addr, (socklen_t)len);
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-			    (const void *)sa)->sin6_addr, addr, sizeof(addr));
+			    (const void *)sa)->sin6_addr, addr, (socklen_t)len);
 	}
+}
+
+static void
+access_log(struct MHD_Connection *c, const struct web_req *rq, uint64_t usec)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	web_client_addr(c, addr, sizeof(addr));
 	if (log_syslog)
 		syslog(LOG_INFO, "%s %s %s %u %zu %llu", addr, rq->method,
 		    rq->path, rq->status, rq->bytes, (unsigned long long)usec);
@@ -314,6 +343,9 @@ mhd_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	access_log(c, rq, usec);
 	if (rq->status != 0)
 		web_metrics_request(rq->ep, rq->status, usec);
+	/* An enrollment body may hold a one-time token. */
+	if (rq->body != NULL)
+		OPENSSL_cleanse(rq->body, rq->bodycap);
 	free(rq->body);
 	free(rq);
 	*con_cls = NULL;
@@ -331,8 +363,12 @@ first_call(struct web *w, struct MHD_Connection *c, struct web_req *rq,
 	const char *cl;
 	char *end;
 	unsigned long long n;
+	int enr;
 
-	if (!web_route_takes_body(method, url)) {
+	/* Over HTTPS, enroll/ takes POST bodies; it checks their types. */
+	enr = w->tls && strcmp(method, MHD_HTTP_METHOD_POST) == 0 &&
+	    web_enroll_path(url);
+	if (!enr && !web_route_takes_body(method, url)) {
 		/*
 		 * MHD 0.9.75 closes the connection after a response queued
 		 * at this first call (checked): answer requests without a
@@ -348,9 +384,10 @@ first_call(struct web *w, struct MHD_Connection *c, struct web_req *rq,
 		return MHD_YES;
 	}
 	rq->takes_body = 1;
-	rq->ep = WEB_EP_OCSP;
-	if (!web_ocsp_ctype_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE)))
+	rq->ep = enr ? (strncmp(url, "/api/", 5) == 0 ? WEB_EP_API :
+	    WEB_EP_EST) : WEB_EP_OCSP;
+	if (!enr && !web_ocsp_ctype_ok(MHD_lookup_connection_value(c,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return web_error(c, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 		    "unsupported_media_type", "expected application/"
 		    "ocsp-request", NULL);
@@ -424,8 +461,8 @@ mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
 
 /* "host:port" or "[v6]:port" → a socket address. */
 static int
-listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *slen,
-    char *url, size_t urllen)
+listen_parse(const char *listen, const char *scheme,
+    struct sockaddr_storage *ss, socklen_t *slen, char *url, size_t urllen)
 {
 	struct addrinfo hints, *res = NULL;
 	char host[INET6_ADDRSTRLEN + 2];
@@ -458,48 +495,39 @@ listen_parse(const char *listen, struct sockaddr_storage *ss, socklen_t *slen,
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*slen = res->ai_addrlen;
 	freeaddrinfo(res);
-	snprintf(url, urllen, ss->ss_family == AF_INET6 ? "http://[%s]" :
-	    "http://%s", host);
+	snprintf(url, urllen, ss->ss_family == AF_INET6 ? "%s://[%s]" :
+	    "%s://%s", scheme, host);
 	return LY_OK;
 }
 
-int
-web_start(struct ca *ca, struct ocsp_responder *responder, const char *listen,
-    struct web **wp)
+/*
+ * The daemon of either listener. For HTTPS, w->key_pem, cert_pem and
+ * trust_pem are set: MHD then speaks TLS and, because of the trust list,
+ * asks for (but does not require) a client certificate.
+ */
+static int
+daemon_start(struct web *w, const struct conf *conf, const char *listen)
 {
-	const struct conf *conf = ca_conf(ca);
 	const union MHD_DaemonInfo *di;
 	struct sockaddr_storage ss;
 	socklen_t slen;
-	struct web *w;
 	unsigned int flags;
-	int r = LY_ERR_INTERNAL;
+	int r;
 
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return LY_ERR_ALLOC;
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	pthread_mutex_init(&w->hsm_lock, NULL);
-	atomic_init(&w->inflight, 0);
-	w->inst.ca = ca;
-	w->inst.responder = responder;
-	w->have = 1;
-	w->max_body = conf->max_body;
-	w->timeout = conf->connection_timeout;
-	if ((w->crls = web_crlcache_new()) == NULL) {
-		r = LY_ERR_ALLOC;
-		goto out;
-	}
-	if (listen == NULL)
-		listen = conf->http_listen;
-	if ((r = listen_parse(listen, &ss, &slen, w->url, sizeof(w->url))) !=
-	    LY_OK)
-		goto out;
+	if ((r = listen_parse(listen, w->tls ? "https" : "http", &ss, &slen,
+	    w->url, sizeof(w->url))) != LY_OK)
+		return r;
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_DUAL_STACK;
-	/* MHD_OPTION_EXTERNAL_LOGGER must come first (PLATFORM-NOTES). */
+	if (w->tls)
+		flags |= MHD_USE_TLS;
+	/*
+	 * MHD_OPTION_EXTERNAL_LOGGER must come first (PLATFORM-NOTES). The
+	 * TLS options are last, ended early by MHD_OPTION_END for HTTP.
+	 */
+	errno = 0;
 	w->d = MHD_start_daemon(flags, 0, NULL, NULL, mhd_handler, w,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
 	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
@@ -512,26 +540,97 @@ web_start(struct ca *ca, struct ocsp_responder *responder, const char *listen,
 	    conf->max_header + (size_t)WEB_POOL_SLACK,
 	    MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, mhd_completed, w,
+	    w->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, w->key_pem,
+	    MHD_OPTION_HTTPS_MEM_CERT, w->cert_pem,
+	    MHD_OPTION_HTTPS_MEM_TRUST, w->trust_pem,
 	    MHD_OPTION_END);
-	if (w->d == NULL) {
-		r = ly_fail(LY_ERR_IO, "cannot listen on %s: %s", listen,
-		    strerror(errno));
-		goto out;
-	}
+	if (w->d == NULL)
+		return ly_fail(LY_ERR_IO, "cannot listen on %s: %s", listen,
+		    errno != 0 ? strerror(errno) : "libmicrohttpd failed");
 	if ((di = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT)) ==
-	    NULL || di->port == 0) {
-		r = ly_fail(LY_ERR_INTERNAL, "cannot learn the port of %s",
+	    NULL || di->port == 0)
+		return ly_fail(LY_ERR_INTERNAL, "cannot learn the port of %s",
 		    listen);
-		goto out;
-	}
 	w->port = di->port;
 	ly_log(LY_LOG_INFO, "listening on %s:%u", w->url, w->port);
+	return LY_OK;
+}
+
+static struct web *
+web_new(struct ca *ca, struct ocsp_responder *responder,
+    struct enroll *enroll)
+{
+	const struct conf *conf = ca_conf(ca);
+	struct web *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	pthread_mutex_init(&w->hsm_lock, NULL);
+	atomic_init(&w->inflight, 0);
+	w->inst.ca = ca;
+	w->inst.responder = responder;
+	w->inst.enroll = enroll;
+	w->have = 1;
+	w->max_body = conf->max_body;
+	w->timeout = conf->connection_timeout;
+	if ((w->crls = web_crlcache_new()) == NULL) {
+		web_stop(w);
+		return NULL;
+	}
+	return w;
+}
+
+int
+web_start(struct ca *ca, struct ocsp_responder *responder, const char *listen,
+    struct web **wp)
+{
+	struct web *w;
+	int r;
+
+	if ((w = web_new(ca, responder, NULL)) == NULL)
+		return LY_ERR_ALLOC;
+	if ((r = daemon_start(w, ca_conf(ca), listen != NULL ? listen :
+	    ca_conf(ca)->http_listen)) != LY_OK) {
+		web_stop(w);
+		return r;
+	}
 	*wp = w;
-	w = NULL; /* transferred */
-	r = LY_OK;
+	return LY_OK;
+}
+
+int
+web_start_https(struct ca *ca, struct ocsp_responder *responder,
+    struct enroll *enroll, const char *dir, const char *listen,
+    struct web **wp)
+{
+	struct web *w;
+	char *keyp = NULL, *crtp = NULL;
+	size_t len;
+	int r;
+
+	if ((w = web_new(ca, responder, enroll)) == NULL)
+		return LY_ERR_ALLOC;
+	w->tls = 1;
+	if ((r = web_tls_paths(dir, &keyp, &crtp)) != LY_OK ||
+	    (r = ly_file_read(keyp, 64 * 1024, (unsigned char **)&w->key_pem,
+	    &w->key_len)) != LY_OK ||
+	    (r = ly_file_read(crtp, 64 * 1024, (unsigned char **)&w->cert_pem,
+	    &len)) != LY_OK ||
+	    (r = web_tls_trust_pem(ca, &w->trust_pem)) != LY_OK)
+		goto out;
+	r = daemon_start(w, ca_conf(ca), listen != NULL ? listen :
+	    ca_conf(ca)->https_listen);
  out:
-	web_stop(w);
-	return r;
+	free(keyp);
+	free(crtp);
+	if (r != LY_OK) {
+		web_stop(w);
+		return r;
+	}
+	*wp = w;
+	return LY_OK;
 }
 
 unsigned int
@@ -560,6 +659,11 @@ web_stop(struct web *w)
 			close(fd);
 	}
 	web_crlcache_free(w->crls);
+	if (w->key_pem != NULL)
+		OPENSSL_cleanse(w->key_pem, w->key_len);
+	free(w->key_pem);
+	free(w->cert_pem);
+	free(w->trust_pem);
 	pthread_mutex_destroy(&w->hsm_lock);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);

@@ -10,9 +10,14 @@
 #define LANYARD_WEB_H
 
 #include "ca/ca.h"
+#include "enroll/enroll.h"
 #include "ocsp/ocsp.h"
 
 struct web;
+struct enroll;
+
+/* The HTTPS server key and certificate live in DIR/tls (web/tls.c). */
+#define WEB_TLS_DIR	"tls"
 
 /*
  * Starts the plain HTTP listener on conf's [server] http address (or
@@ -22,6 +27,26 @@ struct web;
  */
 int		 web_start(struct ca *, struct ocsp_responder *,
 		    const char *listen, struct web **);
+/*
+ * Starts the HTTPS listener on conf's [server] https address (or listen)
+ * with the key and chain of DIR/tls, requesting (not requiring) client
+ * certificates of Lanyard's chain. It serves enroll_path() paths through
+ * enroll (NULL: 404) and /healthz, nothing else. Same limits, access log
+ * and metrics as web_start(). The files are read once: a new certificate
+ * takes effect when the listener is started again.
+ */
+int		 web_start_https(struct ca *, struct ocsp_responder *,
+		    struct enroll *, const char *dir, const char *listen,
+		    struct web **);
+/*
+ * Makes sure DIR/tls holds a usable server key and certificate for conf's
+ * [server] tls_dns/tls_ip: issues a new one (profile "service") when one
+ * is missing, does not match, was not signed by the issuing CA, names
+ * other names, or has a third of its lifetime left. *issuedp is 1 when it
+ * issued one. LY_ERR_CONFIG if the key file is accessible to group or
+ * others (it is never made so), or the names do not pass ca/'s checks.
+ */
+int		 web_tls_ensure(struct ca *, const char *dir, int *issuedp);
 /*
  * Stops accepting, lets requests in flight finish, and frees. NULL is a
  * no-op.
@@ -35,14 +60,16 @@ unsigned int	 web_port(const struct web *);
  * Reloading without dropping the listener. web_hold() makes requests that
  * start from now on wait (up to a few seconds, then 503) and returns once
  * no request uses the current ca and responder any more: the caller may
- * then free them. web_resume() sets the ones to use from now on (both
- * NULL: answer 503 until the next web_resume()) and lets the waiting
- * requests go on. ca-server cannot overlap two instances of a CA in one
- * process (one LMDB environment and one PKCS#11 module per process), so
- * it closes the old before opening the new.
+ * then free them. web_resume() sets the ones to use from now on (ca
+ * and responder NULL: answer 503 until the next web_resume(); enroll
+ * NULL: enrollment answers 404) and lets the waiting requests go on.
+ * ca-server cannot overlap two instances of a CA in one process (one
+ * LMDB environment and one PKCS#11 module per process), so it closes
+ * the old before opening the new.
  */
 void		 web_hold(struct web *);
-void		 web_resume(struct web *, struct ca *, struct ocsp_responder *);
+void		 web_resume(struct web *, struct ca *, struct ocsp_responder *,
+		    struct enroll *);
 
 /* The access log goes to syslog instead of stderr (before web_start()). */
 void		 web_log_syslog(int);

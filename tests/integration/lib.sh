@@ -179,12 +179,17 @@ SERVER_PID=
 # 127.0.0.1 with a port the kernel chooses, logging to $SERVER_LOG ($T/server.N.log), and
 # waits (at most 20 s) for its "listening on" line. Sets SERVER_PID,
 # SERVER_PORT and BASE (http://127.0.0.1:PORT). Returns non-zero if it
-# did not come up.
+# did not come up. HTTPS is off unless ARGS say otherwise (--https
+# 127.0.0.1:0, or start_server_https): then HTTPS_PORT and SBASE
+# (https://127.0.0.1:PORT) are set too, else they are empty.
 start_server() {
 	# A log per start: a restart must not read the old port from the old log.
 	SERVER_STARTS=$(( ${SERVER_STARTS:-0} + 1 ))
 	SERVER_LOG="$T/server.$SERVER_STARTS.log"
-	"$CA_SERVER" --dir "$T/ca" --http 127.0.0.1:0 "$@" >>"$SERVER_LOG" 2>&1 &
+	HTTPS_PORT=
+	SBASE=
+	: >"$SERVER_LOG"
+	"$CA_SERVER" --dir "$T/ca" --http 127.0.0.1:0 --https off "$@" >>"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	tries=0
 	while [ $tries -lt 200 ]; do
@@ -192,6 +197,10 @@ start_server() {
 		    "$SERVER_LOG" | tail -n 1)
 		if [ -n "$SERVER_PORT" ]; then
 			BASE="http://127.0.0.1:$SERVER_PORT"
+			# ca-server logs its HTTPS listener before the HTTP one.
+			HTTPS_PORT=$(sed -n 's|.*listening on https://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' \
+			    "$SERVER_LOG" | tail -n 1)
+			[ -z "$HTTPS_PORT" ] || SBASE="https://127.0.0.1:$HTTPS_PORT"
 			return 0
 		fi
 		kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -201,6 +210,12 @@ start_server() {
 	tail -n 5 "$SERVER_LOG" >>"$LOG" 2>/dev/null
 	stop_server
 	return 1
+}
+
+# start_server_https [ARGS...]: start_server with HTTPS on a port the
+# kernel chooses; fails if no HTTPS port was logged.
+start_server_https() {
+	start_server --https 127.0.0.1:0 "$@" && [ -n "$HTTPS_PORT" ]
 }
 
 # stop_server: SIGTERM to the server this test started, SIGKILL after

@@ -1,7 +1,8 @@
 /*
  * tests/unit/test_web.c — the pure pieces of web/: URL and RFC 5019 path
  * decoding, strict base64, PEM armour, HTTP dates, conditional GET, the
- * log escaper and the metrics text. No sockets.
+ * log escaper, the metrics text, and the TLS helpers (renewal time, name
+ * lists, which paths go to enroll/). No sockets.
  */
 #include "config.h"
 
@@ -261,6 +262,73 @@ test_route_helpers(void **state)
 	assert_false(web_ocsp_ctype_ok("application/ocsp-requestx"));
 }
 
+static void
+test_tls_renew_due(void **state)
+{
+	const time_t nb = 1000000, na = nb + 90 * 86400;
+
+	(void)state;
+	assert_false(web_tls_renew_due(nb, na, nb));
+	assert_false(web_tls_renew_due(nb, na, nb + 59 * 86400));
+	/* A third of 90 days left: renew. */
+	assert_true(web_tls_renew_due(nb, na, nb + 60 * 86400));
+	assert_true(web_tls_renew_due(nb, na, na - 1));
+	assert_true(web_tls_renew_due(nb, na, na));
+	assert_true(web_tls_renew_due(nb, na, na + 1));
+	/* Not yet valid, or nonsense dates: renew too. */
+	assert_true(web_tls_renew_due(nb, na, nb - 1));
+	assert_true(web_tls_renew_due(na, nb, nb));
+	assert_true(web_tls_renew_due(nb, nb, nb));
+}
+
+static void
+test_tls_split(void **state)
+{
+	char **items = NULL;
+	size_t n = 99;
+
+	(void)state;
+	assert_int_equal(web_tls_split(" localhost, ca.test ,,\tx ", &items,
+	    &n), LY_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(items[0], "localhost");
+	assert_string_equal(items[1], "ca.test");
+	assert_string_equal(items[2], "x");
+	web_tls_split_free(items, n);
+	assert_int_equal(web_tls_split("", &items, &n), LY_OK);
+	assert_int_equal(n, 0);
+	web_tls_split_free(items, n);
+	assert_int_equal(web_tls_split(",", &items, &n), LY_OK);
+	assert_int_equal(n, 0);
+	web_tls_split_free(items, n);
+	web_tls_split_free(NULL, 0);
+}
+
+static void
+test_enroll_paths(void **state)
+{
+	char *text = NULL;
+	size_t len;
+
+	(void)state;
+	assert_true(web_enroll_path("/.well-known/est/cacerts"));
+	assert_true(web_enroll_path("/api/v1/enroll"));
+	assert_false(web_enroll_path("/crl/issuing.crl"));
+	assert_false(web_enroll_path("/healthz"));
+	assert_false(web_enroll_path("/api/v2"));
+	/* Over HTTP the body rule is POST /ocsp's alone. */
+	assert_false(web_route_takes_body("POST", "/api/v1/enroll"));
+	web_metrics_reset();
+	web_metrics_request(WEB_EP_EST, 200, 10);
+	web_metrics_request(WEB_EP_API, 401, 10);
+	assert_int_equal(web_metrics_text(NULL, 0, 0, &text, &len), LY_OK);
+	assert_non_null(strstr(text, "lanyard_http_requests_total{endpoint="
+	    "\"est\",code=\"200\"} 1\n"));
+	assert_non_null(strstr(text, "lanyard_http_requests_total{endpoint="
+	    "\"api\",code=\"401\"} 1\n"));
+	free(text);
+}
+
 int
 main(void)
 {
@@ -274,6 +342,9 @@ main(void)
 		cmocka_unit_test(test_log_escape),
 		cmocka_unit_test(test_metrics_text),
 		cmocka_unit_test(test_route_helpers),
+		cmocka_unit_test(test_tls_renew_due),
+		cmocka_unit_test(test_tls_split),
+		cmocka_unit_test(test_enroll_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

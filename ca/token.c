@@ -1,0 +1,599 @@
+/*
+ * ca/token.c — one-time enrollment tokens.
+ *
+ * A token is 32 bytes from RAND_priv_bytes in base64url without padding.
+ * The store keeps only SHA-256 of the token text as the key of a small
+ * JSON record (version, profile, canonical identity, times, state, the
+ * serial it was claimed or used for): a copy of the store does not give
+ * anyone a usable token. The public handle of a token is the hex of the
+ * first 8 bytes of that hash.
+ *
+ * States: UNUSED → CLAIMED (in the transaction that reserves the serial)
+ * → USED (in the one that stores the certificate); CLAIMED → UNUSED when
+ * signing fails; UNUSED → REVOKED by an admin. Expiry is not a state: an
+ * UNUSED token past its expiry is refused and listed as expired.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ca/extern.h"
+#include "util/util.h"
+
+#define TOKEN_REC_VERSION	1
+#define TOKEN_RAND_LEN		32
+#define TOKEN_REC_MAX		8192
+
+struct token_rec {
+	char		 profile[CONF_NAME_MAX];
+	int		 kind;		/* enum conf_identity_kind */
+	char		*identity;
+	int64_t		 created;
+	int64_t		 expires;
+	int		 state;
+	struct ca_serial serial;
+	int64_t		 used_at;
+};
+
+static const char *state_names[] = {
+	NULL, "unused", "claimed", "used", "revoked", "expired",
+};
+
+const char *
+ca_token_state_name(int s)
+{
+	if (s < CA_TOKEN_UNUSED || s > CA_TOKEN_EXPIRED)
+		return "unknown";
+	return state_names[s];
+}
+
+static void
+token_rec_clear(struct token_rec *t)
+{
+	free(t->identity);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Our own bytes from the store, but checked: a corrupt record is refused. */
+static int
+token_rec_parse(const void *buf, size_t len, struct token_rec *t)
+{
+	json_t *o;
+	json_int_t v, kind, state;
+	json_int_t created, expires, used_at = 0;
+	const char *profile, *identity, *serial = NULL;
+	int r = LY_ERR_STORE;
+
+	memset(t, 0, sizeof(*t));
+	if (len > TOKEN_REC_MAX ||
+	    (o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return ly_fail(LY_ERR_STORE, "token record does not parse");
+	if (json_unpack(o, "{s:I, s:s, s:I, s:s, s:I, s:I, s:I, s?s, s?I}",
+	    "v", &v, "profile", &profile, "kind", &kind, "identity", &identity,
+	    "created", &created, "expires", &expires, "state", &state,
+	    "serial", &serial, "used_at", &used_at) != 0 ||
+	    v != TOKEN_REC_VERSION || state < CA_TOKEN_UNUSED ||
+	    state > CA_TOKEN_REVOKED || strlen(profile) >= CONF_NAME_MAX) {
+		ly_fail(LY_ERR_STORE, "token record is corrupt");
+		goto out;
+	}
+	if (serial != NULL && ca_serial_parse(serial, &t->serial) != LY_OK) {
+		ly_fail(LY_ERR_STORE, "token record: bad serial");
+		goto out;
+	}
+	if ((t->identity = strdup(identity)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	snprintf(t->profile, sizeof(t->profile), "%s", profile);
+	t->kind = (int)kind;
+	t->created = created;
+	t->expires = expires;
+	t->state = (int)state;
+	t->used_at = used_at;
+	r = LY_OK;
+ out:
+	json_decref(o);
+	return r;
+}
+
+static int
+token_rec_encode(const struct token_rec *t, char **outp)
+{
+	json_t *o;
+	char *hex = NULL;
+	int r = LY_ERR_ALLOC;
+
+	o = json_pack("{s:i, s:s, s:i, s:s, s:I, s:I, s:i}",
+	    "v", TOKEN_REC_VERSION, "profile", t->profile, "kind", t->kind,
+	    "identity", t->identity, "created", (json_int_t)t->created,
+	    "expires", (json_int_t)t->expires, "state", t->state);
+	if (o == NULL)
+		return r;
+	if (!ca_serial_is_zero(&t->serial)) {
+		if ((hex = ca_serial_hex(&t->serial)) == NULL ||
+		    json_object_set_new(o, "serial", json_string(hex)) != 0)
+			goto out;
+	}
+	if (t->used_at != 0 && json_object_set_new(o, "used_at",
+	    json_integer(t->used_at)) != 0)
+		goto out;
+	if ((*outp = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto out;
+	r = LY_OK;
+ out:
+	free(hex);
+	json_decref(o);
+	return r;
+}
+
+static int
+token_put(struct store_txn *txn, const unsigned char hash[32],
+    const struct token_rec *t)
+{
+	char *s = NULL;
+	int r;
+
+	if ((r = token_rec_encode(t, &s)) != LY_OK)
+		return r;
+	r = store_token_put(txn, hash, s, strlen(s));
+	free(s);
+	return r;
+}
+
+static int
+token_get(struct store_txn *txn, const unsigned char hash[32],
+    struct token_rec *t)
+{
+	const void *v;
+	size_t len;
+	int r;
+
+	if ((r = store_token_get(txn, hash, &v, &len)) != LY_OK) {
+		if (r == LY_ERR_NOT_FOUND)
+			return ly_fail(r, "unknown token");
+		return r;
+	}
+	return token_rec_parse(v, len, t);
+}
+
+/*
+ * SHA-256 of the token text. A text that cannot be a token (wrong length
+ * or alphabet) is LY_ERR_NOT_FOUND like an unknown one.
+ */
+static int
+token_hash(const char *token, unsigned char hash[32])
+{
+	size_t i, n;
+
+	if (token == NULL || (n = strlen(token)) != CA_TOKEN_LEN)
+		return ly_fail(LY_ERR_NOT_FOUND, "unknown token");
+	for (i = 0; i < n; i++) {
+		char c = token[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return ly_fail(LY_ERR_NOT_FOUND, "unknown token");
+	}
+	if (EVP_Digest(token, n, hash, NULL, EVP_sha256(), NULL) != 1)
+		return LY_ERR_INTERNAL;
+	return LY_OK;
+}
+
+static char *
+token_id(const unsigned char hash[32])
+{
+	return ly_hex_encode(hash, CA_TOKEN_ID_LEN / 2);
+}
+
+static int
+token_state_now(const struct token_rec *t)
+{
+	if (t->state == CA_TOKEN_UNUSED && ly_now() >= t->expires)
+		return CA_TOKEN_EXPIRED;
+	return t->state;
+}
+
+static int
+token_refuse(int state)
+{
+	switch (state) {
+	case CA_TOKEN_EXPIRED:
+		return ly_fail(LY_ERR_STATE, "the token has expired");
+	case CA_TOKEN_REVOKED:
+		return ly_fail(LY_ERR_STATE, "the token was revoked");
+	default:
+		return ly_fail(LY_ERR_STATE, "the token was used already");
+	}
+}
+
+/* Audit detail of a token: its id, profile and identity, never the token. */
+static int
+token_audit(struct store_txn *txn, const unsigned char hash[32],
+    const struct token_rec *t, const char *actor, const char *action)
+{
+	json_t *o = NULL;
+	char *id = NULL, *hex = NULL, *detail = NULL;
+	int r = LY_ERR_ALLOC;
+
+	if ((id = token_id(hash)) == NULL ||
+	    (o = json_pack("{s:s, s:s, s:s}", "token_id", id, "profile",
+	    t->profile, "identity", t->identity)) == NULL)
+		goto out;
+	if (!ca_serial_is_zero(&t->serial) &&
+	    ((hex = ca_serial_hex(&t->serial)) == NULL ||
+	    json_object_set_new(o, "serial", json_string(hex)) != 0))
+		goto out;
+	if ((detail = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto out;
+	r = store_audit_append(txn, actor, action, detail);
+ out:
+	json_decref(o);
+	free(id);
+	free(hex);
+	free(detail);
+	return r;
+}
+
+static int
+token_identity(const char *s, struct ca_identity *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->kind = strncmp(s, "spiffe://", 9) == 0 ? CONF_ID_SPIFFE :
+	    CONF_ID_JSON;
+	if ((id->value = strdup(s)) == NULL)
+		return LY_ERR_ALLOC;
+	return LY_OK;
+}
+
+int
+ca_token_create(struct ca *ca, const char *profile, const char *identity,
+    long ttl, const char *actor, char **tokenp, char **idp)
+{
+	const struct conf_profile *p;
+	struct ca_identity in, id;
+	struct store_txn *txn = NULL;
+	struct token_rec t;
+	unsigned char rnd[TOKEN_RAND_LEN], hash[32];
+	unsigned char b64[((TOKEN_RAND_LEN + 2) / 3) * 4 + 1];
+	char *tok = NULL, *tid = NULL;
+	size_t i;
+	int r;
+
+	memset(&in, 0, sizeof(in));
+	memset(&id, 0, sizeof(id));
+	memset(&t, 0, sizeof(t));
+	if (profile == NULL ||
+	    (p = conf_profile_get(ca->conf, profile)) == NULL)
+		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
+		    profile != NULL ? profile : "");
+	if (ttl <= 0 || ttl > CA_TOKEN_TTL_MAX)
+		return ly_fail(LY_ERR_ARG, "token lifetime must be 1 to %d "
+		    "seconds", CA_TOKEN_TTL_MAX);
+	if (identity == NULL)
+		return ly_fail(LY_ERR_BAD_IDENTITY, "a token needs an identity");
+	if ((r = token_identity(identity, &in)) != LY_OK ||
+	    (r = ca_identity_check(ca->conf, p, &in, &id)) != LY_OK)
+		goto out;
+	if (id.value == NULL) {
+		r = ly_fail(LY_ERR_BAD_IDENTITY, "a token needs an identity");
+		goto out;
+	}
+	if (RAND_priv_bytes(rnd, sizeof(rnd)) != 1) {
+		ly_log_crypto("ca_token_create");
+		r = LY_ERR_INTERNAL;
+		goto out;
+	}
+	/* base64url (RFC 4648 5) without padding from OpenSSL's base64. */
+	EVP_EncodeBlock(b64, rnd, sizeof(rnd));
+	for (i = 0; b64[i] != '\0'; i++) {
+		if (b64[i] == '+')
+			b64[i] = '-';
+		else if (b64[i] == '/')
+			b64[i] = '_';
+		else if (b64[i] == '=')
+			b64[i] = '\0';
+	}
+	if ((tok = strndup((char *)b64, CA_TOKEN_LEN)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = token_hash(tok, hash)) != LY_OK)
+		goto out;
+	if ((tid = token_id(hash)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	snprintf(t.profile, sizeof(t.profile), "%s", p->name);
+	t.kind = id.kind;
+	t.identity = id.value;
+	t.created = ly_now();
+	t.expires = t.created + ttl;
+	t.state = CA_TOKEN_UNUSED;
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		goto out;
+	if ((r = token_put(txn, hash, &t)) != LY_OK ||
+	    (r = token_audit(txn, hash, &t, actor, "token-create")) != LY_OK)
+		goto out;
+	r = store_txn_commit(txn);
+	txn = NULL;
+	if (r != LY_OK)
+		goto out;
+	*tokenp = tok;
+	*idp = tid;
+	tok = tid = NULL;
+ out:
+	store_txn_abort(txn);
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	OPENSSL_cleanse(b64, sizeof(b64));
+	if (tok != NULL) {
+		OPENSSL_cleanse(tok, strlen(tok));
+		free(tok);
+	}
+	free(tid);
+	ca_identity_clear(&in);
+	ca_identity_clear(&id);
+	return r;
+}
+
+struct list_arg {
+	int	(*cb)(const struct ca_token_info *, void *);
+	void	*arg;
+};
+
+static int
+list_one(const unsigned char *hash, const void *v, size_t len, void *arg)
+{
+	struct list_arg *la = arg;
+	struct ca_token_info info;
+	struct token_rec t;
+	char *id;
+	int r;
+
+	if ((r = token_rec_parse(v, len, &t)) != LY_OK)
+		return r;
+	memset(&info, 0, sizeof(info));
+	if ((id = token_id(hash)) == NULL) {
+		token_rec_clear(&t);
+		return LY_ERR_ALLOC;
+	}
+	snprintf(info.id, sizeof(info.id), "%s", id);
+	free(id);
+	info.profile = t.profile;
+	info.identity = t.identity;
+	info.state = token_state_now(&t);
+	info.created = t.created;
+	info.expires = t.expires;
+	info.serial = t.serial;
+	info.used_at = t.used_at;
+	r = la->cb(&info, la->arg);
+	token_rec_clear(&t);
+	return r;
+}
+
+int
+ca_token_list(struct ca *ca, int (*cb)(const struct ca_token_info *, void *),
+    void *arg)
+{
+	struct store_txn *txn = NULL;
+	struct list_arg la = { cb, arg };
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = store_token_foreach(txn, list_one, &la);
+	store_txn_abort(txn);
+	return r;
+}
+
+struct find_arg {
+	unsigned char	 prefix[CA_TOKEN_ID_LEN / 2];
+	unsigned char	 hash[32];
+	int		 found;
+};
+
+static int
+find_one(const unsigned char *hash, const void *v, size_t len, void *arg)
+{
+	struct find_arg *fa = arg;
+
+	(void)v;
+	(void)len;
+	/* Bytes derived from a secret: compared in constant time. */
+	if (CRYPTO_memcmp(hash, fa->prefix, sizeof(fa->prefix)) == 0) {
+		memcpy(fa->hash, hash, sizeof(fa->hash));
+		fa->found++;
+	}
+	return 0;
+}
+
+int
+ca_token_revoke(struct ca *ca, const char *id_hex, const char *actor)
+{
+	struct store_txn *txn = NULL;
+	struct find_arg fa;
+	struct token_rec t;
+	int r;
+
+	memset(&fa, 0, sizeof(fa));
+	memset(&t, 0, sizeof(t));
+	if (id_hex == NULL || strlen(id_hex) != CA_TOKEN_ID_LEN ||
+	    ly_hex_decode(id_hex, fa.prefix, sizeof(fa.prefix)) !=
+	    (int)sizeof(fa.prefix))
+		return ly_fail(LY_ERR_NOT_FOUND, "no token with id \"%s\"",
+		    id_hex != NULL ? id_hex : "");
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		return r;
+	if ((r = store_token_foreach(txn, find_one, &fa)) != LY_OK)
+		goto out;
+	if (fa.found != 1) {
+		r = ly_fail(fa.found == 0 ? LY_ERR_NOT_FOUND : LY_ERR_EXISTS,
+		    fa.found == 0 ? "no token with id %s" :
+		    "token id %s is ambiguous", id_hex);
+		goto out;
+	}
+	if ((r = token_get(txn, fa.hash, &t)) != LY_OK)
+		goto out;
+	/*
+	 * A CLAIMED token may be revoked too (one left by a crash): an
+	 * issuance in flight then fails to mark it used and stores nothing.
+	 */
+	if (t.state != CA_TOKEN_UNUSED && t.state != CA_TOKEN_CLAIMED) {
+		r = ly_fail(LY_ERR_STATE, "the token is %s",
+		    ca_token_state_name(t.state));
+		goto out;
+	}
+	t.state = CA_TOKEN_REVOKED;
+	if ((r = token_put(txn, fa.hash, &t)) != LY_OK ||
+	    (r = token_audit(txn, fa.hash, &t, actor, "token-revoke")) != LY_OK)
+		goto out;
+	r = store_txn_commit(txn);
+	txn = NULL;
+ out:
+	store_txn_abort(txn);
+	token_rec_clear(&t);
+	OPENSSL_cleanse(&fa, sizeof(fa));
+	return r;
+}
+
+int
+ca_token_status(struct ca *ca, const char *token, int *statep)
+{
+	struct store_txn *txn = NULL;
+	struct token_rec t;
+	unsigned char hash[32];
+	int r;
+
+	if ((r = token_hash(token, hash)) != LY_OK)
+		return r;
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = token_get(txn, hash, &t);
+	store_txn_abort(txn);
+	if (r == LY_OK) {
+		*statep = token_state_now(&t);
+		token_rec_clear(&t);
+	}
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return r;
+}
+
+int
+token_claim(struct store_txn *txn, const unsigned char hash[32],
+    const struct ca_serial *serial)
+{
+	struct token_rec t;
+	int r, s;
+
+	if ((r = token_get(txn, hash, &t)) != LY_OK)
+		return r;
+	if ((s = token_state_now(&t)) != CA_TOKEN_UNUSED) {
+		r = token_refuse(s);
+		goto out;
+	}
+	t.state = CA_TOKEN_CLAIMED;
+	t.serial = *serial;
+	r = token_put(txn, hash, &t);
+ out:
+	token_rec_clear(&t);
+	return r;
+}
+
+int
+token_use(struct store_txn *txn, const unsigned char hash[32],
+    const struct ca_serial *serial, const char *actor)
+{
+	struct token_rec t;
+	int r;
+
+	if ((r = token_get(txn, hash, &t)) != LY_OK)
+		return r;
+	if (t.state != CA_TOKEN_CLAIMED ||
+	    memcmp(t.serial.b, serial->b, CA_SERIAL_LEN) != 0) {
+		r = ly_fail(LY_ERR_STATE, "the token is not claimed for this "
+		    "serial");
+		goto out;
+	}
+	t.state = CA_TOKEN_USED;
+	t.used_at = ly_now();
+	if ((r = token_put(txn, hash, &t)) != LY_OK)
+		goto out;
+	r = token_audit(txn, hash, &t, actor, "token-use");
+ out:
+	token_rec_clear(&t);
+	return r;
+}
+
+void
+token_release(struct ca *ca, const unsigned char hash[32],
+    const struct ca_serial *serial)
+{
+	struct store_txn *txn = NULL;
+	struct token_rec t;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		goto out;
+	if ((r = token_get(txn, hash, &t)) != LY_OK)
+		goto out;
+	if (t.state != CA_TOKEN_CLAIMED ||
+	    memcmp(t.serial.b, serial->b, CA_SERIAL_LEN) != 0) {
+		r = LY_OK;	/* not ours to release */
+		goto out;
+	}
+	t.state = CA_TOKEN_UNUSED;
+	memset(&t.serial, 0, sizeof(t.serial));
+	if ((r = token_put(txn, hash, &t)) != LY_OK)
+		goto out;
+	r = store_txn_commit(txn);
+	txn = NULL;
+ out:
+	store_txn_abort(txn);
+	token_rec_clear(&t);
+	if (r != LY_OK)
+		ly_log(LY_LOG_ERR, "token release failed (%s): the token "
+		    "stays claimed", ly_strerror(r));
+}
+
+int
+ca_issue_token(struct ca *ca, const char *token, const unsigned char *csr,
+    size_t csrlen, const char *actor, X509 **certp,
+    struct ca_serial *serialp)
+{
+	struct store_txn *txn = NULL;
+	struct ca_identity in;
+	struct token_rec t;
+	unsigned char hash[32];
+	int r, s;
+
+	memset(&in, 0, sizeof(in));
+	memset(&t, 0, sizeof(t));
+	if ((r = token_hash(token, hash)) != LY_OK)
+		return r;
+	/* Early refusal without signing; the claim below decides races. */
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		goto out;
+	r = token_get(txn, hash, &t);
+	store_txn_abort(txn);
+	if (r != LY_OK)
+		goto out;
+	if ((s = token_state_now(&t)) != CA_TOKEN_UNUSED) {
+		r = token_refuse(s);
+		goto out;
+	}
+	in.kind = t.kind;
+	in.value = t.identity;
+	r = ca_issue_tok(ca, t.profile, &in, hash, csr, csrlen, actor, certp,
+	    serialp);
+ out:
+	token_rec_clear(&t);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return r;
+}

@@ -1,0 +1,343 @@
+/*
+ * enroll/admin.c — the admin API, for a client certificate of the admin
+ * profile that is valid in the store (else 403 forbidden):
+ *   POST   /api/v1/tokens {"profile", "identity", "ttl"}  → {token, id}
+ *   GET    /api/v1/tokens
+ *   DELETE /api/v1/tokens/<id>
+ *   GET    /api/v1/certificates[?status=valid|revoked|expired]
+ *   GET    /api/v1/certificates/<serial>
+ *   POST   /api/v1/certificates/<serial>/revoke {"reason"}
+ *   POST   /api/v1/crl/publish
+ * The audit actor is "admin:" and the admin certificate's identity.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "conf/conf.h"
+#include "crl/bundle.h"
+#include "crl/crl.h"
+#include "enroll/extern.h"
+#include "util/util.h"
+
+#define ADMIN_PROFILE	"admin"
+
+static void
+json_time(json_t *o, const char *key, int64_t t)
+{
+	char buf[21];
+
+	if (t == 0)
+		return;
+	ly_time_fmt((time_t)t, buf);
+	json_object_set_new(o, key, json_string(buf));
+}
+
+static void
+json_serial(json_t *o, const char *key, const struct ca_serial *s)
+{
+	char *hex;
+
+	if (ca_serial_is_zero(s) || (hex = ca_serial_hex(s)) == NULL)
+		return;
+	json_object_set_new(o, key, json_string(hex));
+	free(hex);
+}
+
+static const char *
+cert_status(const struct store_cert *c)
+{
+	if (c->status == STORE_RESERVED)
+		return "reserved";
+	if (c->status == STORE_REVOKED)
+		return "revoked";
+	return c->not_after <= ly_now() ? "expired" : "valid";
+}
+
+static json_t *
+cert_json(const struct store_cert *c)
+{
+	json_t *o;
+
+	if ((o = json_pack("{s:s, s:s, s:s?}", "status", cert_status(c),
+	    "profile", c->profile, "identity", c->identity)) == NULL)
+		return NULL;
+	json_serial(o, "serial", &c->serial);
+	json_time(o, "not_before", c->not_before);
+	json_time(o, "not_after", c->not_after);
+	json_time(o, "revoked_at", c->revoked_at);
+	if (c->status == STORE_REVOKED)
+		json_object_set_new(o, "reason",
+		    json_string(ca_reason_name(c->reason)));
+	json_serial(o, "supersedes", &c->supersedes);
+	json_serial(o, "superseded_by", &c->superseded_by);
+	return o;
+}
+
+/* ---- tokens ------------------------------------------------------------ */
+
+static int
+tokens_create(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp, const char *actor)
+{
+	json_t *o = NULL;
+	json_error_t err;
+	const char *profile, *identity, *ttls = NULL;
+	char *tok = NULL, *id = NULL;
+	long ttl = 86400;
+	int r;
+
+	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+		return r;
+	if (json_unpack_ex(o, &err, JSON_STRICT, "{s:s, s:s, s?s}",
+	    "profile", &profile, "identity", &identity, "ttl", &ttls) != 0) {
+		r = enroll_error(resp, 400, "bad_request", "%s", err.text);
+		goto out;
+	}
+	if (ttls != NULL && ((ttl = conf_duration_parse(ttls)) <= 0 ||
+	    ttl > CA_TOKEN_TTL_MAX)) {
+		r = enroll_error(resp, 400, "bad_request", "ttl must be a "
+		    "duration of at most 30d");
+		goto out;
+	}
+	if ((r = ca_token_create(e->ca, profile, identity, ttl, actor, &tok,
+	    &id)) != LY_OK) {
+		r = enroll_ca_error(resp, r);
+		goto out;
+	}
+	r = enroll_json_reply(resp, 201, json_pack("{s:s, s:s}", "token", tok,
+	    "id", id));
+	OPENSSL_cleanse(tok, strlen(tok));
+ out:
+	free(tok);
+	free(id);
+	json_decref(o);
+	return r;
+}
+
+static int
+tokens_list_cb(const struct ca_token_info *t, void *arg)
+{
+	json_t *o;
+
+	if ((o = json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "state",
+	    ca_token_state_name(t->state), "profile", t->profile,
+	    "identity", t->identity)) == NULL)
+		return LY_ERR_ALLOC;
+	json_time(o, "created", t->created);
+	json_time(o, "expires", t->expires);
+	json_time(o, "used_at", t->used_at);
+	json_serial(o, "serial", &t->serial);
+	return json_array_append_new(arg, o) == 0 ? 0 : LY_ERR_ALLOC;
+}
+
+static int
+tokens(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp, const char *rest, const char *actor)
+{
+	json_t *a;
+	int r;
+
+	if (rest[0] == '\0' && strcmp(req->method, "POST") == 0)
+		return tokens_create(e, req, resp, actor);
+	if (rest[0] == '\0' && strcmp(req->method, "GET") == 0) {
+		if ((a = json_array()) == NULL)
+			return LY_ERR_ALLOC;
+		if ((r = ca_token_list(e->ca, tokens_list_cb, a)) != LY_OK) {
+			json_decref(a);
+			return enroll_ca_error(resp, r);
+		}
+		return enroll_json_reply(resp, 200, json_pack("{s:o}",
+		    "tokens", a));
+	}
+	if (rest[0] == '/' && strcmp(req->method, "DELETE") == 0) {
+		if ((r = ca_token_revoke(e->ca, rest + 1, actor)) == LY_ERR_STATE)
+			return enroll_error(resp, 409, "token_used", "%s",
+			    ly_errdetail());
+		if (r != LY_OK)
+			return enroll_ca_error(resp, r);
+		return enroll_json_reply(resp, 200, json_pack("{s:s, s:s}",
+		    "id", rest + 1, "state", "revoked"));
+	}
+	return enroll_error(resp, 405, "bad_request", "method not allowed");
+}
+
+/* ---- certificates ------------------------------------------------------ */
+
+struct certs_arg {
+	json_t		*array;
+	const char	*status;
+};
+
+static int
+certs_cb(const struct store_cert *c, void *arg)
+{
+	struct certs_arg *ca = arg;
+	json_t *o;
+
+	if (ca->status != NULL && strcmp(ca->status, cert_status(c)) != 0)
+		return 0;
+	if ((o = cert_json(c)) == NULL)
+		return LY_ERR_ALLOC;
+	return json_array_append_new(ca->array, o) == 0 ? 0 : LY_ERR_ALLOC;
+}
+
+static int
+certs_list(struct enroll *e, struct enroll_response *resp, const char *query)
+{
+	struct store_txn *txn = NULL;
+	struct certs_arg a = { NULL, NULL };
+	int r;
+
+	if (query != NULL && query[0] != '\0') {
+		if (strncmp(query, "status=", 7) != 0 ||
+		    (strcmp(query + 7, "valid") != 0 &&
+		    strcmp(query + 7, "revoked") != 0 &&
+		    strcmp(query + 7, "expired") != 0))
+			return enroll_error(resp, 400, "bad_request", "status "
+			    "must be valid, revoked or expired");
+		a.status = query + 7;
+	}
+	if ((a.array = json_array()) == NULL)
+		return LY_ERR_ALLOC;
+	if ((r = store_txn_begin(ca_store(e->ca), 0, &txn)) == LY_OK)
+		r = store_cert_foreach(txn, certs_cb, &a);
+	store_txn_abort(txn);
+	if (r != LY_OK) {
+		json_decref(a.array);
+		return enroll_ca_error(resp, r);
+	}
+	return enroll_json_reply(resp, 200, json_pack("{s:o}", "certificates",
+	    a.array));
+}
+
+static int
+cert_one(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp, const char *rest, const char *actor)
+{
+	char hex[128];
+	const char *slash = strchr(rest, '/');
+	struct ca_serial serial;
+	struct store_txn *txn = NULL;
+	struct store_cert *c = NULL;
+	json_t *o = NULL;
+	json_error_t err;
+	const char *reason = NULL;
+	int r, code = -1;
+
+	if ((slash != NULL ? (size_t)(slash - rest) : strlen(rest)) >=
+	    sizeof(hex))
+		return enroll_error(resp, 404, "not_found", "no such serial");
+	snprintf(hex, sizeof(hex), "%.*s", (int)(slash != NULL ?
+	    slash - rest : (long)strlen(rest)), rest);
+	if (ca_serial_parse(hex, &serial) != LY_OK)
+		return enroll_error(resp, 404, "not_found", "no such serial");
+	if (slash == NULL && strcmp(req->method, "GET") == 0) {
+		if ((r = store_txn_begin(ca_store(e->ca), 0, &txn)) == LY_OK)
+			r = store_cert_get(txn, &serial, &c);
+		store_txn_abort(txn);
+		if (r != LY_OK)
+			return enroll_ca_error(resp, r);
+		o = cert_json(c);
+		if (o != NULL && c->der != NULL) {
+			const unsigned char *p = c->der;
+			X509 *x = d2i_X509(NULL, &p, (long)c->derlen);
+			char *pem = x != NULL ? enroll_pem(x) : NULL;
+
+			if (pem != NULL)
+				json_object_set_new(o, "certificate",
+				    json_string(pem));
+			free(pem);
+			X509_free(x);
+		}
+		store_cert_free(c);
+		return enroll_json_reply(resp, 200, o);
+	}
+	if (slash == NULL || strcmp(slash, "/revoke") != 0 ||
+	    strcmp(req->method, "POST") != 0)
+		return enroll_error(resp, 404, "not_found", "no such endpoint");
+	if (req->bodylen > 0) {
+		if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+			return r;
+		if (json_unpack_ex(o, &err, JSON_STRICT, "{s?s}", "reason",
+		    &reason) != 0) {
+			json_decref(o);
+			return enroll_error(resp, 400, "bad_request", "%s",
+			    err.text);
+		}
+		if (reason != NULL && (code = ca_reason_parse(reason)) < -1) {
+			json_decref(o);
+			return enroll_error(resp, 400, "bad_request", "unknown "
+			    "reason");
+		}
+	}
+	r = ca_revoke(e->ca, &serial, code, 0, actor);
+	json_decref(o);
+	if (r == LY_ERR_STATE)
+		return enroll_error(resp, 409, "revoked", "%s", ly_errdetail());
+	if (r != LY_OK)
+		return enroll_ca_error(resp, r);
+	return enroll_json_reply(resp, 200, json_pack("{s:s, s:s}", "serial",
+	    hex, "status", "revoked"));
+}
+
+static int
+crl_publish(struct enroll *e, struct enroll_response *resp, const char *actor)
+{
+	const char *dir = ca_conf(e->ca)->publish_dir;
+	int r;
+
+	if ((r = crl_generate_all(e->ca, actor, dir)) != LY_OK ||
+	    (r = crl_write_bundle(e->ca, dir)) != LY_OK)
+		return enroll_ca_error(resp, r);
+	return enroll_json_reply(resp, 200, json_pack("{s:s}", "status",
+	    "published"));
+}
+
+int
+admin_handle(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp)
+{
+	struct store_cert *me = NULL;
+	const char *p = req->path + strlen("/api/v1/"), *q;
+	char actor[CA_SPIFFE_MAX + 16], path[256];
+	int r;
+
+	if ((r = enroll_client(e, req, resp, &me)) != LY_OK || me == NULL) {
+		/* No valid admin certificate: the admin API does not exist. */
+		if (r == LY_OK && resp->status == 401) {
+			enroll_response_clear(resp);
+			return enroll_error(resp, 403, "forbidden", "an admin "
+			    "client certificate is required");
+		}
+		return r;
+	}
+	if (strcmp(me->profile, ADMIN_PROFILE) != 0) {
+		store_cert_free(me);
+		return enroll_error(resp, 403, "forbidden", "an admin client "
+		    "certificate is required");
+	}
+	snprintf(actor, sizeof(actor), "admin:%s",
+	    me->identity != NULL ? me->identity : "-");
+	store_cert_free(me);
+	/* The query string, if web/ passed one, only for the certificate list. */
+	q = strchr(p, '?');
+	if (snprintf(path, sizeof(path), "%.*s", (int)(q != NULL ? q - p :
+	    (long)strlen(p)), p) >= (int)sizeof(path))
+		return enroll_error(resp, 404, "not_found", "no such endpoint");
+	if (strncmp(path, "tokens", 6) == 0 &&
+	    (path[6] == '\0' || path[6] == '/'))
+		return tokens(e, req, resp, path + 6, actor);
+	if (strcmp(path, "certificates") == 0 &&
+	    strcmp(req->method, "GET") == 0)
+		return certs_list(e, resp, q != NULL ? q + 1 : req->query);
+	if (strncmp(path, "certificates/", 13) == 0)
+		return cert_one(e, req, resp, path + 13, actor);
+	if (strcmp(path, "crl/publish") == 0 &&
+	    strcmp(req->method, "POST") == 0)
+		return crl_publish(e, resp, actor);
+	return enroll_error(resp, 404, "not_found", "no such endpoint");
+}

@@ -1,0 +1,136 @@
+/*
+ * enroll/api.c — the JSON enrollment API:
+ *   POST /api/v1/enroll  {"token": "...", "csr": "<PEM>"}
+ *   POST /api/v1/reissue {"csr": "<PEM>"} with the client certificate
+ * Both answer 200 {"certificate", "chain": [issuing, root], "serial",
+ * "not_after"}. Unknown fields and wrong types are 400 bad_request.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "enroll/extern.h"
+#include "util/util.h"
+
+/* The 200 answer with the new certificate and the chain. */
+static int
+api_cert_reply(struct enroll *e, struct enroll_response *resp, X509 *x,
+    const struct ca_serial *serial)
+{
+	char *pem = NULL, *iss = NULL, *root = NULL, *hex = NULL, na[21];
+	struct tm tm;
+	int r = LY_ERR_ALLOC;
+
+	if (!ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
+		return enroll_error(resp, 500, "internal", "bad notAfter");
+	ly_time_fmt(timegm(&tm), na);
+	if ((pem = enroll_pem(x)) == NULL ||
+	    (iss = enroll_pem(ca_cert(e->ca, CA_ISSUING))) == NULL ||
+	    (root = enroll_pem(ca_cert(e->ca, CA_ROOT))) == NULL ||
+	    (hex = ca_serial_hex(serial)) == NULL)
+		goto out;
+	r = enroll_json_reply(resp, 200, json_pack("{s:s, s:[s, s], s:s, s:s}",
+	    "certificate", pem, "chain", iss, root, "serial", hex,
+	    "not_after", na));
+ out:
+	free(pem);
+	free(iss);
+	free(root);
+	free(hex);
+	return r;
+}
+
+static int
+api_enroll(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp)
+{
+	json_t *o = NULL;
+	json_error_t err;
+	const char *token, *csr;
+	struct ca_serial serial;
+	X509 *x = NULL;
+	char actor[96];
+	long wait;
+	int r;
+
+	if ((wait = enroll_rl_check(e, req->client_addr)) > 0) {
+		resp->retry_after = wait;
+		return enroll_error(resp, 429, "rate_limited", "too many failed "
+		    "tokens from this address");
+	}
+	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+		return r;
+	if (json_unpack_ex(o, &err, JSON_STRICT, "{s:s, s:s}", "token", &token,
+	    "csr", &csr) != 0) {
+		json_decref(o);
+		return enroll_error(resp, 400, "bad_request", "%s", err.text);
+	}
+	snprintf(actor, sizeof(actor), "enroll:%s",
+	    req->client_addr != NULL ? req->client_addr : "-");
+	r = ca_issue_token(e->ca, token, (const unsigned char *)csr,
+	    strlen(csr), actor, &x, &serial);
+	if (r == LY_ERR_NOT_FOUND || r == LY_ERR_STATE)
+		r = enroll_token_error(e, req, resp, token, r);
+	else if (r != LY_OK)
+		r = enroll_ca_error(resp, r);
+	else
+		r = api_cert_reply(e, resp, x, &serial);
+	json_decref(o);
+	X509_free(x);
+	return r;
+}
+
+static int
+api_reissue(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp)
+{
+	struct store_cert *old = NULL;
+	struct ca_serial serial;
+	json_t *o = NULL;
+	json_error_t err;
+	const char *csr;
+	X509 *x = NULL;
+	char actor[96], *hex = NULL;
+	int r;
+
+	if ((r = enroll_client(e, req, resp, &old)) != LY_OK || old == NULL)
+		return r;
+	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+		goto out;
+	if (json_unpack_ex(o, &err, JSON_STRICT, "{s:s}", "csr", &csr) != 0) {
+		r = enroll_error(resp, 400, "bad_request", "%s", err.text);
+		goto out;
+	}
+	if (enroll_reissue_allowed(e, old, resp) != 0)
+		goto out;
+	hex = ca_serial_hex(&old->serial);
+	snprintf(actor, sizeof(actor), "reissue:%s", hex != NULL ? hex : "-");
+	r = ca_reissue(e->ca, &old->serial, (const unsigned char *)csr,
+	    strlen(csr), actor, &x, &serial);
+	if (r == LY_ERR_STATE)
+		r = enroll_error(resp, 403, "forbidden", "%s", ly_errdetail());
+	else if (r != LY_OK)
+		r = enroll_ca_error(resp, r);
+	else
+		r = api_cert_reply(e, resp, x, &serial);
+ out:
+	free(hex);
+	json_decref(o);
+	X509_free(x);
+	store_cert_free(old);
+	return r;
+}
+
+int
+api_handle(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp)
+{
+	if (strcmp(req->method, "POST") != 0)
+		return enroll_error(resp, 405, "bad_request", "use POST");
+	if (strcmp(req->path, "/api/v1/enroll") == 0)
+		return api_enroll(e, req, resp);
+	return api_reissue(e, req, resp);
+}

@@ -1,0 +1,63 @@
+/*
+ * enroll/extern.h — declarations private to enroll/.
+ */
+#ifndef LANYARD_ENROLL_EXTERN_H
+#define LANYARD_ENROLL_EXTERN_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "ca/ca.h"
+#include "ca/store.h"
+#include "enroll/enroll.h"
+
+#define ENROLL_BODY_MAX		(64 * 1024)	/* 413 above */
+#define ENROLL_RL_SLOTS		256	/* addresses tracked at once */
+#define ENROLL_RL_FAILS		10	/* failed tokens per window */
+#define ENROLL_RL_WINDOW	60	/* seconds */
+#define ENROLL_HSM_RETRY	5	/* Retry-After of a 503 */
+
+struct enroll_rl {
+	char		 addr[64];
+	time_t		 start;		/* window start; 0: free slot */
+	unsigned int	 fails;
+};
+
+struct enroll {
+	struct ca	*ca;
+	pthread_mutex_t	 lock;		/* guards rl[] */
+	struct enroll_rl rl[ENROLL_RL_SLOTS];
+};
+
+/* enroll.c */
+int	 enroll_error(struct enroll_response *, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int	 enroll_ca_error(struct enroll_response *, int r);
+int	 enroll_json_reply(struct enroll_response *, int status, json_t *);
+int	 enroll_json_body(const struct enroll_request *,
+	    struct enroll_response *, json_t **);
+int	 enroll_client(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *, struct store_cert **);
+long	 enroll_rl_check(struct enroll *, const char *addr);
+void	 enroll_rl_fail(struct enroll *, const char *addr);
+int	 enroll_token_error(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *, const char *token, int r);
+int	 enroll_reissue_allowed(struct enroll *, const struct store_cert *,
+	    struct enroll_response *);
+char	*enroll_pem(X509 *);
+
+/* est.c */
+int	 est_handle(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *);
+/* api.c */
+int	 api_handle(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *);
+/* admin.c */
+int	 admin_handle(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *);
+
+#endif /* LANYARD_ENROLL_EXTERN_H */
