@@ -372,4 +372,43 @@ int		 ca_crl_record(struct ca *, const char *key,
 char		*ca_crl_url(const struct conf *, const char *ca, int shard);
 unsigned int	 ca_crl_shard(const struct conf *, const struct ca_serial *);
 
+/* ---- records as JSON (ca-admin --json and the admin API) ---------------- */
+
+struct json_t;
+/* "reserved", "valid", "revoked" or "expired" (at ly_now()). */
+const char	*ca_cert_status(const struct store_cert *);
+/*
+ * A certificate record as a JSON object: serial, status, issuer, profile,
+ * identity, times (RFC 3339), revocation, supersession; with the PEM
+ * under pem_key unless that is NULL. NULL on allocation failure.
+ */
+struct json_t	*ca_cert_json(const struct store_cert *, const char *pem_key);
+/* A token's record (never the token itself) as a JSON object, or NULL. */
+struct json_t	*ca_token_json(const struct ca_token_info *);
+
+/* ---- ca-server's own TLS key and certificate (ca/tls.c) ---------------- */
+
+#define CA_TLS_DIR	"tls"	/* below the instance directory */
+
+/*
+ * Whether a server certificate valid from not_before to not_after must be
+ * renewed at now: with a third of its lifetime left, or outside it.
+ */
+int		 ca_tls_renew_due(time_t not_before, time_t not_after,
+		    time_t now);
+/* DIR/tls/server.key and DIR/tls/server.crt; caller frees both. */
+int		 ca_tls_paths(const char *dir, char **keyp, char **crtp);
+/*
+ * Makes sure DIR/tls holds a usable server key and certificate for the
+ * [server] tls_dns/tls_ip names: issues a new one (profile "service") when
+ * one is missing, does not match, was not signed by the issuing CA, names
+ * other names, or has a third of its lifetime left. *issuedp is 1 when it
+ * issued one. LY_ERR_CONFIG if the key file is accessible to group or
+ * others (it is never made so), or the names do not pass the checks of
+ * ca_issue().
+ */
+int		 ca_tls_ensure(struct ca *, const char *dir, int *issuedp);
+/* PEM of the root and issuing CA certificates (a trust list); caller frees. */
+int		 ca_trust_pem(struct ca *, char **pemp);
+
 #endif /* LANYARD_CA_H */

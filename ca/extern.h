@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include <jansson.h>
 #include <openssl/x509.h>
 
 #include "ca/ca.h"
@@ -67,6 +68,8 @@ int	 ca_key_get(struct ca *, int slot, struct hsm_key **);
 int	 ca_sign_cert(struct ca *, int slot, X509 *);
 int	 ca_reserve(struct ca *, struct store_cert *);
 char	*ca_audit_detail_cert(const struct store_cert *);
+void	 ca_json_time(json_t *, const char *key, int64_t t);
+void	 ca_json_serial(json_t *, const char *key, const struct ca_serial *);
 int	 ca_record(struct ca *, struct store_cert *, X509 *,
 	    struct store_cert *old, const char *actor, const char *action);
 int	 ca_identity_check(const struct conf *, const struct conf_profile *,

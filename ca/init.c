@@ -279,6 +279,25 @@ init_in(const char *dir, const char *text)
 	return r;
 }
 
+/*
+ * The HTTPS listener's certificate is issued here, by the issuing CA just
+ * made, so that the instance is whole before its server first starts and
+ * a bad [server] tls_dns/tls_ip fails init rather than the first start.
+ */
+static int
+init_tls(const char *dir)
+{
+	struct ca *ca = NULL;
+	int issued, r;
+
+	if ((r = ca_open(dir, 0, &ca)) != LY_OK)
+		return r;
+	if (strcmp(ca_conf(ca)->https_listen, "off") != 0)
+		r = ca_tls_ensure(ca, dir, &issued);
+	ca_close(ca);
+	return r;
+}
+
 int
 ca_init(const char *dir, enum conf_keytype kt, const char *config)
 {
@@ -296,7 +315,8 @@ ca_init(const char *dir, enum conf_keytype kt, const char *config)
 	if (config == NULL && (text = conf_default_text(kt)) == NULL)
 		return LY_ERR_ALLOC;
 	existed = stat(dir, &st) == 0;
-	if ((r = init_in(dir, config != NULL ? config : text)) != LY_OK) {
+	if ((r = init_in(dir, config != NULL ? config : text)) != LY_OK ||
+	    (r = init_tls(dir)) != LY_OK) {
 		char detail[512];
 
 		/* Keep the message: nftw's calls must not replace it. */

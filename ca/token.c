@@ -597,3 +597,19 @@ ca_issue_token(struct ca *ca, const char *token, const unsigned char *csr,
 	OPENSSL_cleanse(hash, sizeof(hash));
 	return r;
 }
+
+json_t *
+ca_token_json(const struct ca_token_info *t)
+{
+	json_t *o;
+
+	if ((o = json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "state",
+	    ca_token_state_name(t->state), "profile", t->profile,
+	    "identity", t->identity)) == NULL)
+		return NULL;
+	ca_json_time(o, "created", t->created);
+	ca_json_time(o, "expires", t->expires);
+	ca_json_time(o, "used_at", t->used_at);
+	ca_json_serial(o, "serial", &t->serial);
+	return o;
+}

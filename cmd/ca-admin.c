@@ -482,83 +482,6 @@ cmd_revoke(int argc, char **argv)
 	return 0;
 }
 
-static const char *
-status_name(const struct store_cert *c)
-{
-	switch (c->status) {
-	case STORE_RESERVED:
-		return "reserved";
-	case STORE_REVOKED:
-		return "revoked";
-	default:
-		return c->not_after <= ly_now() ? "expired" : "valid";
-	}
-}
-
-static void
-json_time(json_t *o, const char *key, int64_t t)
-{
-	char buf[21];
-
-	if (t == 0)
-		return;
-	ly_time_fmt((time_t)t, buf);
-	json_object_set_new(o, key, json_string(buf));
-}
-
-static void
-json_serial(json_t *o, const char *key, const struct ca_serial *s)
-{
-	char *hex;
-
-	if (ca_serial_is_zero(s) || (hex = ca_serial_hex(s)) == NULL)
-		return;
-	json_object_set_new(o, key, json_string(hex));
-	free(hex);
-}
-
-static json_t *
-cert_json(const struct store_cert *c, int pem)
-{
-	json_t *o;
-
-	if ((o = json_object()) == NULL)
-		return NULL;
-	json_serial(o, "serial", &c->serial);
-	json_object_set_new(o, "status", json_string(status_name(c)));
-	json_object_set_new(o, "issuer", json_string(c->ca == CA_ROOT ?
-	    "root" : "issuing"));
-	json_object_set_new(o, "profile", json_string(c->profile));
-	if (c->identity != NULL)
-		json_object_set_new(o, "identity", json_string(c->identity));
-	json_time(o, "not_before", c->not_before);
-	json_time(o, "not_after", c->not_after);
-	if (c->status == STORE_REVOKED) {
-		json_time(o, "revoked_at", c->revoked_at);
-		json_object_set_new(o, "reason",
-		    json_string(ca_reason_name(c->reason)));
-		json_time(o, "invalidity_date", c->invalidity);
-	}
-	json_serial(o, "supersedes", &c->supersedes);
-	json_serial(o, "superseded_by", &c->superseded_by);
-	if (pem && c->der != NULL) {
-		const unsigned char *p = c->der;
-		X509 *x = d2i_X509(NULL, &p, (long)c->derlen);
-		BIO *b = BIO_new(BIO_s_mem());
-		char *data;
-		long len;
-
-		if (x != NULL && b != NULL && PEM_write_bio_X509(b, x)) {
-			len = BIO_get_mem_data(b, &data);
-			json_object_set_new(o, "pem",
-			    json_stringn(data, (size_t)len));
-		}
-		X509_free(x);
-		BIO_free(b);
-	}
-	return o;
-}
-
 struct list_arg {
 	const char	*status;
 	const char	*profile;
@@ -573,18 +496,18 @@ list_cb(const struct store_cert *c, void *arg)
 	char *hex, na[21];
 
 	if (la->status != NULL && strcmp(la->status, "all") != 0 &&
-	    strcmp(la->status, status_name(c)) != 0)
+	    strcmp(la->status, ca_cert_status(c)) != 0)
 		return 0;
 	if (la->profile != NULL && strcmp(la->profile, c->profile) != 0)
 		return 0;
 	la->n++;
 	if (la->array != NULL)
-		return json_array_append_new(la->array, cert_json(c, 0)) == 0 ?
+		return json_array_append_new(la->array, ca_cert_json(c, NULL)) == 0 ?
 		    0 : LY_ERR_ALLOC;
 	if ((hex = ca_serial_hex(&c->serial)) == NULL)
 		return LY_ERR_ALLOC;
 	ly_time_fmt((time_t)c->not_after, na);
-	printf("%-40s %-8s %-12s %s %s\n", hex, status_name(c), c->profile,
+	printf("%-40s %-8s %-12s %s %s\n", hex, ca_cert_status(c), c->profile,
 	    na, c->identity != NULL ? c->identity : "-");
 	free(hex);
 	return 0;
@@ -711,7 +634,7 @@ cmd_show(int argc, char **argv)
 			ly_fail(r, "no certificate with serial %s", sarg);
 		goto out;
 	}
-	if ((o = cert_json(rec, 1)) == NULL) {
+	if ((o = ca_cert_json(rec, "pem")) == NULL) {
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
@@ -1031,15 +954,9 @@ token_list_cb(const struct ca_token_info *t, void *arg)
 		    t->identity);
 		return 0;
 	}
-	if ((o = json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "state",
-	    ca_token_state_name(t->state), "profile", t->profile,
-	    "identity", t->identity)) == NULL)
+	if ((o = ca_token_json(t)) == NULL ||
+	    json_array_append_new(array, o) != 0)
 		return LY_ERR_ALLOC;
-	json_time(o, "created", t->created);
-	json_time(o, "expires", t->expires);
-	json_time(o, "used_at", t->used_at);
-	json_serial(o, "serial", &t->serial);
-	json_array_append_new(array, o);
 	return 0;
 }
 

@@ -87,7 +87,7 @@ struct server {
 	time_t			 pending;	/* first unpublished revocation */
 	time_t			 retry_at;	/* after a failed generation */
 	time_t			 refreshed;	/* last ocsp_refresh */
-	time_t			 tls_checked;	/* last web_tls_ensure */
+	time_t			 tls_checked;	/* last ca_tls_ensure */
 	int			 tls_renewed;	/* the listener must restart */
 };
 
@@ -249,7 +249,7 @@ tick(struct server *s)
 	}
 	if (s->https != NULL && now - s->tls_checked >= TLS_CHECK_EVERY) {
 		s->tls_checked = now;
-		if (web_tls_ensure(s->ca, s->dir, &issued) != LY_OK)
+		if (ca_tls_ensure(s->ca, s->dir, &issued) != LY_OK)
 			ly_log(LY_LOG_ERR, "TLS server certificate: %s",
 			    ly_errdetail());
 		else if (issued)
@@ -323,7 +323,7 @@ https_start(struct server *s)
 	const char *colon;
 	int issued, r;
 
-	if ((r = web_tls_ensure(s->ca, s->dir, &issued)) != LY_OK)
+	if ((r = ca_tls_ensure(s->ca, s->dir, &issued)) != LY_OK)
 		return r;
 	s->tls_checked = ly_now();
 	if ((r = web_start_https(s->ca, s->responder, s->enroll, s->dir,

@@ -25,58 +25,6 @@
 
 #define ADMIN_PROFILE	"admin"
 
-static void
-json_time(json_t *o, const char *key, int64_t t)
-{
-	char buf[21];
-
-	if (t == 0)
-		return;
-	ly_time_fmt((time_t)t, buf);
-	json_object_set_new(o, key, json_string(buf));
-}
-
-static void
-json_serial(json_t *o, const char *key, const struct ca_serial *s)
-{
-	char *hex;
-
-	if (ca_serial_is_zero(s) || (hex = ca_serial_hex(s)) == NULL)
-		return;
-	json_object_set_new(o, key, json_string(hex));
-	free(hex);
-}
-
-static const char *
-cert_status(const struct store_cert *c)
-{
-	if (c->status == STORE_RESERVED)
-		return "reserved";
-	if (c->status == STORE_REVOKED)
-		return "revoked";
-	return c->not_after <= ly_now() ? "expired" : "valid";
-}
-
-static json_t *
-cert_json(const struct store_cert *c)
-{
-	json_t *o;
-
-	if ((o = json_pack("{s:s, s:s, s:s?}", "status", cert_status(c),
-	    "profile", c->profile, "identity", c->identity)) == NULL)
-		return NULL;
-	json_serial(o, "serial", &c->serial);
-	json_time(o, "not_before", c->not_before);
-	json_time(o, "not_after", c->not_after);
-	json_time(o, "revoked_at", c->revoked_at);
-	if (c->status == STORE_REVOKED)
-		json_object_set_new(o, "reason",
-		    json_string(ca_reason_name(c->reason)));
-	json_serial(o, "supersedes", &c->supersedes);
-	json_serial(o, "superseded_by", &c->superseded_by);
-	return o;
-}
-
 /* ---- tokens ------------------------------------------------------------ */
 
 static int
@@ -123,14 +71,8 @@ tokens_list_cb(const struct ca_token_info *t, void *arg)
 {
 	json_t *o;
 
-	if ((o = json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "state",
-	    ca_token_state_name(t->state), "profile", t->profile,
-	    "identity", t->identity)) == NULL)
+	if ((o = ca_token_json(t)) == NULL)
 		return LY_ERR_ALLOC;
-	json_time(o, "created", t->created);
-	json_time(o, "expires", t->expires);
-	json_time(o, "used_at", t->used_at);
-	json_serial(o, "serial", &t->serial);
 	return json_array_append_new(arg, o) == 0 ? 0 : LY_ERR_ALLOC;
 }
 
@@ -178,9 +120,9 @@ certs_cb(const struct store_cert *c, void *arg)
 	struct certs_arg *ca = arg;
 	json_t *o;
 
-	if (ca->status != NULL && strcmp(ca->status, cert_status(c)) != 0)
+	if (ca->status != NULL && strcmp(ca->status, ca_cert_status(c)) != 0)
 		return 0;
-	if ((o = cert_json(c)) == NULL)
+	if ((o = ca_cert_json(c, NULL)) == NULL)
 		return LY_ERR_ALLOC;
 	return json_array_append_new(ca->array, o) == 0 ? 0 : LY_ERR_ALLOC;
 }
@@ -241,18 +183,7 @@ cert_one(struct enroll *e, const struct enroll_request *req,
 		store_txn_abort(txn);
 		if (r != LY_OK)
 			return enroll_ca_error(resp, r);
-		o = cert_json(c);
-		if (o != NULL && c->der != NULL) {
-			const unsigned char *p = c->der;
-			X509 *x = d2i_X509(NULL, &p, (long)c->derlen);
-			char *pem = x != NULL ? enroll_pem(x) : NULL;
-
-			if (pem != NULL)
-				json_object_set_new(o, "certificate",
-				    json_string(pem));
-			free(pem);
-			X509_free(x);
-		}
+		o = ca_cert_json(c, "certificate");
 		store_cert_free(c);
 		return enroll_json_reply(resp, 200, o);
 	}

@@ -247,3 +247,51 @@ ly_time_fmt(time_t t, char buf[21])
 	gmtime_r(&t, &tm);
 	strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+int
+ly_list_split(const char *list, char ***itemsp, size_t *np)
+{
+	char **items = NULL, *copy = NULL, *tok, *save = NULL, *e;
+	size_t n = 0, i;
+	int r = LY_ERR_ALLOC;
+
+	if ((copy = strdup(list)) == NULL ||
+	    (items = calloc(strlen(list) / 2 + 2, sizeof(*items))) == NULL)
+		goto out;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		e = tok + strlen(tok);
+		while (e > tok && (e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+		if (*tok == '\0')
+			continue;
+		if ((items[n] = strdup(tok)) == NULL)
+			goto out;
+		n++;
+	}
+	*itemsp = items;
+	*np = n;
+	items = NULL; /* transferred */
+	r = LY_OK;
+ out:
+	if (items != NULL)
+		for (i = 0; i < n; i++)
+			free(items[i]);
+	free(items);
+	free(copy);
+	return r;
+}
+
+void
+ly_list_free(char **items, size_t n)
+{
+	size_t i;
+
+	if (items == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(items[i]);
+	free(items);
+}

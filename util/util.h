@@ -100,6 +100,12 @@ int		 ly_file_write_atomic(const char *path, const void *data,
 char		*ly_path_join(const char *dir, const char *name);
 /* Creates dir (and missing parents) with mode; existing dir is fine. */
 int		 ly_mkdir_p(const char *dir, unsigned int mode);
+/*
+ * Splits a comma list, trimming blanks and dropping empty items. *itemsp
+ * (n strings) is freed with ly_list_free().
+ */
+int		 ly_list_split(const char *list, char ***itemsp, size_t *np);
+void		 ly_list_free(char **, size_t);
 
 /* Lower-case hex of len bytes into a new string. */
 char		*ly_hex_encode(const unsigned char *, size_t);

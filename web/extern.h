@@ -170,24 +170,7 @@ int		 web_not_modified(const char *if_none_match,
 		    const char *if_modified_since, const char *etag,
 		    time_t last_modified);
 
-/* ---- tls.c: TLS material and client certificates ------------------------ */
-
-/*
- * Whether a server certificate valid from not_before to not_after must be
- * renewed at now: with a third of its lifetime left, or outside it.
- */
-int		 web_tls_renew_due(time_t not_before, time_t not_after,
-		    time_t now);
-/*
- * Splits a comma list, trimming blanks and dropping empty items. *itemsp
- * (n strings) is freed with web_tls_split_free().
- */
-int		 web_tls_split(const char *list, char ***itemsp, size_t *np);
-void		 web_tls_split_free(char **, size_t);
-/* DIR/tls/server.key and DIR/tls/server.crt; caller frees both. */
-int		 web_tls_paths(const char *dir, char **keyp, char **crtp);
-/* PEM of the root and issuing CA certificates; caller frees. */
-int		 web_tls_trust_pem(struct ca *, char **pemp);
+/* ---- tls.c: client certificates ----------------------------------------- */
 
 #define WEB_PEER_NONE		0	/* no client certificate */
 #define WEB_PEER_VERIFIED	1	/* *derp: the leaf, caller frees */

@@ -613,12 +613,12 @@ web_start_https(struct ca *ca, struct ocsp_responder *responder,
 	if ((w = web_new(ca, responder, enroll)) == NULL)
 		return LY_ERR_ALLOC;
 	w->tls = 1;
-	if ((r = web_tls_paths(dir, &keyp, &crtp)) != LY_OK ||
+	if ((r = ca_tls_paths(dir, &keyp, &crtp)) != LY_OK ||
 	    (r = ly_file_read(keyp, 64 * 1024, (unsigned char **)&w->key_pem,
 	    &w->key_len)) != LY_OK ||
 	    (r = ly_file_read(crtp, 64 * 1024, (unsigned char **)&w->cert_pem,
 	    &len)) != LY_OK ||
-	    (r = web_tls_trust_pem(ca, &w->trust_pem)) != LY_OK)
+	    (r = ca_trust_pem(ca, &w->trust_pem)) != LY_OK)
 		goto out;
 	r = daemon_start(w, ca_conf(ca), listen != NULL ? listen :
 	    ca_conf(ca)->https_listen);

@@ -16,8 +16,7 @@
 struct web;
 struct enroll;
 
-/* The HTTPS server key and certificate live in DIR/tls (web/tls.c). */
-#define WEB_TLS_DIR	"tls"
+/* The HTTPS server key and certificate live in DIR/tls (ca/tls.c). */
 
 /*
  * Starts the plain HTTP listener on conf's [server] http address (or
@@ -38,15 +37,6 @@ int		 web_start(struct ca *, struct ocsp_responder *,
 int		 web_start_https(struct ca *, struct ocsp_responder *,
 		    struct enroll *, const char *dir, const char *listen,
 		    struct web **);
-/*
- * Makes sure DIR/tls holds a usable server key and certificate for conf's
- * [server] tls_dns/tls_ip: issues a new one (profile "service") when one
- * is missing, does not match, was not signed by the issuing CA, names
- * other names, or has a third of its lifetime left. *issuedp is 1 when it
- * issued one. LY_ERR_CONFIG if the key file is accessible to group or
- * others (it is never made so), or the names do not pass ca/'s checks.
- */
-int		 web_tls_ensure(struct ca *, const char *dir, int *issuedp);
 /*
  * Stops accepting, lets requests in flight finish, and frees. NULL is a
  * no-op.

@@ -15,7 +15,21 @@ sed -i -e 's/^# permitted_dns = .*/permitted_dns = example.org, example.net/' \
     -e 's|^key = pkcs11:token=lanyard-issuing;object=issuing-ca|key = pkcs11:token=lanyard-root;object=issuing-ca|' \
     "$T/ca.conf"
 sed -i -e '/^\[issuing\]/,/^\[/s|^pin_file = .*|pin_file = hsm/root.pin|' "$T/ca.conf"
+
+# init issues the HTTPS server certificate too, so its names must be
+# inside the constraints: the default localhost is not, and is refused
+# before anything is left behind.
+refuse "init with tls_dns outside the name constraints" \
+    "$CA_ADMIN" --dir "$T/nc" init --config "$T/ca.conf"
+grep "localhost is outside the issuing CA's name constraints" "$LOG" >/dev/null &&
+    ok "... says why" || not_ok "... says why"
+check "and leaves nothing behind" test ! -e "$T/nc"
+sed -i -e 's/^tls_dns = .*/tls_dns = ca.example.org/' -e 's/^tls_ip = .*/tls_ip = 10.0.0.1/' \
+    "$T/ca.conf"
 check "init --config" "$CA_ADMIN" --dir "$T/ca" init --config "$T/ca.conf"
+openssl x509 -in "$T/ca/tls/server.crt" -noout -ext subjectAltName >"$T/tls.txt" 2>>"$LOG"
+has "the server certificate, issued at init, names ca.example.org" "$T/tls.txt" "DNS:ca.example.org"
+has "... and 10.0.0.1" "$T/tls.txt" "IP Address:10.0.0.1"
 cmp -s "$T/ca.conf" "$T/ca/ca.conf" && ok "the instance keeps the given ca.conf" || not_ok "the instance keeps the given ca.conf"
 "$CA_ADMIN" --dir "$T/x" init --config "$T/ca.conf" --key-type ec-p256 >>"$LOG" 2>&1
 eq "--config and --key-type together is a usage error" "$?" 2

@@ -102,7 +102,8 @@ has "a 2 GB Content-Length gets 413" "$T/big.txt" "413"
 [ $(($(date +%s) - start)) -le 3 ] && ok "... at once" || not_ok "... at once"
 head -c 100000 /dev/zero >"$T/big"
 eq "a body over max_body gets 413" \
-    "$(code /ocsp -H 'Content-Type: application/ocsp-request' --data-binary @"$T/big")" 413
+    "$(code /ocsp -H 'Content-Type: application/ocsp-request' --data-binary @"$T/big" \
+    -H 'Expect: 100-continue' --expect100-timeout 10)" 413
 c=$(code /healthz -H "X-Big: $(head -c 70000 /dev/zero | tr '\0' a)")
 case $c in 4??) ok "a 70 kB header gets a 4xx ($c)";; *) not_ok "a 70 kB header gets a 4xx ($c)";; esac
 

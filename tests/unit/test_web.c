@@ -268,17 +268,17 @@ test_tls_renew_due(void **state)
 	const time_t nb = 1000000, na = nb + 90 * 86400;
 
 	(void)state;
-	assert_false(web_tls_renew_due(nb, na, nb));
-	assert_false(web_tls_renew_due(nb, na, nb + 59 * 86400));
+	assert_false(ca_tls_renew_due(nb, na, nb));
+	assert_false(ca_tls_renew_due(nb, na, nb + 59 * 86400));
 	/* A third of 90 days left: renew. */
-	assert_true(web_tls_renew_due(nb, na, nb + 60 * 86400));
-	assert_true(web_tls_renew_due(nb, na, na - 1));
-	assert_true(web_tls_renew_due(nb, na, na));
-	assert_true(web_tls_renew_due(nb, na, na + 1));
+	assert_true(ca_tls_renew_due(nb, na, nb + 60 * 86400));
+	assert_true(ca_tls_renew_due(nb, na, na - 1));
+	assert_true(ca_tls_renew_due(nb, na, na));
+	assert_true(ca_tls_renew_due(nb, na, na + 1));
 	/* Not yet valid, or nonsense dates: renew too. */
-	assert_true(web_tls_renew_due(nb, na, nb - 1));
-	assert_true(web_tls_renew_due(na, nb, nb));
-	assert_true(web_tls_renew_due(nb, nb, nb));
+	assert_true(ca_tls_renew_due(nb, na, nb - 1));
+	assert_true(ca_tls_renew_due(na, nb, nb));
+	assert_true(ca_tls_renew_due(nb, nb, nb));
 }
 
 static void
@@ -288,20 +288,20 @@ test_tls_split(void **state)
 	size_t n = 99;
 
 	(void)state;
-	assert_int_equal(web_tls_split(" localhost, ca.test ,,\tx ", &items,
+	assert_int_equal(ly_list_split(" localhost, ca.test ,,\tx ", &items,
 	    &n), LY_OK);
 	assert_int_equal(n, 3);
 	assert_string_equal(items[0], "localhost");
 	assert_string_equal(items[1], "ca.test");
 	assert_string_equal(items[2], "x");
-	web_tls_split_free(items, n);
-	assert_int_equal(web_tls_split("", &items, &n), LY_OK);
+	ly_list_free(items, n);
+	assert_int_equal(ly_list_split("", &items, &n), LY_OK);
 	assert_int_equal(n, 0);
-	web_tls_split_free(items, n);
-	assert_int_equal(web_tls_split(",", &items, &n), LY_OK);
+	ly_list_free(items, n);
+	assert_int_equal(ly_list_split(",", &items, &n), LY_OK);
 	assert_int_equal(n, 0);
-	web_tls_split_free(items, n);
-	web_tls_split_free(NULL, 0);
+	ly_list_free(items, n);
+	ly_list_free(NULL, 0);
 }
 
 static void
