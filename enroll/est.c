@@ -30,7 +30,7 @@
  * and line breaks (RFC 8951 3) and refuses anything else. *outp is freed
  * by the caller.
  */
-static int
+int
 est_b64_decode(const unsigned char *in, size_t len, unsigned char **outp,
     size_t *outlen)
 {

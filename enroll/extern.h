@@ -51,6 +51,9 @@ int	 enroll_reissue_allowed(struct enroll *, const struct store_cert *,
 char	*enroll_pem(X509 *);
 
 /* est.c */
+/* An EST base64 body (RFC 8951) to DER; *outp freed by the caller. */
+int	 est_b64_decode(const unsigned char *, size_t, unsigned char **outp,
+	    size_t *outlen);
 int	 est_handle(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *);
 /* api.c */
