@@ -29,6 +29,7 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -110,6 +111,54 @@ no_core_dumps(void)
 		return ly_fail(LY_ERR_INTERNAL, "disabling core dumps: %s",
 		    strerror(errno));
 	return LY_OK;
+}
+
+/*
+ * What only the server's user may read: the PIN files, the store (it
+ * holds the token hashes and every record) and the TLS key. Checked
+ * before anything is opened, so a server never runs on files that others
+ * can read; ca-admin makes them 0600 and the server never widens them.
+ * A file that does not exist is someone else's business (a PIN from the
+ * environment, an offline root, a TLS key made at start).
+ */
+static int
+private_files(const char *dir)
+{
+	struct conf *conf = NULL;
+	struct stat st;
+	char *paths[6] = { NULL };
+	size_t i, n = 0;
+	int r;
+
+	if ((r = conf_load(dir, NULL, &conf)) != LY_OK)
+		return r;
+	if (conf->root.pin_file != NULL)
+		paths[n++] = strdup(conf->root.pin_file);
+	if (conf->issuing.pin_file != NULL)
+		paths[n++] = strdup(conf->issuing.pin_file);
+	paths[n++] = ly_path_join(conf->store_dir, "data.mdb");
+	paths[n++] = ly_path_join(conf->store_dir, "lock.mdb");
+	if (ca_tls_paths(dir, &paths[n], &paths[n + 1]) == LY_OK) {
+		free(paths[n + 1]);	/* the certificate is public */
+		paths[n + 1] = NULL;
+	}
+	n++;
+	for (i = 0; i < n && r == LY_OK; i++) {
+		if (paths[i] == NULL)
+			r = LY_ERR_ALLOC;
+		else if (stat(paths[i], &st) == -1) {
+			if (errno != ENOENT)
+				r = ly_fail(LY_ERR_IO, "%s: %s", paths[i],
+				    strerror(errno));
+		} else if (st.st_mode & 077)
+			r = ly_fail(LY_ERR_CONFIG, "%s is accessible to group or "
+			    "others (mode %03o): chmod 600 it", paths[i],
+			    (unsigned int)(st.st_mode & 0777));
+	}
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	conf_free(conf);
+	return r;
 }
 
 static int
@@ -476,7 +525,8 @@ serve(struct server *s, const char *http, const sigset_t *set)
 	pthread_t bg;
 	int r, started = 0;
 
-	if ((r = instance_open(s->dir, &s->ca, &s->responder, &s->enroll)) !=
+	if ((r = private_files(s->dir)) != LY_OK ||
+	    (r = instance_open(s->dir, &s->ca, &s->responder, &s->enroll)) !=
 	    LY_OK) {
 		ly_log(LY_LOG_ERR, "%s: %s", s->dir, ly_errdetail());
 		goto out;

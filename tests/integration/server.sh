@@ -162,4 +162,21 @@ stop_server
 eq "SIGTERM exits 0" "$SERVER_STATUS" 0
 curl -s --max-time 3 -o /dev/null "$BASE/healthz" && not_ok "the port is closed" || ok "the port is closed"
 
+# Files only the server's user may read: each one opened to the group
+# stops the start, with the file named and the fix.
+for f in store/data.mdb store/lock.mdb hsm/issuing.pin; do
+	[ -e "$T/ca/$f" ] || { skip "a group-readable $f is refused" "no $f"; continue; }
+	chmod 640 "$T/ca/$f"
+	if start_server; then
+		not_ok "a group-readable $f is refused"
+		stop_server
+	else
+		has "a group-readable $f is refused" "$SERVER_LOG" "$f is accessible to group or others (mode 640): chmod 600 it"
+	fi
+	chmod 600 "$T/ca/$f"
+done
+start_server && ok "and it starts again once they are 0600" ||
+    not_ok "and it starts again once they are 0600"
+stop_server
+
 done_testing
