@@ -506,6 +506,40 @@ test_due_clock(void **state)
 	store_txn_abort(txn);
 }
 
+/*
+ * A clock stepped back (NTP, a VM restored) must not take the CRL number
+ * with it, nor make a CRL that is stale or post-dated by the clock it was
+ * made with: thisUpdate is that clock, nextUpdate after it.
+ */
+static void
+test_clock_back(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_id ids[2] = { cid(CA_ISSUING, -1, 0), cid(CA_ROOT, -1, 0) };
+	struct crl_info a, b;
+	time_t t0 = ly_now();
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ly_clock_set(t0);
+		assert_int_equal(crl_generate(f->ca, &ids[i], "test", &a),
+		    LY_OK);
+		ly_clock_set(t0 - 7 * 86400);
+		assert_int_equal(crl_generate(f->ca, &ids[i], "test", &b),
+		    LY_OK);
+		assert_true(b.number > a.number);
+		assert_int_equal(b.this_update, t0 - 7 * 86400);
+		assert_true(b.next_update > b.this_update);
+		ly_clock_set(t0 + 86400);
+		assert_int_equal(crl_generate(f->ca, &ids[i], "test", &a),
+		    LY_OK);
+		assert_true(a.number > b.number);
+		assert_true(a.this_update <= ly_now());
+		assert_true(a.next_update > ly_now());
+	}
+	ly_clock_set(0);
+}
+
 static void
 test_generate_all(void **state)
 {
@@ -655,6 +689,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_due_clock, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_clock_back, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_generate_all, setup,
 		    teardown),
