@@ -144,6 +144,11 @@ enroll_ca_error(struct enroll_response *resp, int r)
 		return enroll_error(resp, 404, "not_found", "%s", d);
 	case LY_ERR_STATE:
 		return enroll_error(resp, 409, "conflict", "%s", d);
+	case LY_ERR_STORE_FULL:
+		/* Nothing was written; the operator must raise map_size. */
+		ly_log(LY_LOG_ERR, "enroll: %s", d);
+		return enroll_error(resp, 507, "store_full", "the store is "
+		    "full; nothing was issued");
 	case LY_ERR_HSM:
 	case LY_ERR_HSM_PIN:
 		resp->retry_after = ENROLL_HSM_RETRY;

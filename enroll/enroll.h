@@ -73,7 +73,8 @@ struct enroll_response {
  * token_* (403), not_found (404), conflict, reissue_too_early (409),
  * too_large (413),
  * rate_limited (429 + Retry-After: 10 failed tokens a minute per
- * client_addr), hsm_unavailable (503 + Retry-After: 5), internal (500).
+ * client_addr), hsm_unavailable (503 + Retry-After: 5), store_full (507:
+ * the store map is full, nothing was written), internal (500).
  */
 
 /* ca must stay open while e lives. */
