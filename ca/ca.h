@@ -402,12 +402,13 @@ int		 ca_tls_paths(const char *dir, char **keyp, char **crtp);
  * Makes sure DIR/tls holds a usable server key and certificate for the
  * [server] tls_dns/tls_ip names: issues a new one (profile "service") when
  * one is missing, does not match, was not signed by the issuing CA, names
- * other names, or has a third of its lifetime left. *issuedp is 1 when it
- * issued one. LY_ERR_CONFIG if the key file is accessible to group or
- * others (it is never made so), or the names do not pass the checks of
- * ca_issue().
+ * other names, or has a third of its lifetime left; the issuance is
+ * audited with actor. *issuedp is 1 when it issued one. LY_ERR_CONFIG if
+ * the key file is accessible to group or others (it is never made so),
+ * or the names do not pass the checks of ca_issue().
  */
-int		 ca_tls_ensure(struct ca *, const char *dir, int *issuedp);
+int		 ca_tls_ensure(struct ca *, const char *dir, const char *actor,
+		    int *issuedp);
 /* PEM of the root and issuing CA certificates (a trust list); caller frees. */
 int		 ca_trust_pem(struct ca *, char **pemp);
 

@@ -293,7 +293,7 @@ init_tls(const char *dir)
 	if ((r = ca_open(dir, 0, &ca)) != LY_OK)
 		return r;
 	if (strcmp(ca_conf(ca)->https_listen, "off") != 0)
-		r = ca_tls_ensure(ca, dir, &issued);
+		r = ca_tls_ensure(ca, dir, "ca-admin init", &issued);
 	ca_close(ca);
 	return r;
 }

@@ -205,7 +205,7 @@ bio_write_file(BIO *bio, const char *path, unsigned int mode)
 /* A new key and a certificate for it, written to keyp and crtp. */
 static int
 renew(struct ca *ca, const char *keyp, const char *crtp,
-    struct ca_identity *id)
+    struct ca_identity *id, const char *actor)
 {
 	const struct conf *conf = ca_conf(ca);
 	struct ca_request req;
@@ -237,7 +237,7 @@ renew(struct ca *ca, const char *keyp, const char *crtp,
 	req.csrlen = (size_t)len;
 	req.identity = *id;		/* borrowed: cleared by the caller */
 	req.days = conf->tls_days;
-	req.actor = "ca-server";
+	req.actor = actor;
 	req.cn = cn;
 	if ((r = ca_issue(ca, &req, &x, &serial)) != LY_OK)
 		goto out;
@@ -287,7 +287,8 @@ ca_tls_paths(const char *dir, char **keyp, char **crtp)
 }
 
 int
-ca_tls_ensure(struct ca *ca, const char *dir, int *issuedp)
+ca_tls_ensure(struct ca *ca, const char *dir, const char *actor,
+    int *issuedp)
 {
 	struct ca_identity id;
 	char *tdir = NULL, *keyp = NULL, *crtp = NULL;
@@ -309,7 +310,7 @@ ca_tls_ensure(struct ca *ca, const char *dir, int *issuedp)
 		goto out;
 	ly_log(LY_LOG_INFO, "TLS server certificate: issuing a new one (%s)",
 	    why);
-	if ((r = renew(ca, keyp, crtp, &id)) != LY_OK)
+	if ((r = renew(ca, keyp, crtp, &id, actor)) != LY_OK)
 		goto out;
 	*issuedp = 1;
  out:

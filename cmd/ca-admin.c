@@ -889,12 +889,13 @@ token_create(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "identity", required_argument, NULL, 'i' },
+		{ "spiffe", required_argument, NULL, 's' },
 		{ "ttl", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *u = "token create --profile P --identity JSON|SPIFFE-ID "
-	    "[--ttl 24h]";
+	const char *u = "token create --profile P --identity JSON | "
+	    "--spiffe SPIFFE-ID [--ttl 24h]";
 	const char *profile = NULL, *identity = NULL;
 	struct ca *ca = NULL;
 	char *tok = NULL, *id = NULL;
@@ -907,6 +908,11 @@ token_create(int argc, char **argv)
 			profile = optarg;
 			break;
 		case 'i':
+		case 's':
+			/* As for issue: one identity, JSON or a SPIFFE ID. */
+			if (identity != NULL)
+				return usage_err(u, "one --identity or "
+				    "--spiffe");
 			identity = optarg;
 			break;
 		case 't':
@@ -925,7 +931,8 @@ token_create(int argc, char **argv)
 		}
 	}
 	if (optind != argc || profile == NULL || identity == NULL)
-		return usage_err(u, "--profile and --identity are required");
+		return usage_err(u, "--profile and --identity (or --spiffe) "
+		    "are required");
 	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) == LY_OK)
 		r = ca_token_create(ca, profile, identity, ttl, actor(), &tok,
 		    &id);

@@ -298,7 +298,7 @@ tick(struct server *s)
 	}
 	if (s->https != NULL && now - s->tls_checked >= TLS_CHECK_EVERY) {
 		s->tls_checked = now;
-		if (ca_tls_ensure(s->ca, s->dir, &issued) != LY_OK)
+		if (ca_tls_ensure(s->ca, s->dir, "ca-server", &issued) != LY_OK)
 			ly_log(LY_LOG_ERR, "TLS server certificate: %s",
 			    ly_errdetail());
 		else if (issued)
@@ -372,7 +372,7 @@ https_start(struct server *s)
 	const char *colon;
 	int issued, r;
 
-	if ((r = ca_tls_ensure(s->ca, s->dir, &issued)) != LY_OK)
+	if ((r = ca_tls_ensure(s->ca, s->dir, "ca-server", &issued)) != LY_OK)
 		return r;
 	s->tls_checked = ly_now();
 	if ((r = web_start_https(s->ca, s->responder, s->enroll, s->dir,

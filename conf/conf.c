@@ -688,7 +688,7 @@ server_key(struct parse *p, int line, const char *sec, const char *k,
 		return 1;
 	}
 	if (strcmp(k, "tls_dns") == 0 || strcmp(k, "tls_ip") == 0) {
-		/* Names are checked by web/tls.c with ca/'s identity rules. */
+		/* Names are checked by ca/tls.c with ca/'s identity rules. */
 		if (strlen(v) > 4096)
 			return set_fail(p, line, sec, k, "a comma list");
 		return set_str(k[4] == 'd' ? &c->tls_dns : &c->tls_ip, v);

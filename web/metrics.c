@@ -19,8 +19,8 @@
 
 /* Status codes with their own series; anything else counts as "other". */
 static const unsigned int codes[] = {
-	200, 202, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 431, 500,
-	503,
+	200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 431,
+	500, 503, 507,
 };
 #define NCODES	(sizeof(codes) / sizeof(codes[0]))
 
