@@ -104,7 +104,8 @@ tokens(struct enroll *e, const struct enroll_request *req,
 		return enroll_json_reply(resp, 200, json_pack("{s:s, s:s}",
 		    "id", rest + 1, "state", "revoked"));
 	}
-	return enroll_error(resp, 405, "bad_request", "method not allowed");
+	return enroll_method_error(resp, rest[0] == '\0' ? "GET, POST" :
+	    "DELETE");
 }
 
 /* ---- certificates ------------------------------------------------------ */

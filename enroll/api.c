@@ -53,14 +53,10 @@ api_enroll(struct enroll *e, const struct enroll_request *req,
 	struct ca_serial serial;
 	X509 *x = NULL;
 	char actor[96];
-	long wait;
 	int r;
 
-	if ((wait = enroll_rl_check(e, req->client_addr)) > 0) {
-		resp->retry_after = wait;
-		return enroll_error(resp, 429, "rate_limited", "too many failed "
-		    "tokens from this address");
-	}
+	if (enroll_rl_refused(e, req, resp, &r))
+		return r;
 	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
 		return r;
 	if (json_unpack_ex(o, &err, JSON_STRICT, "{s:s, s:s}", "token", &token,
@@ -129,7 +125,7 @@ api_handle(struct enroll *e, const struct enroll_request *req,
     struct enroll_response *resp)
 {
 	if (strcmp(req->method, "POST") != 0)
-		return enroll_error(resp, 405, "bad_request", "use POST");
+		return enroll_method_error(resp, "POST");
 	if (strcmp(req->path, "/api/v1/enroll") == 0)
 		return api_enroll(e, req, resp);
 	return api_reissue(e, req, resp);

@@ -118,6 +118,32 @@ enroll_error(struct enroll_response *resp, int status, const char *code,
 	    "error", code, "detail", detail));
 }
 
+/*
+ * Whether the client's address has failed too many tokens: then *rp is the
+ * result of the 429 answer, and the token is not even looked at.
+ */
+int
+enroll_rl_refused(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp, int *rp)
+{
+	long wait;
+
+	if ((wait = enroll_rl_check(e, req->client_addr)) <= 0)
+		return 0;
+	resp->retry_after = wait;
+	*rp = enroll_error(resp, 429, "rate_limited", "too many failed tokens "
+	    "from this address");
+	return 1;
+}
+
+/* 405 with the methods the resource takes (RFC 9110 15.5.6). */
+int
+enroll_method_error(struct enroll_response *resp, const char *allow)
+{
+	resp->allow = allow;
+	return enroll_error(resp, 405, "method_not_allowed", "use %s", allow);
+}
+
 /* The status and stable code of an error of ca/. */
 int
 enroll_ca_error(struct enroll_response *resp, int r)

@@ -40,6 +40,7 @@ struct enroll_response {
 	unsigned char	*body;		/* owned; freed by enroll_response_clear */
 	size_t		 len;
 	const char	*www_authenticate;	/* static, or NULL (401) */
+	const char	*allow;		/* static, or NULL (405: "GET", "POST") */
 	const char	*content_transfer_encoding;	/* "base64" for EST, or NULL */
 	long		 retry_after;	/* seconds, or 0 */
 	const char	*error_code;	/* stable code for metrics/logs, or NULL */
@@ -64,14 +65,17 @@ struct enroll_response {
  *     POST /api/v1/reissue {"csr"}          client certificate; 409
  *          reissue_too_early with allowed_after; 403 revoked|forbidden
  *   Admin (client certificate of profile "admin", valid; else 403
- *     forbidden): /api/v1/tokens (POST, GET), /api/v1/tokens/<id>
- *     (DELETE), /api/v1/certificates[?status=] (GET),
- *     /api/v1/certificates/<serial> (GET), .../<serial>/revoke (POST
- *     {"reason"}), /api/v1/crl/publish (POST)
+ *     forbidden, or 403 revoked for a revoked admin certificate):
+ *     /api/v1/tokens (POST, GET), /api/v1/tokens/<id> (DELETE; 409
+ *     token_used if it was used or revoked already),
+ *     /api/v1/certificates[?status=] (GET), /api/v1/certificates/<serial>
+ *     (GET), .../<serial>/revoke (POST {"reason"}; 409 revoked if it is
+ *     already), /api/v1/crl/publish (POST)
  * Codes: bad_request (400, also unknown fields, wrong types, duplicates),
  * bad_csr, key_policy (400), unauthorized (401), forbidden, revoked,
  * token_* (403), not_found (404), conflict, reissue_too_early (409),
- * too_large (413),
+ * unsupported_media_type (415: EST wants application/pkcs10),
+ * method_not_allowed (405 + Allow), too_large (413),
  * rate_limited (429 + Retry-After: 10 failed tokens a minute per
  * client_addr), hsm_unavailable (503 + Retry-After: 5), store_full (507:
  * the store map is full, nothing was written), internal (500).

@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
@@ -30,6 +31,25 @@
  * and line breaks (RFC 8951 3) and refuses anything else. *outp is freed
  * by the caller.
  */
+/*
+ * RFC 7030 4.2.1: the body is application/pkcs10 (parameters allowed).
+ * Anything else is refused before it is decoded.
+ */
+static int
+est_ctype_refused(const struct enroll_request *req,
+    struct enroll_response *resp, int *rp)
+{
+	const char *ct = req->content_type;
+	size_t n = strlen("application/pkcs10");
+
+	if (ct != NULL && strncasecmp(ct, "application/pkcs10", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
+		return 0;
+	*rp = enroll_error(resp, 415, "unsupported_media_type", "EST takes "
+	    "a base64 PKCS#10 as application/pkcs10");
+	return 1;
+}
+
 int
 est_b64_decode(const unsigned char *in, size_t len, unsigned char **outp,
     size_t *outlen)
@@ -127,17 +147,15 @@ est_simpleenroll(struct enroll *e, const struct enroll_request *req,
 	struct ca_serial serial;
 	X509 *x = NULL;
 	char actor[96];
-	long wait;
 	int r;
 
-	if ((wait = enroll_rl_check(e, req->client_addr)) > 0) {
-		resp->retry_after = wait;
-		return enroll_error(resp, 429, "rate_limited", "too many failed "
-		    "tokens from this address");
-	}
+	if (enroll_rl_refused(e, req, resp, &r))
+		return r;
 	if (req->basic_pass == NULL || req->basic_pass[0] == '\0')
 		return enroll_error(resp, 401, "unauthorized", "HTTP Basic "
 		    "with the enrollment token as the password is required");
+	if (est_ctype_refused(req, resp, &r))
+		return r;
 	if ((r = est_b64_decode(req->body, req->bodylen, &csr, &csrlen)) !=
 	    LY_OK)
 		return r == LY_ERR_ALLOC ? r : enroll_error(resp, 400,
@@ -176,6 +194,8 @@ est_simplereenroll(struct enroll *e, const struct enroll_request *req,
 
 	if ((r = enroll_client(e, req, resp, &old)) != LY_OK || old == NULL)
 		return r;
+	if (est_ctype_refused(req, resp, &r))
+		goto out;
 	if ((r = est_b64_decode(req->body, req->bodylen, &csr, &csrlen)) !=
 	    LY_OK) {
 		if (r != LY_ERR_ALLOC)
@@ -221,10 +241,10 @@ est_handle(struct enroll *e, const struct enroll_request *req,
 		return est_simpleenroll(e, req, resp);
 	if (strcmp(op, "simplereenroll") == 0 && post)
 		return est_simplereenroll(e, req, resp);
-	if (strcmp(op, "cacerts") == 0 || strcmp(op, "csrattrs") == 0 ||
-	    strcmp(op, "simpleenroll") == 0 ||
+	if (strcmp(op, "cacerts") == 0 || strcmp(op, "csrattrs") == 0)
+		return enroll_method_error(resp, "GET");
+	if (strcmp(op, "simpleenroll") == 0 ||
 	    strcmp(op, "simplereenroll") == 0)
-		return enroll_error(resp, 405, "bad_request", "method not "
-		    "allowed");
+		return enroll_method_error(resp, "POST");
 	return enroll_error(resp, 404, "not_found", "no such EST operation");
 }

@@ -37,12 +37,15 @@ struct enroll {
 int	 enroll_error(struct enroll_response *, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int	 enroll_ca_error(struct enroll_response *, int r);
+int	 enroll_method_error(struct enroll_response *, const char *allow);
 int	 enroll_json_reply(struct enroll_response *, int status, json_t *);
 int	 enroll_json_body(const struct enroll_request *,
 	    struct enroll_response *, json_t **);
 int	 enroll_client(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *, struct store_cert **);
 long	 enroll_rl_check(struct enroll *, const char *addr);
+int	 enroll_rl_refused(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *, int *rp);
 void	 enroll_rl_fail(struct enroll *, const char *addr);
 int	 enroll_token_error(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *, const char *token, int r);

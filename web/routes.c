@@ -925,6 +925,8 @@ handle_enroll(struct web_instance *in, struct MHD_Connection *c,
 	if (resp.www_authenticate != NULL)
 		add_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    resp.www_authenticate);
+	if (resp.allow != NULL)
+		add_header(mr, MHD_HTTP_HEADER_ALLOW, resp.allow);
 	if (resp.content_transfer_encoding != NULL)
 		add_header(mr, "Content-Transfer-Encoding",
 		    resp.content_transfer_encoding);

@@ -165,6 +165,8 @@ bad "a CSR with a 1024-bit RSA key" 400 key_policy \
 eq "a body over the limit is 413" "$(post /api/v1/enroll "$T/big.json")" 413
 eq "... too_large" "$(jb .error)" too_large
 eq "GET /api/v1/enroll is refused (405)" "$(api /api/v1/enroll)" 405
+eq "... Allow: POST" "$(hdr Allow)" POST
+eq "... method_not_allowed" "$(jb .error)" method_not_allowed
 eq "the malformed requests issued nothing" "$(ncerts)" "$n0"
 eq "... and left the token unused" "$(token_state "$(cat "$T/bad.id")")" unused
 enroll_body "$BADTOK" "$T/dev.csr" >"$T/good.json"

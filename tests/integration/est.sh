@@ -118,6 +118,12 @@ eq "... and says token_invalid" "$(json_error)" token_invalid
 eq "base64 garbage is 400" "$(est simpleenroll -u "dev:$TOKEN" \
     -H Content-Type:application/pkcs10 --data-binary 'not*base64!')" 400
 eq "... bad_csr" "$(json_error)" bad_csr
+eq "a CSR that is not application/pkcs10 is 415" "$(est simpleenroll -u "dev:$TOKEN" \
+    -H Content-Type:application/json --data-binary @"$T/dev.b64")" 415
+eq "... unsupported_media_type" "$(json_error)" unsupported_media_type
+eq "GET simpleenroll is 405" "$(est simpleenroll)" 405
+eq "... Allow: POST" "$(hdr Allow)" POST
+eq "... method_not_allowed" "$(json_error)" method_not_allowed
 printf 'hello, this is not a CSR\n' | openssl base64 >"$T/notcsr.b64"
 eq "base64 of something that is not a CSR is 400" "$(est simpleenroll \
     -u "dev:$TOKEN" -H Content-Type:application/pkcs10 \

@@ -101,6 +101,9 @@ call(struct fixture *f, const char *method, const char *path,
 	req.basic_user = pass != NULL ? "device" : NULL;
 	req.basic_pass = pass;
 	req.client_addr = "192.0.2.1";
+	/* What a client sends: EST's media type, else JSON. */
+	req.content_type = strncmp(path, "/.well-known/est/", 17) == 0 ?
+	    "application/pkcs10" : "application/json";
 	assert_int_equal(enroll_handle(f->e, &req, resp), LY_OK);
 }
 
@@ -332,6 +335,8 @@ test_enroll_bad(void **state)
 	}
 	call(f, "GET", "/api/v1/enroll", NULL, NULL, 0, NULL, &resp);
 	assert_int_equal(resp.status, 405);
+	assert_string_equal(resp.allow, "POST");
+	assert_string_equal(errcode(&resp), "method_not_allowed");
 	enroll_response_clear(&resp);
 	/* EST: not base64. */
 	call(f, "POST", "/.well-known/est/simpleenroll", "!!!not base64!!!",
