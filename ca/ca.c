@@ -2,11 +2,13 @@
  * ca/ca.c — the engine's state changes: issue, reissue, revoke.
  *
  * The order of every issuance is the invariant of DESIGN.md section 3:
- *   1. the serial is reserved in its own durable transaction,
+ *   1. the serial is reserved in a durable transaction,
  *   2. the HSM signs, the signature is verified with the CA's public key,
  *   3. the certificate and its audit entry are stored durably,
  *   4. only then is it handed to the caller.
  * A crash after 1 leaves a reserved serial that is never drawn again.
+ * Steps 1 and 3 go through the group commit (commit.c): concurrent
+ * issuances share one durable transaction, each in a nested one.
  */
 #include "config.h"
 
@@ -31,15 +33,27 @@ static int	 record(struct ca *, struct store_cert *, X509 *,
 		    struct store_cert *old, const unsigned char *tok,
 		    const char *actor, const char *action);
 
+/* An empty engine with its locks; ca_open() and ca_init() fill it in. */
+struct ca *
+ca_alloc(void)
+{
+	struct ca *ca;
+
+	if ((ca = calloc(1, sizeof(*ca))) == NULL)
+		return NULL;
+	pthread_mutex_init(&ca->lock, NULL);
+	commit_init(&ca->commit);
+	return ca;
+}
+
 int
 ca_open(const char *dir, unsigned int flags, struct ca **cap)
 {
 	struct ca *ca;
 	int i, r;
 
-	if ((ca = calloc(1, sizeof(*ca))) == NULL)
+	if ((ca = ca_alloc()) == NULL)
 		return LY_ERR_ALLOC;
-	pthread_mutex_init(&ca->lock, NULL);
 	ca->flags = flags;
 	if ((r = conf_load(dir, NULL, &ca->conf)) != LY_OK)
 		goto out;
@@ -84,6 +98,7 @@ ca_close(struct ca *ca)
 		hsm_shutdown();
 	store_close(ca->store);
 	conf_free(ca->conf);
+	commit_destroy(&ca->commit);
 	pthread_mutex_destroy(&ca->lock);
 	free(ca);
 }
@@ -179,14 +194,38 @@ ca_reserve(struct ca *ca, struct store_cert *rec)
 	return reserve(ca, rec, NULL);
 }
 
+struct reserve_arg {
+	const struct store_cert	*rec;
+	const unsigned char	*tok;
+	int			 collision;	/* the serial was taken */
+};
+
+/* commit_fn of reserve(): the serial and the token's claim, or neither. */
+static int
+reserve_write(struct store_txn *txn, void *arg)
+{
+	struct reserve_arg *a = arg;
+	int r;
+
+	if ((r = store_cert_reserve(txn, a->rec)) != LY_OK) {
+		a->collision = r == LY_ERR_EXISTS;
+		return r;
+	}
+	if (a->tok != NULL)
+		return token_claim(txn, a->tok, &a->rec->serial);
+	return LY_OK;
+}
+
 /*
  * tok, if not NULL, is the SHA-256 of a one-time token, claimed for the
- * serial in the same transaction: of concurrent uses one gets here.
+ * serial in the same transaction: of concurrent uses one gets here, also
+ * when several share a group commit (each claim sees the ones before it
+ * in the batch, and the refused one's nested transaction is undone).
  */
 static int
 reserve(struct ca *ca, struct store_cert *rec, const unsigned char *tok)
 {
-	struct store_txn *txn = NULL;
+	struct reserve_arg a;
 	int i, r = LY_ERR_INTERNAL;
 
 	rec->status = STORE_RESERVED;
@@ -194,18 +233,11 @@ reserve(struct ca *ca, struct store_cert *rec, const unsigned char *tok)
 	for (i = 0; i < SERIAL_TRIES; i++) {
 		if ((r = ca_serial_new(&rec->serial)) != LY_OK)
 			return r;
-		if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-			return r;
-		r = store_cert_reserve(txn, rec);
-		if (r == LY_OK && tok != NULL &&
-		    (r = token_claim(txn, tok, &rec->serial)) != LY_OK) {
-			store_txn_abort(txn);
-			return r;
-		}
-		if (r == LY_OK)
-			return store_txn_commit(txn);
-		store_txn_abort(txn);
-		if (r != LY_ERR_EXISTS)
+		memset(&a, 0, sizeof(a));
+		a.rec = rec;
+		a.tok = tok;
+		if ((r = commit_write(ca, reserve_write, &a)) == LY_OK ||
+		    !a.collision)
 			return r;
 		ly_log(LY_LOG_WARN, "serial collision, drawing again");
 	}
@@ -252,13 +284,47 @@ ca_record(struct ca *ca, struct store_cert *rec, X509 *x,
 	return record(ca, rec, x, old, NULL, actor, action);
 }
 
+struct record_arg {
+	const struct store_cert	*rec;
+	const struct store_cert	*old;
+	const unsigned char	*tok;
+	const unsigned char	*ocsp;
+	size_t			 ocsplen;
+	const char		*actor;
+	const char		*action;
+	const char		*detail;
+};
+
+/* commit_fn of record(): everything an issuance stores, or none of it. */
+static int
+record_write(struct store_txn *txn, void *arg)
+{
+	const struct record_arg *a = arg;
+	int r;
+
+	if ((r = store_cert_put(txn, a->rec)) != LY_OK)
+		return r;
+	if (a->ocsp != NULL &&
+	    (r = store_ocsp_put(txn, &a->rec->serial, a->ocsp,
+	    a->ocsplen)) != LY_OK)
+		return r;
+	if (a->old != NULL && (r = store_cert_put(txn, a->old)) != LY_OK)
+		return r;
+	if ((r = store_audit_append(txn, a->actor, a->action,
+	    a->detail)) != LY_OK)
+		return r;
+	if (a->tok != NULL)
+		return token_use(txn, a->tok, &a->rec->serial, a->actor);
+	return LY_OK;
+}
+
 /* As ca_record(); tok, if not NULL, is the claimed token it marks used. */
 static int
 record(struct ca *ca, struct store_cert *rec, X509 *x,
     struct store_cert *old, const unsigned char *tok, const char *actor,
     const char *action)
 {
-	struct store_txn *txn = NULL;
+	struct record_arg a;
 	unsigned char *der = NULL, *ocsp = NULL;
 	size_t ocsplen = 0;
 	char *detail = NULL;
@@ -277,26 +343,19 @@ record(struct ca *ca, struct store_cert *rec, X509 *x,
 	if (ca->presign != NULL &&
 	    (r = ca->presign(ca->presign_arg, rec, &ocsp, &ocsplen)) != LY_OK)
 		goto out;
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK ||
-	    (r = store_cert_put(txn, rec)) != LY_OK)
-		goto out;
-	if (ocsp != NULL &&
-	    (r = store_ocsp_put(txn, &rec->serial, ocsp, ocsplen)) != LY_OK)
-		goto out;
-	if (old != NULL) {
+	if (old != NULL)
 		old->superseded_by = rec->serial;
-		if ((r = store_cert_put(txn, old)) != LY_OK)
-			goto out;
-	}
-	if ((r = store_audit_append(txn, actor, action, detail)) != LY_OK)
-		goto out;
-	if (tok != NULL &&
-	    (r = token_use(txn, tok, &rec->serial, actor)) != LY_OK)
-		goto out;
-	r = store_txn_commit(txn);
-	txn = NULL;
+	memset(&a, 0, sizeof(a));
+	a.rec = rec;
+	a.old = old;
+	a.tok = tok;
+	a.ocsp = ocsp;
+	a.ocsplen = ocsplen;
+	a.actor = actor;
+	a.action = action;
+	a.detail = detail;
+	r = commit_write(ca, record_write, &a);
  out:
-	store_txn_abort(txn);
 	rec->der = NULL;
 	rec->derlen = 0;
 	OPENSSL_free(der);

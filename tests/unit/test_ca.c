@@ -1,8 +1,9 @@
 /*
  * Unit tests of the CA engine on a real SoftHSM2 instance in a temp dir:
  * profile selection, identity from the authorization and never from the
- * CSR, the store after issue/reissue/revoke, serial collisions, and that a
- * refused request leaves the store as it was.
+ * CSR, the store after issue/reissue/revoke, serial collisions, that a
+ * refused request leaves the store as it was, and the group commit of
+ * concurrent issuances (ca/commit.c, reached through ca/extern.h).
  */
 #include "config.h"
 
@@ -15,12 +16,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/extern.h"
 #include "ca/store.h"
 #include "tests/unit/fixture.h"
 #include "util/util.h"
@@ -302,6 +305,418 @@ test_serial_collision(void **state)
 	X509_free(x2);
 }
 
+/* ---- group commit --------------------------------------------------- */
+
+/*
+ * A writer that holds the commit queue's lead until released: writers
+ * that arrive meanwhile queue up and form the next batch, so a test
+ * knows which writes share a transaction.
+ */
+struct blocker {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 entered, released;
+	struct ca	*ca;
+	pthread_t	 th;
+	int		 r;
+};
+
+static int
+block_fn(struct store_txn *txn, void *arg)
+{
+	struct blocker *b = arg;
+
+	(void)txn;
+	pthread_mutex_lock(&b->mu);
+	b->entered = 1;
+	pthread_cond_broadcast(&b->cv);
+	while (!b->released)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+	return LY_OK;
+}
+
+static void *
+block_run(void *arg)
+{
+	struct blocker *b = arg;
+
+	b->r = commit_write(b->ca, block_fn, b);
+	return NULL;
+}
+
+static void
+block_start(struct blocker *b, struct ca *ca)
+{
+	memset(b, 0, sizeof(*b));
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
+	b->ca = ca;
+	assert_int_equal(pthread_create(&b->th, NULL, block_run, b), 0);
+	pthread_mutex_lock(&b->mu);
+	while (!b->entered)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void
+block_release(struct blocker *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->released = 1;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->th, NULL);
+	assert_int_equal(b->r, LY_OK);
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+}
+
+/* Waits (up to 20 s) until n writers are in the queue, the blocker's included. */
+static void
+wait_queued(struct ca *ca, size_t n)
+{
+	size_t q = 0;
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		pthread_mutex_lock(&ca->commit.mu);
+		q = ca->commit.queued;
+		pthread_mutex_unlock(&ca->commit.mu);
+		if (q >= n)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(q, n);
+}
+
+#define NMETA	6
+
+struct meta_writer {
+	struct ca	*ca;
+	int		 i;
+	int		 r;
+	char		 detail[512];
+	pthread_t	 th;
+};
+
+/* Writes meta "batch/<i>"; odd i then fail, and their write must vanish. */
+static int
+meta_fn(struct store_txn *txn, void *arg)
+{
+	struct meta_writer *w = arg;
+	char key[32];
+	int r;
+
+	snprintf(key, sizeof(key), "batch/%d", w->i);
+	if ((r = store_meta_put(txn, key, &w->i, sizeof(w->i))) != LY_OK)
+		return r;
+	if (w->i % 2)
+		return ly_fail(LY_ERR_STATE, "writer %d refused", w->i);
+	return LY_OK;
+}
+
+static void *
+meta_run(void *arg)
+{
+	struct meta_writer *w = arg;
+
+	w->r = commit_write(w->ca, meta_fn, w);
+	snprintf(w->detail, sizeof(w->detail), "%s", ly_errdetail());
+	return NULL;
+}
+
+/*
+ * Writers queued behind a leader share one transaction: the failing ones
+ * are undone alone, each writer gets its own result and error detail
+ * (which is per thread, and the work ran on the leader's).
+ */
+static void
+test_commit_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct meta_writer w[NMETA];
+	struct ca_commit_stats s0, s1;
+	struct blocker b;
+	struct store_txn *txn;
+	const void *v;
+	size_t len;
+	char key[32], want[64];
+	int i;
+
+	ca_commit_stats(f->ca, &s0);
+	block_start(&b, f->ca);
+	for (i = 0; i < NMETA; i++) {
+		w[i].ca = f->ca;
+		w[i].i = i;
+		assert_int_equal(pthread_create(&w[i].th, NULL, meta_run,
+		    &w[i]), 0);
+	}
+	wait_queued(f->ca, 1 + NMETA);
+	block_release(&b);
+	for (i = 0; i < NMETA; i++)
+		pthread_join(w[i].th, NULL);
+	ca_commit_stats(f->ca, &s1);
+
+	/* The blocker's transaction, then all NMETA writers in one more. */
+	assert_int_equal(s1.commits - s0.commits, 2);
+	assert_int_equal(s1.writes - s0.writes, 1 + NMETA / 2);
+	assert_int_equal(s1.failed - s0.failed, NMETA / 2);
+	assert_true(s1.max_batch >= NMETA);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	for (i = 0; i < NMETA; i++) {
+		snprintf(key, sizeof(key), "batch/%d", i);
+		if (i % 2) {
+			snprintf(want, sizeof(want), "writer %d refused", i);
+			assert_int_equal(w[i].r, LY_ERR_STATE);
+			assert_string_equal(w[i].detail, want);
+			assert_int_equal(store_meta_get(txn, key, &v, &len),
+			    LY_ERR_NOT_FOUND);
+		} else {
+			assert_int_equal(w[i].r, LY_OK);
+			assert_int_equal(store_meta_get(txn, key, &v, &len),
+			    LY_OK);
+			assert_int_equal(len, sizeof(int));
+			assert_memory_equal(v, &i, sizeof(int));
+		}
+	}
+	store_txn_abort(txn);
+}
+
+/* A stand-in for ocsp/'s hook: "ocsp:" and the serial, so each is told apart. */
+static int
+presign_fake(void *arg, const struct store_cert *rec, unsigned char **derp,
+    size_t *lenp)
+{
+	unsigned char *p;
+
+	(void)arg;
+	if ((p = malloc(5 + CA_SERIAL_LEN)) == NULL)
+		return LY_ERR_ALLOC;
+	memcpy(p, "ocsp:", 5);
+	memcpy(p + 5, rec->serial.b, CA_SERIAL_LEN);
+	*derp = p;
+	*lenp = 5 + CA_SERIAL_LEN;
+	return LY_OK;
+}
+
+#define NTHREADS	16
+#define NEACH		6
+
+struct issuer {
+	struct fixture	*f;
+	struct ca_serial serials[NEACH];
+	X509		*certs[NEACH];
+	int		 r;
+	pthread_t	 th;
+};
+
+static void *
+issuer_run(void *arg)
+{
+	struct issuer *is = arg;
+	char json[64];
+	int i;
+
+	for (i = 0; i < NEACH && is->r == LY_OK; i++) {
+		snprintf(json, sizeof(json), "{\"userId\":%d}", i);
+		is->r = issue_json(is->f, "client", json, 0, &is->certs[i],
+		    &is->serials[i]);
+	}
+	return NULL;
+}
+
+static int
+serial_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, CA_SERIAL_LEN);
+}
+
+static int
+audit_issue_cb(const struct store_audit_entry *a, void *arg)
+{
+	if (strcmp(a->action, "issue") == 0)
+		(*(size_t *)arg)++;
+	return 0;
+}
+
+static size_t
+audit_issues(struct ca *ca)
+{
+	struct store_txn *txn;
+	size_t n = 0;
+
+	assert_int_equal(store_txn_begin(ca_store(ca), 0, &txn), LY_OK);
+	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, audit_issue_cb, &n), LY_OK);
+	store_txn_abort(txn);
+	return n;
+}
+
+/*
+ * Many threads issuing at once on one CA, as ca-server's do: every one
+ * gets a certificate with a serial of its own, stored as returned with
+ * its pre-signed OCSP response and audit entry, the chain whole.
+ */
+static void
+test_threads_issue(void **state)
+{
+	struct fixture *f = *state;
+	struct issuer *is;
+	struct ca_serial all[NTHREADS * NEACH], s;
+	struct store_txn *txn;
+	struct store_cert *rec;
+	const void *ocsp;
+	unsigned char *der;
+	size_t before = count(f->ca), issues = audit_issues(f->ca), n = 0, len;
+	int i, j, derlen;
+
+	ca_set_presign(f->ca, presign_fake, NULL);
+	assert_non_null(is = calloc(NTHREADS, sizeof(*is)));
+	for (i = 0; i < NTHREADS; i++) {
+		is[i].f = f;
+		assert_int_equal(pthread_create(&is[i].th, NULL, issuer_run,
+		    &is[i]), 0);
+	}
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(is[i].th, NULL);
+	ca_set_presign(f->ca, NULL, NULL);
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	for (i = 0; i < NTHREADS; i++) {
+		assert_int_equal(is[i].r, LY_OK);
+		for (j = 0; j < NEACH; j++) {
+			X509 *x = is[i].certs[j];
+
+			assert_int_equal(ca_serial_from_asn1(
+			    X509_get0_serialNumber(x), &s), LY_OK);
+			assert_memory_equal(s.b, is[i].serials[j].b,
+			    CA_SERIAL_LEN);
+			assert_int_equal(store_cert_get(txn, &s, &rec), LY_OK);
+			assert_int_equal(rec->status, STORE_VALID);
+			der = NULL;
+			derlen = i2d_X509(x, &der);
+			assert_int_equal((size_t)derlen, rec->derlen);
+			assert_memory_equal(der, rec->der, rec->derlen);
+			OPENSSL_free(der);
+			store_cert_free(rec);
+			assert_int_equal(store_ocsp_get(txn, &s, &ocsp, &len),
+			    LY_OK);
+			assert_int_equal(len, 5 + CA_SERIAL_LEN);
+			assert_memory_equal((const unsigned char *)ocsp + 5,
+			    s.b, CA_SERIAL_LEN);
+			all[n++] = s;
+			X509_free(x);
+		}
+	}
+	store_txn_abort(txn);
+	qsort(all, n, sizeof(all[0]), serial_cmp);
+	for (i = 1; i < (int)n; i++)
+		assert_true(memcmp(all[i - 1].b, all[i].b, CA_SERIAL_LEN) != 0);
+	assert_int_equal(count(f->ca), before + n);
+	assert_int_equal(audit_issues(f->ca), issues + n);
+	free(is);
+}
+
+struct tok_user {
+	struct fixture	*f;
+	const char	*tok;		/* NULL: ca_issue() without a token */
+	int		 r;
+	X509		*x;
+	pthread_t	 th;
+};
+
+static void *
+tok_run(void *arg)
+{
+	struct tok_user *u = arg;
+	struct ca_serial s;
+
+	if (u->tok != NULL)
+		u->r = ca_issue_token(u->f->ca, u->tok, u->f->csr,
+		    u->f->csrlen, "batch", &u->x, &s);
+	else
+		u->r = issue_json(u->f, "client", "{\"userId\":5}", 0, &u->x,
+		    &s);
+	return NULL;
+}
+
+static char *
+token(struct fixture *f, int uid)
+{
+	char json[64], *tok = NULL, *id = NULL;
+
+	snprintf(json, sizeof(json), "{\"userId\":%d}", uid);
+	assert_int_equal(ca_token_create(f->ca, "client", json, 3600, "test",
+	    &tok, &id), LY_OK);
+	free(id);
+	return tok;
+}
+
+/*
+ * One batch of reservations holding two uses of one token: the second
+ * claim fails in its own nested transaction and the rest of the batch,
+ * other tokens and plain issuances, is stored. Exactly one certificate
+ * for the token.
+ */
+static void
+test_batch_token_reuse(void **state)
+{
+	struct fixture *f = *state;
+	struct tok_user u[6];
+	struct ca_commit_stats s0, s1;
+	struct blocker b;
+	char *ta = token(f, 1), *tb = token(f, 2), *tc = token(f, 3);
+	size_t before = count(f->ca), ok = 0;
+	int i, st;
+
+	memset(u, 0, sizeof(u));
+	u[0].tok = ta;
+	u[1].tok = tb;
+	u[2].tok = ta;
+	u[3].tok = NULL;
+	u[4].tok = tc;
+	u[5].tok = NULL;
+	ca_commit_stats(f->ca, &s0);
+	block_start(&b, f->ca);
+	for (i = 0; i < 6; i++) {
+		u[i].f = f;
+		assert_int_equal(pthread_create(&u[i].th, NULL, tok_run, &u[i]),
+		    0);
+	}
+	/* All six reservations wait behind the blocker: one batch. */
+	wait_queued(f->ca, 1 + 6);
+	block_release(&b);
+	for (i = 0; i < 6; i++) {
+		pthread_join(u[i].th, NULL);
+		X509_free(u[i].x);
+	}
+	ca_commit_stats(f->ca, &s1);
+	assert_true(s1.max_batch >= 6);
+	assert_int_equal(s1.failed - s0.failed, 1);
+
+	assert_true((u[0].r == LY_OK) != (u[2].r == LY_OK));
+	assert_int_equal(u[0].r == LY_OK ? u[2].r : u[0].r, LY_ERR_STATE);
+	for (i = 0; i < 6; i++)
+		ok += u[i].r == LY_OK;
+	assert_int_equal(ok, 5);
+	assert_int_equal(u[1].r, LY_OK);
+	assert_int_equal(u[3].r, LY_OK);
+	assert_int_equal(u[4].r, LY_OK);
+	assert_int_equal(u[5].r, LY_OK);
+	/* Five records: the loser never reserved a serial. */
+	assert_int_equal(count(f->ca), before + 5);
+	assert_int_equal(ca_token_status(f->ca, ta, &st), LY_OK);
+	assert_int_equal(st, CA_TOKEN_USED);
+	assert_int_equal(ca_token_status(f->ca, tb, &st), LY_OK);
+	assert_int_equal(st, CA_TOKEN_USED);
+	assert_int_equal(ca_token_status(f->ca, tc, &st), LY_OK);
+	assert_int_equal(st, CA_TOKEN_USED);
+	free(ta);
+	free(tb);
+	free(tc);
+}
+
 static void
 test_reasons(void **state)
 {
@@ -322,6 +737,9 @@ main(void)
 		cmocka_unit_test(test_service_and_admin),
 		cmocka_unit_test(test_reissue_revoke),
 		cmocka_unit_test(test_serial_collision),
+		cmocka_unit_test(test_commit_batch),
+		cmocka_unit_test(test_threads_issue),
+		cmocka_unit_test(test_batch_token_reuse),
 		cmocka_unit_test(test_reasons),
 	};
 
