@@ -789,12 +789,45 @@ revocations_bump(struct store_txn *txn)
 	return store_meta_put(txn, META_REVOCATIONS, buf, sizeof(buf));
 }
 
+struct revoke_arg {
+	const struct store_cert	*rec;
+	const unsigned char	*ocsp;		/* NULL: delete the stale one */
+	size_t			 ocsplen;
+	const char		*actor;
+	const char		*detail;
+};
+
+/* commit_fn of ca_revoke(): the check and the revocation, at once. */
+static int
+revoke_write(struct store_txn *txn, void *arg)
+{
+	const struct revoke_arg *a = arg;
+	const struct ca_serial *serial = &a->rec->serial;
+	struct store_cert *now = NULL;
+	int r, st;
+
+	/* Another writer may have revoked it since ca_revoke() read it. */
+	if ((r = store_cert_get(txn, serial, &now)) != LY_OK)
+		return r;
+	st = now->status;
+	store_cert_free(now);
+	if (st != STORE_VALID)
+		return ly_fail(LY_ERR_STATE, "already revoked");
+	if ((r = store_cert_put(txn, a->rec)) != LY_OK ||
+	    (r = revocations_bump(txn)) != LY_OK ||
+	    (r = a->ocsp != NULL ? store_ocsp_put(txn, serial, a->ocsp,
+	    a->ocsplen) : store_ocsp_del(txn, serial)) != LY_OK)
+		return r;
+	return store_audit_append(txn, a->actor, "revoke", a->detail);
+}
+
 int
 ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
     time_t invalidity, const char *actor)
 {
 	struct store_txn *txn = NULL;
 	struct store_cert *rec = NULL;
+	struct revoke_arg a;
 	unsigned char *ocsp = NULL;
 	size_t ocsplen = 0;
 	json_t *o = NULL;
@@ -845,31 +878,14 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-		goto out;
-	{
-		struct store_cert *now = NULL;
-
-		/* Another writer may have revoked it meanwhile. */
-		if ((r = store_cert_get(txn, serial, &now)) != LY_OK)
-			goto out;
-		pr = now->status;
-		store_cert_free(now);
-		if (pr != STORE_VALID) {
-			r = ly_fail(LY_ERR_STATE, "already revoked");
-			goto out;
-		}
-	}
-	if ((r = store_cert_put(txn, rec)) != LY_OK ||
-	    (r = revocations_bump(txn)) != LY_OK ||
-	    (r = ocsp != NULL ? store_ocsp_put(txn, serial, ocsp, ocsplen) :
-	    store_ocsp_del(txn, serial)) != LY_OK ||
-	    (r = store_audit_append(txn, actor, "revoke", detail)) != LY_OK)
-		goto out;
-	r = store_txn_commit(txn);
-	txn = NULL;
+	memset(&a, 0, sizeof(a));
+	a.rec = rec;
+	a.ocsp = ocsp;
+	a.ocsplen = ocsplen;
+	a.actor = actor;
+	a.detail = detail;
+	r = commit_write(ca, revoke_write, &a);
  out:
-	store_txn_abort(txn);
 	store_cert_free(rec);
 	json_decref(o);
 	free(ocsp);
@@ -929,52 +945,77 @@ ca_set_presign(struct ca *ca, ca_presign_fn fn, void *arg)
 	ca->presign_arg = arg;
 }
 
+/* One OCSP response, or (ca_ocsp_store_if()) several, each if still current. */
+struct ocsp_arg {
+	const struct ca_ocsp_item *items;
+	size_t			 n;
+	int			 check;		/* status must be unchanged */
+	size_t			 stored;
+};
+
+/* commit_fn of the OCSP stores. */
+static int
+ocsp_write(struct store_txn *txn, void *arg)
+{
+	struct ocsp_arg *a = arg;
+	const struct ca_ocsp_item *it;
+	struct store_cert *rec;
+	size_t i;
+	int r;
+
+	for (i = 0; i < a->n; i++) {
+		it = &a->items[i];
+		if (a->check) {
+			rec = NULL;
+			r = store_cert_get(txn, &it->serial, &rec);
+			if (r == LY_ERR_NOT_FOUND || (r == LY_OK &&
+			    rec->status != it->status)) {
+				store_cert_free(rec);
+				continue;
+			}
+			store_cert_free(rec);
+			if (r != LY_OK)
+				return r;
+		}
+		if ((r = store_ocsp_put(txn, &it->serial, it->der,
+		    it->len)) != LY_OK)
+			return r;
+		a->stored++;
+	}
+	return LY_OK;
+}
+
 int
 ca_ocsp_store(struct ca *ca, const struct ca_serial *serial,
     const unsigned char *der, size_t len)
 {
-	struct store_txn *txn = NULL;
-	int r;
+	struct ca_ocsp_item it;
+	struct ocsp_arg a;
 
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-		return r;
-	if ((r = store_ocsp_put(txn, serial, der, len)) != LY_OK) {
-		store_txn_abort(txn);
-		return r;
-	}
-	return store_txn_commit(txn);
+	memset(&it, 0, sizeof(it));
+	it.serial = *serial;
+	it.der = der;
+	it.len = len;
+	memset(&a, 0, sizeof(a));
+	a.items = &it;
+	a.n = 1;
+	return commit_write(ca, ocsp_write, &a);
 }
 
 int
 ca_ocsp_store_if(struct ca *ca, const struct ca_ocsp_item *items, size_t n,
     size_t *storedp)
 {
-	struct store_txn *txn = NULL;
-	struct store_cert *rec;
-	size_t i, stored = 0;
+	struct ocsp_arg a;
 	int r;
 
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-		return r;
-	for (i = 0; i < n; i++) {
-		rec = NULL;
-		r = store_cert_get(txn, &items[i].serial, &rec);
-		if (r == LY_ERR_NOT_FOUND || (r == LY_OK &&
-		    rec->status != items[i].status)) {
-			store_cert_free(rec);
-			continue;
-		}
-		store_cert_free(rec);
-		if (r != LY_OK || (r = store_ocsp_put(txn, &items[i].serial,
-		    items[i].der, items[i].len)) != LY_OK)
-			goto out;
-		stored++;
-	}
-	if ((r = store_txn_commit(txn)) == LY_OK && storedp != NULL)
-		*storedp = stored;
-	txn = NULL;
- out:
-	store_txn_abort(txn);
+	memset(&a, 0, sizeof(a));
+	a.items = items;
+	a.n = n;
+	a.check = 1;
+	/* The check and the write in one transaction: see ca.h. */
+	if ((r = commit_write(ca, ocsp_write, &a)) == LY_OK && storedp != NULL)
+		*storedp = a.stored;
 	return r;
 }
 

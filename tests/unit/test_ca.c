@@ -717,6 +717,107 @@ test_batch_token_reuse(void **state)
 	free(tc);
 }
 
+struct revoker {
+	struct fixture	*f;
+	struct ca_serial serial;
+	int		 reason;	/* -2: a stale "good" OCSP refresh instead */
+	int		 r;
+	size_t		 stored;
+	pthread_t	 th;
+};
+
+static void *
+revoker_run(void *arg)
+{
+	struct revoker *v = arg;
+	struct ca_ocsp_item it;
+
+	if (v->reason != -2) {
+		v->r = ca_revoke(v->f->ca, &v->serial, v->reason, 0, "batch");
+		return NULL;
+	}
+	memset(&it, 0, sizeof(it));
+	it.serial = v->serial;
+	it.status = STORE_VALID;
+	it.der = (const unsigned char *)"stale good";
+	it.len = 10;
+	v->r = ca_ocsp_store_if(v->f->ca, &it, 1, &v->stored);
+	return NULL;
+}
+
+static int
+audit_revoke_cb(const struct store_audit_entry *a, void *arg)
+{
+	if (strcmp(a->action, "revoke") == 0)
+		(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * Two revocations of one certificate and an OCSP refresh signed while it
+ * was good, all in one batch in that order: the first revocation wins,
+ * the second is refused in its own nested transaction, and the refresh
+ * sees the revocation before it and stores nothing.
+ */
+static void
+test_batch_revoke(void **state)
+{
+	struct fixture *f = *state;
+	struct revoker v[3];
+	struct blocker b;
+	struct store_txn *txn;
+	struct store_cert *rec;
+	struct ca_serial s;
+	const void *ocsp;
+	uint64_t n0, n1;
+	size_t len, revokes0 = 0, revokes = 0;
+	X509 *x = NULL;
+	int i;
+
+	assert_int_equal(issue_json(f, "client", "{\"userId\":300}", 0, &x,
+	    &s), LY_OK);
+	X509_free(x);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(ca_revocations(txn, &n0), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, audit_revoke_cb, &revokes0),
+	    LY_OK);
+	store_txn_abort(txn);
+
+	memset(v, 0, sizeof(v));
+	block_start(&b, f->ca);
+	for (i = 0; i < 3; i++) {
+		v[i].f = f;
+		v[i].serial = s;
+		v[i].reason = i == 0 ? 1 : i == 1 ? 4 : -2;
+		assert_int_equal(pthread_create(&v[i].th, NULL, revoker_run,
+		    &v[i]), 0);
+		/* One at a time, so the batch keeps this order. */
+		wait_queued(f->ca, 2 + (size_t)i);
+	}
+	block_release(&b);
+	for (i = 0; i < 3; i++)
+		pthread_join(v[i].th, NULL);
+
+	assert_int_equal(v[0].r, LY_OK);
+	assert_int_equal(v[1].r, LY_ERR_STATE);
+	assert_int_equal(v[2].r, LY_OK);
+	assert_int_equal(v[2].stored, 0);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_cert_get(txn, &s, &rec), LY_OK);
+	assert_int_equal(rec->status, STORE_REVOKED);
+	assert_int_equal(rec->reason, 1);
+	store_cert_free(rec);
+	assert_int_equal(store_ocsp_get(txn, &s, &ocsp, &len),
+	    LY_ERR_NOT_FOUND);
+	assert_int_equal(ca_revocations(txn, &n1), LY_OK);
+	assert_int_equal(n1, n0 + 1);
+	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, audit_revoke_cb, &revokes),
+	    LY_OK);
+	store_txn_abort(txn);
+	assert_int_equal(revokes, revokes0 + 1);
+}
+
 static void
 test_reasons(void **state)
 {
@@ -740,6 +841,7 @@ main(void)
 		cmocka_unit_test(test_commit_batch),
 		cmocka_unit_test(test_threads_issue),
 		cmocka_unit_test(test_batch_token_reuse),
+		cmocka_unit_test(test_batch_revoke),
 		cmocka_unit_test(test_reasons),
 	};
 
