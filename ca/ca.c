@@ -575,6 +575,7 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	spec.issuer = issuer;
 	spec.issuer_name = ca->conf->issuing.name;
 	spec.pubkey = X509_REQ_get0_pubkey(req);
+	spec.spki = X509_REQ_get_X509_PUBKEY(req);
 	spec.subject = subject;
 	spec.serial = &rec.serial;
 	spec.not_before = nb;
@@ -583,7 +584,8 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	spec.id = id;
 	if ((r = cert_build(&spec, &x)) != LY_OK)
 		goto out;
-	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK)
+	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK ||
+	    (r = cert_reparse(&x)) != LY_OK)
 		goto out;
 	if ((r = record(ca, &rec, x, old, tok, actor, old != NULL ?
 	    "reissue" : "issue")) != LY_OK)

@@ -52,6 +52,7 @@ struct cert_spec {
 	X509			*issuer;	/* NULL: self-signed */
 	const char		*issuer_name;	/* "root", "issuing": URLs */
 	EVP_PKEY		*pubkey;	/* the subject's key */
+	const X509_PUBKEY	*spki;		/* its encoding from a CSR, or NULL */
 	X509_NAME		*subject;
 	const struct ca_serial	*serial;
 	time_t			 not_before;
@@ -62,7 +63,13 @@ struct cert_spec {
 };
 
 /* cert.c */
+/*
+ * cert_build() may leave the key undecoded in the X509 (see set_key());
+ * cert_reparse() replaces a signed certificate by the one decoded from
+ * its DER, whole, as a client would read it.
+ */
 int	 cert_build(const struct cert_spec *, X509 **);
+int	 cert_reparse(X509 **);
 int	 cert_name_parse(const char *, X509_NAME **);
 int	 cert_cidr_parse(const char *, unsigned char addr[16],
 	    unsigned char mask[16]);

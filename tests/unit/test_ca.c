@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 #include <cmocka.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -303,6 +304,116 @@ test_serial_collision(void **state)
 	assert_memory_equal(s2.b, seq[1].b, CA_SERIAL_LEN);
 	X509_free(x1);
 	X509_free(x2);
+}
+
+/* A DER CSR for k, signed by it. */
+static unsigned char *
+csr_of(EVP_PKEY *k, size_t *lenp)
+{
+	X509_REQ *req = X509_REQ_new();
+	unsigned char *der = NULL;
+	int len;
+
+	assert_non_null(req);
+	assert_true(X509_REQ_set_pubkey(req, k));
+	assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
+	assert_true((len = i2d_X509_REQ(req, &der)) > 0);
+	X509_REQ_free(req);
+	*lenp = (size_t)len;
+	return der;
+}
+
+/* The subjectPublicKeyInfo's BIT STRING of a certificate. */
+static void
+cert_key_bits(X509 *x, const unsigned char **pk, int *len)
+{
+	assert_true(X509_PUBKEY_get0_param(NULL, pk, len, NULL,
+	    X509_get_X509_PUBKEY(x)));
+}
+
+/*
+ * The subject's key, copied from the CSR when its encoding is the
+ * canonical one (uncompressed P-256/P-384) and encoded by OpenSSL
+ * otherwise (a compressed point, RSA): either way the certificate
+ * carries the CSR's key, and the returned X509 has the key decoded and
+ * is the stored DER.
+ */
+static void
+test_subject_key(void **state)
+{
+	struct fixture *f = *state;
+	struct {
+		const char	*what;
+		EVP_PKEY	*k;
+		int		 compressed;
+		int		 bits;	/* of the BIT STRING, EC only */
+	} kt[4];
+	struct ca_request rq;
+	struct ca_serial s;
+	struct store_txn *txn;
+	struct store_cert *rec;
+	const unsigned char *pk;
+	unsigned char *csr, *der;
+	size_t csrlen, i;
+	int len, derlen;
+	X509 *x;
+
+	kt[0].what = "P-256";
+	kt[0].k = EVP_EC_gen("P-256");
+	kt[0].compressed = 0;
+	kt[0].bits = 65;
+	kt[1].what = "P-256 compressed";
+	kt[1].k = EVP_EC_gen("P-256");
+	kt[1].compressed = 1;
+	kt[1].bits = 0;		/* XXX OpenSSL keeps it compressed, as before */
+	kt[2].what = "P-384";
+	kt[2].k = EVP_EC_gen("P-384");
+	kt[2].compressed = 0;
+	kt[2].bits = 97;
+	kt[3].what = "RSA-2048";
+	kt[3].k = EVP_RSA_gen(2048);
+	kt[3].compressed = 0;
+	kt[3].bits = 0;
+	for (i = 0; i < 4; i++) {
+		assert_non_null(kt[i].k);
+		if (kt[i].compressed)
+			assert_true(EVP_PKEY_set_utf8_string_param(kt[i].k,
+			    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			    "compressed"));
+		csr = csr_of(kt[i].k, &csrlen);
+		memset(&rq, 0, sizeof(rq));
+		rq.profile = "client";
+		rq.csr = csr;
+		rq.csrlen = csrlen;
+		rq.identity.kind = CONF_ID_JSON;
+		rq.identity.value = "{\"userId\":400}";
+		rq.actor = "test";
+		x = NULL;
+		if (ca_issue(f->ca, &rq, &x, &s) != LY_OK)
+			fail_msg("%s: %s", kt[i].what, ly_errdetail());
+		assert_non_null(X509_get0_pubkey(x));
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), kt[i].k), 1);
+		cert_key_bits(x, &pk, &len);
+		if (kt[i].bits != 0) {
+			assert_int_equal(len, kt[i].bits);
+			assert_int_equal(pk[0], 0x04);
+		}
+		assert_int_equal(X509_verify(x, X509_get0_pubkey(ca_cert(f->ca,
+		    CA_ISSUING))), 1);
+		der = NULL;
+		assert_true((derlen = i2d_X509(x, &der)) > 0);
+		assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn),
+		    LY_OK);
+		assert_int_equal(store_cert_get(txn, &s, &rec), LY_OK);
+		assert_int_equal(rec->derlen, (size_t)derlen);
+		assert_memory_equal(rec->der, der, rec->derlen);
+		store_cert_free(rec);
+		store_txn_abort(txn);
+		OPENSSL_free(der);
+		OPENSSL_free(csr);
+		X509_free(x);
+		EVP_PKEY_free(kt[i].k);
+	}
 }
 
 /* ---- group commit --------------------------------------------------- */
@@ -838,6 +949,7 @@ main(void)
 		cmocka_unit_test(test_service_and_admin),
 		cmocka_unit_test(test_reissue_revoke),
 		cmocka_unit_test(test_serial_collision),
+		cmocka_unit_test(test_subject_key),
 		cmocka_unit_test(test_commit_batch),
 		cmocka_unit_test(test_threads_issue),
 		cmocka_unit_test(test_batch_token_reuse),
