@@ -2,11 +2,13 @@
  * ca/ca.c — the engine's state changes: issue, reissue, revoke.
  *
  * The order of every issuance is the invariant of DESIGN.md section 3:
- *   1. the serial is reserved in its own durable transaction,
+ *   1. the serial is reserved in a durable transaction,
  *   2. the HSM signs, the signature is verified with the CA's public key,
  *   3. the certificate and its audit entry are stored durably,
  *   4. only then is it handed to the caller.
  * A crash after 1 leaves a reserved serial that is never drawn again.
+ * Steps 1 and 3 go through the group commit (commit.c): concurrent
+ * issuances share one durable transaction, each in a nested one.
  */
 #include "config.h"
 
@@ -31,15 +33,27 @@ static int	 record(struct ca *, struct store_cert *, X509 *,
 		    struct store_cert *old, const unsigned char *tok,
 		    const char *actor, const char *action);
 
+/* An empty engine with its locks; ca_open() and ca_init() fill it in. */
+struct ca *
+ca_alloc(void)
+{
+	struct ca *ca;
+
+	if ((ca = calloc(1, sizeof(*ca))) == NULL)
+		return NULL;
+	pthread_mutex_init(&ca->lock, NULL);
+	commit_init(&ca->commit);
+	return ca;
+}
+
 int
 ca_open(const char *dir, unsigned int flags, struct ca **cap)
 {
 	struct ca *ca;
 	int i, r;
 
-	if ((ca = calloc(1, sizeof(*ca))) == NULL)
+	if ((ca = ca_alloc()) == NULL)
 		return LY_ERR_ALLOC;
-	pthread_mutex_init(&ca->lock, NULL);
 	ca->flags = flags;
 	if ((r = conf_load(dir, NULL, &ca->conf)) != LY_OK)
 		goto out;
@@ -84,6 +98,7 @@ ca_close(struct ca *ca)
 		hsm_shutdown();
 	store_close(ca->store);
 	conf_free(ca->conf);
+	commit_destroy(&ca->commit);
 	pthread_mutex_destroy(&ca->lock);
 	free(ca);
 }
@@ -179,14 +194,38 @@ ca_reserve(struct ca *ca, struct store_cert *rec)
 	return reserve(ca, rec, NULL);
 }
 
+struct reserve_arg {
+	const struct store_cert	*rec;
+	const unsigned char	*tok;
+	int			 collision;	/* the serial was taken */
+};
+
+/* commit_fn of reserve(): the serial and the token's claim, or neither. */
+static int
+reserve_write(struct store_txn *txn, void *arg)
+{
+	struct reserve_arg *a = arg;
+	int r;
+
+	if ((r = store_cert_reserve(txn, a->rec)) != LY_OK) {
+		a->collision = r == LY_ERR_EXISTS;
+		return r;
+	}
+	if (a->tok != NULL)
+		return token_claim(txn, a->tok, &a->rec->serial);
+	return LY_OK;
+}
+
 /*
  * tok, if not NULL, is the SHA-256 of a one-time token, claimed for the
- * serial in the same transaction: of concurrent uses one gets here.
+ * serial in the same transaction: of concurrent uses one gets here, also
+ * when several share a group commit (each claim sees the ones before it
+ * in the batch, and the refused one's nested transaction is undone).
  */
 static int
 reserve(struct ca *ca, struct store_cert *rec, const unsigned char *tok)
 {
-	struct store_txn *txn = NULL;
+	struct reserve_arg a;
 	int i, r = LY_ERR_INTERNAL;
 
 	rec->status = STORE_RESERVED;
@@ -194,18 +233,11 @@ reserve(struct ca *ca, struct store_cert *rec, const unsigned char *tok)
 	for (i = 0; i < SERIAL_TRIES; i++) {
 		if ((r = ca_serial_new(&rec->serial)) != LY_OK)
 			return r;
-		if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-			return r;
-		r = store_cert_reserve(txn, rec);
-		if (r == LY_OK && tok != NULL &&
-		    (r = token_claim(txn, tok, &rec->serial)) != LY_OK) {
-			store_txn_abort(txn);
-			return r;
-		}
-		if (r == LY_OK)
-			return store_txn_commit(txn);
-		store_txn_abort(txn);
-		if (r != LY_ERR_EXISTS)
+		memset(&a, 0, sizeof(a));
+		a.rec = rec;
+		a.tok = tok;
+		if ((r = commit_write(ca, reserve_write, &a)) == LY_OK ||
+		    !a.collision)
 			return r;
 		ly_log(LY_LOG_WARN, "serial collision, drawing again");
 	}
@@ -326,13 +358,47 @@ ca_record(struct ca *ca, struct store_cert *rec, X509 *x,
 	return record(ca, rec, x, old, NULL, actor, action);
 }
 
+struct record_arg {
+	const struct store_cert	*rec;
+	const struct store_cert	*old;
+	const unsigned char	*tok;
+	const unsigned char	*ocsp;
+	size_t			 ocsplen;
+	const char		*actor;
+	const char		*action;
+	const char		*detail;
+};
+
+/* commit_fn of record(): everything an issuance stores, or none of it. */
+static int
+record_write(struct store_txn *txn, void *arg)
+{
+	const struct record_arg *a = arg;
+	int r;
+
+	if ((r = store_cert_put(txn, a->rec)) != LY_OK)
+		return r;
+	if (a->ocsp != NULL &&
+	    (r = store_ocsp_put(txn, &a->rec->serial, a->ocsp,
+	    a->ocsplen)) != LY_OK)
+		return r;
+	if (a->old != NULL && (r = store_cert_put(txn, a->old)) != LY_OK)
+		return r;
+	if ((r = store_audit_append(txn, a->actor, a->action,
+	    a->detail)) != LY_OK)
+		return r;
+	if (a->tok != NULL)
+		return token_use(txn, a->tok, &a->rec->serial, a->actor);
+	return LY_OK;
+}
+
 /* As ca_record(); tok, if not NULL, is the claimed token it marks used. */
 static int
 record(struct ca *ca, struct store_cert *rec, X509 *x,
     struct store_cert *old, const unsigned char *tok, const char *actor,
     const char *action)
 {
-	struct store_txn *txn = NULL;
+	struct record_arg a;
 	unsigned char *der = NULL, *ocsp = NULL;
 	size_t ocsplen = 0;
 	char *detail = NULL;
@@ -351,26 +417,19 @@ record(struct ca *ca, struct store_cert *rec, X509 *x,
 	if (ca->presign != NULL &&
 	    (r = ca->presign(ca->presign_arg, rec, &ocsp, &ocsplen)) != LY_OK)
 		goto out;
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK ||
-	    (r = store_cert_put(txn, rec)) != LY_OK)
-		goto out;
-	if (ocsp != NULL &&
-	    (r = store_ocsp_put(txn, &rec->serial, ocsp, ocsplen)) != LY_OK)
-		goto out;
-	if (old != NULL) {
+	if (old != NULL)
 		old->superseded_by = rec->serial;
-		if ((r = store_cert_put(txn, old)) != LY_OK)
-			goto out;
-	}
-	if ((r = store_audit_append(txn, actor, action, detail)) != LY_OK)
-		goto out;
-	if (tok != NULL &&
-	    (r = token_use(txn, tok, &rec->serial, actor)) != LY_OK)
-		goto out;
-	r = store_txn_commit(txn);
-	txn = NULL;
+	memset(&a, 0, sizeof(a));
+	a.rec = rec;
+	a.old = old;
+	a.tok = tok;
+	a.ocsp = ocsp;
+	a.ocsplen = ocsplen;
+	a.actor = actor;
+	a.action = action;
+	a.detail = detail;
+	r = commit_write(ca, record_write, &a);
  out:
-	store_txn_abort(txn);
 	rec->der = NULL;
 	rec->derlen = 0;
 	OPENSSL_free(der);
@@ -590,6 +649,7 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	spec.issuer = issuer;
 	spec.issuer_name = ca->conf->issuing.name;
 	spec.pubkey = X509_REQ_get0_pubkey(req);
+	spec.spki = X509_REQ_get_X509_PUBKEY(req);
 	spec.subject = subject;
 	spec.serial = &rec.serial;
 	spec.not_before = nb;
@@ -598,7 +658,8 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	spec.id = id;
 	if ((r = cert_build(&spec, &x)) != LY_OK)
 		goto out;
-	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK)
+	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK ||
+	    (r = cert_reparse(&x)) != LY_OK)
 		goto out;
 	if ((r = record(ca, &rec, x, old, tok, actor, old != NULL ?
 	    "reissue" : "issue")) != LY_OK)
@@ -804,12 +865,45 @@ revocations_bump(struct store_txn *txn)
 	return store_meta_put(txn, META_REVOCATIONS, buf, sizeof(buf));
 }
 
+struct revoke_arg {
+	const struct store_cert	*rec;
+	const unsigned char	*ocsp;		/* NULL: delete the stale one */
+	size_t			 ocsplen;
+	const char		*actor;
+	const char		*detail;
+};
+
+/* commit_fn of ca_revoke(): the check and the revocation, at once. */
+static int
+revoke_write(struct store_txn *txn, void *arg)
+{
+	const struct revoke_arg *a = arg;
+	const struct ca_serial *serial = &a->rec->serial;
+	struct store_cert *now = NULL;
+	int r, st;
+
+	/* Another writer may have revoked it since ca_revoke() read it. */
+	if ((r = store_cert_get(txn, serial, &now)) != LY_OK)
+		return r;
+	st = now->status;
+	store_cert_free(now);
+	if (st != STORE_VALID)
+		return ly_fail(LY_ERR_STATE, "already revoked");
+	if ((r = store_cert_put(txn, a->rec)) != LY_OK ||
+	    (r = revocations_bump(txn)) != LY_OK ||
+	    (r = a->ocsp != NULL ? store_ocsp_put(txn, serial, a->ocsp,
+	    a->ocsplen) : store_ocsp_del(txn, serial)) != LY_OK)
+		return r;
+	return store_audit_append(txn, a->actor, "revoke", a->detail);
+}
+
 int
 ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
     time_t invalidity, const char *actor)
 {
 	struct store_txn *txn = NULL;
 	struct store_cert *rec = NULL;
+	struct revoke_arg a;
 	unsigned char *ocsp = NULL;
 	size_t ocsplen = 0;
 	json_t *o = NULL;
@@ -860,31 +954,14 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-		goto out;
-	{
-		struct store_cert *now = NULL;
-
-		/* Another writer may have revoked it meanwhile. */
-		if ((r = store_cert_get(txn, serial, &now)) != LY_OK)
-			goto out;
-		pr = now->status;
-		store_cert_free(now);
-		if (pr != STORE_VALID) {
-			r = ly_fail(LY_ERR_STATE, "already revoked");
-			goto out;
-		}
-	}
-	if ((r = store_cert_put(txn, rec)) != LY_OK ||
-	    (r = revocations_bump(txn)) != LY_OK ||
-	    (r = ocsp != NULL ? store_ocsp_put(txn, serial, ocsp, ocsplen) :
-	    store_ocsp_del(txn, serial)) != LY_OK ||
-	    (r = store_audit_append(txn, actor, "revoke", detail)) != LY_OK)
-		goto out;
-	r = store_txn_commit(txn);
-	txn = NULL;
+	memset(&a, 0, sizeof(a));
+	a.rec = rec;
+	a.ocsp = ocsp;
+	a.ocsplen = ocsplen;
+	a.actor = actor;
+	a.detail = detail;
+	r = commit_write(ca, revoke_write, &a);
  out:
-	store_txn_abort(txn);
 	store_cert_free(rec);
 	json_decref(o);
 	free(ocsp);
@@ -944,52 +1021,77 @@ ca_set_presign(struct ca *ca, ca_presign_fn fn, void *arg)
 	ca->presign_arg = arg;
 }
 
+/* One OCSP response, or (ca_ocsp_store_if()) several, each if still current. */
+struct ocsp_arg {
+	const struct ca_ocsp_item *items;
+	size_t			 n;
+	int			 check;		/* status must be unchanged */
+	size_t			 stored;
+};
+
+/* commit_fn of the OCSP stores. */
+static int
+ocsp_write(struct store_txn *txn, void *arg)
+{
+	struct ocsp_arg *a = arg;
+	const struct ca_ocsp_item *it;
+	struct store_cert *rec;
+	size_t i;
+	int r;
+
+	for (i = 0; i < a->n; i++) {
+		it = &a->items[i];
+		if (a->check) {
+			rec = NULL;
+			r = store_cert_get(txn, &it->serial, &rec);
+			if (r == LY_ERR_NOT_FOUND || (r == LY_OK &&
+			    rec->status != it->status)) {
+				store_cert_free(rec);
+				continue;
+			}
+			store_cert_free(rec);
+			if (r != LY_OK)
+				return r;
+		}
+		if ((r = store_ocsp_put(txn, &it->serial, it->der,
+		    it->len)) != LY_OK)
+			return r;
+		a->stored++;
+	}
+	return LY_OK;
+}
+
 int
 ca_ocsp_store(struct ca *ca, const struct ca_serial *serial,
     const unsigned char *der, size_t len)
 {
-	struct store_txn *txn = NULL;
-	int r;
+	struct ca_ocsp_item it;
+	struct ocsp_arg a;
 
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-		return r;
-	if ((r = store_ocsp_put(txn, serial, der, len)) != LY_OK) {
-		store_txn_abort(txn);
-		return r;
-	}
-	return store_txn_commit(txn);
+	memset(&it, 0, sizeof(it));
+	it.serial = *serial;
+	it.der = der;
+	it.len = len;
+	memset(&a, 0, sizeof(a));
+	a.items = &it;
+	a.n = 1;
+	return commit_write(ca, ocsp_write, &a);
 }
 
 int
 ca_ocsp_store_if(struct ca *ca, const struct ca_ocsp_item *items, size_t n,
     size_t *storedp)
 {
-	struct store_txn *txn = NULL;
-	struct store_cert *rec;
-	size_t i, stored = 0;
+	struct ocsp_arg a;
 	int r;
 
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-		return r;
-	for (i = 0; i < n; i++) {
-		rec = NULL;
-		r = store_cert_get(txn, &items[i].serial, &rec);
-		if (r == LY_ERR_NOT_FOUND || (r == LY_OK &&
-		    rec->status != items[i].status)) {
-			store_cert_free(rec);
-			continue;
-		}
-		store_cert_free(rec);
-		if (r != LY_OK || (r = store_ocsp_put(txn, &items[i].serial,
-		    items[i].der, items[i].len)) != LY_OK)
-			goto out;
-		stored++;
-	}
-	if ((r = store_txn_commit(txn)) == LY_OK && storedp != NULL)
-		*storedp = stored;
-	txn = NULL;
- out:
-	store_txn_abort(txn);
+	memset(&a, 0, sizeof(a));
+	a.items = items;
+	a.n = n;
+	a.check = 1;
+	/* The check and the write in one transaction: see ca.h. */
+	if ((r = commit_write(ca, ocsp_write, &a)) == LY_OK && storedp != NULL)
+		*storedp = a.stored;
 	return r;
 }
 

@@ -265,6 +265,19 @@ const char	*ca_reason_name(int);
 int		 ca_revoke(struct ca *, const struct ca_serial *, int reason,
 		    time_t invalidity, const char *actor);
 
+/*
+ * Counters of the group commit since ca_open() (ca/commit.c): the
+ * engine's writes from concurrent threads share durable transactions;
+ * writes per commit is the batching achieved. A consistent snapshot.
+ */
+struct ca_commit_stats {
+	uint64_t	 commits;	/* durable write transactions */
+	uint64_t	 writes;	/* writers whose writes they carried */
+	uint64_t	 failed;	/* writers refused or failed */
+	size_t		 max_batch;	/* most writers in one transaction */
+};
+void		 ca_commit_stats(struct ca *, struct ca_commit_stats *);
+
 /* ---- hooks and helpers for crl/, ocsp/ and web/ ------------------------ */
 
 /* The slot of a CA by its name in URLs ("root", "issuing"); -1 if none. */

@@ -645,6 +645,115 @@ add_leaf_extensions(X509 *x, const struct cert_spec *s)
 	return ok;
 }
 
+/*
+ * Copies a CSR's subjectPublicKeyInfo into x as it is, when it is the one
+ * DER form of its key, so that nothing is encoded again: an EC point on
+ * the named curve P-256 or P-384 in uncompressed form (SEC 1 2.3.3: 04,
+ * X, Y, each the field's width; the form RFC 5480 2.2 requires every
+ * client to take), or an Ed25519 key of 32 bytes with the parameters
+ * absent (RFC 8410 3). The point was decoded and checked with the CSR
+ * (ca_csr_check()). Any other form, and RSA, whose DER inside the BIT
+ * STRING would need checking too, is left to X509_set_pubkey(), which
+ * encodes the decoded key again (as it did for every key before; it
+ * keeps a compressed point compressed). Returns 1 if copied, 0 if not,
+ * -1 on failure.
+ */
+static int
+spki_copy(X509 *x, const X509_PUBKEY *from)
+{
+	ASN1_OBJECT *alg = NULL, *curve = NULL;
+	const ASN1_OBJECT *aobj;
+	const unsigned char *pk;
+	unsigned char *bits = NULL;
+	X509_ALGOR *pa;
+	const void *pval;
+	int pklen, ptype, nid;
+
+	if (!X509_PUBKEY_get0_param(NULL, &pk, &pklen, &pa, from) ||
+	    pklen < 1)
+		return 0;
+	X509_ALGOR_get0(&aobj, &ptype, &pval, pa);
+	switch (OBJ_obj2nid(aobj)) {
+	case NID_X9_62_id_ecPublicKey:
+		if (ptype != V_ASN1_OBJECT || pk[0] != 0x04)
+			return 0;
+		nid = OBJ_obj2nid(pval);
+		if (!(nid == NID_X9_62_prime256v1 && pklen == 1 + 2 * 32) &&
+		    !(nid == NID_secp384r1 && pklen == 1 + 2 * 48))
+			return 0;
+		break;
+	case NID_ED25519:
+		if (ptype != V_ASN1_UNDEF || pklen != 32)
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	if ((alg = OBJ_dup(aobj)) == NULL ||
+	    (ptype == V_ASN1_OBJECT && (curve = OBJ_dup(pval)) == NULL) ||
+	    (bits = OPENSSL_memdup(pk, (size_t)pklen)) == NULL)
+		goto fail;
+	/* Takes alg, curve and bits; the BIT STRING gets no unused bits. */
+	if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg, ptype,
+	    curve, bits, pklen))
+		goto fail;
+	return 1;
+ fail:
+	ASN1_OBJECT_free(alg);
+	ASN1_OBJECT_free(curve);
+	OPENSSL_free(bits);
+	return -1;
+}
+
+/*
+ * The subject's key. X509_set_pubkey() encodes the key through the
+ * provider and decodes the result again to keep it decoded in the
+ * X509_PUBKEY: in OpenSSL 3.0 that costs more than the HSM's signature
+ * (about a fifth of an issuance's CPU). A key from a CSR is encoded
+ * already, and copied when spki_copy() allows. The copy leaves x
+ * without a decoded key (X509_get0_pubkey() is NULL, and OpenSSL 3.0
+ * offers no way to set one but X509_set_pubkey()'s round trip), which
+ * signing, verifying and encoding do not need; cert_reparse() gives the
+ * caller a whole one.
+ */
+static int
+set_key(X509 *x, const struct cert_spec *s)
+{
+	int c = 0;
+
+	if (s->spki != NULL && (c = spki_copy(x, s->spki)) < 0)
+		return 0;
+	return c == 1 || X509_set_pubkey(x, s->pubkey);
+}
+
+int
+cert_reparse(X509 **xp)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *y = NULL;
+	int len, r = LY_ERR_INTERNAL;
+
+	if ((len = i2d_X509(*xp, &der)) <= 0)
+		goto out;
+	p = der;
+	if ((y = d2i_X509(NULL, &p, len)) == NULL || p != der + len ||
+	    X509_get0_pubkey(y) == NULL)
+		goto out;
+	X509_free(*xp);
+	*xp = y;
+	y = NULL;
+	r = LY_OK;
+ out:
+	if (r != LY_OK) {
+		ly_log_crypto("cert_reparse");
+		ly_fail(r, "the certificate does not decode from its own DER");
+	}
+	X509_free(y);
+	OPENSSL_free(der);
+	return r;
+}
+
 int
 cert_build(const struct cert_spec *s, X509 **xp)
 {
@@ -662,7 +771,7 @@ cert_build(const struct cert_spec *s, X509 **xp)
 	    /* ASN1_TIME_set picks UTCTime through 2049 (RFC 5280 4.1.2.5). */
 	    ASN1_TIME_set(X509_getm_notBefore(x), s->not_before) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), s->not_after) == NULL ||
-	    !X509_set_pubkey(x, s->pubkey))
+	    !set_key(x, s))
 		goto out;
 	if (s->profile == NULL ? !add_ca_extensions(x, s) :
 	    !add_leaf_extensions(x, s)) {

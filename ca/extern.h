@@ -21,6 +21,16 @@
 /* Certificates are backdated this much against clock skew of relying parties. */
 #define CA_BACKDATE		300
 
+/* The writers waiting for a group commit (commit.c). */
+struct commit_op;
+struct commit_queue {
+	pthread_mutex_t		 mu;
+	struct commit_op	*head;	/* the batch being committed, then the next */
+	struct commit_op	**tail;
+	size_t			 queued;	/* ops from head to tail */
+	struct ca_commit_stats	 stats;
+};
+
 struct ca {
 	struct conf	*conf;
 	struct store	*store;
@@ -33,6 +43,7 @@ struct ca {
 	size_t		 derlen[2];
 	ca_presign_fn	 presign;	/* ocsp/'s, or NULL */
 	void		*presign_arg;
+	struct commit_queue commit;	/* its writers (commit.c) */
 };
 
 /* What goes into a certificate; cert_build() turns it into an unsigned X509. */
@@ -42,6 +53,7 @@ struct cert_spec {
 	X509			*issuer;	/* NULL: self-signed */
 	const char		*issuer_name;	/* "root", "issuing": URLs */
 	EVP_PKEY		*pubkey;	/* the subject's key */
+	const X509_PUBKEY	*spki;		/* its encoding from a CSR, or NULL */
 	X509_NAME		*subject;
 	const struct ca_serial	*serial;
 	time_t			 not_before;
@@ -52,7 +64,13 @@ struct cert_spec {
 };
 
 /* cert.c */
+/*
+ * cert_build() may leave the key undecoded in the X509 (see set_key());
+ * cert_reparse() replaces a signed certificate by the one decoded from
+ * its DER, whole, as a client would read it.
+ */
 int	 cert_build(const struct cert_spec *, X509 **);
+int	 cert_reparse(X509 **);
 int	 cert_name_parse(const char *, X509_NAME **);
 int	 cert_cidr_parse(const char *, unsigned char addr[16],
 	    unsigned char mask[16]);
@@ -63,7 +81,25 @@ char	*cert_url(const struct conf *, const char *kind, const char *ca);
 int	 cert_load_pem(const char *path, X509 **);
 int	 cert_write_pem(const char *path, X509 *const *, size_t n);
 
+/*
+ * commit.c: group commit. commit_write() applies fn's writes durably: fn
+ * is called once with a write transaction (a nested one when other
+ * writers share the commit), on this thread or on another writer's, and
+ * returns LY_OK to keep its writes or an error to undo them and nothing
+ * else. commit_write() returns fn's error (with its detail), or the
+ * commit's, or LY_OK once the commit holding the writes is durable. So
+ * fn must be quick and touch only the store and memory its caller lends
+ * it: no HSM, no lock the caller may hold, no thread-local state but
+ * ly_fail()'s. The caller must not hold a write transaction (it may
+ * lead a batch, and LMDB has one writer).
+ */
+typedef int	(*commit_fn)(struct store_txn *, void *arg);
+void	 commit_init(struct commit_queue *);
+void	 commit_destroy(struct commit_queue *);
+int	 commit_write(struct ca *, commit_fn, void *arg);
+
 /* ca.c */
+struct ca *ca_alloc(void);
 int	 ca_key_get(struct ca *, int slot, struct hsm_key **);
 int	 ca_sign_cert(struct ca *, int slot, X509 *);
 int	 ca_reserve(struct ca *, struct store_cert *);

@@ -222,9 +222,8 @@ init_in(const char *dir, const char *text)
 
 	if ((r = ly_mkdir_p(dir, 0700)) != LY_OK)
 		return r;
-	if ((ca = calloc(1, sizeof(*ca))) == NULL)
+	if ((ca = ca_alloc()) == NULL)
 		return LY_ERR_ALLOC;
-	pthread_mutex_init(&ca->lock, NULL);
 	/* Check the configuration before anything is made from it. */
 	if ((path = ly_path_join(dir, "ca.conf")) == NULL) {
 		r = LY_ERR_ALLOC;

@@ -350,6 +350,34 @@ store_txn_begin(struct store *st, int write, struct store_txn **tp)
 }
 
 int
+store_txn_begin_child(struct store_txn *parent, struct store_txn **tp)
+{
+	struct store_txn *t = NULL;
+	int rc;
+
+	if (tp == NULL)
+		return ly_fail(LY_ERR_ARG, "store_txn_begin_child: bad "
+		    "arguments");
+	if (store_txn_need_write(parent, "store_txn_begin_child") != LY_OK)
+		return LY_ERR_ARG;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return LY_ERR_ALLOC;
+	t->st = parent->st;
+	t->write = 1;
+	/*
+	 * LMDB nests write transactions only without MDB_WRITEMAP, which
+	 * store_open() never sets: a child's pages are copies until it
+	 * commits into its parent.
+	 */
+	if ((rc = mdb_txn_begin(t->st->env, parent->txn, 0, &t->txn)) != 0) {
+		free(t);
+		return store_mdb_err(rc, "store: begin child");
+	}
+	*tp = t;
+	return LY_OK;
+}
+
+int
 store_txn_commit(struct store_txn *t)
 {
 	int rc;

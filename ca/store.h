@@ -68,7 +68,20 @@ void		 store_close(struct store *);
 
 /* One write transaction at a time per environment (LMDB); reads run in parallel. */
 int		 store_txn_begin(struct store *, int write, struct store_txn **);
-/* Commits and frees; durable on return. LY_ERR_STORE_FULL if the map is full. */
+/*
+ * Begins a write transaction nested in the write transaction parent, on
+ * parent's thread. Until the child ends, parent must not be used. A
+ * child's commit makes its writes part of parent (nothing is durable
+ * until parent commits); its abort undoes them and leaves parent as it
+ * was before the child began, also after an error in the child. So one
+ * writer of a group commit can fail alone (ca/commit.c).
+ */
+int		 store_txn_begin_child(struct store_txn *parent,
+		    struct store_txn **);
+/*
+ * Commits and frees; durable on return for a top-level transaction, for
+ * a child see above. LY_ERR_STORE_FULL if the map is full.
+ */
 int		 store_txn_commit(struct store_txn *);
 /* Aborts and frees; NULL is a no-op. */
 void		 store_txn_abort(struct store_txn *);

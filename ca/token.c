@@ -252,13 +252,31 @@ token_identity(const char *s, struct ca_identity *id)
 	return LY_OK;
 }
 
+struct create_arg {
+	const unsigned char	*hash;
+	const struct token_rec	*t;
+	const char		*actor;
+};
+
+/* commit_fn of ca_token_create(): the record and its audit entry. */
+static int
+create_write(struct store_txn *txn, void *arg)
+{
+	const struct create_arg *a = arg;
+	int r;
+
+	if ((r = token_put(txn, a->hash, a->t)) != LY_OK)
+		return r;
+	return token_audit(txn, a->hash, a->t, a->actor, "token-create");
+}
+
 int
 ca_token_create(struct ca *ca, const char *profile, const char *identity,
     long ttl, const char *actor, char **tokenp, char **idp)
 {
 	const struct conf_profile *p;
 	struct ca_identity in, id;
-	struct store_txn *txn = NULL;
+	struct create_arg cw;
 	struct token_rec t;
 	unsigned char rnd[TOKEN_RAND_LEN], hash[32];
 	unsigned char b64[((TOKEN_RAND_LEN + 2) / 3) * 4 + 1];
@@ -316,20 +334,15 @@ ca_token_create(struct ca *ca, const char *profile, const char *identity,
 	t.created = ly_now();
 	t.expires = t.created + ttl;
 	t.state = CA_TOKEN_UNUSED;
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-		goto out;
-	if ((r = token_put(txn, hash, &t)) != LY_OK ||
-	    (r = token_audit(txn, hash, &t, actor, "token-create")) != LY_OK)
-		goto out;
-	r = store_txn_commit(txn);
-	txn = NULL;
-	if (r != LY_OK)
+	cw.hash = hash;
+	cw.t = &t;
+	cw.actor = actor;
+	if ((r = commit_write(ca, create_write, &cw)) != LY_OK)
 		goto out;
 	*tokenp = tok;
 	*idp = tid;
 	tok = tid = NULL;
  out:
-	store_txn_abort(txn);
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	OPENSSL_cleanse(b64, sizeof(b64));
 	if (tok != NULL) {
@@ -530,34 +543,40 @@ token_use(struct store_txn *txn, const unsigned char hash[32],
 	return r;
 }
 
+struct release_arg {
+	const unsigned char	*hash;
+	const struct ca_serial	*serial;
+};
+
+/* commit_fn of token_release(). */
+static int
+release_write(struct store_txn *txn, void *arg)
+{
+	const struct release_arg *a = arg;
+	struct token_rec t;
+	int r;
+
+	if ((r = token_get(txn, a->hash, &t)) != LY_OK)
+		return r;
+	/* Only our own claim: an admin may have revoked it meanwhile. */
+	if (t.state == CA_TOKEN_CLAIMED &&
+	    memcmp(t.serial.b, a->serial->b, CA_SERIAL_LEN) == 0) {
+		t.state = CA_TOKEN_UNUSED;
+		memset(&t.serial, 0, sizeof(t.serial));
+		r = token_put(txn, a->hash, &t);
+	}
+	token_rec_clear(&t);
+	return r;
+}
+
 void
 token_release(struct ca *ca, const unsigned char hash[32],
     const struct ca_serial *serial)
 {
-	struct store_txn *txn = NULL;
-	struct token_rec t;
+	struct release_arg a = { hash, serial };
 	int r;
 
-	memset(&t, 0, sizeof(t));
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
-		goto out;
-	if ((r = token_get(txn, hash, &t)) != LY_OK)
-		goto out;
-	if (t.state != CA_TOKEN_CLAIMED ||
-	    memcmp(t.serial.b, serial->b, CA_SERIAL_LEN) != 0) {
-		r = LY_OK;	/* not ours to release */
-		goto out;
-	}
-	t.state = CA_TOKEN_UNUSED;
-	memset(&t.serial, 0, sizeof(t.serial));
-	if ((r = token_put(txn, hash, &t)) != LY_OK)
-		goto out;
-	r = store_txn_commit(txn);
-	txn = NULL;
- out:
-	store_txn_abort(txn);
-	token_rec_clear(&t);
-	if (r != LY_OK)
+	if ((r = commit_write(ca, release_write, &a)) != LY_OK)
 		ly_log(LY_LOG_ERR, "token release failed (%s): the token "
 		    "stays claimed", ly_strerror(r));
 }

@@ -1,8 +1,9 @@
 /*
  * Unit tests of the CA engine on a real SoftHSM2 instance in a temp dir:
  * profile selection, identity from the authorization and never from the
- * CSR, the store after issue/reissue/revoke, serial collisions, and that a
- * refused request leaves the store as it was.
+ * CSR, the store after issue/reissue/revoke, serial collisions, that a
+ * refused request leaves the store as it was, and the group commit of
+ * concurrent issuances (ca/commit.c, reached through ca/extern.h).
  */
 #include "config.h"
 
@@ -15,12 +16,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
 #include <cmocka.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/extern.h"
 #include "ca/store.h"
 #include "tests/unit/fixture.h"
 #include "util/util.h"
@@ -302,6 +306,629 @@ test_serial_collision(void **state)
 	X509_free(x2);
 }
 
+/* A DER CSR for k, signed by it. */
+static unsigned char *
+csr_of(EVP_PKEY *k, size_t *lenp)
+{
+	X509_REQ *req = X509_REQ_new();
+	unsigned char *der = NULL;
+	int len;
+
+	assert_non_null(req);
+	assert_true(X509_REQ_set_pubkey(req, k));
+	assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
+	assert_true((len = i2d_X509_REQ(req, &der)) > 0);
+	X509_REQ_free(req);
+	*lenp = (size_t)len;
+	return der;
+}
+
+/* The subjectPublicKeyInfo's BIT STRING of a certificate. */
+static void
+cert_key_bits(X509 *x, const unsigned char **pk, int *len)
+{
+	assert_true(X509_PUBKEY_get0_param(NULL, pk, len, NULL,
+	    X509_get_X509_PUBKEY(x)));
+}
+
+/*
+ * The subject's key, copied from the CSR when its encoding is the
+ * canonical one (uncompressed P-256/P-384) and encoded by OpenSSL
+ * otherwise (a compressed point, RSA): either way the certificate
+ * carries the CSR's key, and the returned X509 has the key decoded and
+ * is the stored DER.
+ */
+static void
+test_subject_key(void **state)
+{
+	struct fixture *f = *state;
+	struct {
+		const char	*what;
+		EVP_PKEY	*k;
+		int		 compressed;
+		int		 bits;	/* of the BIT STRING, EC only */
+	} kt[4];
+	struct ca_request rq;
+	struct ca_serial s;
+	struct store_txn *txn;
+	struct store_cert *rec;
+	const unsigned char *pk;
+	unsigned char *csr, *der;
+	size_t csrlen, i;
+	int len, derlen;
+	X509 *x;
+
+	kt[0].what = "P-256";
+	kt[0].k = EVP_EC_gen("P-256");
+	kt[0].compressed = 0;
+	kt[0].bits = 65;
+	kt[1].what = "P-256 compressed";
+	kt[1].k = EVP_EC_gen("P-256");
+	kt[1].compressed = 1;
+	kt[1].bits = 0;		/* XXX OpenSSL keeps it compressed, as before */
+	kt[2].what = "P-384";
+	kt[2].k = EVP_EC_gen("P-384");
+	kt[2].compressed = 0;
+	kt[2].bits = 97;
+	kt[3].what = "RSA-2048";
+	kt[3].k = EVP_RSA_gen(2048);
+	kt[3].compressed = 0;
+	kt[3].bits = 0;
+	for (i = 0; i < 4; i++) {
+		assert_non_null(kt[i].k);
+		if (kt[i].compressed)
+			assert_true(EVP_PKEY_set_utf8_string_param(kt[i].k,
+			    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			    "compressed"));
+		csr = csr_of(kt[i].k, &csrlen);
+		memset(&rq, 0, sizeof(rq));
+		rq.profile = "client";
+		rq.csr = csr;
+		rq.csrlen = csrlen;
+		rq.identity.kind = CONF_ID_JSON;
+		rq.identity.value = "{\"userId\":400}";
+		rq.actor = "test";
+		x = NULL;
+		if (ca_issue(f->ca, &rq, &x, &s) != LY_OK)
+			fail_msg("%s: %s", kt[i].what, ly_errdetail());
+		assert_non_null(X509_get0_pubkey(x));
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), kt[i].k), 1);
+		cert_key_bits(x, &pk, &len);
+		if (kt[i].bits != 0) {
+			assert_int_equal(len, kt[i].bits);
+			assert_int_equal(pk[0], 0x04);
+		}
+		assert_int_equal(X509_verify(x, X509_get0_pubkey(ca_cert(f->ca,
+		    CA_ISSUING))), 1);
+		der = NULL;
+		assert_true((derlen = i2d_X509(x, &der)) > 0);
+		assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn),
+		    LY_OK);
+		assert_int_equal(store_cert_get(txn, &s, &rec), LY_OK);
+		assert_int_equal(rec->derlen, (size_t)derlen);
+		assert_memory_equal(rec->der, der, rec->derlen);
+		store_cert_free(rec);
+		store_txn_abort(txn);
+		OPENSSL_free(der);
+		OPENSSL_free(csr);
+		X509_free(x);
+		EVP_PKEY_free(kt[i].k);
+	}
+}
+
+/* ---- group commit --------------------------------------------------- */
+
+/*
+ * A writer that holds the commit queue's lead until released: writers
+ * that arrive meanwhile queue up and form the next batch, so a test
+ * knows which writes share a transaction.
+ */
+struct blocker {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 entered, released;
+	struct ca	*ca;
+	pthread_t	 th;
+	int		 r;
+};
+
+static int
+block_fn(struct store_txn *txn, void *arg)
+{
+	struct blocker *b = arg;
+
+	(void)txn;
+	pthread_mutex_lock(&b->mu);
+	b->entered = 1;
+	pthread_cond_broadcast(&b->cv);
+	while (!b->released)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+	return LY_OK;
+}
+
+static void *
+block_run(void *arg)
+{
+	struct blocker *b = arg;
+
+	b->r = commit_write(b->ca, block_fn, b);
+	return NULL;
+}
+
+static void
+block_start(struct blocker *b, struct ca *ca)
+{
+	memset(b, 0, sizeof(*b));
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_cond_init(&b->cv, NULL);
+	b->ca = ca;
+	assert_int_equal(pthread_create(&b->th, NULL, block_run, b), 0);
+	pthread_mutex_lock(&b->mu);
+	while (!b->entered)
+		pthread_cond_wait(&b->cv, &b->mu);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void
+block_release(struct blocker *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->released = 1;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->th, NULL);
+	assert_int_equal(b->r, LY_OK);
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+}
+
+/* Waits (up to 20 s) until n writers are in the queue, the blocker's included. */
+static void
+wait_queued(struct ca *ca, size_t n)
+{
+	size_t q = 0;
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		pthread_mutex_lock(&ca->commit.mu);
+		q = ca->commit.queued;
+		pthread_mutex_unlock(&ca->commit.mu);
+		if (q >= n)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(q, n);
+}
+
+#define NMETA	6
+
+struct meta_writer {
+	struct ca	*ca;
+	int		 i;
+	int		 r;
+	char		 detail[512];
+	pthread_t	 th;
+};
+
+/* Writes meta "batch/<i>"; odd i then fail, and their write must vanish. */
+static int
+meta_fn(struct store_txn *txn, void *arg)
+{
+	struct meta_writer *w = arg;
+	char key[32];
+	int r;
+
+	snprintf(key, sizeof(key), "batch/%d", w->i);
+	if ((r = store_meta_put(txn, key, &w->i, sizeof(w->i))) != LY_OK)
+		return r;
+	if (w->i % 2)
+		return ly_fail(LY_ERR_STATE, "writer %d refused", w->i);
+	return LY_OK;
+}
+
+static void *
+meta_run(void *arg)
+{
+	struct meta_writer *w = arg;
+
+	w->r = commit_write(w->ca, meta_fn, w);
+	snprintf(w->detail, sizeof(w->detail), "%s", ly_errdetail());
+	return NULL;
+}
+
+/*
+ * Writers queued behind a leader share one transaction: the failing ones
+ * are undone alone, each writer gets its own result and error detail
+ * (which is per thread, and the work ran on the leader's).
+ */
+static void
+test_commit_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct meta_writer w[NMETA];
+	struct ca_commit_stats s0, s1;
+	struct blocker b;
+	struct store_txn *txn;
+	const void *v;
+	size_t len;
+	char key[32], want[64];
+	int i;
+
+	ca_commit_stats(f->ca, &s0);
+	block_start(&b, f->ca);
+	for (i = 0; i < NMETA; i++) {
+		w[i].ca = f->ca;
+		w[i].i = i;
+		assert_int_equal(pthread_create(&w[i].th, NULL, meta_run,
+		    &w[i]), 0);
+	}
+	wait_queued(f->ca, 1 + NMETA);
+	block_release(&b);
+	for (i = 0; i < NMETA; i++)
+		pthread_join(w[i].th, NULL);
+	ca_commit_stats(f->ca, &s1);
+
+	/* The blocker's transaction, then all NMETA writers in one more. */
+	assert_int_equal(s1.commits - s0.commits, 2);
+	assert_int_equal(s1.writes - s0.writes, 1 + NMETA / 2);
+	assert_int_equal(s1.failed - s0.failed, NMETA / 2);
+	assert_true(s1.max_batch >= NMETA);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	for (i = 0; i < NMETA; i++) {
+		snprintf(key, sizeof(key), "batch/%d", i);
+		if (i % 2) {
+			snprintf(want, sizeof(want), "writer %d refused", i);
+			assert_int_equal(w[i].r, LY_ERR_STATE);
+			assert_string_equal(w[i].detail, want);
+			assert_int_equal(store_meta_get(txn, key, &v, &len),
+			    LY_ERR_NOT_FOUND);
+		} else {
+			assert_int_equal(w[i].r, LY_OK);
+			assert_int_equal(store_meta_get(txn, key, &v, &len),
+			    LY_OK);
+			assert_int_equal(len, sizeof(int));
+			assert_memory_equal(v, &i, sizeof(int));
+		}
+	}
+	store_txn_abort(txn);
+}
+
+/* A stand-in for ocsp/'s hook: "ocsp:" and the serial, so each is told apart. */
+static int
+presign_fake(void *arg, const struct store_cert *rec, unsigned char **derp,
+    size_t *lenp)
+{
+	unsigned char *p;
+
+	(void)arg;
+	if ((p = malloc(5 + CA_SERIAL_LEN)) == NULL)
+		return LY_ERR_ALLOC;
+	memcpy(p, "ocsp:", 5);
+	memcpy(p + 5, rec->serial.b, CA_SERIAL_LEN);
+	*derp = p;
+	*lenp = 5 + CA_SERIAL_LEN;
+	return LY_OK;
+}
+
+#define NTHREADS	16
+#define NEACH		6
+
+struct issuer {
+	struct fixture	*f;
+	struct ca_serial serials[NEACH];
+	X509		*certs[NEACH];
+	int		 r;
+	pthread_t	 th;
+};
+
+static void *
+issuer_run(void *arg)
+{
+	struct issuer *is = arg;
+	char json[64];
+	int i;
+
+	for (i = 0; i < NEACH && is->r == LY_OK; i++) {
+		snprintf(json, sizeof(json), "{\"userId\":%d}", i);
+		is->r = issue_json(is->f, "client", json, 0, &is->certs[i],
+		    &is->serials[i]);
+	}
+	return NULL;
+}
+
+static int
+serial_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, CA_SERIAL_LEN);
+}
+
+static int
+audit_issue_cb(const struct store_audit_entry *a, void *arg)
+{
+	if (strcmp(a->action, "issue") == 0)
+		(*(size_t *)arg)++;
+	return 0;
+}
+
+static size_t
+audit_issues(struct ca *ca)
+{
+	struct store_txn *txn;
+	size_t n = 0;
+
+	assert_int_equal(store_txn_begin(ca_store(ca), 0, &txn), LY_OK);
+	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, audit_issue_cb, &n), LY_OK);
+	store_txn_abort(txn);
+	return n;
+}
+
+/*
+ * Many threads issuing at once on one CA, as ca-server's do: every one
+ * gets a certificate with a serial of its own, stored as returned with
+ * its pre-signed OCSP response and audit entry, the chain whole.
+ */
+static void
+test_threads_issue(void **state)
+{
+	struct fixture *f = *state;
+	struct issuer *is;
+	struct ca_serial all[NTHREADS * NEACH], s;
+	struct store_txn *txn;
+	struct store_cert *rec;
+	const void *ocsp;
+	unsigned char *der;
+	size_t before = count(f->ca), issues = audit_issues(f->ca), n = 0, len;
+	int i, j, derlen;
+
+	ca_set_presign(f->ca, presign_fake, NULL);
+	assert_non_null(is = calloc(NTHREADS, sizeof(*is)));
+	for (i = 0; i < NTHREADS; i++) {
+		is[i].f = f;
+		assert_int_equal(pthread_create(&is[i].th, NULL, issuer_run,
+		    &is[i]), 0);
+	}
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(is[i].th, NULL);
+	ca_set_presign(f->ca, NULL, NULL);
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	for (i = 0; i < NTHREADS; i++) {
+		assert_int_equal(is[i].r, LY_OK);
+		for (j = 0; j < NEACH; j++) {
+			X509 *x = is[i].certs[j];
+
+			assert_int_equal(ca_serial_from_asn1(
+			    X509_get0_serialNumber(x), &s), LY_OK);
+			assert_memory_equal(s.b, is[i].serials[j].b,
+			    CA_SERIAL_LEN);
+			assert_int_equal(store_cert_get(txn, &s, &rec), LY_OK);
+			assert_int_equal(rec->status, STORE_VALID);
+			der = NULL;
+			derlen = i2d_X509(x, &der);
+			assert_int_equal((size_t)derlen, rec->derlen);
+			assert_memory_equal(der, rec->der, rec->derlen);
+			OPENSSL_free(der);
+			store_cert_free(rec);
+			assert_int_equal(store_ocsp_get(txn, &s, &ocsp, &len),
+			    LY_OK);
+			assert_int_equal(len, 5 + CA_SERIAL_LEN);
+			assert_memory_equal((const unsigned char *)ocsp + 5,
+			    s.b, CA_SERIAL_LEN);
+			all[n++] = s;
+			X509_free(x);
+		}
+	}
+	store_txn_abort(txn);
+	qsort(all, n, sizeof(all[0]), serial_cmp);
+	for (i = 1; i < (int)n; i++)
+		assert_true(memcmp(all[i - 1].b, all[i].b, CA_SERIAL_LEN) != 0);
+	assert_int_equal(count(f->ca), before + n);
+	assert_int_equal(audit_issues(f->ca), issues + n);
+	free(is);
+}
+
+struct tok_user {
+	struct fixture	*f;
+	const char	*tok;		/* NULL: ca_issue() without a token */
+	int		 r;
+	X509		*x;
+	pthread_t	 th;
+};
+
+static void *
+tok_run(void *arg)
+{
+	struct tok_user *u = arg;
+	struct ca_serial s;
+
+	if (u->tok != NULL)
+		u->r = ca_issue_token(u->f->ca, u->tok, u->f->csr,
+		    u->f->csrlen, "batch", &u->x, &s);
+	else
+		u->r = issue_json(u->f, "client", "{\"userId\":5}", 0, &u->x,
+		    &s);
+	return NULL;
+}
+
+static char *
+token(struct fixture *f, int uid)
+{
+	char json[64], *tok = NULL, *id = NULL;
+
+	snprintf(json, sizeof(json), "{\"userId\":%d}", uid);
+	assert_int_equal(ca_token_create(f->ca, "client", json, 3600, "test",
+	    &tok, &id), LY_OK);
+	free(id);
+	return tok;
+}
+
+/*
+ * One batch of reservations holding two uses of one token: the second
+ * claim fails in its own nested transaction and the rest of the batch,
+ * other tokens and plain issuances, is stored. Exactly one certificate
+ * for the token.
+ */
+static void
+test_batch_token_reuse(void **state)
+{
+	struct fixture *f = *state;
+	struct tok_user u[6];
+	struct ca_commit_stats s0, s1;
+	struct blocker b;
+	char *ta = token(f, 1), *tb = token(f, 2), *tc = token(f, 3);
+	size_t before = count(f->ca), ok = 0;
+	int i, st;
+
+	memset(u, 0, sizeof(u));
+	u[0].tok = ta;
+	u[1].tok = tb;
+	u[2].tok = ta;
+	u[3].tok = NULL;
+	u[4].tok = tc;
+	u[5].tok = NULL;
+	ca_commit_stats(f->ca, &s0);
+	block_start(&b, f->ca);
+	for (i = 0; i < 6; i++) {
+		u[i].f = f;
+		assert_int_equal(pthread_create(&u[i].th, NULL, tok_run, &u[i]),
+		    0);
+	}
+	/* All six reservations wait behind the blocker: one batch. */
+	wait_queued(f->ca, 1 + 6);
+	block_release(&b);
+	for (i = 0; i < 6; i++) {
+		pthread_join(u[i].th, NULL);
+		X509_free(u[i].x);
+	}
+	ca_commit_stats(f->ca, &s1);
+	assert_true(s1.max_batch >= 6);
+	assert_int_equal(s1.failed - s0.failed, 1);
+
+	assert_true((u[0].r == LY_OK) != (u[2].r == LY_OK));
+	assert_int_equal(u[0].r == LY_OK ? u[2].r : u[0].r, LY_ERR_STATE);
+	for (i = 0; i < 6; i++)
+		ok += u[i].r == LY_OK;
+	assert_int_equal(ok, 5);
+	assert_int_equal(u[1].r, LY_OK);
+	assert_int_equal(u[3].r, LY_OK);
+	assert_int_equal(u[4].r, LY_OK);
+	assert_int_equal(u[5].r, LY_OK);
+	/* Five records: the loser never reserved a serial. */
+	assert_int_equal(count(f->ca), before + 5);
+	assert_int_equal(ca_token_status(f->ca, ta, &st), LY_OK);
+	assert_int_equal(st, CA_TOKEN_USED);
+	assert_int_equal(ca_token_status(f->ca, tb, &st), LY_OK);
+	assert_int_equal(st, CA_TOKEN_USED);
+	assert_int_equal(ca_token_status(f->ca, tc, &st), LY_OK);
+	assert_int_equal(st, CA_TOKEN_USED);
+	free(ta);
+	free(tb);
+	free(tc);
+}
+
+struct revoker {
+	struct fixture	*f;
+	struct ca_serial serial;
+	int		 reason;	/* -2: a stale "good" OCSP refresh instead */
+	int		 r;
+	size_t		 stored;
+	pthread_t	 th;
+};
+
+static void *
+revoker_run(void *arg)
+{
+	struct revoker *v = arg;
+	struct ca_ocsp_item it;
+
+	if (v->reason != -2) {
+		v->r = ca_revoke(v->f->ca, &v->serial, v->reason, 0, "batch");
+		return NULL;
+	}
+	memset(&it, 0, sizeof(it));
+	it.serial = v->serial;
+	it.status = STORE_VALID;
+	it.der = (const unsigned char *)"stale good";
+	it.len = 10;
+	v->r = ca_ocsp_store_if(v->f->ca, &it, 1, &v->stored);
+	return NULL;
+}
+
+static int
+audit_revoke_cb(const struct store_audit_entry *a, void *arg)
+{
+	if (strcmp(a->action, "revoke") == 0)
+		(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * Two revocations of one certificate and an OCSP refresh signed while it
+ * was good, all in one batch in that order: the first revocation wins,
+ * the second is refused in its own nested transaction, and the refresh
+ * sees the revocation before it and stores nothing.
+ */
+static void
+test_batch_revoke(void **state)
+{
+	struct fixture *f = *state;
+	struct revoker v[3];
+	struct blocker b;
+	struct store_txn *txn;
+	struct store_cert *rec;
+	struct ca_serial s;
+	const void *ocsp;
+	uint64_t n0, n1;
+	size_t len, revokes0 = 0, revokes = 0;
+	X509 *x = NULL;
+	int i;
+
+	assert_int_equal(issue_json(f, "client", "{\"userId\":300}", 0, &x,
+	    &s), LY_OK);
+	X509_free(x);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(ca_revocations(txn, &n0), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, audit_revoke_cb, &revokes0),
+	    LY_OK);
+	store_txn_abort(txn);
+
+	memset(v, 0, sizeof(v));
+	block_start(&b, f->ca);
+	for (i = 0; i < 3; i++) {
+		v[i].f = f;
+		v[i].serial = s;
+		v[i].reason = i == 0 ? 1 : i == 1 ? 4 : -2;
+		assert_int_equal(pthread_create(&v[i].th, NULL, revoker_run,
+		    &v[i]), 0);
+		/* One at a time, so the batch keeps this order. */
+		wait_queued(f->ca, 2 + (size_t)i);
+	}
+	block_release(&b);
+	for (i = 0; i < 3; i++)
+		pthread_join(v[i].th, NULL);
+
+	assert_int_equal(v[0].r, LY_OK);
+	assert_int_equal(v[1].r, LY_ERR_STATE);
+	assert_int_equal(v[2].r, LY_OK);
+	assert_int_equal(v[2].stored, 0);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_cert_get(txn, &s, &rec), LY_OK);
+	assert_int_equal(rec->status, STORE_REVOKED);
+	assert_int_equal(rec->reason, 1);
+	store_cert_free(rec);
+	assert_int_equal(store_ocsp_get(txn, &s, &ocsp, &len),
+	    LY_ERR_NOT_FOUND);
+	assert_int_equal(ca_revocations(txn, &n1), LY_OK);
+	assert_int_equal(n1, n0 + 1);
+	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, audit_revoke_cb, &revokes),
+	    LY_OK);
+	store_txn_abort(txn);
+	assert_int_equal(revokes, revokes0 + 1);
+}
+
 static void
 test_reasons(void **state)
 {
@@ -322,6 +949,11 @@ main(void)
 		cmocka_unit_test(test_service_and_admin),
 		cmocka_unit_test(test_reissue_revoke),
 		cmocka_unit_test(test_serial_collision),
+		cmocka_unit_test(test_subject_key),
+		cmocka_unit_test(test_commit_batch),
+		cmocka_unit_test(test_threads_issue),
+		cmocka_unit_test(test_batch_token_reuse),
+		cmocka_unit_test(test_batch_revoke),
 		cmocka_unit_test(test_reasons),
 	};
 

@@ -694,6 +694,93 @@ test_abort(void **state)
 	assert_int_equal(raw_count(fx->dir, "meta"), 1);	/* schema */
 }
 
+/*
+ * Nested transactions as the group commit uses them (ca/commit.c): a
+ * child's writes join its parent's when it commits and vanish when it
+ * aborts, also after an error inside it, the parent goes on either way,
+ * and the audit chain stays whole.
+ */
+static void
+test_child_txn(void **state)
+{
+	struct fx *fx = *state;
+	struct store *st = open_rw(fx->dir);
+	struct store_txn *t, *c1 = NULL, *c2 = NULL, *c3 = NULL, *rd;
+	struct store_cert c, *g = NULL;
+	struct ca_serial s;
+	uint64_t n = 0;
+
+	/* Only a write transaction has children. */
+	t = begin(st, 0);
+	assert_int_equal(store_txn_begin_child(t, &c1), LY_ERR_ARG);
+	assert_null(c1);
+	store_txn_abort(t);
+
+	t = begin(st, 1);
+	assert_int_equal(store_txn_begin_child(t, &c1), LY_OK);
+	reservation(&c, 1, "kept");
+	assert_int_equal(store_cert_reserve(c1, &c), LY_OK);
+	assert_int_equal(store_audit_append(c1, "a", "issue", "{\"n\":1}"),
+	    LY_OK);
+	assert_int_equal(store_txn_commit(c1), LY_OK);
+
+	/* Writes, then meets a serial the first child took: undone whole. */
+	assert_int_equal(store_txn_begin_child(t, &c2), LY_OK);
+	reservation(&c, 2, "undone");
+	assert_int_equal(store_cert_reserve(c2, &c), LY_OK);
+	assert_int_equal(store_audit_append(c2, "a", "issue", "{\"n\":2}"),
+	    LY_OK);
+	assert_int_equal(store_meta_put(c2, "k", "v", 1), LY_OK);
+	reservation(&c, 1, "dup");
+	assert_int_equal(store_cert_reserve(c2, &c), LY_ERR_EXISTS);
+	store_txn_abort(c2);
+
+	/* A third child sees the first's writes and not the second's. */
+	assert_int_equal(store_txn_begin_child(t, &c3), LY_OK);
+	s = sn(1);
+	assert_int_equal(store_cert_get(c3, &s, &g), LY_OK);
+	assert_string_equal(g->identity, "kept");
+	store_cert_free(g);
+	s = sn(2);
+	assert_int_equal(store_cert_get(c3, &s, &g), LY_ERR_NOT_FOUND);
+	reservation(&c, 3, "third");
+	assert_int_equal(store_cert_reserve(c3, &c), LY_OK);
+	assert_int_equal(store_audit_append(c3, "a", "issue", "{\"n\":3}"),
+	    LY_OK);
+	assert_int_equal(store_txn_commit(c3), LY_OK);
+
+	/* Nothing shows outside until the parent commits. */
+	rd = begin(st, 0);
+	s = sn(1);
+	assert_int_equal(store_cert_get(rd, &s, &g), LY_ERR_NOT_FOUND);
+	store_txn_abort(rd);
+	assert_int_equal(store_txn_commit(t), LY_OK);
+
+	t = begin(st, 0);
+	s = sn(1);
+	assert_int_equal(store_cert_get(t, &s, &g), LY_OK);
+	store_cert_free(g);
+	s = sn(3);
+	assert_int_equal(store_cert_get(t, &s, &g), LY_OK);
+	assert_string_equal(g->identity, "third");
+	store_cert_free(g);
+	s = sn(2);
+	assert_int_equal(store_cert_get(t, &s, &g), LY_ERR_NOT_FOUND);
+	{
+		const void *v;
+		size_t len;
+
+		assert_int_equal(store_meta_get(t, "k", &v, &len),
+		    LY_ERR_NOT_FOUND);
+	}
+	assert_int_equal(store_audit_verify(t, &n), LY_OK);
+	assert_int_equal(n, 2);
+	store_txn_abort(t);
+	store_close(st);
+	assert_int_equal(raw_count(fx->dir, "certs"), 2);
+	assert_int_equal(raw_count(fx->dir, "identity"), 2);
+}
+
 static void
 test_rdonly(void **state)
 {
@@ -811,6 +898,70 @@ test_map_full(void **state)
 		assert_int_equal(store_audit_verify(t, &n), LY_OK);
 		assert_int_equal(n, committed);
 	}
+	store_txn_abort(t);
+	store_close(st);
+}
+
+/*
+ * A child that fills the map is undone alone: its parent goes on and
+ * commits what the children before and after it wrote (a group commit's
+ * batch with one writer too large for the store).
+ */
+static void
+test_child_map_full(void **state)
+{
+	struct fx *fx = *state;
+	struct store *st = NULL;
+	struct store_txn *t, *c1;
+	struct store_cert c, *g = NULL;
+	unsigned char *big;
+	const size_t tiny = 256 * 1024;
+	uint64_t i, n = 0;
+
+	assert_non_null(big = calloc(1, tiny));
+	assert_int_equal(store_open(fx->dir, tiny, 0, &st), LY_OK);
+	t = begin(st, 1);
+	for (i = 1; i <= 5; i++) {
+		assert_int_equal(store_txn_begin_child(t, &c1), LY_OK);
+		reservation(&c, i, "small");
+		assert_int_equal(store_cert_reserve(c1, &c), LY_OK);
+		assert_int_equal(store_audit_append(c1, "t", "small", "{}"),
+		    LY_OK);
+		assert_int_equal(store_txn_commit(c1), LY_OK);
+		if (i != 3)
+			continue;
+		/* The whole map in one value cannot fit. */
+		assert_int_equal(store_txn_begin_child(t, &c1), LY_OK);
+		reservation(&c, 100, "big");
+		assert_int_equal(store_cert_reserve(c1, &c), LY_OK);
+		assert_int_equal(store_meta_put(c1, "big", big, tiny),
+		    LY_ERR_STORE_FULL);
+		store_txn_abort(c1);
+	}
+	assert_int_equal(store_txn_commit(t), LY_OK);
+	store_close(st);
+	free(big);
+
+	st = NULL;
+	assert_int_equal(store_open(fx->dir, tiny, 0, &st), LY_OK);
+	t = begin(st, 0);
+	for (i = 1; i <= 5; i++) {
+		struct ca_serial s = sn(i);
+
+		assert_int_equal(store_cert_get(t, &s, &g), LY_OK);
+		store_cert_free(g);
+	}
+	{
+		struct ca_serial s = sn(100);
+		const void *v;
+		size_t len;
+
+		assert_int_equal(store_cert_get(t, &s, &g), LY_ERR_NOT_FOUND);
+		assert_int_equal(store_meta_get(t, "big", &v, &len),
+		    LY_ERR_NOT_FOUND);
+	}
+	assert_int_equal(store_audit_verify(t, &n), LY_OK);
+	assert_int_equal(n, 5);
 	store_txn_abort(t);
 	store_close(st);
 }
@@ -1140,8 +1291,10 @@ main(void)
 		T(test_write_during_foreach),
 		T(test_read_txn_threads),
 		T(test_abort),
+		T(test_child_txn),
 		T(test_rdonly),
 		T(test_map_full),
+		T(test_child_map_full),
 		T(test_corrupt_record),
 		T(test_audit_chain),
 		T(test_audit_modified),
