@@ -370,6 +370,37 @@ struct record_arg {
 };
 
 /* commit_fn of record(): everything an issuance stores, or none of it. */
+/*
+ * Marks old as superseded by serial, from its record as it is now: the
+ * copy the caller read before signing may be stale. A revocation or
+ * another reissue that landed meanwhile wins, and this issuance is
+ * refused (its serial stays reserved, its certificate is never returned),
+ * so a reissue can neither undo a revocation nor give one certificate two
+ * successors.
+ */
+static int
+supersede(struct store_txn *txn, const struct store_cert *old,
+    const struct ca_serial *serial)
+{
+	struct store_cert *cur = NULL;
+	int r;
+
+	if ((r = store_cert_get(txn, &old->serial, &cur)) != LY_OK)
+		return r;
+	if (cur->status != STORE_VALID)
+		r = ly_fail(LY_ERR_STATE, "the certificate was revoked while "
+		    "its successor was signed");
+	else if (!ca_serial_is_zero(&cur->superseded_by))
+		r = ly_fail(LY_ERR_STATE, "the certificate was already "
+		    "superseded");
+	else {
+		cur->superseded_by = *serial;
+		r = store_cert_put(txn, cur);
+	}
+	store_cert_free(cur);
+	return r;
+}
+
 static int
 record_write(struct store_txn *txn, void *arg)
 {
@@ -382,7 +413,8 @@ record_write(struct store_txn *txn, void *arg)
 	    (r = store_ocsp_put(txn, &a->rec->serial, a->ocsp,
 	    a->ocsplen)) != LY_OK)
 		return r;
-	if (a->old != NULL && (r = store_cert_put(txn, a->old)) != LY_OK)
+	if (a->old != NULL && (r = supersede(txn, a->old, &a->rec->serial)) !=
+	    LY_OK)
 		return r;
 	if ((r = store_audit_append(txn, a->actor, a->action,
 	    a->detail)) != LY_OK)

@@ -929,6 +929,87 @@ test_batch_revoke(void **state)
 	assert_int_equal(revokes, revokes0 + 1);
 }
 
+/*
+ * What lands between a reissue's read of the old record and its write:
+ * the presign hook runs there (after signing, before the commit), so it
+ * stands in for a concurrent revocation or a second reissue.
+ */
+struct race {
+	struct fixture	*f;
+	struct ca_serial old;
+	int		 revoke;	/* 1 revoke old, 0 reissue it */
+	int		 fired;
+	int		 inner;		/* the result of what it did */
+};
+
+static int
+race_presign(void *arg, const struct store_cert *rec, unsigned char **derp,
+    size_t *lenp)
+{
+	struct race *rc = arg;
+	struct ca_serial s;
+	X509 *x = NULL;
+
+	(void)rec;
+	*derp = NULL;
+	*lenp = 0;
+	if (rc->fired++)
+		return LY_OK;
+	if (rc->revoke)
+		rc->inner = ca_revoke(rc->f->ca, &rc->old, 1, 0, "test");
+	else {
+		rc->inner = ca_reissue(rc->f->ca, &rc->old, rc->f->csr,
+		    rc->f->csrlen, "test", &x, &s);
+		X509_free(x);
+	}
+	return LY_OK;
+}
+
+static void
+test_reissue_race(void **state)
+{
+	struct fixture *f = *state;
+	struct race rc;
+	struct ca_serial s, s2;
+	struct store_txn *txn;
+	struct store_cert *rec;
+	X509 *x = NULL;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(issue_json(f, "client", i == 0 ?
+		    "{\"userId\":300}" : "{\"userId\":301}", 0, &x, &s),
+		    LY_OK);
+		X509_free(x);
+		x = NULL;
+		memset(&rc, 0, sizeof(rc));
+		rc.f = f;
+		rc.old = s;
+		rc.revoke = i == 0;
+		ca_set_presign(f->ca, race_presign, &rc);
+		/* The outer reissue loses to what landed while it signed. */
+		assert_int_equal(ca_reissue(f->ca, &s, f->csr, f->csrlen,
+		    "test", &x, &s2), LY_ERR_STATE);
+		ca_set_presign(f->ca, NULL, NULL);
+		assert_null(x);
+		assert_int_equal(rc.inner, LY_OK);
+		assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn),
+		    LY_OK);
+		assert_int_equal(store_cert_get(txn, &s, &rec), LY_OK);
+		if (i == 0) {
+			/* The revocation stands: not undone, not superseded. */
+			assert_int_equal(rec->status, STORE_REVOKED);
+			assert_true(ca_serial_is_zero(&rec->superseded_by));
+		} else {
+			/* One successor, the inner one's. */
+			assert_int_equal(rec->status, STORE_VALID);
+			assert_false(ca_serial_is_zero(&rec->superseded_by));
+		}
+		store_cert_free(rec);
+		store_txn_abort(txn);
+	}
+}
+
 static void
 test_reasons(void **state)
 {
@@ -954,6 +1035,7 @@ main(void)
 		cmocka_unit_test(test_threads_issue),
 		cmocka_unit_test(test_batch_token_reuse),
 		cmocka_unit_test(test_batch_revoke),
+		cmocka_unit_test(test_reissue_race),
 		cmocka_unit_test(test_reasons),
 	};
 
