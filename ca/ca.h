@@ -247,9 +247,11 @@ int		 ca_token_status(struct ca *, const char *token, int *statep);
  * for (never the CSR's) and consumes the token: it is claimed in the
  * transaction that reserves the serial (of concurrent uses exactly one
  * gets past that point), marked used in the one that stores the
- * certificate, and released again if signing fails. LY_ERR_NOT_FOUND for
- * an unknown token, LY_ERR_STATE for one used, claimed, revoked or
- * expired; otherwise the errors of ca_issue().
+ * certificate, and released again if signing fails. LY_ERR_TOKEN for a
+ * token that is unknown, used, claimed, revoked or expired (its own code,
+ * so that a refused token is never confused with the state errors of
+ * ca_issue(), such as an expired issuing CA); otherwise the errors of
+ * ca_issue().
  */
 int		 ca_issue_token(struct ca *, const char *token,
 		    const unsigned char *csr, size_t csrlen, const char *actor,

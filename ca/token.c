@@ -205,11 +205,11 @@ token_refuse(int state)
 {
 	switch (state) {
 	case CA_TOKEN_EXPIRED:
-		return ly_fail(LY_ERR_STATE, "the token has expired");
+		return ly_fail(LY_ERR_TOKEN, "the token has expired");
 	case CA_TOKEN_REVOKED:
-		return ly_fail(LY_ERR_STATE, "the token was revoked");
+		return ly_fail(LY_ERR_TOKEN, "the token was revoked");
 	default:
-		return ly_fail(LY_ERR_STATE, "the token was used already");
+		return ly_fail(LY_ERR_TOKEN, "the token was used already");
 	}
 }
 
@@ -594,13 +594,16 @@ ca_issue_token(struct ca *ca, const char *token, const unsigned char *csr,
 
 	memset(&in, 0, sizeof(in));
 	memset(&t, 0, sizeof(t));
+	/* An unknown token is a refused one; only the store's own errors differ. */
 	if ((r = token_hash(token, hash)) != LY_OK)
-		return r;
+		return r == LY_ERR_NOT_FOUND ? LY_ERR_TOKEN : r;
 	/* Early refusal without signing; the claim below decides races. */
 	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
 		goto out;
 	r = token_get(txn, hash, &t);
 	store_txn_abort(txn);
+	if (r == LY_ERR_NOT_FOUND)
+		r = LY_ERR_TOKEN;
 	if (r != LY_OK)
 		goto out;
 	if ((s = token_state_now(&t)) != CA_TOKEN_UNUSED) {

@@ -68,7 +68,7 @@ api_enroll(struct enroll *e, const struct enroll_request *req,
 	    req->client_addr != NULL ? req->client_addr : "-");
 	r = ca_issue_token(e->ca, token, (const unsigned char *)csr,
 	    strlen(csr), actor, &x, &serial);
-	if (r == LY_ERR_NOT_FOUND || r == LY_ERR_STATE)
+	if (r == LY_ERR_TOKEN)
 		r = enroll_token_error(e, req, resp, token, r);
 	else if (r != LY_OK)
 		r = enroll_ca_error(resp, r);

@@ -192,13 +192,12 @@ enroll_token_error(struct enroll *e, const struct enroll_request *req,
 {
 	int state = 0;
 
-	if (r != LY_ERR_NOT_FOUND && r != LY_ERR_STATE)
+	if (r != LY_ERR_TOKEN)
 		return enroll_ca_error(resp, r);
 	enroll_rl_fail(e, req->client_addr);
-	if (r == LY_ERR_NOT_FOUND)
+	if ((r = ca_token_status(e->ca, token, &state)) == LY_ERR_NOT_FOUND)
 		return enroll_error(resp, 403, "token_invalid", "unknown token");
-	if (ca_token_status(e->ca, token, &state) == LY_OK &&
-	    state == CA_TOKEN_EXPIRED)
+	if (r == LY_OK && state == CA_TOKEN_EXPIRED)
 		return enroll_error(resp, 403, "token_expired",
 		    "the token has expired");
 	return enroll_error(resp, 403, "token_used", "the token was used "

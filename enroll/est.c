@@ -164,7 +164,7 @@ est_simpleenroll(struct enroll *e, const struct enroll_request *req,
 	    req->client_addr != NULL ? req->client_addr : "-");
 	r = ca_issue_token(e->ca, req->basic_pass, csr, csrlen, actor, &x,
 	    &serial);
-	if (r == LY_ERR_NOT_FOUND || r == LY_ERR_STATE) {
+	if (r == LY_ERR_TOKEN) {
 		r = enroll_token_error(e, req, resp, req->basic_pass, r);
 		/* RFC 7030 3.2.3: a refused credential is a 401. */
 		if (r == LY_OK) {

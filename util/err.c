@@ -35,6 +35,7 @@ static const struct {
 	{ "bad_profile",	"unknown profile" },
 	{ "bad_input",		"malformed input" },
 	{ "lint",		"to-be-signed object violates a rule" },
+	{ "token",		"enrollment token refused" },
 };
 
 static _Thread_local char detail[512];

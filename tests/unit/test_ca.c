@@ -807,7 +807,7 @@ test_batch_token_reuse(void **state)
 	assert_int_equal(s1.failed - s0.failed, 1);
 
 	assert_true((u[0].r == LY_OK) != (u[2].r == LY_OK));
-	assert_int_equal(u[0].r == LY_OK ? u[2].r : u[0].r, LY_ERR_STATE);
+	assert_int_equal(u[0].r == LY_OK ? u[2].r : u[0].r, LY_ERR_TOKEN);
 	for (i = 0; i < 6; i++)
 		ok += u[i].r == LY_OK;
 	assert_int_equal(ok, 5);
