@@ -3,14 +3,19 @@
  * code path of `ca-admin issue`, in one process), beside the raw signing
  * rate of the same HSM key measured by the same program. See bench/issue.
  *
- * usage: issue-bench DIR [SECONDS]
+ * usage: issue-bench [-r] [-t THREADS] DIR [SECONDS]
+ *   -r          raw signatures only (bench/enroll's limit): no issuance
+ *   -t THREADS  sign from THREADS threads on the one key, as ca-server's
+ *               thread pool does (default 1); issuance stays on one
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -36,6 +41,64 @@ sign_blob(void *arg, EVP_MD_CTX *ctx)
 	size_t siglen = sizeof(sig);
 
 	return EVP_DigestSign(ctx, sig, &siglen, arg, 32);
+}
+
+struct raw_arg {
+	struct hsm_key	*key;
+	double		 secs;
+	long		 n;
+	int		 r;
+};
+
+/* One signing thread: hsm_sign() in a loop for a->secs. */
+static void *
+raw_loop(void *arg)
+{
+	struct raw_arg *a = arg;
+	unsigned char blob[32] = { 1 };
+	double t0 = now_s();
+
+	do {
+		if ((a->r = hsm_sign(a->key, sign_blob, blob)) != LY_OK)
+			break;
+		a->n++;
+	} while (now_s() - t0 < a->secs);
+	return NULL;
+}
+
+/*
+ * Raw signatures over nthreads threads sharing key for secs: *np is their
+ * count, *tp the wall time until the last thread stopped.
+ */
+static int
+raw_rate(struct hsm_key *key, int nthreads, double secs, long *np,
+    double *tp)
+{
+	struct raw_arg a[64];
+	pthread_t th[64];
+	double t0 = now_s();
+	long n = 0;
+	int i, r = LY_OK;
+
+	memset(a, 0, sizeof(a));
+	for (i = 0; i < nthreads; i++) {
+		a[i].key = key;
+		a[i].secs = secs;
+		if (pthread_create(&th[i], NULL, raw_loop, &a[i]) != 0) {
+			nthreads = i;
+			r = ly_fail(LY_ERR_INTERNAL, "pthread_create failed");
+			break;
+		}
+	}
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(th[i], NULL);
+		n += a[i].n;
+		if (a[i].r != LY_OK)
+			r = a[i].r;
+	}
+	*np = n;
+	*tp = now_s() - t0;
+	return r;
 }
 
 static unsigned char *
@@ -69,20 +132,37 @@ main(int argc, char **argv)
 	struct hsm_key *key = NULL;
 	struct ca_request rq;
 	struct ca_serial serial;
-	unsigned char blob[32] = { 1 }, *csr;
+	unsigned char *csr;
 	char *pin = NULL;
-	double secs = argc > 2 ? atof(argv[2]) : 5, t0, t, raw;
+	double secs, t0, t, raw;
 	long nsig = 0, ncert = 0;
 	X509 *x;
 	size_t csrlen;
-	int r;
+	int c, r, rawonly = 0, nthreads = 1;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: issue-bench DIR [SECONDS]\n");
+	while ((c = getopt(argc, argv, "rt:")) != -1) {
+		switch (c) {
+		case 'r':
+			rawonly = 1;
+			break;
+		case 't':
+			nthreads = atoi(optarg);
+			break;
+		default:
+			goto usage;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || argc > 2 || nthreads < 1 || nthreads > 64) {
+ usage:
+		fprintf(stderr, "usage: issue-bench [-r] [-t THREADS] DIR "
+		    "[SECONDS]\n");
 		return 2;
 	}
+	secs = argc > 1 ? atof(argv[1]) : 5;
 	ly_log_setlevel(LY_LOG_ERR);
-	if ((r = ca_open(argv[1], 0, &ca)) != LY_OK)
+	if ((r = ca_open(argv[0], 0, &ca)) != LY_OK)
 		goto fail;
 	conf = ca_conf(ca);
 
@@ -93,17 +173,20 @@ main(int argc, char **argv)
 	    (r = hsm_key_open(conf->issuing.key_uri, pin,
 	    conf->issuing.rsa_padding, &key)) != LY_OK)
 		goto fail;
-	t0 = now_s();
-	do {
-		if ((r = hsm_sign(key, sign_blob, blob)) != LY_OK)
-			goto fail;
-		nsig++;
-	} while ((t = now_s() - t0) < secs);
+	if ((r = raw_rate(key, nthreads, secs, &nsig, &t)) != LY_OK)
+		goto fail;
 	raw = nsig / t;
-	printf("raw HSM signatures:   %8.0f /s  (%ld in %.1f s, %s)\n",
-	    raw, nsig, t, conf_keytype_name(conf->issuing.key_type));
+	printf("raw HSM signatures:   %8.0f /s  (%ld in %.1f s, %s, "
+	    "%d thread%s)\n", raw, nsig, t,
+	    conf_keytype_name(conf->issuing.key_type), nthreads,
+	    nthreads > 1 ? "s" : "");
 	hsm_key_free(key);
 	key = NULL;
+	if (rawonly) {
+		hsm_pin_free(pin);
+		ca_close(ca);
+		return 0;
+	}
 
 	/* Issuance: CSR check, durable reservation, sign, verify, durable store. */
 	csr = make_csr(&csrlen);
