@@ -4,12 +4,14 @@
  * when run from several threads), beside the raw signing rate of the same
  * HSM key measured by the same program. See bench/issue.
  *
- * usage: issue-bench [-t N[,N...]] DIR [SECONDS]
+ * usage: issue-bench [-r] [-t N[,N...]] DIR [SECONDS]
  *
  * -t: issue from N threads at once on one shared struct ca, as ca-server
  * does from its libmicrohttpd threads; a list measures each count in
  * turn (default 1). The raw rate is one thread's: pkcs11-helper keeps one
  * session per token, so more threads sign no faster (docs/performance.md).
+ * -r: the raw signing rate only (bench/enroll's limit), signed from the
+ * first N of -t threads on the one key; nothing is issued.
  */
 #include "config.h"
 
@@ -74,6 +76,64 @@ sign_blob(void *arg, EVP_MD_CTX *ctx)
 	size_t siglen = sizeof(sig);
 
 	return EVP_DigestSign(ctx, sig, &siglen, arg, 32);
+}
+
+struct raw_arg {
+	struct hsm_key	*key;
+	double		 secs;
+	long		 n;
+	int		 r;
+};
+
+/* One signing thread: hsm_sign() in a loop for a->secs. */
+static void *
+raw_loop(void *arg)
+{
+	struct raw_arg *a = arg;
+	unsigned char blob[32] = { 1 };
+	double t0 = now_s();
+
+	do {
+		if ((a->r = hsm_sign(a->key, sign_blob, blob)) != LY_OK)
+			break;
+		a->n++;
+	} while (now_s() - t0 < a->secs);
+	return NULL;
+}
+
+/*
+ * Raw signatures over nthreads threads sharing key for secs: *np is their
+ * count, *tp the wall time until the last thread stopped.
+ */
+static int
+raw_rate(struct hsm_key *key, int nthreads, double secs, long *np,
+    double *tp)
+{
+	struct raw_arg a[64];
+	pthread_t th[64];
+	double t0 = now_s();
+	long n = 0;
+	int i, r = LY_OK;
+
+	memset(a, 0, sizeof(a));
+	for (i = 0; i < nthreads; i++) {
+		a[i].key = key;
+		a[i].secs = secs;
+		if (pthread_create(&th[i], NULL, raw_loop, &a[i]) != 0) {
+			nthreads = i;
+			r = ly_fail(LY_ERR_INTERNAL, "pthread_create failed");
+			break;
+		}
+	}
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(th[i], NULL);
+		n += a[i].n;
+		if (a[i].r != LY_OK)
+			r = a[i].r;
+	}
+	*np = n;
+	*tp = now_s() - t0;
+	return r;
 }
 
 static unsigned char *
@@ -200,15 +260,19 @@ main(int argc, char **argv)
 	struct ca *ca = NULL;
 	struct hsm_key *key = NULL;
 	struct ca_request rq;
-	unsigned char blob[32] = { 1 }, *csr = NULL;
+	unsigned char *csr = NULL;
 	char *pin = NULL;
-	double secs, t0, t, raw;
+	double secs, t, raw;
 	long nsig = 0;
 	size_t csrlen;
-	int counts[MAX_COUNTS] = { 1 }, ncounts = 1, c, i, r;
+	int counts[MAX_COUNTS] = { 1 }, ncounts = 1, c, i, r, rawonly = 0;
+	int rawthreads;
 
-	while ((c = getopt(argc, argv, "t:")) != -1) {
+	while ((c = getopt(argc, argv, "rt:")) != -1) {
 		switch (c) {
+		case 'r':
+			rawonly = 1;
+			break;
 		case 't':
 			if ((ncounts = parse_counts(optarg, counts)) <= 0) {
 				fprintf(stderr, "issue-bench: -t takes thread "
@@ -238,18 +302,23 @@ main(int argc, char **argv)
 	    (r = hsm_key_open(conf->issuing.key_uri, pin,
 	    conf->issuing.rsa_padding, &key)) != LY_OK)
 		goto fail;
-	t0 = now_s();
-	do {
-		if ((r = hsm_sign(key, sign_blob, blob)) != LY_OK)
-			goto fail;
-		nsig++;
-	} while ((t = now_s() - t0) < secs);
+	/* raw_rate() has room for 64. */
+	rawthreads = !rawonly ? 1 : counts[0] > 64 ? 64 : counts[0];
+	if ((r = raw_rate(key, rawthreads, secs, &nsig, &t)) != LY_OK)
+		goto fail;
 	raw = nsig / t;
-	printf("raw HSM signatures:   %8.0f /s  (%ld in %.1f s, %s, 1 thread)\n",
-	    raw, nsig, t, conf_keytype_name(conf->issuing.key_type));
+	printf("raw HSM signatures:   %8.0f /s  (%ld in %.1f s, %s, "
+	    "%d thread%s)\n", raw, nsig, t,
+	    conf_keytype_name(conf->issuing.key_type), rawthreads,
+	    rawthreads > 1 ? "s" : "");
 	fflush(stdout);
 	hsm_key_free(key);
 	key = NULL;
+	if (rawonly) {
+		hsm_pin_free(pin);
+		ca_close(ca);
+		return 0;
+	}
 
 	csr = make_csr(&csrlen);
 	memset(&rq, 0, sizeof(rq));
@@ -275,6 +344,6 @@ main(int argc, char **argv)
 	ca_close(ca);
 	return 1;
  usage:
-	fprintf(stderr, "usage: issue-bench [-t N[,N...]] DIR [SECONDS]\n");
+	fprintf(stderr, "usage: issue-bench [-r] [-t N[,N...]] DIR [SECONDS]\n");
 	return 2;
 }
