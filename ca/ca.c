@@ -29,7 +29,8 @@
 
 static int	 reserve(struct ca *, struct store_cert *,
 		    const unsigned char *tok);
-static int	 record(struct ca *, struct store_cert *, X509 *,
+static int	 record(struct ca *, struct store_cert *,
+		    const unsigned char *der, size_t derlen,
 		    struct store_cert *old, const unsigned char *tok,
 		    const char *actor, const char *action);
 
@@ -355,7 +356,14 @@ int
 ca_record(struct ca *ca, struct store_cert *rec, X509 *x,
     struct store_cert *old, const char *actor, const char *action)
 {
-	return record(ca, rec, x, old, NULL, actor, action);
+	unsigned char *der = NULL;
+	int derlen, r;
+
+	if ((derlen = i2d_X509(x, &der)) <= 0)
+		return LY_ERR_INTERNAL;
+	r = record(ca, rec, der, (size_t)derlen, old, NULL, actor, action);
+	OPENSSL_free(der);
+	return r;
 }
 
 struct record_arg {
@@ -424,23 +432,25 @@ record_write(struct store_txn *txn, void *arg)
 	return LY_OK;
 }
 
-/* As ca_record(); tok, if not NULL, is the claimed token it marks used. */
+/*
+ * As ca_record(), for the certificate's DER (borrowed); tok, if not NULL,
+ * is the claimed token it marks used.
+ */
 static int
-record(struct ca *ca, struct store_cert *rec, X509 *x,
-    struct store_cert *old, const unsigned char *tok, const char *actor,
-    const char *action)
+record(struct ca *ca, struct store_cert *rec, const unsigned char *der,
+    size_t derlen, struct store_cert *old, const unsigned char *tok,
+    const char *actor, const char *action)
 {
 	struct record_arg a;
-	unsigned char *der = NULL, *ocsp = NULL;
+	unsigned char *ocsp = NULL;
 	size_t ocsplen = 0;
 	char *detail = NULL;
-	int derlen, r;
+	int r;
 
-	if ((derlen = i2d_X509(x, &der)) <= 0)
-		return LY_ERR_INTERNAL;
 	rec->status = STORE_VALID;
-	rec->der = der;
-	rec->derlen = (size_t)derlen;
+	/* The store only reads it; the record does not own it. */
+	rec->der = (unsigned char *)der;
+	rec->derlen = derlen;
 	if ((detail = ca_audit_detail_cert(rec)) == NULL) {
 		r = LY_ERR_ALLOC;
 		goto out;
@@ -464,7 +474,6 @@ record(struct ca *ca, struct store_cert *rec, X509 *x,
  out:
 	rec->der = NULL;
 	rec->derlen = 0;
-	OPENSSL_free(der);
 	free(ocsp);
 	free(detail);
 	return r;
@@ -616,26 +625,41 @@ asn1_time(const ASN1_TIME *t, time_t *out)
 	return LY_OK;
 }
 
+void
+ca_issued_clear(struct ca_issued *is)
+{
+	if (is == NULL)
+		return;
+	OPENSSL_free(is->der);
+	memset(is, 0, sizeof(*is));
+}
+
 /*
  * The common path of issue and reissue. old, if not NULL, is the record
  * being superseded: it is updated in the same transaction that stores the
  * new certificate. tok, if not NULL, is the hash of the one-time token
  * that authorises this issuance: claimed with the serial, used with the
- * certificate, released if anything in between fails.
+ * certificate, released if anything in between fails. On success *out
+ * holds the DER as stored; and *certp, when certp is not NULL, the
+ * certificate decoded from that DER, before it is stored, as a client
+ * would read it. Callers that only pass the certificate on ask for no
+ * X509: decoding one costs more than the HSM's signature in OpenSSL 3.0
+ * (its key goes through a provider decoder).
  */
 static int
 issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
     const struct ca_identity *id, int days, const char *actor,
     const char *cn, struct store_cert *old, const unsigned char *tok,
-    X509 **certp, struct ca_serial *serialp)
+    struct ca_issued *out, X509 **certp)
 {
 	struct store_cert rec;
 	struct cert_spec spec;
 	struct hsm_key *key;
-	X509 *x = NULL, *issuer = ca->certs[CA_ISSUING];
+	X509 *x = NULL, *y = NULL, *issuer = ca->certs[CA_ISSUING];
 	X509_NAME *subject = NULL;
+	unsigned char *der = NULL;
 	time_t now = ly_now(), nb, na, inb = 0, ina = 0;
-	int r = LY_ERR_INTERNAL, claimed = 0;
+	int derlen, r = LY_ERR_INTERNAL, claimed = 0;
 
 	if (days == 0)
 		days = p->days;
@@ -690,16 +714,30 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	spec.id = id;
 	if ((r = cert_build(&spec, &x)) != LY_OK)
 		goto out;
-	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK ||
-	    (r = cert_reparse(&x)) != LY_OK)
+	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK)
 		goto out;
-	if ((r = record(ca, &rec, x, old, tok, actor, old != NULL ?
-	    "reissue" : "issue")) != LY_OK)
+	if ((derlen = i2d_X509(x, &der)) <= 0) {
+		ly_log_crypto("issue");
+		r = ly_fail(LY_ERR_INTERNAL, "the certificate does not encode");
+		goto out;
+	}
+	if (certp != NULL &&
+	    (r = cert_decode(der, (size_t)derlen, &y)) != LY_OK)
+		goto out;
+	if ((r = record(ca, &rec, der, (size_t)derlen, old, tok, actor,
+	    old != NULL ? "reissue" : "issue")) != LY_OK)
 		goto out;
 	claimed = 0;
-	*certp = x;
-	x = NULL;
-	*serialp = rec.serial;
+	memset(out, 0, sizeof(*out));
+	out->der = der;
+	der = NULL;
+	out->derlen = (size_t)derlen;
+	out->serial = rec.serial;
+	out->not_after = na;
+	if (certp != NULL) {
+		*certp = y;
+		y = NULL;
+	}
 	r = LY_OK;
  out:
 	/*
@@ -710,6 +748,8 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 		token_release(ca, tok, &rec.serial);
 	X509_NAME_free(subject);
 	X509_free(x);
+	X509_free(y);
+	OPENSSL_free(der);
 	return r;
 }
 
@@ -719,10 +759,12 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 {
 	const struct conf_profile *p;
 	struct ca_identity id;
+	struct ca_issued is;
 	X509_REQ *req = NULL;
 	int r;
 
 	memset(&id, 0, sizeof(id));
+	memset(&is, 0, sizeof(is));
 	if (rq->profile == NULL ||
 	    (p = conf_profile_get(ca->conf, rq->profile)) == NULL)
 		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
@@ -731,18 +773,21 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	    (r = ca_csr_check(p, req)) != LY_OK ||
 	    (r = identity_check(ca->conf, p, &rq->identity, &id)) != LY_OK)
 		goto out;
-	r = issue(ca, p, req, &id, rq->days, rq->actor, rq->cn, NULL, NULL,
-	    certp, serialp);
+	if ((r = issue(ca, p, req, &id, rq->days, rq->actor, rq->cn, NULL,
+	    NULL, &is, certp)) == LY_OK)
+		*serialp = is.serial;
  out:
+	ca_issued_clear(&is);
 	ca_identity_clear(&id);
 	X509_REQ_free(req);
 	return r;
 }
 
-int
-ca_reissue(struct ca *ca, const struct ca_serial *serial,
+/* ca_reissue() and ca_reissue_der(): certp as for issue(). */
+static int
+reissue(struct ca *ca, const struct ca_serial *serial,
     const unsigned char *csr, size_t csrlen, const char *actor,
-    X509 **certp, struct ca_serial *serialp)
+    struct ca_issued *out, X509 **certp)
 {
 	const struct conf_profile *p;
 	struct store_txn *txn = NULL;
@@ -794,7 +839,7 @@ ca_reissue(struct ca *ca, const struct ca_serial *serial,
 	if ((r = ca_csr_parse(csr, csrlen, &req)) != LY_OK ||
 	    (r = ca_csr_check(p, req)) != LY_OK)
 		goto out;
-	r = issue(ca, p, req, &id, 0, actor, NULL, old, NULL, certp, serialp);
+	r = issue(ca, p, req, &id, 0, actor, NULL, old, NULL, out, certp);
  out:
 	ca_identity_clear(&id);
 	X509_REQ_free(req);
@@ -804,9 +849,33 @@ ca_reissue(struct ca *ca, const struct ca_serial *serial,
 }
 
 int
+ca_reissue(struct ca *ca, const struct ca_serial *serial,
+    const unsigned char *csr, size_t csrlen, const char *actor,
+    X509 **certp, struct ca_serial *serialp)
+{
+	struct ca_issued is;
+	int r;
+
+	memset(&is, 0, sizeof(is));
+	if ((r = reissue(ca, serial, csr, csrlen, actor, &is, certp)) ==
+	    LY_OK)
+		*serialp = is.serial;
+	ca_issued_clear(&is);
+	return r;
+}
+
+int
+ca_reissue_der(struct ca *ca, const struct ca_serial *serial,
+    const unsigned char *csr, size_t csrlen, const char *actor,
+    struct ca_issued *out)
+{
+	return reissue(ca, serial, csr, csrlen, actor, out, NULL);
+}
+
+int
 ca_issue_tok(struct ca *ca, const char *profile, const struct ca_identity *in,
     const unsigned char *tok, const unsigned char *csr, size_t csrlen,
-    const char *actor, X509 **certp, struct ca_serial *serialp)
+    const char *actor, struct ca_issued *out, X509 **certp)
 {
 	const struct conf_profile *p;
 	struct ca_identity id;
@@ -821,7 +890,7 @@ ca_issue_tok(struct ca *ca, const char *profile, const struct ca_identity *in,
 	    (r = ca_csr_check(p, req)) != LY_OK ||
 	    (r = identity_check(ca->conf, p, in, &id)) != LY_OK)
 		goto out;
-	r = issue(ca, p, req, &id, 0, actor, NULL, NULL, tok, certp, serialp);
+	r = issue(ca, p, req, &id, 0, actor, NULL, NULL, tok, out, certp);
  out:
 	ca_identity_clear(&id);
 	X509_REQ_free(req);

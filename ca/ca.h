@@ -173,6 +173,21 @@ struct ca_request {
 };
 
 /*
+ * A certificate as issued and stored, for callers that pass it on and
+ * need no decoded X509 (enroll/): decoding one again costs more than
+ * the HSM's signature in OpenSSL 3.0. der is exactly what the store
+ * holds (owned; ca_issued_clear() frees it and zeroes the struct, NULL
+ * is a no-op); not_after is the certificate's notAfter.
+ */
+struct ca_issued {
+	unsigned char	*der;
+	size_t		 derlen;
+	struct ca_serial serial;
+	time_t		 not_after;
+};
+void		 ca_issued_clear(struct ca_issued *);
+
+/*
  * Issues a certificate: parses and checks the CSR, checks the identity
  * against the profile, reserves a fresh serial durably, signs on the HSM,
  * stores the certificate durably, appends the audit entries, and only
@@ -188,6 +203,10 @@ int		 ca_issue(struct ca *, const struct ca_request *,
 int		 ca_reissue(struct ca *, const struct ca_serial *old,
 		    const unsigned char *csr, size_t csrlen, const char *actor,
 		    X509 **certp, struct ca_serial *serialp);
+/* As ca_reissue(), the result in *out (set on success only). */
+int		 ca_reissue_der(struct ca *, const struct ca_serial *old,
+		    const unsigned char *csr, size_t csrlen, const char *actor,
+		    struct ca_issued *out);
 
 /* ---- one-time enrollment tokens (ca/token.c) --------------------------- */
 
@@ -256,6 +275,10 @@ int		 ca_token_status(struct ca *, const char *token, int *statep);
 int		 ca_issue_token(struct ca *, const char *token,
 		    const unsigned char *csr, size_t csrlen, const char *actor,
 		    X509 **certp, struct ca_serial *serialp);
+/* As ca_issue_token(), the result in *out (set on success only). */
+int		 ca_issue_token_der(struct ca *, const char *token,
+		    const unsigned char *csr, size_t csrlen, const char *actor,
+		    struct ca_issued *out);
 
 /* RFC 5280 5.3.1 reason codes; -1 is "no reason code". */
 int		 ca_reason_parse(const char *);

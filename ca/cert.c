@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,8 +714,8 @@ spki_copy(X509 *x, const X509_PUBKEY *from)
  * already, and copied when spki_copy() allows. The copy leaves x
  * without a decoded key (X509_get0_pubkey() is NULL, and OpenSSL 3.0
  * offers no way to set one but X509_set_pubkey()'s round trip), which
- * signing, verifying and encoding do not need; cert_reparse() gives the
- * caller a whole one.
+ * signing, verifying and encoding do not need; cert_decode() of its DER
+ * gives a caller that wants an X509 a whole one.
  */
 static int
 set_key(X509 *x, const struct cert_spec *s)
@@ -727,31 +728,20 @@ set_key(X509 *x, const struct cert_spec *s)
 }
 
 int
-cert_reparse(X509 **xp)
+cert_decode(const unsigned char *der, size_t len, X509 **xp)
 {
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	X509 *y = NULL;
-	int len, r = LY_ERR_INTERNAL;
+	const unsigned char *p = der;
+	X509 *x = NULL;
 
-	if ((len = i2d_X509(*xp, &der)) <= 0)
-		goto out;
-	p = der;
-	if ((y = d2i_X509(NULL, &p, len)) == NULL || p != der + len ||
-	    X509_get0_pubkey(y) == NULL)
-		goto out;
-	X509_free(*xp);
-	*xp = y;
-	y = NULL;
-	r = LY_OK;
- out:
-	if (r != LY_OK) {
-		ly_log_crypto("cert_reparse");
-		ly_fail(r, "the certificate does not decode from its own DER");
+	if (len > LONG_MAX || (x = d2i_X509(NULL, &p, (long)len)) == NULL ||
+	    p != der + len || X509_get0_pubkey(x) == NULL) {
+		X509_free(x);
+		ly_log_crypto("cert_decode");
+		return ly_fail(LY_ERR_INTERNAL, "the certificate does not "
+		    "decode from its own DER");
 	}
-	X509_free(y);
-	OPENSSL_free(der);
-	return r;
+	*xp = x;
+	return LY_OK;
 }
 
 int

@@ -66,11 +66,12 @@ struct cert_spec {
 /* cert.c */
 /*
  * cert_build() may leave the key undecoded in the X509 (see set_key());
- * cert_reparse() replaces a signed certificate by the one decoded from
- * its DER, whole, as a client would read it.
+ * cert_decode() gives the certificate decoded from its DER, whole, as a
+ * client would read it (LY_ERR_INTERNAL if it does not decode, or has
+ * trailing bytes or no usable key).
  */
 int	 cert_build(const struct cert_spec *, X509 **);
-int	 cert_reparse(X509 **);
+int	 cert_decode(const unsigned char *der, size_t len, X509 **);
 int	 cert_name_parse(const char *, X509_NAME **);
 int	 cert_cidr_parse(const char *, unsigned char addr[16],
 	    unsigned char mask[16]);
@@ -110,10 +111,11 @@ int	 ca_record(struct ca *, struct store_cert *, X509 *,
 	    struct store_cert *old, const char *actor, const char *action);
 int	 ca_identity_check(const struct conf *, const struct conf_profile *,
 	    const struct ca_identity *in, struct ca_identity *out);
+/* certp NULL: no X509, only *out (see issue()). */
 int	 ca_issue_tok(struct ca *, const char *profile,
 	    const struct ca_identity *, const unsigned char *tok,
 	    const unsigned char *csr, size_t csrlen, const char *actor,
-	    X509 **certp, struct ca_serial *serialp);
+	    struct ca_issued *out, X509 **certp);
 
 /* token.c: the token's state changes inside the issuing transactions. */
 int	 token_claim(struct store_txn *, const unsigned char hash[32],

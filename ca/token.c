@@ -581,10 +581,10 @@ token_release(struct ca *ca, const unsigned char hash[32],
 		    "stays claimed", ly_strerror(r));
 }
 
-int
-ca_issue_token(struct ca *ca, const char *token, const unsigned char *csr,
-    size_t csrlen, const char *actor, X509 **certp,
-    struct ca_serial *serialp)
+/* ca_issue_token() and ca_issue_token_der(): certp as for issue(). */
+static int
+issue_token(struct ca *ca, const char *token, const unsigned char *csr,
+    size_t csrlen, const char *actor, struct ca_issued *out, X509 **certp)
 {
 	struct store_txn *txn = NULL;
 	struct ca_identity in;
@@ -612,12 +612,36 @@ ca_issue_token(struct ca *ca, const char *token, const unsigned char *csr,
 	}
 	in.kind = t.kind;
 	in.value = t.identity;
-	r = ca_issue_tok(ca, t.profile, &in, hash, csr, csrlen, actor, certp,
-	    serialp);
+	r = ca_issue_tok(ca, t.profile, &in, hash, csr, csrlen, actor, out,
+	    certp);
  out:
 	token_rec_clear(&t);
 	OPENSSL_cleanse(hash, sizeof(hash));
 	return r;
+}
+
+int
+ca_issue_token(struct ca *ca, const char *token, const unsigned char *csr,
+    size_t csrlen, const char *actor, X509 **certp,
+    struct ca_serial *serialp)
+{
+	struct ca_issued is;
+	int r;
+
+	memset(&is, 0, sizeof(is));
+	if ((r = issue_token(ca, token, csr, csrlen, actor, &is, certp)) ==
+	    LY_OK)
+		*serialp = is.serial;
+	ca_issued_clear(&is);
+	return r;
+}
+
+int
+ca_issue_token_der(struct ca *ca, const char *token,
+    const unsigned char *csr, size_t csrlen, const char *actor,
+    struct ca_issued *out)
+{
+	return issue_token(ca, token, csr, csrlen, actor, out, NULL);
 }
 
 json_t *

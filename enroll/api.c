@@ -17,28 +17,21 @@
 
 /* The 200 answer with the new certificate and the chain. */
 static int
-api_cert_reply(struct enroll *e, struct enroll_response *resp, X509 *x,
-    const struct ca_serial *serial)
+api_cert_reply(struct enroll *e, struct enroll_response *resp,
+    const struct ca_issued *is)
 {
-	char *pem = NULL, *iss = NULL, *root = NULL, *hex = NULL, na[21];
-	struct tm tm;
+	char *pem = NULL, *hex = NULL, na[21];
 	int r = LY_ERR_ALLOC;
 
-	if (!ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
-		return enroll_error(resp, 500, "internal", "bad notAfter");
-	ly_time_fmt(timegm(&tm), na);
-	if ((pem = enroll_pem(x)) == NULL ||
-	    (iss = enroll_pem(ca_cert(e->ca, CA_ISSUING))) == NULL ||
-	    (root = enroll_pem(ca_cert(e->ca, CA_ROOT))) == NULL ||
-	    (hex = ca_serial_hex(serial)) == NULL)
+	ly_time_fmt(is->not_after, na);
+	if ((pem = enroll_pem(is->der, is->derlen)) == NULL ||
+	    (hex = ca_serial_hex(&is->serial)) == NULL)
 		goto out;
 	r = enroll_json_reply(resp, 200, json_pack("{s:s, s:[s, s], s:s, s:s}",
-	    "certificate", pem, "chain", iss, root, "serial", hex,
-	    "not_after", na));
+	    "certificate", pem, "chain", e->chain_pem[0], e->chain_pem[1],
+	    "serial", hex, "not_after", na));
  out:
 	free(pem);
-	free(iss);
-	free(root);
 	free(hex);
 	return r;
 }
@@ -50,8 +43,7 @@ api_enroll(struct enroll *e, const struct enroll_request *req,
 	json_t *o = NULL;
 	json_error_t err;
 	const char *token, *csr;
-	struct ca_serial serial;
-	X509 *x = NULL;
+	struct ca_issued is;
 	char actor[96];
 	int r;
 
@@ -66,16 +58,17 @@ api_enroll(struct enroll *e, const struct enroll_request *req,
 	}
 	snprintf(actor, sizeof(actor), "enroll:%s",
 	    req->client_addr != NULL ? req->client_addr : "-");
-	r = ca_issue_token(e->ca, token, (const unsigned char *)csr,
-	    strlen(csr), actor, &x, &serial);
+	memset(&is, 0, sizeof(is));
+	r = ca_issue_token_der(e->ca, token, (const unsigned char *)csr,
+	    strlen(csr), actor, &is);
 	if (r == LY_ERR_TOKEN)
 		r = enroll_token_error(e, req, resp, token, r);
 	else if (r != LY_OK)
 		r = enroll_ca_error(resp, r);
 	else
-		r = api_cert_reply(e, resp, x, &serial);
+		r = api_cert_reply(e, resp, &is);
 	json_decref(o);
-	X509_free(x);
+	ca_issued_clear(&is);
 	return r;
 }
 
@@ -84,13 +77,14 @@ api_reissue(struct enroll *e, const struct enroll_request *req,
     struct enroll_response *resp)
 {
 	struct store_cert *old = NULL;
-	struct ca_serial serial;
+	struct ca_issued is;
 	json_t *o = NULL;
 	json_error_t err;
 	const char *csr;
-	X509 *x = NULL;
 	char actor[96], *hex = NULL;
 	int r;
+
+	memset(&is, 0, sizeof(is));
 
 	if ((r = enroll_client(e, req, resp, &old)) != LY_OK || old == NULL)
 		return r;
@@ -104,18 +98,18 @@ api_reissue(struct enroll *e, const struct enroll_request *req,
 		goto out;
 	hex = ca_serial_hex(&old->serial);
 	snprintf(actor, sizeof(actor), "reissue:%s", hex != NULL ? hex : "-");
-	r = ca_reissue(e->ca, &old->serial, (const unsigned char *)csr,
-	    strlen(csr), actor, &x, &serial);
+	r = ca_reissue_der(e->ca, &old->serial, (const unsigned char *)csr,
+	    strlen(csr), actor, &is);
 	if (r == LY_ERR_STATE)
 		r = enroll_error(resp, 403, "forbidden", "%s", ly_errdetail());
 	else if (r != LY_OK)
 		r = enroll_ca_error(resp, r);
 	else
-		r = api_cert_reply(e, resp, x, &serial);
+		r = api_cert_reply(e, resp, &is);
  out:
 	free(hex);
 	json_decref(o);
-	X509_free(x);
+	ca_issued_clear(&is);
 	store_cert_free(old);
 	return r;
 }

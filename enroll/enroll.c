@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,10 @@ enroll_new(struct ca *ca, struct enroll **ep)
 {
 	struct enroll *e;
 
+	const unsigned char *der;
+	size_t len;
+	int i;
+
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return LY_ERR_ALLOC;
 	e->ca = ca;
@@ -31,6 +36,14 @@ enroll_new(struct ca *ca, struct enroll **ep)
 		free(e);
 		return LY_ERR_INTERNAL;
 	}
+	/* The chain of every reply, made once: the CA certificates stay. */
+	for (i = 0; i < 2; i++)
+		if (ca_cert_der(ca, i == 0 ? CA_ISSUING : CA_ROOT, &der,
+		    &len) != LY_OK ||
+		    (e->chain_pem[i] = enroll_pem(der, len)) == NULL) {
+			enroll_free(e);
+			return LY_ERR_ALLOC;
+		}
 	*ep = e;
 	return LY_OK;
 }
@@ -40,6 +53,8 @@ enroll_free(struct enroll *e)
 {
 	if (e == NULL)
 		return;
+	free(e->chain_pem[0]);
+	free(e->chain_pem[1]);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
@@ -323,15 +338,15 @@ enroll_reissue_allowed(struct enroll *e, const struct store_cert *rec,
 }
 
 char *
-enroll_pem(X509 *x)
+enroll_pem(const unsigned char *der, size_t len)
 {
 	BIO *b;
 	BUF_MEM *m;
 	char *s = NULL;
 
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
+	if (len > INT_MAX || (b = BIO_new(BIO_s_mem())) == NULL)
 		return NULL;
-	if (PEM_write_bio_X509(b, x) == 1) {
+	if (PEM_write_bio(b, PEM_STRING_X509, "", der, (long)len) > 0) {
 		BIO_get_mem_ptr(b, &m);
 		if ((s = malloc(m->length + 1)) != NULL) {
 			memcpy(s, m->data, m->length);

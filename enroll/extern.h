@@ -29,6 +29,7 @@ struct enroll_rl {
 
 struct enroll {
 	struct ca	*ca;
+	char		*chain_pem[2];	/* issuing, root: every reply's chain */
 	pthread_mutex_t	 lock;		/* guards rl[] */
 	struct enroll_rl rl[ENROLL_RL_SLOTS];
 };
@@ -51,7 +52,8 @@ int	 enroll_token_error(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *, const char *token, int r);
 int	 enroll_reissue_allowed(struct enroll *, const struct store_cert *,
 	    struct enroll_response *);
-char	*enroll_pem(X509 *);
+/* PEM of a certificate's DER, NUL-terminated; caller frees. NULL on failure. */
+char	*enroll_pem(const unsigned char *der, size_t len);
 
 /* est.c */
 /* An EST base64 body (RFC 8951) to DER; *outp freed by the caller. */

@@ -99,6 +99,19 @@ issue_json(struct fixture *f, const char *profile, const char *json,
 	return ca_issue(f->ca, &rq, x, s);
 }
 
+/* A one-time token for a client identity; caller frees. */
+static char *
+token_new(struct fixture *f, int uid)
+{
+	char json[64], *tok = NULL, *id = NULL;
+
+	snprintf(json, sizeof(json), "{\"userId\":%d}", uid);
+	assert_int_equal(ca_token_create(f->ca, "client", json, 3600, "test",
+	    &tok, &id), LY_OK);
+	free(id);
+	return tok;
+}
+
 static char *
 san_text(X509 *x)
 {
@@ -164,6 +177,76 @@ test_stored_before_returned(void **state)
 	store_txn_abort(txn);
 	OPENSSL_free(der);
 	X509_free(x);
+}
+
+/* The stored DER of serial s equals der; and the record is valid. */
+static void
+assert_stored_der(struct fixture *f, const struct ca_serial *s,
+    const unsigned char *der, size_t len)
+{
+	struct store_txn *txn;
+	struct store_cert *rec;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_cert_get(txn, s, &rec), LY_OK);
+	assert_int_equal(rec->status, STORE_VALID);
+	assert_int_equal(rec->derlen, len);
+	assert_memory_equal(rec->der, der, len);
+	store_cert_free(rec);
+	store_txn_abort(txn);
+}
+
+/*
+ * The DER entry points enroll/ uses: the DER returned is the one stored,
+ * and the serial and notAfter given beside it are the certificate's; a
+ * used token and a superseded certificate are refused as by the X509
+ * entry points, and leave *out alone.
+ */
+static void
+test_issue_der(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_issued is, re, none;
+	struct ca_serial s;
+	const unsigned char *p;
+	X509 *x;
+	char *tok;
+
+	tok = token_new(f, 9);
+	memset(&is, 0, sizeof(is));
+	assert_int_equal(ca_issue_token_der(f->ca, tok, f->csr, f->csrlen,
+	    "test", &is), LY_OK);
+	assert_stored_der(f, &is.serial, is.der, is.derlen);
+	p = is.der;
+	assert_non_null(x = d2i_X509(NULL, &p, (long)is.derlen));
+	assert_ptr_equal(p, is.der + is.derlen);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(x), &s),
+	    LY_OK);
+	assert_memory_equal(s.b, is.serial.b, CA_SERIAL_LEN);
+	assert_int_equal(ASN1_TIME_cmp_time_t(X509_get0_notAfter(x),
+	    is.not_after), 0);
+	assert_int_equal(X509_verify(x, X509_get0_pubkey(ca_cert(f->ca,
+	    CA_ISSUING))), 1);
+	X509_free(x);
+	memset(&none, 0, sizeof(none));
+	assert_int_equal(ca_issue_token_der(f->ca, tok, f->csr, f->csrlen,
+	    "test", &none), LY_ERR_TOKEN);
+	assert_null(none.der);
+
+	memset(&re, 0, sizeof(re));
+	assert_int_equal(ca_reissue_der(f->ca, &is.serial, f->csr, f->csrlen,
+	    "test", &re), LY_OK);
+	assert_stored_der(f, &re.serial, re.der, re.derlen);
+	assert_memory_not_equal(re.serial.b, is.serial.b, CA_SERIAL_LEN);
+	assert_int_equal(ca_reissue_der(f->ca, &is.serial, f->csr, f->csrlen,
+	    "test", &none), LY_ERR_STATE);
+	assert_null(none.der);
+	ca_issued_clear(&is);
+	ca_issued_clear(&re);
+	assert_null(is.der);
+	ca_issued_clear(NULL);
+	OPENSSL_cleanse(tok, strlen(tok));
+	free(tok);
 }
 
 static void
@@ -752,18 +835,6 @@ tok_run(void *arg)
 	return NULL;
 }
 
-static char *
-token(struct fixture *f, int uid)
-{
-	char json[64], *tok = NULL, *id = NULL;
-
-	snprintf(json, sizeof(json), "{\"userId\":%d}", uid);
-	assert_int_equal(ca_token_create(f->ca, "client", json, 3600, "test",
-	    &tok, &id), LY_OK);
-	free(id);
-	return tok;
-}
-
 /*
  * One batch of reservations holding two uses of one token: the second
  * claim fails in its own nested transaction and the rest of the batch,
@@ -777,7 +848,8 @@ test_batch_token_reuse(void **state)
 	struct tok_user u[6];
 	struct ca_commit_stats s0, s1;
 	struct blocker b;
-	char *ta = token(f, 1), *tb = token(f, 2), *tc = token(f, 3);
+	char *ta = token_new(f, 1), *tb = token_new(f, 2);
+	char *tc = token_new(f, 3);
 	size_t before = count(f->ca), ok = 0;
 	int i, st;
 
@@ -1026,6 +1098,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identity_from_authorization),
 		cmocka_unit_test(test_stored_before_returned),
+		cmocka_unit_test(test_issue_der),
 		cmocka_unit_test(test_profile_selection),
 		cmocka_unit_test(test_service_and_admin),
 		cmocka_unit_test(test_reissue_revoke),
