@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 #include <openssl/err.h>
@@ -140,6 +141,18 @@ parse_int(const char *v, long min, long max, long *out)
 		return 0;
 	*out = n;
 	return 1;
+}
+
+unsigned int
+conf_threads_auto(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	if (n > CONF_THREADS_AUTO_MAX / CONF_THREADS_PER_CORE)
+		return CONF_THREADS_AUTO_MAX;
+	return (unsigned int)n * CONF_THREADS_PER_CORE;
 }
 
 static int
@@ -352,7 +365,7 @@ defaults(struct conf *c)
 	c->ocsp_max_requests = 16;
 	c->ocsp_signer_days = 7;
 	c->ocsp_signer_rotate_before = 2 * 86400;
-	c->threads = 2;
+	c->threads = conf_threads_auto();
 	c->max_connections = 1024;
 	c->max_connections_per_ip = 64;
 	c->connection_timeout = 10;
@@ -676,11 +689,16 @@ server_key(struct parse *p, int line, const char *sec, const char *k,
 		return set_str(k[4] == 's' ? &c->https_listen :
 		    &c->http_listen, v);
 	}
+	if (strcmp(k, "threads") == 0 && strcmp(v, "auto") == 0) {
+		c->threads = conf_threads_auto();
+		return 1;
+	}
 	if (strcmp(k, "threads") == 0 || strcmp(k, "max_connections") == 0 ||
 	    strcmp(k, "max_connections_per_ip") == 0 ||
 	    strcmp(k, "connection_timeout") == 0) {
 		if (!parse_int(v, 1, 100000, &n))
-			return set_fail(p, line, sec, k, "1 to 100000");
+			return set_fail(p, line, sec, k, k[0] == 't' ?
+			    "1 to 100000, or auto" : "1 to 100000");
 		*(k[0] == 't' ? &c->threads : strcmp(k, "max_connections") == 0 ?
 		    &c->max_connections : k[0] == 'm' ?
 		    &c->max_connections_per_ip : &c->connection_timeout) =
@@ -1119,7 +1137,8 @@ conf_default_text(enum conf_keytype kt)
 "# its DNS names and IP addresses, comma-separated.\n"
 "tls_dns = localhost\n"
 "tls_ip = 127.0.0.1\n"
-"threads = 2\n"
+"# Threads per listener; auto: 4 per core, at most 32.\n"
+"threads = auto\n"
 "max_connections = 1024\n"
 "max_connections_per_ip = 64\n"
 "connection_timeout = 10\n"

@@ -159,7 +159,7 @@ struct conf {
 	char		*tls_dns;		/* "localhost" */
 	char		*tls_ip;		/* "127.0.0.1" */
 	int		 tls_days;		/* 0: the service profile's */
-	unsigned int	 threads;		/* libmicrohttpd thread pool */
+	unsigned int	 threads;		/* libmicrohttpd pool, per listener */
 	unsigned int	 max_connections;
 	unsigned int	 max_connections_per_ip;
 	unsigned int	 connection_timeout;	/* seconds, idle */
@@ -191,6 +191,18 @@ const struct conf_profile *conf_profile_get(const struct conf *,
  * "90", "30m", "24h", "7d" → seconds; -1 if malformed or over ten years.
  */
 long		 conf_duration_parse(const char *);
+
+/*
+ * [server] threads = auto: CONF_THREADS_PER_CORE threads per online core,
+ * at most CONF_THREADS_AUTO_MAX. An enrollment waits for two durable
+ * commits and the HSM as well as using the CPU: two threads per core
+ * leave a core idle while both wait, and more writers waiting at once
+ * share a commit (ca/commit.c). The cap keeps both listeners' threads
+ * within LMDB's default of 126 readers. See docs/performance.md.
+ */
+#define CONF_THREADS_PER_CORE	4
+#define CONF_THREADS_AUTO_MAX	32
+unsigned int	 conf_threads_auto(void);
 
 /* "ec-p256" → CONF_KEY_EC_P256; CONF_KEY_NONE if unknown. */
 enum conf_keytype conf_keytype_parse(const char *);

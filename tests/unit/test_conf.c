@@ -80,7 +80,28 @@ test_default(void **state)
 	assert_int_equal(c->crl_shards, 1);
 	assert_true(c->ocsp_nonce_sign);
 	assert_string_equal(c->http_listen, "127.0.0.1:8080");
+	/* threads = auto: 4 per core, at most 32. */
+	assert_int_equal(c->threads, conf_threads_auto());
+	assert_true(c->threads >= CONF_THREADS_PER_CORE &&
+	    c->threads <= CONF_THREADS_AUTO_MAX);
 	conf_free(c);
+}
+
+static void
+test_threads(void **state)
+{
+	struct conf *c;
+
+	assert_non_null(c = parse_default_plus("[server]\nthreads = 3\n"));
+	assert_int_equal(c->threads, 3);
+	conf_free(c);
+	assert_non_null(c = parse_default_plus("[server]\nthreads = auto\n"));
+	assert_int_equal(c->threads, conf_threads_auto());
+	conf_free(c);
+	assert_int_equal(parse_err("[server]\nthreads = 0\n"), LY_ERR_CONFIG);
+	assert_non_null(strstr(ly_errdetail(), "or auto"));
+	assert_int_equal(parse_err("[server]\nthreads = many\n"),
+	    LY_ERR_CONFIG);
 }
 
 static void
@@ -213,6 +234,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_profile_override),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_line_numbers),
