@@ -648,7 +648,8 @@ ca_issued_clear(struct ca_issued *is)
  */
 static int
 issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
-    const struct ca_identity *id, int days, const char *actor,
+    EVP_PKEY *reqkey, const struct ca_identity *id, int days,
+    const char *actor,
     const char *cn, struct store_cert *old, const unsigned char *tok,
     struct ca_issued *out, X509 **certp)
 {
@@ -704,7 +705,7 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	spec.profile = p;
 	spec.issuer = issuer;
 	spec.issuer_name = ca->conf->issuing.name;
-	spec.pubkey = X509_REQ_get0_pubkey(req);
+	spec.pubkey = reqkey;
 	spec.spki = X509_REQ_get_X509_PUBKEY(req);
 	spec.subject = subject;
 	spec.serial = &rec.serial;
@@ -761,6 +762,7 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	struct ca_identity id;
 	struct ca_issued is;
 	X509_REQ *req = NULL;
+	EVP_PKEY *key = NULL;
 	int r;
 
 	memset(&id, 0, sizeof(id));
@@ -769,17 +771,18 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	    (p = conf_profile_get(ca->conf, rq->profile)) == NULL)
 		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
 		    rq->profile != NULL ? rq->profile : "");
-	if ((r = ca_csr_parse(rq->csr, rq->csrlen, &req)) != LY_OK ||
-	    (r = ca_csr_check(p, req)) != LY_OK ||
+	if ((r = ca_csr_parse(rq->csr, rq->csrlen, &req, &key)) != LY_OK ||
+	    (r = ca_csr_check(p, req, key)) != LY_OK ||
 	    (r = identity_check(ca->conf, p, &rq->identity, &id)) != LY_OK)
 		goto out;
-	if ((r = issue(ca, p, req, &id, rq->days, rq->actor, rq->cn, NULL,
-	    NULL, &is, certp)) == LY_OK)
+	if ((r = issue(ca, p, req, key, &id, rq->days, rq->actor, rq->cn,
+	    NULL, NULL, &is, certp)) == LY_OK)
 		*serialp = is.serial;
  out:
 	ca_issued_clear(&is);
 	ca_identity_clear(&id);
 	X509_REQ_free(req);
+	EVP_PKEY_free(key);
 	return r;
 }
 
@@ -794,6 +797,7 @@ reissue(struct ca *ca, const struct ca_serial *serial,
 	struct store_cert *old = NULL;
 	struct ca_identity id;
 	X509_REQ *req = NULL;
+	EVP_PKEY *key = NULL;
 	X509 *oldx = NULL;
 	const unsigned char *der;
 	int r;
@@ -836,13 +840,15 @@ reissue(struct ca *ca, const struct ca_serial *serial,
 	}
 	if ((r = cert_identity_from(ca->conf, oldx, &id)) != LY_OK)
 		goto out;
-	if ((r = ca_csr_parse(csr, csrlen, &req)) != LY_OK ||
-	    (r = ca_csr_check(p, req)) != LY_OK)
+	if ((r = ca_csr_parse(csr, csrlen, &req, &key)) != LY_OK ||
+	    (r = ca_csr_check(p, req, key)) != LY_OK)
 		goto out;
-	r = issue(ca, p, req, &id, 0, actor, NULL, old, NULL, out, certp);
+	r = issue(ca, p, req, key, &id, 0, actor, NULL, old, NULL, out,
+	    certp);
  out:
 	ca_identity_clear(&id);
 	X509_REQ_free(req);
+	EVP_PKEY_free(key);
 	X509_free(oldx);
 	store_cert_free(old);
 	return r;
@@ -880,20 +886,23 @@ ca_issue_tok(struct ca *ca, const char *profile, const struct ca_identity *in,
 	const struct conf_profile *p;
 	struct ca_identity id;
 	X509_REQ *req = NULL;
+	EVP_PKEY *key = NULL;
 	int r;
 
 	memset(&id, 0, sizeof(id));
 	if ((p = conf_profile_get(ca->conf, profile)) == NULL)
 		return ly_fail(LY_ERR_BAD_PROFILE, "profile \"%s\" of the "
 		    "token is no longer configured", profile);
-	if ((r = ca_csr_parse(csr, csrlen, &req)) != LY_OK ||
-	    (r = ca_csr_check(p, req)) != LY_OK ||
+	if ((r = ca_csr_parse(csr, csrlen, &req, &key)) != LY_OK ||
+	    (r = ca_csr_check(p, req, key)) != LY_OK ||
 	    (r = identity_check(ca->conf, p, in, &id)) != LY_OK)
 		goto out;
-	r = issue(ca, p, req, &id, 0, actor, NULL, NULL, tok, out, certp);
+	r = issue(ca, p, req, key, &id, 0, actor, NULL, NULL, tok, out,
+	    certp);
  out:
 	ca_identity_clear(&id);
 	X509_REQ_free(req);
+	EVP_PKEY_free(key);
 	return r;
 }
 

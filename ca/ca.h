@@ -103,21 +103,27 @@ const char	*ca_identity_key(const struct ca_identity *);
 
 /*
  * Parses an untrusted CSR, PEM ("CERTIFICATE REQUEST" or "NEW CERTIFICATE
- * REQUEST") or DER, of at most CA_CSR_MAX bytes, refusing trailing bytes.
- * LY_ERR_BAD_CSR / LY_ERR_TOO_LARGE, or LY_ERR_KEY_POLICY for an EC key
- * with explicit parameters, refused before OpenSSL decodes the key (its
- * curve arithmetic is where CVE-2022-0778 lived). *reqp is freed by the
- * caller.
+ * REQUEST") or DER, of at most CA_CSR_MAX bytes, refusing trailing bytes,
+ * and decodes its subject public key, once: *keyp. The key is not kept
+ * in *reqp (X509_REQ_get0_pubkey() gives NULL): pass *keyp wherever the
+ * CSR's key is needed. LY_ERR_BAD_CSR (also for a key that does not
+ * decode) / LY_ERR_TOO_LARGE, or LY_ERR_KEY_POLICY for an EC key with
+ * explicit parameters, refused before OpenSSL decodes the key (its curve
+ * arithmetic is where CVE-2022-0778 lived). On success *reqp and *keyp
+ * are set and freed by the caller; on failure neither is touched.
  */
-int		 ca_csr_parse(const unsigned char *, size_t, X509_REQ **reqp);
+int		 ca_csr_parse(const unsigned char *, size_t, X509_REQ **reqp,
+		    EVP_PKEY **keyp);
 /*
- * Checks a parsed CSR against a profile: the self-signature verifies
- * (LY_ERR_CSR_SIGNATURE), the key is of an allowed type and size: EC only
- * on a named P-256/P-384 curve (explicit parameters refused before any
- * arithmetic), RSA within [rsa_min_bits, rsa_max_bits] with an odd
- * exponent >= 65537, Ed25519 if allowed (LY_ERR_KEY_POLICY).
+ * Checks a parsed CSR and its key (from ca_csr_parse()) against a
+ * profile: the self-signature verifies (LY_ERR_CSR_SIGNATURE), the key is
+ * of an allowed type and size: EC only on a named P-256/P-384 curve
+ * (explicit parameters refused before any arithmetic), RSA within
+ * [rsa_min_bits, rsa_max_bits] with an odd exponent >= 65537, Ed25519 if
+ * allowed (LY_ERR_KEY_POLICY).
  */
-int		 ca_csr_check(const struct conf_profile *, X509_REQ *);
+int		 ca_csr_check(const struct conf_profile *, X509_REQ *,
+		    EVP_PKEY *key);
 /*
  * Key policy alone, for a public key from anywhere (CSR or a certificate
  * being reissued).

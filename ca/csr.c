@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 
 #include "util/util.h"
@@ -133,9 +135,130 @@ csr_der_precheck(const unsigned char *der, size_t derlen)
 	return LY_OK;
 }
 
-/* DER to X509_REQ, refusing trailing bytes and unknown versions. */
+/*
+ * The library context CSRs are decoded in: the null provider only, so
+ * that decoding leaves the subject's key alone. OpenSSL 3.0 decodes the
+ * key of an X509_PUBKEY while it decodes the structure, opportunistically,
+ * through a provider decoder whose set-up (OSSL_DECODER_CTX_new_for_pkey()
+ * walks every key manager and decoder there is) cost about a seventh of
+ * an enrollment's CPU. With no decoders the attempt fails quietly and
+ * csr_key_decode() decodes the key, once, the cheap way where there is
+ * one. Only the key is affected: X509_REQ_verify() takes the key we give
+ * it. NULL (the default context) if it cannot be made.
+ */
+static OSSL_LIB_CTX	*csr_libctx;
+static pthread_once_t	 csr_libctx_once = PTHREAD_ONCE_INIT;
+
+static void
+csr_libctx_init(void)
+{
+	OSSL_LIB_CTX *ctx;
+
+	if ((ctx = OSSL_LIB_CTX_new()) != NULL &&
+	    OSSL_PROVIDER_load(ctx, "null") == NULL) {
+		OSSL_LIB_CTX_free(ctx);
+		ctx = NULL;
+	}
+	ERR_clear_error();
+	csr_libctx = ctx;	/* for the life of the process */
+}
+
+/* A named-curve EC point from its octets, without a decoder. */
+static EVP_PKEY *
+csr_key_ec(const char *group, const unsigned char *pk, int pklen)
+{
+	EVP_PKEY_CTX *ctx;
+	EVP_PKEY *key = NULL;
+	OSSL_PARAM params[3];
+
+	params[0] = OSSL_PARAM_construct_utf8_string(
+	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(
+	    OSSL_PKEY_PARAM_PUB_KEY, (void *)pk, (size_t)pklen);
+	params[2] = OSSL_PARAM_construct_end();
+	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		key = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return key;
+}
+
+/*
+ * The curve of an uncompressed point on named P-256 or P-384, the form
+ * devices send, or NULL for any other key or form.
+ */
+static const char *
+csr_key_fast_curve(const X509_ALGOR *pa, const unsigned char *pk, int pklen)
+{
+	const ASN1_OBJECT *aobj;
+	const void *pval;
+	int ptype, nid;
+
+	X509_ALGOR_get0(&aobj, &ptype, &pval, pa);
+	if (OBJ_obj2nid(aobj) != NID_X9_62_id_ecPublicKey ||
+	    ptype != V_ASN1_OBJECT || pklen < 1 || pk[0] != 0x04)
+		return NULL;
+	nid = OBJ_obj2nid(pval);
+	if (nid == NID_X9_62_prime256v1 && pklen == 1 + 2 * 32)
+		return SN_X9_62_prime256v1;
+	if (nid == NID_secp384r1 && pklen == 1 + 2 * 48)
+		return SN_secp384r1;
+	return NULL;
+}
+
+/* Any key, through the SubjectPublicKeyInfo decoder of the default context. */
+static EVP_PKEY *
+csr_key_spki(X509_PUBKEY *xpk)
+{
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	EVP_PKEY *key;
+	int len;
+
+	if ((len = i2d_X509_PUBKEY(xpk, &der)) <= 0)
+		return NULL;
+	p = der;
+	key = d2i_PUBKEY(NULL, &p, len);
+	OPENSSL_free(der);
+	return key;
+}
+
+/*
+ * The CSR's subject public key. An uncompressed point on P-256 or P-384
+ * is imported from its octets, which checks that it is on the curve as
+ * the decoder would; anything else goes through the decoder as before.
+ */
 static int
-csr_der_decode(const unsigned char *der, size_t len, X509_REQ **reqp)
+csr_key_decode(X509_REQ *req, EVP_PKEY **keyp)
+{
+	X509_PUBKEY *xpk;
+	X509_ALGOR *pa;
+	const unsigned char *pk;
+	const char *curve;
+	EVP_PKEY *key;
+	char buf[256];
+	int pklen;
+
+	if ((xpk = X509_REQ_get_X509_PUBKEY(req)) == NULL ||
+	    !X509_PUBKEY_get0_param(NULL, &pk, &pklen, &pa, xpk))
+		key = NULL;
+	else if ((curve = csr_key_fast_curve(pa, pk, pklen)) != NULL)
+		key = csr_key_ec(curve, pk, pklen);
+	else
+		key = csr_key_spki(xpk);
+	if (key == NULL)
+		return ly_fail(LY_ERR_BAD_CSR, "CSR: cannot decode the public "
+		    "key (%s)", csr_ossl_reason(buf, sizeof(buf)));
+	ERR_clear_error();
+	*keyp = key;
+	return LY_OK;
+}
+
+/* DER to X509_REQ and its key, refusing trailing bytes and unknown versions. */
+static int
+csr_der_decode(const unsigned char *der, size_t len, X509_REQ **reqp,
+    EVP_PKEY **keyp)
 {
 	const unsigned char *p = der;
 	X509_REQ *req = NULL;
@@ -144,7 +267,9 @@ csr_der_decode(const unsigned char *der, size_t len, X509_REQ **reqp)
 
 	if ((r = csr_der_precheck(der, len)) != LY_OK)
 		goto out;
-	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
+	pthread_once(&csr_libctx_once, csr_libctx_init);
+	if ((req = (X509_REQ *)ASN1_item_d2i_ex(NULL, &p, (long)len,
+	    ASN1_ITEM_rptr(X509_REQ), csr_libctx, NULL)) == NULL) {
 		r = ly_fail(LY_ERR_BAD_CSR, "CSR: not a PKCS#10 request (%s)",
 		    csr_ossl_reason(buf, sizeof(buf)));
 		goto out;
@@ -160,6 +285,8 @@ csr_der_decode(const unsigned char *der, size_t len, X509_REQ **reqp)
 		    "(RFC 2986 4.1)", X509_REQ_get_version(req));
 		goto out;
 	}
+	if ((r = csr_key_decode(req, keyp)) != LY_OK)
+		goto out;
 	*reqp = req;
 	req = NULL;	/* transferred */
 	r = LY_OK;
@@ -174,7 +301,8 @@ csr_der_decode(const unsigned char *der, size_t len, X509_REQ **reqp)
  * headers and nothing but white space after it.
  */
 static int
-csr_pem_decode(const unsigned char *data, size_t len, X509_REQ **reqp)
+csr_pem_decode(const unsigned char *data, size_t len, X509_REQ **reqp,
+    EVP_PKEY **keyp)
 {
 	BIO *bio = NULL;
 	char *name = NULL, *header = NULL, *rest = NULL, buf[256];
@@ -217,7 +345,7 @@ csr_pem_decode(const unsigned char *data, size_t len, X509_REQ **reqp)
 		r = ly_fail(LY_ERR_BAD_CSR, "CSR: empty PEM block");
 		goto out;
 	}
-	r = csr_der_decode(der, (size_t)derlen, reqp);
+	r = csr_der_decode(der, (size_t)derlen, reqp, keyp);
  out:
 	OPENSSL_free(name);
 	OPENSSL_free(header);
@@ -227,7 +355,8 @@ csr_pem_decode(const unsigned char *data, size_t len, X509_REQ **reqp)
 }
 
 int
-ca_csr_parse(const unsigned char *data, size_t len, X509_REQ **reqp)
+ca_csr_parse(const unsigned char *data, size_t len, X509_REQ **reqp,
+    EVP_PKEY **keyp)
 {
 	size_t off;
 
@@ -242,9 +371,9 @@ ca_csr_parse(const unsigned char *data, size_t len, X509_REQ **reqp)
 		return ly_fail(LY_ERR_BAD_CSR, "CSR is empty");
 	if (len - off >= strlen(CSR_PEM_BEGIN) &&
 	    memcmp(data + off, CSR_PEM_BEGIN, strlen(CSR_PEM_BEGIN)) == 0)
-		return csr_pem_decode(data + off, len - off, reqp);
+		return csr_pem_decode(data + off, len - off, reqp, keyp);
 	/* DER starts with its SEQUENCE tag, so leading blanks are garbage. */
-	return csr_der_decode(data, len, reqp);
+	return csr_der_decode(data, len, reqp, keyp);
 }
 
 /* ---- key policy -------------------------------------------------------- */
@@ -369,15 +498,13 @@ ca_key_check(const struct conf_profile *prof, EVP_PKEY *pkey)
 }
 
 int
-ca_csr_check(const struct conf_profile *prof, X509_REQ *req)
+ca_csr_check(const struct conf_profile *prof, X509_REQ *req, EVP_PKEY *pkey)
 {
-	EVP_PKEY *pkey;
 	char buf[256];
 	int r;
 
-	if ((pkey = X509_REQ_get0_pubkey(req)) == NULL)
-		return ly_fail(LY_ERR_BAD_CSR, "CSR: cannot decode the public "
-		    "key (%s)", csr_ossl_reason(buf, sizeof(buf)));
+	if (pkey == NULL)
+		return ly_fail(LY_ERR_BAD_CSR, "CSR: no public key");
 	/* The policy first: no signature arithmetic on a refused key. */
 	if ((r = ca_key_check(prof, pkey)) != LY_OK)
 		return r;

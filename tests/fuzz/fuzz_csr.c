@@ -18,13 +18,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	const struct conf *conf = fuzz_conf();
 	const struct conf_profile *p;
 	X509_REQ *req = NULL;
+	EVP_PKEY *key = NULL;
 	size_t i;
 
-	if (ca_csr_parse(data, len, &req) == LY_OK) {
+	if (ca_csr_parse(data, len, &req, &key) == LY_OK) {
 		for (i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
 			if ((p = conf_profile_get(conf, profiles[i])) != NULL)
-				(void)ca_csr_check(p, req);
+				(void)ca_csr_check(p, req, key);
 		X509_REQ_free(req);
+		EVP_PKEY_free(key);
 	}
 	fuzz_reset();
 	return 0;

@@ -19,12 +19,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	unsigned char *der = NULL;
 	size_t derlen = 0;
 	X509_REQ *req = NULL;
+	EVP_PKEY *key = NULL;
 
 	if (est_b64_decode(data, len, &der, &derlen) == LY_OK) {
-		if (ca_csr_parse(der, derlen, &req) == LY_OK) {
+		if (ca_csr_parse(der, derlen, &req, &key) == LY_OK) {
 			(void)ca_csr_check(conf_profile_get(conf, "client"),
-			    req);
+			    req, key);
 			X509_REQ_free(req);
+			EVP_PKEY_free(key);
 		}
 		free(der);
 	}

@@ -182,13 +182,15 @@ static void
 parse_bad(const void *data, size_t len, int want, const char *detail)
 {
 	X509_REQ *req = (X509_REQ *)0x1;	/* must stay untouched */
+	EVP_PKEY *key = (EVP_PKEY *)0x1;
 	int r;
 
 	ly_errclear();
-	r = ca_csr_parse(data, len, &req);
+	r = ca_csr_parse(data, len, &req, &key);
 	if (r != want)
 		fail_msg("got %d (%s), want %d", r, ly_errdetail(), want);
 	assert_ptr_equal(req, (X509_REQ *)0x1);
+	assert_ptr_equal(key, (EVP_PKEY *)0x1);
 	if (detail != NULL && strstr(ly_errdetail(), detail) == NULL)
 		fail_msg("detail \"%s\" lacks \"%s\"", ly_errdetail(), detail);
 }
@@ -198,14 +200,17 @@ static int
 parse_check(const void *data, size_t len)
 {
 	X509_REQ *req = NULL;
+	EVP_PKEY *key = NULL;
 	int r;
 
 	ly_errclear();
-	if ((r = ca_csr_parse(data, len, &req)) != LY_OK)
+	if ((r = ca_csr_parse(data, len, &req, &key)) != LY_OK)
 		return r;
 	assert_non_null(req);
-	r = ca_csr_check(&prof, req);
+	assert_non_null(key);
+	r = ca_csr_check(&prof, req, key);
 	X509_REQ_free(req);
+	EVP_PKEY_free(key);
 	return r;
 }
 
@@ -407,6 +412,46 @@ test_parse_version(void **state)
 	X509_REQ_free(req);
 }
 
+/*
+ * The key comes out of the parse, once, equal to the one that signed:
+ * P-256 and P-384 imported from the point's octets, other keys through
+ * the decoder. A point that is not on its curve is refused by the parse.
+ */
+static void
+test_parse_key(void **state)
+{
+	int k, ks[] = { K_P256, K_P384, K_RSA2048, K_K256, K_ED25519 };
+	X509_REQ *req;
+	EVP_PKEY *key;
+	unsigned char *der, pt[65];
+	size_t i, n, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+		k = ks[i];
+		req = NULL;
+		key = NULL;
+		assert_int_equal(ca_csr_parse(csrs[k].der, csrs[k].derlen,
+		    &req, &key), LY_OK);
+		if (EVP_PKEY_eq(key, keys[k]) != 1)
+			fail_msg("key %d: not the key that signed", k);
+		assert_int_equal(X509_REQ_verify(req, key), 1);
+		X509_REQ_free(req);
+		EVP_PKEY_free(key);
+	}
+	/* The P-256 point with its last octet changed: off the curve. */
+	assert_int_equal(EVP_PKEY_get_octet_string_param(keys[K_P256],
+	    OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &n), 1);
+	assert_int_equal(n, sizeof(pt));
+	len = csrs[K_P256].derlen;
+	assert_non_null(der = malloc(len));
+	memcpy(der, csrs[K_P256].der, len);
+	assert_non_null(memmem(der, len, pt, n));
+	((unsigned char *)memmem(der, len, pt, n))[n - 1] ^= 0x01;
+	parse_bad(der, len, LY_ERR_BAD_CSR, "cannot decode the public key");
+	free(der);
+}
+
 /* ---- signature --------------------------------------------------------- */
 
 static void
@@ -536,7 +581,8 @@ test_policy_explicit_ec(void **state)
 	parse_bad(csrs[K_EXPLICIT].pem, csrs[K_EXPLICIT].pemlen,
 	    LY_ERR_KEY_POLICY, "named curve");
 	/* ... and by the key policy for a key from elsewhere. */
-	assert_int_equal(ca_csr_check(&prof, req), LY_ERR_KEY_POLICY);
+	assert_int_equal(ca_csr_check(&prof, req, keys[K_EXPLICIT]),
+	    LY_ERR_KEY_POLICY);
 	assert_string_equal(ly_errdetail(), "EC key with explicit curve "
 	    "parameters is not allowed (RFC 5480 2.1.1)");
 	assert_int_equal(ca_key_check(&prof, keys[K_EXPLICIT]),
@@ -589,6 +635,7 @@ main(void)
 		T(test_parse_bad_der),
 		T(test_parse_bad_pem),
 		T(test_parse_version),
+		T(test_parse_key),
 		T(test_signature_flipped),
 		T(test_policy_before_signature),
 		T(test_policy_good),
