@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,24 +16,53 @@
 #include "enroll/extern.h"
 #include "util/util.h"
 
-/* The 200 answer with the new certificate and the chain. */
+/* A string as a JSON value; caller frees. NULL on failure. */
+static char *
+api_json_string(const char *s)
+{
+	json_t *j;
+	char *out;
+
+	if ((j = json_string(s)) == NULL)
+		return NULL;
+	out = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+	json_decref(j);
+	return out;
+}
+
+/*
+ * The 200 answer with the new certificate and the chain: {"certificate",
+ * "chain", "not_after", "serial"}, byte for byte what json_dumps() with
+ * JSON_COMPACT | JSON_SORT_KEYS writes. Each value is encoded by jansson;
+ * the chain's, the same in every answer, once by enroll_new().
+ */
 static int
 api_cert_reply(struct enroll *e, struct enroll_response *resp,
     const struct ca_issued *is)
 {
-	char *pem = NULL, *hex = NULL, na[21];
+	char *pem = NULL, *hex = NULL, *jpem = NULL, *jna = NULL;
+	char *jhex = NULL, *body = NULL, na[21];
 	int r = LY_ERR_ALLOC;
 
 	ly_time_fmt(is->not_after, na);
 	if ((pem = enroll_pem(is->der, is->derlen)) == NULL ||
-	    (hex = ca_serial_hex(&is->serial)) == NULL)
+	    (hex = ca_serial_hex(&is->serial)) == NULL ||
+	    (jpem = api_json_string(pem)) == NULL ||
+	    (jna = api_json_string(na)) == NULL ||
+	    (jhex = api_json_string(hex)) == NULL ||
+	    asprintf(&body, "{\"certificate\":%s,\"chain\":%s,"
+	    "\"not_after\":%s,\"serial\":%s}", jpem, e->chain_json, jna,
+	    jhex) == -1) {
+		body = NULL;
 		goto out;
-	r = enroll_json_reply(resp, 200, json_pack("{s:s, s:[s, s], s:s, s:s}",
-	    "certificate", pem, "chain", e->chain_pem[0], e->chain_pem[1],
-	    "serial", hex, "not_after", na));
+	}
+	r = enroll_json_reply_text(resp, 200, body);
  out:
 	free(pem);
 	free(hex);
+	free(jpem);
+	free(jna);
+	free(jhex);
 	return r;
 }
 

@@ -26,8 +26,10 @@ enroll_new(struct ca *ca, struct enroll **ep)
 	struct enroll *e;
 
 	const unsigned char *der;
+	json_t *chain = NULL;
+	char *pem;
 	size_t len;
-	int i;
+	int i, r = LY_ERR_ALLOC;
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return LY_ERR_ALLOC;
@@ -36,16 +38,34 @@ enroll_new(struct ca *ca, struct enroll **ep)
 		free(e);
 		return LY_ERR_INTERNAL;
 	}
-	/* The chain of every reply, made once: the CA certificates stay. */
-	for (i = 0; i < 2; i++)
+	/*
+	 * The chain of every certificate reply, as JSON, made once: the CA
+	 * certificates stay, and escaping their PEM was a third of a reply.
+	 */
+	if ((chain = json_array()) == NULL)
+		goto out;
+	for (i = 0; i < 2; i++) {
 		if (ca_cert_der(ca, i == 0 ? CA_ISSUING : CA_ROOT, &der,
-		    &len) != LY_OK ||
-		    (e->chain_pem[i] = enroll_pem(der, len)) == NULL) {
-			enroll_free(e);
-			return LY_ERR_ALLOC;
+		    &len) != LY_OK || (pem = enroll_pem(der, len)) == NULL)
+			goto out;
+		r = json_array_append_new(chain, json_string(pem));
+		free(pem);
+		if (r != 0) {
+			r = LY_ERR_ALLOC;
+			goto out;
 		}
+	}
+	if ((e->chain_json = json_dumps(chain, JSON_COMPACT)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
 	*ep = e;
-	return LY_OK;
+	e = NULL;
+	r = LY_OK;
+ out:
+	json_decref(chain);
+	enroll_free(e);
+	return r;
 }
 
 void
@@ -53,8 +73,7 @@ enroll_free(struct enroll *e)
 {
 	if (e == NULL)
 		return;
-	free(e->chain_pem[0]);
-	free(e->chain_pem[1]);
+	free(e->chain_json);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
@@ -106,6 +125,12 @@ enroll_json_reply(struct enroll_response *resp, int status, json_t *o)
 		return LY_ERR_ALLOC;
 	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
+	return enroll_json_reply_text(resp, status, s);
+}
+
+int
+enroll_json_reply_text(struct enroll_response *resp, int status, char *s)
+{
 	if (s == NULL)
 		return LY_ERR_ALLOC;
 	free(resp->body);

@@ -29,7 +29,7 @@ struct enroll_rl {
 
 struct enroll {
 	struct ca	*ca;
-	char		*chain_pem[2];	/* issuing, root: every reply's chain */
+	char		*chain_json;	/* ["<issuing PEM>","<root PEM>"] */
 	pthread_mutex_t	 lock;		/* guards rl[] */
 	struct enroll_rl rl[ENROLL_RL_SLOTS];
 };
@@ -40,6 +40,8 @@ int	 enroll_error(struct enroll_response *, int status, const char *code,
 int	 enroll_ca_error(struct enroll_response *, int r);
 int	 enroll_method_error(struct enroll_response *, const char *allow);
 int	 enroll_json_reply(struct enroll_response *, int status, json_t *);
+/* As enroll_json_reply(), for JSON text it takes (malloc'd; NULL: ALLOC). */
+int	 enroll_json_reply_text(struct enroll_response *, int status, char *);
 int	 enroll_json_body(const struct enroll_request *,
 	    struct enroll_response *, json_t **);
 int	 enroll_client(struct enroll *, const struct enroll_request *,

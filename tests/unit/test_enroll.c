@@ -153,14 +153,35 @@ uri_san(X509 *x)
 	return buf;
 }
 
+/* The PEM of x in buf. */
+static const char *
+pem_of(X509 *x, char *buf, size_t n)
+{
+	BIO *b;
+	char *data;
+	long len;
+
+	assert_non_null(b = BIO_new(BIO_s_mem()));
+	assert_int_equal(PEM_write_bio_X509(b, x), 1);
+	len = BIO_get_mem_data(b, &data);
+	assert_true(len > 0 && (size_t)len < n);
+	memcpy(buf, data, (size_t)len);
+	buf[len] = '\0';
+	BIO_free(b);
+	return buf;
+}
+
 /* Enrolls over the JSON API; returns the DER of the new certificate. */
 static unsigned char *
 enroll_ok(struct fixture *f, const char *profile, const char *id,
     size_t *derlen)
 {
 	struct enroll_response resp;
-	char *tok = mktoken(f, profile, id, 3600), *body;
-	const char *pem;
+	struct ca_serial serial;
+	struct tm tm;
+	char *tok = mktoken(f, profile, id, 3600), *body, *again, *sn;
+	char buf[4096];
+	const char *pem, *iss, *root, *na, *hex;
 	json_t *o;
 	BIO *b;
 	X509 *x;
@@ -172,12 +193,29 @@ enroll_ok(struct fixture *f, const char *profile, const char *id,
 	assert_int_equal(resp.status, 200);
 	o = json_loadb((const char *)resp.body, resp.len, 0, NULL);
 	assert_non_null(o);
-	assert_int_equal(json_unpack(o, "{s:s}", "certificate", &pem), 0);
-	assert_int_equal(json_array_size(json_object_get(o, "chain")), 2);
-	assert_non_null(json_object_get(o, "not_after"));
+	/* Exactly what jansson writes for the object (it is put together). */
+	assert_non_null(again = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS));
+	assert_int_equal(strlen(again), resp.len);
+	assert_memory_equal(again, resp.body, resp.len);
+	free(again);
+	assert_int_equal(json_unpack(o, "{s:s, s:[s, s], s:s, s:s}",
+	    "certificate", &pem, "chain", &iss, &root, "not_after", &na,
+	    "serial", &hex), 0);
+	assert_string_equal(iss, pem_of(ca_cert(f->ca, CA_ISSUING), buf,
+	    sizeof(buf)));
+	assert_string_equal(root, pem_of(ca_cert(f->ca, CA_ROOT), buf,
+	    sizeof(buf)));
 	b = BIO_new_mem_buf(pem, -1);
 	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
 	assert_non_null(x);
+	assert_int_equal(ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm), 1);
+	ly_time_fmt(timegm(&tm), buf);
+	assert_string_equal(na, buf);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(x),
+	    &serial), LY_OK);
+	assert_non_null(sn = ca_serial_hex(&serial));
+	assert_string_equal(hex, sn);
+	free(sn);
 	len = i2d_X509(x, &der);
 	assert_true(len > 0);
 	*derlen = (size_t)len;
