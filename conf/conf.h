@@ -159,7 +159,7 @@ struct conf {
 	char		*tls_dns;		/* "localhost" */
 	char		*tls_ip;		/* "127.0.0.1" */
 	int		 tls_days;		/* 0: the service profile's */
-	unsigned int	 threads;		/* libmicrohttpd pool, per listener */
+	unsigned int	 threads;		/* per listener (MHD pool) */
 	unsigned int	 max_connections;
 	unsigned int	 max_connections_per_ip;
 	unsigned int	 connection_timeout;	/* seconds, idle */
