@@ -58,7 +58,8 @@ ca_open(const char *dir, unsigned int flags, struct ca **cap)
 	if ((r = conf_load(dir, NULL, &ca->conf)) != LY_OK)
 		goto out;
 	if ((r = store_open(ca->conf->store_dir, ca->conf->store_map_size,
-	    (flags & CA_OPEN_READONLY) ? STORE_RDONLY : 0, &ca->store)) != LY_OK)
+	    STORE_EXISTING | ((flags & CA_OPEN_READONLY) ? STORE_RDONLY : 0),
+	    &ca->store)) != LY_OK)
 		goto out;
 	if ((r = cert_load_pem(ca->conf->root.cert_file,
 	    &ca->certs[CA_ROOT])) != LY_OK ||
