@@ -159,9 +159,9 @@ ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
 }
 
 /*
- * Signs x with the slot's CA key and checks the signature with the CA
- * certificate's public key: a faulty HSM must not get a bad certificate
- * past us.
+ * Lints x, signs it with the slot's CA key and checks the signature with
+ * the CA certificate's public key: neither a bug of ours nor a faulty HSM
+ * may get a bad certificate past us.
  */
 int
 ca_sign_cert(struct ca *ca, int slot, X509 *x)
@@ -170,6 +170,9 @@ ca_sign_cert(struct ca *ca, int slot, X509 *x)
 	EVP_PKEY *pub;
 	int r;
 
+	/* No CA certificate in the slot yet: x is the self-signed root. */
+	if ((r = ca_lint_cert(x, ca->certs[slot])) != LY_OK)
+		return r;
 	if ((r = ca_key_get(ca, slot, &key)) != LY_OK)
 		return r;
 	if ((r = hsm_sign(key, hsm_sign_x509, x)) != LY_OK)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 #include "conf/conf.h"
@@ -386,6 +387,57 @@ int		 ca_crl_record(struct ca *, const char *key,
  */
 char		*ca_crl_url(const struct conf *, const char *ca, int shard);
 unsigned int	 ca_crl_shard(const struct conf *, const struct ca_serial *);
+
+/* ---- pre-issuance lint (ca/lint.c, ca/lint_crl.c, ca/lint_ocsp.c) ------ */
+
+/*
+ * Before the HSM signs anything, what it signs is checked against the
+ * RFC 5280 / RFC 6960 rules public CAs lint for (the table is in
+ * ca/lint.c and docs/security.md). Each function returns LY_OK, or
+ * LY_ERR_LINT with "lint: <rule>: <why>" in ly_errdetail(), the
+ * failure logged and counted; LY_ERR_ARG for a NULL object, LY_ERR_ALLOC
+ * or LY_ERR_INTERNAL (not counted). The object is only read, and its
+ * signature fields are not looked at. Thread-safe.
+ */
+enum ca_lint_kind {
+	CA_LINT_CERT,
+	CA_LINT_CRL,
+	CA_LINT_OCSP,
+	CA_LINT_KINDS
+};
+
+/*
+ * A to-be-signed certificate. issuer is the certificate of the CA that
+ * will sign it, or NULL when it is self-signed (a root).
+ */
+int		 ca_lint_cert(const X509 *tbs, const X509 *issuer);
+/*
+ * A to-be-signed CRL, entries included. issuer (if not NULL) is the
+ * certificate of the CA that will sign it: the CRL's issuer and AKI must
+ * name it.
+ */
+int		 ca_lint_crl(const X509_CRL *tbs, const X509 *issuer);
+/*
+ * One revokedCertificates entry, for a builder that streams entries
+ * instead of holding them in an X509_CRL (crl/build.c): it lints the
+ * header with ca_lint_crl() and each entry with this.
+ */
+int		 ca_lint_crl_entry(const X509_REVOKED *);
+/*
+ * A BasicOCSPResponse before it is signed. signer is the certificate
+ * that will sign it (NULL: unknown): a CA, or a delegated signer with
+ * OCSPSigning, id-pkix-ocsp-nocheck and no CRL DP or OCSP URL. The
+ * responder ID may still be absent when signer is given:
+ * OCSP_basic_sign_ctx() sets it from the signer as it signs.
+ */
+int		 ca_lint_ocsp(const OCSP_BASICRESP *tbs, const X509 *signer);
+/*
+ * How many operations of kind k the lint refused in this process since
+ * it started: for /metrics, which must not know X.509.
+ */
+uint64_t	 ca_lint_failures(enum ca_lint_kind k);
+/* "cert", "crl", "ocsp": the label of kind k. */
+const char	*ca_lint_kind_name(enum ca_lint_kind k);
 
 /* ---- records as JSON (ca-admin --json and the admin API) ---------------- */
 

@@ -179,6 +179,13 @@ enroll_ca_error(struct enroll_response *resp, int r)
 	case LY_ERR_HSM_PIN:
 		resp->retry_after = ENROLL_HSM_RETRY;
 		return enroll_error(resp, 503, "hsm_unavailable", "%s", d);
+	case LY_ERR_LINT:
+		/*
+		 * The certificate we built broke a rule: our bug, not the
+		 * client's (ca/lint.c logged it). The rule is no secret and
+		 * tells the operator what to look for.
+		 */
+		return enroll_error(resp, 500, "lint", "%s", d);
 	default:
 		ly_log(LY_LOG_ERR, "enroll: %s: %s", ly_strerror(r), d);
 		return enroll_error(resp, 500, "internal", "internal error");

@@ -203,6 +203,22 @@ text_histogram(struct mbuf *mb)
 	    (unsigned long long)cum);
 }
 
+/* ca/ keeps the lint's counters; here they are numbers with a label. */
+static void
+text_lint(struct mbuf *mb)
+{
+	int k;
+
+	mb_printf(mb, "# HELP lanyard_lint_failures_total Certificates, CRLs "
+	    "and OCSP responses the pre-issuance lint refused to have "
+	    "signed, by kind.\n"
+	    "# TYPE lanyard_lint_failures_total counter\n");
+	for (k = 0; k < CA_LINT_KINDS; k++)
+		mb_printf(mb, "lanyard_lint_failures_total{kind=\"%s\"} %llu\n",
+		    ca_lint_kind_name(k),
+		    (unsigned long long)ca_lint_failures(k));
+}
+
 static void
 text_crl(struct mbuf *mb, const struct web_crl_gauge *g, size_t n, time_t now)
 {
@@ -257,6 +273,7 @@ web_metrics_text(const struct web_crl_gauge *g, size_t n, time_t now,
 	    "# TYPE lanyard_http_connections_refused_total counter\n"
 	    "lanyard_http_connections_refused_total %llu\n",
 	    (unsigned long long)get(&m.refused));
+	text_lint(&mb);
 	text_crl(&mb, g, n, now);
 	text_histogram(&mb);
 	if (mb.failed)
