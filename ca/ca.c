@@ -710,8 +710,15 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	 * XXX a crash between the claim and here leaves the token CLAIMED
 	 * for good; ca_token_revoke() takes it, and the admin makes a new one.
 	 */
-	if (claimed)
+	if (claimed) {
+		/* The release is a store write of its own: keep why we failed. */
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", ly_errdetail());
 		token_release(ca, tok, &rec.serial);
+		if (why[0] != '\0')
+			(void)ly_fail(r, "%s", why);
+	}
 	X509_NAME_free(subject);
 	X509_free(x);
 	return r;
