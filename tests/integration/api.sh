@@ -226,7 +226,9 @@ eq "the refused reissues issued nothing" "$(ncerts)" "$n1"
 # ---- admin API ----------------------------------------------------------------------
 token del client '{"userId":6}'
 nt=$(admin token list --json 2>>"$LOG" | jq length)
-na=$(admin audit list --json 2>>"$LOG" | jq length)
+# The server's own work (CRLs after a revocation) may be audited in the
+# meantime: count what a request could have caused, not the server's.
+na=$(admin audit list --json 2>>"$LOG" | jq '[.[] | select(.actor != "ca-server")] | length')
 for ep in "GET /api/v1/tokens" "POST /api/v1/tokens" "GET /api/v1/certificates" \
     "GET /api/v1/certificates?status=revoked" "GET /api/v1/certificates/$S_DEV" \
     "POST /api/v1/certificates/$S_DEV/revoke" "POST /api/v1/crl/publish" \
@@ -246,7 +248,7 @@ eq "... which created no token" "$(admin token list --json 2>>"$LOG" | jq length
 eq "... revoked no token" "$(token_state "$(cat "$T/del.id")")" unused
 eq "... revoked nothing" "$(admin show --serial "$S_DEV" --json 2>>"$LOG" | jq -r .status)" valid
 eq "... and wrote nothing to the audit log" \
-    "$(admin audit list --json 2>>"$LOG" | jq length)" "$na"
+    "$(admin audit list --json 2>>"$LOG" | jq '[.[] | select(.actor != "ca-server")] | length')" "$na"
 
 # shellcheck disable=SC2086
 eq "an admin creates a token: 201" "$(api /api/v1/tokens $ADM -H 'Content-Type: application/json' \
