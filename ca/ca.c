@@ -161,7 +161,9 @@ ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
 /*
  * Lints x, signs it with the slot's CA key and checks the signature with
  * the CA certificate's public key: neither a bug of ours nor a faulty HSM
- * may get a bad certificate past us.
+ * may get a bad certificate past us. hsm_sign() verified it with the
+ * token key's public key already; only a CA certificate for another key
+ * needs a second look.
  */
 int
 ca_sign_cert(struct ca *ca, int slot, X509 *x)
@@ -179,9 +181,10 @@ ca_sign_cert(struct ca *ca, int slot, X509 *x)
 		return r;
 	pub = ca->certs[slot] != NULL ? X509_get0_pubkey(ca->certs[slot]) :
 	    hsm_key_get0_public(key);
-	if (pub == NULL || X509_verify(x, pub) != 1) {
+	if (pub == NULL || (EVP_PKEY_eq(pub, hsm_key_get0_public(key)) != 1 &&
+	    X509_verify(x, pub) != 1)) {
 		ly_log_crypto("ca_sign_cert");
-		return ly_fail(LY_ERR_HSM, "the HSM returned a signature that "
+		return hsm_bad_signature("the HSM returned a signature that "
 		    "does not verify with the %s CA key",
 		    ca_slot_conf(ca, slot)->name);
 	}
@@ -1055,6 +1058,29 @@ ca_sign(struct ca *ca, int slot, int (*fn)(void *, EVP_MD_CTX *), void *obj)
 	if ((r = ca_key_get(ca, slot, &key)) != LY_OK)
 		return r;
 	return hsm_sign(key, fn, obj);
+}
+
+int
+ca_hsm_check(struct ca *ca)
+{
+	struct hsm_key *key;
+	int r;
+
+	if ((r = ca_key_get(ca, CA_ISSUING, &key)) != LY_OK)
+		return r;
+	return hsm_key_check(key);
+}
+
+void
+ca_hsm_stats(struct ca_hsm_stats *st)
+{
+	struct hsm_stats hs;
+
+	hsm_stats(&hs);
+	st->sign_failures = hs.sign_failures;
+	st->reopens = hs.reopens;
+	st->reinits = hs.reinits;
+	st->bad_signatures = hs.bad_signatures;
 }
 
 void

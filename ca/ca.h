@@ -306,6 +306,23 @@ int		 ca_sign(struct ca *, int slot,
 int		 ca_key(struct ca *, int slot, struct hsm_key **);
 
 /*
+ * For /healthz: whether the issuing CA key signs now (a probe signature,
+ * see hsm_key_check(); a failing token is reopened or re-initialised on
+ * the way, within its backoff). LY_OK, or LY_ERR_HSM / LY_ERR_HSM_PIN
+ * with why in ly_errdetail(). Costs a signature: call it rarely.
+ */
+int		 ca_hsm_check(struct ca *);
+
+/* For /metrics: what the HSM layer counted since the process started. */
+struct ca_hsm_stats {
+	uint64_t	 sign_failures;	/* signing attempts that failed */
+	uint64_t	 reopens;	/* sessions reopened */
+	uint64_t	 reinits;	/* PKCS#11 module re-initialisations */
+	uint64_t	 bad_signatures; /* refused: did not verify */
+};
+void		 ca_hsm_stats(struct ca_hsm_stats *);
+
+/*
  * The OCSP pre-signing hook (ocsp/ registers it; ca/ must not depend on
  * ocsp/). When set, every certificate is stored together with the
  * response fn signs for it, in the same transaction, so that it is

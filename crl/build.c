@@ -640,7 +640,7 @@ sig_verify(struct ca *ca, int slot, const unsigned char *algid,
 	if (ok)
 		return LY_OK;
 	ly_log_crypto("crl: verify");
-	return ly_fail(LY_ERR_HSM, "the HSM returned a CRL signature that "
+	return hsm_bad_signature("the HSM returned a CRL signature that "
 	    "does not verify with the %s CA key", ca_slot_name(ca, slot));
 }
 

@@ -140,8 +140,9 @@ ocsp_response_sign(struct ocsp_signer *s, OCSP_CERTID *const *ids,
 		goto out;
 	if (!signature_check(bs, s->cert)) {
 		ly_log_crypto("ocsp_response_sign");
-		r = ly_fail(LY_ERR_HSM, "the HSM returned an OCSP response "
-		    "signature that does not verify with the signer's key");
+		r = hsm_bad_signature("the HSM returned an OCSP response "
+		    "signature that does not verify with the key of signer %s",
+		    s->label);
 		goto out;
 	}
 	r = LY_ERR_INTERNAL;
