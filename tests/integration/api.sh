@@ -195,8 +195,15 @@ eq "... for the new key" "$(openssl x509 -in "$T/fast2.crt" -noout -pubkey)" \
     "$(openssl req -in "$T/fast2.csr" -noout -pubkey)"
 eq "the old certificate is superseded by the new" \
     "$(admin show --serial "$S_FAST" --json 2>>"$LOG" | jq -r .superseded_by)" "$S_FAST2"
-eq "the superseded certificate cannot reissue again: 403" \
-    "$(post /api/v1/reissue "$T/fast2.json" --cert "$T/fast.crt" --key "$T/fast.key")" 403
+n2=$(ncerts)
+eq "the superseded certificate asking again for the same key gets 200" \
+    "$(post /api/v1/reissue "$T/fast2.json" --cert "$T/fast.crt" --key "$T/fast.key")" 200
+eq "... the same successor" "$(jb .serial)" "$S_FAST2"
+eq "... and nothing is issued" "$(ncerts)" "$n2"
+csr fast2b
+reissue_body "$T/fast2b.csr" >"$T/fast2b.json"
+eq "the superseded certificate cannot reissue for another key: 403" \
+    "$(post /api/v1/reissue "$T/fast2b.json" --cert "$T/fast.crt" --key "$T/fast.key")" 403
 eq "... forbidden" "$(jb .error)" forbidden
 
 token short short "$ID"

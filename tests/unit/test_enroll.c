@@ -357,7 +357,7 @@ test_reissue(void **state)
 	size_t len;
 	json_t *o;
 	const char *after;
-	char body[4096];
+	char body[4096], *first;
 	X509 *x;
 
 	der = enroll_ok(f, "client", ID_GOOD, &len);
@@ -383,11 +383,38 @@ test_reissue(void **state)
 	ly_clock_set(time(NULL) + 25 * 86400);
 	call(f, "POST", "/api/v1/reissue", body, der, len, NULL, &resp);
 	assert_int_equal(resp.status, 200);
+	o = json_loadb((const char *)resp.body, resp.len, 0, NULL);
+	assert_int_equal(json_unpack(o, "{s:s}", "serial", &after), 0);
+	first = strdup(after);
+	json_decref(o);
 	enroll_response_clear(&resp);
-	/* Superseded now: not again. */
+	/* Superseded now: the same key gets the same answer again ... */
 	call(f, "POST", "/api/v1/reissue", body, der, len, NULL, &resp);
-	assert_int_equal(resp.status, 403);
+	assert_int_equal(resp.status, 200);
+	o = json_loadb((const char *)resp.body, resp.len, 0, NULL);
+	assert_int_equal(json_unpack(o, "{s:s}", "serial", &after), 0);
+	assert_string_equal(after, first);
+	json_decref(o);
 	enroll_response_clear(&resp);
+	free(first);
+	/* ... and another key nothing. */
+	{
+		unsigned char *csr2;
+		size_t csr2len;
+		char *b2;
+		json_t *c2;
+
+		csr2 = fixture_csr(NULL, NULL, 1, &csr2len);
+		c2 = json_pack("{s:s%}", "csr", csr2, csr2len);
+		b2 = json_dumps(c2, JSON_COMPACT);
+		call(f, "POST", "/api/v1/reissue", b2, der, len, NULL, &resp);
+		assert_int_equal(resp.status, 403);
+		assert_string_equal(errcode(&resp), "forbidden");
+		enroll_response_clear(&resp);
+		free(b2);
+		json_decref(c2);
+		free(csr2);
+	}
 	ly_clock_set(0);
 	free(der);
 
