@@ -1,12 +1,16 @@
 /*
  * cmd/ca-enroll.c — the device agent: enrolls with a one-time token over
- * HTTPS (POST /api/v1/enroll), then keeps the certificate fresh by
- * reissuing with mTLS (POST /api/v1/reissue) inside the server's window.
+ * HTTPS (POST /api/v1/enroll), then keeps the certificate fresh: it asks
+ * where a reissue stands (GET /api/v1/reissue) and reissues with mTLS
+ * (POST /api/v1/reissue) inside the server's window.
  *
  * The private key is generated here and never leaves the device; only the
- * CSR is sent. HTTP is spoken by hand over an OpenSSL SSL BIO: one
- * HTTP/1.0 request per connection, so there is no chunked encoding to
- * decode and no new dependency.
+ * CSR is sent. HTTP is OpenSSL's client, OSSL_HTTP_transfer(), with TLS
+ * set up in its bio_update_fn as OpenSSL's own apps do: no HTTP of our
+ * own and no new dependency. In OpenSSL 3.0 an answer other than 200
+ * fails the transfer with "code=NNN" in the error queue and its body is
+ * dropped; so the agent asks GET /api/v1/reissue first, which answers
+ * 200 in every normal case, and explains the other statuses itself.
  *
  * Files in the identity directory (created 0700):
  *	key.pem    0600	the private key
@@ -18,9 +22,7 @@
  */
 #include "config.h"
 
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 
 #include <arpa/inet.h>
 
@@ -39,6 +41,8 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/http.h>
+#include <openssl/httperr.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -55,25 +59,40 @@
 #define AGENT_MAX_RESPONSE	(1024 * 1024)
 #define AGENT_MAX_FILE		(256 * 1024)
 #define AGENT_MAX_TOKEN		1024
-#define AGENT_IO_TIMEOUT	30	/* seconds, per read/write */
+#define AGENT_TIMEOUT		30	/* seconds for a whole request */
 #define AGENT_DEFAULT_INTERVAL	3600
 
 struct agent_url {
-	char	*host;		/* without brackets */
+	char	*server;	/* the host as OpenSSL connects to it: [v6] */
+	char	*host;		/* without brackets: what the certificate names */
 	char	*port;
+	char	*hostport;	/* the Host header */
 	char	*prefix;	/* path prefix without trailing '/', "" if none */
 	int	 is_ip;
 };
 
+/* What a request is for: the meaning of an HTTP status depends on it. */
+enum agent_op {
+	AGENT_OP_ENROLL,	/* POST /api/v1/enroll */
+	AGENT_OP_WINDOW,	/* GET /api/v1/reissue */
+	AGENT_OP_REISSUE,	/* POST /api/v1/reissue */
+};
+
+/* A 200 answer of /api/v1/enroll or POST /api/v1/reissue. */
 struct agent_reply {
-	int	 status;
 	char	*certificate;	/* PEM */
 	char	*chain;		/* PEM, concatenated */
 	char	*serial;
 	char	*not_after;
-	char	*error;		/* server's stable code, or NULL */
-	char	*detail;
+};
+
+/* A 200 answer of GET /api/v1/reissue. */
+struct agent_window {
+	char	*serial;
+	char	*status;	/* valid, revoked, expired, superseded */
 	char	*allowed_after;
+	char	*superseded_by;	/* or NULL */
+	time_t	 after;		/* allowed_after, parsed */
 };
 
 struct agent {
@@ -133,66 +152,72 @@ agent_err_crypto(const char *what)
 static void
 agent_url_free(struct agent_url *u)
 {
+	free(u->server);
 	free(u->host);
 	free(u->port);
+	free(u->hostport);
 	free(u->prefix);
 	memset(u, 0, sizeof(*u));
 }
 
-/* Parses https://HOST[:PORT][/prefix]; HOST may be [v6]. 0 or -1. */
+/*
+ * Parses https://HOST[:PORT][/prefix] with OSSL_HTTP_parse_url(); HOST
+ * may be [v6]. No user, query or fragment, and nothing OpenSSL would copy
+ * into the request line or a header that could end it. 0 or -1.
+ */
 static int
 agent_url_parse(const char *url, struct agent_url *u)
 {
-	const char *p, *h, *he, *slash;
+	char *user = NULL, *host = NULL, *port = NULL, *path = NULL,
+	    *query = NULL, *frag = NULL;
 	unsigned char tmp[16];
+	size_t hl, pl;
+	int ssl = 0, r = -1;
 
 	memset(u, 0, sizeof(*u));
-	if (strncmp(url, "https://", 8) != 0 || strlen(url) > 255)
+	if (strlen(url) > 255 || strncmp(url, "https://", 8) != 0)
 		return -1;
-	h = url + 8;
-	slash = strchr(h, '/');
-	if (slash == NULL)
-		slash = h + strlen(h);
-	if (*h == '[') {
-		if ((he = memchr(h, ']', slash - h)) == NULL)
-			return -1;
-		h++;
-		p = he + 1;
-	} else {
-		for (he = h; he < slash && *he != ':'; he++)
-			;
-		p = he;
+	if (!OSSL_HTTP_parse_url(url, &ssl, &user, &host, &port, NULL, &path,
+	    &query, &frag)) {
+		ERR_clear_error();
+		return -1;
 	}
-	if (he == h)
-		return -1;
-	if ((u->host = strndup(h, he - h)) == NULL)
-		goto fail;
-	/* Host and path go into the request line and Host header verbatim. */
-	if (strspn(u->host, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") != strlen(u->host) ||
-	    strcspn(slash, " \t\r\n\"#?") != strlen(slash))
-		goto fail;
-	if (p < slash && *p == ':') {
-		p++;
-		if (p == slash || strspn(p, "0123456789") != (size_t)(slash - p) ||
-		    slash - p > 5)
-			goto fail;
-		u->port = strndup(p, slash - p);
-	} else if (p == slash)
-		u->port = strdup("443");
-	else
-		goto fail;
-	u->prefix = strdup(slash);
-	if (u->port == NULL || u->prefix == NULL)
-		goto fail;
-	if (*u->prefix != '\0' && u->prefix[strlen(u->prefix) - 1] == '/')
-		u->prefix[strlen(u->prefix) - 1] = '\0';
+	if (!ssl || *user != '\0' || *query != '\0' || *frag != '\0' ||
+	    strcspn(path, " \t\r\n\"#?") != strlen(path))
+		goto out;
+	hl = strlen(host);
+	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+		if ((u->host = strndup(host + 1, hl - 2)) == NULL ||
+		    inet_pton(AF_INET6, u->host, tmp) != 1)
+			goto out;
+	} else if ((u->host = strdup(host)) == NULL)
+		goto out;
+	if (*u->host == '\0' || strspn(u->host, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") != strlen(u->host))
+		goto out;
+	if ((u->server = strdup(host)) == NULL ||
+	    (u->port = strdup(port)) == NULL ||
+	    asprintf(&u->hostport, "%s:%s", host, port) < 0 ||
+	    (u->prefix = strdup(path)) == NULL) {
+		u->hostport = NULL;
+		goto out;
+	}
+	pl = strlen(u->prefix);
+	if (pl > 0 && u->prefix[pl - 1] == '/')
+		u->prefix[pl - 1] = '\0';
 	u->is_ip = inet_pton(AF_INET, u->host, tmp) == 1 ||
 	    inet_pton(AF_INET6, u->host, tmp) == 1;
-	return 0;
- fail:
-	agent_url_free(u);
-	return -1;
+	r = 0;
+ out:
+	if (r != 0)
+		agent_url_free(u);
+	OPENSSL_free(user);
+	OPENSSL_free(host);
+	OPENSSL_free(port);
+	OPENSSL_free(path);
+	OPENSSL_free(query);
+	OPENSSL_free(frag);
+	return r;
 }
 
 /* ---- key and CSR -------------------------------------------------------- */
@@ -309,6 +334,11 @@ agent_tls_ctx(const char *ca_file, const char *cert_file, const char *key_file)
 		goto fail;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	/*
+	 * A server that closes without close_notify ends the body; a body
+	 * cut short is caught by the Content-Length OpenSSL checks, or by
+	 * the JSON, which a truncated object never is.
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	if (SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
 		agent_err_crypto("cannot load the CA file");
@@ -330,176 +360,219 @@ agent_tls_ctx(const char *ca_file, const char *cert_file, const char *key_file)
 	return NULL;
 }
 
-static int
-agent_write_all(SSL *ssl, const char *buf, size_t len)
-{
-	size_t done;
-
-	while (len > 0) {
-		if (SSL_write_ex(ssl, buf, len, &done) != 1)
-			return -1;
-		buf += done;
-		len -= done;
-	}
-	return 0;
-}
+/* The TLS side of one request: what agent_tls_cb() needs and learns. */
+struct agent_tls {
+	SSL_CTX			*ctx;
+	const struct agent_url	*url;
+	long			 verify;	/* the server certificate's check */
+};
 
 /*
- * Parses an HTTP/1.x response in buf[0..len) into status and body
- * (pointing into buf). 0 or -1.
+ * The bio_update_fn of OSSL_HTTP_transfer(), after OpenSSL's apps
+ * (app_http_tls_cb). On connect: an SSL BIO with our context on top of
+ * the connection, checking the URL's host name (sent as SNI) or IP
+ * address against the server's certificate. On disconnect: keeps the
+ * result of that check for the message, and leaves the chain whole, for
+ * OSSL_HTTP_REQ_CTX_free() to free, or for the caller when it holds the
+ * streamed answer.
  */
-static int
-agent_http_parse(char *buf, size_t len, int *status, char **body,
-    size_t *bodylen)
+static BIO *
+agent_tls_cb(BIO *bio, void *arg, int conn, int detail)
 {
-	char *eoh, *p, *cl;
-	long st;
-	unsigned long long want;
-
-	if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ')
-		return -1;
-	st = strtol(buf + 9, &p, 10);
-	if (p != buf + 12 || st < 100 || st > 599)
-		return -1;
-	if ((eoh = strstr(buf, "\r\n\r\n")) == NULL)
-		return -1;
-	*eoh = '\0';
-	*body = eoh + 4;
-	*bodylen = len - (*body - buf);
-	/* With a Content-Length, a short body is a truncated answer. */
-	for (p = buf; (p = strstr(p, "\r\n")) != NULL; p += 2) {
-		if (strncasecmp(p + 2, "Content-Length:", 15) != 0)
-			continue;
-		cl = p + 17;
-		want = strtoull(cl, NULL, 10);
-		if (want > *bodylen)
-			return -1;
-		*bodylen = want;
-		break;
-	}
-	(*body)[*bodylen] = '\0';
-	*status = (int)st;
-	return 0;
-}
-
-/*
- * POSTs json to path on the server; on success *status and a NUL-terminated
- * *body (caller frees) are set. TLS verifies the server against ctx's CA and
- * the URL's host name or IP address. 0 or -1 (already reported).
- */
-static int
-agent_post(SSL_CTX *ctx, const struct agent_url *u, const char *path,
-    const char *json, int *status, char **bodyp, size_t *bodylenp)
-{
-	BIO *conn = NULL;
+	struct agent_tls *t = arg;
 	SSL *ssl = NULL;
-	char *req = NULL, *buf = NULL, *body, hostport[300];
-	size_t len = 0, n, bodylen;
-	struct timeval tv = { AGENT_IO_TIMEOUT, 0 };
-	int fd, r = -1, reqlen, rd;
-	long vr;
+	BIO *sbio;
+	int ok;
 
-	if (strchr(u->host, ':') != NULL)
-		snprintf(hostport, sizeof(hostport), "[%s]:%s", u->host, u->port);
+	if (!conn) {
+		if (BIO_get_ssl(bio, &ssl) > 0 && ssl != NULL)
+			t->verify = SSL_get_verify_result(ssl);
+		return bio;
+	}
+	if (!detail)	/* plain HTTP was asked for: never by us */
+		return NULL;
+	if ((sbio = BIO_new(BIO_f_ssl())) == NULL ||
+	    (ssl = SSL_new(t->ctx)) == NULL) {
+		BIO_free(sbio);
+		return NULL;
+	}
+	/* RFC 6066 3: no IP address in SNI. */
+	if (t->url->is_ip)
+		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    t->url->host);
 	else
-		snprintf(hostport, sizeof(hostport), "%s:%s", u->host, u->port);
-	if ((conn = BIO_new_connect(hostport)) == NULL)
-		goto crypto;
-	errno = 0;
-	if (BIO_do_connect(conn) <= 0) {
-		agent_err("cannot connect to %s: %s", hostport,
-		    errno != 0 ? strerror(errno) : "connection failed");
-		ERR_clear_error();
-		goto out;
+		ok = SSL_set1_host(ssl, t->url->host) &&
+		    SSL_set_tlsext_host_name(ssl, t->url->host);
+	if (!ok) {
+		SSL_free(ssl);
+		BIO_free(sbio);
+		return NULL;
 	}
-	if (BIO_get_fd(conn, &fd) >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	SSL_set_connect_state(ssl);
+	BIO_set_ssl(sbio, ssl, BIO_CLOSE);
+	return BIO_push(sbio, bio);
+}
+
+/*
+ * Drains the OpenSSL error queue after a failed transfer. Returns the
+ * status the server answered with, which OpenSSL 3.0 reports as
+ * HTTP_R_RECEIVED_ERROR (4xx, 5xx) or HTTP_R_STATUS_CODE_UNSUPPORTED with
+ * the data "code=NNN, reason=..." (it drops the body); or 0 when no
+ * answer came, and then why holds the reasons, for the message.
+ */
+static int
+agent_http_status(char *why, size_t whylen)
+{
+	const char *data, *reason;
+	unsigned long e;
+	size_t n;
+	int flags, code = 0, c, rs;
+
+	why[0] = '\0';
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		if ((flags & ERR_TXT_STRING) == 0)
+			data = "";
+		rs = ERR_GET_REASON(e);
+		if (ERR_GET_LIB(e) == ERR_LIB_HTTP &&
+		    (rs == HTTP_R_RECEIVED_ERROR ||
+		    rs == HTTP_R_STATUS_CODE_UNSUPPORTED) &&
+		    sscanf(data, "code=%d", &c) == 1 && c >= 100 && c <= 599 &&
+		    code == 0)
+			code = c;
+		/* The generic last words add only the server's URL. */
+		if (ERR_GET_LIB(e) == ERR_LIB_HTTP && why[0] != '\0' &&
+		    (rs == HTTP_R_ERROR_RECEIVING || rs == HTTP_R_ERROR_SENDING))
+			continue;
+		if ((reason = ERR_reason_error_string(e)) == NULL)
+			reason = "unknown error";
+		n = strlen(why);
+		snprintf(why + n, whylen - n, "%s%s%s%s%s", n > 0 ? "; " : "",
+		    reason, *data != '\0' ? " (" : "", data,
+		    *data != '\0' ? ")" : "");
 	}
-	if ((ssl = SSL_new(ctx)) == NULL)
-		goto crypto;
-	if (u->is_ip) {
-		if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->host))
-			goto crypto;
-	} else if (!SSL_set1_host(ssl, u->host) ||
-	    !SSL_set_tlsext_host_name(ssl, u->host))
-		goto crypto;
-	SSL_set_bio(ssl, conn, conn);
-	conn = NULL;	/* owned by ssl */
-	if (SSL_connect(ssl) != 1) {
-		vr = SSL_get_verify_result(ssl);
-		if (vr != X509_V_OK)
-			agent_err("TLS: the server's certificate is not "
-			    "acceptable (checked against the CA file and the "
-			    "URL's host): %s",
-			    X509_verify_cert_error_string(vr));
-		agent_err_crypto("TLS handshake failed");
-		goto out;
+	return code;
+}
+
+/*
+ * Reads the streamed body of a 200 answer to its end: at most
+ * AGENT_MAX_RESPONSE bytes, until deadline. *bodyp is NUL-terminated
+ * (caller frees). 0 or -1 (reported).
+ */
+static int
+agent_http_body(BIO *resp, time_t deadline, char **bodyp, size_t *lenp)
+{
+	char *buf;
+	size_t len = 0;
+	int n;
+
+	if ((buf = malloc(AGENT_MAX_RESPONSE + 1)) == NULL) {
+		agent_err("out of memory");
+		return -1;
 	}
-	reqlen = asprintf(&req, "POST %s%s HTTP/1.0\r\n"
-	    "Host: %s\r\n"
-	    "User-Agent: ca-enroll/" PACKAGE_VERSION "\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Accept: application/json\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n%s",
-	    u->prefix, path, hostport, strlen(json), json);
-	if (reqlen < 0) {
-		req = NULL;
+	for (;;) {
+		if (len == AGENT_MAX_RESPONSE) {
+			agent_err("the answer is larger than %d bytes",
+			    AGENT_MAX_RESPONSE);
+			goto fail;
+		}
+		n = BIO_read(resp, buf + len, (int)(AGENT_MAX_RESPONSE - len));
+		if (n > 0) {
+			len += (size_t)n;
+			continue;
+		}
+		if (!BIO_should_retry(resp))
+			break;
+		if (BIO_wait(resp, deadline, 100) <= 0) {
+			agent_err_crypto("reading the answer failed");
+			goto fail;
+		}
+	}
+	if (ERR_peek_error() != 0) {
+		agent_err_crypto("reading the answer failed");
+		goto fail;
+	}
+	buf[len] = '\0';
+	*bodyp = buf;
+	*lenp = len;
+	return 0;
+ fail:
+	free(buf);
+	return -1;
+}
+
+/*
+ * One request to the server, with OSSL_HTTP_transfer(): a GET of path
+ * when json is NULL, else a POST of json. TLS verifies the server against
+ * ctx's CA and the URL's host name or address. Returns the HTTP status:
+ * 200 with the body in *bodyp (NUL-terminated, caller frees) and *lenp;
+ * another status the server answered with, without a body; or -1 when no
+ * answer came (reported).
+ */
+static int
+agent_http(SSL_CTX *ctx, const struct agent_url *u, const char *path,
+    const char *json, char **bodyp, size_t *lenp)
+{
+	struct agent_tls t = { ctx, u, X509_V_OK };
+	STACK_OF(CONF_VALUE) *hdrs = NULL;
+	BIO *req = NULL, *resp = NULL;
+	char *full = NULL, why[1024];
+	time_t deadline = time(NULL) + AGENT_TIMEOUT;
+	int status = -1;
+
+	*bodyp = NULL;
+	*lenp = 0;
+	if (asprintf(&full, "%s%s", u->prefix, path) < 0) {
+		full = NULL;
 		agent_err("out of memory");
 		goto out;
 	}
-	if (agent_write_all(ssl, req, reqlen) != 0) {
-		agent_err_crypto("sending the request failed");
+	if (!X509V3_add_value("Host", u->hostport, &hdrs) ||
+	    !X509V3_add_value("User-Agent", "ca-enroll/" PACKAGE_VERSION,
+	    &hdrs) ||
+	    !X509V3_add_value("Accept", "application/json", &hdrs) ||
+	    (json != NULL &&
+	    (req = BIO_new_mem_buf(json, (int)strlen(json))) == NULL)) {
+		agent_err_crypto("cannot build the request");
 		goto out;
-	}
-	if ((buf = malloc(AGENT_MAX_RESPONSE + 1)) == NULL)
-		goto out;
-	for (;;) {
-		if (len == AGENT_MAX_RESPONSE) {
-			agent_err("response larger than %d bytes",
-			    AGENT_MAX_RESPONSE);
-			goto out;
-		}
-		rd = SSL_read_ex(ssl, buf + len, AGENT_MAX_RESPONSE - len, &n);
-		if (rd != 1) {
-			if (SSL_get_error(ssl, rd) == SSL_ERROR_ZERO_RETURN ||
-			    SSL_get_error(ssl, rd) == SSL_ERROR_SYSCALL ||
-			    ERR_peek_error() == 0)
-				break;
-			agent_err_crypto("reading the response failed");
-			goto out;
-		}
-		len += n;
 	}
 	ERR_clear_error();
-	buf[len] = '\0';
-	if (agent_http_parse(buf, len, status, &body, &bodylen) != 0) {
-		agent_err("malformed or truncated HTTP response from %s",
-		    hostport);
+	/*
+	 * No proxy, not even one from https_proxy: the agent never used
+	 * one, and a CONNECT through it would be for agent_tls_cb() to make
+	 * (OSSL_HTTP_proxy_connect). XXX the request, token included, passes
+	 * through OpenSSL's buffers, which it frees without cleansing.
+	 */
+	resp = OSSL_HTTP_transfer(NULL, u->server, u->port, full, 1, "", NULL,
+	    NULL, NULL, agent_tls_cb, &t, 0, hdrs,
+	    json != NULL ? "application/json" : NULL, req, "application/json",
+	    0, AGENT_MAX_RESPONSE, AGENT_TIMEOUT, 0);
+	if (resp == NULL) {
+		if ((status = agent_http_status(why, sizeof(why))) > 0)
+			goto out;
+		status = -1;
+		if (t.verify != X509_V_OK)
+			agent_err("TLS: the server's certificate is not "
+			    "acceptable (checked against the CA file and the "
+			    "URL's host): %s",
+			    X509_verify_cert_error_string(t.verify));
+		else
+			agent_err("no answer from https://%s%s: %s",
+			    u->hostport, full, why);
 		goto out;
 	}
-	memmove(buf, body, bodylen + 1);
-	*bodyp = buf;
-	*bodylenp = bodylen;
-	buf = NULL;
-	r = 0;
-	goto out;
- crypto:
-	agent_err_crypto("TLS setup failed");
+	if (agent_http_body(resp, deadline, bodyp, lenp) != 0)
+		goto out;
+	status = 200;
  out:
-	if (req != NULL) {
-		/* The request holds the token. */
-		OPENSSL_cleanse(req, strlen(req));
-		free(req);
+	if (resp != NULL) {
+		(void)BIO_ssl_shutdown(resp);
+		BIO_free_all(resp);
 	}
-	free(buf);
-	if (ssl != NULL) {
-		SSL_shutdown(ssl);
-		SSL_free(ssl);
-	}
-	BIO_free_all(conn);
-	return r;
+	ERR_clear_error();
+	BIO_free(req);
+	sk_CONF_VALUE_pop_free(hdrs, X509V3_conf_free);
+	free(full);
+	return status;
 }
 
 /* ---- the server's answer ------------------------------------------------ */
@@ -511,10 +584,17 @@ agent_reply_clear(struct agent_reply *a)
 	free(a->chain);
 	free(a->serial);
 	free(a->not_after);
-	free(a->error);
-	free(a->detail);
-	free(a->allowed_after);
 	memset(a, 0, sizeof(*a));
+}
+
+static void
+agent_window_clear(struct agent_window *w)
+{
+	free(w->serial);
+	free(w->status);
+	free(w->allowed_after);
+	free(w->superseded_by);
+	memset(w, 0, sizeof(*w));
 }
 
 static char *
@@ -534,41 +614,35 @@ agent_json_str(json_t *o, const char *key)
 	return NULL;
 }
 
+/* The body as one JSON object, or NULL. */
+static json_t *
+agent_json_object(const char *body, size_t len)
+{
+	json_error_t jerr;
+	json_t *o;
+
+	if ((o = json_loadb(body, len, 0, &jerr)) != NULL && !json_is_object(o)) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
 /*
- * Parses the JSON answer of /api/v1/enroll or /api/v1/reissue. For a 200,
- * certificate, chain (concatenated PEM), serial and not_after are required;
- * otherwise error, detail and allowed_after are taken if present. 0 or -1
- * (a 200 without the required fields, or a body that is not JSON).
+ * Parses the 200 answer of /api/v1/enroll or POST /api/v1/reissue:
+ * certificate, chain (concatenated PEM after the certificate), serial and
+ * not_after. 0 or -1 (not JSON, or a required field missing).
  */
 static int
-agent_reply_parse(int status, const char *body, size_t len,
-    struct agent_reply *a)
+agent_reply_parse(const char *body, size_t len, struct agent_reply *a)
 {
 	json_t *o, *chain, *v;
-	json_error_t jerr;
 	size_t i, total = 0;
 	int r = -1;
 
 	memset(a, 0, sizeof(*a));
-	a->status = status;
-	if ((o = json_loadb(body, len, 0, &jerr)) == NULL ||
-	    !json_is_object(o)) {
-		json_decref(o);
-		if (status == 200)
-			return -1;
-		/* Not JSON (a proxy's page, a 404 from an older server). */
-		a->error = strdup("http_error");
-		return 0;
-	}
-	if (status != 200) {
-		a->error = agent_json_str(o, "error");
-		a->detail = agent_json_str(o, "detail");
-		a->allowed_after = agent_json_str(o, "allowed_after");
-		if (a->error == NULL)
-			a->error = strdup("http_error");
-		r = 0;
-		goto out;
-	}
+	if ((o = agent_json_object(body, len)) == NULL)
+		return -1;
 	a->certificate = agent_json_str(o, "certificate");
 	a->serial = agent_json_str(o, "serial");
 	a->not_after = agent_json_str(o, "not_after");
@@ -617,26 +691,95 @@ agent_time_parse(const char *s)
 }
 
 /*
- * Reports a non-200 answer. Returns the exit status: "too early" is not an
- * error (EXIT_AGENT_OK); a refusal that another try cannot fix is
- * EXIT_AGENT_REENROLL.
+ * Parses the 200 answer of GET /api/v1/reissue: serial, status (one of
+ * valid, revoked, expired, superseded), allowed_after, and superseded_by
+ * if there is one. 0 or -1 (not JSON, a field missing or unknown status).
  */
 static int
-agent_reply_report(const struct agent *ag, const struct agent_reply *a)
+agent_window_parse(const char *body, size_t len, struct agent_window *w)
 {
-	if (a->status == 409 && a->error != NULL &&
-	    strcmp(a->error, "reissue_too_early") == 0) {
-		if (ag->verbose)
-			printf("not yet inside the renewal window%s%s\n",
-			    a->allowed_after ? "; allowed after " : "",
-			    a->allowed_after ? a->allowed_after : "");
-		return EXIT_AGENT_OK;
-	}
-	agent_err("the server refused (HTTP %d): %s%s%s", a->status,
-	    a->error ? a->error : "unknown",
-	    a->detail ? ": " : "", a->detail ? a->detail : "");
-	if (a->status == 401 || a->status == 403)
+	static const char *const statuses[] = {
+		"valid", "revoked", "expired", "superseded",
+	};
+	json_t *o;
+	size_t i;
+	int r = -1;
+
+	memset(w, 0, sizeof(*w));
+	if ((o = agent_json_object(body, len)) == NULL)
+		return -1;
+	w->serial = agent_json_str(o, "serial");
+	w->status = agent_json_str(o, "status");
+	w->allowed_after = agent_json_str(o, "allowed_after");
+	w->superseded_by = agent_json_str(o, "superseded_by");
+	json_decref(o);
+	if (w->serial == NULL || w->status == NULL ||
+	    (w->after = agent_time_parse(w->allowed_after)) == 0)
+		return -1;
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+		if (strcmp(w->status, statuses[i]) == 0)
+			r = 0;
+	return r;
+}
+
+/*
+ * Reports an answer other than 200 to a request for op, and returns the
+ * exit status. OpenSSL 3.0 keeps only the status of such an answer, not
+ * the server's {"error","detail"}, so the message says what the status
+ * means for this request. "Too early" for a reissue is not an error.
+ */
+static int
+agent_refused(const struct agent *ag, enum agent_op op, int status)
+{
+	switch (status) {
+	case 401:
+	case 403:
+		if (op == AGENT_OP_ENROLL)
+			agent_err("the server refused the token (HTTP %d): it "
+			    "is unknown, used, revoked or expired; ask for a "
+			    "new one", status);
+		else
+			agent_err("the server refused the current certificate "
+			    "(HTTP %d): it is revoked, expired, reissued "
+			    "already or not one the CA issued; enroll again "
+			    "with a new token", status);
 		return EXIT_AGENT_REENROLL;
+	case 409:
+		if (op == AGENT_OP_REISSUE) {
+			if (ag->verbose)
+				printf("not yet inside the renewal window\n");
+			return EXIT_AGENT_OK;
+		}
+		break;
+	case 400:
+		agent_err("the server refused the request (HTTP 400): the "
+		    "profile does not take the key (see --key-type), or the "
+		    "CSR is malformed");
+		return EXIT_AGENT_ERR;
+	case 404:
+	case 405:
+		agent_err("%s: no such endpoint (HTTP %d); is this a Lanyard "
+		    "server with enrollment enabled, and is the URL right?",
+		    ag->server, status);
+		return EXIT_AGENT_ERR;
+	case 429:
+		agent_err("the server refused (HTTP 429): too many failed "
+		    "tokens from this address; try again in a minute");
+		return EXIT_AGENT_ERR;
+	case 503:
+		agent_err("the server cannot issue now (HTTP 503): its HSM is "
+		    "unavailable or it is reloading; try again later");
+		return EXIT_AGENT_ERR;
+	case 507:
+		agent_err("the server's store is full (HTTP 507): nothing was "
+		    "issued; its operator must make room");
+		return EXIT_AGENT_ERR;
+	}
+	if (status >= 500)
+		agent_err("the server failed (HTTP %d); try again later",
+		    status);
+	else
+		agent_err("the server refused the request (HTTP %d)", status);
 	return EXIT_AGENT_ERR;
 }
 
@@ -793,6 +936,50 @@ agent_check_cert(const char *pem, EVP_PKEY *key)
 	return x;
 }
 
+static int
+agent_exists(const char *dir, const char *name)
+{
+	char *p = agent_path(dir, name);
+	int r = access(p, F_OK) == 0;
+
+	free(p);
+	return r;
+}
+
+/* DIR/name's private key, or NULL (quietly: missing or unreadable). */
+static EVP_PKEY *
+agent_load_key(const char *dir, const char *name)
+{
+	char *p = agent_path(dir, name);
+	EVP_PKEY *k = NULL;
+	FILE *f;
+
+	if ((f = fopen(p, "r")) != NULL) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	ERR_clear_error();
+	free(p);
+	return k;
+}
+
+/* The first certificate in DIR/name, or NULL (quietly). */
+static X509 *
+agent_load_cert(const char *dir, const char *name)
+{
+	char *p = agent_path(dir, name);
+	X509 *x = NULL;
+	FILE *f;
+
+	if ((f = fopen(p, "r")) != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	ERR_clear_error();
+	free(p);
+	return x;
+}
+
 /*
  * Installs a new identity: key first, then the certificate and chain, each
  * by temporary file and rename.
@@ -856,51 +1043,40 @@ agent_token(const char *arg, const char *file)
 }
 
 /*
- * Generates a key, sends a CSR for it with json_extra merged in to path,
- * and installs the answer. Used by enroll (token, no client cert) and
- * renew (mTLS with the current cert). Returns an exit status.
+ * POSTs a CSR for key, with token if not NULL, to /api/v1/enroll (op
+ * AGENT_OP_ENROLL) or /api/v1/reissue, checks that the certificate of the
+ * answer is for key, backs the previous identity up (a reissue) and
+ * installs the new one. Returns an exit status.
  */
 static int
-agent_request(const struct agent *ag, SSL_CTX *ctx, const char *path,
-    const char *token, const char *key_type, time_t *too_early)
+agent_request(const struct agent *ag, SSL_CTX *ctx, const struct agent_url *u,
+    enum agent_op op, const char *token, EVP_PKEY *key)
 {
-	struct agent_url u;
 	struct agent_reply a;
-	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
 	json_t *req = NULL;
 	char *csr = NULL, *json = NULL, *body = NULL;
 	size_t bodylen;
-	int status = 0, rc = EXIT_AGENT_ERR;
+	int status, rc = EXIT_AGENT_ERR;
 
 	memset(&a, 0, sizeof(a));
-	if (agent_url_parse(ag->server, &u) != 0) {
-		agent_err("bad server URL %s (want https://HOST[:PORT])",
-		    ag->server);
-		return EXIT_AGENT_USAGE;
-	}
-	if ((key = agent_keygen(key_type)) == NULL ||
-	    (csr = agent_csr(key)) == NULL)
+	if ((csr = agent_csr(key)) == NULL)
 		goto out;
 	req = token != NULL ?
 	    json_pack("{s:s, s:s}", "token", token, "csr", csr) :
 	    json_pack("{s:s}", "csr", csr);
 	if (req == NULL || (json = json_dumps(req, JSON_COMPACT)) == NULL)
 		goto out;
-	if (agent_post(ctx, &u, path, json, &status, &body, &bodylen) != 0)
+	status = agent_http(ctx, u, op == AGENT_OP_ENROLL ? "/api/v1/enroll" :
+	    "/api/v1/reissue", json, &body, &bodylen);
+	if (status < 0)
 		goto out;
-	if (agent_reply_parse(status, body, bodylen, &a) != 0) {
-		agent_err("the server's answer (HTTP %d) is not the expected "
-		    "JSON", status);
+	if (status != 200) {
+		rc = agent_refused(ag, op, status);
 		goto out;
 	}
-	if (status != 200) {
-		if (status == 404 && strcmp(a.error, "http_error") == 0)
-			agent_err("%s%s: not found; is this a Lanyard server "
-			    "with enrollment enabled?", ag->server, path);
-		rc = agent_reply_report(ag, &a);
-		if (status == 409 && too_early != NULL)
-			*too_early = agent_time_parse(a.allowed_after);
+	if (agent_reply_parse(body, bodylen, &a) != 0) {
+		agent_err("the server's answer is not the expected JSON");
 		goto out;
 	}
 	if ((x = agent_check_cert(a.certificate, key)) == NULL)
@@ -909,17 +1085,16 @@ agent_request(const struct agent *ag, SSL_CTX *ctx, const char *path,
 	 * The server has issued; dropping the new certificate now would
 	 * leave us with a superseded one, so a failed backup only warns.
 	 */
-	if (token == NULL && agent_backup(ag->dir) != 0)
+	if (op != AGENT_OP_ENROLL && agent_backup(ag->dir) != 0)
 		agent_err("warning: no backup of the previous identity");
 	if (agent_install(ag->dir, key, &a) != 0)
 		goto out;
 	printf("%s: serial %s, not after %s\n",
-	    token != NULL ? "enrolled" : "renewed", a.serial,
+	    op == AGENT_OP_ENROLL ? "enrolled" : "renewed", a.serial,
 	    a.not_after ? a.not_after : "?");
 	fflush(stdout);
 	rc = EXIT_AGENT_OK;
  out:
-	agent_url_free(&u);
 	agent_reply_clear(&a);
 	if (json != NULL) {
 		OPENSSL_cleanse(json, strlen(json));
@@ -929,7 +1104,6 @@ agent_request(const struct agent *ag, SSL_CTX *ctx, const char *path,
 	free(csr);
 	free(body);
 	X509_free(x);
-	EVP_PKEY_free(key);
 	return rc;
 }
 
@@ -937,7 +1111,8 @@ static int
 agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 {
 	SSL_CTX *ctx = NULL;
-	char *token = NULL, *cp;
+	EVP_PKEY *key = NULL;
+	char *token = NULL;
 	struct agent_url u;
 	unsigned char *cabuf = NULL;
 	size_t calen;
@@ -950,17 +1125,15 @@ agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 		    ag->server);
 		return EXIT_AGENT_USAGE;
 	}
-	agent_url_free(&u);
-	cp = agent_path(ag->dir, "cert.pem");
-	r = access(cp, F_OK);
-	free(cp);
-	if (r == 0 && !ag->force) {
+	if (agent_exists(ag->dir, "cert.pem") && !ag->force) {
 		agent_err("%s already holds an identity: use renew, or --force "
 		    "to enroll again (the token is not used)", ag->dir);
-		return EXIT_AGENT_ERR;
+		goto out;
 	}
-	if ((token = agent_token(token_arg, token_file)) == NULL)
-		return EXIT_AGENT_USAGE;
+	if ((token = agent_token(token_arg, token_file)) == NULL) {
+		rc = EXIT_AGENT_USAGE;
+		goto out;
+	}
 	if ((r = ly_file_read(ag->ca_file, AGENT_MAX_FILE, &cabuf, &calen)) != LY_OK) {
 		agent_err("cannot read the CA file %s: %s", ag->ca_file,
 		    ly_strerror(r));
@@ -974,11 +1147,11 @@ agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 	}
 	chmod(ag->dir, 0700);
 	/* Enrolling again over an identity (--force): keep the old one. */
-	cp = agent_path(ag->dir, "cert.pem");
-	if (access(cp, F_OK) == 0 && agent_backup(ag->dir) != 0)
+	if (agent_exists(ag->dir, "cert.pem") && agent_backup(ag->dir) != 0)
 		agent_err("warning: no backup of the previous identity");
-	free(cp);
-	rc = agent_request(ag, ctx, "/api/v1/enroll", token, ag->key_type, NULL);
+	if ((key = agent_keygen(ag->key_type)) == NULL)
+		goto out;
+	rc = agent_request(ag, ctx, &u, AGENT_OP_ENROLL, token, key);
 	if (rc != EXIT_AGENT_OK)
 		goto out;
 	rc = EXIT_AGENT_ERR;
@@ -991,6 +1164,8 @@ agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 		OPENSSL_cleanse(token, strlen(token));
 		free(token);
 	}
+	agent_url_free(&u);
+	EVP_PKEY_free(key);
 	free(cabuf);
 	SSL_CTX_free(ctx);
 	return rc;
@@ -1002,21 +1177,11 @@ agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 static int
 agent_current(const char *dir, time_t *not_after, const char **key_type)
 {
-	char *cp = agent_path(dir, "cert.pem"), *kp = agent_path(dir, "key.pem");
-	FILE *f;
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
+	X509 *x = agent_load_cert(dir, "cert.pem");
+	EVP_PKEY *k = agent_load_key(dir, "key.pem");
 	struct tm tm;
 	int r = -1;
 
-	if ((f = fopen(cp, "r")) != NULL) {
-		x = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if ((f = fopen(kp, "r")) != NULL) {
-		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-	}
 	if (x == NULL || k == NULL) {
 		agent_err("no usable identity in %s (enroll first)", dir);
 		goto out;
@@ -1030,21 +1195,57 @@ agent_current(const char *dir, time_t *not_after, const char **key_type)
 	ERR_clear_error();
 	X509_free(x);
 	EVP_PKEY_free(k);
-	free(cp);
-	free(kp);
 	return r;
+}
+
+/*
+ * What GET /api/v1/reissue said, as an exit status, or -1 to go on and
+ * send the CSR: too early is quiet (the time is remembered); revoked,
+ * expired and superseded are final.
+ */
+static int
+agent_window_check(const struct agent *ag, const struct agent_window *w,
+    time_t now)
+{
+	if (strcmp(w->status, "revoked") == 0 ||
+	    strcmp(w->status, "expired") == 0) {
+		agent_err("the certificate (serial %s) is %s; enroll again "
+		    "with a new token", w->serial, w->status);
+		return EXIT_AGENT_REENROLL;
+	}
+	if (strcmp(w->status, "superseded") == 0) {
+		agent_err("the certificate (serial %s) was reissued already%s%s; "
+		    "enroll again with a new token", w->serial,
+		    w->superseded_by != NULL ? " as " : "",
+		    w->superseded_by != NULL ? w->superseded_by : "");
+		return EXIT_AGENT_REENROLL;
+	}
+	if (w->after > now) {
+		(void)agent_conf_write(ag->dir, ag->server, w->after);
+		if (ag->verbose)
+			printf("not yet inside the renewal window; allowed "
+			    "after %s\n", w->allowed_after);
+		return EXIT_AGENT_OK;
+	}
+	return -1;
 }
 
 static int
 agent_renew(struct agent *ag)
 {
+	struct agent_url u;
+	struct agent_window w;
 	SSL_CTX *ctx = NULL;
+	EVP_PKEY *next = NULL;
 	char *conf_server = NULL, *conf_after = NULL, *ca = NULL, *cert = NULL,
-	    *key = NULL, t[21];
+	    *key = NULL, *body = NULL, t[21];
 	const char *key_type;
-	time_t not_after, allowed = 0, too_early = 0, now = time(NULL);
-	int rc = EXIT_AGENT_ERR;
+	size_t len;
+	time_t not_after, allowed = 0, now = time(NULL);
+	int rc = EXIT_AGENT_ERR, status;
 
+	memset(&u, 0, sizeof(u));
+	memset(&w, 0, sizeof(w));
 	if (ag->dir == NULL)
 		usage();
 	conf_server = agent_conf_get(ag->dir, "server");
@@ -1052,6 +1253,12 @@ agent_renew(struct agent *ag)
 		ag->server = conf_server;
 	if (ag->server == NULL) {
 		agent_err("no server: give --server or enroll first");
+		rc = EXIT_AGENT_USAGE;
+		goto out;
+	}
+	if (agent_url_parse(ag->server, &u) != 0) {
+		agent_err("bad server URL %s (want https://HOST[:PORT])",
+		    ag->server);
 		rc = EXIT_AGENT_USAGE;
 		goto out;
 	}
@@ -1080,19 +1287,39 @@ agent_renew(struct agent *ag)
 	key = agent_path(ag->dir, "key.pem");
 	if (ca == NULL || (ctx = agent_tls_ctx(ca, cert, key)) == NULL)
 		goto out;
-	rc = agent_request(ag, ctx, "/api/v1/reissue", NULL, key_type,
-	    &too_early);
-	if (rc == EXIT_AGENT_OK && (too_early > 0 || allowed > 0))
-		(void)agent_conf_write(ag->dir, ag->server, too_early);
-	else if (rc == EXIT_AGENT_OK && ag->server != conf_server)
+	/* Where the reissue stands, before a CSR is made. */
+	status = agent_http(ctx, &u, "/api/v1/reissue", NULL, &body, &len);
+	if (status == 200) {
+		if (agent_window_parse(body, len, &w) != 0) {
+			agent_err("the server's answer to GET /api/v1/reissue "
+			    "is not the expected JSON");
+			goto out;
+		}
+		if ((rc = agent_window_check(ag, &w, now)) >= 0)
+			goto out;
+		rc = EXIT_AGENT_ERR;
+	} else if (status != 405) {
+		/* 405: a server older than the GET; the POST will tell. */
+		if (status > 0)
+			rc = agent_refused(ag, AGENT_OP_WINDOW, status);
+		goto out;
+	}
+	if ((next = agent_keygen(key_type)) == NULL)
+		goto out;
+	rc = agent_request(ag, ctx, &u, AGENT_OP_REISSUE, NULL, next);
+	if (rc == EXIT_AGENT_OK)
 		(void)agent_conf_write(ag->dir, ag->server, 0);
  out:
+	agent_url_free(&u);
+	agent_window_clear(&w);
+	EVP_PKEY_free(next);
 	SSL_CTX_free(ctx);
 	free(conf_server);
 	free(conf_after);
 	free(ca);
 	free(cert);
 	free(key);
+	free(body);
 	return rc;
 }
 

@@ -3,8 +3,9 @@
 # HTTPS, its key stays 0600 on the device, its certificate carries the
 # token's identity and opens the nginx mTLS gateway; `ca-enroll renew` is
 # quiet outside the reissue window and rotates key and certificate inside
-# it (keeping a backup); after the admin revokes the new certificate and
-# publishes the CRLs, the gateway refuses it.
+# it (keeping a backup); the superseded certificate cannot renew again;
+# after the admin revokes the new certificate and publishes the CRLs,
+# renew says the identity is finished and the gateway refuses it.
 . "$(dirname "$0")/lib.sh"
 
 CA_ENROLL="$top_builddir/ca-enroll"
@@ -49,7 +50,7 @@ eq "a used token (from CA_ENROLL_TOKEN) is refused with exit status 3" "$?" 3
 "$CA_ENROLL" --server "$SBASE" --ca-file "$CA/root.crt" --token nosuchtoken \
     --identity-dir "$T/id3" 2>"$T/bad.err"
 eq "an unknown token is refused with exit status 3" "$?" 3
-has "the server's error code is printed" "$T/bad.err" "token_"
+has "... with what to do about it" "$T/bad.err" "ask for a new one"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/evil.key" \
     -out "$T/evil.crt" -subj /CN=evil -days 1 >>"$LOG" 2>&1
 "$CA_ENROLL" --server "$SBASE" --ca-file "$T/evil.crt" --token nosuchtoken \
@@ -136,6 +137,14 @@ check "... with the previous key" cmp "$T/key0.pem" "${bk}key.pem"
 eq "... which stays 0600" "$(stat -c %a "${bk}key.pem" 2>/dev/null)" 600
 lacks "after a renew, allowed_after is forgotten" "$ID/agent.conf" "allowed_after"
 
+# ---- the previous certificate ----------------------------------------------
+cp "$ID/key.pem" "$ID/cert.pem" "$ID/chain.pem" "$T/"
+cp "${bk}key.pem" "${bk}cert.pem" "${bk}chain.pem" "$ID/"
+"$CA_ENROLL" renew --identity-dir "$ID" >"$T/super.out" 2>&1
+eq "renew with the superseded certificate exits 3" "$?" 3
+has "... saying it was reissued already" "$T/super.out" "reissued already"
+cp "$T/key.pem" "$T/cert.pem" "$T/chain.pem" "$ID/"
+
 # ---- revoke: the gateway refuses ------------------------------------------
 if [ "$gateway" = yes ]; then
 	curl -sS --cacert "$CA/root.crt" --cert "$ID/cert.pem" --key "$ID/key.pem" "$URL" \
@@ -146,6 +155,7 @@ check "revoke the renewed certificate" admin revoke --serial "$serial1" --reason
 check "publish the CRLs again" admin crl publish
 "$CA_ENROLL" renew --identity-dir "$ID" --force >"$T/renew4.out" 2>&1
 eq "renew with a revoked certificate exits 3" "$?" 3
+has "... saying so" "$T/renew4.out" "is revoked"
 if [ "$gateway" = yes ]; then
 	reload_nginx
 	curl -sS --cacert "$CA/root.crt" --cert "$ID/cert.pem" --key "$ID/key.pem" "$URL" \
