@@ -12,12 +12,20 @@
  * dropped; so the agent asks GET /api/v1/reissue first, which answers
  * 200 in every normal case, and explains the other statuses itself.
  *
+ * A renewal survives a lost answer and a crash: the new key is written as
+ * key.pem.next before its CSR leaves the device and reused until its
+ * certificate is installed (the server hands the same successor back to
+ * the holder of its key), and an install is three .next files renamed
+ * into place, which the next run completes if it was interrupted.
+ *
  * Files in the identity directory (created 0700):
  *	key.pem    0600	the private key
  *	cert.pem   0644	the certificate
  *	chain.pem  0644	certificate, then the chain the server sent
  *	ca.pem     0644	copy of the trust anchor given at enroll
  *	agent.conf 0600	server URL; earliest reissue time once known
+ *	key.pem.next 0600	the key of a renewal under way
+ *	cert.pem.next, chain.pem.next 0644	an install under way
  *	backup/<UTC time>/	the previous key, cert and chain after a renew
  */
 #include "config.h"
@@ -27,6 +35,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -936,6 +945,15 @@ agent_check_cert(const char *pem, EVP_PKEY *key)
 	return x;
 }
 
+/* ---- install and recovery ---------------------------------------------- */
+
+/*
+ * The three files of an identity, in the order they are renamed into
+ * place: a crash after the key leaves a key that cert.pem.next matches,
+ * which agent_recover() recognises.
+ */
+static const char *const agent_files[] = { "key.pem", "cert.pem", "chain.pem" };
+
 static int
 agent_exists(const char *dir, const char *name)
 {
@@ -980,12 +998,95 @@ agent_load_cert(const char *dir, const char *name)
 	return x;
 }
 
+/* Whether x is for key; NULLs match nothing. */
+static int
+agent_matches(X509 *x, EVP_PKEY *key)
+{
+	int r;
+
+	if (x == NULL || key == NULL)
+		return 0;
+	r = X509_check_private_key(x, key) == 1;
+	ERR_clear_error();
+	return r;
+}
+
+/* The serial of x in hex, for messages (static buffer). */
+static const char *
+agent_serial(X509 *x)
+{
+	static char buf[64];
+	BIGNUM *bn;
+	char *h = NULL;
+
+	buf[0] = '\0';
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) != NULL &&
+	    (h = BN_bn2hex(bn)) != NULL)
+		snprintf(buf, sizeof(buf), "%s", h);
+	OPENSSL_free(h);
+	BN_free(bn);
+	return buf;
+}
+
+static int
+agent_sync_dir(const char *dir)
+{
+	int fd, r = 0;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(fd) == -1) {
+		agent_err("cannot sync %s: %s", dir, strerror(errno));
+		r = -1;
+	}
+	if (fd != -1)
+		close(fd);
+	return r;
+}
+
+static void
+agent_discard(const char *dir, const char *name, const char *why)
+{
+	char *p = agent_path(dir, name);
+
+	if (unlink(p) == 0)
+		agent_err("warning: removed %s: %s", p, why);
+	free(p);
+}
+
 /*
- * Installs a new identity: key first, then the certificate and chain, each
- * by temporary file and rename.
+ * Renames NAME.next over NAME for key (if with_key), cert and chain, in
+ * that order, each that exists, then syncs the directory. 0 or -1.
  */
 static int
-agent_install(const char *dir, EVP_PKEY *key, const struct agent_reply *a)
+agent_commit(const char *dir, int with_key)
+{
+	char *from, *to, next[32];
+	size_t i;
+	int r = 0;
+
+	for (i = with_key ? 0 : 1; i < 3 && r == 0; i++) {
+		snprintf(next, sizeof(next), "%s.next", agent_files[i]);
+		from = agent_path(dir, next);
+		to = agent_path(dir, agent_files[i]);
+		if (access(from, F_OK) == 0 && rename(from, to) == -1) {
+			agent_err("cannot rename %s to %s: %s", from, to,
+			    strerror(errno));
+			r = -1;
+		}
+		free(from);
+		free(to);
+	}
+	if (r == 0)
+		r = agent_sync_dir(dir);
+	return r;
+}
+
+/*
+ * Writes a new identity as key.pem.next, cert.pem.next and chain.pem.next,
+ * each by temporary file, fsync and rename. Nothing current changes.
+ */
+static int
+agent_stage(const char *dir, EVP_PKEY *key, const struct agent_reply *a)
 {
 	char *kp;
 	int r;
@@ -994,13 +1095,114 @@ agent_install(const char *dir, EVP_PKEY *key, const struct agent_reply *a)
 		agent_err_crypto("cannot encode the key");
 		return -1;
 	}
-	r = agent_write(dir, "key.pem", kp, 0600);
+	r = agent_write(dir, "key.pem.next", kp, 0600);
 	OPENSSL_cleanse(kp, strlen(kp));
 	free(kp);
-	if (r != 0 || agent_write(dir, "cert.pem", a->certificate, 0644) != 0 ||
-	    agent_write(dir, "chain.pem", a->chain, 0644) != 0)
+	if (r != 0 ||
+	    agent_write(dir, "cert.pem.next", a->certificate, 0644) != 0 ||
+	    agent_write(dir, "chain.pem.next", a->chain, 0644) != 0)
 		return -1;
 	return 0;
+}
+
+/*
+ * Installs a new identity: all three files staged as .next, then renamed
+ * into place. A crash before the renames leaves the old identity (and
+ * key.pem.next for the retry); one during them, a state agent_recover()
+ * completes.
+ */
+static int
+agent_install(const char *dir, EVP_PKEY *key, const struct agent_reply *a)
+{
+	if (agent_stage(dir, key, a) != 0)
+		return -1;
+	return agent_commit(dir, 1);
+}
+
+/*
+ * Completes an install a crash interrupted, and says so:
+ *  - cert.pem.next and chain.pem.next agree and are for key.pem.next:
+ *    none was renamed; rename all three;
+ *  - they agree and are for key.pem: the key was renamed; rename the rest;
+ *  - only chain.pem.next is left, for cert.pem and key.pem: rename it.
+ * A cert.pem.next or chain.pem.next that fits none of these is a write
+ * cut short before any rename, and is removed. key.pem.next alone is the
+ * key of a renewal under way and stays, for agent_next_key().
+ * Returns 0, or -1 if a rename failed (reported).
+ */
+static int
+agent_recover(const char *dir)
+{
+	EVP_PKEY *kn = agent_load_key(dir, "key.pem.next"),
+	    *k = agent_load_key(dir, "key.pem");
+	X509 *cn = agent_load_cert(dir, "cert.pem.next"),
+	    *hn = agent_load_cert(dir, "chain.pem.next"),
+	    *c = agent_load_cert(dir, "cert.pem");
+	int r = 0, with_key = -1;
+
+	if (cn != NULL && hn != NULL && X509_cmp(cn, hn) == 0) {
+		if (agent_matches(cn, kn))
+			with_key = 1;
+		else if (agent_matches(cn, k))
+			with_key = 0;
+	} else if (cn == NULL && hn != NULL && c != NULL &&
+	    X509_cmp(hn, c) == 0 && agent_matches(c, k))
+		with_key = 0;
+	if (with_key >= 0) {
+		if ((r = agent_commit(dir, with_key)) == 0) {
+			printf("completed an interrupted install: serial %s\n",
+			    agent_serial(cn != NULL ? cn : hn));
+			fflush(stdout);
+		}
+		goto out;
+	}
+	if (agent_exists(dir, "cert.pem.next"))
+		agent_discard(dir, "cert.pem.next", "an install cut short");
+	if (agent_exists(dir, "chain.pem.next"))
+		agent_discard(dir, "chain.pem.next", "an install cut short");
+ out:
+	EVP_PKEY_free(kn);
+	EVP_PKEY_free(k);
+	X509_free(cn);
+	X509_free(hn);
+	X509_free(c);
+	return r;
+}
+
+/*
+ * The key of the next certificate: key.pem.next if a renewal left one
+ * (its CSR may have been answered, and the server answers the holder of
+ * that key with the same certificate again), else a new key of type,
+ * written as key.pem.next (0600) before any CSR for it leaves the device.
+ * *reused says which. NULL on failure (reported).
+ */
+static EVP_PKEY *
+agent_next_key(const char *dir, const char *type, int *reused)
+{
+	EVP_PKEY *k;
+	char *kp;
+	int r;
+
+	if ((k = agent_load_key(dir, "key.pem.next")) != NULL) {
+		*reused = 1;
+		return k;
+	}
+	*reused = 0;
+	if ((k = agent_keygen(type)) == NULL)
+		return NULL;
+	if ((kp = agent_key_pem(k)) == NULL) {
+		agent_err_crypto("cannot encode the key");
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	r = agent_write(dir, "key.pem.next", kp, 0600);
+	OPENSSL_cleanse(kp, strlen(kp));
+	free(kp);
+	if (r != 0) {
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	return k;
 }
 
 /* ---- enroll ------------------------------------------------------------- */
@@ -1125,6 +1327,9 @@ agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 		    ag->server);
 		return EXIT_AGENT_USAGE;
 	}
+	/* A first enrollment cut short between its renames counts too. */
+	if (access(ag->dir, F_OK) == 0 && agent_recover(ag->dir) != 0)
+		goto out;
 	if (agent_exists(ag->dir, "cert.pem") && !ag->force) {
 		agent_err("%s already holds an identity: use renew, or --force "
 		    "to enroll again (the token is not used)", ag->dir);
@@ -1201,7 +1406,9 @@ agent_current(const char *dir, time_t *not_after, const char **key_type)
 /*
  * What GET /api/v1/reissue said, as an exit status, or -1 to go on and
  * send the CSR: too early is quiet (the time is remembered); revoked,
- * expired and superseded are final.
+ * expired, and superseded without the key of the successor are final; a
+ * superseded certificate whose successor's key is here (key.pem.next) is
+ * a renewal whose answer was lost, asked for again.
  */
 static int
 agent_window_check(const struct agent *ag, const struct agent_window *w,
@@ -1214,11 +1421,17 @@ agent_window_check(const struct agent *ag, const struct agent_window *w,
 		return EXIT_AGENT_REENROLL;
 	}
 	if (strcmp(w->status, "superseded") == 0) {
-		agent_err("the certificate (serial %s) was reissued already%s%s; "
-		    "enroll again with a new token", w->serial,
-		    w->superseded_by != NULL ? " as " : "",
-		    w->superseded_by != NULL ? w->superseded_by : "");
-		return EXIT_AGENT_REENROLL;
+		if (!agent_exists(ag->dir, "key.pem.next")) {
+			agent_err("the certificate (serial %s) was reissued "
+			    "already%s%s, and this device does not hold the "
+			    "new key; enroll again with a new token", w->serial,
+			    w->superseded_by != NULL ? " as " : "",
+			    w->superseded_by != NULL ? w->superseded_by : "");
+			return EXIT_AGENT_REENROLL;
+		}
+		printf("the answer to the last renewal was lost; asking for "
+		    "it again\n");
+		return -1;
 	}
 	if (w->after > now) {
 		(void)agent_conf_write(ag->dir, ag->server, w->after);
@@ -1242,7 +1455,7 @@ agent_renew(struct agent *ag)
 	const char *key_type;
 	size_t len;
 	time_t not_after, allowed = 0, now = time(NULL);
-	int rc = EXIT_AGENT_ERR, status;
+	int rc = EXIT_AGENT_ERR, status, reused;
 
 	memset(&u, 0, sizeof(u));
 	memset(&w, 0, sizeof(w));
@@ -1262,7 +1475,8 @@ agent_renew(struct agent *ag)
 		rc = EXIT_AGENT_USAGE;
 		goto out;
 	}
-	if (agent_current(ag->dir, &not_after, &key_type) != 0)
+	if (agent_recover(ag->dir) != 0 ||
+	    agent_current(ag->dir, &not_after, &key_type) != 0)
 		goto out;
 	if (not_after <= now) {
 		ly_time_fmt(not_after, t);
@@ -1304,8 +1518,11 @@ agent_renew(struct agent *ag)
 			rc = agent_refused(ag, AGENT_OP_WINDOW, status);
 		goto out;
 	}
-	if ((next = agent_keygen(key_type)) == NULL)
+	if ((next = agent_next_key(ag->dir, key_type, &reused)) == NULL)
 		goto out;
+	if (reused && ag->verbose)
+		printf("using the key of an unfinished renewal "
+		    "(key.pem.next)\n");
 	rc = agent_request(ag, ctx, &u, AGENT_OP_REISSUE, NULL, next);
 	if (rc == EXIT_AGENT_OK)
 		(void)agent_conf_write(ag->dir, ag->server, 0);

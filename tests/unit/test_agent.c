@@ -3,8 +3,8 @@
  * (cmd/ca-enroll.c) that need no server: the URL, the HTTP status that
  * OpenSSL's client leaves in the error queue, the server's JSON answers,
  * what each status and reissue window means, times and intervals, and
- * the install on a temp dir. The agent is one file; it is included here
- * with its main() renamed.
+ * the crash-safe install and its recovery on a temp dir. The agent is one
+ * file; it is included here with its main() renamed.
  */
 #define main ca_enroll_main
 int ca_enroll_main(int, char *[]);
@@ -325,7 +325,7 @@ tdir_teardown(void **state)
 	return 0;
 }
 
-/* The identity in t->dir is key, with certificate x. */
+/* The identity in t->dir is key, with certificate x, and nothing is under way. */
 static void
 assert_identity(struct tdir *t, EVP_PKEY *key, X509 *x)
 {
@@ -341,10 +341,22 @@ assert_identity(struct tdir *t, EVP_PKEY *key, X509 *x)
 	assert_int_equal(X509_cmp(h, x), 0);
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_false(agent_exists(t->dir, "cert.pem.next"));
+	assert_false(agent_exists(t->dir, "chain.pem.next"));
 	free(p);
 	EVP_PKEY_free(k);
 	X509_free(c);
 	X509_free(h);
+}
+
+static void
+rename_in(struct tdir *t, const char *from, const char *to)
+{
+	char *f = agent_path(t->dir, from), *o = agent_path(t->dir, to);
+
+	assert_int_equal(rename(f, o), 0);
+	free(f);
+	free(o);
 }
 
 static void
@@ -354,9 +366,124 @@ test_install(void **state)
 
 	assert_int_equal(agent_install(t->dir, t->k1, &t->a1), 0);
 	assert_identity(t, t->k1, t->c1);
+	assert_false(agent_exists(t->dir, "key.pem.next"));
+	/* Nothing to recover: nothing changes. */
+	assert_int_equal(agent_recover(t->dir), 0);
+	assert_identity(t, t->k1, t->c1);
 	/* A renewal replaces all three. */
 	assert_int_equal(agent_install(t->dir, t->k2, &t->a2), 0);
 	assert_identity(t, t->k2, t->c2);
+	assert_false(agent_exists(t->dir, "key.pem.next"));
+}
+
+/* Staged, no rename done: all three are renamed. */
+static void
+test_recover_staged(void **state)
+{
+	struct tdir *t = *state;
+
+	assert_int_equal(agent_install(t->dir, t->k1, &t->a1), 0);
+	assert_int_equal(agent_stage(t->dir, t->k2, &t->a2), 0);
+	assert_int_equal(agent_recover(t->dir), 0);
+	assert_identity(t, t->k2, t->c2);
+	assert_false(agent_exists(t->dir, "key.pem.next"));
+}
+
+/* The key renamed, then the crash: key.pem fits cert.pem.next. */
+static void
+test_recover_key_renamed(void **state)
+{
+	struct tdir *t = *state;
+
+	assert_int_equal(agent_install(t->dir, t->k1, &t->a1), 0);
+	assert_int_equal(agent_stage(t->dir, t->k2, &t->a2), 0);
+	rename_in(t, "key.pem.next", "key.pem");
+	assert_int_equal(agent_recover(t->dir), 0);
+	assert_identity(t, t->k2, t->c2);
+}
+
+/* Key and certificate renamed, the chain not. */
+static void
+test_recover_chain_left(void **state)
+{
+	struct tdir *t = *state;
+
+	assert_int_equal(agent_install(t->dir, t->k1, &t->a1), 0);
+	assert_int_equal(agent_stage(t->dir, t->k2, &t->a2), 0);
+	rename_in(t, "key.pem.next", "key.pem");
+	rename_in(t, "cert.pem.next", "cert.pem");
+	assert_int_equal(agent_recover(t->dir), 0);
+	assert_identity(t, t->k2, t->c2);
+}
+
+/*
+ * A renewal's key alone (its answer lost, or never sent) stays, and is
+ * the key of the next CSR; a certificate written without its chain is
+ * a write cut short before any rename, and goes.
+ */
+static void
+test_recover_pending_key(void **state)
+{
+	struct tdir *t = *state;
+	EVP_PKEY *k;
+	char *p;
+	struct stat st;
+	int reused = -1;
+
+	assert_int_equal(agent_install(t->dir, t->k1, &t->a1), 0);
+	assert_int_equal(agent_stage(t->dir, t->k2, &t->a2), 0);
+	p = agent_path(t->dir, "chain.pem.next");
+	assert_int_equal(unlink(p), 0);
+	free(p);
+	assert_int_equal(agent_recover(t->dir), 0);
+	assert_identity(t, t->k1, t->c1);
+	assert_true(agent_exists(t->dir, "key.pem.next"));
+	k = agent_next_key(t->dir, "ec-p256", &reused);
+	assert_int_equal(reused, 1);
+	assert_int_equal(EVP_PKEY_eq(k, t->k2), 1);
+	EVP_PKEY_free(k);
+
+	/* Without one, a new key is written before it is used. */
+	p = agent_path(t->dir, "key.pem.next");
+	assert_int_equal(unlink(p), 0);
+	k = agent_next_key(t->dir, "ec-p384", &reused);
+	assert_int_equal(reused, 0);
+	assert_non_null(k);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_string_equal(agent_keytype_of(k), "ec-p384");
+	EVP_PKEY_free(k);
+	k = agent_load_key(t->dir, "key.pem.next");
+	assert_non_null(k);
+	EVP_PKEY_free(k);
+	free(p);
+}
+
+/* .next files that fit no key are not installed over a working identity. */
+static void
+test_recover_stray(void **state)
+{
+	struct tdir *t = *state;
+	EVP_PKEY *k3 = agent_keygen("ec-p256");
+	X509 *c3 = mkcert(k3, 3);
+	struct agent_reply a3;
+
+	mkreply(&a3, c3, t->c1);
+	assert_int_equal(agent_install(t->dir, t->k1, &t->a1), 0);
+	assert_int_equal(agent_write(t->dir, "cert.pem.next", a3.certificate,
+	    0644), 0);
+	assert_int_equal(agent_write(t->dir, "chain.pem.next", a3.chain,
+	    0644), 0);
+	assert_int_equal(agent_recover(t->dir), 0);
+	assert_identity(t, t->k1, t->c1);
+	/* A chain.pem.next for another certificate than cert.pem, too. */
+	assert_int_equal(agent_write(t->dir, "chain.pem.next", t->a2.chain,
+	    0644), 0);
+	assert_int_equal(agent_recover(t->dir), 0);
+	assert_identity(t, t->k1, t->c1);
+	agent_reply_clear(&a3);
+	X509_free(c3);
+	EVP_PKEY_free(k3);
 }
 
 /* What GET /api/v1/reissue's answer makes renew do. */
@@ -386,9 +513,12 @@ test_window_check(void **state)
 	assert_int_equal(agent_window_check(&ag, &w, now), EXIT_AGENT_REENROLL);
 	w.status = "expired";
 	assert_int_equal(agent_window_check(&ag, &w, now), EXIT_AGENT_REENROLL);
+	/* Superseded: final, unless this device holds the successor's key. */
 	w.status = "superseded";
 	w.superseded_by = "0B";
 	assert_int_equal(agent_window_check(&ag, &w, now), EXIT_AGENT_REENROLL);
+	assert_int_equal(agent_write(t->dir, "key.pem.next", "x", 0600), 0);
+	assert_int_equal(agent_window_check(&ag, &w, now), -1);
 }
 
 int
@@ -404,6 +534,16 @@ main(void)
 		cmocka_unit_test(test_times),
 		cmocka_unit_test_setup_teardown(test_install, tdir_setup,
 		    tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_staged,
+		    tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_key_renamed,
+		    tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_chain_left,
+		    tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_pending_key,
+		    tdir_setup, tdir_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_stray,
+		    tdir_setup, tdir_teardown),
 		cmocka_unit_test_setup_teardown(test_window_check,
 		    tdir_setup, tdir_teardown),
 	};
