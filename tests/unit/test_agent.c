@@ -1,10 +1,11 @@
 /*
- * tests/unit/test_agent.c — the parts of the device agent
- * (cmd/ca-enroll.c) that need no server: the URL, the HTTP status that
- * OpenSSL's client leaves in the error queue, the server's JSON answers,
- * what each status and reissue window means, times and intervals, and
- * the crash-safe install and its recovery on a temp dir. The agent is one
- * file; it is included here with its main() renamed.
+ * tests/unit/test_agent.c — the parts of the device agent that need no
+ * server: the URL, the HTTP status that OpenSSL's client leaves in the
+ * error queue, the server's JSON answers, what each status and reissue
+ * window means, times and intervals, and the crash-safe install and its
+ * recovery on a temp dir. cmd/agent_http.c and cmd/agent_files.c are
+ * linked in; cmd/ca-enroll.c is included here with its main() renamed,
+ * for its static functions.
  */
 #define main ca_enroll_main
 int ca_enroll_main(int, char *[]);
@@ -16,6 +17,8 @@ int ca_enroll_main(int, char *[]);
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <openssl/http.h>
+#include <openssl/httperr.h>
 
 static void
 test_url(void **state)
