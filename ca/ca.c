@@ -753,6 +753,61 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	return r;
 }
 
+/*
+ * A reissue of old, which is superseded already: its holder asking again
+ * because the answer was lost. The successor is the answer if it is valid,
+ * not expired, not superseded itself and for the key of this CSR (whose
+ * self-signature proves possession of that key); nothing is written, as
+ * nothing changes. Anything else is refused as before.
+ */
+static int
+reissue_replay(struct ca *ca, const struct store_cert *old,
+    const unsigned char *csr, size_t csrlen, X509 **certp,
+    struct ca_serial *serialp)
+{
+	const struct conf_profile *p;
+	struct store_txn *txn = NULL;
+	struct store_cert *next = NULL;
+	X509_REQ *req = NULL;
+	X509 *x = NULL;
+	const unsigned char *der;
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = store_cert_get(txn, &old->superseded_by, &next);
+	store_txn_abort(txn);
+	if (r != LY_OK && r != LY_ERR_NOT_FOUND)
+		return r;
+	if (r == LY_ERR_NOT_FOUND || next->status != STORE_VALID ||
+	    next->der == NULL || next->not_after <= ly_now() ||
+	    !ca_serial_is_zero(&next->superseded_by) ||
+	    (p = conf_profile_get(ca->conf, next->profile)) == NULL)
+		goto refuse;
+	if ((r = ca_csr_parse(csr, csrlen, &req)) != LY_OK ||
+	    (r = ca_csr_check(p, req)) != LY_OK)
+		goto out;
+	der = next->der;
+	if ((x = d2i_X509(NULL, &der, (long)next->derlen)) == NULL) {
+		r = ly_fail(LY_ERR_STORE, "stored certificate does not parse");
+		goto out;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(x), X509_REQ_get0_pubkey(req)) != 1)
+		goto refuse;
+	*certp = x;
+	x = NULL;
+	*serialp = next->serial;
+	r = LY_OK;
+	goto out;
+ refuse:
+	r = ly_fail(LY_ERR_STATE, "the certificate was already superseded");
+ out:
+	X509_free(x);
+	X509_REQ_free(req);
+	store_cert_free(next);
+	return r;
+}
+
 int
 ca_reissue(struct ca *ca, const struct ca_serial *serial,
     const unsigned char *csr, size_t csrlen, const char *actor,
@@ -789,8 +844,7 @@ ca_reissue(struct ca *ca, const struct ca_serial *serial,
 		goto out;
 	}
 	if (!ca_serial_is_zero(&old->superseded_by)) {
-		r = ly_fail(LY_ERR_STATE, "the certificate was already "
-		    "superseded");
+		r = reissue_replay(ca, old, csr, csrlen, certp, serialp);
 		goto out;
 	}
 	if ((p = conf_profile_get(ca->conf, old->profile)) == NULL) {

@@ -184,7 +184,10 @@ int		 ca_issue(struct ca *, const struct ca_request *,
 /*
  * A new certificate for the identity and profile of the valid certificate
  * old, for the key of the new CSR; old is recorded as superseded by it.
- * LY_ERR_STATE if old is revoked, expired or superseded.
+ * LY_ERR_STATE if old is revoked, expired or superseded, but for one
+ * case: when old's successor is valid, not superseded itself and for the
+ * key of this CSR, that successor is returned (same serial, nothing is
+ * written), so a holder whose answer was lost can ask again.
  */
 int		 ca_reissue(struct ca *, const struct ca_serial *old,
 		    const unsigned char *csr, size_t csrlen, const char *actor,
