@@ -59,7 +59,8 @@ ca_open(const char *dir, unsigned int flags, struct ca **cap)
 	if ((r = conf_load(dir, NULL, &ca->conf)) != LY_OK)
 		goto out;
 	if ((r = store_open(ca->conf->store_dir, ca->conf->store_map_size,
-	    (flags & CA_OPEN_READONLY) ? STORE_RDONLY : 0, &ca->store)) != LY_OK)
+	    STORE_EXISTING | ((flags & CA_OPEN_READONLY) ? STORE_RDONLY : 0),
+	    &ca->store)) != LY_OK)
 		goto out;
 	if ((r = cert_load_pem(ca->conf->root.cert_file,
 	    &ca->certs[CA_ROOT])) != LY_OK ||
@@ -159,9 +160,11 @@ ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
 }
 
 /*
- * Signs x with the slot's CA key and checks the signature with the CA
- * certificate's public key: a faulty HSM must not get a bad certificate
- * past us.
+ * Lints x, signs it with the slot's CA key and checks the signature with
+ * the CA certificate's public key: neither a bug of ours nor a faulty HSM
+ * may get a bad certificate past us. hsm_sign() verified it with the
+ * token key's public key already; only a CA certificate for another key
+ * needs a second look.
  */
 int
 ca_sign_cert(struct ca *ca, int slot, X509 *x)
@@ -170,15 +173,19 @@ ca_sign_cert(struct ca *ca, int slot, X509 *x)
 	EVP_PKEY *pub;
 	int r;
 
+	/* No CA certificate in the slot yet: x is the self-signed root. */
+	if ((r = ca_lint_cert(x, ca->certs[slot])) != LY_OK)
+		return r;
 	if ((r = ca_key_get(ca, slot, &key)) != LY_OK)
 		return r;
 	if ((r = hsm_sign(key, hsm_sign_x509, x)) != LY_OK)
 		return r;
 	pub = ca->certs[slot] != NULL ? X509_get0_pubkey(ca->certs[slot]) :
 	    hsm_key_get0_public(key);
-	if (pub == NULL || X509_verify(x, pub) != 1) {
+	if (pub == NULL || (EVP_PKEY_eq(pub, hsm_key_get0_public(key)) != 1 &&
+	    X509_verify(x, pub) != 1)) {
 		ly_log_crypto("ca_sign_cert");
-		return ly_fail(LY_ERR_HSM, "the HSM returned a signature that "
+		return hsm_bad_signature("the HSM returned a signature that "
 		    "does not verify with the %s CA key",
 		    ca_slot_conf(ca, slot)->name);
 	}
@@ -745,8 +752,15 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	 * XXX a crash between the claim and here leaves the token CLAIMED
 	 * for good; ca_token_revoke() takes it, and the admin makes a new one.
 	 */
-	if (claimed)
+	if (claimed) {
+		/* The release is a store write of its own: keep why we failed. */
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", ly_errdetail());
 		token_release(ca, tok, &rec.serial);
+		if (why[0] != '\0')
+			(void)ly_fail(r, "%s", why);
+	}
 	X509_NAME_free(subject);
 	X509_free(x);
 	X509_free(y);
@@ -783,6 +797,74 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	ca_identity_clear(&id);
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
+	return r;
+}
+
+/*
+ * A reissue of old, which is superseded already: its holder asking again
+ * because the answer was lost. The successor is the answer if it is valid,
+ * not expired, not superseded itself and for the key of this CSR (whose
+ * self-signature proves possession of that key); nothing is written, as
+ * nothing changes. Anything else is refused as before. *out and certp as
+ * for issue(): the successor's DER as stored.
+ */
+static int
+reissue_replay(struct ca *ca, const struct store_cert *old,
+    const unsigned char *csr, size_t csrlen, struct ca_issued *out,
+    X509 **certp)
+{
+	const struct conf_profile *p;
+	struct store_txn *txn = NULL;
+	struct store_cert *next = NULL;
+	X509_REQ *req = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	unsigned char *der = NULL;
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = store_cert_get(txn, &old->superseded_by, &next);
+	store_txn_abort(txn);
+	if (r != LY_OK && r != LY_ERR_NOT_FOUND)
+		return r;
+	if (r == LY_ERR_NOT_FOUND || next->status != STORE_VALID ||
+	    next->der == NULL || next->not_after <= ly_now() ||
+	    !ca_serial_is_zero(&next->superseded_by) ||
+	    (p = conf_profile_get(ca->conf, next->profile)) == NULL)
+		goto refuse;
+	if ((r = ca_csr_parse(csr, csrlen, &req, &key)) != LY_OK ||
+	    (r = ca_csr_check(p, req, key)) != LY_OK)
+		goto out;
+	/* Rare (a lost answer): the successor is decoded to compare keys. */
+	if ((r = cert_decode(next->der, next->derlen, &x)) != LY_OK) {
+		r = ly_fail(LY_ERR_STORE, "stored certificate does not parse");
+		goto out;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(x), key) != 1)
+		goto refuse;
+	if ((der = OPENSSL_memdup(next->der, next->derlen)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	out->der = der;
+	out->derlen = next->derlen;
+	out->serial = next->serial;
+	out->not_after = (time_t)next->not_after;
+	if (certp != NULL) {
+		*certp = x;
+		x = NULL;
+	}
+	r = LY_OK;
+	goto out;
+ refuse:
+	r = ly_fail(LY_ERR_STATE, "the certificate was already superseded");
+ out:
+	X509_free(x);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	store_cert_free(next);
 	return r;
 }
 
@@ -824,8 +906,7 @@ reissue(struct ca *ca, const struct ca_serial *serial,
 		goto out;
 	}
 	if (!ca_serial_is_zero(&old->superseded_by)) {
-		r = ly_fail(LY_ERR_STATE, "the certificate was already "
-		    "superseded");
+		r = reissue_replay(ca, old, csr, csrlen, out, certp);
 		goto out;
 	}
 	if ((p = conf_profile_get(ca->conf, old->profile)) == NULL) {
@@ -1122,6 +1203,29 @@ ca_sign(struct ca *ca, int slot, int (*fn)(void *, EVP_MD_CTX *), void *obj)
 	if ((r = ca_key_get(ca, slot, &key)) != LY_OK)
 		return r;
 	return hsm_sign(key, fn, obj);
+}
+
+int
+ca_hsm_check(struct ca *ca)
+{
+	struct hsm_key *key;
+	int r;
+
+	if ((r = ca_key_get(ca, CA_ISSUING, &key)) != LY_OK)
+		return r;
+	return hsm_key_check(key);
+}
+
+void
+ca_hsm_stats(struct ca_hsm_stats *st)
+{
+	struct hsm_stats hs;
+
+	hsm_stats(&hs);
+	st->sign_failures = hs.sign_failures;
+	st->reopens = hs.reopens;
+	st->reinits = hs.reinits;
+	st->bad_signatures = hs.bad_signatures;
 }
 
 void

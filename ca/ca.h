@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 #include "conf/conf.h"
@@ -204,7 +205,10 @@ int		 ca_issue(struct ca *, const struct ca_request *,
 /*
  * A new certificate for the identity and profile of the valid certificate
  * old, for the key of the new CSR; old is recorded as superseded by it.
- * LY_ERR_STATE if old is revoked, expired or superseded.
+ * LY_ERR_STATE if old is revoked, expired or superseded, but for one
+ * case: when old's successor is valid, not superseded itself and for the
+ * key of this CSR, that successor is returned (same serial, nothing is
+ * written), so a holder whose answer was lost can ask again.
  */
 int		 ca_reissue(struct ca *, const struct ca_serial *old,
 		    const unsigned char *csr, size_t csrlen, const char *actor,
@@ -334,6 +338,23 @@ int		 ca_sign(struct ca *, int slot,
 int		 ca_key(struct ca *, int slot, struct hsm_key **);
 
 /*
+ * For /healthz: whether the issuing CA key signs now (a probe signature,
+ * see hsm_key_check(); a failing token is reopened or re-initialised on
+ * the way, within its backoff). LY_OK, or LY_ERR_HSM / LY_ERR_HSM_PIN
+ * with why in ly_errdetail(). Costs a signature: call it rarely.
+ */
+int		 ca_hsm_check(struct ca *);
+
+/* For /metrics: what the HSM layer counted since the process started. */
+struct ca_hsm_stats {
+	uint64_t	 sign_failures;	/* signing attempts that failed */
+	uint64_t	 reopens;	/* sessions reopened */
+	uint64_t	 reinits;	/* PKCS#11 module re-initialisations */
+	uint64_t	 bad_signatures; /* refused: did not verify */
+};
+void		 ca_hsm_stats(struct ca_hsm_stats *);
+
+/*
  * The OCSP pre-signing hook (ocsp/ registers it; ca/ must not depend on
  * ocsp/). When set, every certificate is stored together with the
  * response fn signs for it, in the same transaction, so that it is
@@ -415,6 +436,57 @@ int		 ca_crl_record(struct ca *, const char *key,
  */
 char		*ca_crl_url(const struct conf *, const char *ca, int shard);
 unsigned int	 ca_crl_shard(const struct conf *, const struct ca_serial *);
+
+/* ---- pre-issuance lint (ca/lint.c, ca/lint_crl.c, ca/lint_ocsp.c) ------ */
+
+/*
+ * Before the HSM signs anything, what it signs is checked against the
+ * RFC 5280 / RFC 6960 rules public CAs lint for (the table is in
+ * ca/lint.c and docs/security.md). Each function returns LY_OK, or
+ * LY_ERR_LINT with "lint: <rule>: <why>" in ly_errdetail(), the
+ * failure logged and counted; LY_ERR_ARG for a NULL object, LY_ERR_ALLOC
+ * or LY_ERR_INTERNAL (not counted). The object is only read, and its
+ * signature fields are not looked at. Thread-safe.
+ */
+enum ca_lint_kind {
+	CA_LINT_CERT,
+	CA_LINT_CRL,
+	CA_LINT_OCSP,
+	CA_LINT_KINDS
+};
+
+/*
+ * A to-be-signed certificate. issuer is the certificate of the CA that
+ * will sign it, or NULL when it is self-signed (a root).
+ */
+int		 ca_lint_cert(const X509 *tbs, const X509 *issuer);
+/*
+ * A to-be-signed CRL, entries included. issuer (if not NULL) is the
+ * certificate of the CA that will sign it: the CRL's issuer and AKI must
+ * name it.
+ */
+int		 ca_lint_crl(const X509_CRL *tbs, const X509 *issuer);
+/*
+ * One revokedCertificates entry, for a builder that streams entries
+ * instead of holding them in an X509_CRL (crl/build.c): it lints the
+ * header with ca_lint_crl() and each entry with this.
+ */
+int		 ca_lint_crl_entry(const X509_REVOKED *);
+/*
+ * A BasicOCSPResponse before it is signed. signer is the certificate
+ * that will sign it (NULL: unknown): a CA, or a delegated signer with
+ * OCSPSigning, id-pkix-ocsp-nocheck and no CRL DP or OCSP URL. The
+ * responder ID may still be absent when signer is given:
+ * OCSP_basic_sign_ctx() sets it from the signer as it signs.
+ */
+int		 ca_lint_ocsp(const OCSP_BASICRESP *tbs, const X509 *signer);
+/*
+ * How many operations of kind k the lint refused in this process since
+ * it started: for /metrics, which must not know X.509.
+ */
+uint64_t	 ca_lint_failures(enum ca_lint_kind k);
+/* "cert", "crl", "ocsp": the label of kind k. */
+const char	*ca_lint_kind_name(enum ca_lint_kind k);
 
 /* ---- records as JSON (ca-admin --json and the admin API) ---------------- */
 

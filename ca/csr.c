@@ -5,7 +5,10 @@
  * nowhere else, in the order of rpki-client's crl_parse(): cap the size,
  * decode, refuse trailing bytes; then the key policy, then the signature.
  * Nothing in the CSR but its key reaches a certificate: the identity comes
- * from the admin or the token.
+ * from the admin or the token. The extensions a CSR requests are ignored,
+ * except those that ask for more than the profile gives: a CSR that asks
+ * to be a CA, to sign certificates or CRLs, or for a purpose the profile
+ * does not grant is an attempt, not a clumsy client, and is refused.
  */
 #include "config.h"
 
@@ -25,6 +28,7 @@
 #include <openssl/pem.h>
 #include <openssl/provider.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "util/util.h"
 #include "ca/ca.h"
@@ -546,6 +550,117 @@ ca_key_check(const struct conf_profile *prof, EVP_PKEY *pkey)
 	    type != NULL ? type : "unknown");
 }
 
+/* Whether the profile grants the purpose nid (an EKU OID's NID). */
+static int
+csr_eku_granted(const struct conf_profile *prof, int nid)
+{
+	switch (nid) {
+	case NID_client_auth:
+		return (prof->eku & CONF_EKU_CLIENT) != 0;
+	case NID_server_auth:
+		return (prof->eku & CONF_EKU_SERVER) != 0;
+	case NID_OCSP_sign:
+		return (prof->eku & CONF_EKU_OCSP) != 0;
+	default:
+		return 0;
+	}
+}
+
+/* The requested extensions: no OID twice, and nothing beyond the profile. */
+static int
+csr_ext_check(const struct conf_profile *prof, X509_REQ *req)
+{
+	STACK_OF(X509_EXTENSION) *exts;
+	X509_EXTENSION *e;
+	BASIC_CONSTRAINTS *bc = NULL;
+	ASN1_BIT_STRING *ku = NULL;
+	EXTENDED_KEY_USAGE *eku = NULL;
+	char name[80];
+	int i, j, n, nid, r = LY_OK;
+
+	/* NULL for "none" and for an attribute that does not decode. */
+	if ((exts = X509_REQ_get_extensions(req)) == NULL) {
+		ERR_clear_error();
+		if (X509_REQ_get_attr_by_NID(req, NID_ext_req, -1) >= 0 ||
+		    X509_REQ_get_attr_by_NID(req, NID_ms_ext_req, -1) >= 0)
+			return ly_fail(LY_ERR_BAD_CSR, "CSR: its extension "
+			    "request does not decode");
+		return LY_OK;
+	}
+	n = sk_X509_EXTENSION_num(exts);
+	for (i = 0; i < n && r == LY_OK; i++) {
+		e = sk_X509_EXTENSION_value(exts, i);
+		nid = OBJ_obj2nid(X509_EXTENSION_get_object(e));
+		if (nid != NID_undef)
+			snprintf(name, sizeof(name), "%s", OBJ_nid2sn(nid));
+		else
+			OBJ_obj2txt(name, sizeof(name),
+			    X509_EXTENSION_get_object(e), 1);
+		for (j = 0; j < i; j++)
+			if (OBJ_cmp(X509_EXTENSION_get_object(e),
+			    X509_EXTENSION_get_object(
+			    sk_X509_EXTENSION_value(exts, j))) == 0)
+				break;
+		if (j < i) {
+			r = ly_fail(LY_ERR_BAD_CSR, "CSR requests the %s "
+			    "extension twice", name);
+			break;
+		}
+		switch (nid) {
+		case NID_basic_constraints:
+			if ((bc = X509V3_EXT_d2i(e)) == NULL)
+				r = ly_fail(LY_ERR_BAD_CSR, "CSR: basicConstraints "
+				    "does not decode");
+			else if (bc->ca)
+				r = ly_fail(LY_ERR_POLICY, "CSR asks to be a CA");
+			BASIC_CONSTRAINTS_free(bc);
+			bc = NULL;
+			break;
+		case NID_key_usage:
+			if ((ku = X509V3_EXT_d2i(e)) == NULL)
+				r = ly_fail(LY_ERR_BAD_CSR, "CSR: keyUsage does "
+				    "not decode");
+			else if (ASN1_BIT_STRING_get_bit(ku, 5) ||
+			    ASN1_BIT_STRING_get_bit(ku, 6))
+				r = ly_fail(LY_ERR_POLICY, "CSR asks to sign "
+				    "certificates or CRLs");
+			ASN1_BIT_STRING_free(ku);
+			ku = NULL;
+			break;
+		case NID_ext_key_usage:
+			if ((eku = X509V3_EXT_d2i(e)) == NULL) {
+				r = ly_fail(LY_ERR_BAD_CSR, "CSR: extendedKeyUsage "
+				    "does not decode");
+				break;
+			}
+			for (j = 0; j < sk_ASN1_OBJECT_num(eku); j++) {
+				ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, j);
+
+				if (csr_eku_granted(prof, OBJ_obj2nid(o)))
+					continue;
+				/* The short name (codeSigning), else the OID. */
+				if (OBJ_obj2nid(o) != NID_undef)
+					snprintf(name, sizeof(name), "%s",
+					    OBJ_nid2sn(OBJ_obj2nid(o)));
+				else
+					OBJ_obj2txt(name, sizeof(name), o, 1);
+				r = ly_fail(LY_ERR_POLICY, "CSR asks for the "
+				    "purpose %s, which profile %s does not "
+				    "grant", name, prof->name);
+				break;
+			}
+			EXTENDED_KEY_USAGE_free(eku);
+			eku = NULL;
+			break;
+		default:
+			break;
+		}
+	}
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	ERR_clear_error();
+	return r;
+}
+
 int
 ca_csr_check(const struct conf_profile *prof, X509_REQ *req, EVP_PKEY *pkey)
 {
@@ -560,5 +675,5 @@ ca_csr_check(const struct conf_profile *prof, X509_REQ *req, EVP_PKEY *pkey)
 	if (X509_REQ_verify(req, pkey) != 1)
 		return ly_fail(LY_ERR_CSR_SIGNATURE, "CSR self-signature does "
 		    "not verify (%s)", csr_ossl_reason(buf, sizeof(buf)));
-	return LY_OK;
+	return csr_ext_check(prof, req);
 }

@@ -156,9 +156,9 @@ store_schema_check(struct store *st, MDB_txn *txn)
 
 	rc = mdb_get(txn, st->meta, &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		if (st->rdonly)
-			return ly_fail(LY_ERR_STORE, "store: no schema version "
-			    "(never opened for writing?)");
+		if (st->rdonly || st->existing)
+			return ly_fail(LY_ERR_STORE, "store: no schema version: "
+			    "not a Lanyard store, or one never initialised");
 		if ((rc = mdb_stat(txn, st->meta, &ms)) != 0)
 			return store_mdb_err(rc, "store: meta");
 		if (ms.ms_entries != 0)
@@ -253,9 +253,9 @@ store_open(const char *dir, size_t map_size, unsigned int flags,
 	int rc, r = LY_ERR_STORE;
 
 	if (dir == NULL || stp == NULL || map_size == 0 ||
-	    (flags & ~(unsigned int)STORE_RDONLY) != 0)
+	    (flags & ~(unsigned int)(STORE_RDONLY | STORE_EXISTING)) != 0)
 		return ly_fail(LY_ERR_ARG, "store_open: bad arguments");
-	if (flags & STORE_RDONLY) {
+	if (flags & (STORE_RDONLY | STORE_EXISTING)) {
 		/*
 		 * LMDB would create lock.mdb before finding data.mdb
 		 * missing: look first, so a read-only open creates nothing.
@@ -266,10 +266,13 @@ store_open(const char *dir, size_t map_size, unsigned int flags,
 		}
 		if (stat(path, &sb) == -1) {
 			r = ly_fail(errno == ENOENT ? LY_ERR_NOT_FOUND :
-			    LY_ERR_IO, "%s: %s", path, strerror(errno));
+			    LY_ERR_IO, "%s: %s%s", path, strerror(errno),
+			    errno == ENOENT ? " (the store is gone: restore it "
+			    "from a backup; only init makes a new one)" : "");
 			goto out;
 		}
-		eflags |= MDB_RDONLY;
+		if (flags & STORE_RDONLY)
+			eflags |= MDB_RDONLY;
 	} else if ((r = ly_mkdir_p(dir, 0700)) != LY_OK)
 		goto out;
 
@@ -278,6 +281,7 @@ store_open(const char *dir, size_t map_size, unsigned int flags,
 		goto out;
 	}
 	st->rdonly = (flags & STORE_RDONLY) != 0;
+	st->existing = (flags & STORE_EXISTING) != 0;
 	if ((rc = mdb_env_create(&st->env)) != 0) {
 		st->env = NULL;
 		r = store_mdb_err(rc, "mdb_env_create");

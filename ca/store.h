@@ -57,10 +57,14 @@ struct store_cert {
 
 /* Flags for store_open(). */
 #define STORE_RDONLY	0x1
+#define STORE_EXISTING	0x2	/* the store must exist already: never make one */
 
 /*
- * Opens (creating if needed and not read-only) the environment in dir
- * with a map of map_size bytes. Refuses a schema version it does not know.
+ * Opens (creating if needed, unless read-only or STORE_EXISTING) the
+ * environment in dir with a map of map_size bytes. Refuses a schema
+ * version it does not know; with STORE_EXISTING, also a store that was
+ * never made (a lost or emptied store directory must not quietly become
+ * a new, empty CA database).
  */
 int		 store_open(const char *dir, size_t map_size, unsigned int flags,
 		    struct store **);

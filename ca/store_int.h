@@ -13,6 +13,7 @@
 struct store {
 	MDB_env		*env;
 	int		 rdonly;
+	int		 existing;	/* STORE_EXISTING */
 	/* Opened once in store_open(), then only read: safe from any thread. */
 	MDB_dbi		 meta;
 	MDB_dbi		 certs;

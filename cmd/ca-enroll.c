@@ -1,12 +1,21 @@
 /*
  * cmd/ca-enroll.c — the device agent: enrolls with a one-time token over
- * HTTPS (POST /api/v1/enroll), then keeps the certificate fresh by
- * reissuing with mTLS (POST /api/v1/reissue) inside the server's window.
+ * HTTPS (POST /api/v1/enroll), then keeps the certificate fresh: it asks
+ * where a reissue stands (GET /api/v1/reissue) and reissues with mTLS
+ * (POST /api/v1/reissue) inside the server's window. This file holds the
+ * commands, the keys and the CSRs; cmd/agent.h names the other two.
  *
  * The private key is generated here and never leaves the device; only the
- * CSR is sent. HTTP is spoken by hand over an OpenSSL SSL BIO: one
- * HTTP/1.0 request per connection, so there is no chunked encoding to
- * decode and no new dependency.
+ * CSR is sent. HTTP is OpenSSL's client (cmd/agent_http.c). In OpenSSL
+ * 3.0 an answer other than 200 comes without its body, so renew asks GET
+ * /api/v1/reissue first, which answers 200 in every normal case.
+ *
+ * A renewal survives a lost answer and a crash: the new key is written as
+ * key.pem.next before its CSR leaves the device and reused until its
+ * certificate is installed (the server hands the same successor back to
+ * the holder of its key), and an install is three .next files renamed
+ * into place, which the next run completes if it was interrupted
+ * (cmd/agent_files.c).
  *
  * Files in the identity directory (created 0700):
  *	key.pem    0600	the private key
@@ -14,19 +23,15 @@
  *	chain.pem  0644	certificate, then the chain the server sent
  *	ca.pem     0644	copy of the trust anchor given at enroll
  *	agent.conf 0600	server URL; earliest reissue time once known
+ *	key.pem.next 0600	the key of a renewal under way
+ *	cert.pem.next, chain.pem.next 0644	an install under way
  *	backup/<UTC time>/	the previous key, cert and chain after a renew
  */
 #include "config.h"
 
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 
-#include <arpa/inet.h>
-
-#include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,50 +45,10 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
+#include "cmd/agent.h"
 #include "util/util.h"
-
-/* Exit statuses (documented in ca-enroll(1)). */
-#define EXIT_AGENT_OK		0	/* done, or nothing to do yet */
-#define EXIT_AGENT_ERR		1	/* failed; trying again later may help */
-#define EXIT_AGENT_USAGE	2	/* bad command line */
-#define EXIT_AGENT_REENROLL	3	/* refused for good: expired, revoked, bad token */
-
-#define AGENT_MAX_RESPONSE	(1024 * 1024)
-#define AGENT_MAX_FILE		(256 * 1024)
-#define AGENT_MAX_TOKEN		1024
-#define AGENT_IO_TIMEOUT	30	/* seconds, per read/write */
-#define AGENT_DEFAULT_INTERVAL	3600
-
-struct agent_url {
-	char	*host;		/* without brackets */
-	char	*port;
-	char	*prefix;	/* path prefix without trailing '/', "" if none */
-	int	 is_ip;
-};
-
-struct agent_reply {
-	int	 status;
-	char	*certificate;	/* PEM */
-	char	*chain;		/* PEM, concatenated */
-	char	*serial;
-	char	*not_after;
-	char	*error;		/* server's stable code, or NULL */
-	char	*detail;
-	char	*allowed_after;
-};
-
-struct agent {
-	const char	*server;	/* URL */
-	const char	*ca_file;
-	const char	*dir;
-	const char	*key_type;
-	int		 verbose;
-	int		 force;
-};
 
 static volatile sig_atomic_t agent_stop;
 
@@ -98,11 +63,7 @@ usage(void)
 	exit(EXIT_AGENT_USAGE);
 }
 
-static void
-agent_err(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void
+void
 agent_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -115,7 +76,7 @@ agent_err(const char *fmt, ...)
 }
 
 /* Prints the OpenSSL error queue after a message, then clears it. */
-static void
+void
 agent_err_crypto(const char *what)
 {
 	unsigned long e;
@@ -128,76 +89,9 @@ agent_err_crypto(const char *what)
 	}
 }
 
-/* ---- URL ---------------------------------------------------------------- */
-
-static void
-agent_url_free(struct agent_url *u)
-{
-	free(u->host);
-	free(u->port);
-	free(u->prefix);
-	memset(u, 0, sizeof(*u));
-}
-
-/* Parses https://HOST[:PORT][/prefix]; HOST may be [v6]. 0 or -1. */
-static int
-agent_url_parse(const char *url, struct agent_url *u)
-{
-	const char *p, *h, *he, *slash;
-	unsigned char tmp[16];
-
-	memset(u, 0, sizeof(*u));
-	if (strncmp(url, "https://", 8) != 0 || strlen(url) > 255)
-		return -1;
-	h = url + 8;
-	slash = strchr(h, '/');
-	if (slash == NULL)
-		slash = h + strlen(h);
-	if (*h == '[') {
-		if ((he = memchr(h, ']', slash - h)) == NULL)
-			return -1;
-		h++;
-		p = he + 1;
-	} else {
-		for (he = h; he < slash && *he != ':'; he++)
-			;
-		p = he;
-	}
-	if (he == h)
-		return -1;
-	if ((u->host = strndup(h, he - h)) == NULL)
-		goto fail;
-	/* Host and path go into the request line and Host header verbatim. */
-	if (strspn(u->host, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") != strlen(u->host) ||
-	    strcspn(slash, " \t\r\n\"#?") != strlen(slash))
-		goto fail;
-	if (p < slash && *p == ':') {
-		p++;
-		if (p == slash || strspn(p, "0123456789") != (size_t)(slash - p) ||
-		    slash - p > 5)
-			goto fail;
-		u->port = strndup(p, slash - p);
-	} else if (p == slash)
-		u->port = strdup("443");
-	else
-		goto fail;
-	u->prefix = strdup(slash);
-	if (u->port == NULL || u->prefix == NULL)
-		goto fail;
-	if (*u->prefix != '\0' && u->prefix[strlen(u->prefix) - 1] == '/')
-		u->prefix[strlen(u->prefix) - 1] = '\0';
-	u->is_ip = inet_pton(AF_INET, u->host, tmp) == 1 ||
-	    inet_pton(AF_INET6, u->host, tmp) == 1;
-	return 0;
- fail:
-	agent_url_free(u);
-	return -1;
-}
-
 /* ---- key and CSR -------------------------------------------------------- */
 
-static EVP_PKEY *
+EVP_PKEY *
 agent_keygen(const char *type)
 {
 	EVP_PKEY *k = NULL;
@@ -218,7 +112,7 @@ agent_keygen(const char *type)
 }
 
 /* The key type of an existing key, so a renew keeps the algorithm. */
-static const char *
+const char *
 agent_keytype_of(EVP_PKEY *k)
 {
 	char grp[64];
@@ -280,7 +174,7 @@ agent_csr(EVP_PKEY *key)
 }
 
 /* PKCS#8 PEM of the private key, unencrypted (the file is 0600). */
-static char *
+char *
 agent_key_pem(EVP_PKEY *key)
 {
 	BIO *b;
@@ -296,524 +190,6 @@ agent_key_pem(EVP_PKEY *key)
 		OPENSSL_cleanse(data, len);
 	BIO_free(b);
 	return pem;
-}
-
-/* ---- HTTPS -------------------------------------------------------------- */
-
-static SSL_CTX *
-agent_tls_ctx(const char *ca_file, const char *cert_file, const char *key_file)
-{
-	SSL_CTX *ctx;
-
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		goto fail;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	if (SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
-		agent_err_crypto("cannot load the CA file");
-		agent_err("CA file: %s", ca_file);
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	if (cert_file != NULL &&
-	    (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1)) {
-		agent_err_crypto("cannot load the current certificate and key");
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
- fail:
-	agent_err_crypto("TLS setup failed");
-	return NULL;
-}
-
-static int
-agent_write_all(SSL *ssl, const char *buf, size_t len)
-{
-	size_t done;
-
-	while (len > 0) {
-		if (SSL_write_ex(ssl, buf, len, &done) != 1)
-			return -1;
-		buf += done;
-		len -= done;
-	}
-	return 0;
-}
-
-/*
- * Parses an HTTP/1.x response in buf[0..len) into status and body
- * (pointing into buf). 0 or -1.
- */
-static int
-agent_http_parse(char *buf, size_t len, int *status, char **body,
-    size_t *bodylen)
-{
-	char *eoh, *p, *cl;
-	long st;
-	unsigned long long want;
-
-	if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ')
-		return -1;
-	st = strtol(buf + 9, &p, 10);
-	if (p != buf + 12 || st < 100 || st > 599)
-		return -1;
-	if ((eoh = strstr(buf, "\r\n\r\n")) == NULL)
-		return -1;
-	*eoh = '\0';
-	*body = eoh + 4;
-	*bodylen = len - (*body - buf);
-	/* With a Content-Length, a short body is a truncated answer. */
-	for (p = buf; (p = strstr(p, "\r\n")) != NULL; p += 2) {
-		if (strncasecmp(p + 2, "Content-Length:", 15) != 0)
-			continue;
-		cl = p + 17;
-		want = strtoull(cl, NULL, 10);
-		if (want > *bodylen)
-			return -1;
-		*bodylen = want;
-		break;
-	}
-	(*body)[*bodylen] = '\0';
-	*status = (int)st;
-	return 0;
-}
-
-/*
- * POSTs json to path on the server; on success *status and a NUL-terminated
- * *body (caller frees) are set. TLS verifies the server against ctx's CA and
- * the URL's host name or IP address. 0 or -1 (already reported).
- */
-static int
-agent_post(SSL_CTX *ctx, const struct agent_url *u, const char *path,
-    const char *json, int *status, char **bodyp, size_t *bodylenp)
-{
-	BIO *conn = NULL;
-	SSL *ssl = NULL;
-	char *req = NULL, *buf = NULL, *body, hostport[300];
-	size_t len = 0, n, bodylen;
-	struct timeval tv = { AGENT_IO_TIMEOUT, 0 };
-	int fd, r = -1, reqlen, rd;
-	long vr;
-
-	if (strchr(u->host, ':') != NULL)
-		snprintf(hostport, sizeof(hostport), "[%s]:%s", u->host, u->port);
-	else
-		snprintf(hostport, sizeof(hostport), "%s:%s", u->host, u->port);
-	if ((conn = BIO_new_connect(hostport)) == NULL)
-		goto crypto;
-	errno = 0;
-	if (BIO_do_connect(conn) <= 0) {
-		agent_err("cannot connect to %s: %s", hostport,
-		    errno != 0 ? strerror(errno) : "connection failed");
-		ERR_clear_error();
-		goto out;
-	}
-	if (BIO_get_fd(conn, &fd) >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	}
-	if ((ssl = SSL_new(ctx)) == NULL)
-		goto crypto;
-	if (u->is_ip) {
-		if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->host))
-			goto crypto;
-	} else if (!SSL_set1_host(ssl, u->host) ||
-	    !SSL_set_tlsext_host_name(ssl, u->host))
-		goto crypto;
-	SSL_set_bio(ssl, conn, conn);
-	conn = NULL;	/* owned by ssl */
-	if (SSL_connect(ssl) != 1) {
-		vr = SSL_get_verify_result(ssl);
-		if (vr != X509_V_OK)
-			agent_err("TLS: the server's certificate is not "
-			    "acceptable (checked against the CA file and the "
-			    "URL's host): %s",
-			    X509_verify_cert_error_string(vr));
-		agent_err_crypto("TLS handshake failed");
-		goto out;
-	}
-	reqlen = asprintf(&req, "POST %s%s HTTP/1.0\r\n"
-	    "Host: %s\r\n"
-	    "User-Agent: ca-enroll/" PACKAGE_VERSION "\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Accept: application/json\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n%s",
-	    u->prefix, path, hostport, strlen(json), json);
-	if (reqlen < 0) {
-		req = NULL;
-		agent_err("out of memory");
-		goto out;
-	}
-	if (agent_write_all(ssl, req, reqlen) != 0) {
-		agent_err_crypto("sending the request failed");
-		goto out;
-	}
-	if ((buf = malloc(AGENT_MAX_RESPONSE + 1)) == NULL)
-		goto out;
-	for (;;) {
-		if (len == AGENT_MAX_RESPONSE) {
-			agent_err("response larger than %d bytes",
-			    AGENT_MAX_RESPONSE);
-			goto out;
-		}
-		rd = SSL_read_ex(ssl, buf + len, AGENT_MAX_RESPONSE - len, &n);
-		if (rd != 1) {
-			if (SSL_get_error(ssl, rd) == SSL_ERROR_ZERO_RETURN ||
-			    SSL_get_error(ssl, rd) == SSL_ERROR_SYSCALL ||
-			    ERR_peek_error() == 0)
-				break;
-			agent_err_crypto("reading the response failed");
-			goto out;
-		}
-		len += n;
-	}
-	ERR_clear_error();
-	buf[len] = '\0';
-	if (agent_http_parse(buf, len, status, &body, &bodylen) != 0) {
-		agent_err("malformed or truncated HTTP response from %s",
-		    hostport);
-		goto out;
-	}
-	memmove(buf, body, bodylen + 1);
-	*bodyp = buf;
-	*bodylenp = bodylen;
-	buf = NULL;
-	r = 0;
-	goto out;
- crypto:
-	agent_err_crypto("TLS setup failed");
- out:
-	if (req != NULL) {
-		/* The request holds the token. */
-		OPENSSL_cleanse(req, strlen(req));
-		free(req);
-	}
-	free(buf);
-	if (ssl != NULL) {
-		SSL_shutdown(ssl);
-		SSL_free(ssl);
-	}
-	BIO_free_all(conn);
-	return r;
-}
-
-/* ---- the server's answer ------------------------------------------------ */
-
-static void
-agent_reply_clear(struct agent_reply *a)
-{
-	free(a->certificate);
-	free(a->chain);
-	free(a->serial);
-	free(a->not_after);
-	free(a->error);
-	free(a->detail);
-	free(a->allowed_after);
-	memset(a, 0, sizeof(*a));
-}
-
-static char *
-agent_json_str(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (json_is_string(v))
-		return strdup(json_string_value(v));
-	if (json_is_integer(v)) {
-		char *s;
-
-		if (asprintf(&s, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < 0)
-			return NULL;
-		return s;
-	}
-	return NULL;
-}
-
-/*
- * Parses the JSON answer of /api/v1/enroll or /api/v1/reissue. For a 200,
- * certificate, chain (concatenated PEM), serial and not_after are required;
- * otherwise error, detail and allowed_after are taken if present. 0 or -1
- * (a 200 without the required fields, or a body that is not JSON).
- */
-static int
-agent_reply_parse(int status, const char *body, size_t len,
-    struct agent_reply *a)
-{
-	json_t *o, *chain, *v;
-	json_error_t jerr;
-	size_t i, total = 0;
-	int r = -1;
-
-	memset(a, 0, sizeof(*a));
-	a->status = status;
-	if ((o = json_loadb(body, len, 0, &jerr)) == NULL ||
-	    !json_is_object(o)) {
-		json_decref(o);
-		if (status == 200)
-			return -1;
-		/* Not JSON (a proxy's page, a 404 from an older server). */
-		a->error = strdup("http_error");
-		return 0;
-	}
-	if (status != 200) {
-		a->error = agent_json_str(o, "error");
-		a->detail = agent_json_str(o, "detail");
-		a->allowed_after = agent_json_str(o, "allowed_after");
-		if (a->error == NULL)
-			a->error = strdup("http_error");
-		r = 0;
-		goto out;
-	}
-	a->certificate = agent_json_str(o, "certificate");
-	a->serial = agent_json_str(o, "serial");
-	a->not_after = agent_json_str(o, "not_after");
-	chain = json_object_get(o, "chain");
-	if (a->certificate == NULL || a->serial == NULL || !json_is_array(chain))
-		goto out;
-	json_array_foreach(chain, i, v) {
-		if (!json_is_string(v))
-			goto out;
-		total += json_string_length(v) + 1;
-	}
-	if ((a->chain = calloc(1, total + strlen(a->certificate) + 2)) == NULL)
-		goto out;
-	strcpy(a->chain, a->certificate);
-	if (*a->chain != '\0' && a->chain[strlen(a->chain) - 1] != '\n')
-		strcat(a->chain, "\n");
-	json_array_foreach(chain, i, v) {
-		strcat(a->chain, json_string_value(v));
-		if (a->chain[strlen(a->chain) - 1] != '\n')
-			strcat(a->chain, "\n");
-	}
-	r = 0;
- out:
-	json_decref(o);
-	return r;
-}
-
-/* Parses RFC 3339 UTC ("2026-11-23T18:58:00Z") or epoch seconds; 0 on failure. */
-static time_t
-agent_time_parse(const char *s)
-{
-	struct tm tm;
-	char *end;
-	long long v;
-
-	if (s == NULL)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end != NULL && *end == '\0')
-		return timegm(&tm);
-	v = strtoll(s, &end, 10);
-	if (*s != '\0' && *end == '\0' && v > 0)
-		return (time_t)v;
-	return 0;
-}
-
-/*
- * Reports a non-200 answer. Returns the exit status: "too early" is not an
- * error (EXIT_AGENT_OK); a refusal that another try cannot fix is
- * EXIT_AGENT_REENROLL.
- */
-static int
-agent_reply_report(const struct agent *ag, const struct agent_reply *a)
-{
-	if (a->status == 409 && a->error != NULL &&
-	    strcmp(a->error, "reissue_too_early") == 0) {
-		if (ag->verbose)
-			printf("not yet inside the renewal window%s%s\n",
-			    a->allowed_after ? "; allowed after " : "",
-			    a->allowed_after ? a->allowed_after : "");
-		return EXIT_AGENT_OK;
-	}
-	agent_err("the server refused (HTTP %d): %s%s%s", a->status,
-	    a->error ? a->error : "unknown",
-	    a->detail ? ": " : "", a->detail ? a->detail : "");
-	if (a->status == 401 || a->status == 403)
-		return EXIT_AGENT_REENROLL;
-	return EXIT_AGENT_ERR;
-}
-
-/* ---- files -------------------------------------------------------------- */
-
-static char *
-agent_path(const char *dir, const char *name)
-{
-	char *p = ly_path_join(dir, name);
-
-	if (p == NULL) {
-		agent_err("out of memory");
-		exit(EXIT_AGENT_ERR);
-	}
-	return p;
-}
-
-static int
-agent_write(const char *dir, const char *name, const char *data,
-    unsigned int mode)
-{
-	char *p = agent_path(dir, name);
-	int r;
-
-	if ((r = ly_file_write_atomic(p, data, strlen(data), mode)) != LY_OK)
-		agent_err("cannot write %s: %s %s", p, ly_strerror(r),
-		    ly_errdetail());
-	free(p);
-	return r == LY_OK ? 0 : -1;
-}
-
-/* Reads DIR/name (NUL-terminated) or NULL, silently if missing and quiet. */
-static char *
-agent_read(const char *dir, const char *name, int quiet)
-{
-	char *p = agent_path(dir, name);
-	unsigned char *buf = NULL;
-	size_t len;
-	int r;
-
-	if ((r = ly_file_read(p, AGENT_MAX_FILE, &buf, &len)) != LY_OK) {
-		if (!quiet)
-			agent_err("cannot read %s: %s %s", p, ly_strerror(r),
-			    ly_errdetail());
-		buf = NULL;
-	}
-	free(p);
-	return (char *)buf;
-}
-
-/* agent.conf: "key = value" lines. Returns a copy of the value or NULL. */
-static char *
-agent_conf_get(const char *dir, const char *key)
-{
-	char *conf, *line, *save = NULL, *v, *r = NULL;
-	size_t kl = strlen(key);
-
-	if ((conf = agent_read(dir, "agent.conf", 1)) == NULL)
-		return NULL;
-	for (line = strtok_r(conf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, key, kl) != 0)
-			continue;
-		v = line + kl;
-		v += strspn(v, " \t");
-		if (*v != '=')
-			continue;
-		v++;
-		v += strspn(v, " \t");
-		free(r);
-		r = strdup(v);
-	}
-	free(conf);
-	return r;
-}
-
-static int
-agent_conf_write(const char *dir, const char *server, time_t allowed_after)
-{
-	char *s, t[21];
-	int r;
-
-	if (allowed_after > 0) {
-		ly_time_fmt(allowed_after, t);
-		r = asprintf(&s, "# written by ca-enroll\nserver = %s\n"
-		    "allowed_after = %s\n", server, t);
-	} else
-		r = asprintf(&s, "# written by ca-enroll\nserver = %s\n", server);
-	if (r < 0)
-		return -1;
-	r = agent_write(dir, "agent.conf", s, 0600);
-	free(s);
-	return r;
-}
-
-/* Copies key, cert and chain into DIR/backup/<UTC time>/ before a renew. */
-static int
-agent_backup(const char *dir)
-{
-	static const struct { const char *name; unsigned int mode; } f[] = {
-		{ "key.pem", 0600 }, { "cert.pem", 0644 }, { "chain.pem", 0644 },
-	};
-	char stamp[32], *bdir, *sub, *data;
-	time_t now = time(NULL);
-	struct tm tm;
-	size_t i;
-	int r = -1;
-
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "backup/%Y%m%dT%H%M%SZ", &tm);
-	bdir = agent_path(dir, stamp);
-	if ((r = ly_mkdir_p(bdir, 0700)) != LY_OK) {
-		agent_err("cannot create %s: %s", bdir, ly_errdetail());
-		free(bdir);
-		return -1;
-	}
-	sub = agent_path(dir, "backup");
-	chmod(sub, 0700);
-	free(sub);
-	r = 0;
-	for (i = 0; i < sizeof(f) / sizeof(f[0]) && r == 0; i++) {
-		if ((data = agent_read(dir, f[i].name, 0)) == NULL) {
-			r = -1;
-			break;
-		}
-		r = agent_write(bdir, f[i].name, data, f[i].mode);
-		OPENSSL_cleanse(data, strlen(data));
-		free(data);
-	}
-	free(bdir);
-	return r;
-}
-
-/* The certificate must carry our public key: a server bug must not leave us with a mismatched pair. */
-static X509 *
-agent_check_cert(const char *pem, EVP_PKEY *key)
-{
-	BIO *b;
-	X509 *x = NULL;
-
-	if ((b = BIO_new_mem_buf(pem, -1)) != NULL)
-		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-	BIO_free(b);
-	if (x == NULL) {
-		agent_err_crypto("the server sent an unreadable certificate");
-		return NULL;
-	}
-	if (X509_check_private_key(x, key) != 1) {
-		agent_err("the server's certificate is not for our key");
-		X509_free(x);
-		ERR_clear_error();
-		return NULL;
-	}
-	return x;
-}
-
-/*
- * Installs a new identity: key first, then the certificate and chain, each
- * by temporary file and rename.
- */
-static int
-agent_install(const char *dir, EVP_PKEY *key, const struct agent_reply *a)
-{
-	char *kp;
-	int r;
-
-	if ((kp = agent_key_pem(key)) == NULL) {
-		agent_err_crypto("cannot encode the key");
-		return -1;
-	}
-	r = agent_write(dir, "key.pem", kp, 0600);
-	OPENSSL_cleanse(kp, strlen(kp));
-	free(kp);
-	if (r != 0 || agent_write(dir, "cert.pem", a->certificate, 0644) != 0 ||
-	    agent_write(dir, "chain.pem", a->chain, 0644) != 0)
-		return -1;
-	return 0;
 }
 
 /* ---- enroll ------------------------------------------------------------- */
@@ -856,51 +232,40 @@ agent_token(const char *arg, const char *file)
 }
 
 /*
- * Generates a key, sends a CSR for it with json_extra merged in to path,
- * and installs the answer. Used by enroll (token, no client cert) and
- * renew (mTLS with the current cert). Returns an exit status.
+ * POSTs a CSR for key, with token if not NULL, to /api/v1/enroll (op
+ * AGENT_OP_ENROLL) or /api/v1/reissue, checks that the certificate of the
+ * answer is for key, backs the previous identity up (a reissue) and
+ * installs the new one. Returns an exit status.
  */
 static int
-agent_request(const struct agent *ag, SSL_CTX *ctx, const char *path,
-    const char *token, const char *key_type, time_t *too_early)
+agent_request(const struct agent *ag, SSL_CTX *ctx, const struct agent_url *u,
+    enum agent_op op, const char *token, EVP_PKEY *key)
 {
-	struct agent_url u;
 	struct agent_reply a;
-	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
 	json_t *req = NULL;
 	char *csr = NULL, *json = NULL, *body = NULL;
 	size_t bodylen;
-	int status = 0, rc = EXIT_AGENT_ERR;
+	int status, rc = EXIT_AGENT_ERR;
 
 	memset(&a, 0, sizeof(a));
-	if (agent_url_parse(ag->server, &u) != 0) {
-		agent_err("bad server URL %s (want https://HOST[:PORT])",
-		    ag->server);
-		return EXIT_AGENT_USAGE;
-	}
-	if ((key = agent_keygen(key_type)) == NULL ||
-	    (csr = agent_csr(key)) == NULL)
+	if ((csr = agent_csr(key)) == NULL)
 		goto out;
 	req = token != NULL ?
 	    json_pack("{s:s, s:s}", "token", token, "csr", csr) :
 	    json_pack("{s:s}", "csr", csr);
 	if (req == NULL || (json = json_dumps(req, JSON_COMPACT)) == NULL)
 		goto out;
-	if (agent_post(ctx, &u, path, json, &status, &body, &bodylen) != 0)
+	status = agent_http(ctx, u, op == AGENT_OP_ENROLL ? "/api/v1/enroll" :
+	    "/api/v1/reissue", json, &body, &bodylen);
+	if (status < 0)
 		goto out;
-	if (agent_reply_parse(status, body, bodylen, &a) != 0) {
-		agent_err("the server's answer (HTTP %d) is not the expected "
-		    "JSON", status);
+	if (status != 200) {
+		rc = agent_refused(ag, op, status);
 		goto out;
 	}
-	if (status != 200) {
-		if (status == 404 && strcmp(a.error, "http_error") == 0)
-			agent_err("%s%s: not found; is this a Lanyard server "
-			    "with enrollment enabled?", ag->server, path);
-		rc = agent_reply_report(ag, &a);
-		if (status == 409 && too_early != NULL)
-			*too_early = agent_time_parse(a.allowed_after);
+	if (agent_reply_parse(body, bodylen, &a) != 0) {
+		agent_err("the server's answer is not the expected JSON");
 		goto out;
 	}
 	if ((x = agent_check_cert(a.certificate, key)) == NULL)
@@ -909,17 +274,16 @@ agent_request(const struct agent *ag, SSL_CTX *ctx, const char *path,
 	 * The server has issued; dropping the new certificate now would
 	 * leave us with a superseded one, so a failed backup only warns.
 	 */
-	if (token == NULL && agent_backup(ag->dir) != 0)
+	if (op != AGENT_OP_ENROLL && agent_backup(ag->dir) != 0)
 		agent_err("warning: no backup of the previous identity");
 	if (agent_install(ag->dir, key, &a) != 0)
 		goto out;
 	printf("%s: serial %s, not after %s\n",
-	    token != NULL ? "enrolled" : "renewed", a.serial,
+	    op == AGENT_OP_ENROLL ? "enrolled" : "renewed", a.serial,
 	    a.not_after ? a.not_after : "?");
 	fflush(stdout);
 	rc = EXIT_AGENT_OK;
  out:
-	agent_url_free(&u);
 	agent_reply_clear(&a);
 	if (json != NULL) {
 		OPENSSL_cleanse(json, strlen(json));
@@ -929,7 +293,6 @@ agent_request(const struct agent *ag, SSL_CTX *ctx, const char *path,
 	free(csr);
 	free(body);
 	X509_free(x);
-	EVP_PKEY_free(key);
 	return rc;
 }
 
@@ -937,7 +300,8 @@ static int
 agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 {
 	SSL_CTX *ctx = NULL;
-	char *token = NULL, *cp;
+	EVP_PKEY *key = NULL;
+	char *token = NULL;
 	struct agent_url u;
 	unsigned char *cabuf = NULL;
 	size_t calen;
@@ -950,17 +314,18 @@ agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 		    ag->server);
 		return EXIT_AGENT_USAGE;
 	}
-	agent_url_free(&u);
-	cp = agent_path(ag->dir, "cert.pem");
-	r = access(cp, F_OK);
-	free(cp);
-	if (r == 0 && !ag->force) {
+	/* A first enrollment cut short between its renames counts too. */
+	if (access(ag->dir, F_OK) == 0 && agent_recover(ag->dir) != 0)
+		goto out;
+	if (agent_exists(ag->dir, "cert.pem") && !ag->force) {
 		agent_err("%s already holds an identity: use renew, or --force "
 		    "to enroll again (the token is not used)", ag->dir);
-		return EXIT_AGENT_ERR;
+		goto out;
 	}
-	if ((token = agent_token(token_arg, token_file)) == NULL)
-		return EXIT_AGENT_USAGE;
+	if ((token = agent_token(token_arg, token_file)) == NULL) {
+		rc = EXIT_AGENT_USAGE;
+		goto out;
+	}
 	if ((r = ly_file_read(ag->ca_file, AGENT_MAX_FILE, &cabuf, &calen)) != LY_OK) {
 		agent_err("cannot read the CA file %s: %s", ag->ca_file,
 		    ly_strerror(r));
@@ -974,11 +339,11 @@ agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 	}
 	chmod(ag->dir, 0700);
 	/* Enrolling again over an identity (--force): keep the old one. */
-	cp = agent_path(ag->dir, "cert.pem");
-	if (access(cp, F_OK) == 0 && agent_backup(ag->dir) != 0)
+	if (agent_exists(ag->dir, "cert.pem") && agent_backup(ag->dir) != 0)
 		agent_err("warning: no backup of the previous identity");
-	free(cp);
-	rc = agent_request(ag, ctx, "/api/v1/enroll", token, ag->key_type, NULL);
+	if ((key = agent_keygen(ag->key_type)) == NULL)
+		goto out;
+	rc = agent_request(ag, ctx, &u, AGENT_OP_ENROLL, token, key);
 	if (rc != EXIT_AGENT_OK)
 		goto out;
 	rc = EXIT_AGENT_ERR;
@@ -991,6 +356,8 @@ agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 		OPENSSL_cleanse(token, strlen(token));
 		free(token);
 	}
+	agent_url_free(&u);
+	EVP_PKEY_free(key);
 	free(cabuf);
 	SSL_CTX_free(ctx);
 	return rc;
@@ -1002,21 +369,11 @@ agent_enroll(struct agent *ag, const char *token_arg, const char *token_file)
 static int
 agent_current(const char *dir, time_t *not_after, const char **key_type)
 {
-	char *cp = agent_path(dir, "cert.pem"), *kp = agent_path(dir, "key.pem");
-	FILE *f;
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
+	X509 *x = agent_load_cert(dir, "cert.pem");
+	EVP_PKEY *k = agent_load_key(dir, "key.pem");
 	struct tm tm;
 	int r = -1;
 
-	if ((f = fopen(cp, "r")) != NULL) {
-		x = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if ((f = fopen(kp, "r")) != NULL) {
-		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-	}
 	if (x == NULL || k == NULL) {
 		agent_err("no usable identity in %s (enroll first)", dir);
 		goto out;
@@ -1030,21 +387,65 @@ agent_current(const char *dir, time_t *not_after, const char **key_type)
 	ERR_clear_error();
 	X509_free(x);
 	EVP_PKEY_free(k);
-	free(cp);
-	free(kp);
 	return r;
+}
+
+/*
+ * What GET /api/v1/reissue said, as an exit status, or -1 to go on and
+ * send the CSR: too early is quiet (the time is remembered); revoked,
+ * expired, and superseded without the key of the successor are final; a
+ * superseded certificate whose successor's key is here (key.pem.next) is
+ * a renewal whose answer was lost, asked for again.
+ */
+static int
+agent_window_check(const struct agent *ag, const struct agent_window *w,
+    time_t now)
+{
+	if (strcmp(w->status, "revoked") == 0 ||
+	    strcmp(w->status, "expired") == 0) {
+		agent_err("the certificate (serial %s) is %s; enroll again "
+		    "with a new token", w->serial, w->status);
+		return EXIT_AGENT_REENROLL;
+	}
+	if (strcmp(w->status, "superseded") == 0) {
+		if (!agent_exists(ag->dir, "key.pem.next")) {
+			agent_err("the certificate (serial %s) was reissued "
+			    "already%s%s, and this device does not hold the "
+			    "new key; enroll again with a new token", w->serial,
+			    w->superseded_by != NULL ? " as " : "",
+			    w->superseded_by != NULL ? w->superseded_by : "");
+			return EXIT_AGENT_REENROLL;
+		}
+		printf("the answer to the last renewal was lost; asking for "
+		    "it again\n");
+		return -1;
+	}
+	if (w->after > now) {
+		(void)agent_conf_write(ag->dir, ag->server, w->after);
+		if (ag->verbose)
+			printf("not yet inside the renewal window; allowed "
+			    "after %s\n", w->allowed_after);
+		return EXIT_AGENT_OK;
+	}
+	return -1;
 }
 
 static int
 agent_renew(struct agent *ag)
 {
+	struct agent_url u;
+	struct agent_window w;
 	SSL_CTX *ctx = NULL;
+	EVP_PKEY *next = NULL;
 	char *conf_server = NULL, *conf_after = NULL, *ca = NULL, *cert = NULL,
-	    *key = NULL, t[21];
+	    *key = NULL, *body = NULL, t[21];
 	const char *key_type;
-	time_t not_after, allowed = 0, too_early = 0, now = time(NULL);
-	int rc = EXIT_AGENT_ERR;
+	size_t len;
+	time_t not_after, allowed = 0, now = time(NULL);
+	int rc = EXIT_AGENT_ERR, status, reused;
 
+	memset(&u, 0, sizeof(u));
+	memset(&w, 0, sizeof(w));
 	if (ag->dir == NULL)
 		usage();
 	conf_server = agent_conf_get(ag->dir, "server");
@@ -1055,7 +456,14 @@ agent_renew(struct agent *ag)
 		rc = EXIT_AGENT_USAGE;
 		goto out;
 	}
-	if (agent_current(ag->dir, &not_after, &key_type) != 0)
+	if (agent_url_parse(ag->server, &u) != 0) {
+		agent_err("bad server URL %s (want https://HOST[:PORT])",
+		    ag->server);
+		rc = EXIT_AGENT_USAGE;
+		goto out;
+	}
+	if (agent_recover(ag->dir) != 0 ||
+	    agent_current(ag->dir, &not_after, &key_type) != 0)
 		goto out;
 	if (not_after <= now) {
 		ly_time_fmt(not_after, t);
@@ -1080,19 +488,42 @@ agent_renew(struct agent *ag)
 	key = agent_path(ag->dir, "key.pem");
 	if (ca == NULL || (ctx = agent_tls_ctx(ca, cert, key)) == NULL)
 		goto out;
-	rc = agent_request(ag, ctx, "/api/v1/reissue", NULL, key_type,
-	    &too_early);
-	if (rc == EXIT_AGENT_OK && (too_early > 0 || allowed > 0))
-		(void)agent_conf_write(ag->dir, ag->server, too_early);
-	else if (rc == EXIT_AGENT_OK && ag->server != conf_server)
+	/* Where the reissue stands, before a CSR is made. */
+	status = agent_http(ctx, &u, "/api/v1/reissue", NULL, &body, &len);
+	if (status == 200) {
+		if (agent_window_parse(body, len, &w) != 0) {
+			agent_err("the server's answer to GET /api/v1/reissue "
+			    "is not the expected JSON");
+			goto out;
+		}
+		if ((rc = agent_window_check(ag, &w, now)) >= 0)
+			goto out;
+		rc = EXIT_AGENT_ERR;
+	} else if (status != 405) {
+		/* 405: a server older than the GET; the POST will tell. */
+		if (status > 0)
+			rc = agent_refused(ag, AGENT_OP_WINDOW, status);
+		goto out;
+	}
+	if ((next = agent_next_key(ag->dir, key_type, &reused)) == NULL)
+		goto out;
+	if (reused && ag->verbose)
+		printf("using the key of an unfinished renewal "
+		    "(key.pem.next)\n");
+	rc = agent_request(ag, ctx, &u, AGENT_OP_REISSUE, NULL, next);
+	if (rc == EXIT_AGENT_OK)
 		(void)agent_conf_write(ag->dir, ag->server, 0);
  out:
+	agent_url_free(&u);
+	agent_window_clear(&w);
+	EVP_PKEY_free(next);
 	SSL_CTX_free(ctx);
 	free(conf_server);
 	free(conf_after);
 	free(ca);
 	free(cert);
 	free(key);
+	free(body);
 	return rc;
 }
 

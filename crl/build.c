@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
@@ -73,25 +74,43 @@ static struct algid_entry algids[4];
 static unsigned int	 nalgids;
 static pthread_mutex_t	 algids_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static int	 ext_common(STACK_OF(X509_EXTENSION) **, X509 *, uint64_t);
+
+/*
+ * The template is signed by the CA key like any CRL, so it passes the
+ * same lint (ca_lint_crl()). It is worth nothing should it ever leave
+ * this function: it revokes nothing, expired in 1970 and has CRL number
+ * 0, below that of every CRL the CA publishes.
+ */
 static int
 algid_make(struct ca *ca, int slot, unsigned char *der, size_t *lenp)
 {
 	X509_CRL *t = NULL;
-	ASN1_TIME *now = NULL;
+	X509 *cacert = ca_cert(ca, slot);
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	ASN1_TIME *t0 = NULL, *t1 = NULL;
 	const X509_ALGOR *alg;
 	unsigned char *p = der;
-	int len, r = LY_ERR_INTERNAL;
+	int i, len, r = LY_ERR_INTERNAL;
 
 	if ((t = X509_CRL_new()) == NULL ||
-	    (now = ASN1_TIME_set(NULL, ly_now())) == NULL ||
+	    (t0 = ASN1_TIME_set(NULL, 0)) == NULL ||
+	    (t1 = ASN1_TIME_set(NULL, 1)) == NULL ||
 	    !X509_CRL_set_version(t, X509_CRL_VERSION_2) ||
-	    !X509_CRL_set_issuer_name(t,
-	    X509_get_subject_name(ca_cert(ca, slot))) ||
-	    !X509_CRL_set1_lastUpdate(t, now)) {
+	    !X509_CRL_set_issuer_name(t, X509_get_subject_name(cacert)) ||
+	    !X509_CRL_set1_lastUpdate(t, t0) ||
+	    !X509_CRL_set1_nextUpdate(t, t1) ||
+	    !ext_common(&exts, cacert, 0)) {
 		ly_log_crypto("crl: template");
 		goto out;
 	}
-	if ((r = ca_sign(ca, slot, hsm_sign_x509_crl, t)) != LY_OK)
+	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++)
+		if (!X509_CRL_add_ext(t, sk_X509_EXTENSION_value(exts, i), -1)) {
+			ly_log_crypto("crl: template");
+			goto out;
+		}
+	if ((r = ca_lint_crl(t, cacert)) != LY_OK ||
+	    (r = ca_sign(ca, slot, hsm_sign_x509_crl, t)) != LY_OK)
 		goto out;
 	X509_CRL_get0_signature(t, NULL, &alg);
 	if ((len = i2d_X509_ALGOR(alg, NULL)) <= 0 || len > CRL_ALGID_MAX ||
@@ -103,7 +122,9 @@ algid_make(struct ca *ca, int slot, unsigned char *der, size_t *lenp)
 	*lenp = (size_t)len;
 	r = LY_OK;
  out:
-	ASN1_TIME_free(now);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	ASN1_TIME_free(t0);
+	ASN1_TIME_free(t1);
 	X509_CRL_free(t);
 	return r;
 }
@@ -525,7 +546,9 @@ pass_entry(const struct store_revoked *rv, void *arg)
 			goto fail;
 		inval = 1;
 	}
-	if ((r = buf_room(ps->out, CRL_ENTRY_MAX)) != LY_OK)
+	/* Each entry is linted here: the TBS is too big to lint as a whole. */
+	if ((r = ca_lint_crl_entry(x)) != LY_OK ||
+	    (r = buf_room(ps->out, CRL_ENTRY_MAX)) != LY_OK)
 		return r;
 	p = ps->out->b + ps->out->len;
 	n = i2d_X509_REVOKED(x, &p);
@@ -617,7 +640,7 @@ sig_verify(struct ca *ca, int slot, const unsigned char *algid,
 	if (ok)
 		return LY_OK;
 	ly_log_crypto("crl: verify");
-	return ly_fail(LY_ERR_HSM, "the HSM returned a CRL signature that "
+	return hsm_bad_signature("the HSM returned a CRL signature that "
 	    "does not verify with the %s CA key", ca_slot_name(ca, slot));
 }
 
@@ -686,6 +709,104 @@ crl_sign(struct ca *ca, int slot, struct crl_buf *cb, size_t *startp,
 	return r;
 }
 
+/* ---- lint ---------------------------------------------------------------- */
+
+/*
+ * Whether the element at p (before end) is of class xclass and tag tag;
+ * if so, *lenp is its length and *bodyp where its contents start.
+ */
+static int
+elem_is(const unsigned char *p, const unsigned char *end, int xclass,
+    int tag, long *lenp, const unsigned char **bodyp)
+{
+	int t, c;
+
+	if (p >= end || (ASN1_get_object(&p, lenp, &t, &c, end - p) & 0x80)) {
+		ERR_clear_error();
+		return 0;
+	}
+	*bodyp = p;
+	return c == xclass && t == tag;
+}
+
+/*
+ * The TBSCertList at [tbs, tbs + len) decoded into a CRL without
+ * entries: the header and the extensions exactly as the HSM will sign
+ * them. revokedCertificates is skipped: a million entries would be the
+ * X509_CRL this file avoids, and each was linted as it was encoded.
+ */
+static int
+tbs_decode(const unsigned char *tbs, size_t len, X509_CRL **crlp)
+{
+	X509_CRL *crl = NULL;
+	ASN1_INTEGER *v = NULL;
+	X509_ALGOR *alg = NULL;
+	X509_NAME *issuer = NULL;
+	ASN1_TIME *t1 = NULL, *t2 = NULL;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	const unsigned char *p = tbs, *q, *end = tbs + len;
+	long olen;
+	int i, ok = 0;
+
+	if (!elem_is(p, end, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, &olen, &p) ||
+	    olen != end - p ||
+	    (v = d2i_ASN1_INTEGER(NULL, &p, end - p)) == NULL ||
+	    (alg = d2i_X509_ALGOR(NULL, &p, end - p)) == NULL ||
+	    (issuer = d2i_X509_NAME(NULL, &p, end - p)) == NULL ||
+	    (t1 = d2i_ASN1_TIME(NULL, &p, end - p)) == NULL)
+		goto out;
+	/* nextUpdate is optional in the syntax: the lint wants it. */
+	if ((elem_is(p, end, V_ASN1_UNIVERSAL, V_ASN1_UTCTIME, &olen, &q) ||
+	    elem_is(p, end, V_ASN1_UNIVERSAL, V_ASN1_GENERALIZEDTIME, &olen,
+	    &q)) && (t2 = d2i_ASN1_TIME(NULL, &p, end - p)) == NULL)
+		goto out;
+	if (elem_is(p, end, V_ASN1_UNIVERSAL, V_ASN1_SEQUENCE, &olen, &q))
+		p = q + olen;
+	if (elem_is(p, end, V_ASN1_CONTEXT_SPECIFIC, 0, &olen, &q)) {
+		p = q;
+		if ((exts = d2i_X509_EXTENSIONS(NULL, &p, olen)) == NULL)
+			goto out;
+	}
+	if (p != end || (crl = X509_CRL_new()) == NULL ||
+	    !X509_CRL_set_version(crl, ASN1_INTEGER_get(v)) ||
+	    !X509_CRL_set_issuer_name(crl, issuer) ||
+	    !X509_CRL_set1_lastUpdate(crl, t1) ||
+	    (t2 != NULL && !X509_CRL_set1_nextUpdate(crl, t2)))
+		goto out;
+	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++)
+		if (!X509_CRL_add_ext(crl, sk_X509_EXTENSION_value(exts, i), -1))
+			goto out;
+	*crlp = crl;
+	crl = NULL;
+	ok = 1;
+ out:
+	X509_CRL_free(crl);
+	ASN1_INTEGER_free(v);
+	X509_ALGOR_free(alg);
+	X509_NAME_free(issuer);
+	ASN1_TIME_free(t1);
+	ASN1_TIME_free(t2);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return ok;
+}
+
+/* ca_lint_crl() of the TBS about to be signed, without its entries. */
+static int
+tbs_lint(struct ca *ca, int slot, const unsigned char *tbs, size_t len)
+{
+	X509_CRL *crl = NULL;
+	int r;
+
+	if (len > LONG_MAX || !tbs_decode(tbs, len, &crl)) {
+		ly_log_crypto("crl: lint");
+		return ly_fail(LY_ERR_INTERNAL, "crl: the TBSCertList built "
+		    "does not decode");
+	}
+	r = ca_lint_crl(crl, ca_cert(ca, slot));
+	X509_CRL_free(crl);
+	return r;
+}
+
 /* ---- the whole ---------------------------------------------------------- */
 
 int
@@ -727,6 +848,8 @@ crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
 	cb.len += extslen;
 	if ((r = hdr_prepend(&cb, &start, cb.len - start, V_ASN1_SEQUENCE,
 	    V_ASN1_UNIVERSAL)) != LY_OK ||
+	    (r = tbs_lint(ca, id->slot, cb.b + start, cb.len - start)) !=
+	    LY_OK ||
 	    (r = crl_sign(ca, id->slot, &cb, &start, algid, algidlen)) != LY_OK)
 		goto out;
 	out->der = cb.b + start;

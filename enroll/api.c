@@ -4,6 +4,8 @@
  *   POST /api/v1/reissue {"csr": "<PEM>"} with the client certificate
  * Both answer 200 {"certificate", "chain": [issuing, root], "serial",
  * "not_after"}. Unknown fields and wrong types are 400 bad_request.
+ *   GET  /api/v1/reissue with the client certificate: 200 {"serial",
+ * "not_after", "allowed_after", "status"}, where a reissue stands.
  */
 #include "config.h"
 
@@ -144,13 +146,71 @@ api_reissue(struct enroll *e, const struct enroll_request *req,
 	return r;
 }
 
+/*
+ * Where a reissue of the client certificate stands, so that its holder
+ * can ask before it sends a CSR: "valid" (allowed from allowed_after on),
+ * "revoked", "expired" or "superseded" (with superseded_by). A revoked,
+ * expired or superseded certificate is answered too, since the point is
+ * to tell its holder why a reissue would be refused. With no threshold
+ * configured, allowed_after is notBefore. Nothing is written.
+ */
+static int
+api_window(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp)
+{
+	struct store_cert *rec = NULL;
+	const char *status;
+	char *hex = NULL, *next = NULL, na[21], aa[21];
+	time_t after;
+	json_t *o = NULL;
+	int r;
+
+	if ((r = enroll_client_find(e, req, resp, &rec)) != LY_OK ||
+	    rec == NULL)
+		return r;
+	if (enroll_reissue_after(e, rec, resp, &after) != 0)
+		goto out;
+	if (rec->status == STORE_REVOKED)
+		status = "revoked";
+	else if (rec->not_after <= ly_now())
+		status = "expired";
+	else if (!ca_serial_is_zero(&rec->superseded_by))
+		status = "superseded";
+	else
+		status = "valid";
+	ly_time_fmt((time_t)rec->not_after, na);
+	ly_time_fmt(after != 0 ? after : (time_t)rec->not_before, aa);
+	r = LY_ERR_ALLOC;
+	if ((hex = ca_serial_hex(&rec->serial)) == NULL ||
+	    (o = json_pack("{s:s, s:s, s:s, s:s}", "serial", hex,
+	    "not_after", na, "allowed_after", aa, "status", status)) == NULL)
+		goto out;
+	if (strcmp(status, "superseded") == 0 &&
+	    ((next = ca_serial_hex(&rec->superseded_by)) == NULL ||
+	    json_object_set_new(o, "superseded_by", json_string(next)) != 0))
+		goto out;
+	r = enroll_json_reply(resp, 200, o);
+	o = NULL;	/* enroll_json_reply took it */
+ out:
+	json_decref(o);
+	free(hex);
+	free(next);
+	store_cert_free(rec);
+	return r;
+}
+
 int
 api_handle(struct enroll *e, const struct enroll_request *req,
     struct enroll_response *resp)
 {
+	if (strcmp(req->path, "/api/v1/reissue") == 0) {
+		if (strcmp(req->method, "GET") == 0)
+			return api_window(e, req, resp);
+		if (strcmp(req->method, "POST") == 0)
+			return api_reissue(e, req, resp);
+		return enroll_method_error(resp, "GET, POST");
+	}
 	if (strcmp(req->method, "POST") != 0)
 		return enroll_method_error(resp, "POST");
-	if (strcmp(req->path, "/api/v1/enroll") == 0)
-		return api_enroll(e, req, resp);
-	return api_reissue(e, req, resp);
+	return api_enroll(e, req, resp);
 }

@@ -219,6 +219,13 @@ enroll_ca_error(struct enroll_response *resp, int r)
 	case LY_ERR_HSM_PIN:
 		resp->retry_after = ENROLL_HSM_RETRY;
 		return enroll_error(resp, 503, "hsm_unavailable", "%s", d);
+	case LY_ERR_LINT:
+		/*
+		 * The certificate we built broke a rule: our bug, not the
+		 * client's (ca/lint.c logged it). The rule is no secret and
+		 * tells the operator what to look for.
+		 */
+		return enroll_error(resp, 500, "lint", "%s", d);
 	default:
 		ly_log(LY_LOG_ERR, "enroll: %s: %s", ly_strerror(r), d);
 		return enroll_error(resp, 500, "internal", "internal error");
@@ -270,13 +277,13 @@ enroll_json_body(const struct enroll_request *req,
 }
 
 /*
- * The client certificate web/ verified, checked against the store: the
- * same DER under its serial, valid (403 revoked), not expired (401).
- * On success *recp is the record (caller frees) and resp is untouched;
- * otherwise resp holds the error and *recp is NULL.
+ * The store's record of the client certificate web/ verified: the same
+ * DER under its serial, whatever its status. On success *recp is the
+ * record (caller frees) and resp is untouched; otherwise resp holds the
+ * error (401) and *recp is NULL.
  */
 int
-enroll_client(struct enroll *e, const struct enroll_request *req,
+enroll_client_find(struct enroll *e, const struct enroll_request *req,
     struct enroll_response *resp, struct store_cert **recp)
 {
 	const unsigned char *p = req->client_cert;
@@ -312,6 +319,27 @@ enroll_client(struct enroll *e, const struct enroll_request *req,
 	}
 	if (r != LY_OK)
 		return enroll_ca_error(resp, r);
+	*recp = rec;
+	return LY_OK;
+}
+
+/*
+ * The client certificate web/ verified, checked against the store: the
+ * same DER under its serial, valid (403 revoked), not expired (401).
+ * On success *recp is the record (caller frees) and resp is untouched;
+ * otherwise resp holds the error and *recp is NULL.
+ */
+int
+enroll_client(struct enroll *e, const struct enroll_request *req,
+    struct enroll_response *resp, struct store_cert **recp)
+{
+	struct store_cert *rec = NULL;
+	int r;
+
+	*recp = NULL;
+	if ((r = enroll_client_find(e, req, resp, &rec)) != LY_OK ||
+	    rec == NULL)
+		return r;
 	if (rec->status == STORE_REVOKED) {
 		store_cert_free(rec);
 		return enroll_error(resp, 403, "revoked", "the client "
@@ -327,17 +355,16 @@ enroll_client(struct enroll *e, const struct enroll_request *req,
 }
 
 /*
- * The reissue window of the certificate's profile: reissue_before seconds
- * before notAfter, or reissue_percent of its lifetime; no threshold
- * configured means any time. 0 when allowed, else resp holds the 409.
+ * When the reissue window of the certificate's profile opens:
+ * reissue_before seconds before notAfter, or reissue_percent of its
+ * lifetime; *afterp is 0 when no threshold is configured (any time).
+ * 0, or -1 with resp holding the 403 when the profile is gone.
  */
 int
-enroll_reissue_allowed(struct enroll *e, const struct store_cert *rec,
-    struct enroll_response *resp)
+enroll_reissue_after(struct enroll *e, const struct store_cert *rec,
+    struct enroll_response *resp, time_t *afterp)
 {
 	const struct conf_profile *p;
-	time_t after;
-	char buf[21];
 
 	if ((p = conf_profile_get(ca_conf(e->ca), rec->profile)) == NULL) {
 		enroll_error(resp, 403, "forbidden", "profile %s is no longer "
@@ -345,13 +372,29 @@ enroll_reissue_allowed(struct enroll *e, const struct store_cert *rec,
 		return -1;
 	}
 	if (p->reissue_before > 0)
-		after = (time_t)(rec->not_after - p->reissue_before);
+		*afterp = (time_t)(rec->not_after - p->reissue_before);
 	else if (p->reissue_percent > 0)
-		after = (time_t)(rec->not_after - (rec->not_after -
+		*afterp = (time_t)(rec->not_after - (rec->not_after -
 		    rec->not_before) * p->reissue_percent / 100);
 	else
-		return 0;
-	if (ly_now() >= after)
+		*afterp = 0;
+	return 0;
+}
+
+/*
+ * The reissue window of the certificate's profile (enroll_reissue_after).
+ * 0 when a reissue is allowed now, else resp holds the 409 or the 403.
+ */
+int
+enroll_reissue_allowed(struct enroll *e, const struct store_cert *rec,
+    struct enroll_response *resp)
+{
+	time_t after;
+	char buf[21];
+
+	if (enroll_reissue_after(e, rec, resp, &after) != 0)
+		return -1;
+	if (after == 0 || ly_now() >= after)
 		return 0;
 	ly_time_fmt(after, buf);
 	resp->error_code = "reissue_too_early";

@@ -63,7 +63,13 @@ struct enroll_response {
  *     POST /api/v1/enroll {"token","csr"}   200 {certificate, chain,
  *          serial, not_after}; 403 token_invalid|token_used|token_expired
  *     POST /api/v1/reissue {"csr"}          client certificate; 409
- *          reissue_too_early with allowed_after; 403 revoked|forbidden
+ *          reissue_too_early with allowed_after; 403 revoked|forbidden.
+ *          A superseded certificate asking again for its successor's
+ *          key gets the successor (200, same serial, nothing written).
+ *     GET  /api/v1/reissue                  client certificate of the
+ *          store, whatever its status: 200 {serial, not_after,
+ *          allowed_after, status: valid|revoked|expired|superseded
+ *          [, superseded_by]}; writes nothing. 401 as for POST.
  *   Admin (client certificate of profile "admin", valid; else 403
  *     forbidden, or 403 revoked for a revoked admin certificate):
  *     /api/v1/tokens (POST, GET), /api/v1/tokens/<id> (DELETE; 409

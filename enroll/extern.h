@@ -44,6 +44,8 @@ int	 enroll_json_reply(struct enroll_response *, int status, json_t *);
 int	 enroll_json_reply_text(struct enroll_response *, int status, char *);
 int	 enroll_json_body(const struct enroll_request *,
 	    struct enroll_response *, json_t **);
+int	 enroll_client_find(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *, struct store_cert **);
 int	 enroll_client(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *, struct store_cert **);
 long	 enroll_rl_check(struct enroll *, const char *addr);
@@ -52,6 +54,8 @@ int	 enroll_rl_refused(struct enroll *, const struct enroll_request *,
 void	 enroll_rl_fail(struct enroll *, const char *addr);
 int	 enroll_token_error(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *, const char *token, int r);
+int	 enroll_reissue_after(struct enroll *, const struct store_cert *,
+	    struct enroll_response *, time_t *afterp);
 int	 enroll_reissue_allowed(struct enroll *, const struct store_cert *,
 	    struct enroll_response *);
 /* PEM of a certificate's DER, NUL-terminated; caller frees. NULL on failure. */

@@ -5,8 +5,9 @@
  * raw sessions with login, key lookup and signing; keygen.c parses URIs,
  * finds slots, objects and attributes, and creates tokens, key pairs and
  * certificate objects through the raw function list; pin.c reads PINs and
- * remembers the ones that logged in. Only hsm/ includes this file (and tests/unit/test_hsm.c, which
- * reads the login counter).
+ * remembers the ones that logged in; recover.c re-initialises the module
+ * when the token fails, and counts. Only hsm/ includes this file (and
+ * tests/unit/test_hsm*.c, which read the counters).
  */
 #ifndef LANYARD_HSM_EXTERN_H
 #define LANYARD_HSM_EXTERN_H
@@ -82,7 +83,8 @@ int		 hsm_slots_get(CK_SLOT_ID **slotsp, CK_ULONG *np);
 
 /*
  * Finds the one slot whose initialised token matches u. LY_ERR_NOT_FOUND
- * if none, LY_ERR_CONFIG if several match. Admin lock held.
+ * if none, LY_ERR_HSM if none and the token of some slot does not answer
+ * (it may be ours), LY_ERR_CONFIG if several match. Admin lock held.
  */
 int		 hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 		    CK_TOKEN_INFO *infop);
@@ -139,5 +141,63 @@ void		 hsm_pin_forget_all(void);
 
 /* Login attempts made (raw C_Login and pkcs11-helper prompts), for tests. */
 unsigned long	 hsm_stat_logins(void);
+
+/* ---- recover.c: when the token fails ------------------------------------ */
+
+/*
+ * Backoff between re-initialisations of the module while they do not
+ * help: from the first to the last, doubling. The last stays below the
+ * Retry-After that enrollment answers with (5 s), so a client that waits
+ * as told finds the module tried again.
+ */
+#define HSM_RECOVER_MIN_MS	250
+#define HSM_RECOVER_MAX_MS	4000
+
+/*
+ * The module lock. Every call into the module, raw or through
+ * pkcs11-helper, is made holding it for reading; hsm_recover() holds it
+ * for writing, so no thread is inside the module while it is finalised.
+ * Read locks nest within a thread. It prefers writers.
+ */
+void		 hsm_mod_rdlock(void);
+void		 hsm_mod_unlock(void);
+
+/*
+ * Read lock held: 0 if the module is up, else LY_ERR_HSM with why it is
+ * down. *epochp (if not NULL) is the count of re-initialisations, for
+ * hsm_recover().
+ */
+int		 hsm_mod_check(unsigned long *epochp);
+/* Forgets the module's state and the backoff (hsm_init()). */
+void		 hsm_mod_reset(void);
+
+/*
+ * Called without the module lock, after an operation failed on a fresh
+ * session (why: how). Re-initialises the module (hsm_module_restart())
+ * and returns 0, or returns 0 at once if another thread did so since
+ * epoch: either way the caller tries once more. LY_ERR_HSM if the
+ * restart failed or if the last one was less than the backoff ago (the
+ * detail says when the next may be).
+ */
+int		 hsm_recover(unsigned long epoch, const char *why);
+/* A signature was made: the backoff starts afresh. Cheap when idle. */
+void		 hsm_recover_ok(void);
+
+/*
+ * hsm.c, module lock held for writing: closes every key's session, drops
+ * pkcs11-helper's state, C_Finalize, C_Initialize, pkcs11-helper again,
+ * and reopens every key. *downp is set when the module is left
+ * uninitialised. 0, or the first failure.
+ */
+int		 hsm_module_restart(int *downp);
+
+enum hsm_stat {
+	HSM_STAT_SIGN_FAILURE,
+	HSM_STAT_REOPEN,
+	HSM_STAT_REINIT,
+	HSM_STAT_BAD_SIGNATURE,
+	HSM_STAT_MAX
+};
+void		 hsm_stat_add(enum hsm_stat);
 
 #endif /* LANYARD_HSM_EXTERN_H */

@@ -17,6 +17,10 @@
  * that logged in successfully is remembered (per token) so that
  * pkcs11-helper's PIN hook can answer and so that a different PIN given
  * while the token is already logged in is still refused.
+ *
+ * Every call into the module is made under the module lock (recover.c)
+ * for reading, so that hsm_module_restart() can finalise and initialise
+ * the module again, with pkcs11-helper, when the token went bad.
  */
 #include "config.h"
 
@@ -62,8 +66,10 @@ static struct {
 	int			 ready;
 	void			*dl;
 	CK_FUNCTION_LIST_PTR	 f;
+	char			*module;	/* its path, to add it again */
 	int			 finalize;	/* our C_Initialize returned CKR_OK */
 	int			 helper;	/* pkcs11h_initialize() done */
+	int			 provider;	/* pkcs11h_addProvider() done */
 	struct hsm_key		*keys;
 	atomic_ulong		 logins;
 } hsm = {
@@ -76,6 +82,7 @@ static struct {
 static _Thread_local int hsm_pin_refused;
 
 static void	hsm_key_close_session(struct hsm_key *);
+static int	key_open_session(struct hsm_key *);
 
 CK_FUNCTION_LIST_PTR
 hsm_p11(void)
@@ -86,6 +93,7 @@ hsm_p11(void)
 void
 hsm_admin_lock(void)
 {
+	hsm_mod_rdlock();
 	pthread_mutex_lock(&hsm.admin);
 }
 
@@ -93,6 +101,7 @@ void
 hsm_admin_unlock(void)
 {
 	pthread_mutex_unlock(&hsm.admin);
+	hsm_mod_unlock();
 }
 
 unsigned long
@@ -169,6 +178,67 @@ hook_token(void *global, void *user, const pkcs11h_token_id_t token,
 
 /* --- module ------------------------------------------------------------- */
 
+/* C_Initialize of the raw function list, telling the module we use threads. */
+static CK_RV
+module_initialize(void)
+{
+	CK_C_INITIALIZE_ARGS	 args;
+	CK_RV			 rv;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = CKF_OS_LOCKING_OK;
+	rv = hsm.f->C_Initialize(&args);
+	if (rv == CKR_OK)
+		hsm.finalize = 1;
+	return rv == CKR_CRYPTOKI_ALREADY_INITIALIZED ? CKR_OK : rv;
+}
+
+/*
+ * Initialises pkcs11-helper with our hooks, without a module: nothing
+ * here calls the module. (Again after hsm_module_restart() terminated it:
+ * pkcs11h_initialize() resets every setting.)
+ */
+static int
+helper_start(void)
+{
+	CK_RV	rv;
+
+	if ((rv = pkcs11h_initialize()) != CKR_OK)
+		return hsm_fail_rv(LY_ERR_HSM, rv, "pkcs11h_initialize");
+	hsm.helper = 1;
+	if ((rv = pkcs11h_setLogHook(hook_log, NULL)) != CKR_OK ||
+	    (rv = pkcs11h_setPINPromptHook(hook_pin, NULL)) != CKR_OK ||
+	    (rv = pkcs11h_setTokenPromptHook(hook_token, NULL)) != CKR_OK ||
+	    (rv = pkcs11h_setProtectedAuthentication(FALSE)) != CKR_OK ||
+	    (rv = pkcs11h_setPINCachePeriod(PKCS11H_PIN_CACHE_INFINITE))
+	    != CKR_OK ||
+	    (rv = pkcs11h_setMaxLoginRetries(1)) != CKR_OK)
+		return hsm_fail_rv(LY_ERR_HSM, rv, "pkcs11-helper set-up");
+	/* Above INFO pkcs11-helper dumps every call; not useful here. */
+	pkcs11h_setLogLevel(PKCS11H_LOG_INFO);
+	return 0;
+}
+
+/*
+ * Gives the module to pkcs11-helper. Only after our C_Initialize
+ * succeeded: pkcs11-helper then gets CKR_CRYPTOKI_ALREADY_INITIALIZED and
+ * leaves C_Finalize to us. Were it first, it would initialise the module
+ * without CKF_OS_LOCKING_OK, and SoftHSM would then not lock at all.
+ */
+static int
+provider_add(void)
+{
+	CK_RV	rv;
+
+	if ((rv = pkcs11h_addProvider("lanyard", hsm.module, FALSE,
+	    PKCS11H_PRIVATEMODE_MASK_AUTO, PKCS11H_SLOTEVENT_METHOD_AUTO, 0,
+	    FALSE)) != CKR_OK)
+		return hsm_fail_rv(LY_ERR_HSM, rv, "pkcs11-helper: add module "
+		    "%s", hsm.module);
+	hsm.provider = 1;
+	return 0;
+}
+
 /*
  * Loads the PKCS#11 module and initialises pkcs11-helper with it; a second
  * call is a no-op. softhsm2_conf, if not NULL, is exported as SOFTHSM2_CONF
@@ -177,7 +247,6 @@ hook_token(void *global, void *user, const pkcs11h_token_id_t token,
 int
 hsm_init(const char *module, const char *softhsm2_conf)
 {
-	CK_C_INITIALIZE_ARGS	 args;
 	CK_C_GetFunctionList	 getlist;
 	CK_RV			 rv;
 	int			 r = LY_ERR_HSM;
@@ -192,6 +261,10 @@ hsm_init(const char *module, const char *softhsm2_conf)
 	if (softhsm2_conf != NULL &&
 	    setenv("SOFTHSM2_CONF", softhsm2_conf, 1) == -1) {
 		r = ly_fail(LY_ERR_INTERNAL, "setenv SOFTHSM2_CONF failed");
+		goto out;
+	}
+	if ((hsm.module = strdup(module)) == NULL) {
+		r = ly_fail(LY_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	if ((hsm.dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) == NULL) {
@@ -211,41 +284,14 @@ hsm_init(const char *module, const char *softhsm2_conf)
 		goto out;
 	}
 	/* Signing threads share the module: let it use OS locks. */
-	memset(&args, 0, sizeof(args));
-	args.flags = CKF_OS_LOCKING_OK;
-	rv = hsm.f->C_Initialize(&args);
-	if (rv == CKR_OK)
-		hsm.finalize = 1;
-	else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+	if ((rv = module_initialize()) != CKR_OK) {
 		r = hsm_fail_rv(LY_ERR_HSM, rv, "PKCS#11 module %s: "
 		    "C_Initialize", module);
 		goto out;
 	}
-
-	if ((rv = pkcs11h_initialize()) != CKR_OK) {
-		r = hsm_fail_rv(LY_ERR_HSM, rv, "pkcs11h_initialize");
+	if ((r = helper_start()) != 0 || (r = provider_add()) != 0)
 		goto out;
-	}
-	hsm.helper = 1;
-	if ((rv = pkcs11h_setLogHook(hook_log, NULL)) != CKR_OK ||
-	    (rv = pkcs11h_setPINPromptHook(hook_pin, NULL)) != CKR_OK ||
-	    (rv = pkcs11h_setTokenPromptHook(hook_token, NULL)) != CKR_OK ||
-	    (rv = pkcs11h_setProtectedAuthentication(FALSE)) != CKR_OK ||
-	    (rv = pkcs11h_setPINCachePeriod(PKCS11H_PIN_CACHE_INFINITE))
-	    != CKR_OK ||
-	    (rv = pkcs11h_setMaxLoginRetries(1)) != CKR_OK) {
-		r = hsm_fail_rv(LY_ERR_HSM, rv, "pkcs11-helper set-up");
-		goto out;
-	}
-	/* Above INFO pkcs11-helper dumps every call; not useful here. */
-	pkcs11h_setLogLevel(PKCS11H_LOG_INFO);
-	if ((rv = pkcs11h_addProvider("lanyard", module, FALSE,
-	    PKCS11H_PRIVATEMODE_MASK_AUTO, PKCS11H_SLOTEVENT_METHOD_AUTO, 0,
-	    FALSE)) != CKR_OK) {
-		r = hsm_fail_rv(LY_ERR_HSM, rv, "pkcs11-helper: add module %s",
-		    module);
-		goto out;
-	}
+	hsm_mod_reset();
 	hsm.ready = 1;
 	r = 0;
  out:
@@ -256,9 +302,11 @@ hsm_init(const char *module, const char *softhsm2_conf)
 			hsm.f->C_Finalize(NULL);
 		if (hsm.dl != NULL)
 			dlclose(hsm.dl);
-		hsm.helper = hsm.finalize = 0;
+		free(hsm.module);
+		hsm.helper = hsm.provider = hsm.finalize = 0;
 		hsm.dl = NULL;
 		hsm.f = NULL;
+		hsm.module = NULL;
 	}
 	ERR_clear_error();
 	pthread_mutex_unlock(&hsm.init);
@@ -280,18 +328,75 @@ hsm_shutdown(void)
 		goto out;
 	while ((k = hsm.keys) != NULL)
 		hsm_key_free(k);
-	pkcs11h_terminate();
+	if (hsm.helper)
+		pkcs11h_terminate();
 	/* CKR_CRYPTOKI_NOT_INITIALIZED here would mean it was done for us. */
 	if (hsm.finalize)
 		(void)hsm.f->C_Finalize(NULL);
 	dlclose(hsm.dl);
 	hsm_pin_forget_all();
+	free(hsm.module);
+	hsm.module = NULL;
 	hsm.dl = NULL;
 	hsm.f = NULL;
-	hsm.helper = hsm.finalize = hsm.ready = 0;
+	hsm.helper = hsm.provider = hsm.finalize = hsm.ready = 0;
+	hsm_mod_reset();
 	ERR_clear_error();
  out:
 	pthread_mutex_unlock(&hsm.init);
+}
+
+int
+hsm_module_restart(int *downp)
+{
+	struct hsm_key	*k;
+	CK_RV		 rv;
+	char		 first[384];
+	int		 r, kr;
+
+	*downp = 1;
+	if (!hsm.ready)
+		return ly_fail(LY_ERR_HSM, "hsm_init() was not called");
+	if (!hsm.finalize && hsm.provider)
+		return ly_fail(LY_ERR_HSM, "PKCS#11 module %s was initialised "
+		    "by other code in this process; restart the process",
+		    hsm.module);
+	/*
+	 * pkcs11-helper's sessions hold handles the module is about to
+	 * forget: close the keys' sessions, then drop all its state
+	 * (pkcs11h_terminate() frees it without calling the module, which
+	 * may be in no state to answer).
+	 */
+	for (k = hsm.keys; k != NULL; k = k->next)
+		hsm_key_close_session(k);
+	if (hsm.helper)
+		pkcs11h_terminate();
+	hsm.helper = hsm.provider = 0;
+	/* Without pkcs11-helper, hsm_key_free() could not free a key. */
+	if ((r = helper_start()) != 0)
+		return r;
+	if (hsm.finalize)
+		(void)hsm.f->C_Finalize(NULL);
+	hsm.finalize = 0;
+	if ((rv = module_initialize()) != CKR_OK)
+		return hsm_fail_rv(LY_ERR_HSM, rv, "PKCS#11 module %s: "
+		    "C_Initialize", hsm.module);
+	if ((r = provider_add()) != 0)
+		return r;
+	*downp = 0;
+	/* The PIN hook logs in again with the PINs remembered. */
+	for (k = hsm.keys; k != NULL; k = k->next) {
+		if ((kr = key_open_session(k)) == 0)
+			continue;
+		ly_log(LY_LOG_ERR, "HSM: reopening key %s: %s", k->uri,
+		    ly_errdetail());
+		if (r == 0) {
+			r = kr;
+			snprintf(first, sizeof(first), "%s", ly_errdetail());
+		}
+	}
+	ERR_clear_error();
+	return r == 0 ? 0 : ly_fail(r, "%s", first);
 }
 
 /* --- raw sessions --------------------------------------------------------- */
@@ -639,17 +744,29 @@ key_setup_public(struct hsm_key *k, enum conf_rsapad pad)
 	return 0;
 }
 
-/*
- * Opens the private key named by uri for signing, after logging in with
- * pin (LY_ERR_HSM_PIN if wrong; it is tried once). LY_ERR_CONFIG for a bad
- * URI, LY_ERR_NOT_FOUND for a missing token, key or certificate object.
- * *keyp is set on success only; free it with hsm_key_free().
- */
-int
-hsm_key_open(const char *uri, const char *pin, enum conf_rsapad pad,
-    struct hsm_key **keyp)
+/* Frees a key that is not (or no longer) on hsm.keys. Module lock held. */
+static void
+key_destroy(struct hsm_key *k)
 {
-	struct hsm_uri	 u;
+	hsm_key_close_session(k);
+	/* XXX leaks the id if pkcs11-helper could not be started again. */
+	if (k->cert_id != NULL && hsm.helper)
+		pkcs11h_certificate_freeCertificateId(k->cert_id);
+	EVP_PKEY_free(k->pub);
+	pthread_rwlock_destroy(&k->lock);
+	free(k->uri);
+	free(k);
+}
+
+/*
+ * One attempt of hsm_key_open(), under the module lock (so that a restart
+ * of the module sees the key either not yet there or on hsm.keys).
+ * *epochp is the module's epoch before it, for hsm_recover().
+ */
+static int
+key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
+    enum conf_rsapad pad, struct hsm_key **keyp, unsigned long *epochp)
+{
 	struct hsm_tokid tid;
 	struct hsm_key	*k = NULL;
 	EVP_PKEY	*tokpub = NULL;
@@ -657,12 +774,9 @@ hsm_key_open(const char *uri, const char *pin, enum conf_rsapad pad,
 	size_t		 idlen = 0;
 	int		 r;
 
-	if (keyp == NULL)
-		return ly_fail(LY_ERR_ARG, "hsm_key_open: no output pointer");
-	if (!hsm.ready)
-		return ly_fail(LY_ERR_HSM, "hsm_init() was not called");
-	if ((r = hsm_uri_parse(uri, 1, &u)) != 0)
-		return r;
+	hsm_mod_rdlock();
+	if ((r = hsm_mod_check(epochp)) != 0)
+		goto out;
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
 		r = ly_fail(LY_ERR_ALLOC, "out of memory");
 		goto out;
@@ -677,9 +791,9 @@ hsm_key_open(const char *uri, const char *pin, enum conf_rsapad pad,
 		r = ly_fail(LY_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	if ((r = key_lookup(&u, pin, &tid, id, &idlen, &tokpub)) != 0)
+	if ((r = key_lookup(u, pin, &tid, id, &idlen, &tokpub)) != 0)
 		goto out;
-	if ((r = key_certid_find(&u, &tid, id, idlen, &k->cert_id)) != 0)
+	if ((r = key_certid_find(u, &tid, id, idlen, &k->cert_id)) != 0)
 		goto out;
 	if ((r = key_open_session(k)) != 0)
 		goto out;
@@ -699,16 +813,38 @@ hsm_key_open(const char *uri, const char *pin, enum conf_rsapad pad,
 	k = NULL;
 	r = 0;
  out:
-	if (k != NULL) {
-		hsm_key_close_session(k);
-		if (k->cert_id != NULL)
-			pkcs11h_certificate_freeCertificateId(k->cert_id);
-		EVP_PKEY_free(k->pub);
-		pthread_rwlock_destroy(&k->lock);
-		free(k->uri);
-		free(k);
-	}
+	if (k != NULL)
+		key_destroy(k);
+	hsm_mod_unlock();
 	EVP_PKEY_free(tokpub);
+	return r;
+}
+
+/*
+ * Opens the private key named by uri for signing, after logging in with
+ * pin (LY_ERR_HSM_PIN if wrong; it is tried once). LY_ERR_CONFIG for a bad
+ * URI, LY_ERR_NOT_FOUND for a missing token, key or certificate object,
+ * LY_ERR_HSM for a module or token that fails: then the module is
+ * re-initialised (within the backoff) and the key looked for once more.
+ * *keyp is set on success only; free it with hsm_key_free().
+ */
+int
+hsm_key_open(const char *uri, const char *pin, enum conf_rsapad pad,
+    struct hsm_key **keyp)
+{
+	struct hsm_uri	 u;
+	unsigned long	 epoch = 0;
+	int		 r;
+
+	if (keyp == NULL)
+		return ly_fail(LY_ERR_ARG, "hsm_key_open: no output pointer");
+	if (!hsm.ready)
+		return ly_fail(LY_ERR_HSM, "hsm_init() was not called");
+	if ((r = hsm_uri_parse(uri, 1, &u)) != 0)
+		return r;
+	r = key_open_try(&u, uri, pin, pad, keyp, &epoch);
+	if (r == LY_ERR_HSM && hsm_recover(epoch, ly_errdetail()) == 0)
+		r = key_open_try(&u, uri, pin, pad, keyp, &epoch);
 	hsm_uri_clear(&u);
 	return r;
 }
@@ -719,6 +855,7 @@ hsm_key_free(struct hsm_key *k)
 {
 	if (k == NULL)
 		return;
+	hsm_mod_rdlock();
 	pthread_mutex_lock(&hsm.lock);
 	if (k->prev != NULL)
 		k->prev->next = k->next;
@@ -727,12 +864,8 @@ hsm_key_free(struct hsm_key *k)
 	if (k->next != NULL)
 		k->next->prev = k->prev;
 	pthread_mutex_unlock(&hsm.lock);
-	hsm_key_close_session(k);
-	pkcs11h_certificate_freeCertificateId(k->cert_id);
-	EVP_PKEY_free(k->pub);
-	pthread_rwlock_destroy(&k->lock);
-	free(k->uri);
-	free(k);
+	key_destroy(k);
+	hsm_mod_unlock();
 	ERR_clear_error();
 }
 
@@ -742,16 +875,99 @@ hsm_key_get0_public(const struct hsm_key *k)
 	return k != NULL ? k->pub : NULL;
 }
 
-/* One signing attempt: 1 if fn signed. Read lock held. */
+/* --- signing -------------------------------------------------------------- */
+
+/* What one signing attempt gave. */
+enum sign_result {
+	SIGN_OK,
+	SIGN_FAILED,	/* the token or fn failed */
+	SIGN_BAD,	/* signed, but the signature does not verify */
+};
+
+/* The probe of hsm_key_check(): a short fixed message and its signature. */
+struct probe {
+	const struct hsm_key	*key;
+	unsigned char		 sig[1024];	/* RSA-4096: 512 */
+	size_t			 siglen;
+};
+
+static const unsigned char probe_msg[] = "lanyard hsm probe";
+
 static int
-sign_once(struct hsm_key *k, hsm_signer fn, void *obj)
+probe_sign(void *arg, EVP_MD_CTX *ctx)
+{
+	struct probe	*p = arg;
+
+	p->siglen = sizeof(p->sig);
+	return EVP_DigestSign(ctx, p->sig, &p->siglen, probe_msg,
+	    sizeof(probe_msg) - 1);
+}
+
+/* 1 if the probe's signature verifies under the key's digest and padding. */
+static int
+probe_verify(void *arg, EVP_PKEY *pub)
+{
+	struct probe	*p = arg;
+	EVP_MD_CTX	*ctx;
+	EVP_PKEY_CTX	*pctx = NULL;
+	int		 ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return 0;
+	ok = EVP_DigestVerifyInit(ctx, &pctx, p->key->md, NULL, pub) == 1 &&
+	    (!p->key->pss ||
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0)) &&
+	    EVP_DigestVerify(ctx, p->sig, p->siglen, probe_msg,
+	    sizeof(probe_msg) - 1) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+static int
+verify_x509(void *obj, EVP_PKEY *pub)
+{
+	return X509_verify(obj, pub) == 1;
+}
+
+static int
+verify_x509_crl(void *obj, EVP_PKEY *pub)
+{
+	return X509_CRL_verify(obj, pub) == 1;
+}
+
+static int
+verify_x509_req(void *obj, EVP_PKEY *pub)
+{
+	return X509_REQ_verify(obj, pub) == 1;
+}
+
+/*
+ * The signers whose output hsm_sign() can check itself, and what each
+ * signed (for the log).
+ */
+static const struct {
+	hsm_signer	 fn;
+	int		(*verify)(void *, EVP_PKEY *);
+	const char	*what;
+} verifiers[] = {
+	{ hsm_sign_x509, verify_x509, "certificate" },
+	{ hsm_sign_x509_crl, verify_x509_crl, "CRL" },
+	{ hsm_sign_x509_req, verify_x509_req, "certificate request" },
+	{ probe_sign, probe_verify, "probe" },
+};
+
+/* One signing attempt, then the check if fn is one we know. Read locks held. */
+static enum sign_result
+sign_once(struct hsm_key *k, hsm_signer fn, void *obj, const char **whatp)
 {
 	EVP_MD_CTX	*ctx = NULL;
 	EVP_PKEY_CTX	*pctx = NULL;
-	int		 ok = 0;
+	enum sign_result res = SIGN_FAILED;
+	size_t		 i;
 
 	if (k->evp == NULL)
-		return 0;	/* an earlier reopen failed */
+		return SIGN_FAILED;	/* an earlier reopen failed */
 	ERR_clear_error();
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		goto out;
@@ -761,56 +977,146 @@ sign_once(struct hsm_key *k, hsm_signer fn, void *obj)
 	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0))
 		goto out;
-	ok = fn(obj, ctx) > 0;
+	if (fn(obj, ctx) <= 0)
+		goto out;
+	res = SIGN_OK;
+	for (i = 0; i < sizeof(verifiers) / sizeof(verifiers[0]); i++)
+		if (verifiers[i].fn == fn) {
+			if (!verifiers[i].verify(obj, k->pub)) {
+				*whatp = verifiers[i].what;
+				res = SIGN_BAD;
+			}
+			break;
+		}
  out:
-	if (!ok)
+	if (res == SIGN_FAILED)
 		ly_log_crypto("hsm_sign");
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
-	return ok;
+	return res;
+}
+
+/* Why sign_session() failed, for what hsm_sign() tries next. */
+enum sign_fault {
+	FAULT_NONE,	/* signed, or failed in a way a restart cannot mend */
+	FAULT_TOKEN,	/* the token failed to sign, even on a new session */
+	FAULT_DOWN,	/* the module is not initialised */
+};
+
+/*
+ * Signs on the key's session, and if reopen is set and that fails, on a
+ * new session: only the first of several threads that failed on one
+ * session reopens it. 0 or LY_ERR_HSM(_PIN) with *faultp set;
+ * *epochp is the module's epoch before the attempt.
+ */
+static int
+sign_session(struct hsm_key *k, hsm_signer fn, void *obj, int reopen,
+    unsigned long *epochp, enum sign_fault *faultp)
+{
+	enum sign_result res;
+	const char	*what = "object";
+	unsigned long	 gen;
+	int		 r;
+
+	*faultp = FAULT_NONE;
+	hsm_mod_rdlock();
+	if ((r = hsm_mod_check(epochp)) != 0) {
+		*faultp = FAULT_DOWN;
+		goto out;
+	}
+	pthread_rwlock_rdlock(&k->lock);
+	gen = k->gen;
+	res = sign_once(k, fn, obj, &what);
+	pthread_rwlock_unlock(&k->lock);
+	if (res == SIGN_FAILED && reopen) {
+		hsm_stat_add(HSM_STAT_SIGN_FAILURE);
+		ly_log(LY_LOG_WARN, "key %s: signing failed; reopening the "
+		    "session", k->uri);
+		pthread_rwlock_wrlock(&k->lock);
+		r = 0;
+		if (k->gen == gen) {
+			hsm_stat_add(HSM_STAT_REOPEN);
+			hsm_key_close_session(k);
+			r = key_open_session(k);
+		}
+		pthread_rwlock_unlock(&k->lock);
+		if (r != 0) {
+			if (r == LY_ERR_HSM)
+				*faultp = FAULT_TOKEN;
+			goto out;
+		}
+		pthread_rwlock_rdlock(&k->lock);
+		res = sign_once(k, fn, obj, &what);
+		pthread_rwlock_unlock(&k->lock);
+	}
+	switch (res) {
+	case SIGN_OK:
+		r = 0;
+		break;
+	case SIGN_FAILED:
+		hsm_stat_add(HSM_STAT_SIGN_FAILURE);
+		*faultp = FAULT_TOKEN;
+		r = ly_fail(LY_ERR_HSM, "key %s: signing failed%s", k->uri,
+		    reopen ? " after reopening the session" : "");
+		break;
+	case SIGN_BAD:
+		r = hsm_bad_signature("key %s: the %s signature the token "
+		    "returned does not verify with the key's public key",
+		    k->uri, what);
+		break;
+	}
+ out:
+	hsm_mod_unlock();
+	return r;
 }
 
 /*
- * Signs obj through fn with a context for the key. If fn fails the session
- * is reopened once (logging in again) and fn called again; LY_ERR_HSM if it
- * fails again, LY_ERR_HSM_PIN if the login is refused. Thread-safe: threads
- * sign in parallel under the read lock; a reopen takes the write lock, and
- * only the first of several threads that failed on one session reopens it.
+ * Signs obj through fn with a context for the key: on the session, on a
+ * reopened session, and after re-initialising the module (see hsm.h).
+ * Before a restart, a probe signature tells a token that fails from an
+ * fn that does (with this object): only the first is worth a restart.
+ * Thread-safe: threads sign in parallel under the read locks; a reopen
+ * takes the key's write lock, a re-initialisation the module's.
  */
 int
 hsm_sign(struct hsm_key *k, hsm_signer fn, void *obj)
 {
-	unsigned long	 gen;
-	int		 ok, r;
+	struct probe	 p;
+	enum sign_fault	 fault, pf;
+	unsigned long	 epoch = 0, pe;
+	char		 why[384];
+	int		 r;
 
 	if (k == NULL || fn == NULL || obj == NULL)
 		return ly_fail(LY_ERR_ARG, "hsm_sign: NULL argument");
-	pthread_rwlock_rdlock(&k->lock);
-	gen = k->gen;
-	ok = sign_once(k, fn, obj);
-	pthread_rwlock_unlock(&k->lock);
-	if (ok)
-		return 0;
-
-	ly_log(LY_LOG_WARN, "key %s: signing failed; reopening the session",
-	    k->uri);
-	pthread_rwlock_wrlock(&k->lock);
-	r = 0;
-	if (k->gen == gen) {
-		hsm_key_close_session(k);
-		r = key_open_session(k);
+	r = sign_session(k, fn, obj, 1, &epoch, &fault);
+	if (r != 0 && fault == FAULT_TOKEN && fn != probe_sign) {
+		snprintf(why, sizeof(why), "%s", ly_errdetail());
+		memset(&p, 0, sizeof(p));
+		p.key = k;
+		if (sign_session(k, probe_sign, &p, 0, &pe, &pf) == 0)
+			return ly_fail(r, "%s (the token signs other data)",
+			    why);
+		(void)ly_fail(r, "%s", why);
 	}
-	pthread_rwlock_unlock(&k->lock);
-	if (r != 0)
-		return r;
+	if (r != 0 && fault != FAULT_NONE &&
+	    hsm_recover(epoch, ly_errdetail()) == 0)
+		r = sign_session(k, fn, obj, 0, &epoch, &fault);
+	if (r == 0)
+		hsm_recover_ok();
+	return r;
+}
 
-	pthread_rwlock_rdlock(&k->lock);
-	ok = sign_once(k, fn, obj);
-	pthread_rwlock_unlock(&k->lock);
-	if (!ok)
-		return ly_fail(LY_ERR_HSM, "key %s: signing failed after "
-		    "reopening the session", k->uri);
-	return 0;
+int
+hsm_key_check(struct hsm_key *k)
+{
+	struct probe	 p;
+
+	if (k == NULL)
+		return ly_fail(LY_ERR_ARG, "hsm_key_check: no key");
+	memset(&p, 0, sizeof(p));
+	p.key = k;
+	return hsm_sign(k, probe_sign, &p);
 }
 
 int

@@ -104,10 +104,20 @@ EVP_PKEY	*hsm_key_get0_public(const struct hsm_key *);
 /*
  * Signs obj: fn is called with a digest-sign context set up for the key
  * (digest, and PSS padding with salt length = digest length when asked)
- * and must return 1 on success, as X509_sign_ctx() does. If fn fails the
- * session is reopened and the token logged into again, and fn is called
- * once more before LY_ERR_HSM is returned. Safe to call from several
- * threads on one key.
+ * and must return 1 on success, as X509_sign_ctx() does. fn may be called
+ * up to three times, so it must be repeatable. If fn fails the session is
+ * reopened and the token logged into again, and fn is called once more;
+ * if that fails too, the module itself is re-initialised (C_Finalize,
+ * C_Initialize, every key reopened; at most once per backoff interval,
+ * see hsm/recover.c) and fn is called a last time. While the module is
+ * down, LY_ERR_HSM comes at once. Safe to call from several threads on
+ * one key, and while other keys sign.
+ *
+ * For the wrappers below hsm_sign() verifies the signature with the key's
+ * public key before it returns; one that does not verify is refused with
+ * LY_ERR_HSM (not retried), logged and counted (hsm_bad_signature()).
+ * Callers with signers of their own verify what they signed and report a
+ * bad signature with hsm_bad_signature().
  */
 typedef int	(*hsm_signer)(void *obj, EVP_MD_CTX *ctx);
 int		 hsm_sign(struct hsm_key *, hsm_signer fn, void *obj);
@@ -116,6 +126,34 @@ int		 hsm_sign(struct hsm_key *, hsm_signer fn, void *obj);
 int		 hsm_sign_x509(void *x509, EVP_MD_CTX *);
 int		 hsm_sign_x509_crl(void *crl, EVP_MD_CTX *);
 int		 hsm_sign_x509_req(void *req, EVP_MD_CTX *);
+
+/*
+ * Records a signature from the token that does not verify with its
+ * public key (the message says what was signed and with which key):
+ * logs it, counts it (hsm_stats()) and returns LY_ERR_HSM with the
+ * message as the detail. The object must then be neither stored nor sent.
+ */
+int		 hsm_bad_signature(const char *fmt, ...)
+		    __attribute__((format(printf, 1, 2)));
+
+/*
+ * Whether k can sign now: a signature over a short fixed message through
+ * hsm_sign() (so a dead session is reopened and a wedged module
+ * re-initialised, within the backoff), verified with the public key.
+ * 0, or LY_ERR_HSM / LY_ERR_HSM_PIN with why in ly_errdetail(). For
+ * /healthz, which calls it at most once every few seconds.
+ */
+int		 hsm_key_check(struct hsm_key *k);
+
+/* What hsm/ has seen since the process started, for /metrics. */
+struct hsm_stats {
+	unsigned long	 sign_failures;	/* signing attempts that failed */
+	unsigned long	 reopens;	/* sessions reopened after a failure */
+	unsigned long	 reinits;	/* module re-initialisations tried */
+	unsigned long	 bad_signatures; /* refused: did not verify */
+	int		 down;		/* the module is not initialised now */
+};
+void		 hsm_stats(struct hsm_stats *);
 
 /*
  * Whether the private key of uri is on the token, CKA_SENSITIVE and not

@@ -162,7 +162,7 @@ hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 	CK_SLOT_ID	*slots = NULL;
 	CK_TOKEN_INFO	 ti;
 	CK_ULONG	 i, n;
-	CK_RV		 rv;
+	CK_RV		 rv, bad = CKR_OK;
 	int		 found = 0, r;
 
 	if ((r = hsm_slots_get(&slots, &n)) != 0)
@@ -173,6 +173,8 @@ hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 			/* A token pulled out meanwhile is simply not there. */
 			ly_log(LY_LOG_DEBUG, "slot %lu: C_GetTokenInfo: %s",
 			    (unsigned long)slots[i], pkcs11h_getMessage(rv));
+			if (rv != CKR_TOKEN_NOT_PRESENT)
+				bad = rv;
 			continue;
 		}
 		if ((ti.flags & CKF_TOKEN_INITIALIZED) == 0 ||
@@ -184,7 +186,15 @@ hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 				*infop = ti;
 		}
 	}
-	if (found == 0)
+	/*
+	 * A slot whose token does not answer may hold ours: a module that
+	 * lost its view of the token (SoftHSM when the token directory
+	 * went away) says so, and hsm_recover() may mend it.
+	 */
+	if (found == 0 && bad != CKR_OK)
+		r = hsm_fail_rv(LY_ERR_HSM, bad, "PKCS#11 URI \"%s\": no token "
+		    "labelled %s answers (C_GetTokenInfo)", u->text, u->token);
+	else if (found == 0)
 		r = ly_fail(LY_ERR_NOT_FOUND, "PKCS#11 URI \"%s\": no token "
 		    "labelled %s", u->text, u->token);
 	else if (found > 1)

@@ -128,9 +128,10 @@ struct ocsp_signed {
  * CertID (used as given), thisUpdate and producedAt now, nextUpdate the
  * earlier of now + validity and the signer's notAfter, responder ID by
  * key, the signer's certificate included, and the nonce of nonce_from if
- * not NULL. The signature is verified with the signer's certificate
- * before the response is returned. LY_ERR_HSM if the token does not
- * sign (or signs wrongly), LY_ERR_STATE if the signer has expired.
+ * not NULL. It is linted before it is signed (LY_ERR_LINT), and the
+ * signature is verified with the signer's certificate before the response
+ * is returned. LY_ERR_HSM if the token does not sign (or signs wrongly),
+ * LY_ERR_STATE if the signer has expired.
  */
 int	 ocsp_response_sign(struct ocsp_signer *, OCSP_CERTID *const *ids,
 	    const struct ocsp_status *, size_t n, OCSP_REQUEST *nonce_from,

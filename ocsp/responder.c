@@ -249,6 +249,12 @@ respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
 		    resp->conf->ocsp_validity, &sg);
 	if (r == LY_ERR_ALLOC)
 		goto out;
+	if (r == LY_ERR_LINT) {
+		/* Our bug, logged by the lint; asking again will not help. */
+		r = reply_error(reply, OCSP_RESPONSE_STATUS_INTERNALERROR,
+		    OCSP_OUT_INTERNAL);
+		goto out;
+	}
 	if (r != LY_OK) {
 		/* RFC 6960 2.3: tryLater, the client asks again. */
 		ly_log(LY_LOG_WARN, "ocsp: cannot sign: %s", ly_errdetail());

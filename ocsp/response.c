@@ -2,10 +2,11 @@
  * ocsp/response.c — building and signing OCSP responses (RFC 6960 4.2,
  * RFC 5019 2.2), and the stored form of a pre-signed one.
  *
- * The token signs through hsm_sign() with OCSP_basic_sign_ctx(); what it
- * returns is verified with the signer's certificate before it goes out,
- * as ca/ does for certificates: a faulty HSM must not get a bad response
- * to a relying party.
+ * The response is linted (ca_lint_ocsp()) and then signed by the token
+ * through hsm_sign() with OCSP_basic_sign_ctx(); what it returns is
+ * verified with the signer's certificate before it goes out, as ca/ does
+ * for certificates: neither a bug of ours nor a faulty HSM must get a bad
+ * response to a relying party.
  */
 #include "config.h"
 
@@ -126,14 +127,22 @@ ocsp_response_sign(struct ocsp_signer *s, OCSP_CERTID *const *ids,
 		ly_log_crypto("ocsp_response_sign");
 		goto out;
 	}
+	/*
+	 * Everything but the responder ID, which OCSP_basic_sign_ctx() sets
+	 * from s->cert as it signs, is final here: lint it before the token
+	 * signs it.
+	 */
+	if ((r = ca_lint_ocsp(bs, s->cert)) != LY_OK)
+		goto out;
 	a.bs = bs;
 	a.cert = s->cert;
 	if ((r = hsm_sign(s->key, sign_cb, &a)) != LY_OK)
 		goto out;
 	if (!signature_check(bs, s->cert)) {
 		ly_log_crypto("ocsp_response_sign");
-		r = ly_fail(LY_ERR_HSM, "the HSM returned an OCSP response "
-		    "signature that does not verify with the signer's key");
+		r = hsm_bad_signature("the HSM returned an OCSP response "
+		    "signature that does not verify with the key of signer %s",
+		    s->label);
 		goto out;
 	}
 	r = LY_ERR_INTERNAL;

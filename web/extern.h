@@ -26,8 +26,13 @@
 #define WEB_ETAG_LEN		80
 /* How long a request waits for a reload (web_hold) before a 503. */
 #define WEB_HOLD_WAIT		5
-/* How long /healthz trusts its last HSM probe. */
-#define WEB_HSM_PROBE_TTL	1
+/*
+ * How long /healthz trusts its last HSM probe (a signature with the
+ * issuing CA key): scrapers may poll it as often as they like.
+ */
+#define WEB_HSM_PROBE_TTL	2
+/* The longest reason /healthz gives for an unavailable HSM. */
+#define WEB_HSM_WHY_MAX		256
 
 /* Which endpoint a request went to, for metrics. */
 enum web_endpoint {
@@ -56,6 +61,8 @@ struct web_instance {
 	/* The cached HSM probe of /healthz (WEB_HSM_PROBE_TTL). */
 	time_t			 hsm_checked;
 	int			 hsm_r;
+	char			 hsm_why[WEB_HSM_WHY_MAX];	/* if hsm_r */
+	int			 hsm_probing;	/* a thread is probing */
 };
 
 struct web_req;
@@ -192,6 +199,8 @@ void		 web_metrics_request(enum web_endpoint, unsigned int status,
 void		 web_metrics_ocsp(enum ocsp_outcome, int presigned);
 void		 web_metrics_hsm_error(void);
 void		 web_metrics_refused(void);
+/* The HSM layer's own counters, as of this scrape (ca_hsm_stats()). */
+void		 web_metrics_hsm(const struct ca_hsm_stats *);
 /* Zeroes everything (tests). */
 void		 web_metrics_reset(void);
 

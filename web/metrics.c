@@ -46,6 +46,11 @@ static struct {
 	atomic_uint_fast64_t	 ocsp[OCSP_OUT_MAX];
 	atomic_uint_fast64_t	 presigned;
 	atomic_uint_fast64_t	 hsm_errors;
+	/* Counted by hsm/; copied here at each scrape. */
+	atomic_uint_fast64_t	 hsm_sign_failures;
+	atomic_uint_fast64_t	 hsm_reopens;
+	atomic_uint_fast64_t	 hsm_reinits;
+	atomic_uint_fast64_t	 hsm_bad_signatures;
 	atomic_uint_fast64_t	 refused;
 	/* Not cumulative here (one increment per request); +Inf last. */
 	atomic_uint_fast64_t	 hist[NBUCKETS + 1];
@@ -94,6 +99,19 @@ void
 web_metrics_hsm_error(void)
 {
 	inc(&m.hsm_errors, 1);
+}
+
+void
+web_metrics_hsm(const struct ca_hsm_stats *st)
+{
+	atomic_store_explicit(&m.hsm_sign_failures, st->sign_failures,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m.hsm_reopens, st->reopens,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m.hsm_reinits, st->reinits,
+	    memory_order_relaxed);
+	atomic_store_explicit(&m.hsm_bad_signatures, st->bad_signatures,
+	    memory_order_relaxed);
 }
 
 void
@@ -203,6 +221,22 @@ text_histogram(struct mbuf *mb)
 	    (unsigned long long)cum);
 }
 
+/* ca/ keeps the lint's counters; here they are numbers with a label. */
+static void
+text_lint(struct mbuf *mb)
+{
+	int k;
+
+	mb_printf(mb, "# HELP lanyard_lint_failures_total Certificates, CRLs "
+	    "and OCSP responses the pre-issuance lint refused to have "
+	    "signed, by kind.\n"
+	    "# TYPE lanyard_lint_failures_total counter\n");
+	for (k = 0; k < CA_LINT_KINDS; k++)
+		mb_printf(mb, "lanyard_lint_failures_total{kind=\"%s\"} %llu\n",
+		    ca_lint_kind_name(k),
+		    (unsigned long long)ca_lint_failures(k));
+}
+
 static void
 text_crl(struct mbuf *mb, const struct web_crl_gauge *g, size_t n, time_t now)
 {
@@ -224,6 +258,32 @@ text_crl(struct mbuf *mb, const struct web_crl_gauge *g, size_t n, time_t now)
 	for (i = 0; i < n; i++)
 		mb_printf(mb, "lanyard_crl_next_update_seconds{crl=\"%s\"} "
 		    "%lld\n", g[i].name, (long long)(g[i].next_update - now));
+}
+
+/* The counters of the HSM layer: recoveries and refused signatures. */
+static void
+text_hsm(struct mbuf *mb)
+{
+	mb_printf(mb, "# HELP lanyard_hsm_sign_failures_total Signing "
+	    "attempts the HSM failed (each is retried on a new session).\n"
+	    "# TYPE lanyard_hsm_sign_failures_total counter\n"
+	    "lanyard_hsm_sign_failures_total %llu\n",
+	    (unsigned long long)get(&m.hsm_sign_failures));
+	mb_printf(mb, "# HELP lanyard_hsm_session_reopens_total HSM sessions "
+	    "reopened after a failure.\n"
+	    "# TYPE lanyard_hsm_session_reopens_total counter\n"
+	    "lanyard_hsm_session_reopens_total %llu\n",
+	    (unsigned long long)get(&m.hsm_reopens));
+	mb_printf(mb, "# HELP lanyard_hsm_module_reinits_total PKCS#11 module "
+	    "re-initialisations tried after the token failed.\n"
+	    "# TYPE lanyard_hsm_module_reinits_total counter\n"
+	    "lanyard_hsm_module_reinits_total %llu\n",
+	    (unsigned long long)get(&m.hsm_reinits));
+	mb_printf(mb, "# HELP lanyard_hsm_bad_signatures_total Signatures from "
+	    "the HSM refused because they do not verify with the public key.\n"
+	    "# TYPE lanyard_hsm_bad_signatures_total counter\n"
+	    "lanyard_hsm_bad_signatures_total %llu\n",
+	    (unsigned long long)get(&m.hsm_bad_signatures));
 }
 
 int
@@ -252,11 +312,13 @@ web_metrics_text(const struct web_crl_gauge *g, size_t n, time_t now,
 	    "while answering.\n# TYPE lanyard_hsm_errors_total counter\n"
 	    "lanyard_hsm_errors_total %llu\n",
 	    (unsigned long long)get(&m.hsm_errors));
+	text_hsm(&mb);
 	mb_printf(&mb, "# HELP lanyard_http_connections_refused_total "
 	    "Connections closed at accept for the connection limit.\n"
 	    "# TYPE lanyard_http_connections_refused_total counter\n"
 	    "lanyard_http_connections_refused_total %llu\n",
 	    (unsigned long long)get(&m.refused));
+	text_lint(&mb);
 	text_crl(&mb, g, n, now);
 	text_histogram(&mb);
 	if (mb.failed)

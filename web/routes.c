@@ -742,25 +742,42 @@ crl_of_slot(struct store_txn *txn, struct ca *ca, int slot,
 	return crl_get(txn, ca, &id, &der, &len, info) == LY_OK;
 }
 
-/* The HSM probe of /healthz: ca_key at most once per WEB_HSM_PROBE_TTL. */
+/*
+ * The HSM probe of /healthz: a signature with the issuing CA key
+ * (ca_hsm_check()) at most once per WEB_HSM_PROBE_TTL. Later probes run
+ * outside the lock, one at a time, and the other requests answer with
+ * the last result meanwhile: a slow token does not pile up /healthz
+ * requests. The first one is waited for. why gets the reason if the
+ * result is not LY_OK.
+ */
 static int
-hsm_probe(struct web *w, struct web_instance *in)
+hsm_probe(struct web *w, struct web_instance *in, char *why, size_t whylen)
 {
-	struct hsm_key *key;
 	time_t now = ly_now();
-	int r;
+	int first, r;
 
 	web_hsm_lock(w);
-	if (in->hsm_checked == 0 || now - in->hsm_checked >= WEB_HSM_PROBE_TTL) {
-		/* XXX once open, ca_key() returns the open key: a token that
-		 * dies later shows in signing (trylater), not here. */
-		if ((in->hsm_r = ca_key(in->ca, CA_ISSUING, &key)) != LY_OK) {
-			ly_log(LY_LOG_ERR, "healthz: HSM: %s", ly_errdetail());
+	first = in->hsm_checked == 0;
+	if (first || (!in->hsm_probing &&
+	    now - in->hsm_checked >= WEB_HSM_PROBE_TTL)) {
+		in->hsm_probing = 1;
+		if (!first)
+			web_hsm_unlock(w);
+		r = ca_hsm_check(in->ca);
+		if (!first)
+			web_hsm_lock(w);
+		if ((in->hsm_r = r) != LY_OK) {
+			snprintf(in->hsm_why, sizeof(in->hsm_why), "%s",
+			    ly_errdetail()[0] != '\0' ? ly_errdetail() :
+			    ly_strerror(r));
+			ly_log(LY_LOG_ERR, "healthz: HSM: %s", in->hsm_why);
 			web_metrics_hsm_error();
 		}
 		in->hsm_checked = now;
+		in->hsm_probing = 0;
 	}
-	r = in->hsm_r;
+	if ((r = in->hsm_r) != LY_OK)
+		snprintf(why, whylen, "%s", in->hsm_why);
 	web_hsm_unlock(w);
 	return r;
 }
@@ -773,6 +790,7 @@ handle_healthz(struct web *w, struct web_instance *in,
 	struct crl_info info;
 	json_t *o = NULL, *crls;
 	char ts[21], *text = NULL;
+	char why[WEB_HSM_WHY_MAX], hsm[WEB_HSM_WHY_MAX + 16];
 	uint64_t revs;
 	time_t na;
 	int slot, r, bad = 0;
@@ -798,8 +816,9 @@ handle_healthz(struct web *w, struct web_instance *in,
 		}
 	}
 	store_txn_abort(txn);
-	if ((r = hsm_probe(w, in)) != LY_OK) {
-		json_object_set_new(o, "hsm", json_string(ly_errcode(r)));
+	if (hsm_probe(w, in, why, sizeof(why)) != LY_OK) {
+		snprintf(hsm, sizeof(hsm), "unavailable: %s", why);
+		json_object_set_new(o, "hsm", json_string(hsm));
 		bad = 1;
 	} else
 		json_object_set_new(o, "hsm", json_string("ok"));
@@ -824,6 +843,7 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
     struct web_req *rq)
 {
 	struct web_crl_gauge g[2];
+	struct ca_hsm_stats hs;
 	struct store_txn *txn = NULL;
 	struct crl_info info;
 	struct MHD_Response *resp;
@@ -844,6 +864,8 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 		}
 		store_txn_abort(txn);
 	}
+	ca_hsm_stats(&hs);
+	web_metrics_hsm(&hs);
 	if (web_metrics_text(g, n, ly_now(), &text, &len) != LY_OK)
 		return MHD_NO;
 	if ((resp = MHD_create_response_from_buffer(len, text,
@@ -919,6 +941,9 @@ handle_enroll(struct web_instance *in, struct MHD_Connection *c,
 		    "internal", "enrollment failed", NULL);
 		goto out;
 	}
+	if (resp.error_code != NULL &&
+	    strcmp(resp.error_code, "hsm_unavailable") == 0)
+		web_metrics_hsm_error();
 	if ((mr = copy_response(resp.body != NULL ? resp.body :
 	    (const unsigned char *)"", resp.len, resp.content_type)) == NULL)
 		goto out;

@@ -178,6 +178,7 @@ web_resume(struct web *w, struct ca *ca, struct ocsp_responder *responder,
 	w->inst.responder = responder;
 	w->inst.enroll = enroll;
 	w->inst.hsm_checked = 0;
+	w->inst.hsm_probing = 0;
 	w->have = ca != NULL && responder != NULL;
 	w->held = 0;
 	pthread_cond_broadcast(&w->cond);

@@ -3,8 +3,10 @@
 # HTTPS, its key stays 0600 on the device, its certificate carries the
 # token's identity and opens the nginx mTLS gateway; `ca-enroll renew` is
 # quiet outside the reissue window and rotates key and certificate inside
-# it (keeping a backup); after the admin revokes the new certificate and
-# publishes the CRLs, the gateway refuses it.
+# it (keeping a backup); a renewal whose answer was lost gets the same
+# certificate on the next run, and an install a crash interrupted is
+# completed; after the admin revokes the new certificate and publishes the
+# CRLs, renew says the identity is finished and the gateway refuses it.
 . "$(dirname "$0")/lib.sh"
 
 CA_ENROLL="$top_builddir/ca-enroll"
@@ -49,7 +51,7 @@ eq "a used token (from CA_ENROLL_TOKEN) is refused with exit status 3" "$?" 3
 "$CA_ENROLL" --server "$SBASE" --ca-file "$CA/root.crt" --token nosuchtoken \
     --identity-dir "$T/id3" 2>"$T/bad.err"
 eq "an unknown token is refused with exit status 3" "$?" 3
-has "the server's error code is printed" "$T/bad.err" "token_"
+has "... with what to do about it" "$T/bad.err" "ask for a new one"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/evil.key" \
     -out "$T/evil.crt" -subj /CN=evil -days 1 >>"$LOG" 2>&1
 "$CA_ENROLL" --server "$SBASE" --ca-file "$T/evil.crt" --token nosuchtoken \
@@ -135,6 +137,56 @@ check "the previous certificate is kept in backup/" cmp "$T/cert0.pem" "${bk}cer
 check "... with the previous key" cmp "$T/key0.pem" "${bk}key.pem"
 eq "... which stays 0600" "$(stat -c %a "${bk}key.pem" 2>/dev/null)" 600
 lacks "after a renew, allowed_after is forgotten" "$ID/agent.conf" "allowed_after"
+[ -e "$ID/key.pem.next" ] && not_ok "... and no key.pem.next is left" ||
+    ok "... and no key.pem.next is left"
+ls "$ID"/*.next >/dev/null 2>&1 && not_ok "... nor any other .next file" ||
+    ok "... nor any other .next file"
+
+# ---- a renewal whose answer was lost ---------------------------------------
+# The server committed serial1, but the device never saw it: it still has
+# its previous key and certificate, and the key its CSR was for in
+# key.pem.next, as a renew leaves them before the answer arrives.
+cp "$ID/key.pem" "$T/key1.pem"
+ncerts1=$(admin list 2>>"$LOG" | wc -l)
+mv "$ID/key.pem" "$ID/key.pem.next"
+cp "${bk}key.pem" "${bk}cert.pem" "${bk}chain.pem" "$ID/"
+"$CA_ENROLL" renew --identity-dir "$ID" >"$T/lost.out" 2>&1
+eq "after a lost answer, renew exits 0" "$?" 0
+has "... saying the answer was lost" "$T/lost.out" "lost"
+eq "... and gets the same certificate again" \
+    "$(openssl x509 -in "$ID/cert.pem" -noout -serial | cut -d= -f2)" "$serial1"
+check "... for the key it kept" cmp "$T/key1.pem" "$ID/key.pem"
+[ -e "$ID/key.pem.next" ] && not_ok "... which is no longer pending" ||
+    ok "... which is no longer pending"
+eq "... and the CA issued nothing new" "$(admin list 2>>"$LOG" | wc -l)" "$ncerts1"
+cp "$ID/cert.pem" "$ID/chain.pem" "$T/"
+# Without the key of the successor, the superseded certificate is finished.
+cp "${bk}key.pem" "${bk}cert.pem" "${bk}chain.pem" "$ID/"
+"$CA_ENROLL" renew --identity-dir "$ID" >"$T/super.out" 2>&1
+eq "a superseded certificate without the new key: renew exits 3" "$?" 3
+has "... saying it was reissued already" "$T/super.out" "reissued already"
+cp "$T/key1.pem" "$ID/key.pem"
+cp "$T/cert.pem" "$T/chain.pem" "$ID/"
+
+# ---- an install cut short --------------------------------------------------
+# The crash came after key.pem was renamed into place: the new key, the
+# previous certificate, the new certificate and chain still as .next. A
+# remembered allowed_after keeps renew from asking the server anything.
+cp "$ID/cert.pem" "$ID/cert.pem.next"
+cp "$ID/chain.pem" "$ID/chain.pem.next"
+cp "${bk}cert.pem" "${bk}chain.pem" "$ID/"
+printf 'server = %s\nallowed_after = 2099-01-01T00:00:00Z\n' "$SBASE" >"$ID/agent.conf"
+"$CA_ENROLL" renew --identity-dir "$ID" >"$T/cut.out" 2>&1
+eq "renew after an install cut short exits 0" "$?" 0
+has "... saying it completed it" "$T/cut.out" "completed an interrupted install"
+eq "... cert.pem is the new certificate" \
+    "$(openssl x509 -in "$ID/cert.pem" -noout -serial | cut -d= -f2)" "$serial1"
+check "... chain.pem too" cmp "$T/chain.pem" "$ID/chain.pem"
+check "... and they fit key.pem" sh -c \
+    "[ \"\$(openssl x509 -in '$ID/cert.pem' -noout -pubkey)\" = \"\$(openssl pkey -in '$ID/key.pem' -pubout)\" ]"
+ls "$ID"/*.next >/dev/null 2>&1 && not_ok "... and no .next file is left" ||
+    ok "... and no .next file is left"
+printf 'server = %s\n' "$SBASE" >"$ID/agent.conf"
 
 # ---- revoke: the gateway refuses ------------------------------------------
 if [ "$gateway" = yes ]; then
@@ -146,6 +198,7 @@ check "revoke the renewed certificate" admin revoke --serial "$serial1" --reason
 check "publish the CRLs again" admin crl publish
 "$CA_ENROLL" renew --identity-dir "$ID" --force >"$T/renew4.out" 2>&1
 eq "renew with a revoked certificate exits 3" "$?" 3
+has "... saying so" "$T/renew4.out" "is revoked"
 if [ "$gateway" = yes ]; then
 	reload_nginx
 	curl -sS --cacert "$CA/root.crt" --cert "$ID/cert.pem" --key "$ID/key.pem" "$URL" \

@@ -162,7 +162,10 @@ bad "a CSR with a 1024-bit RSA key" 400 key_policy \
 # A body over 64 KiB that is otherwise well-formed JSON.
 { printf '{"token":"%s","csr":"' "$BADTOK"; head -c 70000 /dev/zero | tr '\0' A; printf '"}'; } \
     >"$T/big.json"
-eq "a body over the limit is 413" "$(post /api/v1/enroll "$T/big.json")" 413
+# The 413 comes from the headers; curl waits for it rather than send a
+# body the server will not read (which may reset the connection first).
+eq "a body over the limit is 413" "$(post /api/v1/enroll "$T/big.json" \
+    -H 'Expect: 100-continue' --expect100-timeout 10)" 413
 eq "... too_large" "$(jb .error)" too_large
 eq "GET /api/v1/enroll is refused (405)" "$(api /api/v1/enroll)" 405
 eq "... Allow: POST" "$(hdr Allow)" POST
@@ -195,9 +198,23 @@ eq "... for the new key" "$(openssl x509 -in "$T/fast2.crt" -noout -pubkey)" \
     "$(openssl req -in "$T/fast2.csr" -noout -pubkey)"
 eq "the old certificate is superseded by the new" \
     "$(admin show --serial "$S_FAST" --json 2>>"$LOG" | jq -r .superseded_by)" "$S_FAST2"
-eq "the superseded certificate cannot reissue again: 403" \
-    "$(post /api/v1/reissue "$T/fast2.json" --cert "$T/fast.crt" --key "$T/fast.key")" 403
+n2=$(ncerts)
+eq "the superseded certificate asking again for the same key gets 200" \
+    "$(post /api/v1/reissue "$T/fast2.json" --cert "$T/fast.crt" --key "$T/fast.key")" 200
+eq "... the same successor" "$(jb .serial)" "$S_FAST2"
+eq "... and nothing is issued" "$(ncerts)" "$n2"
+csr fast2b
+reissue_body "$T/fast2b.csr" >"$T/fast2b.json"
+eq "the superseded certificate cannot reissue for another key: 403" \
+    "$(post /api/v1/reissue "$T/fast2b.json" --cert "$T/fast.crt" --key "$T/fast.key")" 403
 eq "... forbidden" "$(jb .error)" forbidden
+eq "GET /api/v1/reissue of the superseded certificate is 200" \
+    "$(api /api/v1/reissue --cert "$T/fast.crt" --key "$T/fast.key")" 200
+eq "... status superseded" "$(jb .status)" superseded
+eq "... by the successor" "$(jb .superseded_by)" "$S_FAST2"
+eq "... serial" "$(jb .serial)" "$S_FAST"
+eq "GET /api/v1/reissue without a client certificate is 401" \
+    "$(api /api/v1/reissue)" 401
 
 token short short "$ID"
 csr short
@@ -216,17 +233,27 @@ eq "... reissue_too_early" "$(jb .error)" reissue_too_early
 want=$(( $(date -u -d "$NA_DEV" +%s) - 7 * 86400 ))
 eq "... allowed_after is not_after minus 7 days" "$(jb .allowed_after)" \
     "$(date -u -d "@$want" +%Y-%m-%dT%H:%M:%SZ)"
+eq "GET /api/v1/reissue says the same before any CSR is sent" \
+    "$(api /api/v1/reissue --cert "$T/dev.crt" --key "$T/dev.key")" 200
+eq "... status valid" "$(jb .status)" valid
+eq "... allowed_after" "$(jb .allowed_after)" "$(date -u -d "@$want" +%Y-%m-%dT%H:%M:%SZ)"
+eq "... not_after" "$(jb .not_after)" "$NA_DEV"
 check "revoke the reissued certificate" admin revoke --serial "$S_FAST2"
 reissue_body "$T/fast2.csr" >"$T/fast3.json"
 eq "reissue with a revoked certificate is 403, inside the window" \
     "$(post /api/v1/reissue "$T/fast3.json" --cert "$T/fast2.crt" --key "$T/fast2.key")" 403
 eq "... revoked" "$(jb .error)" revoked
+eq "GET /api/v1/reissue of the revoked certificate is 200" \
+    "$(api /api/v1/reissue --cert "$T/fast2.crt" --key "$T/fast2.key")" 200
+eq "... status revoked" "$(jb .status)" revoked
 eq "the refused reissues issued nothing" "$(ncerts)" "$n1"
 
 # ---- admin API ----------------------------------------------------------------------
 token del client '{"userId":6}'
 nt=$(admin token list --json 2>>"$LOG" | jq length)
-na=$(admin audit list --json 2>>"$LOG" | jq length)
+# The server's own work (CRLs after a revocation) may be audited in the
+# meantime: count what a request could have caused, not the server's.
+na=$(admin audit list --json 2>>"$LOG" | jq '[.[] | select(.actor != "ca-server")] | length')
 for ep in "GET /api/v1/tokens" "POST /api/v1/tokens" "GET /api/v1/certificates" \
     "GET /api/v1/certificates?status=revoked" "GET /api/v1/certificates/$S_DEV" \
     "POST /api/v1/certificates/$S_DEV/revoke" "POST /api/v1/crl/publish" \
@@ -246,7 +273,7 @@ eq "... which created no token" "$(admin token list --json 2>>"$LOG" | jq length
 eq "... revoked no token" "$(token_state "$(cat "$T/del.id")")" unused
 eq "... revoked nothing" "$(admin show --serial "$S_DEV" --json 2>>"$LOG" | jq -r .status)" valid
 eq "... and wrote nothing to the audit log" \
-    "$(admin audit list --json 2>>"$LOG" | jq length)" "$na"
+    "$(admin audit list --json 2>>"$LOG" | jq '[.[] | select(.actor != "ca-server")] | length')" "$na"
 
 # shellcheck disable=SC2086
 eq "an admin creates a token: 201" "$(api /api/v1/tokens $ADM -H 'Content-Type: application/json' \

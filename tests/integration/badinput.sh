@@ -58,6 +58,22 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -pkeyopt rsa_keygen
     -out "$T/e3.key" 2>>"$LOG"
 openssl req -new -key "$T/e3.key" -out "$T/e3.csr" -subj /CN=x 2>>"$LOG"
 bad "RSA key with exponent 3" "exponent" --profile client --csr "$T/e3.csr" --identity "$ID"
+# Extensions that ask for more than the profile gives are refused.
+csr ca -addext "basicConstraints=critical,CA:TRUE"
+bad "CSR asking to be a CA" "CSR asks to be a CA" --profile client --csr "$T/ca.csr" --identity "$ID"
+csr kcs -addext "keyUsage=critical,digitalSignature,keyCertSign"
+bad "CSR asking for keyCertSign" "CSR asks to sign certificates or CRLs" --profile client --csr "$T/kcs.csr" --identity "$ID"
+csr eku -addext "extendedKeyUsage=clientAuth,codeSigning"
+bad "CSR asking for codeSigning" "purpose codeSigning, which profile client does not grant" --profile client --csr "$T/eku.csr" --identity "$ID"
+csr srv -addext "extendedKeyUsage=serverAuth"
+bad "CSR asking for serverAuth in a client profile" "purpose serverAuth" --profile client --csr "$T/srv.csr" --identity "$ID"
+# openssl req refuses a second -addext of a name; the OID spelled out is
+# not recognised as the same one.
+printf '[req]\ndistinguished_name=dn\nreq_extensions=ext\nprompt=no\n[dn]\nCN=d\n[ext]\nsubjectAltName=DNS:a.example\n2.5.29.17=DER:300b8209622e6578616d706c65\n' \
+    >"$T/dup.cnf"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/dup.key" \
+    -out "$T/dup.csr" -config "$T/dup.cnf" >>"$LOG" 2>&1
+bad "CSR requesting one extension twice" "extension twice" --profile client --csr "$T/dup.csr" --identity "$ID"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:secp256k1 -nodes -keyout "$T/k1.key" \
     -out "$T/k1.csr" -subj /CN=x 2>>"$LOG"
 bad "secp256k1 key" "secp256k1" --profile client --csr "$T/k1.csr" --identity "$ID"

@@ -199,8 +199,18 @@ has "the new one records what it supersedes" "$T/show2.json" "\"supersedes\": \"
 eq "one certificate more in the store" "$(ncerts)" $((n1 + 1))
 
 # shellcheck disable=SC2086
-eq "the superseded certificate cannot reenroll again: 403" "$(est simplereenroll \
-    --cert "$T/dev.crt" --key "$T/dev.key" $RE_CSR)" 403
+eq "the superseded certificate asking again for the same key: 200" "$(est simplereenroll \
+    --cert "$T/dev.crt" --key "$T/dev.key" $RE_CSR)" 200
+p7certs "$T/p7c.pem" >/dev/null
+openssl x509 -in "$T/p7c.pem" -out "$T/dev2again.crt" 2>>"$LOG"
+eq "... gets the successor again" "$(serial_of "$T/dev2again.crt")" "$S2"
+eq "... and nothing new is issued" "$(ncerts)" $((n1 + 1))
+csr dev3
+openssl req -in "$T/dev3.csr" -outform DER | openssl base64 -A >"$T/dev3.b64"
+# shellcheck disable=SC2086
+eq "the superseded certificate cannot reenroll for another key: 403" "$(est simplereenroll \
+    --cert "$T/dev.crt" --key "$T/dev.key" -H Content-Type:application/pkcs10 \
+    --data-binary @"$T/dev3.b64")" 403
 eq "... forbidden" "$(json_error)" forbidden
 check "revoke the new certificate" admin revoke --serial "$S2" --reason keyCompromise
 # shellcheck disable=SC2086

@@ -10,9 +10,10 @@ ID='{"userId":42,"platform":"linux"}'
 CANON='{"platform":"linux","userId":42}'
 
 # A CSR that asks for another subject and SANs: all of it must be ignored.
+# (One that asks to be a CA is refused: badinput.sh.)
 csr client -subj "/CN=evil/O=Mallory" \
     -addext "subjectAltName=DNS:evil.example,URI:spiffe://evil.example/x" \
-    -addext "basicConstraints=critical,CA:TRUE"
+    -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=clientAuth"
 check "issue a client certificate with a JSON identity" \
     admin issue --profile client --csr "$T/client.csr" --identity "$ID" --out "$T/client.crt"
 openssl x509 -in "$T/client.crt" -noout -text >"$T/client.txt"

@@ -31,8 +31,13 @@ eq "new record names its predecessor" "$(field_of "$s2" supersedes)" "$s1"
 eq "new record keeps the profile" "$(field_of "$s2" profile)" client
 check "reissued certificate verifies" openssl verify -x509_strict -CAfile "$CA/root.crt" \
     -untrusted "$CA/issuing.crt" "$T/v2.crt"
-refuse "a superseded certificate cannot be reissued again" admin reissue --serial "$s1" \
-    --csr "$T/dev2.csr"
+check "a superseded certificate asked again for its successor's key" admin reissue \
+    --serial "$s1" --csr "$T/dev2.csr" --out "$T/v2again.crt"
+eq "... gets the successor again" "$(serial_of "$T/v2again.crt")" "$s2"
+eq "... and the store is as it was" "$(field_of "$s2" supersedes)" "$s1"
+csr dev3
+refuse "a superseded certificate cannot be reissued for another key" admin reissue \
+    --serial "$s1" --csr "$T/dev3.csr"
 
 # Revoke.
 check "revoke with a reason" admin revoke --serial "$s2" --reason keyCompromise

@@ -198,17 +198,20 @@ assert_stored_der(struct fixture *f, const struct ca_serial *s,
 
 /*
  * The DER entry points enroll/ uses: the DER returned is the one stored,
- * and the serial and notAfter given beside it are the certificate's; a
- * used token and a superseded certificate are refused as by the X509
- * entry points, and leave *out alone.
+ * and the serial and notAfter given beside it are the certificate's. As
+ * through the X509 entry points, a used token is refused, and a
+ * superseded certificate asked again gets its successor for the same key
+ * and a refusal for another; a refusal leaves *out alone.
  */
 static void
 test_issue_der(void **state)
 {
 	struct fixture *f = *state;
-	struct ca_issued is, re, none;
+	struct ca_issued is, re, again, none;
 	struct ca_serial s;
 	const unsigned char *p;
+	unsigned char *other;
+	size_t otherlen;
 	X509 *x;
 	char *tok;
 
@@ -238,9 +241,21 @@ test_issue_der(void **state)
 	    "test", &re), LY_OK);
 	assert_stored_der(f, &re.serial, re.der, re.derlen);
 	assert_memory_not_equal(re.serial.b, is.serial.b, CA_SERIAL_LEN);
+	/* Asked again with the same key: the successor, as stored. */
+	memset(&again, 0, sizeof(again));
 	assert_int_equal(ca_reissue_der(f->ca, &is.serial, f->csr, f->csrlen,
+	    "test", &again), LY_OK);
+	assert_memory_equal(again.serial.b, re.serial.b, CA_SERIAL_LEN);
+	assert_int_equal(again.derlen, re.derlen);
+	assert_memory_equal(again.der, re.der, re.derlen);
+	assert_int_equal(again.not_after, re.not_after);
+	ca_issued_clear(&again);
+	/* With another key: refused, *out untouched. */
+	other = fixture_csr(NULL, NULL, 1, &otherlen);
+	assert_int_equal(ca_reissue_der(f->ca, &is.serial, other, otherlen,
 	    "test", &none), LY_ERR_STATE);
 	assert_null(none.der);
+	free(other);
 	ca_issued_clear(&is);
 	ca_issued_clear(&re);
 	assert_null(is.der);
@@ -327,6 +342,8 @@ test_reissue_revoke(void **state)
 	struct store_cert *rec;
 	struct ca_serial s1, s2, s3;
 	X509 *x1 = NULL, *x2 = NULL, *x3 = NULL;
+	unsigned char *other;
+	size_t otherlen;
 	char *a, *b;
 
 	assert_int_equal(issue_json(f, "client", "{\"userId\":77}", 0, &x1,
@@ -346,9 +363,11 @@ test_reissue_revoke(void **state)
 	assert_memory_equal(rec->supersedes.b, s1.b, CA_SERIAL_LEN);
 	store_cert_free(rec);
 	store_txn_abort(txn);
-	/* Superseded: no second reissue. */
-	assert_int_equal(ca_reissue(f->ca, &s1, f->csr, f->csrlen, "test",
+	/* Superseded: no second reissue (the replay is test_reissue_replay). */
+	other = fixture_csr(NULL, NULL, 1, &otherlen);
+	assert_int_equal(ca_reissue(f->ca, &s1, other, otherlen, "test",
 	    &x3, &s3), LY_ERR_STATE);
+	free(other);
 	assert_int_equal(ca_revoke(f->ca, &s2, 1, 0, "test"), LY_OK);
 	assert_int_equal(ca_revoke(f->ca, &s2, 1, 0, "test"), LY_ERR_STATE);
 	assert_int_equal(ca_reissue(f->ca, &s2, f->csr, f->csrlen, "test",
@@ -362,6 +381,78 @@ test_reissue_revoke(void **state)
 	store_cert_free(rec);
 	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
 	store_txn_abort(txn);
+	X509_free(x1);
+	X509_free(x2);
+}
+
+static uint64_t
+audit_count(struct ca *ca)
+{
+	struct store_txn *txn;
+	uint64_t n = 0;
+
+	assert_int_equal(store_txn_begin(ca_store(ca), 0, &txn), LY_OK);
+	assert_int_equal(store_audit_verify(txn, &n), LY_OK);
+	store_txn_abort(txn);
+	return n;
+}
+
+/*
+ * A reissue whose answer was lost, asked again with the same key: the
+ * same successor comes back and nothing is written. A different key, a
+ * revoked successor, and a successor that moved on are refused.
+ */
+static void
+test_reissue_replay(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_serial s1, s2, s3, s4;
+	X509 *x1 = NULL, *x2 = NULL, *x3 = NULL;
+	unsigned char *other, *der2 = NULL, *der3 = NULL;
+	size_t otherlen, n;
+	uint64_t audits;
+	int len2, len3;
+
+	assert_int_equal(issue_json(f, "client", "{\"userId\":78}", 0, &x1,
+	    &s1), LY_OK);
+	assert_int_equal(ca_reissue(f->ca, &s1, f->csr, f->csrlen, "test",
+	    &x2, &s2), LY_OK);
+	n = count(f->ca);
+	audits = audit_count(f->ca);
+	assert_int_equal(ca_reissue(f->ca, &s1, f->csr, f->csrlen, "test",
+	    &x3, &s3), LY_OK);
+	assert_memory_equal(s3.b, s2.b, CA_SERIAL_LEN);
+	len2 = i2d_X509(x2, &der2);
+	len3 = i2d_X509(x3, &der3);
+	assert_int_equal(len2, len3);
+	assert_memory_equal(der2, der3, (size_t)len2);
+	assert_int_equal(count(f->ca), n);
+	assert_int_equal(audit_count(f->ca), audits);
+	X509_free(x3);
+	x3 = NULL;
+
+	/* Another key: the certificate was superseded, and stays refused. */
+	other = fixture_csr(NULL, NULL, 1, &otherlen);
+	assert_int_equal(ca_reissue(f->ca, &s1, other, otherlen, "test",
+	    &x3, &s3), LY_ERR_STATE);
+	assert_null(x3);
+	assert_int_equal(count(f->ca), n);
+
+	/* The successor reissued in turn: the old one gets nothing. */
+	assert_int_equal(ca_reissue(f->ca, &s2, other, otherlen, "test",
+	    &x3, &s4), LY_OK);
+	X509_free(x3);
+	x3 = NULL;
+	assert_int_equal(ca_reissue(f->ca, &s1, f->csr, f->csrlen, "test",
+	    &x3, &s3), LY_ERR_STATE);
+	/* ... and a revoked successor is never handed out again. */
+	assert_int_equal(ca_revoke(f->ca, &s4, 1, 0, "test"), LY_OK);
+	assert_int_equal(ca_reissue(f->ca, &s2, other, otherlen, "test",
+	    &x3, &s3), LY_ERR_STATE);
+	assert_null(x3);
+	free(other);
+	OPENSSL_free(der2);
+	OPENSSL_free(der3);
 	X509_free(x1);
 	X509_free(x2);
 }
@@ -1102,6 +1193,7 @@ main(void)
 		cmocka_unit_test(test_profile_selection),
 		cmocka_unit_test(test_service_and_admin),
 		cmocka_unit_test(test_reissue_revoke),
+		cmocka_unit_test(test_reissue_replay),
 		cmocka_unit_test(test_serial_collision),
 		cmocka_unit_test(test_subject_key),
 		cmocka_unit_test(test_commit_batch),

@@ -395,7 +395,7 @@ test_reissue(void **state)
 	size_t len;
 	json_t *o;
 	const char *after;
-	char body[4096];
+	char body[4096], *first;
 	X509 *x;
 
 	der = enroll_ok(f, "client", ID_GOOD, &len);
@@ -421,11 +421,38 @@ test_reissue(void **state)
 	ly_clock_set(time(NULL) + 25 * 86400);
 	call(f, "POST", "/api/v1/reissue", body, der, len, NULL, &resp);
 	assert_int_equal(resp.status, 200);
+	o = json_loadb((const char *)resp.body, resp.len, 0, NULL);
+	assert_int_equal(json_unpack(o, "{s:s}", "serial", &after), 0);
+	first = strdup(after);
+	json_decref(o);
 	enroll_response_clear(&resp);
-	/* Superseded now: not again. */
+	/* Superseded now: the same key gets the same answer again ... */
 	call(f, "POST", "/api/v1/reissue", body, der, len, NULL, &resp);
-	assert_int_equal(resp.status, 403);
+	assert_int_equal(resp.status, 200);
+	o = json_loadb((const char *)resp.body, resp.len, 0, NULL);
+	assert_int_equal(json_unpack(o, "{s:s}", "serial", &after), 0);
+	assert_string_equal(after, first);
+	json_decref(o);
 	enroll_response_clear(&resp);
+	free(first);
+	/* ... and another key nothing. */
+	{
+		unsigned char *csr2;
+		size_t csr2len;
+		char *b2;
+		json_t *c2;
+
+		csr2 = fixture_csr(NULL, NULL, 1, &csr2len);
+		c2 = json_pack("{s:s%}", "csr", csr2, csr2len);
+		b2 = json_dumps(c2, JSON_COMPACT);
+		call(f, "POST", "/api/v1/reissue", b2, der, len, NULL, &resp);
+		assert_int_equal(resp.status, 403);
+		assert_string_equal(errcode(&resp), "forbidden");
+		enroll_response_clear(&resp);
+		free(b2);
+		json_decref(c2);
+		free(csr2);
+	}
 	ly_clock_set(0);
 	free(der);
 
@@ -443,6 +470,139 @@ test_reissue(void **state)
 	assert_int_equal(resp.status, 403);
 	assert_string_equal(errcode(&resp), "revoked");
 	enroll_response_clear(&resp);
+	free(der);
+}
+
+/* GET /api/v1/reissue with cert: 200, and the answer's fields. */
+static void
+window(struct fixture *f, const unsigned char *der, size_t len,
+    char *status, char *serial, char *after, char *next)
+{
+	struct enroll_response resp;
+	const char *st, *se, *na, *aa;
+	json_t *o, *nx;
+
+	call(f, "GET", "/api/v1/reissue", NULL, der, len, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	assert_string_equal(resp.content_type, "application/json");
+	o = json_loadb((const char *)resp.body, resp.len, 0, NULL);
+	assert_int_equal(json_unpack(o, "{s:s, s:s, s:s, s:s}", "status",
+	    &st, "serial", &se, "not_after", &na, "allowed_after", &aa), 0);
+	strcpy(status, st);
+	strcpy(serial, se);
+	strcpy(after, aa);
+	nx = json_object_get(o, "superseded_by");
+	strcpy(next, json_is_string(nx) ? json_string_value(nx) : "");
+	json_decref(o);
+	enroll_response_clear(&resp);
+}
+
+static void
+cert_serial(const unsigned char *der, size_t len, char *hex)
+{
+	struct ca_serial s;
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	char *h;
+
+	assert_non_null(x);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(x), &s),
+	    LY_OK);
+	h = ca_serial_hex(&s);
+	strcpy(hex, h);
+	free(h);
+	X509_free(x);
+}
+
+/*
+ * GET /api/v1/reissue: where a reissue stands, for a valid, superseded,
+ * revoked and expired certificate; it writes nothing.
+ */
+static void
+test_reissue_window(void **state)
+{
+	struct fixture *f = *state;
+	struct enroll_response resp;
+	struct ca_serial s;
+	unsigned char *der;
+	size_t len;
+	char st[32], se[64], aa[32], nx[64], want[64], body[4096];
+	const char *pem, *nserial;
+	json_t *o, *csr;
+	char *cs;
+	time_t na;
+	BIO *b;
+	X509 *x, *x2;
+	unsigned char *der2 = NULL;
+	int len2;
+	struct tm tm;
+
+	der = enroll_ok(f, "client", ID_GOOD, &len);
+	cert_serial(der, len, want);
+	window(f, der, len, st, se, aa, nx);
+	assert_string_equal(st, "valid");
+	assert_string_equal(se, want);
+	assert_string_equal(nx, "");
+	/* The built-in client profile: 7 days before notAfter. */
+	{
+		const unsigned char *p = der;
+
+		x = d2i_X509(NULL, &p, (long)len);
+		assert_true(ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm));
+		na = timegm(&tm);
+		X509_free(x);
+	}
+	ly_time_fmt(na - 7 * 86400, body);
+	assert_string_equal(aa, body);
+
+	call(f, "GET", "/api/v1/reissue", NULL, NULL, 0, NULL, &resp);
+	assert_int_equal(resp.status, 401);
+	enroll_response_clear(&resp);
+	call(f, "PUT", "/api/v1/reissue", NULL, der, len, NULL, &resp);
+	assert_int_equal(resp.status, 405);
+	assert_string_equal(resp.allow, "GET, POST");
+	enroll_response_clear(&resp);
+
+	/* Reissued: superseded, and by whom. */
+	csr = json_stringn((const char *)f->csr, f->csrlen);
+	cs = json_dumps(csr, JSON_ENCODE_ANY);
+	snprintf(body, sizeof(body), "{\"csr\":%s}", cs);
+	free(cs);
+	json_decref(csr);
+	ly_clock_set(time(NULL) + 25 * 86400);
+	call(f, "POST", "/api/v1/reissue", body, der, len, NULL, &resp);
+	assert_int_equal(resp.status, 200);
+	o = json_loadb((const char *)resp.body, resp.len, 0, NULL);
+	assert_int_equal(json_unpack(o, "{s:s, s:s}", "serial", &nserial,
+	    "certificate", &pem), 0);
+	b = BIO_new_mem_buf(pem, -1);
+	x2 = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	len2 = i2d_X509(x2, &der2);
+	X509_free(x2);
+	window(f, der, len, st, se, aa, nx);
+	assert_string_equal(st, "superseded");
+	assert_string_equal(se, want);
+	assert_string_equal(nx, nserial);
+	window(f, der2, (size_t)len2, st, se, aa, nx);
+	assert_string_equal(st, "valid");
+	assert_string_equal(se, nserial);
+	json_decref(o);
+	enroll_response_clear(&resp);
+
+	/* Revoked: told so with 200 here, refused by POST. */
+	cert_serial(der2, (size_t)len2, want);
+	assert_int_equal(ca_serial_parse(want, &s), LY_OK);
+	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
+	window(f, der2, (size_t)len2, st, se, aa, nx);
+	assert_string_equal(st, "revoked");
+
+	/* Expired. */
+	ly_clock_set(time(NULL) + 40 * 86400);
+	window(f, der, len, st, se, aa, nx);
+	assert_string_equal(st, "expired");
+	ly_clock_set(0);
+	OPENSSL_free(der2);
 	free(der);
 }
 
@@ -789,6 +949,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_enroll_bad, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_reissue, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reissue_window, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_est, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup,

@@ -207,6 +207,7 @@ test_metrics_text(void **state)
 	web_metrics_ocsp(OCSP_OUT_GOOD, 1);
 	web_metrics_ocsp(OCSP_OUT_MALFORMED, 0);
 	web_metrics_hsm_error();
+	web_metrics_hsm(&(struct ca_hsm_stats){ 5, 3, 2, 1 });
 	assert_int_equal(web_metrics_text(&g, 1, 1600, &text, &len), LY_OK);
 	assert_int_equal(strlen(text), len);
 	assert_non_null(strstr(text, "# TYPE lanyard_http_requests_total "
@@ -223,6 +224,12 @@ test_metrics_text(void **state)
 	    "\"malformed\"} 1\n"));
 	assert_non_null(strstr(text, "lanyard_ocsp_presigned_total 1\n"));
 	assert_non_null(strstr(text, "lanyard_hsm_errors_total 1\n"));
+	assert_non_null(strstr(text, "# TYPE lanyard_hsm_bad_signatures_total "
+	    "counter\n"));
+	assert_non_null(strstr(text, "lanyard_hsm_sign_failures_total 5\n"));
+	assert_non_null(strstr(text, "lanyard_hsm_session_reopens_total 3\n"));
+	assert_non_null(strstr(text, "lanyard_hsm_module_reinits_total 2\n"));
+	assert_non_null(strstr(text, "lanyard_hsm_bad_signatures_total 1\n"));
 	assert_non_null(strstr(text, "lanyard_crl_number{crl=\"issuing\"} 7\n"));
 	assert_non_null(strstr(text, "lanyard_crl_age_seconds{crl=\"issuing\"} "
 	    "600\n"));
