@@ -261,6 +261,21 @@ csr_key_fast_curve(const X509_ALGOR *pa, const unsigned char *pk, int pklen)
 	return -1;
 }
 
+/*
+ * Whether an EC key's point is compressed (SEC 1 2.3.3: 02 or 03). The
+ * certificate would carry it as it is, and not every relying party
+ * decodes that form (RFC 5480 2.2 makes only the uncompressed one a MUST).
+ */
+static int
+csr_key_compressed(const X509_ALGOR *pa, const unsigned char *pk, int pklen)
+{
+	const ASN1_OBJECT *aobj;
+
+	X509_ALGOR_get0(&aobj, NULL, NULL, pa);
+	return OBJ_obj2nid(aobj) == NID_X9_62_id_ecPublicKey && pklen >= 1 &&
+	    (pk[0] == 0x02 || pk[0] == 0x03);
+}
+
 /* Any key, through the SubjectPublicKeyInfo decoder of the default context. */
 static EVP_PKEY *
 csr_key_spki(X509_PUBKEY *xpk)
@@ -293,8 +308,14 @@ csr_key_decode(X509_REQ *req, EVP_PKEY **keyp)
 	char buf[256];
 	int pklen, curve;
 
-	if ((xpk = X509_REQ_get_X509_PUBKEY(req)) == NULL ||
-	    !X509_PUBKEY_get0_param(NULL, &pk, &pklen, &pa, xpk))
+	if ((xpk = X509_REQ_get_X509_PUBKEY(req)) != NULL &&
+	    X509_PUBKEY_get0_param(NULL, &pk, &pklen, &pa, xpk) &&
+	    csr_key_compressed(pa, pk, pklen))
+		return ly_fail(LY_ERR_KEY_POLICY, "CSR: a compressed EC point: "
+		    "send the uncompressed form, as relying parties such as "
+		    "Go's crypto/x509 refuse certificates with compressed "
+		    "points");
+	if (xpk == NULL || !X509_PUBKEY_get0_param(NULL, &pk, &pklen, &pa, xpk))
 		key = NULL;
 	else if ((curve = csr_key_fast_curve(pa, pk, pklen)) >= 0)
 		key = csr_key_ec(curve, pk, pklen);

@@ -508,9 +508,9 @@ cert_key_bits(X509 *x, const unsigned char **pk, int *len)
 /*
  * The subject's key, copied from the CSR when its encoding is the
  * canonical one (uncompressed P-256/P-384) and encoded by OpenSSL
- * otherwise (a compressed point, RSA): either way the certificate
- * carries the CSR's key, and the returned X509 has the key decoded and
- * is the stored DER.
+ * otherwise (RSA): either way the certificate carries the CSR's key, and
+ * the returned X509 has the key decoded and is the stored DER. A
+ * compressed EC point is refused (key policy), with nothing stored.
  */
 static void
 test_subject_key(void **state)
@@ -539,7 +539,7 @@ test_subject_key(void **state)
 	kt[1].what = "P-256 compressed";
 	kt[1].k = EVP_EC_gen("P-256");
 	kt[1].compressed = 1;
-	kt[1].bits = 0;		/* XXX OpenSSL keeps it compressed, as before */
+	kt[1].bits = 0;
 	kt[2].what = "P-384";
 	kt[2].k = EVP_EC_gen("P-384");
 	kt[2].compressed = 0;
@@ -563,6 +563,15 @@ test_subject_key(void **state)
 		rq.identity.value = "{\"userId\":400}";
 		rq.actor = "test";
 		x = NULL;
+		if (kt[i].compressed) {
+			assert_int_equal(ca_issue(f->ca, &rq, &x, &s),
+			    LY_ERR_KEY_POLICY);
+			assert_non_null(strstr(ly_errdetail(), "compressed"));
+			assert_null(x);
+			OPENSSL_free(csr);
+			EVP_PKEY_free(kt[i].k);
+			continue;
+		}
 		if (ca_issue(f->ca, &rq, &x, &s) != LY_OK)
 			fail_msg("%s: %s", kt[i].what, ly_errdetail());
 		assert_non_null(X509_get0_pubkey(x));
