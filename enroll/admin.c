@@ -234,8 +234,8 @@ admin_handle(struct enroll *e, const struct enroll_request *req,
     struct enroll_response *resp)
 {
 	struct store_cert *me = NULL;
-	const char *p = req->path + strlen("/api/v1/"), *q;
-	char actor[CA_SPIFFE_MAX + 16], path[256];
+	const char *p = req->path + strlen("/api/v1/");
+	char actor[CA_SPIFFE_MAX + 16];
 	int r;
 
 	if ((r = enroll_client(e, req, resp, &me)) != LY_OK || me == NULL) {
@@ -255,20 +255,15 @@ admin_handle(struct enroll *e, const struct enroll_request *req,
 	snprintf(actor, sizeof(actor), "admin:%s",
 	    me->identity != NULL ? me->identity : "-");
 	store_cert_free(me);
-	/* The query string, if web/ passed one, only for the certificate list. */
-	q = strchr(p, '?');
-	if (snprintf(path, sizeof(path), "%.*s", (int)(q != NULL ? q - p :
-	    (long)strlen(p)), p) >= (int)sizeof(path))
-		return enroll_error(resp, 404, "not_found", "no such endpoint");
-	if (strncmp(path, "tokens", 6) == 0 &&
-	    (path[6] == '\0' || path[6] == '/'))
-		return tokens(e, req, resp, path + 6, actor);
-	if (strcmp(path, "certificates") == 0 &&
+	/* The query (web/ splits it off the path) matters only to the list. */
+	if (strncmp(p, "tokens", 6) == 0 && (p[6] == '\0' || p[6] == '/'))
+		return tokens(e, req, resp, p + 6, actor);
+	if (strcmp(p, "certificates") == 0 &&
 	    strcmp(req->method, "GET") == 0)
-		return certs_list(e, resp, q != NULL ? q + 1 : req->query);
-	if (strncmp(path, "certificates/", 13) == 0)
-		return cert_one(e, req, resp, path + 13, actor);
-	if (strcmp(path, "crl/publish") == 0 &&
+		return certs_list(e, resp, req->query);
+	if (strncmp(p, "certificates/", 13) == 0)
+		return cert_one(e, req, resp, p + 13, actor);
+	if (strcmp(p, "crl/publish") == 0 &&
 	    strcmp(req->method, "POST") == 0)
 		return crl_publish(e, resp, actor);
 	return enroll_error(resp, 404, "not_found", "no such endpoint");

@@ -90,10 +90,18 @@ call(struct fixture *f, const char *method, const char *path,
     const char *pass, struct enroll_response *resp)
 {
 	struct enroll_request req;
+	char bare[256];
+	const char *q;
 
 	memset(&req, 0, sizeof(req));
 	req.method = method;
-	req.path = path;
+	/* As web/ hands it over: the query split off the path. */
+	if ((q = strchr(path, '?')) != NULL) {
+		snprintf(bare, sizeof(bare), "%.*s", (int)(q - path), path);
+		req.path = bare;
+		req.query = q + 1;
+	} else
+		req.path = path;
 	req.body = (const unsigned char *)body;
 	req.bodylen = body != NULL ? strlen(body) : 0;
 	req.client_cert = cert;
