@@ -200,4 +200,47 @@ enum hsm_stat {
 };
 void		 hsm_stat_add(enum hsm_stat);
 
+/* ---- guard.c: the embedded SoftHSM's tokens across crashes ------------ */
+
+/*
+ * Turns the guard on for the SoftHSM configuration softhsm2_conf (NULL:
+ * off): its token dir, the lock file and the verified copies beside it.
+ * Off, with a note, for an object store other than files. LY_ERR_CONFIG
+ * if the configuration cannot be read.
+ */
+int		 hsm_guard_setup(const char *softhsm2_conf);
+void		 hsm_guard_teardown(void);
+int		 hsm_guard_enabled(void);
+/*
+ * The guard lock: flock(LOCK_EX) on the instance's token.guard, shared by
+ * every Lanyard process, plus a mutex for this process's threads. It
+ * nests within a thread. Taken around the check and C_Initialize, every
+ * login and every call that may read or write token files; not around
+ * signing. No-op when the guard is off. Order: module lock, guard, admin.
+ */
+void		 hsm_guard_lock(void);
+void		 hsm_guard_unlock(void);
+/*
+ * Before C_Initialize: checks every token file, restores the damaged ones
+ * from their verified copies (remembered for hsm_token_restores()), moves
+ * unfinished objects with no copy aside. LY_ERR_HSM if a token.object is
+ * damaged and has no valid copy (never made into an empty token).
+ */
+int		 hsm_guard_check(void);
+/*
+ * Refreshes the verified copies from the token files as they are now
+ * (after a change Lanyard made, or a login). Logs and returns the error;
+ * the old copies stay valid.
+ */
+int		 hsm_guard_snapshot(void);
+/*
+ * Whether the bytes of token file name are whole (they parse as a SoftHSM
+ * object file; a token.object names its token and holds its SO PIN; every
+ * attribute of ref, the verified copy, if not NULL, is present). For tests.
+ */
+int		 hsm_guard_whole(const char *name, const unsigned char *b,
+		    size_t len, const unsigned char *ref, size_t reflen);
+/* Restores (and objects moved aside) since the process started. */
+unsigned long	 hsm_guard_restore_count(void);
+
 #endif /* LANYARD_HSM_EXTERN_H */

@@ -90,10 +90,12 @@ hsm_p11(void)
 	return hsm.f;
 }
 
+/* Admin work reads (and logs in: writes) token files: the guard too. */
 void
 hsm_admin_lock(void)
 {
 	hsm_mod_rdlock();
+	hsm_guard_lock();
 	pthread_mutex_lock(&hsm.admin);
 }
 
@@ -101,6 +103,7 @@ void
 hsm_admin_unlock(void)
 {
 	pthread_mutex_unlock(&hsm.admin);
+	hsm_guard_unlock();
 	hsm_mod_unlock();
 }
 
@@ -249,7 +252,7 @@ hsm_init(const char *module, const char *softhsm2_conf)
 {
 	CK_C_GetFunctionList	 getlist;
 	CK_RV			 rv;
-	int			 r = LY_ERR_HSM;
+	int			 r = LY_ERR_HSM, guarded = 0;
 
 	if (module == NULL)
 		return ly_fail(LY_ERR_ARG, "hsm_init: no PKCS#11 module");
@@ -263,6 +266,18 @@ hsm_init(const char *module, const char *softhsm2_conf)
 		r = ly_fail(LY_ERR_INTERNAL, "setenv SOFTHSM2_CONF failed");
 		goto out;
 	}
+	if ((r = hsm_guard_setup(softhsm2_conf)) != 0)
+		goto out;
+	/*
+	 * C_Initialize reads every token file: not while another process
+	 * logs in (and rewrites token.object), and not before the files a
+	 * crash damaged are restored.
+	 */
+	hsm_guard_lock();
+	guarded = 1;
+	if ((r = hsm_guard_check()) != 0)
+		goto out;
+	r = LY_ERR_HSM;
 	if ((hsm.module = strdup(module)) == NULL) {
 		r = ly_fail(LY_ERR_ALLOC, "out of memory");
 		goto out;
@@ -295,6 +310,8 @@ hsm_init(const char *module, const char *softhsm2_conf)
 	hsm.ready = 1;
 	r = 0;
  out:
+	if (guarded)
+		hsm_guard_unlock();
 	if (r != 0 && !hsm.ready) {
 		if (hsm.helper)
 			pkcs11h_terminate();
@@ -307,6 +324,7 @@ hsm_init(const char *module, const char *softhsm2_conf)
 		hsm.dl = NULL;
 		hsm.f = NULL;
 		hsm.module = NULL;
+		hsm_guard_teardown();
 	}
 	ERR_clear_error();
 	pthread_mutex_unlock(&hsm.init);
@@ -341,13 +359,15 @@ hsm_shutdown(void)
 	hsm.f = NULL;
 	hsm.helper = hsm.provider = hsm.finalize = hsm.ready = 0;
 	hsm_mod_reset();
+	hsm_guard_teardown();
 	ERR_clear_error();
  out:
 	pthread_mutex_unlock(&hsm.init);
 }
 
-int
-hsm_module_restart(int *downp)
+/* hsm_module_restart() with the guard held. */
+static int
+module_restart(int *downp)
 {
 	struct hsm_key	*k;
 	CK_RV		 rv;
@@ -378,6 +398,9 @@ hsm_module_restart(int *downp)
 	if (hsm.finalize)
 		(void)hsm.f->C_Finalize(NULL);
 	hsm.finalize = 0;
+	/* Maybe the token went bad because another process was killed. */
+	if ((r = hsm_guard_check()) != 0)
+		return r;
 	if ((rv = module_initialize()) != CKR_OK)
 		return hsm_fail_rv(LY_ERR_HSM, rv, "PKCS#11 module %s: "
 		    "C_Initialize", hsm.module);
@@ -397,6 +420,17 @@ hsm_module_restart(int *downp)
 	}
 	ERR_clear_error();
 	return r == 0 ? 0 : ly_fail(r, "%s", first);
+}
+
+int
+hsm_module_restart(int *downp)
+{
+	int	r;
+
+	hsm_guard_lock();
+	r = module_restart(downp);
+	hsm_guard_unlock();
+	return r;
 }
 
 /* --- raw sessions --------------------------------------------------------- */
@@ -434,6 +468,11 @@ hsm_session_open(const struct hsm_uri *u, const char *pin, int rw,
 	case CKR_OK:
 		if ((r = hsm_pin_remember(label, serial, pin)) != 0)
 			goto out;
+		/*
+		 * SoftHSM just rewrote token.object; now it holds the PIN
+		 * blob this PIN opens: the copy to restore from, if ever.
+		 */
+		(void)hsm_guard_snapshot();
 		break;
 	case CKR_USER_ALREADY_LOGGED_IN:
 		/*
@@ -663,6 +702,8 @@ key_open_session(struct hsm_key *k)
 	int		 r = LY_ERR_HSM;
 
 	hsm_pin_refused = 0;
+	/* pkcs11-helper may log in: token.object is rewritten. */
+	hsm_guard_lock();
 	if ((rv = pkcs11h_certificate_create(k->cert_id, NULL,
 	    PKCS11H_PROMPT_MASK_ALLOW_PIN_PROMPT, PKCS11H_PIN_CACHE_INFINITE,
 	    &cert)) != CKR_OK) {
@@ -692,6 +733,7 @@ key_open_session(struct hsm_key *k)
 		pkcs11h_certificate_freeCertificate(cert);
 	if (r != 0)
 		hsm_key_close_session(k);
+	hsm_guard_unlock();
 	ERR_clear_error();
 	return r;
 }
@@ -775,6 +817,8 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
 	int		 r;
 
 	hsm_mod_rdlock();
+	/* Logins, and pkcs11-helper's listing of the tokens. */
+	hsm_guard_lock();
 	if ((r = hsm_mod_check(epochp)) != 0)
 		goto out;
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
@@ -815,6 +859,7 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
  out:
 	if (k != NULL)
 		key_destroy(k);
+	hsm_guard_unlock();
 	hsm_mod_unlock();
 	EVP_PKEY_free(tokpub);
 	return r;

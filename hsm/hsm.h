@@ -36,6 +36,23 @@ int		 hsm_init(const char *module, const char *softhsm2_conf);
 void		 hsm_shutdown(void);
 
 /*
+ * The token guard (hsm/guard.c), on only for the embedded SoftHSM2 (a
+ * softhsm2_conf given to hsm_init()): before the module is initialised
+ * (hsm_init(), and each re-initialisation) every token file is checked,
+ * and one that a crash left damaged is restored from its verified copy.
+ * Each restore (or unfinished object moved aside) is remembered until
+ * taken here, so that ca/ can audit it: up to max into out, oldest first;
+ * returns how many. hsm/ writes no store.
+ */
+struct hsm_restore {
+	char	 token_dir[64];	/* the token's directory under tokendir */
+	char	 file[80];	/* token.object or <uuid>.object */
+	char	 label[33];	/* the token's label, "" if not known */
+	char	 action[16];	/* "restored" or "quarantined" */
+};
+size_t		 hsm_token_restores(struct hsm_restore *out, size_t max);
+
+/*
  * Reads a PIN: from pin_file if not NULL (refused if group or world can
  * read or write it, or if it is empty), else from the environment variable
  * pin_env. Trailing newlines are dropped. *pinp is freed with hsm_pin_free().
@@ -72,7 +89,9 @@ int		 hsm_uri_sibling(const char *uri, const char *object,
 /*
  * Generates a key pair of type kt on the token named by uri, labelled with
  * the URI's object attribute and a fresh random CKA_ID; the private key is
- * CKA_SENSITIVE, not extractable, CKA_SIGN. A placeholder certificate
+ * CKA_PRIVATE, CKA_SENSITIVE, not extractable, and can only sign (CKA_SIGN;
+ * no decrypt, unwrap, derive or sign-recover); the public key can only
+ * verify (no encrypt or wrap). A placeholder certificate
  * object with the same label and CKA_ID is stored so that hsm_key_open()
  * works at once. LY_ERR_EXISTS if an object with that label exists.
  * On success *pubp (if not NULL) is the new public key; caller frees.

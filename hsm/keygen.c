@@ -449,6 +449,9 @@ hsm_token_init(const char *label, const char *so_pin, const char *user_pin)
 		(void)f->C_Logout(s);
 	if (s != CK_INVALID_HANDLE)
 		hsm_session_close(s);
+	/* The new token's first verified copy (the guard's, if on). */
+	if (r == 0)
+		(void)hsm_guard_snapshot();
 	hsm_admin_unlock();
 	ERR_clear_error();
 	return r;
@@ -718,12 +721,22 @@ keypair_generate(CK_SESSION_HANDLE s, enum conf_keytype kt, const char *label,
 	CK_RV		 rv;
 	unsigned char	*params = NULL;
 	int		 nid = NID_undef, plen = 0, r = LY_ERR_HSM;
-	CK_ATTRIBUTE	 pubt[7], privt[] = {
+	/*
+	 * A CA or OCSP signer key signs and does nothing else: a key that
+	 * also decrypts, unwraps or derives could be made to serve as an
+	 * oracle for whoever holds a session (RFC 5280's keyUsage says the
+	 * same of the certificate; this is the token's half of it).
+	 */
+	CK_ATTRIBUTE	 pubt[10], privt[] = {
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &yes, sizeof(yes) },
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },
 		{ CKA_EXTRACTABLE, &no, sizeof(no) },
 		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_SIGN_RECOVER, &no, sizeof(no) },
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, (void *)id, idlen },
 	};
@@ -752,6 +765,8 @@ keypair_generate(CK_SESSION_HANDLE s, enum conf_keytype kt, const char *label,
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_TOKEN, &yes, sizeof(yes) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_PRIVATE, &no, sizeof(no) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_VERIFY, &yes, sizeof(yes) };
+	pubt[npub++] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &no, sizeof(no) };
+	pubt[npub++] = (CK_ATTRIBUTE){ CKA_WRAP, &no, sizeof(no) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label,
 	    strlen(label) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, idlen };
@@ -858,6 +873,9 @@ hsm_keygen(const char *uri, const char *pin, enum conf_keytype kt,
 		(void)f->C_DestroyObject(s, pubk);
 	}
 	hsm_session_close(s);
+	/* The new key's files join the verified copy. */
+	if (privk != CK_INVALID_HANDLE)
+		(void)hsm_guard_snapshot();
 	hsm_admin_unlock();
 	EVP_PKEY_free(pub);
 	X509_free(cert);
@@ -978,6 +996,8 @@ hsm_cert_store(const char *uri, const char *pin, X509 *cert)
 	r = 0;
  out:
 	hsm_session_close(s);
+	/* The new object in, the old ones out of the verified copy. */
+	(void)hsm_guard_snapshot();
 	hsm_admin_unlock();
 	EVP_PKEY_free(pub);
 	free(id);
