@@ -149,9 +149,9 @@ hsm_restores_audit(struct ca *ca)
 		if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
 			break;
 		for (i = 0; i < n && r == LY_OK; i++) {
-			o = json_pack("{s:s, s:s, s:s, s:s}", "token",
+			o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "token",
 			    ev[i].label, "dir", ev[i].token_dir, "file",
-			    ev[i].file, "action", ev[i].action);
+			    ev[i].file, "action", ev[i].action, "id", ev[i].id);
 			d = o != NULL ? json_dumps(o, JSON_COMPACT |
 			    JSON_SORT_KEYS) : NULL;
 			json_decref(o);
@@ -164,6 +164,8 @@ hsm_restores_audit(struct ca *ca)
 		else
 			store_txn_abort(txn);
 		txn = NULL;
+		for (i = 0; i < n && r == LY_OK; i++)
+			hsm_token_restore_done(&ev[i]);
 	}
 	if (r != LY_OK)
 		ly_log(LY_LOG_ERR, "audit of an HSM token restore failed: %s",

@@ -52,11 +52,15 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "util/util.h"
 #include "hsm/hsm.h"
@@ -80,12 +84,12 @@
 #define GUARD_FILE_MAX		(1024 * 1024)
 /* Most attributes of one object we keep track of. */
 #define GUARD_ATTR_MAX		256
-/* Restores remembered until ca/ takes them. */
-#define GUARD_EVENTS_MAX	32
 
 #define GUARD_LOCK		"token.guard"
 #define GUARD_COPIES		"tokens.verified"
 #define GUARD_DAMAGED		"tokens.damaged"
+#define GUARD_RECORDS		"token.restores"
+#define CLAIMED			".claimed."
 #define TOKEN_OBJECT		"token.object"
 
 static struct {
@@ -95,13 +99,10 @@ static struct {
 	char			*tokendir;
 	char			*copies;
 	char			*damaged;
-	pthread_mutex_t		 evmu;
-	struct hsm_restore	 ev[GUARD_EVENTS_MAX];
-	size_t			 nev;
-	unsigned long		 restores;
+	char			*records;	/* one file per restore */
+	atomic_ulong		 restores;
 } guard = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.evmu = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
 };
 
@@ -344,7 +345,8 @@ hsm_guard_setup(const char *softhsm2_conf)
 	dir = dirname(copy);
 	if ((lock = ly_path_join(dir, GUARD_LOCK)) == NULL ||
 	    (guard.copies = ly_path_join(dir, GUARD_COPIES)) == NULL ||
-	    (guard.damaged = ly_path_join(dir, GUARD_DAMAGED)) == NULL)
+	    (guard.damaged = ly_path_join(dir, GUARD_DAMAGED)) == NULL ||
+	    (guard.records = ly_path_join(dir, GUARD_RECORDS)) == NULL)
 		goto out;
 	if ((guard.fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
 		r = ly_fail(LY_ERR_HSM, "%s: %s", lock, strerror(errno));
@@ -357,7 +359,9 @@ hsm_guard_setup(const char *softhsm2_conf)
 		free(guard.tokendir);
 		free(guard.copies);
 		free(guard.damaged);
+		free(guard.records);
 		guard.tokendir = guard.copies = guard.damaged = NULL;
+		guard.records = NULL;
 	}
 	free(text);
 	free(copy);
@@ -376,7 +380,9 @@ hsm_guard_teardown(void)
 	free(guard.tokendir);
 	free(guard.copies);
 	free(guard.damaged);
+	free(guard.records);
 	guard.tokendir = guard.copies = guard.damaged = NULL;
+	guard.records = NULL;
 	guard.on = 0;
 }
 
@@ -400,49 +406,167 @@ hsm_guard_unlock(void)
 	pthread_mutex_unlock(&guard.mu);
 }
 
-/* --- restores ---------------------------------------------------------- */
+/* --- restore records -------------------------------------------------- */
 
-static void
-event_add(const char *tokdir, const char *file, const char *label,
+/*
+ * A restore is recorded durably before it is made (token.restores/<id>,
+ * written atomically): a process killed between the restore and ca/'s
+ * audit entry leaves the record for the next one. At least once, then:
+ * the id tells a repeated entry from a second restore.
+ */
+static int
+record_add(const char *tokdir, const char *file, const char *label,
     const char *what)
 {
-	struct hsm_restore *e;
+	unsigned char	 raw[16];
+	char		*id = NULL, *path = NULL, *text = NULL;
+	int		 r = LY_ERR_ALLOC;
 
-	pthread_mutex_lock(&guard.evmu);
-	guard.restores++;
-	if (guard.nev < GUARD_EVENTS_MAX) {
-		e = &guard.ev[guard.nev++];
-		snprintf(e->token_dir, sizeof(e->token_dir), "%s", tokdir);
-		snprintf(e->file, sizeof(e->file), "%s", file);
-		snprintf(e->label, sizeof(e->label), "%s", label);
-		snprintf(e->action, sizeof(e->action), "%s", what);
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return ly_fail(LY_ERR_INTERNAL, "no random record id");
+	if ((id = ly_hex_encode(raw, sizeof(raw))) == NULL ||
+	    (path = ly_path_join(guard.records, id)) == NULL ||
+	    asprintf(&text, "%s\n%s\n%s\n%s\n", tokdir, file, label, what) == -1) {
+		text = NULL;
+		goto out;
 	}
-	pthread_mutex_unlock(&guard.evmu);
+	if ((r = ly_mkdir_p(guard.records, 0700)) == 0)
+		r = ly_file_write_atomic(path, text, strlen(text), 0600);
+ out:
+	free(id);
+	free(path);
+	free(text);
+	return r;
+}
+
+/*
+ * Whether name is the temporary file of an atomic write (<name>.tmp.<pid>,
+ * util/misc.c) whose writer is gone: a kill left it; it may go.
+ */
+static int
+tmp_stale(const char *name)
+{
+	const char	*t;
+	long		 pid;
+
+	if ((t = strstr(name, ".tmp.")) == NULL)
+		return 0;
+	pid = strtol(t + 5, NULL, 10);
+	return pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) == -1 &&
+	    errno == ESRCH;
+}
+
+/* Removes dir/name if it is a stale temporary file. */
+static void
+tmp_clean(const char *dir, const char *name)
+{
+	char *p;
+
+	if (tmp_stale(name) && (p = ly_path_join(dir, name)) != NULL) {
+		(void)unlink(p);
+		free(p);
+	}
+}
+
+/* Line i (0-based) of text into dst of max bytes; "" if there is none. */
+static void
+record_line(const char *text, int i, char *dst, size_t max)
+{
+	size_t n;
+
+	while (i-- > 0 && (text = strchr(text, '\n')) != NULL)
+		text++;
+	if (text == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	n = strcspn(text, "\n");
+	snprintf(dst, max, "%.*s", (int)n, text);
+}
+
+/*
+ * Claims the record named name (a fresh one, or one claimed by a process
+ * that is gone) by renaming it to <id>.claimed.<our pid>, and reads it
+ * into e. 0 if claimed, -1 if not (another process has it, or a file
+ * being written).
+ */
+static int
+record_claim(const char *name, struct hsm_restore *e)
+{
+	const char	*c;
+	char		 mine[PATH_MAX], *from = NULL;
+	unsigned char	*text = NULL;
+	size_t		 idlen, len;
+	long		 pid;
+	int		 r = -1;
+
+	if (name[0] == '.' || strstr(name, ".tmp.") != NULL)
+		return -1;
+	if ((c = strstr(name, CLAIMED)) != NULL) {
+		pid = strtol(c + strlen(CLAIMED), NULL, 10);
+		if (pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			return -1;
+		idlen = (size_t)(c - name);
+	} else
+		idlen = strlen(name);
+	if (idlen >= sizeof(e->id))
+		return -1;
+	if ((from = ly_path_join(guard.records, name)) == NULL ||
+	    (size_t)snprintf(mine, sizeof(mine), "%s/%.*s" CLAIMED "%ld",
+	    guard.records, (int)idlen, name, (long)getpid()) >= sizeof(mine))
+		goto out;
+	if (rename(from, mine) == -1)
+		goto out;
+	if (ly_file_read(mine, 4096, &text, &len) != 0)
+		goto out;
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%.*s", (int)idlen, name);
+	record_line((char *)text, 0, e->token_dir, sizeof(e->token_dir));
+	record_line((char *)text, 1, e->file, sizeof(e->file));
+	record_line((char *)text, 2, e->label, sizeof(e->label));
+	record_line((char *)text, 3, e->action, sizeof(e->action));
+	r = 0;
+ out:
+	free(from);
+	free(text);
+	return r;
 }
 
 size_t
 hsm_token_restores(struct hsm_restore *out, size_t max)
 {
-	size_t n;
+	DIR		*d;
+	struct dirent	*de;
+	size_t		 n = 0;
 
-	pthread_mutex_lock(&guard.evmu);
-	n = guard.nev < max ? guard.nev : max;
-	memcpy(out, guard.ev, n * sizeof(*out));
-	memmove(guard.ev, guard.ev + n, (guard.nev - n) * sizeof(*out));
-	guard.nev -= n;
-	pthread_mutex_unlock(&guard.evmu);
+	if (!guard.on || (d = opendir(guard.records)) == NULL)
+		return 0;
+	while (n < max && (de = readdir(d)) != NULL) {
+		tmp_clean(guard.records, de->d_name);
+		if (record_claim(de->d_name, &out[n]) == 0)
+			n++;
+	}
+	closedir(d);
 	return n;
+}
+
+void
+hsm_token_restore_done(const struct hsm_restore *e)
+{
+	char path[PATH_MAX];
+
+	if (!guard.on)
+		return;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s" CLAIMED "%ld",
+	    guard.records, e->id, (long)getpid()) < sizeof(path))
+		(void)unlink(path);
 }
 
 unsigned long
 hsm_guard_restore_count(void)
 {
-	unsigned long n;
-
-	pthread_mutex_lock(&guard.evmu);
-	n = guard.restores;
-	pthread_mutex_unlock(&guard.evmu);
-	return n;
+	return atomic_load(&guard.restores);
 }
 
 /* Reads path; *bp NULL (and 0) if it does not exist. */
@@ -497,7 +621,7 @@ quarantine(const char *tokname, const char *path, const char *name)
  */
 static int
 check_file(const char *tokname, const char *tokpath, const char *copydir,
-    const char *name)
+    const char *name, const char *label)
 {
 	unsigned char	*cur = NULL, *ref = NULL;
 	char		*path = NULL, *cpath = NULL;
@@ -519,14 +643,16 @@ check_file(const char *tokname, const char *tokpath, const char *copydir,
 		goto out;
 	}
 	if (refok) {
-		if ((r = ly_file_write_atomic(path, ref, reflen, 0600)) != 0)
+		if (guard_parse(ref, reflen, ri) == 0 && ri->label[0] != '\0')
+			label = ri->label;
+		if ((r = record_add(tokname, name, label, "restored")) != 0 ||
+		    (r = ly_file_write_atomic(path, ref, reflen, 0600)) != 0)
 			goto out;
-		(void)guard_parse(ref, reflen, ri);
+		atomic_fetch_add(&guard.restores, 1);
 		ly_log(LY_LOG_ERR, "HSM TOKEN RESTORED: %s/%s (token %s) was "
 		    "damaged (%zu bytes; a crash while SoftHSM rewrote it); "
 		    "restored from its verified copy", tokname, name,
-		    ri->label[0] != '\0' ? ri->label : "?", curlen);
-		event_add(tokname, name, ri->label, "restored");
+		    label[0] != '\0' ? label : "?", curlen);
 		r = 0;
 	} else if (strcmp(name, TOKEN_OBJECT) == 0) {
 		r = ly_fail(LY_ERR_HSM, "SoftHSM token %s: %s is damaged "
@@ -534,13 +660,14 @@ check_file(const char *tokname, const char *tokpath, const char *copydir,
 		    "repaired: restore the instance from a backup", tokname,
 		    name, curlen);
 	} else {
-		if ((r = quarantine(tokname, path, name)) != 0)
+		if ((r = record_add(tokname, name, label, "quarantined")) != 0 ||
+		    (r = quarantine(tokname, path, name)) != 0)
 			goto out;
+		atomic_fetch_add(&guard.restores, 1);
 		ly_log(LY_LOG_ERR, "HSM TOKEN REPAIRED: %s/%s was an "
 		    "unfinished object (%zu bytes, no verified copy: its "
 		    "creation was cut short); moved to %s", tokname, name,
 		    curlen, guard.damaged);
-		event_add(tokname, name, "", "quarantined");
 	}
  out:
 	free(cur);
@@ -551,13 +678,38 @@ check_file(const char *tokname, const char *tokpath, const char *copydir,
 	return r;
 }
 
+/* The label of a token: from its verified token.object, else the live one. */
+static void
+token_label(const char *tokpath, const char *copydir, char label[33])
+{
+	const char	*dirs[2] = { copydir, tokpath };
+	struct objinfo	*oi;
+	unsigned char	*b;
+	char		*p;
+	size_t		 len, i;
+
+	label[0] = '\0';
+	if ((oi = malloc(sizeof(*oi))) == NULL)
+		return;
+	for (i = 0; i < 2 && label[0] == '\0'; i++) {
+		if ((p = ly_path_join(dirs[i], TOKEN_OBJECT)) == NULL)
+			break;
+		if (file_get(p, &b, &len) == 0 && b != NULL &&
+		    guard_parse(b, len, oi) == 0)
+			memcpy(label, oi->label, 33);
+		free(b);
+		free(p);
+	}
+	free(oi);
+}
+
 /* Checks every token file of one token directory. Guard held. */
 static int
 check_token(const char *tokname)
 {
 	DIR		*d = NULL;
 	struct dirent	*e;
-	char		*tokpath = NULL, *copydir = NULL;
+	char		*tokpath = NULL, *copydir = NULL, label[33];
 	int		 r = LY_ERR_ALLOC, fr, seen = 0;
 
 	if ((tokpath = ly_path_join(guard.tokendir, tokname)) == NULL ||
@@ -567,19 +719,21 @@ check_token(const char *tokname)
 		r = ly_fail(LY_ERR_HSM, "%s: %s", tokpath, strerror(errno));
 		goto out;
 	}
+	token_label(tokpath, copydir, label);
 	r = 0;
 	while ((e = readdir(d)) != NULL) {
+		tmp_clean(tokpath, e->d_name);
 		if (!is_token_file(e->d_name))
 			continue;
 		if (strcmp(e->d_name, TOKEN_OBJECT) == 0)
 			seen = 1;
-		if ((fr = check_file(tokname, tokpath, copydir, e->d_name))
-		    != 0 && r == 0)
+		if ((fr = check_file(tokname, tokpath, copydir, e->d_name,
+		    label)) != 0 && r == 0)
 			r = fr;
 	}
 	/* A token.object that is gone altogether. */
 	if (!seen && (fr = check_file(tokname, tokpath, copydir,
-	    TOKEN_OBJECT)) != 0 && r == 0)
+	    TOKEN_OBJECT, label)) != 0 && r == 0)
 		r = fr;
  out:
 	if (d != NULL)

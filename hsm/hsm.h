@@ -40,17 +40,25 @@ void		 hsm_shutdown(void);
  * softhsm2_conf given to hsm_init()): before the module is initialised
  * (hsm_init(), and each re-initialisation) every token file is checked,
  * and one that a crash left damaged is restored from its verified copy.
- * Each restore (or unfinished object moved aside) is remembered until
- * taken here, so that ca/ can audit it: up to max into out, oldest first;
- * returns how many. hsm/ writes no store.
+ * Each restore (or unfinished object moved aside) is recorded durably
+ * before it is made, so that ca/ can audit it (hsm/ writes no store):
+ * hsm_token_restores() claims up to max records not yet audited (also
+ * those of a process that died before it audited them) into out and
+ * returns how many; once audited, each is dropped with
+ * hsm_token_restore_done(). A claimed record that is never done goes back
+ * to the pool when this process is gone. At least once: a record may be
+ * audited twice if a process dies between the audit and the done; its id
+ * tells.
  */
 struct hsm_restore {
+	char	 id[33];	/* random, hex: the record's name */
 	char	 token_dir[64];	/* the token's directory under tokendir */
 	char	 file[80];	/* token.object or <uuid>.object */
 	char	 label[33];	/* the token's label, "" if not known */
 	char	 action[16];	/* "restored" or "quarantined" */
 };
 size_t		 hsm_token_restores(struct hsm_restore *out, size_t max);
+void		 hsm_token_restore_done(const struct hsm_restore *);
 
 /*
  * Reads a PIN: from pin_file if not NULL (refused if group or world can
