@@ -82,9 +82,9 @@ void		 hsm_fixstr(char *dst, const unsigned char *src, size_t n);
 int		 hsm_slots_get(CK_SLOT_ID **slotsp, CK_ULONG *np);
 
 /*
- * Finds the one slot whose initialised token matches u. LY_ERR_NOT_FOUND
- * if none, LY_ERR_HSM if none and the token of some slot does not answer
- * (it may be ours), LY_ERR_CONFIG if several match. Admin lock held.
+ * Finds the one slot whose initialised token matches u. LY_ERR_HSM if
+ * none (the token may be away or being rewritten: try again), LY_ERR_CONFIG
+ * if several match. Admin lock held.
  */
 int		 hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 		    CK_TOKEN_INFO *infop);

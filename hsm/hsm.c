@@ -570,10 +570,10 @@ key_lookup(const struct hsm_uri *u, const char *pin, struct hsm_tokid *tid,
     unsigned char *id, size_t *idlenp, EVP_PKEY **tokpubp)
 {
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-	CK_OBJECT_HANDLE o;
+	CK_OBJECT_HANDLE o, hs[1];
 	CK_TOKEN_INFO	 ti;
 	unsigned char	*v = NULL;
-	size_t		 len;
+	size_t		 len, n;
 	int		 r;
 
 	hsm_admin_lock();
@@ -590,6 +590,20 @@ key_lookup(const struct hsm_uri *u, const char *pin, struct hsm_tokid *tid,
 	}
 	memcpy(id, v, len);
 	*idlenp = len;
+	/*
+	 * The certificate object pkcs11-helper finds the key by: its
+	 * absence is sure here (the token is there, logged in), so that
+	 * key_certid_find() may take a miss of pkcs11-helper's as a fault.
+	 */
+	if ((r = hsm_objects_find(s, CKO_CERTIFICATE, NULL, id, len, hs, 1,
+	    &n)) != 0)
+		goto out;
+	if (n == 0) {
+		r = ly_fail(LY_ERR_NOT_FOUND, "PKCS#11 URI \"%s\": no "
+		    "certificate object beside the key on token %s (store one "
+		    "with hsm_cert_store)", u->text, u->token);
+		goto out;
+	}
 	/* The public key object, if any, to check the certificate against. */
 	*tokpubp = NULL;
 	r = hsm_pub_read(s, id, len, u->text, tokpubp);
@@ -651,10 +665,11 @@ key_certid_find(const struct hsm_uri *u, const struct hsm_tokid *tid,
 	for (l = issuers; l != NULL && found == NULL; l = l->next)
 		if (certid_match(l->certificate_id, tid, id, idlen))
 			found = l->certificate_id;
+	/* key_lookup() saw it a moment ago: pkcs11-helper missed it. */
 	if (found == NULL) {
-		r = ly_fail(LY_ERR_NOT_FOUND, "PKCS#11 URI \"%s\": no "
-		    "certificate object beside the key on token %s (store one "
-		    "with hsm_cert_store)", u->text, tid->label);
+		r = ly_fail(LY_ERR_HSM, "PKCS#11 URI \"%s\": pkcs11-helper "
+		    "does not list the certificate object beside the key on "
+		    "token %s", u->text, tid->label);
 		goto out;
 	}
 	if ((rv = pkcs11h_certificate_duplicateCertificateId(cidp, found))
@@ -868,9 +883,10 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
 /*
  * Opens the private key named by uri for signing, after logging in with
  * pin (LY_ERR_HSM_PIN if wrong; it is tried once). LY_ERR_CONFIG for a bad
- * URI, LY_ERR_NOT_FOUND for a missing token, key or certificate object,
- * LY_ERR_HSM for a module or token that fails: then the module is
- * re-initialised (within the backoff) and the key looked for once more.
+ * URI, LY_ERR_NOT_FOUND only for a key or certificate object that the
+ * token (there, logged in) does not have, LY_ERR_HSM for a module or
+ * token that fails or is not there: then the module is re-initialised
+ * (within the backoff) and the key looked for once more.
  * *keyp is set on success only; free it with hsm_key_free().
  */
 int

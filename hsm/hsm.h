@@ -11,10 +11,12 @@
  * PINs come from a file (not group/world accessible) or an environment
  * variable, never from argv; they are wiped after use and never logged.
  *
- * Errors: LY_ERR_HSM (module, token, session or signing failure),
+ * Errors: LY_ERR_HSM (module, token, session or signing failure, or no
+ * such token: transient, try again, never a reason to make a new key),
  * LY_ERR_HSM_PIN (missing, unreadable, badly protected or wrong PIN),
- * LY_ERR_NOT_FOUND (no such token or object), LY_ERR_CONFIG (bad URI),
- * with the detail in ly_errdetail().
+ * LY_ERR_NOT_FOUND (no such object on a token that is there and logged
+ * in: the object really is not there), LY_ERR_CONFIG (bad URI), with the
+ * detail in ly_errdetail().
  */
 #ifndef LANYARD_HSM_H
 #define LANYARD_HSM_H
@@ -115,7 +117,10 @@ int		 hsm_cert_store(const char *uri, const char *pin, X509 *cert);
 
 /*
  * Opens the private key named by uri for signing. pad selects PKCS#1 v1.5
- * or PSS for RSA keys. *keyp is freed with hsm_key_free().
+ * or PSS for RSA keys. *keyp is freed with hsm_key_free(). LY_ERR_NOT_FOUND
+ * only if the token is there, logged in, and has no such key (or no
+ * certificate object beside it); a token that is not there or does not
+ * answer is LY_ERR_HSM.
  */
 int		 hsm_key_open(const char *uri, const char *pin,
 		    enum conf_rsapad pad, struct hsm_key **keyp);
