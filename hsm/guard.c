@@ -816,7 +816,14 @@ snap_file(const char *tokpath, const char *copydir, const char *name)
 		r = 0;
 		goto out;
 	}
-	if (ref != NULL && reflen == curlen && memcmp(ref, cur, curlen) == 0)
+	/*
+	 * The same but for the generation number (the first 8 bytes, which
+	 * every login bumps): the copy stands, and a login costs no write.
+	 * A restored file with an older number only makes other processes
+	 * read it again.
+	 */
+	if (ref != NULL && reflen == curlen && curlen >= 8 &&
+	    memcmp(ref + 8, cur + 8, curlen - 8) == 0)
 		r = 0;
 	else
 		r = ly_file_write_atomic(cpath, cur, curlen, 0600);
