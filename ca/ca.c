@@ -186,6 +186,7 @@ ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
 	if (ca->keys[slot] != NULL)
 		goto out;
 	if (!ca->hsm_ready) {
+		hsm_sessions_max(ca->conf->hsm_sessions);
 		if ((r = hsm_init(ca->conf->hsm_module,
 		    ca->conf->softhsm2_conf)) != LY_OK)
 			goto out;

@@ -792,6 +792,17 @@ handler(void *arg, const char *sec, const char *k, const char *v)
 			return set_str(&c->hsm_module, v);
 		if (strcmp(k, "softhsm2_conf") == 0)
 			return set_path(c, &c->softhsm2_conf, v);
+		if (strcmp(k, "sessions") == 0) {
+			if (strcmp(v, "auto") == 0) {
+				c->hsm_sessions = 0;
+				return 1;
+			}
+			if (!parse_int(v, 1, 256, &n))
+				return set_fail(p, line, sec, k,
+				    "1 to 256, or auto");
+			c->hsm_sessions = (unsigned int)n;
+			return 1;
+		}
 		return set_fail(p, line, sec, k, "unknown key");
 	}
 	if (strcmp(sec, "root") == 0)

@@ -118,6 +118,7 @@ struct conf {
 
 	char		*hsm_module;	/* PKCS#11 module path */
 	char		*softhsm2_conf;	/* set SOFTHSM2_CONF if not NULL */
+	unsigned int	 hsm_sessions;	/* per key; 0: auto (2 per core) */
 
 	struct conf_ca	 root;
 	struct conf_ca	 issuing;

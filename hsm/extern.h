@@ -84,7 +84,7 @@ int		 hsm_slots_get(CK_SLOT_ID **slotsp, CK_ULONG *np);
 /*
  * Finds the one slot whose initialised token matches u. LY_ERR_HSM if
  * none (the token may be away or being rewritten: try again), LY_ERR_CONFIG
- * if several match. Admin lock held.
+ * if several match. Admin lock (or the guard, in pool.c) held.
  */
 int		 hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 		    CK_TOKEN_INFO *infop);
@@ -98,6 +98,15 @@ int		 hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 int		 hsm_session_open(const struct hsm_uri *u, const char *pin,
 		    int rw, CK_SESSION_HANDLE *sp, CK_TOKEN_INFO *infop);
 void		 hsm_session_close(CK_SESSION_HANDLE);
+
+/*
+ * Logs the user in on s with the PIN that logged into the token
+ * label/serial before (the token logged out since), under the token
+ * guard. CKR_USER_ALREADY_LOGGED_IN is success. LY_ERR_HSM_PIN if no PIN
+ * is remembered or the token refuses it, else LY_ERR_HSM.
+ */
+int		 hsm_session_relogin(CK_SESSION_HANDLE s, const char *label,
+		    const char *serial);
 
 /* Any object class, for hsm_objects_find(). */
 #define HSM_CLASS_ANY		((CK_OBJECT_CLASS)~0UL)
@@ -141,6 +150,51 @@ void		 hsm_pin_forget_all(void);
 
 /* Login attempts made (raw C_Login and pkcs11-helper prompts), for tests. */
 unsigned long	 hsm_stat_logins(void);
+
+/* ---- pool.c: signing on a pool of sessions ----------------------------- */
+
+struct hsm_pool;
+
+/*
+ * The most sessions a key's pool opens (hsm_sessions_max(); by default
+ * two per core). Read by hsm_pool_new().
+ */
+size_t		 hsm_pool_max(void);
+
+/*
+ * A pool for the private key with CKA_ID id (and CKA_LABEL object, if not
+ * NULL) on the token label/serial, whose public key is pub (a reference is
+ * taken), signing with md (and PSS if pss, for RSA). No session yet:
+ * hsm_pool_open(). *pp is freed with hsm_pool_free().
+ */
+int		 hsm_pool_new(const char *uri, const char *label,
+		    const char *serial, const char *object,
+		    const unsigned char *id, size_t idlen, EVP_PKEY *pub,
+		    const EVP_MD *md, int pss, struct hsm_pool **pp);
+/*
+ * Closes the pool's sessions, finds the token u names again (it must be
+ * the same token) and opens one session, logged in, with the key in it.
+ * No session may be out: key write lock held (or the key not shared yet).
+ */
+int		 hsm_pool_open(struct hsm_pool *, const struct hsm_uri *u);
+/* Closes the idle sessions (all of them, with the key's write lock). */
+void		 hsm_pool_close(struct hsm_pool *);
+void		 hsm_pool_free(struct hsm_pool *);
+/* Sessions open now (idle or signing), for tests. */
+size_t		 hsm_pool_sessions(const struct hsm_pool *);
+/*
+ * Signs the digest dg with the pool's key into sig[*siglenp] (DER for
+ * ECDSA), on a session of the pool; a session that fails is closed and
+ * the signature tried once on a new one. Module and key read locks held.
+ */
+int		 hsm_pool_sign(struct hsm_pool *, const unsigned char *dg,
+		    size_t dglen, unsigned char *sig, size_t *siglenp);
+/*
+ * An EVP_PKEY (of the lanyard-p11 provider, in a library context of its
+ * own) whose signatures are made by hsm_pool_sign(): for EVP_DigestSign*,
+ * X509_sign_ctx() and the like. It borrows the pool: free it first.
+ */
+int		 hsm_pool_pkey(struct hsm_pool *, EVP_PKEY **pkeyp);
 
 /* ---- recover.c: when the token fails ------------------------------------ */
 

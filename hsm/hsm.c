@@ -48,12 +48,12 @@
 
 struct hsm_key {
 	struct hsm_key		*prev, *next;	/* hsm.keys */
-	pthread_rwlock_t	 lock;	/* sess/evp: read to sign, write to reopen */
+	pthread_rwlock_t	 lock;	/* pool: read to sign, write to reopen */
 	unsigned long		 gen;	/* bumped by each reopen */
 	char			*uri;	/* for messages */
-	pkcs11h_certificate_id_t cert_id;
-	pkcs11h_openssl_session_t sess;
-	EVP_PKEY		*evp;	/* the token key, through pkcs11-helper */
+	struct hsm_uri		 u;	/* uri parsed, to find the token again */
+	struct hsm_pool		*pool;	/* its sessions (pool.c) */
+	EVP_PKEY		*evp;	/* the token key, through the pool */
 	EVP_PKEY		*pub;	/* a software copy of the public key */
 	const EVP_MD		*md;
 	int			 pss;
@@ -524,6 +524,42 @@ hsm_session_close(CK_SESSION_HANDLE s)
 	ERR_clear_error();
 }
 
+int
+hsm_session_relogin(CK_SESSION_HANDLE s, const char *label,
+    const char *serial)
+{
+	char	 pin[256];
+	CK_RV	 rv;
+
+	if (!hsm_pin_copy(label, serial, pin, sizeof(pin)))
+		return ly_fail(LY_ERR_HSM_PIN, "token %s: no PIN to log in "
+		    "with", label);
+	/* A login rewrites token.object. */
+	hsm_guard_lock();
+	atomic_fetch_add(&hsm.logins, 1);
+	rv = hsm.f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin,
+	    (CK_ULONG)strlen(pin));
+	if (rv == CKR_OK)
+		(void)hsm_guard_snapshot();
+	hsm_guard_unlock();
+	OPENSSL_cleanse(pin, sizeof(pin));
+	switch (rv) {
+	case CKR_OK:
+	case CKR_USER_ALREADY_LOGGED_IN:
+		return 0;
+	case CKR_PIN_INCORRECT:
+	case CKR_PIN_INVALID:
+	case CKR_PIN_LEN_RANGE:
+	case CKR_PIN_LOCKED:
+	case CKR_PIN_EXPIRED:
+	case CKR_USER_PIN_NOT_INITIALIZED:
+		return hsm_fail_rv(LY_ERR_HSM_PIN, rv, "token %s: login",
+		    label);
+	default:
+		return hsm_fail_rv(LY_ERR_HSM, rv, "token %s: C_Login", label);
+	}
+}
+
 /*
  * Finds the one private key u names, in an open session. LY_ERR_NOT_FOUND
  * if none, LY_ERR_CONFIG if the URI matches several.
@@ -551,29 +587,31 @@ privkey_find(CK_SESSION_HANDLE s, const struct hsm_uri *u,
 
 /* --- keys ----------------------------------------------------------------- */
 
-/* Token identity of a key, as pkcs11-helper spells it (trimmed). */
+/* Token identity of a key (trimmed). */
 struct hsm_tokid {
 	char	label[33];
 	char	serial[17];
-	char	manuf[33];
-	char	model[17];
 };
 
 /*
- * Checks the PIN by logging in, and finds the key's CKA_ID, its token and
- * (*tokpubp, NULL if the token has no public key object) its public key.
- * Doing this ourselves means a wrong PIN is tried exactly once and reported
- * as such, rather than surfacing from pkcs11-helper at the first signature.
+ * Checks the PIN by logging in, and finds the key's CKA_ID, its token,
+ * the public key of the certificate object beside it (*certpubp) and
+ * (*tokpubp, NULL if the token has no public key object) its public key
+ * object. Doing this ourselves means a wrong PIN is tried exactly once
+ * and reported as such, rather than surfacing at the first signature.
  */
 static int
 key_lookup(const struct hsm_uri *u, const char *pin, struct hsm_tokid *tid,
-    unsigned char *id, size_t *idlenp, EVP_PKEY **tokpubp)
+    unsigned char *id, size_t *idlenp, EVP_PKEY **certpubp,
+    EVP_PKEY **tokpubp)
 {
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
 	CK_OBJECT_HANDLE o, hs[1];
 	CK_TOKEN_INFO	 ti;
-	unsigned char	*v = NULL;
-	size_t		 len, n;
+	X509		*x = NULL;
+	const unsigned char *p;
+	unsigned char	*v = NULL, *cv = NULL;
+	size_t		 len, clen, n;
 	int		 r;
 
 	hsm_admin_lock();
@@ -591,9 +629,8 @@ key_lookup(const struct hsm_uri *u, const char *pin, struct hsm_tokid *tid,
 	memcpy(id, v, len);
 	*idlenp = len;
 	/*
-	 * The certificate object pkcs11-helper finds the key by: its
-	 * absence is sure here (the token is there, logged in), so that
-	 * key_certid_find() may take a miss of pkcs11-helper's as a fault.
+	 * The certificate object beside the key (a placeholder until
+	 * hsm_cert_store()): its key is the public key we verify with.
 	 */
 	if ((r = hsm_objects_find(s, CKO_CERTIFICATE, NULL, id, len, hs, 1,
 	    &n)) != 0)
@@ -604,181 +641,67 @@ key_lookup(const struct hsm_uri *u, const char *pin, struct hsm_tokid *tid,
 		    "with hsm_cert_store)", u->text, u->token);
 		goto out;
 	}
+	if ((r = hsm_attr_get(s, hs[0], CKA_VALUE, &cv, &clen)) != 0)
+		goto out;
+	p = cv;
+	if ((x = d2i_X509(NULL, &p, (long)clen)) == NULL ||
+	    p != cv + clen || (*certpubp = X509_get_pubkey(x)) == NULL) {
+		ly_log_crypto("key_lookup");
+		r = ly_fail(LY_ERR_HSM, "PKCS#11 URI \"%s\": the certificate "
+		    "object beside the key has no usable public key", u->text);
+		goto out;
+	}
 	/* The public key object, if any, to check the certificate against. */
 	*tokpubp = NULL;
 	r = hsm_pub_read(s, id, len, u->text, tokpubp);
 	if (r == LY_ERR_NOT_FOUND)
 		r = 0;
-	else if (r != 0)
+	else if (r != 0) {
+		EVP_PKEY_free(*certpubp);
+		*certpubp = NULL;
 		goto out;
+	}
 	hsm_fixstr(tid->label, ti.label, sizeof(ti.label));
 	hsm_fixstr(tid->serial, ti.serialNumber, sizeof(ti.serialNumber));
-	hsm_fixstr(tid->manuf, ti.manufacturerID, sizeof(ti.manufacturerID));
-	hsm_fixstr(tid->model, ti.model, sizeof(ti.model));
 	r = 0;
  out:
+	X509_free(x);
 	free(v);
+	free(cv);
 	hsm_session_close(s);
 	hsm_admin_unlock();
-	return r;
-}
-
-static int
-certid_match(const pkcs11h_certificate_id_t c, const struct hsm_tokid *tid,
-    const unsigned char *id, size_t idlen)
-{
-	const pkcs11h_token_id_t t = c->token_id;
-
-	return strcmp(t->label, tid->label) == 0 &&
-	    strcmp(t->serialNumber, tid->serial) == 0 &&
-	    strcmp(t->manufacturerID, tid->manuf) == 0 &&
-	    strcmp(t->model, tid->model) == 0 &&
-	    c->attrCKA_ID_size == idlen &&
-	    memcmp(c->attrCKA_ID, id, idlen) == 0;
-}
-
-/*
- * Finds pkcs11-helper's id of the certificate object beside the key. A
- * self-signed certificate is listed among the end certificates, others
- * among the issuers: look in both. Reloaded, as keygen.c and
- * hsm_cert_store() change the objects behind pkcs11-helper's back.
- */
-static int
-key_certid_find(const struct hsm_uri *u, const struct hsm_tokid *tid,
-    const unsigned char *id, size_t idlen, pkcs11h_certificate_id_t *cidp)
-{
-	pkcs11h_certificate_id_list_t issuers = NULL, ends = NULL, l;
-	pkcs11h_certificate_id_t found = NULL;
-	CK_RV		 rv;
-	int		 r = LY_ERR_HSM;
-
-	rv = pkcs11h_certificate_enumCertificateIds(PKCS11H_ENUM_METHOD_RELOAD,
-	    NULL, 0, &issuers, &ends);
-	if (rv != CKR_OK) {
-		r = hsm_fail_rv(LY_ERR_HSM, rv, "token %s: listing "
-		    "certificates", tid->label);
-		goto out;
-	}
-	for (l = ends; l != NULL && found == NULL; l = l->next)
-		if (certid_match(l->certificate_id, tid, id, idlen))
-			found = l->certificate_id;
-	for (l = issuers; l != NULL && found == NULL; l = l->next)
-		if (certid_match(l->certificate_id, tid, id, idlen))
-			found = l->certificate_id;
-	/* key_lookup() saw it a moment ago: pkcs11-helper missed it. */
-	if (found == NULL) {
-		r = ly_fail(LY_ERR_HSM, "PKCS#11 URI \"%s\": pkcs11-helper "
-		    "does not list the certificate object beside the key on "
-		    "token %s", u->text, tid->label);
-		goto out;
-	}
-	if ((rv = pkcs11h_certificate_duplicateCertificateId(cidp, found))
-	    != CKR_OK) {
-		r = hsm_fail_rv(LY_ERR_HSM, rv, "duplicating certificate id");
-		goto out;
-	}
-	r = 0;
- out:
-	pkcs11h_certificate_freeCertificateIdList(issuers);
-	pkcs11h_certificate_freeCertificateIdList(ends);
 	ERR_clear_error();
 	return r;
 }
 
-/* Maps a pkcs11-helper failure, telling a refused PIN from the rest. */
-static int
-key_fail(const struct hsm_key *k, CK_RV rv, const char *what)
-{
-	int	code = LY_ERR_HSM;
-
-	if (hsm_pin_refused || rv == CKR_PIN_INCORRECT ||
-	    rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED)
-		code = LY_ERR_HSM_PIN;
-	return hsm_fail_rv(code, rv, "key %s: %s", k->uri, what);
-}
-
 /*
- * (Re)creates pkcs11-helper's certificate, its OpenSSL session and the
- * EVP_PKEY for k; logs in through hook_pin() if needed. Write lock held
+ * (Re)opens the key's pool of sessions: the token found again, one
+ * session logged in with the key found in it (pool.c). Write lock held
  * (or k not yet shared).
- *
- * Only here (and in key_setup_public()) are pkcs11h_certificate_* calls
- * made on a key's certificate outside signing: pkcs11-helper takes the
- * certificate's mutex and then the token session's in them, but the
- * other way round when signing, so they must never run while threads
- * sign with the same certificate. The write lock (or k being new)
- * ensures that.
  */
 static int
 key_open_session(struct hsm_key *k)
 {
-	pkcs11h_certificate_t cert = NULL;
-	CK_RV		 rv;
-	int		 r = LY_ERR_HSM;
+	int	r;
 
-	hsm_pin_refused = 0;
-	/* pkcs11-helper may log in: token.object is rewritten. */
-	hsm_guard_lock();
-	if ((rv = pkcs11h_certificate_create(k->cert_id, NULL,
-	    PKCS11H_PROMPT_MASK_ALLOW_PIN_PROMPT, PKCS11H_PIN_CACHE_INFINITE,
-	    &cert)) != CKR_OK) {
-		r = key_fail(k, rv, "pkcs11h_certificate_create");
-		goto out;
-	}
-	/* Log in and find the private key now, not at the first signature. */
-	if ((rv = pkcs11h_certificate_ensureKeyAccess(cert)) != CKR_OK) {
-		r = key_fail(k, rv, "no access to the private key");
-		goto out;
-	}
-	if ((k->sess = pkcs11h_openssl_createSession(cert)) == NULL) {
-		r = ly_fail(LY_ERR_HSM, "key %s: "
-		    "pkcs11h_openssl_createSession failed", k->uri);
-		goto out;
-	}
-	cert = NULL;	/* owned by the session */
-	if ((k->evp = pkcs11h_openssl_session_getEVP(k->sess)) == NULL) {
-		r = ly_fail(LY_ERR_HSM, "key %s: "
-		    "pkcs11h_openssl_session_getEVP failed", k->uri);
-		goto out;
-	}
+	if ((r = hsm_pool_open(k->pool, &k->u)) != 0)
+		return r;
 	k->gen++;
-	r = 0;
- out:
-	if (cert != NULL)
-		pkcs11h_certificate_freeCertificate(cert);
-	if (r != 0)
-		hsm_key_close_session(k);
-	hsm_guard_unlock();
-	ERR_clear_error();
-	return r;
+	return 0;
 }
 
 static void
 hsm_key_close_session(struct hsm_key *k)
 {
-	EVP_PKEY_free(k->evp);
-	k->evp = NULL;
-	if (k->sess != NULL)
-		pkcs11h_openssl_freeSession(k->sess);
-	k->sess = NULL;
+	hsm_pool_close(k->pool);
 }
 
-/* Takes the public key from the certificate and picks the digest. */
+/* Picks the digest for the public key pub (now k->pub). */
 static int
 key_setup_public(struct hsm_key *k, enum conf_rsapad pad)
 {
-	X509	*x;
 	int	 bits;
 
-	if ((x = pkcs11h_openssl_session_getX509(k->sess)) == NULL)
-		return ly_fail(LY_ERR_HSM, "key %s: no certificate", k->uri);
-	k->pub = X509_get_pubkey(x);
-	X509_free(x);
-	if (k->pub == NULL) {
-		ly_log_crypto("X509_get_pubkey");
-		return ly_fail(LY_ERR_HSM, "key %s: certificate object has no "
-		    "usable public key", k->uri);
-	}
 	bits = EVP_PKEY_get_bits(k->pub);
 	switch (EVP_PKEY_get_base_id(k->pub)) {
 	case EVP_PKEY_EC:
@@ -805,11 +728,10 @@ key_setup_public(struct hsm_key *k, enum conf_rsapad pad)
 static void
 key_destroy(struct hsm_key *k)
 {
-	hsm_key_close_session(k);
-	/* XXX leaks the id if pkcs11-helper could not be started again. */
-	if (k->cert_id != NULL && hsm.helper)
-		pkcs11h_certificate_freeCertificateId(k->cert_id);
+	EVP_PKEY_free(k->evp);	/* it borrows the pool */
+	hsm_pool_free(k->pool);
 	EVP_PKEY_free(k->pub);
+	hsm_uri_clear(&k->u);
 	pthread_rwlock_destroy(&k->lock);
 	free(k->uri);
 	free(k);
@@ -826,13 +748,14 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
 {
 	struct hsm_tokid tid;
 	struct hsm_key	*k = NULL;
+	pthread_rwlockattr_t attr;
 	EVP_PKEY	*tokpub = NULL;
 	unsigned char	 id[HSM_ID_MAX];
 	size_t		 idlen = 0;
-	int		 r;
+	int		 r, lr;
 
 	hsm_mod_rdlock();
-	/* Logins, and pkcs11-helper's listing of the tokens. */
+	/* Logins, and the lookup of the token. */
 	hsm_guard_lock();
 	if ((r = hsm_mod_check(epochp)) != 0)
 		goto out;
@@ -840,7 +763,13 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
 		r = ly_fail(LY_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	if (pthread_rwlock_init(&k->lock, NULL) != 0) {
+	/* Writers first: a reopen must not wait for a lull in signing. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+	    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	lr = pthread_rwlock_init(&k->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (lr != 0) {
 		free(k);
 		k = NULL;
 		r = ly_fail(LY_ERR_INTERNAL, "pthread_rwlock_init failed");
@@ -850,11 +779,9 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
 		r = ly_fail(LY_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	if ((r = key_lookup(u, pin, &tid, id, &idlen, &tokpub)) != 0)
+	if ((r = hsm_uri_parse(k->uri, 1, &k->u)) != 0)
 		goto out;
-	if ((r = key_certid_find(u, &tid, id, idlen, &k->cert_id)) != 0)
-		goto out;
-	if ((r = key_open_session(k)) != 0)
+	if ((r = key_lookup(u, pin, &tid, id, &idlen, &k->pub, &tokpub)) != 0)
 		goto out;
 	if ((r = key_setup_public(k, pad)) != 0)
 		goto out;
@@ -863,6 +790,14 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
 		    "object beside the key is for another key", uri);
 		goto out;
 	}
+	if ((r = hsm_pool_new(uri, tid.label, tid.serial,
+	    u->has_object ? u->object : NULL, id, idlen, k->pub, k->md,
+	    k->pss, &k->pool)) != 0)
+		goto out;
+	if ((r = hsm_pool_pkey(k->pool, &k->evp)) != 0)
+		goto out;
+	if ((r = key_open_session(k)) != 0)
+		goto out;
 	pthread_mutex_lock(&hsm.lock);
 	if ((k->next = hsm.keys) != NULL)
 		k->next->prev = k;
@@ -1032,11 +967,8 @@ sign_once(struct hsm_key *k, hsm_signer fn, void *obj, const char **whatp)
 	ERR_clear_error();
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		goto out;
+	/* The pool's key signs with its own padding (PSS or not, pool.c). */
 	if (EVP_DigestSignInit(ctx, &pctx, k->md, NULL, k->evp) != 1)
-		goto out;
-	if (k->pss &&
-	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0))
 		goto out;
 	if (fn(obj, ctx) <= 0)
 		goto out;

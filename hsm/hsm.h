@@ -34,6 +34,12 @@ struct hsm_key;
  * embedded default). Thread-safe after it returns.
  */
 int		 hsm_init(const char *module, const char *softhsm2_conf);
+/*
+ * The most PKCS#11 sessions each key signs on at once (hsm/pool.c): n,
+ * at most 256, or 0 (the default) for two per core. For keys opened
+ * afterwards.
+ */
+void		 hsm_sessions_max(size_t n);
 /* Frees every key still open, then the module. */
 void		 hsm_shutdown(void);
 
