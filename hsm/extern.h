@@ -182,6 +182,8 @@ void		 hsm_pool_close(struct hsm_pool *);
 void		 hsm_pool_free(struct hsm_pool *);
 /* Sessions open now (idle or signing), for tests. */
 size_t		 hsm_pool_sessions(const struct hsm_pool *);
+/* The same for a key (hsm.c), for tests. */
+size_t		 hsm_key_sessions(struct hsm_key *);
 /*
  * Signs the digest dg with the pool's key into sig[*siglenp] (DER for
  * ECDSA), on a session of the pool; a session that fails is closed and

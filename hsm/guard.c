@@ -20,13 +20,9 @@
  *     call that may read or write token files (the admin lock, opening a
  *     key, re-initialising the module). Signing is not under it: strace
  *     shows C_SignInit/C_Sign read only the key's object file and the
- *     token's generation file, neither of which a login rewrites.
- *     XXX pkcs11-helper logs in again by itself inside a signature after
- *     a token error (its session reset); that login is outside the
- *     guard. Refusing it in the PIN hook breaks its recovery ladder
- *     (hsm/recover.c), so it stays: it happens only after a token
- *     fault, and a file a kill damages then is restored at the next
- *     start like any other.
+ *     token's generation file, neither of which a login rewrites. A
+ *     signing session that finds the token logged out (after a token
+ *     fault) logs in again under the guard (hsm/pool.c).
  *   - A verified copy of each token's files (token.object and every
  *     <uuid>.object) under tokens.verified/<token dir>/, written
  *     atomically (temporary file, fsync, rename, fsync of the directory),

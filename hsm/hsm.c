@@ -1,21 +1,23 @@
 /*
  * hsm/hsm.c — the PKCS#11 module, logins, keys and signing.
  *
- * The module is used two ways at once: pkcs11-helper for sessions, login
- * and signing (it hands OpenSSL an EVP_PKEY whose private operations go to
- * the token), and the raw function list, from dlopen() of the same module,
- * for what pkcs11-helper cannot do (keygen.c) and for checking a PIN and
- * finding a key before pkcs11-helper is asked for it.
+ * The module is used through the raw function list, from dlopen(): key
+ * lookup and login here, key generation in keygen.c, and signing on a
+ * pool of sessions per key (pool.c, whose OpenSSL provider hands
+ * hsm_sign() an EVP_PKEY whose private operations go to the token).
+ * pkcs11-helper is still initialised with the module (its hooks answer
+ * if it ever logs in) but no longer signs: it keeps one session per
+ * token, one signature at a time.
  *
  * We call C_Initialize first, so pkcs11-helper gets
  * CKR_CRYPTOKI_ALREADY_INITIALIZED, takes it as success and leaves
  * C_Finalize to us; if someone else initialised the module first, neither
  * of us finalises it. Either way C_Finalize runs at most once.
  *
- * Login state is per token and per process in PKCS#11, shared by the raw
- * sessions and pkcs11-helper's: raw code never calls C_Logout, and a PIN
- * that logged in successfully is remembered (per token) so that
- * pkcs11-helper's PIN hook can answer and so that a different PIN given
+ * Login state is per token and per process in PKCS#11, shared by every
+ * session: no code here calls C_Logout, and a PIN that logged in
+ * successfully is remembered (per token) so that a pool session can log
+ * in again after the token logged out, and so that a different PIN given
  * while the token is already logged in is still refused.
  *
  * Every call into the module is made under the module lock (recover.c)
@@ -33,8 +35,6 @@
 #include <string.h>
 
 #include <pkcs11-helper-1.0/pkcs11h-core.h>
-#include <pkcs11-helper-1.0/pkcs11h-certificate.h>
-#include <pkcs11-helper-1.0/pkcs11h-openssl.h>
 #include <pkcs11-helper-1.0/pkcs11h-token.h>
 
 #include <openssl/crypto.h>
@@ -382,10 +382,10 @@ module_restart(int *downp)
 		    "by other code in this process; restart the process",
 		    hsm.module);
 	/*
-	 * pkcs11-helper's sessions hold handles the module is about to
-	 * forget: close the keys' sessions, then drop all its state
-	 * (pkcs11h_terminate() frees it without calling the module, which
-	 * may be in no state to answer).
+	 * The pools' sessions are handles the module is about to forget:
+	 * close them, then drop pkcs11-helper's state (pkcs11h_terminate()
+	 * frees it without calling the module, which may be in no state to
+	 * answer).
 	 */
 	for (k = hsm.keys; k != NULL; k = k->next)
 		hsm_key_close_session(k);
@@ -518,7 +518,7 @@ hsm_session_open(const struct hsm_uri *u, const char *pin, int rw,
 void
 hsm_session_close(CK_SESSION_HANDLE s)
 {
-	/* No C_Logout: it would log pkcs11-helper's sessions out too. */
+	/* No C_Logout: it would log the pools' sessions out too. */
 	if (s != CK_INVALID_HANDLE)
 		(void)hsm.f->C_CloseSession(s);
 	ERR_clear_error();
@@ -863,6 +863,12 @@ hsm_key_free(struct hsm_key *k)
 	key_destroy(k);
 	hsm_mod_unlock();
 	ERR_clear_error();
+}
+
+size_t
+hsm_key_sessions(struct hsm_key *k)
+{
+	return hsm_pool_sessions(k->pool);
 }
 
 EVP_PKEY *

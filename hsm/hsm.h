@@ -3,8 +3,9 @@
  *
  * Keys are named by RFC 7512 URIs ("pkcs11:token=lanyard-issuing;
  * object=issuing-ca"). Key pairs are generated on the token (CKA_SENSITIVE,
- * not extractable); signing goes through pkcs11-helper's OpenSSL session,
- * which finds a private key through a certificate object with the same
+ * not extractable); signing goes through a pool of PKCS#11 sessions per
+ * key (hsm/pool.c: threads sign in parallel, one login per token). The
+ * public key to verify with comes from a certificate object with the same
  * CKA_ID. So every key carries a certificate object beside it: a placeholder
  * from hsm_keygen() until hsm_cert_store() puts the real one in its place.
  *
