@@ -104,6 +104,26 @@ test_threads(void **state)
 	    LY_ERR_CONFIG);
 }
 
+/* [hsm] sessions: signing sessions per key, 1 to 256 or auto (0). */
+static void
+test_hsm_sessions(void **state)
+{
+	struct conf *c;
+
+	assert_non_null(c = parse_default_plus(""));
+	assert_int_equal(c->hsm_sessions, 0);
+	conf_free(c);
+	assert_non_null(c = parse_default_plus("[hsm]\nsessions = 1\n"));
+	assert_int_equal(c->hsm_sessions, 1);
+	conf_free(c);
+	assert_non_null(c = parse_default_plus("[hsm]\nsessions = auto\n"));
+	assert_int_equal(c->hsm_sessions, 0);
+	conf_free(c);
+	assert_int_equal(parse_err("[hsm]\nsessions = 0\n"), LY_ERR_CONFIG);
+	assert_non_null(strstr(ly_errdetail(), "1 to 256, or auto"));
+	assert_int_equal(parse_err("[hsm]\nsessions = 257\n"), LY_ERR_CONFIG);
+}
+
 static void
 test_profile_override(void **state)
 {
@@ -235,6 +255,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_hsm_sessions),
 		cmocka_unit_test(test_profile_override),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_line_numbers),
