@@ -2,7 +2,8 @@
  * hsm/extern.h — declarations private to hsm/.
  *
  * hsm.c owns the module (the raw PKCS#11 function list and pkcs11-helper),
- * raw sessions with login, key lookup and signing; keygen.c parses URIs,
+ * raw sessions with login, key lookup and signing; pool.c the sessions a
+ * key signs on, prov.c the OpenSSL provider that reaches them; keygen.c parses URIs,
  * finds slots, objects and attributes, and creates tokens, key pairs and
  * certificate objects through the raw function list; pin.c reads PINs and
  * remembers the ones that logged in; recover.c re-initialises the module
@@ -191,10 +192,26 @@ size_t		 hsm_key_sessions(struct hsm_key *);
  */
 int		 hsm_pool_sign(struct hsm_pool *, const unsigned char *dg,
 		    size_t dglen, unsigned char *sig, size_t *siglenp);
+/* Largest AlgorithmIdentifier (RSASSA-PSS with its parameters: ~65). */
+#define HSM_AID_MAX		128
+
+/* What a pool signs as, fixed at hsm_pool_new(): for prov.c. */
+struct hsm_pool_alg {
+	EVP_PKEY	*pub;		/* software public key */
+	const EVP_MD	*md;		/* the one digest it signs with */
+	size_t		 sigmax;	/* EVP_PKEY_get_size() */
+	unsigned char	 aid[HSM_AID_MAX];	/* DER AlgorithmIdentifier */
+	size_t		 aidlen;
+	int		 ec;		/* EC, else RSA */
+};
+/* Borrowed: valid until hsm_pool_free(). */
+const struct hsm_pool_alg *hsm_pool_alg(const struct hsm_pool *);
+
 /*
- * An EVP_PKEY (of the lanyard-p11 provider, in a library context of its
- * own) whose signatures are made by hsm_pool_sign(): for EVP_DigestSign*,
- * X509_sign_ctx() and the like. It borrows the pool: free it first.
+ * prov.c: an EVP_PKEY (of the lanyard-p11 provider, in a library context
+ * of its own) whose signatures are made by hsm_pool_sign(): for
+ * EVP_DigestSign*, X509_sign_ctx() and the like. It borrows the pool:
+ * free it first.
  */
 int		 hsm_pool_pkey(struct hsm_pool *, EVP_PKEY **pkeyp);
 
