@@ -1049,6 +1049,44 @@ conf_profile_get(const struct conf *c, const char *name)
 	return NULL;
 }
 
+/* Appends name to buf as "a, b, c"; a name that does not fit ends in "...". */
+static void
+names_add(char *buf, size_t len, const char *name)
+{
+	size_t n = strlen(buf);
+
+	if (n + 1 >= len)
+		return;
+	if ((size_t)snprintf(buf + n, len - n, "%s%s", n > 0 ? ", " : "",
+	    name) >= len - n && len >= 4)
+		memcpy(buf + len - 4, "...", 4);
+}
+
+void
+conf_profile_names(const struct conf *c, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < c->nprofiles; i++)
+		names_add(buf, len, c->profiles[i].name);
+}
+
+void
+conf_field_names(const struct conf *c, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < c->nfields; i++)
+		if (c->fields[i].name != NULL)
+			names_add(buf, len, c->fields[i].name);
+}
+
 char *
 conf_default_text(enum conf_keytype kt)
 {
