@@ -10,12 +10,17 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <arpa/inet.h>
 
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -279,6 +284,94 @@ agent_http_body(BIO *resp, time_t deadline, char **bodyp, size_t *lenp)
 }
 
 /*
+ * One TCP connection to address a, given up at deadline. 0, or an errno
+ * (ETIMEDOUT at the deadline).
+ */
+static int
+agent_connect_one(const struct addrinfo *a, time_t deadline)
+{
+	struct pollfd p;
+	socklen_t len = sizeof(int);
+	time_t now;
+	int fd, e = 0, n;
+
+	if ((fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, a->ai_protocol)) == -1)
+		return errno;
+	if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+		goto out;
+	if (errno != EINPROGRESS) {
+		e = errno;
+		goto out;
+	}
+	p.fd = fd;
+	p.events = POLLOUT;
+	for (;;) {
+		if ((now = time(NULL)) >= deadline) {
+			e = ETIMEDOUT;
+			goto out;
+		}
+		n = poll(&p, 1, (int)(deadline - now) * 1000);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			e = errno;
+			goto out;
+		}
+		if (n > 0)
+			break;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
+		e = errno;
+ out:
+	close(fd);
+	return e;
+}
+
+/*
+ * Can the server be reached at all? OSSL_HTTP_transfer() retries a
+ * failed connect until its timeout and then says only "connect
+ * timeout", whether the name does not resolve, the port is closed or
+ * the address does not answer; this look first names the cause at once.
+ * The connection is closed again: the transfer makes its own. Returns 0,
+ * or -1 (reported).
+ */
+static int
+agent_http_reach(const struct agent_url *u, time_t deadline)
+{
+	struct addrinfo hints, *res = NULL, *a;
+	int r, e = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG | (u->is_ip ? AI_NUMERICHOST : 0);
+	if ((r = getaddrinfo(u->host, u->port, &hints, &res)) != 0) {
+		agent_err("cannot resolve %s: %s", u->host, r == EAI_SYSTEM ?
+		    strerror(errno) : gai_strerror(r));
+		return -1;
+	}
+	for (a = res; a != NULL; a = a->ai_next)
+		if ((e = agent_connect_one(a, deadline)) == 0)
+			break;
+	freeaddrinfo(res);
+	if (e == 0)
+		return 0;
+	if (e == ECONNREFUSED)
+		agent_err("cannot connect to %s: connection refused (is "
+		    "ca-server running, and is %s its HTTPS port?)",
+		    u->hostport, u->port);
+	else if (e == ETIMEDOUT)
+		agent_err("cannot connect to %s: no answer within %d s (a "
+		    "firewall, or the wrong address?)", u->hostport,
+		    AGENT_TIMEOUT);
+	else
+		agent_err("cannot connect to %s: %s", u->hostport,
+		    strerror(e));
+	return -1;
+}
+
+/*
  * One request to the server, with OSSL_HTTP_transfer(): a GET of path
  * when json is NULL, else a POST of json. TLS verifies the server against
  * ctx's CA and the URL's host name or address. Returns the HTTP status:
@@ -313,6 +406,8 @@ agent_http(SSL_CTX *ctx, const struct agent_url *u, const char *path,
 		agent_err_crypto("cannot build the request");
 		goto out;
 	}
+	if (agent_http_reach(u, deadline) != 0)
+		goto out;
 	ERR_clear_error();
 	/*
 	 * No proxy, not even one from https_proxy: the agent never used
