@@ -149,6 +149,21 @@ kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null
 cat "$T/d.err" >>"$LOG"
 has "ca-enroll --daemon says when it retries" "$T/d.err" "retrying in 3600 s"
 
+# ---- JSON answers end with a newline ----------------------------------------
+# last_byte URL [curl options]: the last byte of the body, in octal.
+last_byte() { u=$1; shift; curl -s "$@" "$u" | tail -c 1 | od -An -to1 | tr -d ' '; }
+if start_server_https; then
+	eq "/healthz ends with a newline" "$(last_byte "$BASE/healthz")" 012
+	eq "an HTTP error's JSON ends with a newline" \
+	    "$(last_byte "$BASE/nosuch")" 012
+	eq "an API answer ends with a newline" "$(last_byte \
+	    "$SBASE/api/v1/enroll" --cacert "$T/ca/certs/root.crt" \
+	    -H 'Content-Type: application/json' -d '{}')" 012
+	stop_server
+else
+	not_ok "ca-server starts"
+fi
+
 # ---- the manual pages list what --help lists --------------------------------
 # Options of a program's --help: --name, one a line, without --help.
 help_opts() { grep -o -- '--[a-z][a-z0-9-]*' | grep -vx -- '--help' | sort -u; }
