@@ -115,6 +115,60 @@ for o in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes \
 	has "lanyard.service has $o" "$U" "$o"
 done
 
+# ---- sd_notify: READY, RELOADING, STOPPING ----------------------------------
+# A datagram socket stands in for systemd's NOTIFY_SOCKET; perl records
+# what ca-server sends, one message a line, for at most 60 s.
+if grep -q '^#define HAVE_LIBSYSTEMD 1' "$top_builddir/config.h"; then
+	new_instance
+	perl -MSocket -e '
+		my ($path, $out) = @ARGV;
+		socket(my $s, PF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
+		bind($s, pack_sockaddr_un($path)) or die "bind: $!";
+		open(my $f, ">>", $out) or die "$out: $!";
+		$f->autoflush(1);
+		my $end = time + 60;
+		while (time < $end) {
+			my $rin = ""; vec($rin, fileno($s), 1) = 1;
+			next unless select($rin, undef, undef, 1);
+			recv($s, my $m, 4096, 0);
+			print $f "$m\n";
+			last if $m =~ /STOPPING=1/;
+		}' "$T/notify.sock" "$T/notify.log" &
+	npid=$!
+	i=0
+	while [ ! -S "$T/notify.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	# wait_msg N WORD: the notify log has at least N lines with WORD.
+	wait_msg() {
+		i=0
+		while [ "$(grep -c "$2" "$T/notify.log" 2>/dev/null)" -lt "$1" ] &&
+		    [ $i -lt 100 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		[ "$(grep -c "$2" "$T/notify.log" 2>/dev/null)" -ge "$1" ]
+	}
+	if NOTIFY_SOCKET="$T/notify.sock" start_server; then
+		wait_msg 1 READY=1 && ok "sd_notify READY=1 once serving" ||
+		    not_ok "sd_notify READY=1 once serving"
+		kill -HUP "$SERVER_PID"
+		wait_msg 1 RELOADING=1 && ok "sd_notify RELOADING=1 on SIGHUP" ||
+		    not_ok "sd_notify RELOADING=1 on SIGHUP"
+		wait_msg 2 READY=1 && ok "sd_notify READY=1 after the reload" ||
+		    not_ok "sd_notify READY=1 after the reload"
+		stop_server
+		wait_msg 1 STOPPING=1 && ok "sd_notify STOPPING=1 on SIGTERM" ||
+		    not_ok "sd_notify STOPPING=1 on SIGTERM"
+	else
+		not_ok "ca-server starts with NOTIFY_SOCKET"
+	fi
+	kill "$npid" 2>/dev/null
+	wait "$npid" 2>/dev/null
+	sed 's/^/# notify: /' "$T/notify.log" 2>/dev/null
+elif [ "${CI:-}" = true ]; then
+	not_ok "built with libsystemd (libsystemd-dev) for sd_notify"
+else
+	skip "sd_notify" "built without libsystemd"
+fi
+
 # ---- sysusers.d and tmpfiles.d, applied to the DESTDIR root ----------------
 mkdir -p "$D/etc"
 check "systemd-sysusers makes the lanyard user" systemd-sysusers --root="$D" \
