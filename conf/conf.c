@@ -970,8 +970,13 @@ conf_load(const char *dir, const char *path, struct conf **confp)
 	if (path == NULL && (p = ly_path_join(dir, "ca.conf")) == NULL)
 		return LY_ERR_ALLOC;
 	if ((r = ly_file_read(path != NULL ? path : p, CONF_FILE_MAX, &text,
-	    &len)) != LY_OK)
+	    &len)) != LY_OK) {
+		/* The usual mistake: --dir at a directory that is no instance. */
+		if (r == LY_ERR_NOT_FOUND && path == NULL)
+			ly_fail(r, "%s is not a Lanyard instance: it has no "
+			    "ca.conf (ca-admin --dir DIR init makes one)", dir);
 		goto out;
+	}
 	if (memchr(text, '\0', len) != NULL) {
 		r = ly_fail(LY_ERR_CONFIG, "%s: contains a NUL byte",
 		    path != NULL ? path : p);

@@ -70,6 +70,9 @@ if [ -n "$def" ] && grep -qF "$def" "$T/refuse.err"; then
 else
 	cat "$T/refuse.err" >>"$LOG"; not_ok "... which --help names"
 fi
+"$CA_SERVER" --dir "$T" --http 127.0.0.1:0 --https off >"$T/srv.out" 2>&1
+has "ca-server --dir at a directory that is not an instance says so" \
+    "$T/srv.out" "is not a Lanyard instance"
 LANYARD_DIR="$T/ca" "$CA_ADMIN" list >"$T/list.out" 2>>"$LOG"
 has "LANYARD_DIR names the instance" "$T/list.out" "client"
 
