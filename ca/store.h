@@ -194,4 +194,13 @@ int		 store_audit_foreach(struct store_txn *, store_audit_cb, void *);
  */
 int		 store_audit_verify(struct store_txn *, uint64_t *countp);
 
+/*
+ * ca/store_copy.c. store_copy() writes a compact, consistent copy of the
+ * environment (one read transaction, writers go on) as dir/data.mdb; dir
+ * must exist and hold no data.mdb. store_usage() gives the bytes in use
+ * (the highest page written) and the map size.
+ */
+int		 store_copy(struct store *, const char *dir);
+int		 store_usage(struct store *, size_t *usedp, size_t *mapp);
+
 #endif /* LANYARD_STORE_H */

@@ -21,7 +21,9 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/ops.h"
 #include "ca/store.h"
+#include "cmd/admin_ops.h"
 #include "conf/conf.h"
 #include "crl/bundle.h"
 #include "crl/crl.h"
@@ -472,6 +474,11 @@ cmd_revoke(int argc, char **argv)
 	/* Revocation must not wait for the HSM: the response is best effort. */
 	if ((r = open_with_ocsp(0, 1, &ca, &resp)) == LY_OK)
 		r = ca_revoke(ca, &serial, reason, inv, actor());
+	/* Issued after the backup this instance was restored from: see ops.h. */
+	if (r == LY_ERR_NOT_FOUND && (r = ca_revoke_unknown(ca, &serial,
+	    CA_ISSUING, reason, 0, inv, actor())) == LY_OK)
+		printf("no certificate %s in the store: revocation recorded "
+		    "without one, for the CRL and OCSP\n", sarg);
 	ocsp_responder_free(resp);
 	ca_close(ca);
 	if (r != LY_OK) {
@@ -1046,6 +1053,13 @@ cmd_token(int argc, char **argv)
 	return usage_err(token_usage, "unknown token command");
 }
 
+/* The commands of cmd/admin_ops.c. */
+static int
+cmd_ops(int argc, char **argv)
+{
+	return admin_ops(dir, actor(), argc, argv);
+}
+
 static const struct cmd cmds[] = {
 	{ "config", cmd_config, "print the default ca.conf, to edit for init --config" },
 	{ "init", cmd_init, "create a new instance in an empty directory" },
@@ -1059,6 +1073,8 @@ static const struct cmd cmds[] = {
 	{ "crl", cmd_crl, "generate and publish every CRL now" },
 	{ "ocsp", cmd_ocsp, "re-sign OCSP responses that are due" },
 	{ "publish", cmd_publish, "write CA certificates, CRLs and OCSP responses as static files" },
+	{ "backup", cmd_ops, "write a verified backup of the instance to a file" },
+	{ "restore", cmd_ops, "make a new instance from a backup and the published CRLs" },
 };
 
 static void
@@ -1113,7 +1129,7 @@ main(int argc, char **argv)
 	for (i = (size_t)a + 1; i < (size_t)argc; i++)
 		if (strcmp(argv[i], "--help") == 0)
 			help = 1;
-	if (strcmp(argv[a], "config") == 0)
+	if (strcmp(argv[a], "config") == 0 || strcmp(argv[a], "restore") == 0)
 		help = 1;
 	if (!help && (dir == NULL || dir[0] == '\0')) {
 		fprintf(stderr, "ca-admin: no instance: give --dir DIR or set "
