@@ -136,4 +136,37 @@ int		 ca_revocation_apply(struct store_txn *txn,
 /* Adds k to the counter ca_revocations() reads, in txn. */
 int		 ca_revocations_add(struct store_txn *txn, uint64_t k);
 
+/* ---- disabled identities (ca/disable.c) -------------------------------- */
+
+/*
+ * The identity key (ca_identity_key()) of an admin's input: kind
+ * "identity" (JSON, canonicalised as issuance does; a "role" member is
+ * kept), "spiffe" (a SPIFFE ID, checked) or "dns" (a DNS name, lower
+ * case). *keyp freed by the caller. LY_ERR_BAD_IDENTITY if malformed.
+ */
+int		 ca_identity_parse_key(const struct conf *, const char *kind,
+		    const char *value, char **keyp);
+/*
+ * Disables identity (a key from ca_identity_parse_key()): from then on
+ * no certificate is issued or reissued for it, whatever the door
+ * (LY_ERR_IDENTITY_DISABLED). With reason >= -1 (-1: no reason code) all
+ * its valid certificates are revoked in the same transaction (*revokedp
+ * of them; their stored OCSP responses are dropped, so OCSP answers
+ * revoked at once); reason -2: none is revoked. Audited
+ * "identity-disable". LY_ERR_STATE if it is disabled already and nothing
+ * is to be revoked.
+ */
+int		 ca_identity_disable(struct ca *, const char *identity,
+		    int reason, const char *actor, size_t *revokedp);
+/* Enables it again; LY_ERR_NOT_FOUND if it was not disabled. Audited. */
+int		 ca_identity_enable(struct ca *, const char *identity,
+		    const char *actor);
+/* The disabled identities as a JSON array of their records (caller decrefs). */
+int		 ca_identity_disabled_list(struct ca *, json_t **arrayp);
+/*
+ * In an issuing transaction: LY_OK, or LY_ERR_IDENTITY_DISABLED if
+ * identity (NULL: none, LY_OK) is disabled.
+ */
+int		 ca_identity_enabled(struct store_txn *, const char *identity);
+
 #endif /* LANYARD_CA_OPS_H */

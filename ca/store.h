@@ -13,6 +13,7 @@
  *              (ocsp/extern.h) and the DER; opaque to ca/
  *   tokens     SHA-256(token) → token record (ca/token.c); the token
  *              itself is never stored
+ *   disabled   SHA-256(identity) → compact JSON (ca/store_disabled.c)
  *
  * Every write transaction is durable when store_txn_commit() returns (no
  * MDB_NOSYNC): the invariants "a serial is recorded before the HSM signs"
@@ -26,7 +27,13 @@
 
 #include "ca/ca.h"
 
-#define STORE_SCHEMA_VERSION	1
+/*
+ * 1: the databases above. 2: "disabled" (identities that may not enroll,
+ * ca/store_disabled.c), and revocation records without a certificate
+ * (status revoked, no DER, notAfter 0) that ca/revoke_unknown.c writes
+ * and a version 1 reader would take for a damaged record.
+ */
+#define STORE_SCHEMA_VERSION	2
 
 struct store;
 struct store_txn;
@@ -58,6 +65,7 @@ struct store_cert {
 /* Flags for store_open(). */
 #define STORE_RDONLY	0x1
 #define STORE_EXISTING	0x2	/* the store must exist already: never make one */
+#define STORE_UPGRADE	0x4	/* an older schema opens writable (ca/upgrade.c) */
 
 /*
  * Opens (creating if needed, unless read-only or STORE_EXISTING) the
@@ -202,5 +210,31 @@ int		 store_audit_verify(struct store_txn *, uint64_t *countp);
  */
 int		 store_copy(struct store *, const char *dir);
 int		 store_usage(struct store *, size_t *usedp, size_t *mapp);
+/* The schema version of the open store (older ones are read-only). */
+uint32_t	 store_schema(const struct store *);
+/*
+ * Migrates a store opened with STORE_UPGRADE to STORE_SCHEMA_VERSION in
+ * one write transaction with an "upgrade" audit entry (detail: compact
+ * JSON, or NULL). LY_ERR_STATE if it is at that version already.
+ */
+int		 store_upgrade(struct store *, const char *actor,
+		    const char *detail);
+
+/*
+ * Disabled identities (ca/store_disabled.c), by the identity key of
+ * ca_identity_key(). The value is compact JSON opaque to the store.
+ * store_disabled_get() borrows *valp until the transaction ends;
+ * LY_ERR_NOT_FOUND if the identity is not disabled (also in a read-only
+ * schema 1 store, which has none). store_disabled_del(): LY_ERR_NOT_FOUND
+ * if it was not disabled.
+ */
+int		 store_disabled_put(struct store_txn *, const char *identity,
+		    const char *val);
+int		 store_disabled_get(struct store_txn *, const char *identity,
+		    const char **valp, size_t *lenp);
+int		 store_disabled_del(struct store_txn *, const char *identity);
+typedef int	(*store_disabled_cb)(const char *val, size_t len, void *);
+int		 store_disabled_foreach(struct store_txn *, store_disabled_cb,
+		    void *);
 
 #endif /* LANYARD_STORE_H */

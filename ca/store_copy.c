@@ -47,3 +47,52 @@ store_usage(struct store *st, size_t *usedp, size_t *mapp)
 	*mapp = ei.me_mapsize;
 	return LY_OK;
 }
+
+uint32_t
+store_schema(const struct store *st)
+{
+	return st->schema;
+}
+
+int
+store_upgrade(struct store *st, const char *actor, const char *detail)
+{
+	struct store_txn *t = NULL;
+	unsigned char buf[4];
+	uint32_t from = st->schema;
+	MDB_val k, v;
+	int rc, r;
+
+	if (!st->upgrade || st->rdonly)
+		return ly_fail(LY_ERR_ARG, "store_upgrade: store not opened "
+		    "for an upgrade");
+	if (from >= STORE_SCHEMA_VERSION)
+		return ly_fail(LY_ERR_STATE, "the store is at schema version "
+		    "%u already", from);
+	if ((r = store_txn_begin(st, 1, &t)) != LY_OK)
+		return r;
+	/*
+	 * 1 → 2: the "disabled" database, which store_open() made with
+	 * STORE_UPGRADE, and the version; revocation records without a
+	 * certificate need no change of the records there are.
+	 */
+	store_be32_put(buf, STORE_SCHEMA_VERSION);
+	/* store_meta_put() keeps its hands off the store's own keys. */
+	k.mv_size = 6;
+	k.mv_data = (void *)"schema";
+	v.mv_size = sizeof(buf);
+	v.mv_data = buf;
+	if ((rc = mdb_put(t->txn, st->meta, &k, &v, 0)) != 0) {
+		r = store_mdb_err(rc, "store: schema version");
+		goto out;
+	}
+	if ((r = store_audit_append(t, actor, "upgrade", detail)) != LY_OK)
+		goto out;
+	r = store_txn_commit(t);
+	t = NULL;
+	if (r == LY_OK)
+		st->schema = STORE_SCHEMA_VERSION;
+ out:
+	store_txn_abort(t);
+	return r;
+}

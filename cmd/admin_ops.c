@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "ca/ca.h"
 #include "ca/ops.h"
 #include "cmd/admin_ops.h"
@@ -145,12 +147,135 @@ cmd_restore(const char *dir, const char *actor, int argc, char **argv)
 	return 0;
 }
 
+static const char *identity_usage = "identity disable (--identity JSON | "
+    "--spiffe URI | --dns NAME) [--revoke REASON] | identity enable "
+    "(--identity JSON | --spiffe URI | --dns NAME) | identity list [--json]";
+
+/* disable and enable: the identity from the options, and --revoke. */
+static int
+identity_change(const char *dir, const char *actor, int argc, char **argv,
+    int disable)
+{
+	static const struct option opts[] = {
+		{ "identity", required_argument, NULL, 'i' },
+		{ "spiffe", required_argument, NULL, 's' },
+		{ "dns", required_argument, NULL, 'd' },
+		{ "revoke", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *kind = NULL, *value = NULL;
+	struct ca *ca = NULL;
+	char *key = NULL;
+	size_t n = 0;
+	int c, reason = -2, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+		case 's':
+		case 'd':
+			if (kind != NULL)
+				return usage_err(identity_usage, "one identity");
+			kind = c == 'i' ? "identity" : c == 's' ? "spiffe" :
+			    "dns";
+			value = optarg;
+			break;
+		case 'r':
+			if (!disable || (reason = ca_reason_parse(optarg)) < -1)
+				return usage_err(identity_usage, disable ?
+				    "unknown reason" : "--revoke is for disable");
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n", identity_usage);
+			return 0;
+		default:
+			return usage_err(identity_usage, NULL);
+		}
+	}
+	if (optind != argc || kind == NULL)
+		return usage_err(identity_usage, "--identity, --spiffe or "
+		    "--dns is required");
+	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) != LY_OK ||
+	    (r = ca_identity_parse_key(ca_conf(ca), kind, value, &key)) !=
+	    LY_OK)
+		goto out;
+	if (disable)
+		r = ca_identity_disable(ca, key, reason, actor, &n);
+	else
+		r = ca_identity_enable(ca, key, actor);
+ out:
+	ca_close(ca);
+	if (r != LY_OK) {
+		free(key);
+		return fail(r);
+	}
+	if (disable)
+		printf("disabled %s; %zu certificates revoked\n", key, n);
+	else
+		printf("enabled %s\n", key);
+	free(key);
+	return 0;
+}
+
+static int
+identity_list(const char *dir, int argc, char **argv)
+{
+	struct ca *ca = NULL;
+	json_t *a = NULL, *o;
+	size_t i;
+	int json = argc == 2 && strcmp(argv[1], "--json") == 0, r;
+
+	if (argc > 2 || (argc == 2 && !json))
+		return usage_err(identity_usage, NULL);
+	if ((r = ca_open(dir, CA_OPEN_READONLY, &ca)) == LY_OK)
+		r = ca_identity_disabled_list(ca, &a);
+	ca_close(ca);
+	if (r != LY_OK)
+		return fail(r);
+	if (json) {
+		char *s = json_dumps(a, JSON_INDENT(2));
+
+		if (s != NULL)
+			printf("%s\n", s);
+		free(s);
+	} else {
+		printf("%-20s %-16s %s\n", "DISABLED_AT", "BY", "IDENTITY");
+		json_array_foreach(a, i, o)
+			printf("%-20s %-16s %s\n", json_string_value(
+			    json_object_get(o, "disabled_at")),
+			    json_string_value(json_object_get(o, "by")),
+			    json_string_value(json_object_get(o, "identity")));
+	}
+	json_decref(a);
+	return 0;
+}
+
+static int
+cmd_identity(const char *dir, const char *actor, int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+		if (argc < 2)
+			return usage_err(identity_usage, NULL);
+		printf("usage: ca-admin --dir DIR %s\n", identity_usage);
+		return 0;
+	}
+	if (strcmp(argv[1], "disable") == 0)
+		return identity_change(dir, actor, argc - 1, argv + 1, 1);
+	if (strcmp(argv[1], "enable") == 0)
+		return identity_change(dir, actor, argc - 1, argv + 1, 0);
+	if (strcmp(argv[1], "list") == 0)
+		return identity_list(dir, argc - 1, argv + 1);
+	return usage_err(identity_usage, "unknown identity command");
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(const char *, const char *, int, char **);
 } ops[] = {
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },
+	{ "identity", cmd_identity },
 };
 
 int

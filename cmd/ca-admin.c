@@ -1075,6 +1075,7 @@ static const struct cmd cmds[] = {
 	{ "publish", cmd_publish, "write CA certificates, CRLs and OCSP responses as static files" },
 	{ "backup", cmd_ops, "write a verified backup of the instance to a file" },
 	{ "restore", cmd_ops, "make a new instance from a backup and the published CRLs" },
+	{ "identity", cmd_ops, "disable, enable or list disabled identities" },
 };
 
 static void
