@@ -303,10 +303,9 @@ dir_of(const char *path)
 	return strndup(path, (size_t)(s - path));
 }
 
-/* The audit entry and the time of the last backup, in one transaction. */
-static int
-backup_record(struct ca *ca, const char *out, const struct ca_backup_info *bi,
-    const char *actor)
+int
+ca_backup_record(struct store *st, const char *out,
+    const struct ca_backup_info *bi, const char *actor)
 {
 	struct store_txn *txn = NULL;
 	unsigned char tb[8];
@@ -322,7 +321,7 @@ backup_record(struct ca *ca, const char *out, const struct ca_backup_info *bi,
 		goto out;
 	for (i = 0; i < 8; i++)
 		tb[i] = (unsigned char)((uint64_t)bi->created >> (56 - 8 * i));
-	if ((r = store_txn_begin(ca_store(ca), 1, &txn)) != LY_OK)
+	if ((r = store_txn_begin(st, 1, &txn)) != LY_OK)
 		goto out;
 	if ((r = store_meta_put(txn, CA_META_BACKUP_LAST, tb, sizeof(tb))) !=
 	    LY_OK ||
@@ -368,6 +367,19 @@ backup_verify(const char *file, const char *checkdir, size_t map_size,
 int
 ca_backup(struct ca *ca, const char *out, const char *actor,
     struct ca_backup_info *info)
+{
+	struct ca_backup_info bi;
+	int r;
+
+	if ((r = ca_backup_write(ca, out, &bi)) != LY_OK ||
+	    (r = ca_backup_record(ca_store(ca), out, &bi, actor)) != LY_OK)
+		return r;
+	*info = bi;
+	return LY_OK;
+}
+
+int
+ca_backup_write(struct ca *ca, const char *out, struct ca_backup_info *info)
 {
 	const struct conf *conf = ca_conf(ca);
 	struct ca_backup_info bi;
@@ -444,8 +456,6 @@ ca_backup(struct ca *ca, const char *out, const char *actor,
 		close(fd);
 		fd = -1;
 	}
-	if ((r = backup_record(ca, out, &bi, actor)) != LY_OK)
-		goto out;
 	*info = bi;
 	r = LY_OK;
  out:

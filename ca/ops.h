@@ -48,6 +48,17 @@ int		 ca_backup(struct ca *, const char *out, const char *actor,
 		    struct ca_backup_info *info);
 
 /*
+ * The two halves of ca_backup(): the verified file (the instance may be
+ * open read-only), then the audit entry and CA_META_BACKUP_LAST in one
+ * write transaction of st.
+ */
+int		 ca_backup_write(struct ca *, const char *out,
+		    struct ca_backup_info *info);
+struct store;
+int		 ca_backup_record(struct store *st, const char *out,
+		    const struct ca_backup_info *info, const char *actor);
+
+/*
  * Unpacks the backup file (untrusted: at most CA_BACKUP_MAX_ENTRIES
  * regular files, names of the allowed shape, no links, no "..", sizes
  * capped, every file listed in the manifest with its SHA-256 and size,
@@ -135,6 +146,20 @@ int		 ca_revocation_apply(struct store_txn *txn,
 		    const char *source, int *appliedp);
 /* Adds k to the counter ca_revocations() reads, in txn. */
 int		 ca_revocations_add(struct store_txn *txn, uint64_t k);
+
+/* ---- store schema upgrade (ca/upgrade.c) ------------------------------- */
+
+/*
+ * Migrates the store of the instance in dir to STORE_SCHEMA_VERSION:
+ * first a verified backup to backup (NULL: DIR/backup-before-upgrade-
+ * <time>.tar), taken read-only, then the migration in one write
+ * transaction with an "upgrade" audit entry naming the backup, and the
+ * backup recorded. *fromp is the version found. LY_ERR_STATE if the
+ * store is current already; nothing is written if the backup fails.
+ * Stop ca-server first: the running server has the old store open.
+ */
+int		 ca_upgrade(const char *dir, const char *backup,
+		    const char *actor, uint32_t *fromp, char **backupp);
 
 /* ---- disabled identities (ca/disable.c) -------------------------------- */
 

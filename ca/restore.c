@@ -403,6 +403,27 @@ restore_apply(struct ca *ca, const struct revlist *l, const char *file,
 	return r;
 }
 
+/* A backup of an older schema is migrated as "ca-admin upgrade" would. */
+static int
+upgrade_if_old(const char *sdir, size_t map_size, const char *actor)
+{
+	struct store *st = NULL;
+	char detail[96];
+	int r;
+
+	if ((r = store_open(sdir, map_size, STORE_EXISTING | STORE_UPGRADE,
+	    &st)) != LY_OK)
+		return r;
+	if (store_schema(st) < STORE_SCHEMA_VERSION) {
+		snprintf(detail, sizeof(detail), "{\"from\":%u,\"to\":%d,"
+		    "\"during\":\"restore\"}", store_schema(st),
+		    STORE_SCHEMA_VERSION);
+		r = store_upgrade(st, actor, detail);
+	}
+	store_close(st);
+	return r;
+}
+
 /* dir must be absent or empty; *made is 1 if it was created here. */
 static int
 target_ready(const char *dir, int *made)
@@ -532,6 +553,7 @@ ca_restore(const char *file, const char *dir, const char *const *crls,
 	if ((r = ca_backup_unpack(file, dir, &m)) != LY_OK ||
 	    (r = layout_check(dir, m, &map_size)) != LY_OK ||
 	    (r = ca_backup_check_store(sdir, map_size, &seq)) != LY_OK ||
+	    (r = upgrade_if_old(sdir, map_size, actor)) != LY_OK ||
 	    (r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) != LY_OK)
 		goto out;
 	for (i = 0; i < ncrls; i++)

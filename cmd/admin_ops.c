@@ -14,6 +14,7 @@
 
 #include "ca/ca.h"
 #include "ca/ops.h"
+#include "ca/store.h"
 #include "cmd/admin_ops.h"
 #include "util/util.h"
 
@@ -269,10 +270,47 @@ cmd_identity(const char *dir, const char *actor, int argc, char **argv)
 	return usage_err(identity_usage, "unknown identity command");
 }
 
+static int
+cmd_upgrade(const char *dir, const char *actor, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "backup", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "upgrade [--backup FILE]";
+	const char *backup = NULL;
+	char *path = NULL;
+	uint32_t from = 0;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			backup = optarg;
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n", u);
+			return 0;
+		default:
+			return usage_err(u, NULL);
+		}
+	}
+	if (optind != argc)
+		return usage_err(u, NULL);
+	if ((r = ca_upgrade(dir, backup, actor, &from, &path)) != LY_OK)
+		return fail(r);
+	printf("store upgraded from schema version %u to %d; backup before "
+	    "the upgrade: %s\n", from, STORE_SCHEMA_VERSION, path);
+	free(path);
+	return 0;
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(const char *, const char *, int, char **);
 } ops[] = {
+	{ "upgrade", cmd_upgrade },
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },
 	{ "identity", cmd_identity },

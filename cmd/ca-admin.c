@@ -1076,6 +1076,7 @@ static const struct cmd cmds[] = {
 	{ "backup", cmd_ops, "write a verified backup of the instance to a file" },
 	{ "restore", cmd_ops, "make a new instance from a backup and the published CRLs" },
 	{ "identity", cmd_ops, "disable, enable or list disabled identities" },
+	{ "upgrade", cmd_ops, "migrate the store to this version's schema, after a backup" },
 };
 
 static void
