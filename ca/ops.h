@@ -147,6 +147,39 @@ int		 ca_revocation_apply(struct store_txn *txn,
 /* Adds k to the counter ca_revocations() reads, in txn. */
 int		 ca_revocations_add(struct store_txn *txn, uint64_t k);
 
+/* ---- tidy (ca/tidy.c) -------------------------------------------------- */
+
+#define CA_TIDY_KEEP_DAYS	90	/* default of --keep and [ca] tidy_keep */
+
+struct ca_tidy_info {
+	size_t		 certs;		/* records removed (or, dry, to be) */
+	size_t		 revoked;	/* ... of which revoked */
+	size_t		 kept;		/* revoked, expired long enough, but
+					   no CRL since expiry lists them yet */
+	size_t		 tokens;	/* token records removed */
+};
+/* Called for each record tidy removes (dry run: would remove). */
+typedef void	(*ca_tidy_cb)(const char *kind, const char *id,
+		    const char *status, time_t when, void *arg);
+/*
+ * Removes what has expired more than keep_days ago: certificate records
+ * whose notAfter is older (with their index entries and OCSP response)
+ * and used, revoked or expired tokens. Never a revoked certificate whose
+ * CRL entry is still required: it goes only once the current full CRL of
+ * its CA (and shard) was issued after its notAfter and lists it, so at
+ * least one CRL past expiry carried it (RFC 5280 5.1.2.6; the Vault PKI
+ * tidy of CVE-2021-29653 dropped entries early). Never a revocation
+ * record without a certificate (notAfter unknown), never a claimed
+ * token. The audit log keeps everything; the tidy itself is audited
+ * ("tidy", with the counts) unless dry_run, which writes nothing.
+ */
+int		 ca_tidy(struct ca *, int keep_days, int dry_run,
+		    const char *actor, ca_tidy_cb cb, void *arg,
+		    struct ca_tidy_info *info);
+/* Token record internals for tidy (ca/token.c): state now and times. */
+int		 ca_token_rec_times(const void *rec, size_t len, int *statep,
+		    time_t *expiresp, time_t *used_atp);
+
 /* ---- store schema upgrade (ca/upgrade.c) ------------------------------- */
 
 /*

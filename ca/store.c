@@ -866,6 +866,78 @@ store_cert_put(struct store_txn *t, const struct store_cert *c)
 }
 
 int
+store_cert_del(struct store_txn *t, const struct ca_serial *serial)
+{
+	struct store_cert oc;
+	struct cert_idx old;
+	unsigned char ek[8 + CA_SERIAL_LEN], rk[1 + CA_SERIAL_LEN];
+	unsigned char hash[32];
+	MDB_val k, v, iv;
+	int rc, r;
+
+	if ((r = store_txn_need_write(t, "store_cert_del")) != LY_OK)
+		return r;
+	k.mv_size = CA_SERIAL_LEN;
+	k.mv_data = (void *)serial->b;
+	if ((rc = mdb_get(t->txn, t->st->certs, &k, &v)) != 0)
+		return store_mdb_err(rc, "store_cert_del");
+	/* The index entries come from the record, taken before it goes. */
+	if ((r = cert_decode(&k, &v, &oc)) != LY_OK ||
+	    (r = cert_idx_of(&oc, &old)) != LY_OK)
+		return r;
+	iv.mv_size = CA_SERIAL_LEN;
+	iv.mv_data = (void *)serial->b;
+	if (old.has_id) {
+		MDB_val hk = { sizeof(hash), hash };
+
+		memcpy(hash, old.idhash, sizeof(hash));
+		if ((r = idx_del(t, t->st->identity, &hk, &iv,
+		    "identity index")) != LY_OK)
+			return r;
+	}
+	if (old.not_after != 0) {
+		MDB_val ekv = { sizeof(ek), ek };
+
+		store_be64_put(ek, (uint64_t)old.not_after);
+		memcpy(ek + 8, serial->b, CA_SERIAL_LEN);
+		if ((r = idx_del(t, t->st->expiry, &ekv, NULL,
+		    "expiry index")) != LY_OK)
+			return r;
+	}
+	if (old.revoked) {
+		MDB_val rkv = { sizeof(rk), rk };
+
+		rk[0] = old.ca;
+		memcpy(rk + 1, serial->b, CA_SERIAL_LEN);
+		if ((r = idx_del(t, t->st->revoked, &rkv, NULL,
+		    "revoked index")) != LY_OK)
+			return r;
+	}
+	if ((r = idx_del(t, t->st->ocsp, &k, NULL, "ocsp")) != LY_OK)
+		return r;
+	if ((rc = mdb_del(t->txn, t->st->certs, &k, NULL)) != 0)
+		return store_mdb_err(rc, "store_cert_del");
+	return LY_OK;
+}
+
+int
+store_token_del(struct store_txn *t, const unsigned char hash[32])
+{
+	MDB_val k;
+	int rc, r;
+
+	if ((r = store_txn_need_write(t, "store_token_del")) != LY_OK)
+		return r;
+	if (t->st->no_tokens)
+		return ly_fail(LY_ERR_NOT_FOUND, "store_token_del: not found");
+	k.mv_size = 32;
+	k.mv_data = (void *)hash;
+	if ((rc = mdb_del(t->txn, t->st->tokens, &k, NULL)) != 0)
+		return store_mdb_err(rc, "store_token_del");
+	return LY_OK;
+}
+
+int
 store_cert_get(struct store_txn *t, const struct ca_serial *serial,
     struct store_cert **certp)
 {

@@ -118,6 +118,15 @@ int		 store_cert_get(struct store_txn *, const struct ca_serial *,
 void		 store_cert_free(struct store_cert *);
 
 /*
+ * Removes a record with its identity, expiry and revoked index entries
+ * and its stored OCSP response (ca/tidy.c decides which may go; the
+ * audit log keeps their history). LY_ERR_NOT_FOUND if absent.
+ * store_token_del() removes a token record the same way.
+ */
+int		 store_cert_del(struct store_txn *, const struct ca_serial *);
+int		 store_token_del(struct store_txn *, const unsigned char hash[32]);
+
+/*
  * Calls cb for each record in serial order (store_cert_foreach) or for
  * each record of an identity (store_cert_by_identity). The record is
  * valid during the call only. cb returns 0 to go on, non-zero to stop

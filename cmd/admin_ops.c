@@ -306,10 +306,73 @@ cmd_upgrade(const char *dir, const char *actor, int argc, char **argv)
 	return 0;
 }
 
+static void
+tidy_print(const char *kind, const char *id, const char *status, time_t when,
+    void *arg)
+{
+	char ts[21];
+
+	ly_time_fmt(when, ts);
+	printf("%s %-11s %-40s %-8s %s\n", *(int *)arg ? "would remove" :
+	    "removed", kind, id, status, ts);
+}
+
+static int
+cmd_tidy(const char *dir, const char *actor, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "keep", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "tidy [--dry-run] [--keep DAYS]";
+	struct ca_tidy_info ti;
+	struct ca *ca = NULL;
+	char *end;
+	long keep = CA_TIDY_KEEP_DAYS;
+	int c, dry = 0, r;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			dry = 1;
+			break;
+		case 'k':
+			keep = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || keep < 0 ||
+			    keep > 36600)
+				return usage_err(u, "--keep takes 0 to 36600 "
+				    "days");
+			break;
+		case 'h':
+			printf("usage: ca-admin --dir DIR %s\n", u);
+			return 0;
+		default:
+			return usage_err(u, NULL);
+		}
+	}
+	if (optind != argc)
+		return usage_err(u, NULL);
+	if ((r = ca_open(dir, dry ? CA_OPEN_READONLY : CA_OPEN_NO_HSM,
+	    &ca)) == LY_OK)
+		r = ca_tidy(ca, (int)keep, dry, actor, tidy_print, &dry, &ti);
+	ca_close(ca);
+	if (r != LY_OK)
+		return fail(r);
+	printf("%s %zu certificate records (%zu revoked) and %zu tokens that "
+	    "expired or were used more than %ld days ago; %zu revoked kept "
+	    "until a CRL after their expiry lists them\n", dry ?
+	    "would remove" : "removed", ti.certs, ti.revoked, ti.tokens, keep,
+	    ti.kept);
+	return 0;
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(const char *, const char *, int, char **);
 } ops[] = {
+	{ "tidy", cmd_tidy },
 	{ "upgrade", cmd_upgrade },
 	{ "backup", cmd_backup },
 	{ "restore", cmd_restore },

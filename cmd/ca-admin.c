@@ -1077,6 +1077,7 @@ static const struct cmd cmds[] = {
 	{ "restore", cmd_ops, "make a new instance from a backup and the published CRLs" },
 	{ "identity", cmd_ops, "disable, enable or list disabled identities" },
 	{ "upgrade", cmd_ops, "migrate the store to this version's schema, after a backup" },
+	{ "tidy", cmd_ops, "remove records that expired long ago (never a needed CRL entry)" },
 };
 
 static void
