@@ -180,6 +180,40 @@ int		 ca_tidy(struct ca *, int keep_days, int dry_run,
 int		 ca_token_rec_times(const void *rec, size_t len, int *statep,
 		    time_t *expiresp, time_t *used_atp);
 
+/* ---- status (ca/status.c) ---------------------------------------------- */
+
+#define CA_STATUS_PROFILES	32
+#define CA_STATUS_EXPIRING	(7 * 86400)	/* "expiring soon" */
+
+struct ca_status_profile {
+	char		 name[CONF_NAME_MAX];
+	uint64_t	 valid, revoked, expired, reserved;
+	uint64_t	 expiring;	/* valid, notAfter within 7 days */
+};
+struct ca_status {
+	time_t		 now;
+	struct {
+		char	 name[CONF_NAME_MAX];
+		time_t	 not_after;
+	}		 ca[2];		/* CA_ROOT, CA_ISSUING */
+	time_t		 ocsp_not_after;	/* newest valid "ocsp" cert; 0 */
+	time_t		 tls_not_after;		/* DIR/tls/server.crt; 0 */
+	size_t		 store_used, store_map;	/* bytes */
+	uint32_t	 schema;
+	time_t		 last_backup;		/* 0: never */
+	uint64_t	 tokens_outstanding;	/* unused or claimed */
+	uint64_t	 disabled;		/* identities */
+	struct ca_status_profile profiles[CA_STATUS_PROFILES];
+	size_t		 nprofiles;
+};
+/*
+ * Fills *st from the certificate files and one read transaction of the
+ * store (a read-only store will do): no HSM, no PIN. A full pass over
+ * the certificates (~30 ms per 100,000 here): for ca-admin status and a
+ * /metrics scrape, not for a hot path. CRLs are crl/'s (crl_get()).
+ */
+int		 ca_status_get(struct ca *, struct ca_status *st);
+
 /* ---- store schema upgrade (ca/upgrade.c) ------------------------------- */
 
 /*

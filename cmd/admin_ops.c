@@ -368,10 +368,18 @@ cmd_tidy(const char *dir, const char *actor, int argc, char **argv)
 	return 0;
 }
 
+static int
+cmd_status(const char *dir, const char *actor, int argc, char **argv)
+{
+	(void)actor;
+	return admin_status(dir, argc, argv);
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(const char *, const char *, int, char **);
 } ops[] = {
+	{ "status", cmd_status },
 	{ "tidy", cmd_tidy },
 	{ "upgrade", cmd_upgrade },
 	{ "backup", cmd_backup },

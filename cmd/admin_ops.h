@@ -14,4 +14,11 @@
  */
 int	 admin_ops(const char *dir, const char *actor, int argc, char **argv);
 
+/*
+ * ca-admin status [--json] [--no-hsm] (cmd/admin_status.c): 0 nothing
+ * needs action, 1 something does (listed) or the status could not be
+ * read, 2 usage.
+ */
+int	 admin_status(const char *dir, int argc, char **argv);
+
 #endif /* LANYARD_ADMIN_OPS_H */

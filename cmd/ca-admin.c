@@ -1078,6 +1078,7 @@ static const struct cmd cmds[] = {
 	{ "identity", cmd_ops, "disable, enable or list disabled identities" },
 	{ "upgrade", cmd_ops, "migrate the store to this version's schema, after a backup" },
 	{ "tidy", cmd_ops, "remove records that expired long ago (never a needed CRL entry)" },
+	{ "status", cmd_ops, "what needs action today; non-zero exit if anything does" },
 };
 
 static void
