@@ -102,7 +102,10 @@ ocsp -serial 0x5EC0DE5EC0DE5EC0DE >"$T/ou.txt"
 has "OCSP: a serial never seen is unknown, not good" "$T/ou.txt" ": unknown"
 
 # An admin revokes a serial the store does not know (issued after the backup).
-check "revoke a serial the store does not know" admin revoke --serial 5EC0DE5EC0DE5EC0DE
+refuse "a serial the store does not know needs --unknown" admin revoke --serial 5EC0DE5EC0DE5EC0DE
+has "... and the message says so" "$T/refuse.err" "--unknown"
+check "revoke --unknown of a serial the store does not know" \
+    admin revoke --serial 5EC0DE5EC0DE5EC0DE --unknown
 ocsp -serial 0x5EC0DE5EC0DE5EC0DE >"$T/ou2.txt"
 has "OCSP: that serial is now revoked" "$T/ou2.txt" ": revoked"
 stop_server
