@@ -140,8 +140,11 @@ bfile_add(struct bfile *f, size_t *np, const char *name, const char *path)
 	if (*np >= BACKUP_MAX_FILES)
 		return ly_fail(LY_ERR_INTERNAL, "backup: too many files");
 	if ((f[*np].name = strdup(name)) == NULL ||
-	    (f[*np].path = strdup(path)) == NULL)
+	    (f[*np].path = strdup(path)) == NULL) {
+		free(f[*np].name);
+		f[*np].name = NULL;
 		return LY_ERR_ALLOC;
+	}
 	(*np)++;
 	return LY_OK;
 }

@@ -498,7 +498,7 @@ static int
 layout_check(const char *dir, json_t *manifest, size_t *map_sizep)
 {
 	struct conf *conf = NULL;
-	char *want = NULL, *real = NULL;
+	char *want = NULL, *real = NULL, *named = NULL;
 	int r;
 
 	if ((r = conf_load(dir, NULL, &conf)) != LY_OK)
@@ -507,7 +507,8 @@ layout_check(const char *dir, json_t *manifest, size_t *map_sizep)
 	if ((want = ly_path_join(dir, "store")) == NULL)
 		goto out;
 	if ((real = realpath(want, NULL)) == NULL ||
-	    strcmp(real, conf->store_dir) != 0) {
+	    (named = realpath(conf->store_dir, NULL)) == NULL ||
+	    strcmp(real, named) != 0) {
 		r = ly_fail(LY_ERR_CONFIG, "ca.conf of the backup names the "
 		    "store %s, not %s: restore it by hand (docs/operations.md)",
 		    conf->store_dir, want);
@@ -523,6 +524,7 @@ layout_check(const char *dir, json_t *manifest, size_t *map_sizep)
  out:
 	free(want);
 	free(real);
+	free(named);
 	conf_free(conf);
 	return r;
 }

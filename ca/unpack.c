@@ -31,10 +31,24 @@
 #define UNPACK_STORE_MAX	((int64_t)1 << 40)	/* 1 TiB */
 #define UNPACK_CHUNK		(64 * 1024)
 
+/* Names a backup never holds: secrets, tokens, the TLS key. */
+static int
+name_secret(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n >= 4 && (strcmp(name + n - 4, ".pin") == 0 ||
+	    strcmp(name + n - 4, ".key") == 0)) ||
+	    strncmp(name, "tls/", 4) == 0 ||
+	    (strncmp(name, "hsm/", 4) == 0 &&
+	    strcmp(name, "hsm/softhsm2.conf") != 0);
+}
+
 /*
  * A relative name of at most UNPACK_DEPTH_MAX components of
  * [A-Za-z0-9._-], none empty or starting with '.', so no "..", no
- * absolute path, no hidden file.
+ * absolute path, no hidden file; and none of name_secret(): a backup
+ * cannot plant a PIN file, a token or a key in the new instance.
  */
 static int
 name_ok(const char *name)
@@ -43,7 +57,7 @@ name_ok(const char *name)
 	size_t depth = 1;
 
 	if (name == NULL || name[0] == '\0' ||
-	    strlen(name) > UNPACK_NAME_MAX)
+	    strlen(name) > UNPACK_NAME_MAX || name_secret(name))
 		return 0;
 	for (p = name; *p != '\0'; p++) {
 		if (p == name || p[-1] == '/') {

@@ -61,6 +61,39 @@ refuse "a CRL of another CA is refused" "$CA_ADMIN" restore --from "$T/bk.tar" \
 has "it says why" "$T/refuse.err" "not signed by a CA of this backup"
 refuse "a file that is not a CRL is refused" "$CA_ADMIN" restore --from "$T/bk.tar" \
     --dir "$T/ca" --crl "$T/a.csr"
+# Hostile containers (python3's tarfile writes what GNU tar would not):
+# a name out of the directory, a link, a PIN file the manifest lists.
+hostile() {
+	python3 - "$T/bk.tar" "$T/$1.tar" "$1" <<'PY'
+import hashlib, io, json, sys, tarfile
+src, dst, kind = sys.argv[1:4]
+with tarfile.open(src) as t:
+    m = json.load(t.extractfile("MANIFEST.json"))
+    files = {n: t.extractfile(n).read() for n in m["files"]}
+extra = {"dotdot": "../evil", "link": "certs/link", "pin": "hsm/issuing.pin"}[kind]
+data = b"123456"
+m["files"][extra] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+with tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) as t:
+    def add(name, b, typ=tarfile.REGTYPE):
+        i = tarfile.TarInfo(name); i.size = len(b) if typ == tarfile.REGTYPE else 0; i.type = typ
+        if typ == tarfile.SYMTYPE: i.linkname = "/etc/passwd"
+        t.addfile(i, io.BytesIO(b) if typ == tarfile.REGTYPE else None)
+    add("MANIFEST.json", json.dumps(m).encode())
+    for n, b in files.items():
+        add(n, b)
+    add(extra, data, tarfile.SYMTYPE if kind == "link" else tarfile.REGTYPE)
+PY
+}
+for k in dotdot link pin; do
+	hostile $k 2>>"$LOG"
+	refuse "a backup with a $k entry is refused" "$CA_ADMIN" restore \
+	    --from "$T/$k.tar" --dir "$T/ca"
+	if grep -qE 'bad entry|not a plain file' "$T/refuse.err"; then
+		ok "... for that entry ($(grep -oE 'bad entry [^ ]*|not a plain file[^:]*: [^ ]*' "$T/refuse.err"))"
+	else not_ok "... for that entry"; cat "$T/refuse.err" >>"$LOG"; fi
+	check "... and nothing of it is left" test ! -e "$T/ca/ca.conf"
+done
+check "nothing was written outside the new directory" test ! -e "$T/evil"
 rm -rf "$T/ca"
 
 "$CA_ADMIN" restore --from "$T/bk.tar" --dir "$T/ca" --crl "$T/keep/issuing.crl" \
