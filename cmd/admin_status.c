@@ -340,9 +340,11 @@ admin_status(const char *dir, int argc, char **argv)
 		else if (strcmp(argv[i], "--no-hsm") == 0)
 			nohsm = 1;
 		else {
-			fprintf(stderr, "usage: ca-admin [--dir DIR] status "
-			    "[--json] [--no-hsm]\n");
-			return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+			int help = strcmp(argv[i], "--help") == 0;
+
+			fprintf(help ? stdout : stderr, "usage: ca-admin --dir "
+			    "DIR status [--json] [--no-hsm]\n");
+			return help ? 0 : 2;
 		}
 	}
 	memset(&rp, 0, sizeof(rp));
