@@ -297,7 +297,7 @@ test_schema_upgrade(void **state)
 	struct fx *fx = *state;
 	struct store *st = open_rw(fx->dir);
 	struct store_txn *t;
-	struct store_cert c;
+	struct store_cert c, *g = NULL;
 	unsigned char one[4] = { 0, 0, 0, 1 }, buf[4];
 	size_t len = sizeof(buf);
 	const char *v;
@@ -327,8 +327,8 @@ test_schema_upgrade(void **state)
 	t = begin(st, 0);
 	assert_int_equal(store_disabled_get(t, "{\"userId\":1}", &v, &len),
 	    LY_ERR_NOT_FOUND);
-	assert_int_equal(store_cert_get(t, &c.serial, &(struct store_cert *){
-	    NULL }), LY_OK);
+	assert_int_equal(store_cert_get(t, &c.serial, &g), LY_OK);
+	store_cert_free(g);
 	store_txn_abort(t);
 	store_close(st);
 
