@@ -264,31 +264,27 @@ ocsp_file(struct ca *ca, const char *path, X509_STORE *xs, struct revlist *l,
 	return r;
 }
 
+#define RESTORE_OCSP_DEPTH	8	/* base64's '/' makes subdirectories */
+
+/* The files under dir, recursively (no links followed), as ocsp_file(). */
 static int
-ocsp_dir_read(struct ca *ca, const char *dir, struct revlist *l,
-    struct ca_restore_info *info)
+ocsp_walk(struct ca *ca, const char *dir, int depth, X509_STORE *xs,
+    struct revlist *l, struct ca_restore_info *info, size_t *np)
 {
-	X509_STORE *xs = NULL;
-	DIR *d = NULL;
+	DIR *d;
 	struct dirent *de;
 	struct stat sb;
-	char *path = NULL;
-	size_t n = 0;
-	int r = LY_ERR_ALLOC;
+	char *path;
+	int r = LY_OK;
 
-	if ((xs = X509_STORE_new()) == NULL ||
-	    !X509_STORE_add_cert(xs, ca_cert(ca, CA_ROOT)) ||
-	    !X509_STORE_add_cert(xs, ca_cert(ca, CA_ISSUING)))
-		goto out;
-	if ((d = opendir(dir)) == NULL) {
-		r = ly_fail(LY_ERR_IO, "%s: %s", dir, strerror(errno));
-		goto out;
-	}
-	r = LY_OK;
+	if (depth > RESTORE_OCSP_DEPTH)
+		return ly_fail(LY_ERR_TOO_LARGE, "%s: nested too deep", dir);
+	if ((d = opendir(dir)) == NULL)
+		return ly_fail(LY_ERR_IO, "%s: %s", dir, strerror(errno));
 	while (r == LY_OK && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (++n > RESTORE_OCSP_FILES) {
+		if (++*np > RESTORE_OCSP_FILES) {
 			r = ly_fail(LY_ERR_TOO_LARGE, "%s: too many files", dir);
 			break;
 		}
@@ -296,14 +292,30 @@ ocsp_dir_read(struct ca *ca, const char *dir, struct revlist *l,
 			r = LY_ERR_ALLOC;
 			break;
 		}
-		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+		if (lstat(path, &sb) == -1)
+			r = ly_fail(LY_ERR_IO, "%s: %s", path, strerror(errno));
+		else if (S_ISDIR(sb.st_mode))
+			r = ocsp_walk(ca, path, depth + 1, xs, l, info, np);
+		else if (S_ISREG(sb.st_mode))
 			r = ocsp_file(ca, path, xs, l, info);
 		free(path);
-		path = NULL;
 	}
- out:
-	if (d != NULL)
-		closedir(d);
+	closedir(d);
+	return r;
+}
+
+static int
+ocsp_dir_read(struct ca *ca, const char *dir, struct revlist *l,
+    struct ca_restore_info *info)
+{
+	X509_STORE *xs = NULL;
+	size_t n = 0;
+	int r = LY_ERR_ALLOC;
+
+	if ((xs = X509_STORE_new()) != NULL &&
+	    X509_STORE_add_cert(xs, ca_cert(ca, CA_ROOT)) &&
+	    X509_STORE_add_cert(xs, ca_cert(ca, CA_ISSUING)))
+		r = ocsp_walk(ca, dir, 0, xs, l, info, &n);
 	X509_STORE_free(xs);
 	return r;
 }

@@ -38,6 +38,7 @@ admin revoke --serial "$A" --reason keyCompromise >>"$LOG" 2>&1
 admin revoke --serial "$C" --reason affiliationChanged >>"$LOG" 2>&1
 stop_server
 check "publish before the loss" admin crl publish
+check "static OCSP responses published before the loss" admin publish --out "$T/pub"
 mkdir -p "$T/keep"
 cp "$T/ca/publish/issuing.crl" "$T/ca/publish/issuing-delta.crl" \
     "$T/ca/publish/root.crl" "$T/keep/"
@@ -146,4 +147,17 @@ admin crl publish >>"$LOG" 2>&1
 openssl crl -inform DER -in "$T/ca/publish/issuing.crl" -noout -text >"$T/crl2.txt" 2>>"$LOG"
 has "it is on the next CRL" "$T/crl2.txt" "5EC0DE5EC0DE5EC0DE"
 check "audit verify passes at the end" admin audit verify
+
+# The published OCSP responses alone carry the revocations too.
+"$CA_ADMIN" restore --from "$T/bk.tar" --dir "$T/r2" --ocsp-dir "$T/pub/ocsp" \
+    >"$T/restore2.txt" 2>>"$LOG"
+eq "restore from the published OCSP responses succeeds" "$?" 0
+has "... re-applying A and C (C without a certificate)" "$T/restore2.txt" \
+    "2 revocations re-applied (1 without a certificate)"
+"$CA_ADMIN" --dir "$T/r2" show --serial "$A" --json 2>>"$LOG" | grep -q '"revoked"' &&
+    ok "... A is revoked" || not_ok "... A is revoked"
+mkdir -p "$T/badocsp"
+cp "$T/keep/issuing.crl" "$T/badocsp/x"
+refuse "a file there that is no verified OCSP response is refused" "$CA_ADMIN" restore \
+    --from "$T/bk.tar" --dir "$T/r3" --ocsp-dir "$T/badocsp"
 done_testing
