@@ -104,6 +104,7 @@ static long
 server_pid(const char *dir)
 {
 	char real[PATH_MAX], path[300], buf[4096], other[PATH_MAX];
+	char path2[PATH_MAX];
 	struct dirent *de;
 	DIR *d;
 	FILE *f;
@@ -131,8 +132,16 @@ server_pid(const char *dir)
 				v = a + strlen(a) + 1;
 			else if (strncmp(a, "--dir=", 6) == 0)
 				v = a + 6;
-			if (v != NULL && realpath(v, other) != NULL &&
-			    strcmp(other, real) == 0)
+			if (v == NULL)
+				continue;
+			/* A relative --dir is the server's, from its cwd. */
+			if (v[0] != '/') {
+				snprintf(other, sizeof(other), "/proc/%s/cwd/%s",
+				    de->d_name, v);
+				v = other;
+			}
+			if (realpath(v, path2) != NULL &&
+			    strcmp(path2, real) == 0)
 				pid = strtol(de->d_name, NULL, 10);
 		}
 	}
