@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -475,13 +476,16 @@ softhsm_relocate(const struct conf *conf, json_t *manifest)
 	    "instance_dir"));
 	const char *key = "directories.tokendir = ";
 	unsigned char *buf = NULL;
-	char *line, *out = NULL;
+	char *line, *out = NULL, nd[PATH_MAX];
 	size_t len, olen;
 	int r;
 
 	if (conf->softhsm2_conf == NULL || old == NULL ||
 	    access(conf->softhsm2_conf, F_OK) != 0)
 		return LY_OK;
+	/* Absolute: SoftHSM resolves a relative tokendir from its cwd. */
+	if (realpath(conf->dir, nd) == NULL)
+		return ly_fail(LY_ERR_IO, "%s: %s", conf->dir, strerror(errno));
 	if ((r = ly_file_read(conf->softhsm2_conf, 64 * 1024, &buf, &len)) !=
 	    LY_OK)
 		return r;
@@ -494,7 +498,7 @@ softhsm_relocate(const struct conf *conf, json_t *manifest)
 		return LY_OK;
 	}
 	*line = '\0';
-	if (asprintf(&out, "%s%s%s%s", (char *)buf, key, conf->dir,
+	if (asprintf(&out, "%s%s%s%s", (char *)buf, key, nd,
 	    line + strlen(key) + olen) == -1) {
 		free(buf);
 		return LY_ERR_ALLOC;
