@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 
 #include "ca/extern.h"
+#include "ca/ops.h"
 #include "util/util.h"
 
 #define TOKEN_REC_VERSION	1
@@ -198,6 +199,22 @@ token_state_now(const struct token_rec *t)
 	if (t->state == CA_TOKEN_UNUSED && ly_now() >= t->expires)
 		return CA_TOKEN_EXPIRED;
 	return t->state;
+}
+
+int
+ca_token_rec_times(const void *rec, size_t len, int *statep,
+    time_t *expiresp, time_t *used_atp)
+{
+	struct token_rec t;
+	int r;
+
+	if ((r = token_rec_parse(rec, len, &t)) != LY_OK)
+		return r;
+	*statep = token_state_now(&t);
+	*expiresp = (time_t)t.expires;
+	*used_atp = (time_t)t.used_at;
+	token_rec_clear(&t);
+	return LY_OK;
 }
 
 static int

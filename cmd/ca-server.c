@@ -43,6 +43,7 @@
 #include <openssl/pem.h>
 
 #include "ca/ca.h"
+#include "ca/ops.h"
 #include "ca/store.h"
 #include "cmd/notify.h"
 #include "conf/conf.h"
@@ -90,6 +91,7 @@ struct server {
 	time_t			 retry_at;	/* after a failed generation */
 	time_t			 refreshed;	/* last ocsp_refresh */
 	time_t			 tls_checked;	/* last ca_tls_ensure */
+	time_t			 tidied;	/* last tidy ([ca] tidy_interval) */
 	int			 tls_renewed;	/* the listener must restart */
 };
 
@@ -297,6 +299,21 @@ tick(struct server *s)
 			ly_log(LY_LOG_INFO, "OCSP: %zu responses re-signed",
 			    count);
 		s->refreshed = now;
+	}
+	/* [ca] tidy_interval: off by default; the first one an interval in. */
+	if (conf->tidy_interval > 0 && s->tidied == 0)
+		s->tidied = now;
+	else if (conf->tidy_interval > 0 &&
+	    now - s->tidied >= conf->tidy_interval) {
+		struct ca_tidy_info ti;
+
+		s->tidied = now;
+		if (ca_tidy(s->ca, conf->tidy_keep, 0, "ca-server", NULL, NULL,
+		    &ti) != LY_OK)
+			ly_log(LY_LOG_ERR, "tidy: %s", ly_errdetail());
+		else
+			ly_log(LY_LOG_INFO, "tidy: %zu certificate records, %zu "
+			    "tokens removed", ti.certs, ti.tokens);
 	}
 	if (s->https != NULL && now - s->tls_checked >= TLS_CHECK_EVERY) {
 		s->tls_checked = now;
