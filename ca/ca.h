@@ -421,14 +421,20 @@ int		 ca_revocations(struct store_txn *, uint64_t *np);
  */
 int		 ca_crl_number_next(struct ca *, int slot, uint64_t *np);
 /*
- * Records a signed CRL as the current one under key (e.g.
- * "crl/issuing-delta") and the caller's summary of it under key + "/info",
- * with an audit entry, in one transaction.
+ * Records a signed CRL whose CRL number is number as the current one
+ * under key (e.g. "crl/issuing-delta"), the caller's summary of it under
+ * key + "/info" and its number under key + "/number", with an audit
+ * entry, in one transaction -- only if number is higher than the number
+ * of the CRL stored under key. Otherwise (an overlapping generation with
+ * a lower number finished last) nothing is written, *storedp is 0 and 0
+ * is returned: the stored and served CRL never goes back. *storedp (if
+ * not NULL) is 1 when the CRL was recorded. LY_ERR_ARG for number 0 or a
+ * key too long.
  */
-int		 ca_crl_record(struct ca *, const char *key,
+int		 ca_crl_record(struct ca *, const char *key, uint64_t number,
 		    const unsigned char *der, size_t len,
 		    const void *info, size_t infolen, const char *actor,
-		    const char *detail);
+		    const char *detail, int *storedp);
 /*
  * The CRL shard of a serial (0 when there is one shard), and the URL of a
  * CA's CRL: <base>/crl/<ca>.crl, or <base>/crl/<ca>-<shard>.crl when the
