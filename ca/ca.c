@@ -311,6 +311,8 @@ ca_cert_status(const struct store_cert *c)
 	switch (c->status) {
 	case STORE_RESERVED:
 		return "reserved";
+	case STORE_BURNED:
+		return "burned";
 	case STORE_REVOKED:
 		return "revoked";
 	default:
@@ -750,8 +752,9 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	r = LY_OK;
  out:
 	/*
-	 * XXX a crash between the claim and here leaves the token CLAIMED
-	 * for good; ca_token_revoke() takes it, and the admin makes a new one.
+	 * A crash between the claim and here leaves the token CLAIMED and
+	 * the serial reserved: ca_reconcile() at ca-server's next start
+	 * burns the serial and gives the token back.
 	 */
 	if (claimed) {
 		/* The release is a store write of its own: keep why we failed. */
@@ -1121,8 +1124,8 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 		goto out;
 	}
 	if (rec->status != STORE_VALID) {
-		r = ly_fail(LY_ERR_STATE, "serial was reserved but no "
-		    "certificate was issued");
+		r = ly_fail(LY_ERR_STATE, "serial was %s but no certificate "
+		    "was issued", ca_cert_status(rec));
 		goto out;
 	}
 	rec->status = STORE_REVOKED;
