@@ -329,9 +329,14 @@ for f in "$T"/seq/file-*; do
 done
 nfile=$(cat "$T"/seq/file-* 2>/dev/null | grep -c .)
 tokens_destroyed
+# What the start-up reconciles did over the run (the audit log says).
+admin audit list --json >"$T/audit.json" 2>>"$LOG"
+reclaimed=$(jq '[.[] | select(.action == "token-reclaim")] | length' "$T/audit.json")
+burned=$(jq '[.[] | select(.action == "serial-burn")] | length' "$T/audit.json")
+lburned=$(jq '[.[] | select(.status == "burned")] | length' "$T/list.json")
 
 echo "# cycles=$started acknowledged=$acked revocations=$revs lost=$lost duplicates=$((dups + sdups + idups + tdups))"
-echo "# counts: kills during start-up=$skills, kills under load=$started, acknowledged enrollments=$acked, revocations=$revs, lost=$lost, tokens stranded=$stranded (claimed before the reconcile: $claimed_before), CRL regressions=$((inc + fback)) ($nfile CRL files read), tokens destroyed=$destroyed"
+echo "# counts: kills during start-up=$skills, kills under load=$started, acknowledged enrollments=$acked, revocations=$revs, lost=$lost, tokens stranded=$stranded (claimed before the last start: $claimed_before; given back by start-up reconciles: $reclaimed, serials burned: $burned), CRL regressions=$((inc + fback)) ($nfile CRL files read), tokens destroyed=$destroyed"
 [ "$acked" -gt 0 ] && ok "clients received certificates across the crashes ($acked)" ||
     not_ok "clients received certificates across the crashes"
 eq "every certificate a client received is in the store (lost)" "$lost" 0
@@ -343,6 +348,7 @@ eq "no token identity has two certificates" "$idups" 0
 eq "no serial is claimed by two tokens" "$tdups" 0
 eq "every used token names one stored certificate" "$tbad" 0
 eq "no token is left claimed after the restart (tokens stranded; $claimed_before before it)" "$stranded" 0
+eq "every serial-burn in the audit log is a burned record" "$lburned" "$burned"
 eq "the CRL number only grew across $started restarts" "$inc" 0
 [ "$nfile" -gt 0 ] && ok "published CRL files read during the run ($nfile)" || not_ok "published CRL files read during the run"
 eq "no CRL number read from the published files went down" "$fback" 0
