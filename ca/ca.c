@@ -830,9 +830,14 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	memset(&id, 0, sizeof(id));
 	memset(&is, 0, sizeof(is));
 	if (rq->profile == NULL ||
-	    (p = conf_profile_get(ca->conf, rq->profile)) == NULL)
-		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
-		    rq->profile != NULL ? rq->profile : "");
+	    (p = conf_profile_get(ca->conf, rq->profile)) == NULL) {
+		char names[256];
+
+		conf_profile_names(ca->conf, names, sizeof(names));
+		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%.64s\" "
+		    "(profiles: %s)", rq->profile != NULL ? rq->profile : "",
+		    names);
+	}
 	if ((r = ca_csr_parse(rq->csr, rq->csrlen, &req, &key)) != LY_OK ||
 	    (r = ca_csr_check(p, req, key)) != LY_OK ||
 	    (r = identity_check(ca->conf, p, &rq->identity, &id)) != LY_OK)
