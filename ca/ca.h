@@ -429,6 +429,18 @@ int		 ca_ocsp_store_if(struct ca *, const struct ca_ocsp_item *,
 		    size_t n, size_t *storedp);
 
 /*
+ * The root's ceremony (ca/root.c): stores the OCSP responses the root
+ * signed about certificates it issued (the issuing CA's), as
+ * ca_ocsp_store_if() does -- each only if its record is still the root's
+ * and of the status it was signed for -- with one audit entry (action
+ * "root-ocsp", detail compact JSON or NULL), in one durable transaction.
+ * *storedp (if not NULL) is the number stored.
+ */
+int		 ca_root_ocsp_store(struct ca *, const struct ca_ocsp_item *,
+		    size_t n, const char *actor, const char *detail,
+		    size_t *storedp);
+
+/*
  * The OCSP responder's current delegated signer: a record opaque to ca/
  * kept in the store's meta under CA_META_OCSP_SIGNER (ocsp/ reads it in
  * a read transaction). ca_ocsp_signer_set() replaces the record if it is

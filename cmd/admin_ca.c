@@ -86,10 +86,13 @@ admin_init(int argc, char **argv)
 		struct ca *ca = NULL;
 		struct ocsp_responder *resp = NULL;
 
+		/* And the root's responses about the issuing CA (root crl). */
 		if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) == LY_OK &&
 		    (r = crl_generate_all(ca, admin_actor(),
-		    ca_conf(ca)->publish_dir)) == LY_OK)
-			r = crl_write_bundle(ca, ca_conf(ca)->publish_dir);
+		    ca_conf(ca)->publish_dir)) == LY_OK &&
+		    (r = crl_write_bundle(ca, ca_conf(ca)->publish_dir)) ==
+		    LY_OK)
+			r = ocsp_root_presign(ca, admin_actor(), NULL, NULL);
 		ocsp_responder_free(resp);
 		ca_close(ca);
 		if (r != LY_OK) {

@@ -379,6 +379,7 @@ defaults(struct conf *c)
 		return 0;
 	c->identity_max = 512;
 	c->root.days = 3650;
+	c->root.ocsp_validity = 180 * 86400;
 	c->root.key_type = CONF_KEY_EC_P256;
 	c->issuing.days = 1825;
 	c->issuing.key_type = CONF_KEY_EC_P256;
@@ -441,6 +442,9 @@ field_set(struct parse *p, int line, const char *name, const char *value)
 	return 1;
 }
 
+static int	set_duration(struct parse *, int, const char *, const char *,
+		    const char *, long, long *);
+
 static int
 ca_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
     const char *k, const char *v)
@@ -486,6 +490,10 @@ ca_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
 	}
 	if (strcmp(k, "cert") == 0)
 		return set_path(c, &ca->cert_file, v);
+	/* Only the root pre-signs responses about CA certificates. */
+	if (strcmp(k, "ocsp_validity") == 0 && ca == &c->root)
+		return set_duration(p, line, sec, k, v, 3600,
+		    &ca->ocsp_validity);
 	if (strcmp(k, "permitted_dns") == 0)
 		return set_list(ca->permitted_dns, &ca->npermitted_dns, v) ||
 		    set_fail(p, line, sec, k, "too many names");
@@ -1142,6 +1150,9 @@ conf_default_text(enum conf_keytype kt)
 "key_type = %s\n"
 "days = 3650\n"
 "cert = certs/root.crt\n"
+"# OCSP responses about the issuing CA, signed by the root ahead of time\n"
+"# (ca-admin root crl, with the root's CRL): the root token can stay offline.\n"
+"ocsp_validity = 180d\n"
 "\n"
 "[issuing]\n"
 "key = pkcs11:token=lanyard-issuing;object=issuing-ca\n"

@@ -41,6 +41,11 @@ struct conf_ca {
 	enum conf_rsapad rsa_padding;
 	int		 days;
 	char		*cert_file;	/* absolute path of the PEM certificate */
+	/*
+	 * [root] only: validity of the OCSP responses the root pre-signs
+	 * about the CAs it certified (ca-admin root crl), in seconds.
+	 */
+	long		 ocsp_validity;
 	/* Name constraints put into this CA's certificate (issuing only). */
 	char		*permitted_dns[CONF_MAX_LIST];
 	size_t		 npermitted_dns;

@@ -145,7 +145,9 @@ int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
  * parsing and no hashing:
  *	0   4  magic "LYO1"
  *	4   1  status: V_OCSP_CERTSTATUS_GOOD, _REVOKED or _UNKNOWN
- *	5   3  zero
+ *	5   1  signer: 0 the issuing CA's delegated signer, OCSP_STORED_ROOT
+ *	       the root (a response about a CA certificate, ocsp/root.c)
+ *	6   2  zero
  *	8   8  thisUpdate   (seconds since the epoch, big-endian)
  *	16  8  nextUpdate
  *	24  8  producedAt
@@ -153,8 +155,11 @@ int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
  *	64  -  the OCSPResponse, DER
  */
 #define OCSP_STORED_HDR		64
+#define OCSP_STORED_SIGNER	5	/* the offset of the signer byte */
+#define OCSP_STORED_ROOT	1
 struct ocsp_stored {
 	int		 status;
+	int		 by_root;	/* signed by the root (ocsp/root.c) */
 	time_t		 this_update;
 	time_t		 next_update;
 	time_t		 produced_at;
@@ -178,6 +183,8 @@ struct ocsp_responder {
 	const struct conf	*conf;
 	X509			*issuer;	/* borrowed from ca */
 	struct ocsp_issuer_hash	 hash[OCSP_NHASH];
+	/* The root's: requests about CA certificates (ocsp/root.c). */
+	struct ocsp_issuer_hash	 root_hash[OCSP_NHASH];
 	pthread_mutex_t		 lock;		/* guards signer */
 	struct ocsp_signer	*signer;	/* NULL: stored responses only */
 	pthread_mutex_t		 sync;		/* one ocsp_signer_sync() at a time */

@@ -84,6 +84,33 @@ int		 ocsp_publish(struct ocsp_responder *, struct ca *,
 /* The file name of a request whose base64 ends in '/': a directory index. */
 #define OCSP_PUBLISH_INDEX	"_"
 
+/*
+ * The root's part (ocsp/root.c). Relying parties that check every link
+ * of a chain by OCSP (nginx ssl_ocsp on) ask about the issuing CA
+ * certificate too; its issuer is the root, whose key may be offline, so
+ * the root signs those responses ahead of time, valid for [root]
+ * ocsp_validity (capped at the root's notAfter), and the responder
+ * serves them from the store (the CertID's issuer hashes say which CA
+ * is asked about) without signing.
+ *
+ * ocsp_root_presign() signs, with the root key itself (RFC 6960 4.2.2.2:
+ * the CA that issued the certificate), a response for every certificate
+ * the root issued but its own -- good, or revoked as the root's CRL
+ * lists it -- and stores them with an audit entry ("root-ocsp"). Needs
+ * the root token. *countp (if not NULL) is the number stored,
+ * *next_updatep (if not NULL) their nextUpdate.
+ */
+int		 ocsp_root_presign(struct ca *, const char *actor,
+		    size_t *countp, time_t *next_updatep);
+/*
+ * For ca-admin status, without the HSM: the earliest nextUpdate of the
+ * root's stored responses (0 when a certificate the root issued has
+ * none, or *countp is 0), and how many certificates the root issued but
+ * its own.
+ */
+int		 ocsp_root_next_update(struct ca *, time_t *earliestp,
+		    size_t *countp);
+
 /* The signer certificate's notAfter (for /healthz and metrics). */
 time_t		 ocsp_signer_not_after(const struct ocsp_responder *);
 

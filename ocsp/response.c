@@ -239,6 +239,7 @@ ocsp_stored_parse(const void *val, size_t len, struct ocsp_stored *st)
 		return ly_fail(LY_ERR_BAD_INPUT, "stored OCSP response: "
 		    "unknown format");
 	st->status = v[4];
+	st->by_root = v[OCSP_STORED_SIGNER] == OCSP_STORED_ROOT;
 	st->this_update = (time_t)get64(v + 8);
 	st->next_update = (time_t)get64(v + 16);
 	st->produced_at = (time_t)get64(v + 24);
