@@ -60,7 +60,7 @@ admin_root(int argc, char **argv)
 	    "bundle to --out or the publish directory.\nRun it with the root "
 	    "token present, before [crl] root_validity and\n[root] "
 	    "ocsp_validity run out (ca-admin status warns), and after revoking "
-	    "an\nissuing CA (ca-admin revoke --serial of its certificate).";
+	    "an\nissuing CA (ca-admin revoke with the serial of its certificate).";
 
 	if (admin_help_asked(argc, argv))
 		return admin_help(u, about);
