@@ -52,6 +52,17 @@ has "openssl ocsp with a nonce: still the root's response" "$T/o1n" "issuing.crt
 ask "$CA/root.crt" "$CA/root.crt" "$T/o2"
 has "openssl ocsp: the root itself is not answered" "$T/o2" "unauthorized"
 
+# ca-admin publish writes the root's response too, where a static server
+# finds the RFC 5019 GET request about the issuing CA.
+check "ca-admin publish" admin publish --out "$T/pub"
+openssl ocsp -issuer "$CA/root.crt" -cert "$CA/issuing.crt" -no_nonce -reqout "$T/ireq.der" \
+    >>"$LOG" 2>&1
+f="$T/pub/ocsp/$(openssl base64 -A <"$T/ireq.der")"
+case $f in */) f="${f}_" ;; esac
+openssl ocsp -respin "$f" -issuer "$CA/root.crt" -cert "$CA/issuing.crt" \
+    -CAfile "$CA/root.crt" >"$T/pubresp" 2>&1
+has "publish: the static response about the issuing CA is the root's, good" "$T/pubresp" "issuing.crt: good"
+
 csr gw
 admin issue --profile service --csr "$T/gw.csr" --dns localhost --ip 127.0.0.1 \
     --out "$T/gw.crt" 2>>"$LOG"
