@@ -167,28 +167,57 @@ admin_audit(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * The issuing CA's delta CRLs alone (every shard's), against the full
+ * CRLs in the store: cheap, where a full CRL of a million entries is not.
+ */
+static int
+crl_publish_deltas(struct ca *ca, const char *dir)
+{
+	struct crl_id id;
+	unsigned int k, n = ca_conf(ca)->crl_shards;
+	int r = LY_OK;
+
+	for (k = 0; k < n && r == LY_OK; k++) {
+		id.slot = CA_ISSUING;
+		id.shard = n > 1 ? (int)k : -1;
+		id.delta = 1;
+		if ((r = crl_generate(ca, &id, admin_actor(), NULL)) == LY_OK)
+			r = crl_write_file(ca, &id, dir);
+	}
+	return r;
+}
+
 int
 admin_crl(int argc, char **argv)
 {
-	const char *u = "crl publish [--out DIR]";
-	const char *out = NULL;
+	const char *u = "crl publish [--delta] [--out DIR]";
+	const char *out = NULL, *dir;
 	struct ca *ca = NULL;
-	int r;
+	int i, delta = 0, r;
 
 	if (admin_help_asked(argc, argv))
 		return admin_help(u, NULL);
-	if (argc == 4 && strcmp(argv[1], "publish") == 0 &&
-	    strcmp(argv[2], "--out") == 0)
-		out = argv[3];
-	else if (argc != 2 || strcmp(argv[1], "publish") != 0)
+	if (argc < 2 || strcmp(argv[1], "publish") != 0)
 		return admin_usage(u, NULL);
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--delta") == 0)
+			delta = 1;
+		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else
+			return admin_usage(u, NULL);
+	}
 	/* Before any CRL number is used: the directory must take files. */
 	if ((out == NULL || (r = admin_outdir_check(out)) == LY_OK) &&
-	    (r = ca_open(admin_dir, 0, &ca)) == LY_OK &&
-	    (r = crl_generate_all(ca, admin_actor(), out != NULL ? out :
-	    ca_conf(ca)->publish_dir)) == LY_OK)
-		r = crl_write_bundle(ca, out != NULL ? out :
-		    ca_conf(ca)->publish_dir);
+	    (r = ca_open(admin_dir, 0, &ca)) == LY_OK) {
+		dir = out != NULL ? out : ca_conf(ca)->publish_dir;
+		if (delta)
+			r = crl_publish_deltas(ca, dir);
+		else if ((r = crl_generate_all(ca, admin_actor(), dir)) ==
+		    LY_OK)
+			r = crl_write_bundle(ca, dir);
+	}
 	if (r == LY_OK)
 		printf("CRLs published to %s\n", out != NULL ? out :
 		    ca_conf(ca)->publish_dir);

@@ -459,6 +459,8 @@ struct crl_pass {
 	const struct conf *conf;
 	int		 shard;		/* -1: every serial */
 	int64_t		 since;		/* revoked at or after (delta) */
+	const struct ca_serial *skip;	/* listed by the base (delta), sorted */
+	size_t		 nskip;
 	struct crl_buf	*out;
 	size_t		 entries;
 	X509_REVOKED	*rev[11];	/* by reason code; [0]: no reasonCode */
@@ -507,6 +509,12 @@ pass_template(struct crl_pass *ps, int reason)
 	return ps->rev[reason] = x;
 }
 
+static int
+serial_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct ca_serial));
+}
+
 /* Encodes one revokedCertificates entry at the end of the buffer. */
 static int
 pass_entry(const struct store_revoked *rv, void *arg)
@@ -519,6 +527,10 @@ pass_entry(const struct store_revoked *rv, void *arg)
 
 	if (rv->revoked_at < ps->since || (ps->shard >= 0 &&
 	    ca_crl_shard(ps->conf, &rv->serial) != (unsigned int)ps->shard))
+		return 0;
+	/* A delta lists only what its base does not (RFC 5280 5.2.4). */
+	if (ps->nskip > 0 && bsearch(&rv->serial, ps->skip, ps->nskip,
+	    sizeof(*ps->skip), serial_cmp) != NULL)
 		return 0;
 	if ((x = pass_template(ps, rv->reason)) == NULL)
 		goto fail;
@@ -569,7 +581,8 @@ pass_entry(const struct store_revoked *rv, void *arg)
 /* Appends the entries of id to out, reading one snapshot of the store. */
 static int
 pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
-    struct crl_buf *out, size_t *entriesp)
+    const struct ca_serial *skip, size_t nskip, struct crl_buf *out,
+    size_t *entriesp)
 {
 	struct store_txn *txn = NULL;
 	struct crl_pass ps;
@@ -579,6 +592,8 @@ pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
 	ps.conf = ca_conf(ca);
 	ps.shard = id->shard;
 	ps.since = since;
+	ps.skip = skip;
+	ps.nskip = nskip;
 	ps.out = out;
 	ps.when_t = INT64_MIN;
 	if ((ps.sn = ASN1_INTEGER_new()) == NULL ||
@@ -811,7 +826,8 @@ tbs_lint(struct ca *ca, int slot, const unsigned char *tbs, size_t len)
 
 int
 crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
-    struct crl_info *info, struct crl_der *out)
+    const struct ca_serial *skip, size_t nskip, struct crl_info *info,
+    struct crl_der *out)
 {
 	struct crl_buf cb;
 	struct crl_id fid = *id;
@@ -834,7 +850,8 @@ crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
 	if ((r = buf_room(&cb, 3 * CRL_HDR_MAX + headlen)) != LY_OK)
 		goto out;
 	start = cb.len = 3 * CRL_HDR_MAX + headlen;
-	if ((r = pass_run(ca, id, since, &cb, &info->entries)) != LY_OK)
+	if ((r = pass_run(ca, id, since, skip, nskip, &cb,
+	    &info->entries)) != LY_OK)
 		goto out;
 	/* An empty revokedCertificates is left out, not encoded empty. */
 	if (info->entries > 0 && (r = hdr_prepend(&cb, &start,

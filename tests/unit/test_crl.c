@@ -397,6 +397,59 @@ test_delta(void **state)
 	X509_CRL_free(crl);
 }
 
+/*
+ * RFC 5280 5.2.4 within one second: revoke A, a full CRL (base N),
+ * revoke B, a delta: the delta names base N and lists B only -- A is in
+ * its base, even though it was revoked within the overlap that covers
+ * revocations in flight. The next full CRL lists both, and a delta of
+ * it lists neither until something else is revoked.
+ */
+static void
+test_delta_since_base(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_serial s[3];
+	struct crl_id full = cid(CA_ISSUING, -1, 0);
+	struct crl_id delta = cid(CA_ISSUING, -1, 1);
+	struct crl_info fi, di;
+	X509_CRL *crl;
+	int i, crit;
+
+	for (i = 0; i < 3; i++)
+		issue(f, i, &s[i]);
+	assert_int_equal(ca_revoke(f->ca, &s[0], 1, 0, "test"), LY_OK);
+	assert_int_equal(crl_generate(f->ca, &full, "test", &fi), LY_OK);
+	assert_int_equal(fi.entries, 1);
+	assert_int_equal(ca_revoke(f->ca, &s[1], 4, 0, "test"), LY_OK);
+	assert_int_equal(crl_generate(f->ca, &delta, "test", &di), LY_OK);
+	assert_int_equal(di.base, fi.number);
+	assert_int_equal(di.entries, 1);
+	crl = load(f, delta, NULL);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+	assert_non_null(find(crl, &s[1]));
+	assert_null(find(crl, &s[0]));
+	assert_int_equal(int_ext(crl, NID_delta_crl, &crit), fi.number);
+	assert_int_equal(crit, 1);
+	X509_CRL_free(crl);
+
+	/* A third revocation: the delta grows by it, still not by A. */
+	assert_int_equal(ca_revoke(f->ca, &s[2], 0, 0, "test"), LY_OK);
+	assert_int_equal(crl_generate(f->ca, &delta, "test", &di), LY_OK);
+	assert_int_equal(di.entries, 2);
+	crl = load(f, delta, NULL);
+	assert_null(find(crl, &s[0]));
+	assert_non_null(find(crl, &s[1]));
+	assert_non_null(find(crl, &s[2]));
+	X509_CRL_free(crl);
+
+	/* A new base holds all three; its delta is empty. */
+	assert_int_equal(crl_generate(f->ca, &full, "test", &fi), LY_OK);
+	assert_int_equal(fi.entries, 3);
+	assert_int_equal(crl_generate(f->ca, &delta, "test", &di), LY_OK);
+	assert_int_equal(di.base, fi.number);
+	assert_int_equal(di.entries, 0);
+}
+
 static int
 find_issuing_ca(const struct store_cert *c, void *arg)
 {
@@ -908,6 +961,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_since_base, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_due_clock, setup,
