@@ -628,6 +628,9 @@ crl_key(struct parse *p, int line, const char *sec, const char *k,
 		c->crl_shards = (unsigned int)n;
 		return 1;
 	}
+	if (strcmp(k, "bundle_shards") == 0)
+		return parse_bool(v, &c->crl_bundle_shards) ||
+		    set_fail(p, line, sec, k, "yes or no");
 	return set_fail(p, line, sec, k, "unknown key");
 }
 
@@ -1192,6 +1195,10 @@ conf_default_text(enum conf_keytype kt)
 "refresh_before = 4h\n"
 "debounce = 2s\n"
 "shards = 1\n"
+"# With shards > 1: yes puts the shards into crl-bundle.pem; no (the\n"
+"# default) puts one full CRL of the issuing CA there, as GnuTLS and NSS\n"
+"# need (see docs/revocation.md).\n"
+"bundle_shards = no\n"
 "\n"
 "[ocsp]\n"
 "validity = 1d\n"

@@ -150,6 +150,11 @@ struct conf {
 	long		 crl_refresh_before;	/* regenerate this long before nextUpdate */
 	long		 crl_debounce;		/* after a revocation */
 	unsigned int	 crl_shards;		/* partitions of the issuing CA's CRL */
+	/*
+	 * 1: the gateways' bundle holds the shards; 0 (default): one full
+	 * CRL per CA, which GnuTLS and NSS need (docs/revocation.md).
+	 */
+	int		 crl_bundle_shards;
 
 	/* [ocsp] — the responder (ocsp/). */
 	long		 ocsp_validity;		/* nextUpdate - thisUpdate */

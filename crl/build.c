@@ -420,6 +420,8 @@ tbs_exts(struct ca *ca, const struct crl_id *id, const char *fullname,
 		    X509V3_ADD_APPEND) != 1)
 			goto fail;
 	} else if (id->slot == CA_ISSUING &&
+	    /* The whole CRL of a partitioned CA (the bundle's) has no delta. */
+	    (id->shard >= 0 || conf->crl_shards <= 1) &&
 	    !ext_freshest(&exts, conf, fullname))
 		goto fail;
 	/* A delta CRL has the scope, so the IDP, of its base (5.2.4). */

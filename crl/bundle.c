@@ -126,7 +126,12 @@ crl_write_bundle(struct ca *ca, const char *dir)
 		goto out;
 	memset(&id, 0, sizeof(id));
 	id.slot = CA_ISSUING;
-	if (shards <= 1) {
+	/*
+	 * One full CRL per CA unless [crl] bundle_shards: GnuTLS keeps one
+	 * CRL per issuer (the last shard would hide the others) and NSS
+	 * refuses a critical IDP (docs/revocation.md).
+	 */
+	if (shards <= 1 || !ca_conf(ca)->crl_bundle_shards) {
 		id.shard = -1;
 		r = append(b, txn, ca, &id);
 	} else {

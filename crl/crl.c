@@ -54,6 +54,17 @@ crl_shards(const struct ca *ca, int slot)
 	return slot == CA_ISSUING && n > 1 ? n : 1;
 }
 
+/*
+ * Whether a partitioned CA also has a full CRL of its whole scope (no
+ * IDP, no delta): the one the gateways' bundle holds, unless [crl]
+ * bundle_shards asks for the shards there.
+ */
+static int
+crl_whole(const struct ca *ca, int slot)
+{
+	return crl_shards(ca, slot) > 1 && !ca_conf(ca)->crl_bundle_shards;
+}
+
 /* LY_ERR_ARG unless id names a CRL of this instance. */
 static int
 crl_id_check(const struct ca *ca, const struct crl_id *id)
@@ -69,6 +80,8 @@ crl_id_check(const struct ca *ca, const struct crl_id *id)
 	if (id->slot == CA_ROOT && id->delta)
 		return ly_fail(LY_ERR_ARG, "the root CA has no delta CRL");
 	n = crl_shards(ca, id->slot);
+	if (id->shard == -1 && !id->delta && crl_whole(ca, id->slot))
+		return LY_OK;
 	if (n == 1 ? id->shard != -1 :
 	    id->shard < 0 || (unsigned int)id->shard >= n)
 		return ly_fail(LY_ERR_ARG, "CRL shard %d of the %s CA does not "
@@ -130,8 +143,11 @@ crl_name_parse(const struct ca *ca, const char *name, struct crl_id *id)
 		t.slot = slot;
 		t.shard = -1;
 		rest = name + n;
-		if (crl_shards(ca, slot) > 1) {
-			/* A partitioned CA has no CRL of its whole scope. */
+		if (crl_shards(ca, slot) > 1 && *rest == '\0' &&
+		    crl_whole(ca, slot)) {
+			/* The whole scope's full CRL (for the bundle). */
+		} else if (crl_shards(ca, slot) > 1) {
+			/* Else a partitioned CA has no CRL of its whole scope. */
 			if (*rest++ != '-' ||
 			    (n = shard_parse(rest, crl_shards(ca, slot),
 			    &t.shard)) == 0)
@@ -621,6 +637,20 @@ crl_generate_ca(struct ca *ca, int slot, const char *actor, const char *dir)
 					first = r;
 				if (!id.delta)
 					break;	/* no delta without its base */
+			}
+		}
+		/* The whole scope's full CRL, after the shards (bundle). */
+		if (crl_whole(ca, slot)) {
+			memset(&id, 0, sizeof(id));
+			id.slot = slot;
+			id.shard = -1;
+			if ((r = crl_generate_one(ca, &id, actor, dir)) !=
+			    LY_OK) {
+				ly_log(LY_LOG_ERR, "CRL %s: %s: %s",
+				    crl_name(ca, &id, name, sizeof(name)),
+				    ly_strerror(r), ly_errdetail());
+				if (first == LY_OK)
+					first = r;
 			}
 		}
 	}

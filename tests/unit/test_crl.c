@@ -26,6 +26,7 @@
 
 #include "ca/ca.h"
 #include "ca/store.h"
+#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "tests/unit/fixture.h"
 #include "util/util.h"
@@ -621,6 +622,66 @@ test_generate_all(void **state)
 }
 
 /* Four partitions of the issuing CA's CRL, each with its critical IDP. */
+/* How many CRLs dir/crl-bundle.pem holds, each with a critical IDP or not. */
+static int
+bundle_count_idp(const char *dir, int *idpp)
+{
+	char path[160];
+	FILE *fp;
+	X509_CRL *crl;
+	int n = 0, crit;
+
+	*idpp = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, CRL_BUNDLE_NAME);
+	assert_non_null(fp = fopen(path, "r"));
+	while ((crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL)) != NULL) {
+		if (X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point,
+		    &crit, NULL) != NULL && crit)
+			(*idpp)++;
+		n++;
+		X509_CRL_free(crl);
+	}
+	fclose(fp);
+	return n;
+}
+
+static int
+bundle_count(const char *dir)
+{
+	int idp, n = bundle_count_idp(dir, &idp);
+
+	assert_int_equal(idp, 0);
+	return n;
+}
+
+/* bundle_shards = yes: the shards go into the bundle, as the operator asked. */
+static void
+test_bundle_shards(void **state)
+{
+	static const char *edits[] = { "shards = 1", "shards = 3",
+	    "bundle_shards = no", "bundle_shards = yes", NULL };
+	struct fixture *f;
+	struct crl_id id;
+	char dir[128];
+	int idp;
+
+	(void)state;
+	assert_non_null(f = fixture_new(CONF_KEY_EC_P256, edits));
+	assert_int_equal(ca_conf(f->ca)->crl_bundle_shards, 1);
+	snprintf(dir, sizeof(dir), "%s/out", f->base);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(crl_generate_all(f->ca, "test", dir), LY_OK);
+	assert_int_equal(crl_write_bundle(f->ca, dir), LY_OK);
+	assert_int_equal(bundle_count_idp(dir, &idp), 4);
+	assert_int_equal(idp, 3);
+	/* No CRL of the whole scope then. */
+	assert_int_equal(crl_name_parse(f->ca, "issuing", &id),
+	    LY_ERR_NOT_FOUND);
+	id = cid(CA_ISSUING, -1, 0);
+	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_ERR_ARG);
+	fixture_free(f);
+}
+
 static void
 test_shards(void **state)
 {
@@ -682,6 +743,22 @@ test_shards(void **state)
 	assert_int_equal(X509_CRL_get_ext_by_NID(crl,
 	    NID_issuing_distribution_point, -1), -1);
 	X509_CRL_free(crl);
+	/*
+	 * The whole scope's full CRL, for the bundle (bundle_shards = no,
+	 * the default): every revoked leaf, no IDP, no delta pointer.
+	 */
+	crl = load_file(dir, "issuing", ca_cert(f->ca, CA_ISSUING));
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 12);
+	assert_int_equal(X509_CRL_get_ext_by_NID(crl,
+	    NID_issuing_distribution_point, -1), -1);
+	assert_int_equal(X509_CRL_get_ext_by_NID(crl, NID_freshest_crl, -1),
+	    -1);
+	X509_CRL_free(crl);
+	assert_int_equal(crl_write_bundle(f->ca, dir), LY_OK);
+	assert_int_equal(bundle_count(dir), 2);
+	assert_int_equal(crl_name_parse(f->ca, "issuing", &id), LY_OK);
+	assert_int_equal(id.shard, -1);
+	assert_int_equal(id.delta, 0);
 
 	/* Names of a partitioned CA. */
 	assert_int_equal(crl_name_parse(f->ca, "issuing-3-delta", &id), LY_OK);
@@ -694,7 +771,7 @@ test_shards(void **state)
 	assert_int_equal(id.shard, -1);
 	{
 		static const char *bad[] = {
-			"issuing", "issuing-delta", "issuing-4", "issuing-00",
+			"issuing-delta", "issuing-4", "issuing-00",
 			"issuing-01", "issuing--1", "issuing-+1", "issuing- 1",
 			"issuing-1-", "issuing-1-delta-delta", "issuing-10",
 			"issuing-99999999999999999999", "root-0", NULL
@@ -976,6 +1053,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_monotonic_threads, setup,
 		    teardown),
 		cmocka_unit_test(test_shards),
+		cmocka_unit_test(test_bundle_shards),
 		cmocka_unit_test(test_rsa_pss),
 	};
 
