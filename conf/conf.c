@@ -989,8 +989,8 @@ conf_load(const char *dir, const char *path, struct conf **confp)
 	    &len)) != LY_OK) {
 		/* The usual mistake: --dir at a directory that is no instance. */
 		if (r == LY_ERR_NOT_FOUND && path == NULL)
-			ly_fail(r, "%s is not a Lanyard instance: it has no "
-			    "ca.conf (ca-admin --dir DIR init makes one)", dir);
+			ly_fail(r, "%s is not a Lanyard instance: there is no "
+			    "%s (ca-admin --dir DIR init makes one)", dir, p);
 		goto out;
 	}
 	if (memchr(text, '\0', len) != NULL) {
