@@ -88,6 +88,7 @@ struct web_req {
 	size_t			 bytes;
 	int			 head;
 	int			 takes_body;	/* POST /ocsp, POST to enroll/ */
+	int			 close;		/* answer with Connection: close */
 	unsigned char		*body;
 	size_t			 bodylen, bodycap;
 };
@@ -219,6 +220,9 @@ web_queue(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 
 	if (resp == NULL)
 		return MHD_NO;
+	if (rq->close)
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	if ((ret = MHD_queue_response(c, status, resp)) == MHD_YES) {
 		rq->status = status;
 		rq->bytes = status == MHD_HTTP_NOT_MODIFIED || rq->head ? 0 : len;
@@ -414,6 +418,8 @@ mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
 	struct web_req *rq = *con_cls;
 	size_t ncap;
 	unsigned char *nb;
+	unsigned int status;
+	const char *why;
 
 	(void)version;
 	if (rq == NULL) {
@@ -426,6 +432,14 @@ mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
 		rq->ep = WEB_EP_OTHER;
 		*con_cls = rq;
 		atomic_fetch_add(&w->inflight, 1);
+		/* A head two parsers could read differently ends here. */
+		if (web_framing_check(c, method, &status, &why) != 0) {
+			rq->close = 1;
+			return web_error(c, rq, status, status ==
+			    MHD_HTTP_NOT_IMPLEMENTED ? "not_implemented" :
+			    status == MHD_HTTP_BAD_REQUEST ? "bad_request" :
+			    "too_large", why, NULL);
+		}
 		return first_call(w, c, rq, url, method);
 	}
 	if (rq->status != 0)
@@ -540,10 +554,13 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    conf->max_header + (size_t)WEB_POOL_SLACK,
 	    MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape, NULL,
+	    /* 1: no HTTP/1.1 request without Host, no space in a URI. */
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_NOTIFY_COMPLETED, mhd_completed, w,
 	    w->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, w->key_pem,
 	    MHD_OPTION_HTTPS_MEM_CERT, w->cert_pem,
 	    MHD_OPTION_HTTPS_MEM_TRUST, w->trust_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, conf->tls_priority,
 	    MHD_OPTION_END);
 	if (w->d == NULL)
 		return ly_fail(LY_ERR_IO, "cannot listen on %s: %s", listen,
@@ -619,7 +636,8 @@ web_start_https(struct ca *ca, struct ocsp_responder *responder,
 	    &w->key_len)) != LY_OK ||
 	    (r = ly_file_read(crtp, 64 * 1024, (unsigned char **)&w->cert_pem,
 	    &len)) != LY_OK ||
-	    (r = ca_trust_pem(ca, &w->trust_pem)) != LY_OK)
+	    (r = ca_trust_pem(ca, &w->trust_pem)) != LY_OK ||
+	    (r = web_tls_priority_check(ca_conf(ca)->tls_priority)) != LY_OK)
 		goto out;
 	r = daemon_start(w, ca_conf(ca), listen != NULL ? listen :
 	    ca_conf(ca)->https_listen);
