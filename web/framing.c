@@ -155,6 +155,20 @@ nul_check(struct framing *f)
 	return NULL;
 }
 
+/* Whether the last coding of a Transfer-Encoding list is chunked. */
+static int
+chunked_last(const char *te)
+{
+	const char *p = strrchr(te, ',');
+	size_t n;
+
+	p = p != NULL ? p + 1 : te;
+	p += strspn(p, " \t");
+	n = strcspn(p, " \t;");
+	return n == 7 && strncasecmp(p, "chunked", 7) == 0 &&
+	    p[n + strspn(p + n, " \t")] == '\0';
+}
+
 int
 web_framing_check(struct MHD_Connection *c, const char *method,
     unsigned int *statusp, const char **whyp)
@@ -185,7 +199,10 @@ web_framing_check(struct MHD_Connection *c, const char *method,
 	/* RFC 9112 6.3: chunked must be the last coding; MHD knows no other. */
 	if (f.why == NULL && f.nte > 1)
 		f.why = "more than one Transfer-Encoding field";
-	if (f.why == NULL && f.nte == 1 && strcasecmp(f.te, "chunked") != 0) {
+	if (f.why == NULL && f.nte == 1 && !chunked_last(f.te))
+		f.why = "a Transfer-Encoding whose last coding is not chunked";
+	else if (f.why == NULL && f.nte == 1 &&
+	    strcasecmp(f.te, "chunked") != 0) {
 		f.why = "a transfer coding other than chunked";
 		*statusp = MHD_HTTP_NOT_IMPLEMENTED;
 	}

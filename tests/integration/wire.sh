@@ -1,0 +1,167 @@
+#!/bin/bash
+# The wire, hardened: TLS versions and suites of the HTTPS listener
+# ([server] tls_priority), request framing per RFC 9112 on both listeners
+# (raw requests over a socket: status 400 and the connection closed, and
+# no state changed), error details that stay valid UTF-8 whatever is
+# echoed (never a 500), and what libmicrohttpd logs (readable, under the
+# right listener). bash for /dev/tcp.
+. "$(dirname "$0")/lib.sh"
+
+for t in openssl gnutls-cli curl jq; do
+	if ! need "$t"; then
+		if [ "${CI:-}" = true ]; then not_ok "$t is installed"; else skip "wire" "no $t"; fi
+		done_testing; exit 0
+	fi
+done
+new_instance || { not_ok "init"; done_testing; exit 0; }
+ROOT="$T/ca/certs/root.crt"
+sed -i -e 's/^connection_timeout = .*/connection_timeout = 8/' "$T/ca/ca.conf"
+csr dev
+openssl req -in "$T/dev.csr" -outform DER -out "$T/dev.der" 2>>"$LOG"
+DEVJ=$(jq -Rs . <"$T/dev.csr")
+csr adm
+admin issue --profile admin --csr "$T/adm.csr" --identity '{"userId":1}' \
+    --out "$T/adm.crt" >>"$LOG" 2>&1
+mktok() {
+	admin token create --profile client --identity "$1" 2>>"$LOG" |
+	    sed -n 's/^token: *//p'
+}
+tokstate() {
+	admin token list --json 2>>"$LOG" | jq -r --arg u "\"userId\":$1" \
+	    '.[] | select(.identity | contains($u)) | .state'
+}
+start_server_https || { not_ok "ca-server starts"; done_testing; exit 0; }
+
+# ---- TLS versions and suites ---------------------------------------------------
+# OpenSSL 3 refuses TLS < 1.2 itself at its default security level: level 0
+# lets it offer them, so only the server can say no.
+tls_ossl() {
+	echo | timeout 10 openssl s_client "$1" -cipher 'DEFAULT@SECLEVEL=0' \
+	    -connect "127.0.0.1:$HTTPS_PORT" -CAfile "$ROOT" >"$T/tls.out" 2>&1
+	sed -n 's/^New, \([^,]*\),.*/\1/p' "$T/tls.out" | head -n 1
+}
+eq "TLS 1.0 (openssl s_client -tls1) is refused" "$(tls_ossl -tls1)" "(NONE)"
+eq "TLS 1.1 (openssl s_client -tls1_1) is refused" "$(tls_ossl -tls1_1)" "(NONE)"
+eq "TLS 1.2 (openssl s_client -tls1_2) is accepted" "$(tls_ossl -tls1_2)" "TLSv1.2"
+eq "TLS 1.3 (openssl s_client -tls1_3) is accepted" "$(tls_ossl -tls1_3)" "TLSv1.3"
+tls_gnutls() {
+	timeout 10 gnutls-cli --priority "$1" --x509cafile "$ROOT" \
+	    -p "$HTTPS_PORT" 127.0.0.1 </dev/null >"$T/tls.out" 2>&1
+	if grep -q "Handshake was completed" "$T/tls.out"; then echo completed; else echo refused; fi
+}
+eq "gnutls-cli forcing TLS 1.0 is refused" \
+    "$(tls_gnutls 'NORMAL:-VERS-ALL:+VERS-TLS1.0')" refused
+eq "gnutls-cli forcing TLS 1.1 is refused" \
+    "$(tls_gnutls 'NORMAL:-VERS-ALL:+VERS-TLS1.1')" refused
+eq "gnutls-cli forcing TLS 1.2 with CBC-SHA1 suites only is refused" \
+    "$(tls_gnutls 'NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-CBC:+AES-256-CBC:-MAC-ALL:+SHA1')" refused
+eq "gnutls-cli forcing static RSA key exchange is refused" \
+    "$(tls_gnutls 'NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+RSA')" refused
+eq "gnutls-cli with its defaults completes the handshake" "$(tls_gnutls NORMAL)" completed
+# The priority string is the operator's: a bad one stops the start.
+stop_server
+cp "$T/ca/ca.conf" "$T/ca.conf.good"
+sed -i 's/^tls_priority = .*/tls_priority = NORMAL:+NO-SUCH-THING/' "$T/ca/ca.conf"
+timeout 20 "$CA_SERVER" --dir "$T/ca" --http 127.0.0.1:0 --https 127.0.0.1:0 >"$T/bad.out" 2>&1
+eq "a tls_priority GnuTLS cannot parse stops ca-server" "$?" 1
+has "... naming the key and where the string is wrong" "$T/bad.out" "tls_priority: "
+has "... at the bad element" "$T/bad.out" "+NO-SUCH-THING"
+# An operator may allow more (here TLS 1.0 again): the key is honoured.
+sed -i 's/^tls_priority = .*/tls_priority = NORMAL:+VERS-TLS1.0:+VERS-TLS1.1/' "$T/ca/ca.conf"
+if start_server_https; then
+	eq "tls_priority is what the listener uses (TLS 1.0 allowed on purpose)" \
+	    "$(tls_gnutls 'NORMAL:-VERS-ALL:+VERS-TLS1.0')" completed
+	stop_server
+else
+	not_ok "ca-server starts with a tls_priority of NORMAL"
+fi
+cp "$T/ca.conf.good" "$T/ca/ca.conf"
+start_server_https || { not_ok "ca-server starts again"; done_testing; exit 0; }
+
+# ---- request framing (RFC 9112) --------------------------------------------------
+# raw_http FMT / raw_https FMT: the printf format FMT sent as is; the
+# answer in $T/raw.out; prints "STATUS closed" or "STATUS open" (the
+# server kept the connection past 4 s).
+raw_http() {
+	exec 3<>"/dev/tcp/127.0.0.1/$SERVER_PORT"
+	# shellcheck disable=SC2059
+	printf "$1" >&3
+	timeout 4 cat <&3 >"$T/raw.out"
+	rc=$?
+	exec 3<&-
+	raw_verdict $rc
+}
+raw_https() {
+	# shellcheck disable=SC2059
+	printf "$1" | timeout 4 openssl s_client -quiet -connect "127.0.0.1:$HTTPS_PORT" \
+	    -CAfile "$ROOT" >"$T/raw.out" 2>>"$LOG"
+	raw_verdict $?
+}
+raw_verdict() {
+	s=$(head -n 1 "$T/raw.out" | cut -d' ' -f2)
+	if [ "$1" -eq 124 ]; then echo "${s:-none} open"; else echo "${s:-none} closed"; fi
+}
+frame() {
+	desc=$1 fmt=$2
+	eq "HTTP: $desc: 400, connection closed" "$(raw_http "$fmt")" "400 closed"
+	eq "HTTPS: $desc: 400, connection closed" "$(raw_https "$fmt")" "400 closed"
+}
+H='GET /healthz HTTP/1.1\r\nHost: x\r\n'
+eq "HTTP: a plain request is answered and the connection kept" "$(raw_http "$H\r\n")" "200 open"
+eq "HTTPS: a plain request is answered and the connection kept" \
+    "$(raw_https 'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\n\r\n')" "200 open"
+frame "Content-Length and Transfer-Encoding" \
+    'POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'
+frame "Transfer-Encoding and Content-Length, on a GET" \
+    "${H}Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n"
+frame "two different Content-Lengths" \
+    'POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n'
+frame "a Transfer-Encoding that is not chunked last" \
+    'POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nTransfer-Encoding: chunked, gzip\r\n\r\n'
+frame "two Transfer-Encoding fields" \
+    'POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n'
+frame "a NUL in a field value" "${H}X-A: a\000b\r\n\r\n"
+frame "a NUL at the end of a field value" "${H}X-A: ab\000\r\nX-B: c\r\n\r\n"
+frame "a NUL in the last field value" "${H}X-A: ab\000\r\n\r\n"
+frame "a NUL in a field name" "${H}X-\000A: b\r\n\r\n"
+frame "a bare CR in a field value" "${H}X-A: a\rb\r\n\r\n"
+frame "a bare CR in a field name" "${H}X-\rA: b\r\n\r\n"
+frame "another control character in a field value" "${H}X-A: a\033b\r\n\r\n"
+frame "a field name with parentheses" "${H}X(A): b\r\n\r\n"
+frame "a field name with a space" "${H}X A: b\r\n\r\n"
+frame "a space before the colon" "${H}X-A : b\r\n\r\n"
+frame "a folded line (obs-fold)" "${H}X-A: a\r\n b\r\n\r\n"
+frame "HTTP/1.1 without Host" 'GET /healthz HTTP/1.1\r\n\r\n'
+eq "HTTP: a 501 for a coding we do not know, connection closed" \
+    "$(raw_http 'POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nTransfer-Encoding: gzip, chunked\r\n\r\n')" "501 closed"
+has "... the refusal is a JSON error" "$T/raw.out" '"error":"not_implemented"'
+
+# The head alone: a body the server does not read would make its close a
+# reset, which may lose the answer on the way.
+# The catalogue's case: an EST Authorization cut at a NUL enrolled. Now
+# 400, and the token is still unused, and still works.
+TOK=$(mktok '{"userId":70}')
+B64=$(base64 -w0 <"$T/dev.der")
+AUTH=$(printf 'dev:%s' "$TOK" | base64 -w0)
+est_raw() {
+	printf 'POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s%s\r\nContent-Type: application/pkcs10\r\nContent-Length: %d\r\n\r\n%s' \
+	    "$AUTH" "$1" "${#B64}" "$B64"
+}
+fmt=$(est_raw '\000junk' | sed 's/%/%%/g')
+eq "HTTPS: EST Authorization with a NUL after the credentials: 400, closed" "$(raw_https "$fmt")" "400 closed"
+fmt=$(est_raw '\000' | sed 's/%/%%/g')
+eq "HTTPS: EST Authorization ending in a NUL: 400, closed" "$(raw_https "$fmt")" "400 closed"
+fmt=$(est_raw '!junk' | sed 's/%/%%/g')
+eq "HTTPS: EST Authorization with junk after the base64: 401" "$(raw_https "$fmt" | cut -d' ' -f1)" 401
+eq "... the token is still unused" "$(tokstate 70)" unused
+fmt=$(est_raw '' | sed 's/%/%%/g')
+eq "HTTPS: the same request without the NUL enrolls" "$(raw_https "$fmt" | cut -d' ' -f1)" 200
+eq "... and uses the token" "$(tokstate 70)" used
+
+# ---- the server kept serving ------------------------------------------------------
+eq "the server still answers" "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$BASE/healthz")" 200
+kill -0 "$SERVER_PID" && ok "... the same process" || not_ok "... the same process"
+stop_server
+check "the audit chain verifies" admin audit verify
+
+done_testing
