@@ -237,10 +237,12 @@ web_error(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 {
 	struct MHD_Response *resp;
 	json_t *o;
-	char *text = NULL;
+	char *text = NULL, clean[1024];
 	size_t len;
 
-	if ((o = json_pack("{s:s,s:s}", "error", code, "detail", detail)) ==
+	/* jansson takes only valid UTF-8; a detail may echo a client. */
+	ly_utf8_clean(detail, clean, sizeof(clean));
+	if ((o = json_pack("{s:s,s:s}", "error", code, "detail", clean)) ==
 	    NULL || (text = json_dumps(o, JSON_COMPACT |
 	    JSON_PRESERVE_ORDER)) == NULL) {
 		json_decref(o);

@@ -158,6 +158,69 @@ fmt=$(est_raw '' | sed 's/%/%%/g')
 eq "HTTPS: the same request without the NUL enrolls" "$(raw_https "$fmt" | cut -d' ' -f1)" 200
 eq "... and uses the token" "$(tokstate 70)" used
 
+# ---- error details stay valid UTF-8: 4xx JSON, never a 500 -----------------------
+# Details echo what was sent (jansson's error text, ids), and jansson
+# refuses to encode invalid UTF-8: a detail that held some, or a character
+# cut at a length limit (jansson's own 160 bytes, our 512), was a 500.
+admin issue --profile client --csr "$T/dev.csr" --identity '{"userId":71}' \
+    --out "$T/dev.crt" >>"$LOG" 2>&1
+rep() { i=0; while [ $i -lt "$2" ]; do printf '%b' "$1"; i=$((i + 1)); done; }
+EURO=$(rep '\xe2\x82\xac' 100)		# 300 bytes, 100 characters
+# echo_req DESC METHOD PATH BODY [openssl s_client options...]: a raw
+# request over TLS, PATH and BODY as bytes; the answer must be 4xx with a
+# JSON error whose text is valid UTF-8.
+echo_req() {
+	desc=$1 m=$2 p=$3 b=$4; shift 4
+	{
+		printf '%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' "$m" "$p"
+		printf 'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n' \
+		    "$(printf '%s' "$b" | wc -c)"
+		printf '%s' "$b"
+	} | timeout 10 openssl s_client -quiet -connect "127.0.0.1:$HTTPS_PORT" \
+	    -CAfile "$ROOT" "$@" >"$T/echo.out" 2>>"$LOG"
+	st=$(head -n 1 "$T/echo.out" | cut -d' ' -f2)
+	sed '1,/^\r$/d' "$T/echo.out" >"$T/echo.body"
+	if case $st in 4??) true ;; *) false ;; esac &&
+	    iconv -f UTF-8 -t UTF-8 "$T/echo.body" >/dev/null 2>&1 &&
+	    [ -n "$(jq -r '.error // empty' "$T/echo.body" 2>/dev/null)" ]; then
+		ok "UTF-8: $desc: $st with a JSON error in valid UTF-8"
+	else
+		head -c 300 "$T/echo.out" >>"$LOG"; echo >>"$LOG"
+		not_ok "UTF-8: $desc: 4xx with a JSON error in valid UTF-8 (got ${st:-nothing})"
+	fi
+}
+ADM="-cert $T/adm.crt -key $T/adm.key"
+DEV="-cert $T/dev.crt -key $T/dev.key"
+# Each endpoint with a JSON body: its fields, and one more that jansson
+# names in its error, cut at 160 bytes: 0, 1 or 2 bytes of padding put
+# the cut inside a character.
+for ep in '/api/v1/enroll - "token":"x","csr":"y"' '/api/v1/tokens ADM "profile":"client","identity":"{}"' \
+    '/api/v1/reissue DEV "csr":"y"' '/api/v1/certificates/0A/revoke ADM "reason":"superseded"'; do
+	path=${ep%% *}; rest=${ep#* }; who=${rest%% *}; base=${rest#* }
+	case $who in ADM) who=$ADM ;; DEV) who=$DEV ;; *) who= ;; esac
+	# shellcheck disable=SC2086
+	{
+	for pad in "" a aa; do
+		echo_req "POST $path: an unknown key of ${#pad} + 100 multi-byte characters" POST "$path" \
+		    "{$base,\"$pad$EURO\":1}" $who
+	done
+	echo_req "POST $path: a long key of multi-byte characters alone" POST "$path" "{\"$EURO\":1}" $who
+	echo_req "POST $path: invalid UTF-8 in a key" POST "$path" "$(printf '{"\xff\xfe":1}')" $who
+	echo_req "POST $path: invalid UTF-8 in values" POST "$path" "$(printf '{"token":"\xc3(","csr":"\xed\xa0\x80"}')" $who
+	echo_req "POST $path: a multi-byte character cut at the end" POST "$path" "$(printf '{"\xe2\x82')" $who
+	}
+done
+LONGID=$(rep '\xe2\x82\xac' 400)
+# shellcheck disable=SC2086
+{
+echo_req "DELETE /api/v1/tokens/<400 multi-byte characters>" DELETE "/api/v1/tokens/$LONGID" "" $ADM
+echo_req "DELETE /api/v1/tokens/<invalid UTF-8>" DELETE "/api/v1/tokens/a$(printf '\xff\xfe')b" "" $ADM
+echo_req "DELETE /api/v1/tokens/<170 x 'a' and a cut character>" DELETE \
+    "/api/v1/tokens/$(rep a 170)$(printf '\xe2\x82')" "" $ADM
+echo_req "GET /api/v1/certificates/<multi-byte>" GET "/api/v1/certificates/$LONGID" "" $ADM
+echo_req "GET /.well-known/est/<multi-byte>" GET "/.well-known/est/$LONGID" ""
+}
+
 # ---- the server kept serving ------------------------------------------------------
 eq "the server still answers" "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$BASE/healthz")" 200
 kill -0 "$SERVER_PID" && ok "... the same process" || not_ok "... the same process"
