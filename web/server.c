@@ -58,6 +58,8 @@ struct web {
 	struct MHD_Daemon	*d;
 	unsigned int		 port;
 	char			 url[128];	/* for the log */
+	/* MHD's messages are logged under url:log_port (MHD's threads read it). */
+	atomic_uint		 log_port;
 	size_t			 max_body;
 	unsigned int		 timeout;
 	int			 tls;		/* the HTTPS listener */
@@ -265,13 +267,43 @@ web_error(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 
 /* ---- MHD callbacks ---------------------------------------------------------- */
 
+/*
+ * Text for the log as it is, but control characters (and the backslash
+ * that starts their escape) as \xHH: a line cannot be split or forged,
+ * and MHD's messages stay readable. At most outlen - 1 bytes, cut before
+ * an escape that would not fit.
+ */
+static char *
+log_text_escape(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+	unsigned char ch;
+
+	for (; *in != '\0'; in++) {
+		ch = (unsigned char)*in;
+		if (ch >= 0x20 && ch != 0x7f && ch != '\\') {
+			if (o + 1 >= outlen)
+				break;
+			out[o++] = (char)ch;
+		} else {
+			if (o + 4 >= outlen)
+				break;
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
+			    ch);
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* MHD's messages, under the listener they are about (cls is its web). */
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+	struct web *w = cls;
 	char buf[512], esc[4 * sizeof(buf) + 4];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	/* MHD has no counter of its own for this; its message is the signal. */
 	if (strncmp(buf, "Server reached connection limit", 31) == 0)
@@ -280,8 +312,8 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
 	/* Messages may quote what a client sent. */
-	ly_log(LY_LOG_WARN, "http: %s",
-	    web_log_escape(buf, sizeof(buf), esc, sizeof(esc)));
+	ly_log(LY_LOG_WARN, "%s:%u: %s", w->url, atomic_load(&w->log_port),
+	    log_text_escape(buf, esc, sizeof(esc)));
 }
 
 /* Leaves the path as it was sent: routes.c decodes what it takes. */
@@ -534,6 +566,10 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	if ((r = listen_parse(listen, w->tls ? "https" : "http", &ss, &slen,
 	    w->url, sizeof(w->url))) != LY_OK)
 		return r;
+	/* Until MHD has bound: the port asked for. */
+	atomic_store(&w->log_port, ss.ss_family == AF_INET6 ?
+	    ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port) :
+	    ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port));
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (ss.ss_family == AF_INET6)
@@ -546,7 +582,7 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	 */
 	errno = 0;
 	w->d = MHD_start_daemon(flags, 0, NULL, NULL, mhd_handler, w,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
 	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned int)(conf->threads > 0 ? conf->threads : 1),
@@ -572,6 +608,7 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 		return ly_fail(LY_ERR_INTERNAL, "cannot learn the port of %s",
 		    listen);
 	w->port = di->port;
+	atomic_store(&w->log_port, w->port);
 	ly_log(LY_LOG_INFO, "listening on %s:%u", w->url, w->port);
 	return LY_OK;
 }
@@ -589,6 +626,7 @@ web_new(struct ca *ca, struct ocsp_responder *responder,
 	pthread_cond_init(&w->cond, NULL);
 	pthread_mutex_init(&w->hsm_lock, NULL);
 	atomic_init(&w->inflight, 0);
+	atomic_init(&w->log_port, 0);
 	w->inst.ca = ca;
 	w->inst.responder = responder;
 	w->inst.enroll = enroll;

@@ -221,6 +221,30 @@ echo_req "GET /api/v1/certificates/<multi-byte>" GET "/api/v1/certificates/$LONG
 echo_req "GET /.well-known/est/<multi-byte>" GET "/.well-known/est/$LONGID" ""
 }
 
+# ---- what libmicrohttpd logs ----------------------------------------------------
+# A second instance (a copy: the first holds its own) asks for the first
+# one's ports: MHD's message must name the listener and the port asked
+# for, readably ("Failed to bind", not "Failed\x20to\x20bind").
+cp -a "$T/ca" "$T/ca2"
+timeout 20 "$CA_SERVER" --dir "$T/ca2" --http 127.0.0.1:0 --https "127.0.0.1:$HTTPS_PORT" \
+    >"$T/bind.out" 2>&1
+eq "ca-server on a taken HTTPS port exits 1" "$?" 1
+has "... MHD's bind message is under https and the port" "$T/bind.out" \
+    "https://127.0.0.1:$HTTPS_PORT: Failed to bind"
+lacks "... not under http" "$T/bind.out" "http://127.0.0.1:$HTTPS_PORT"
+lacks "... and readable: spaces are spaces" "$T/bind.out" '\x20'
+timeout 20 "$CA_SERVER" --dir "$T/ca2" --http "127.0.0.1:$SERVER_PORT" --https 127.0.0.1:0 \
+    >"$T/bind.out" 2>&1
+has "a taken HTTP port: under http and its port" "$T/bind.out" \
+    "http://127.0.0.1:$SERVER_PORT: Failed to bind"
+# What a client sent reaches the log with control characters escaped.
+raw_http "${H}X-A: a\rb\r\n\r\n" >/dev/null
+raw_http 'GET /healthz HTTP/1.1\r\n\r\n' >/dev/null
+has "MHD's messages of a request name the HTTP listener" "$SERVER_LOG" \
+    "http://127.0.0.1:$SERVER_PORT: Received HTTP/1.1 request without \`Host' header."
+if grep -q 'Failed\\x20\|request\\x20' "$SERVER_LOG"; then not_ok "no escaped spaces in the log"
+else ok "no escaped spaces in the log"; fi
+
 # ---- the server kept serving ------------------------------------------------------
 eq "the server still answers" "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$BASE/healthz")" 200
 kill -0 "$SERVER_PID" && ok "... the same process" || not_ok "... the same process"
