@@ -108,6 +108,9 @@ frame() {
 }
 H='GET /healthz HTTP/1.1\r\nHost: x\r\n'
 eq "HTTP: a plain request is answered and the connection kept" "$(raw_http "$H\r\n")" "200 open"
+raw_http "${H}X-A: 1\r\nCookie: a=b; c=d\r\n\r\n${H}X-B: 2\r\n\r\n" >/dev/null
+eq "HTTP: two requests with fields on one connection: both answered" \
+    "$(grep -ao 'HTTP/1.1 200' "$T/raw.out" | wc -l)" 2
 eq "HTTPS: a plain request is answered and the connection kept" \
     "$(raw_https 'GET /.well-known/est/cacerts HTTP/1.1\r\nHost: x\r\n\r\n')" "200 open"
 frame "Content-Length and Transfer-Encoding" \
