@@ -118,16 +118,18 @@ char		*web_log_escape(const char *in, size_t max, char *out,
 const char	*web_field_check(const char *name, size_t namelen,
 		    const char *value, size_t valuelen);
 /*
- * Checks the head of the request on c, whose method (as MHD handed it to
- * the handler, the start of the head) is method: every field as
- * web_field_check() wants it, no embedded NUL, no Content-Length with a
+ * Checks the head of the request on c, whose method, url and version are
+ * as MHD handed them to the handler (method is the start of the head):
+ * no control character, space or NUL in the request target, every field
+ * as web_field_check() wants it, no embedded NUL, no Content-Length with a
  * Transfer-Encoding, no two different Content-Lengths, no coding but
  * chunked. 0 if it is sound; else -1, *statusp the status to answer
  * (400, 431 or 501) and *whyp the fault (static text). The answer must
  * close the connection (RFC 9112 6.3).
  */
 int		 web_framing_check(struct MHD_Connection *, const char *method,
-		    unsigned int *statusp, const char **whyp);
+		    const char *url, const char *version, unsigned int *statusp,
+		    const char **whyp);
 
 /* ---- routes.c: URL → handler, and the pure URL/HTTP helpers --------------- */
 

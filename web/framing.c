@@ -9,8 +9,9 @@
  * connection closes; it passes field names that are not tokens ("X(A)",
  * "X A") and values with a bare CR on; and it stores a value up to its
  * first NUL, so "Authorization: Basic <b64>\0junk" reaches us as a clean
- * "Basic <b64>". Each of these is a request whose framing or meaning two
- * parsers may read differently (request smuggling, RFC 9112 11.2):
+ * "Basic <b64>" (a NUL in the request target cuts the path or a query
+ * argument alike). Each of these is a request whose framing or meaning
+ * two parsers may read differently (request smuggling, RFC 9112 11.2):
  * refused here with 400 and the connection closed (RFC 9112 6.1, 6.3).
  * MHD_OPTION_STRICT_FOR_CLIENT = 1 (server.c) makes MHD itself refuse an
  * HTTP/1.1 request without Host and a URI with a space.
@@ -169,9 +170,82 @@ chunked_last(const char *te)
 	    p[n + strspn(p + n, " \t")] == '\0';
 }
 
+/* The query arguments, in the order MHD parsed them. */
+struct args {
+	const char	*end[WEB_FRAMING_FIELDS_MAX];	/* after key or value */
+	const char	*key[WEB_FRAMING_FIELDS_MAX];
+	unsigned int	 n;
+};
+
+static enum MHD_Result
+arg_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t keylen,
+    const char *value, size_t valuelen)
+{
+	struct args *a = cls;
+
+	(void)kind;
+	if (a->n >= WEB_FRAMING_FIELDS_MAX)
+		return MHD_NO;
+	a->key[a->n] = key;
+	a->end[a->n] = value != NULL ? value + valuelen : key + keylen;
+	a->n++;
+	return MHD_YES;
+}
+
+/*
+ * XXX As nul_check(), for the request target of MHD 0.9.75, parsed in
+ * place too: the path up to its first NUL, then '?' and each '&', '='
+ * and the space before the version overwritten with NULs. Where a part
+ * ends, the next must begin one byte later (two before the version: a
+ * trailing '&'); a NUL the client sent leaves bytes between.
+ */
+static const char *
+target_nul_check(struct framing *f, struct MHD_Connection *c,
+    const char *url, const char *version)
+{
+	static const char why[] = "a NUL in the request target";
+	struct args a;
+	const char *p, *uend;
+	unsigned int i;
+
+	if (!is_region(f, url) || !is_region(f, version) || version <= url)
+		return NULL;
+	uend = version - 1;		/* the space before the version */
+	memset(&a, 0, sizeof(a));
+	if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, arg_cb,
+	    &a) < 0 || a.n >= WEB_FRAMING_FIELDS_MAX)
+		return "too many query arguments";
+	p = url + strlen(url);
+	if (a.n == 0)
+		return p == uend || p + 1 == uend ? NULL : why;
+	if (a.key[0] != p + 1)
+		return why;
+	for (i = 0; i < a.n; i++) {
+		if (!is_region(f, a.key[i]))
+			return why;
+		/* end[i] is the '&' (or the space) MHD overwrote. */
+		if (i + 1 < a.n ? a.end[i] + 1 != a.key[i + 1] :
+		    a.end[i] != uend && a.end[i] + 1 != uend)
+			return why;
+	}
+	return NULL;
+}
+
+/* RFC 9112 3.2: no control character in the request target. */
+static const char *
+target_check(const char *url)
+{
+	for (; *url != '\0'; url++)
+		if ((unsigned char)*url <= 0x20 || (unsigned char)*url == 0x7f)
+			return "a control character or space in the request "
+			    "target";
+	return NULL;
+}
+
 int
 web_framing_check(struct MHD_Connection *c, const char *method,
-    unsigned int *statusp, const char **whyp)
+    const char *url, const char *version, unsigned int *statusp,
+    const char **whyp)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct framing f;
@@ -189,9 +263,13 @@ web_framing_check(struct MHD_Connection *c, const char *method,
 		f.why = "too many header fields";
 		*statusp = MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE;
 	}
+	if (f.why == NULL)
+		f.why = target_check(url);
 #if MHD_VERSION <= 0x00097500
 	if (f.why == NULL && f.region != NULL)
 		f.why = nul_check(&f);
+	if (f.why == NULL && f.region != NULL)
+		f.why = target_nul_check(&f, c, url, version);
 #endif
 	/* RFC 9112 6.1: Content-Length and Transfer-Encoding together. */
 	if (f.why == NULL && f.ncl > 0 && f.nte > 0)

@@ -455,7 +455,6 @@ mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
 	unsigned int status;
 	const char *why;
 
-	(void)version;
 	if (rq == NULL) {
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
 			return MHD_NO;
@@ -467,7 +466,8 @@ mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
 		*con_cls = rq;
 		atomic_fetch_add(&w->inflight, 1);
 		/* A head two parsers could read differently ends here. */
-		if (web_framing_check(c, method, &status, &why) != 0) {
+		if (web_framing_check(c, method, url, version, &status,
+		    &why) != 0) {
 			rq->close = 1;
 			return web_error(c, rq, status, status ==
 			    MHD_HTTP_NOT_IMPLEMENTED ? "not_implemented" :

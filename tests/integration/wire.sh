@@ -135,6 +135,13 @@ frame "a field name with a space" "${H}X A: b\r\n\r\n"
 frame "a space before the colon" "${H}X-A : b\r\n\r\n"
 frame "a folded line (obs-fold)" "${H}X-A: a\r\n b\r\n\r\n"
 frame "HTTP/1.1 without Host" 'GET /healthz HTTP/1.1\r\n\r\n'
+frame "a NUL in the path (/crl/issuing.crl<NUL>.pem)" 'GET /crl/issuing.crl\000.pem HTTP/1.1\r\nHost: x\r\n\r\n'
+frame "a NUL in a query value" 'GET /healthz?a=1\000junk&b=2 HTTP/1.1\r\nHost: x\r\n\r\n'
+frame "a NUL at the end of the query" 'GET /healthz?a=1&b=2\000junk HTTP/1.1\r\nHost: x\r\n\r\n'
+frame "a bare CR in the path" 'GET /healthz\rjunk HTTP/1.1\r\nHost: x\r\n\r\n'
+frame "a control character in the path" 'GET /healthz\001 HTTP/1.1\r\nHost: x\r\n\r\n'
+eq "HTTP: a query of every shape (empty keys and values, +, %%20) is answered" \
+    "$(raw_http 'GET /healthz?a=1&b&c=&=d&&e+f=g%%20& HTTP/1.1\r\nHost: x\r\n\r\n')" "200 open"
 eq "HTTP: a 501 for a coding we do not know, connection closed" \
     "$(raw_http 'POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nTransfer-Encoding: gzip, chunked\r\n\r\n')" "501 closed"
 has "... the refusal is a JSON error" "$T/raw.out" '"error":"not_implemented"'
