@@ -581,7 +581,9 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	 * TLS options are last, ended early by MHD_OPTION_END for HTTP.
 	 */
 	errno = 0;
-	w->d = MHD_start_daemon(flags, 0, NULL, NULL, mhd_handler, w,
+	/* The address is SOCK_ADDR's; the port argument names it in messages. */
+	w->d = MHD_start_daemon(flags, (uint16_t)atomic_load(&w->log_port),
+	    NULL, NULL, mhd_handler, w,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
 	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE,

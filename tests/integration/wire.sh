@@ -239,8 +239,8 @@ cp -a "$T/ca" "$T/ca2"
 timeout 20 "$CA_SERVER" --dir "$T/ca2" --http 127.0.0.1:0 --https "127.0.0.1:$HTTPS_PORT" \
     >"$T/bind.out" 2>&1
 eq "ca-server on a taken HTTPS port exits 1" "$?" 1
-has "... MHD's bind message is under https and the port" "$T/bind.out" \
-    "https://127.0.0.1:$HTTPS_PORT: Failed to bind"
+has "... MHD's bind message is under https and the port, and names it" "$T/bind.out" \
+    "https://127.0.0.1:$HTTPS_PORT: Failed to bind to port $HTTPS_PORT: Address already in use"
 lacks "... not under http" "$T/bind.out" "http://127.0.0.1:$HTTPS_PORT"
 lacks "... and readable: spaces are spaces" "$T/bind.out" '\x20'
 timeout 20 "$CA_SERVER" --dir "$T/ca2" --http "127.0.0.1:$SERVER_PORT" --https 127.0.0.1:0 \
