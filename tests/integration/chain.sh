@@ -137,5 +137,11 @@ check "root crl with [root] ocsp_validity = 2d" admin root crl
 admin status >"$T/status2" 2>&1
 has "ca-admin status warns of the root's OCSP responses" "$T/status2" \
     "ACTION: the root's OCSP responses about CA certificates expire within 7 days"
+lacks "ca-admin status: the root CRL (30d) is not due yet" "$T/status2" "ACTION: the root CRL"
+sed -i 's/^root_validity = 30d$/root_validity = 3d/' "$T/ca/ca.conf"
+check "root crl with [crl] root_validity = 3d" admin root crl
+admin status >"$T/status3" 2>&1
+has "ca-admin status warns of the root CRL's nextUpdate" "$T/status3" \
+    "ACTION: the root CRL's nextUpdate is within 7 days"
 
 done_testing
