@@ -195,6 +195,42 @@ struct ca_issued {
 void		 ca_issued_clear(struct ca_issued *);
 
 /*
+ * One issuance as the engine carries it from its authorisation to the
+ * signature (ca/issue.c): ca_issue(), ca_issue_token() and ca_reissue()
+ * each fill one in and hand it to the same path, which takes the CSR in
+ * once (ca_csr_parse() and ca_csr_check() against profile), checks the
+ * identity, reserves the serial, signs and stores. Used inside ca/ only;
+ * callers outside use the functions below. Everything is borrowed for
+ * the call.
+ */
+struct store_cert;
+struct ca_issue_req {
+	const struct conf_profile *profile;	/* resolved, not NULL */
+	const unsigned char *csr;	/* PEM or DER, untrusted */
+	size_t		 csrlen;
+	/*
+	 * The identity asked for, not yet checked (ca_identity_check()
+	 * runs on it); NULL for a reissue, which keeps old's.
+	 */
+	const struct ca_identity *identity;
+	int		 days;		/* 0: the profile's default */
+	const char	*actor;		/* for the audit log */
+	const char	*cn;		/* subject CN when the identity has no name */
+	/*
+	 * A reissue: the record of the certificate superseded, read before
+	 * signing; marked superseded in the transaction that stores the new
+	 * one (refused then if it was revoked or superseded meanwhile).
+	 */
+	struct store_cert *old;
+	/*
+	 * A token issuance: the SHA-256 of the one-time token, claimed with
+	 * the serial, used with the certificate, released if anything in
+	 * between fails.
+	 */
+	const unsigned char *tok;
+};
+
+/*
  * Issues a certificate: parses and checks the CSR, checks the identity
  * against the profile, reserves a fresh serial durably, signs on the HSM,
  * stores the certificate durably, appends the audit entries, and only
