@@ -23,7 +23,6 @@
 #include "ca/ca.h"
 #include "ca/store.h"
 #include "conf/conf.h"
-#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "ocsp/ocsp.h"
 #include "util/util.h"
@@ -216,10 +215,8 @@ cmd_init(int argc, char **argv)
 		struct ca *ca = NULL;
 		struct ocsp_responder *resp = NULL;
 
-		if ((r = open_with_ocsp(0, 0, &ca, &resp)) == LY_OK &&
-		    (r = crl_generate_all(ca, actor(),
-		    ca_conf(ca)->publish_dir)) == LY_OK)
-			r = crl_write_bundle(ca, ca_conf(ca)->publish_dir);
+		if ((r = open_with_ocsp(0, 0, &ca, &resp)) == LY_OK)
+			r = crl_publish_all(ca, actor(), NULL);
 		ocsp_responder_free(resp);
 		ca_close(ca);
 		if (r != LY_OK) {
@@ -741,11 +738,8 @@ cmd_crl(int argc, char **argv)
 		out = argv[3];
 	else if (argc != 2 || strcmp(argv[1], "publish") != 0)
 		return usage_err(u, NULL);
-	if ((r = ca_open(dir, 0, &ca)) == LY_OK &&
-	    (r = crl_generate_all(ca, actor(), out != NULL ? out :
-	    ca_conf(ca)->publish_dir)) == LY_OK)
-		r = crl_write_bundle(ca, out != NULL ? out :
-		    ca_conf(ca)->publish_dir);
+	if ((r = ca_open(dir, 0, &ca)) == LY_OK)
+		r = crl_publish_all(ca, actor(), out);
 	if (r == LY_OK)
 		printf("CRLs published to %s\n", out != NULL ? out :
 		    ca_conf(ca)->publish_dir);
@@ -832,8 +826,7 @@ cmd_publish(int argc, char **argv)
 		goto out;
 	}
 	if ((r = ly_mkdir_p(sub, 0755)) != LY_OK ||
-	    (r = crl_generate_all(ca, actor(), sub)) != LY_OK ||
-	    (r = crl_write_bundle(ca, sub)) != LY_OK)
+	    (r = crl_publish_all(ca, actor(), sub)) != LY_OK)
 		goto out;
 	free(sub);
 	if ((sub = ly_path_join(argv[2], "ocsp")) == NULL) {

@@ -566,10 +566,13 @@ pass_entry(const struct store_revoked *rv, void *arg)
 	return ly_fail(LY_ERR_INTERNAL, "crl: encoding an entry failed");
 }
 
-/* Appends the entries of id to out, reading one snapshot of the store. */
+/*
+ * Appends the entries of id to out, reading one snapshot of the store;
+ * *revsp is the store's revocation count in that snapshot.
+ */
 static int
 pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
-    struct crl_buf *out, size_t *entriesp)
+    struct crl_buf *out, size_t *entriesp, uint64_t *revsp)
 {
 	struct store_txn *txn = NULL;
 	struct crl_pass ps;
@@ -587,7 +590,8 @@ pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
 		goto out;
 	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
 		goto out;
-	if ((r = store_revoked_foreach(txn, (uint8_t)id->slot, pass_entry,
+	if ((r = ca_revocations(txn, revsp)) != LY_OK ||
+	    (r = store_revoked_foreach(txn, (uint8_t)id->slot, pass_entry,
 	    &ps)) != LY_OK)
 		goto out;
 	*entriesp = ps.entries;
@@ -834,7 +838,8 @@ crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
 	if ((r = buf_room(&cb, 3 * CRL_HDR_MAX + headlen)) != LY_OK)
 		goto out;
 	start = cb.len = 3 * CRL_HDR_MAX + headlen;
-	if ((r = pass_run(ca, id, since, &cb, &info->entries)) != LY_OK)
+	if ((r = pass_run(ca, id, since, &cb, &info->entries,
+	    &info->revocations)) != LY_OK)
 		goto out;
 	/* An empty revokedCertificates is left out, not encoded empty. */
 	if (info->entries > 0 && (r = hdr_prepend(&cb, &start,
