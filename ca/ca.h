@@ -372,6 +372,19 @@ int		 ca_sign(struct ca *, int slot,
 		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
 /* The CA key of slot, opened on first use; borrowed until ca_close(). */
 int		 ca_key(struct ca *, int slot, struct hsm_key **);
+/*
+ * Signs crl (complete but for its signature) with the CA key of slot, as
+ * ca_sign(); the caller lints it first and checks what it gets.
+ */
+int		 ca_sign_crl(struct ca *, int slot, X509_CRL *crl);
+/*
+ * For a caller whose check of a signature made through ca_sign() failed:
+ * logs and counts it as a bad HSM signature (see ca_hsm_stats()) and
+ * returns LY_ERR_HSM with "the HSM returned a <what> signature that does
+ * not verify with the <name> CA key" in ly_errdetail(). The object must
+ * be neither stored nor sent.
+ */
+int		 ca_sign_bad(struct ca *, int slot, const char *what);
 
 /*
  * For /healthz: whether the issuing CA key signs now (a probe signature,

@@ -104,6 +104,7 @@ struct ca *ca_alloc(void);
 const struct conf_ca *ca_slot_conf(const struct ca *, int slot);
 
 /* sign.c */
+int	 ca_pin_load(const struct conf_ca *, char **pinp);
 int	 ca_key_get(struct ca *, int slot, struct hsm_key **);
 int	 ca_sign_cert(struct ca *, int slot, X509 *);
 

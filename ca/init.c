@@ -158,7 +158,7 @@ make_ca(struct ca *ca, int slot)
 	time_t now = ly_now();
 	int r;
 
-	if ((r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
+	if ((r = ca_pin_load(cc, &pin)) != LY_OK)
 		return r;
 	if ((r = hsm_keygen(cc->key_uri, pin, cc->key_type, &pub)) != LY_OK)
 		goto out;

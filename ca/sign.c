@@ -5,9 +5,19 @@
  */
 #include "config.h"
 
-
 #include "ca/extern.h"
 #include "util/util.h"
+
+/*
+ * The PIN of a CA's token, from its pin_file or pin_env: the one place
+ * the engine reads a PIN (the CA keys, init and the OCSP signer's keys on
+ * the issuing CA's token all come here). Free with hsm_pin_free().
+ */
+int
+ca_pin_load(const struct conf_ca *cc, char **pinp)
+{
+	return hsm_pin_load(cc->pin_file, cc->pin_env, pinp);
+}
 
 /* Opens the HSM and the slot's key on first use; later calls are cheap. */
 int
@@ -28,7 +38,7 @@ ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
 			goto out;
 		ca->hsm_ready = 1;
 	}
-	if ((r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
+	if ((r = ca_pin_load(cc, &pin)) != LY_OK)
 		goto out;
 	r = hsm_key_open(cc->key_uri, pin, cc->rsa_padding, &ca->keys[slot]);
 	hsm_pin_free(pin);
@@ -87,6 +97,19 @@ ca_sign(struct ca *ca, int slot, int (*fn)(void *, EVP_MD_CTX *), void *obj)
 	if ((r = ca_key_get(ca, slot, &key)) != LY_OK)
 		return r;
 	return hsm_sign(key, fn, obj);
+}
+
+int
+ca_sign_crl(struct ca *ca, int slot, X509_CRL *crl)
+{
+	return ca_sign(ca, slot, hsm_sign_x509_crl, crl);
+}
+
+int
+ca_sign_bad(struct ca *ca, int slot, const char *what)
+{
+	return hsm_bad_signature("the HSM returned a %s signature that does "
+	    "not verify with the %s CA key", what, ca_slot_name(ca, slot));
 }
 
 int

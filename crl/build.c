@@ -39,7 +39,6 @@
 #include "ca/ca.h"
 #include "ca/store.h"
 #include "crl/extern.h"
-#include "hsm/hsm.h"
 #include "util/util.h"
 
 /* Room for one DER header: tag, 0x84 and four length octets, with spare. */
@@ -58,7 +57,7 @@
 
 /*
  * The AlgorithmIdentifier a CA key's signatures carry depends on the key
- * and on how hsm/ sets up the context (digest, PSS parameters). OpenSSL
+ * and on how the HSM layer sets up the context (digest, PSS parameters). OpenSSL
  * knows it best, so a tiny template CRL is signed once and what
  * X509_CRL_sign_ctx() put into it is kept, per CA certificate and RSA
  * padding, for the life of the process. A stale or wrong entry cannot
@@ -110,7 +109,7 @@ algid_make(struct ca *ca, int slot, unsigned char *der, size_t *lenp)
 			goto out;
 		}
 	if ((r = ca_lint_crl(t, cacert)) != LY_OK ||
-	    (r = ca_sign(ca, slot, hsm_sign_x509_crl, t)) != LY_OK)
+	    (r = ca_sign_crl(ca, slot, t)) != LY_OK)
 		goto out;
 	X509_CRL_get0_signature(t, NULL, &alg);
 	if ((len = i2d_X509_ALGOR(alg, NULL)) <= 0 || len > CRL_ALGID_MAX ||
@@ -611,7 +610,7 @@ struct crl_sig {
 	size_t		 siglen;
 };
 
-/* hsm_signer over the TBS bytes in place; hsm_sign() may call it twice. */
+/* The signer over the TBS bytes in place; ca_sign() may call it twice. */
 static int
 sign_tbs(void *arg, EVP_MD_CTX *ctx)
 {
@@ -644,8 +643,7 @@ sig_verify(struct ca *ca, int slot, const unsigned char *algid,
 	if (ok)
 		return LY_OK;
 	ly_log_crypto("crl: verify");
-	return hsm_bad_signature("the HSM returned a CRL signature that "
-	    "does not verify with the %s CA key", ca_slot_name(ca, slot));
+	return ca_sign_bad(ca, slot, "CRL");
 }
 
 /* Puts a constructed header of tag and class ending at *startp. */
