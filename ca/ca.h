@@ -455,6 +455,52 @@ int		 ca_ocsp_signer_set(struct ca *, const void *prev,
 		    const char *actor, const char *detail);
 
 /*
+ * The delegated OCSP signer (ca/signer.c, RFC 6960 4.2.2.2): a key that
+ * the engine generates on the issuing CA's token, and a certificate the
+ * issuing CA issues to it (profile "ocsp"), rotated within [ocsp]
+ * signer_rotate_before of its notAfter. The current one is recorded in
+ * the store (CA_META_OCSP_SIGNER), so that every process uses the same;
+ * of two processes rotating at once one wins (ca_ocsp_signer_set()) and
+ * the other revokes its certificate and loads the winner's.
+ *
+ * ocsp/ keeps a struct ca_signers per responder (ca_signers_new(), freed
+ * with ca_signers_free(), which drops its reference to the current
+ * signer; call it before ca_close()).
+ */
+struct ca_signer;
+struct ca_signers;
+int		 ca_signers_new(struct ca *, struct ca_signers **);
+void		 ca_signers_free(struct ca_signers *);
+/*
+ * Rotate if due: brings the signer in step with the store. Loads the one
+ * recorded there (another process may have rotated it), and makes a new
+ * one (key on the token, certificate, record) if there is none, it is
+ * revoked, or it expires within signer_rotate_before. On failure the
+ * signer in use, if any, stays (one due for rotation goes on signing).
+ * LY_ERR_ARG for an instance opened without the HSM; otherwise the HSM's
+ * and the store's errors. One sync at a time per ca_signers.
+ */
+int		 ca_signers_sync(struct ca_signers *);
+/*
+ * The current signer, key and certificate: a counted reference that the
+ * caller gives back with ca_signer_put() (NULL is a no-op), or NULL if
+ * there is none. A rotation frees the old one when its last user is done.
+ */
+struct ca_signer *ca_signers_get(struct ca_signers *);
+void		 ca_signer_put(struct ca_signer *);
+/* Its certificate (borrowed while the reference is held) and notAfter. */
+X509		*ca_signer_cert(const struct ca_signer *);
+time_t		 ca_signer_not_after(const struct ca_signer *);
+/*
+ * Signs obj with the signer's key through fn, as ca_sign() does with a
+ * CA key: the caller checks what it gets, and reports a signature that
+ * does not verify with ca_signer_bad() (logged and counted; LY_ERR_HSM).
+ */
+int		 ca_signer_sign(struct ca_signer *,
+		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
+int		 ca_signer_bad(const struct ca_signer *);
+
+/*
  * How many revocations the store has seen, ever: ca-server polls it to
  * regenerate CRLs within [crl] debounce of a revocation made by any
  * process (ca-admin included).

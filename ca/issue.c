@@ -22,8 +22,8 @@
 #include "ca/extern.h"
 #include "util/util.h"
 
-static int
-asn1_time(const ASN1_TIME *t, time_t *out)
+int
+ca_asn1_time(const ASN1_TIME *t, time_t *out)
 {
 	struct tm tm;
 
@@ -113,8 +113,8 @@ issue_validity(struct ca *ca, const struct conf_profile *p, int days,
 	if (days < 0 || days > p->max_days)
 		return ly_fail(LY_ERR_POLICY, "profile %s allows 1 to %d days, "
 		    "not %d", p->name, p->max_days, days);
-	if ((r = asn1_time(X509_get0_notBefore(issuer), &inb)) != LY_OK ||
-	    (r = asn1_time(X509_get0_notAfter(issuer), &ina)) != LY_OK)
+	if ((r = ca_asn1_time(X509_get0_notBefore(issuer), &inb)) != LY_OK ||
+	    (r = ca_asn1_time(X509_get0_notAfter(issuer), &ina)) != LY_OK)
 		return r;
 	if (now >= ina)
 		return ly_fail(LY_ERR_STATE, "the issuing CA certificate has "
