@@ -27,8 +27,9 @@ ca_asn1_time(const ASN1_TIME *t, time_t *out)
 {
 	struct tm tm;
 
-	if (!ASN1_TIME_to_tm(t, &tm))
-		return ly_fail(LY_ERR_INTERNAL, "bad time in CA certificate");
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return ly_fail(LY_ERR_INTERNAL, "unreadable time in a "
+		    "certificate");
 	*out = timegm(&tm);
 	return LY_OK;
 }
