@@ -4,7 +4,8 @@
 # CYCLES times, restarted each time. Afterwards every certificate a client
 # received is in the store and answered by OCSP (revoked if its revocation
 # was acknowledged), no serial or token was used twice, the CRL number
-# only grew, and the audit chain verifies. Prints the counts.
+# never went backwards (a start with nothing due leaves it as it is), and
+# the audit chain verifies. Prints the counts.
 #
 # 127.0.0.1 only; every client call is bounded (curl --max-time), every
 # server is stopped by PID. bash for $RANDOM.
@@ -193,10 +194,10 @@ eq "every used token names one stored certificate" "$tbad" 0
 inc=0 prev=-1
 for h in $nums; do
 	v=$((16#$h))
-	[ "$v" -gt "$prev" ] || inc=$((inc + 1))
+	[ "$v" -ge "$prev" ] || inc=$((inc + 1))
 	prev=$v
 done
-eq "the CRL number only grew across $started restarts" "$inc" 0
+eq "the CRL number never went backwards across $started restarts" "$inc" 0
 check "the audit chain verifies" admin audit verify
 stop_server
 
