@@ -131,7 +131,7 @@ int		 ca_csr_check(const struct conf_profile *, X509_REQ *,
  */
 int		 ca_key_check(const struct conf_profile *, EVP_PKEY *);
 
-/* ---- the engine (ca/ca.c, ca/cert.c, ca/init.c) ------------------------ */
+/* ---- the engine (ca/ca.c, issue.c, record.c, sign.c, cert.c, init.c) --- */
 
 struct ca;
 
@@ -488,8 +488,12 @@ int		 ca_signers_sync(struct ca_signers *);
  */
 struct ca_signer *ca_signers_get(struct ca_signers *);
 void		 ca_signer_put(struct ca_signer *);
-/* Its certificate (borrowed while the reference is held) and notAfter. */
+/*
+ * Its certificate and its key's label on the token (borrowed while the
+ * reference is held), and its notAfter.
+ */
 X509		*ca_signer_cert(const struct ca_signer *);
+const char	*ca_signer_label(const struct ca_signer *);
 time_t		 ca_signer_not_after(const struct ca_signer *);
 /*
  * Signs obj with the signer's key through fn, as ca_sign() does with a

@@ -91,12 +91,22 @@ keypair_generate(CK_SESSION_HANDLE s, enum conf_keytype kt, const char *label,
 	CK_RV		 rv;
 	unsigned char	*params = NULL;
 	int		 nid = NID_undef, plen = 0, r = LY_ERR_HSM;
-	CK_ATTRIBUTE	 pubt[7], privt[] = {
+	/*
+	 * A CA or OCSP signer key signs and does nothing else: a key that
+	 * also decrypts, unwraps or derives could be made to serve as an
+	 * oracle for whoever holds a session (RFC 5280's keyUsage says the
+	 * same of the certificate; this is the token's half of it).
+	 */
+	CK_ATTRIBUTE	 pubt[10], privt[] = {
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &yes, sizeof(yes) },
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },
 		{ CKA_EXTRACTABLE, &no, sizeof(no) },
 		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_SIGN_RECOVER, &no, sizeof(no) },
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, (void *)id, idlen },
 	};
@@ -125,6 +135,8 @@ keypair_generate(CK_SESSION_HANDLE s, enum conf_keytype kt, const char *label,
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_TOKEN, &yes, sizeof(yes) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_PRIVATE, &no, sizeof(no) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_VERIFY, &yes, sizeof(yes) };
+	pubt[npub++] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &no, sizeof(no) };
+	pubt[npub++] = (CK_ATTRIBUTE){ CKA_WRAP, &no, sizeof(no) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label,
 	    strlen(label) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, idlen };
@@ -231,6 +243,9 @@ hsm_keygen(const char *uri, const char *pin, enum conf_keytype kt,
 		(void)f->C_DestroyObject(s, pubk);
 	}
 	hsm_session_close(s);
+	/* The new key's files join the verified copy. */
+	if (privk != CK_INVALID_HANDLE)
+		(void)hsm_guard_snapshot();
 	hsm_admin_unlock();
 	EVP_PKEY_free(pub);
 	X509_free(cert);

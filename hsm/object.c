@@ -107,14 +107,20 @@ hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 	/*
 	 * A slot whose token does not answer may hold ours: a module that
 	 * lost its view of the token (SoftHSM when the token directory
-	 * went away) says so, and hsm_recover() may mend it.
+	 * went away) says so, and hsm_recover() may mend it. A token that
+	 * is not there at all is no proof either: SoftHSM shows a token
+	 * whose token.object another process is rewriting (or a crash
+	 * emptied, until the guard restores it) as uninitialised. So no
+	 * token is LY_ERR_HSM, to be tried again, never LY_ERR_NOT_FOUND:
+	 * that one says an object is not on a token that is there.
 	 */
 	if (found == 0 && bad != CKR_OK)
 		r = hsm_fail_rv(LY_ERR_HSM, bad, "PKCS#11 URI \"%s\": no token "
 		    "labelled %s answers (C_GetTokenInfo)", u->text, u->token);
 	else if (found == 0)
-		r = ly_fail(LY_ERR_NOT_FOUND, "PKCS#11 URI \"%s\": no token "
-		    "labelled %s", u->text, u->token);
+		r = ly_fail(LY_ERR_HSM, "PKCS#11 URI \"%s\": no token "
+		    "labelled %s (not there, or not initialised)", u->text,
+		    u->token);
 	else if (found > 1)
 		r = ly_fail(LY_ERR_CONFIG, "PKCS#11 URI \"%s\": %d tokens "
 		    "match; add serial= to the URI", u->text, found);
@@ -497,6 +503,8 @@ hsm_cert_store(const char *uri, const char *pin, X509 *cert)
 	r = 0;
  out:
 	hsm_session_close(s);
+	/* The new object in, the old ones out of the verified copy. */
+	(void)hsm_guard_snapshot();
 	hsm_admin_unlock();
 	EVP_PKEY_free(pub);
 	free(id);

@@ -158,6 +158,9 @@ hsm_token_init(const char *label, const char *so_pin, const char *user_pin)
 		(void)f->C_Logout(s);
 	if (s != CK_INVALID_HANDLE)
 		hsm_session_close(s);
+	/* The new token's first verified copy (the guard's, if on). */
+	if (r == 0)
+		(void)hsm_guard_snapshot();
 	hsm_admin_unlock();
 	ERR_clear_error();
 	return r;
