@@ -10,8 +10,6 @@
 #ifndef LANYARD_OCSP_EXTERN_H
 #define LANYARD_OCSP_EXTERN_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -27,8 +25,6 @@
 #define OCSP_NONCE_MAX		32
 /* Hash algorithms a CertID may use: SHA-1 (RFC 5019) and SHA-2. */
 #define OCSP_NHASH		4
-/* Who the audit log names for what the responder does. */
-#define OCSP_ACTOR		"ocsp"
 
 /* The issuing CA's name and key hashes (RFC 6960 4.1.1) under one hash. */
 struct ocsp_issuer_hash {
