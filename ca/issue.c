@@ -275,9 +275,14 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	memset(&ir, 0, sizeof(ir));
 	memset(&is, 0, sizeof(is));
 	if (rq->profile == NULL ||
-	    (ir.profile = conf_profile_get(ca->conf, rq->profile)) == NULL)
-		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
-		    rq->profile != NULL ? rq->profile : "");
+	    (ir.profile = conf_profile_get(ca->conf, rq->profile)) == NULL) {
+		char names[256];
+
+		conf_profile_names(ca->conf, names, sizeof(names));
+		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%.64s\" "
+		    "(profiles: %s)", rq->profile != NULL ? rq->profile : "",
+		    names);
+	}
 	ir.csr = rq->csr;
 	ir.csrlen = rq->csrlen;
 	ir.identity = &rq->identity;

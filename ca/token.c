@@ -288,9 +288,13 @@ ca_token_create(struct ca *ca, const char *profile, const char *identity,
 	memset(&id, 0, sizeof(id));
 	memset(&t, 0, sizeof(t));
 	if (profile == NULL ||
-	    (p = conf_profile_get(ca->conf, profile)) == NULL)
-		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
-		    profile != NULL ? profile : "");
+	    (p = conf_profile_get(ca->conf, profile)) == NULL) {
+		char names[256];
+
+		conf_profile_names(ca->conf, names, sizeof(names));
+		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%.64s\" "
+		    "(profiles: %s)", profile != NULL ? profile : "", names);
+	}
 	if (ttl <= 0 || ttl > CA_TOKEN_TTL_MAX)
 		return ly_fail(LY_ERR_ARG, "token lifetime must be 1 to %d "
 		    "seconds", CA_TOKEN_TTL_MAX);

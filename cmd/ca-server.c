@@ -44,6 +44,7 @@
 
 #include "ca/ca.h"
 #include "ca/store.h"
+#include "cmd/notify.h"
 #include "conf/conf.h"
 #include "crl/crl.h"
 #include "ocsp/ocsp.h"
@@ -90,10 +91,11 @@ struct server {
 };
 
 static void
-usage(void)
+usage(FILE *f)
 {
-	fprintf(stderr, "usage: ca-server --dir DIR [--http ADDR:PORT] "
+	fprintf(f, "usage: ca-server --dir DIR [--http ADDR:PORT] "
 	    "[--https ADDR:PORT|off] [--syslog] [-v]\n"
+	    "       ca-server --help | --version\n"
 	    "The instance directory is --dir or $LANYARD_DIR.\n");
 }
 
@@ -417,11 +419,14 @@ signal_loop(struct server *s, struct web *w, const sigset_t *set)
 		sig = sigtimedwait(set, NULL, &every);
 		if (sig == SIGTERM || sig == SIGINT) {
 			ly_log(LY_LOG_INFO, "signal %d: stopping", sig);
+			server_notify("STOPPING=1");
 			return;
 		}
 		if (sig == SIGHUP) {
 			ly_log(LY_LOG_INFO, "SIGHUP: reloading");
+			server_notify("RELOADING=1");
 			reload(s, w, 1);
+			server_notify("READY=1");
 		} else if (sig == -1 && s->ca == NULL)
 			reload(s, w, 0);
 		else if (sig == -1)
@@ -474,6 +479,7 @@ serve(struct server *s, const char *http, const sigset_t *set)
 		goto out;
 	}
 	started = 1;
+	server_notify("READY=1");
 	signal_loop(s, w, set);
 	r = LY_OK;
  out:
@@ -501,6 +507,7 @@ main(int argc, char **argv)
 		{ "syslog",	no_argument,	   NULL, 's' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "help",	no_argument,	   NULL, 'h' },
+		{ "version",	no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct server s;
@@ -527,17 +534,20 @@ main(int argc, char **argv)
 			ly_log_setlevel(LY_LOG_DEBUG);
 			break;
 		case 'h':
-			usage();
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ca-server (lanyard) %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			usage();
+			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (s.dir == NULL)
 		s.dir = getenv("LANYARD_DIR");
 	if (optind != argc || s.dir == NULL) {
-		usage();
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (no_core_dumps() != LY_OK) {

@@ -970,8 +970,13 @@ conf_load(const char *dir, const char *path, struct conf **confp)
 	if (path == NULL && (p = ly_path_join(dir, "ca.conf")) == NULL)
 		return LY_ERR_ALLOC;
 	if ((r = ly_file_read(path != NULL ? path : p, CONF_FILE_MAX, &text,
-	    &len)) != LY_OK)
+	    &len)) != LY_OK) {
+		/* The usual mistake: --dir at a directory that is no instance. */
+		if (r == LY_ERR_NOT_FOUND && path == NULL)
+			ly_fail(r, "%s is not a Lanyard instance: it has no "
+			    "ca.conf (ca-admin --dir DIR init makes one)", dir);
 		goto out;
+	}
 	if (memchr(text, '\0', len) != NULL) {
 		r = ly_fail(LY_ERR_CONFIG, "%s: contains a NUL byte",
 		    path != NULL ? path : p);
@@ -1047,6 +1052,44 @@ conf_profile_get(const struct conf *c, const char *name)
 		if (strcmp(c->profiles[i].name, name) == 0)
 			return &c->profiles[i];
 	return NULL;
+}
+
+/* Appends name to buf as "a, b, c"; a name that does not fit ends in "...". */
+static void
+names_add(char *buf, size_t len, const char *name)
+{
+	size_t n = strlen(buf);
+
+	if (n + 1 >= len)
+		return;
+	if ((size_t)snprintf(buf + n, len - n, "%s%s", n > 0 ? ", " : "",
+	    name) >= len - n && len >= 4)
+		memcpy(buf + len - 4, "...", 4);
+}
+
+void
+conf_profile_names(const struct conf *c, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < c->nprofiles; i++)
+		names_add(buf, len, c->profiles[i].name);
+}
+
+void
+conf_field_names(const struct conf *c, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < c->nfields; i++)
+		if (c->fields[i].name != NULL)
+			names_add(buf, len, c->fields[i].name);
 }
 
 char *

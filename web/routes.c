@@ -796,6 +796,7 @@ handle_healthz(struct web *w, struct web_instance *in,
 	char ts[21], *text = NULL;
 	char why[WEB_HSM_WHY_MAX], hsm[WEB_HSM_WHY_MAX + 16];
 	unsigned int have = 0;
+	size_t len;
 	time_t na;
 	int slot, r, bad = 0;
 	enum MHD_Result ret = MHD_NO;
@@ -832,8 +833,10 @@ handle_healthz(struct web *w, struct web_instance *in,
 	json_object_set_new(o, "status", json_string(bad ? "failing" : "ok"));
 	if ((text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
 		goto out;
+	len = strlen(text);
+	text[len] = '\n';	/* a JSON answer ends with a newline */
 	ret = web_queue(c, rq, bad ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-	    copy_response(text, strlen(text), "application/json"), strlen(text));
+	    copy_response(text, len + 1, "application/json"), len + 1);
  out:
 	free(text);
 	json_decref(o);
