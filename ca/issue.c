@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/extern.h"
+#include "ca/ops.h"
 #include "util/util.h"
 
 int
@@ -214,8 +215,9 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	r = LY_OK;
  out:
 	/*
-	 * XXX a crash between the claim and here leaves the token CLAIMED
-	 * for good; ca_token_revoke() takes it, and the admin makes a new one.
+	 * A crash between the claim and here leaves the token CLAIMED and
+	 * the serial reserved: ca_reconcile() at ca-server's next start
+	 * burns the serial and gives the token back.
 	 */
 	if (claimed) {
 		/* The release is a store write of its own: keep why we failed. */
@@ -362,6 +364,20 @@ reissue_replay(struct ca *ca, const struct store_cert *old,
 	return r;
 }
 
+/* LY_OK unless the identity is disabled (ca/disable.c). */
+static int
+identity_enabled(struct ca *ca, const char *identity)
+{
+	struct store_txn *txn = NULL;
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = ca_identity_enabled(txn, identity);
+	store_txn_abort(txn);
+	return r;
+}
+
 /* ca_reissue() and ca_reissue_der(): certp as for issue(). */
 static int
 reissue(struct ca *ca, const struct ca_serial *serial,
@@ -394,6 +410,9 @@ reissue(struct ca *ca, const struct ca_serial *serial,
 		r = ly_fail(LY_ERR_STATE, "the certificate has expired");
 		goto out;
 	}
+	/* Before the replay too: a disabled identity gets nothing back. */
+	if ((r = identity_enabled(ca, old->identity)) != LY_OK)
+		goto out;
 	if (!ca_serial_is_zero(&old->superseded_by)) {
 		r = reissue_replay(ca, old, csr, csrlen, out, certp);
 		goto out;

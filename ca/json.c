@@ -68,6 +68,8 @@ ca_cert_status(const struct store_cert *c)
 	switch (c->status) {
 	case STORE_RESERVED:
 		return "reserved";
+	case STORE_BURNED:
+		return "burned";
 	case STORE_REVOKED:
 		return "revoked";
 	default:

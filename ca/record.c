@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ca/extern.h"
+#include "ca/ops.h"
 #include "util/util.h"
 
 /* How often a colliding serial is redrawn before giving up. */
@@ -31,6 +32,9 @@ reserve_write(struct store_txn *txn, void *arg)
 	struct reserve_arg *a = arg;
 	int r;
 
+	/* Every door issues through here: a disabled identity stops here. */
+	if ((r = ca_identity_enabled(txn, a->rec->identity)) != LY_OK)
+		return r;
 	if ((r = store_cert_reserve(txn, a->rec)) != LY_OK) {
 		a->collision = r == LY_ERR_EXISTS;
 		return r;
@@ -140,7 +144,9 @@ record_write(struct store_txn *txn, void *arg)
 	const struct record_arg *a = arg;
 	int r;
 
-	if ((r = store_cert_put(txn, a->rec)) != LY_OK)
+	/* Disabled while the HSM signed: the certificate is never handed out. */
+	if ((r = ca_identity_enabled(txn, a->rec->identity)) != LY_OK ||
+	    (r = store_cert_put(txn, a->rec)) != LY_OK)
 		return r;
 	if (a->ocsp != NULL &&
 	    (r = store_ocsp_put(txn, &a->rec->serial, a->ocsp,

@@ -145,8 +145,8 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 		goto out;
 	}
 	if (rec->status != STORE_VALID) {
-		r = ly_fail(LY_ERR_STATE, "serial was reserved but no "
-		    "certificate was issued");
+		r = ly_fail(LY_ERR_STATE, "serial was %s but no certificate "
+		    "was issued", ca_cert_status(rec));
 		goto out;
 	}
 	rec->status = STORE_REVOKED;

@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "ca/ca.h"
+#include "ca/ops.h"
 #include "ca/store.h"
 #include "cmd/admin.h"
 #include "conf/conf.h"
@@ -252,12 +253,14 @@ admin_revoke(int argc, char **argv)
 		{ "serial", required_argument, NULL, 's' },
 		{ "reason", required_argument, NULL, 'r' },
 		{ "invalidity-date", required_argument, NULL, 'i' },
+		{ "unknown", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *u = "revoke --serial HEX [--reason keyCompromise|"
 	    "superseded|cessationOfOperation|affiliationChanged|"
-	    "privilegeWithdrawn|...] [--invalidity-date YYYY-MM-DDTHH:MM:SSZ]";
+	    "privilegeWithdrawn|...] [--invalidity-date YYYY-MM-DDTHH:MM:SSZ] "
+	    "[--unknown]";
 	struct ca *ca = NULL;
 	struct ocsp_responder *resp = NULL;
 	struct ca_serial serial;
@@ -265,7 +268,7 @@ admin_revoke(int argc, char **argv)
 	struct tm tm;
 	time_t inv = 0;
 	char *end;
-	int c, reason = -1, r;
+	int c, reason = -1, unknown = 0, r;
 
 	if (admin_help_asked(argc, argv))
 		return admin_help(u, NULL);
@@ -273,6 +276,9 @@ admin_revoke(int argc, char **argv)
 		switch (c) {
 		case 's':
 			sarg = optarg;
+			break;
+		case 'u':
+			unknown = 1;
 			break;
 		case 'r':
 			if ((reason = ca_reason_parse(optarg)) < -1)
@@ -298,6 +304,18 @@ admin_revoke(int argc, char **argv)
 	/* Revocation must not wait for the HSM: the response is best effort. */
 	if ((r = admin_open_with_ocsp(0, 1, &ca, &resp)) == LY_OK)
 		r = ca_revoke(ca, &serial, reason, inv, admin_actor());
+	/*
+	 * Issued after the backup this instance was restored from (ops.h):
+	 * only when asked, so that a mistyped serial is still an error.
+	 */
+	if (r == LY_ERR_NOT_FOUND && unknown && (r = ca_revoke_unknown(ca,
+	    &serial, CA_ISSUING, reason, 0, inv, admin_actor())) == LY_OK)
+		printf("no certificate %s in the store: revocation recorded "
+		    "without one, for the CRL and OCSP\n", sarg);
+	else if (r == LY_ERR_NOT_FOUND && !unknown)
+		(void)ly_fail(r, "no certificate with that serial (one issued "
+		    "after the backup this instance was restored from is "
+		    "revoked with --unknown)");
 	ocsp_responder_free(resp);
 	ca_close(ca);
 	if (r != LY_OK) {
@@ -349,8 +367,8 @@ admin_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *u = "list [--status valid|revoked|expired|reserved|all] "
-	    "[--profile P] [--json]";
+	const char *u = "list [--status valid|revoked|expired|reserved|"
+	    "burned|all] [--profile P] [--json]";
 	struct list_arg la;
 	struct ca *ca = NULL;
 	struct store_txn *txn = NULL;
@@ -366,6 +384,7 @@ admin_list(int argc, char **argv)
 			    strcmp(optarg, "revoked") != 0 &&
 			    strcmp(optarg, "expired") != 0 &&
 			    strcmp(optarg, "reserved") != 0 &&
+			    strcmp(optarg, "burned") != 0 &&
 			    strcmp(optarg, "all") != 0)
 				return admin_usage(u, "unknown status");
 			la.status = optarg;

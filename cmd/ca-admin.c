@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cmd/admin.h"
+#include "cmd/admin_ops.h"
 #include "util/util.h"
 
 /* The default instance of an installed system (configure's localstatedir). */
@@ -27,6 +28,13 @@
 #define LOCALSTATEDIR	"/var"
 #endif
 #define DEFAULT_DIR	LOCALSTATEDIR "/lib/lanyard"
+
+/* The commands of cmd/admin_ops.c (running an instance for years). */
+static int
+admin_run_ops(int argc, char **argv)
+{
+	return admin_ops(admin_dir, admin_actor(), argc, argv);
+}
 
 struct cmd {
 	const char	*name;
@@ -47,6 +55,12 @@ static const struct cmd cmds[] = {
 	{ "crl", admin_crl, "generate and publish every CRL now" },
 	{ "ocsp", admin_ocsp, "re-sign OCSP responses that are due" },
 	{ "publish", admin_publish, "write CA certificates, CRLs and OCSP responses as static files" },
+	{ "backup", admin_run_ops, "write a verified backup of the instance to a file" },
+	{ "restore", admin_run_ops, "make a new instance from a backup and the published CRLs" },
+	{ "identity", admin_run_ops, "disable, enable or list disabled identities" },
+	{ "upgrade", admin_run_ops, "migrate the store to this version's schema, after a backup" },
+	{ "tidy", admin_run_ops, "remove records that expired long ago (never a needed CRL entry)" },
+	{ "status", admin_run_ops, "what needs action today; non-zero exit if anything does" },
 };
 
 static void
@@ -176,6 +190,8 @@ main(int argc, char **argv)
 		if (!admin_help_asked(argc - a, argv + a) &&
 		    strcmp(cmds[i].name, "init") != 0 &&
 		    strcmp(cmds[i].name, "config") != 0 &&
+		    /* restore makes the instance --dir names */
+		    strcmp(cmds[i].name, "restore") != 0 &&
 		    instance_check(admin_dir, explicit))
 			return 1;
 		/* Each command parses its own options from its own argv. */

@@ -43,6 +43,7 @@
 #include <openssl/pem.h>
 
 #include "ca/ca.h"
+#include "ca/ops.h"
 #include "ca/store.h"
 #include "cmd/notify.h"
 #include "conf/conf.h"
@@ -87,6 +88,7 @@ struct server {
 	time_t			 retry_at;	/* after a failed generation */
 	time_t			 refreshed;	/* last ocsp_refresh */
 	time_t			 tls_checked;	/* last ca_tls_ensure */
+	time_t			 tidied;	/* last tidy ([ca] tidy_interval) */
 	int			 tls_renewed;	/* the listener must restart */
 };
 
@@ -208,6 +210,21 @@ tick(struct server *s)
 			ly_log(LY_LOG_INFO, "OCSP: %zu responses re-signed",
 			    count);
 		s->refreshed = now;
+	}
+	/* [ca] tidy_interval: off by default; the first one an interval in. */
+	if (conf->tidy_interval > 0 && s->tidied == 0)
+		s->tidied = now;
+	else if (conf->tidy_interval > 0 &&
+	    now - s->tidied >= conf->tidy_interval) {
+		struct ca_tidy_info ti;
+
+		s->tidied = now;
+		if (ca_tidy(s->ca, conf->tidy_keep, 0, "ca-server", NULL, NULL,
+		    &ti) != LY_OK)
+			ly_log(LY_LOG_ERR, "tidy: %s", ly_errdetail());
+		else
+			ly_log(LY_LOG_INFO, "tidy: %zu certificate records, %zu "
+			    "tokens removed", ti.certs, ti.tokens);
 	}
 	if (s->https != NULL && now - s->tls_checked >= TLS_CHECK_EVERY) {
 		s->tls_checked = now;
@@ -434,6 +451,24 @@ signal_loop(struct server *s, struct web *w, const sigset_t *set)
 	}
 }
 
+/* ca_reconcile() at start, logged; an error keeps the server from starting. */
+static int
+reconcile(struct ca *ca)
+{
+	struct ca_reconcile_stats st;
+	int r;
+
+	if ((r = ca_reconcile(ca, "ca-server", &st)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "reconcile: %s", ly_errdetail());
+		return r;
+	}
+	if (st.burned > 0 || st.left > 0)
+		ly_log(LY_LOG_INFO, "reconcile: %zu reserved serials burned, "
+		    "%zu tokens usable again, %zu recent reservations left",
+		    st.burned, st.tokens, st.left);
+	return LY_OK;
+}
+
 static int
 serve(struct server *s, const char *http, const sigset_t *set)
 {
@@ -447,6 +482,13 @@ serve(struct server *s, const char *http, const sigset_t *set)
 		ly_log(LY_LOG_ERR, "%s: %s", s->dir, ly_errdetail());
 		goto out;
 	}
+	/*
+	 * Before anything is served, no claim can be in flight: what a
+	 * crash left between a reservation and its certificate is burned,
+	 * and its token given back (ca_reconcile()).
+	 */
+	if ((r = reconcile(s->ca)) != LY_OK)
+		goto out;
 	/*
 	 * Revocations made while no server ran (ca-admin revoke without crl
 	 * publish) may be in no CRL yet: the issuing CA's CRLs are made now

@@ -353,6 +353,7 @@ defaults(struct conf *c)
 	struct conf_profile *p;
 
 	c->store_map_size = (size_t)1024 * 1024 * 1024;
+	c->tidy_keep = 90;	/* CA_TIDY_KEEP_DAYS of ca/ops.h */
 	c->crl_validity = 86400;
 	c->crl_root_validity = 30 * 86400;
 	c->crl_delta_validity = 3600;
@@ -785,6 +786,21 @@ handler(void *arg, const char *sec, const char *k, const char *v)
 		}
 		if (strcmp(k, "publish_dir") == 0)
 			return set_path(c, &c->publish_dir, v);
+		if (strcmp(k, "tidy_interval") == 0) {
+			if (strcmp(v, "off") == 0) {
+				c->tidy_interval = 0;
+				return 1;
+			}
+			return set_duration(p, line, sec, k, v, 3600,
+			    &c->tidy_interval);
+		}
+		if (strcmp(k, "tidy_keep") == 0) {
+			if (!parse_int(v, 0, 36600, &n))
+				return set_fail(p, line, sec, k, "0 to 36600 "
+				    "days");
+			c->tidy_keep = (int)n;
+			return 1;
+		}
 		return set_fail(p, line, sec, k, "unknown key");
 	}
 	if (strcmp(sec, "hsm") == 0) {
@@ -1106,6 +1122,10 @@ conf_default_text(enum conf_keytype kt)
 "store = store\n"
 "store_map_mb = 1024\n"
 "publish_dir = publish\n"
+"# ca-server removes records that expired tidy_keep days ago, every\n"
+"# tidy_interval (off by default; see ca-admin tidy).\n"
+"#tidy_interval = 1d\n"
+"#tidy_keep = 90\n"
 "\n"
 "# The embedded default: SoftHSM2 tokens under hsm/. For a real HSM set\n"
 "# module to its PKCS#11 library and drop softhsm2_conf.\n"

@@ -115,6 +115,8 @@ struct conf {
 	char		*store_dir;	/* LMDB environment */
 	size_t		 store_map_size;
 	char		*publish_dir;
+	long		 tidy_interval;	/* seconds; 0: ca-server never tidies */
+	int		 tidy_keep;	/* days (ca_tidy()) */
 
 	char		*hsm_module;	/* PKCS#11 module path */
 	char		*softhsm2_conf;	/* set SOFTHSM2_CONF if not NULL */

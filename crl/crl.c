@@ -14,6 +14,7 @@
 
 #include "ca/ca.h"
 #include "ca/store.h"
+#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "crl/extern.h"
 #include "util/util.h"
@@ -308,6 +309,14 @@ crl_due(struct store_txn *txn, const struct ca *ca, const struct crl_id *id)
 
 /* ---- generation -------------------------------------------------------- */
 
+/* A signed and recorded CRL: der points into mem, which the caller frees. */
+struct crl_made {
+	unsigned char	*mem;
+	const unsigned char *der;
+	size_t		 len;
+	struct crl_info	 info;
+};
+
 /* The current full CRL a delta CRL of id is to be a delta of. */
 static int
 crl_base(struct ca *ca, const struct crl_id *fid, struct crl_info *base)
@@ -325,7 +334,11 @@ crl_base(struct ca *ca, const struct crl_id *fid, struct crl_info *base)
 	return r;
 }
 
-/* Records the CRL with its summary and an audit entry (ca_crl_record()). */
+/*
+ * Records the CRL with its summary and an audit entry (ca_crl_record()),
+ * unless a CRL with a higher number was recorded meanwhile (generations
+ * by ca-server, ca-admin and the admin API overlap): then nothing.
+ */
 static int
 crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
     const struct crl_made *m)
@@ -335,7 +348,7 @@ crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
 	struct crl_id fid = *id;
 	json_t *o = NULL;
 	char *detail = NULL;
-	int r;
+	int r, stored = 0;
 
 	fid.delta = 0;
 	crl_name(ca, id, name, sizeof(name));
@@ -349,14 +362,22 @@ crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
 	    NULL)
 		r = LY_ERR_ALLOC;
 	else
-		r = ca_crl_record(ca, key, m->der, m->len, info, sizeof(info),
-		    actor, detail);
+		r = ca_crl_record(ca, key, m->info.number, m->der, m->len,
+		    info, sizeof(info), actor, detail, &stored);
+	if (r == LY_OK && !stored)
+		ly_log(LY_LOG_INFO, "CRL %s number %llu not recorded: a newer "
+		    "one was recorded meanwhile", name,
+		    (unsigned long long)m->info.number);
 	json_decref(o);
 	free(detail);
 	return r;
 }
 
-int
+/*
+ * Builds, signs, verifies and records the CRL id. On success *m owns the
+ * CRL.
+ */
+static int
 crl_make(struct ca *ca, const struct crl_id *id, const char *actor,
     struct crl_made *m)
 {

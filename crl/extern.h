@@ -34,18 +34,6 @@ int	 crl_build(struct ca *, const struct crl_id *, int64_t since,
 
 /* crl.c */
 unsigned int crl_shards(const struct ca *, int slot);
-/* A signed and recorded CRL: der points into mem, which the caller frees. */
-struct crl_made {
-	unsigned char	*mem;
-	const unsigned char *der;
-	size_t		 len;
-	struct crl_info	 info;
-};
-/*
- * Builds, signs, verifies and records the CRL id. On success *m owns the
- * CRL.
- */
-int	 crl_make(struct ca *, const struct crl_id *, const char *actor,
-	    struct crl_made *m);
+
 
 #endif /* LANYARD_CRL_EXTERN_H */

@@ -111,30 +111,20 @@ crl_due_cas(struct ca *ca, unsigned int flags)
 
 /* ---- publishing ----------------------------------------------------------- */
 
-/* Generates one CRL and writes it to dir/<name>.crl if dir is not NULL. */
+/*
+ * Generates one CRL and, if dir is not NULL, writes dir/<name>.crl from
+ * the store (crl_write_file()): the current CRL, which is this one or a
+ * newer one, never an older one.
+ */
 static int
 crl_generate_one(struct ca *ca, const struct crl_id *id, const char *actor,
     const char *dir)
 {
-	struct crl_made m;
-	char name[CRL_NAME_MAX + 8], *path = NULL;
 	int r;
 
-	memset(&m, 0, sizeof(m));
-	if ((r = crl_make(ca, id, actor, &m)) != LY_OK)
+	if ((r = crl_generate(ca, id, actor, NULL)) != LY_OK || dir == NULL)
 		return r;
-	if (dir != NULL) {
-		crl_name(ca, id, name, CRL_NAME_MAX);
-		strcat(name, ".crl");
-		/* A failed write leaves the previous file as it was. */
-		if ((path = ly_path_join(dir, name)) == NULL)
-			r = LY_ERR_ALLOC;
-		else
-			r = ly_file_write_atomic(path, m.der, m.len, 0644);
-	}
-	free(path);
-	free(m.mem);
-	return r;
+	return crl_write_file(ca, id, dir);
 }
 
 int

@@ -221,6 +221,8 @@ enroll_ca_error(struct enroll_response *resp, int r)
 		return enroll_error(resp, 404, "not_found", "%s", d);
 	case LY_ERR_STATE:
 		return enroll_error(resp, 409, "conflict", "%s", d);
+	case LY_ERR_IDENTITY_DISABLED:
+		return enroll_error(resp, 403, "identity_disabled", "%s", d);
 	case LY_ERR_STORE_FULL:
 		/* Nothing was written; the operator must raise map_size. */
 		ly_log(LY_LOG_ERR, "enroll: %s", d);
