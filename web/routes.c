@@ -919,6 +919,27 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 }
 
 /*
+ * Whether the Basic credentials, if any, are one token68 of base64 and
+ * nothing else (RFC 7617 2): MHD's decoder stops at the first byte it
+ * does not know, and would take "Basic <base64>!junk" for the base64.
+ */
+static int
+basic_clean(struct MHD_Connection *c)
+{
+	const char *a = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+	size_t n;
+
+	if (a == NULL || strncasecmp(a, "Basic ", 6) != 0)
+		return 1;
+	for (a += 6; *a == ' '; a++)
+		continue;
+	n = strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/");
+	n += strspn(a + n, "=");
+	return n > 0 && a[n] == '\0';
+}
+
+/*
  * A request to enroll/ over HTTPS: what TLS and HTTP established (the
  * verified client certificate, Basic credentials, the body) goes in, its
  * response comes out as it is. A client certificate that was sent but
@@ -955,7 +976,8 @@ handle_enroll(struct web_instance *in, struct MHD_Connection *c,
 		    "enrollment is not available", NULL);
 	}
 	web_client_addr(c, addr, sizeof(addr));
-	user = MHD_basic_auth_get_username_password(c, &pass);
+	if (basic_clean(c))
+		user = MHD_basic_auth_get_username_password(c, &pass);
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.path = path;
