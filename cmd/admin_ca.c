@@ -18,7 +18,6 @@
 #include "ca/store.h"
 #include "cmd/admin.h"
 #include "conf/conf.h"
-#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "ocsp/ocsp.h"
 #include "util/util.h"
@@ -88,10 +87,7 @@ admin_init(int argc, char **argv)
 
 		/* And the root's responses about the issuing CA (root crl). */
 		if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) == LY_OK &&
-		    (r = crl_generate_all(ca, admin_actor(),
-		    ca_conf(ca)->publish_dir)) == LY_OK &&
-		    (r = crl_write_bundle(ca, ca_conf(ca)->publish_dir)) ==
-		    LY_OK)
+		    (r = crl_publish_all(ca, admin_actor(), NULL)) == LY_OK)
 			r = ocsp_root_presign(ca, admin_actor(), NULL, NULL);
 		ocsp_responder_free(resp);
 		ca_close(ca);
@@ -167,32 +163,11 @@ admin_audit(int argc, char **argv)
 	return 0;
 }
 
-/*
- * The issuing CA's delta CRLs alone (every shard's), against the full
- * CRLs in the store: cheap, where a full CRL of a million entries is not.
- */
-static int
-crl_publish_deltas(struct ca *ca, const char *dir)
-{
-	struct crl_id id;
-	unsigned int k, n = ca_conf(ca)->crl_shards;
-	int r = LY_OK;
-
-	for (k = 0; k < n && r == LY_OK; k++) {
-		id.slot = CA_ISSUING;
-		id.shard = n > 1 ? (int)k : -1;
-		id.delta = 1;
-		if ((r = crl_generate(ca, &id, admin_actor(), NULL)) == LY_OK)
-			r = crl_write_file(ca, &id, dir);
-	}
-	return r;
-}
-
 int
 admin_crl(int argc, char **argv)
 {
 	const char *u = "crl publish [--delta] [--out DIR]";
-	const char *out = NULL, *dir;
+	const char *out = NULL;
 	struct ca *ca = NULL;
 	int i, delta = 0, r;
 
@@ -210,14 +185,9 @@ admin_crl(int argc, char **argv)
 	}
 	/* Before any CRL number is used: the directory must take files. */
 	if ((out == NULL || (r = admin_outdir_check(out)) == LY_OK) &&
-	    (r = ca_open(admin_dir, 0, &ca)) == LY_OK) {
-		dir = out != NULL ? out : ca_conf(ca)->publish_dir;
-		if (delta)
-			r = crl_publish_deltas(ca, dir);
-		else if ((r = crl_generate_all(ca, admin_actor(), dir)) ==
-		    LY_OK)
-			r = crl_write_bundle(ca, dir);
-	}
+	    (r = ca_open(admin_dir, 0, &ca)) == LY_OK)
+		r = delta ? crl_publish_deltas(ca, admin_actor(), out) :
+		    crl_publish_all(ca, admin_actor(), out);
 	if (r == LY_OK)
 		printf("CRLs published to %s\n", out != NULL ? out :
 		    ca_conf(ca)->publish_dir);
@@ -324,8 +294,7 @@ admin_publish(int argc, char **argv)
 		goto out;
 	}
 	if ((r = ly_mkdir_p(sub, 0755)) != LY_OK ||
-	    (r = crl_generate_all(ca, admin_actor(), sub)) != LY_OK ||
-	    (r = crl_write_bundle(ca, sub)) != LY_OK)
+	    (r = crl_publish_all(ca, admin_actor(), sub)) != LY_OK)
 		goto out;
 	free(sub);
 	if ((sub = ly_path_join(argv[2], "ocsp")) == NULL) {

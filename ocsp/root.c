@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/ocsp.h>
 
@@ -85,9 +86,22 @@ root_collect(struct ca *ca, struct root_collect *col)
 	return r;
 }
 
+/* The root as an OCSP signer (struct ocsp_by): its key through ca/. */
+static int
+root_sign(void *arg, int (*fn)(void *, EVP_MD_CTX *), void *obj)
+{
+	return ca_sign(arg, CA_ROOT, fn, obj);
+}
+
+static int
+root_bad(void *arg)
+{
+	return ca_sign_bad(arg, CA_ROOT, "OCSP response");
+}
+
 /* Signs the stored form of one response with the root as signer s. */
 static int
-root_sign_one(struct ocsp_signer *s, const struct root_item *it, time_t now,
+root_sign_one(const struct ocsp_by *s, const struct root_item *it, time_t now,
     long validity, unsigned char **valp, size_t *lenp)
 {
 	struct ocsp_signed sg;
@@ -103,7 +117,7 @@ root_sign_one(struct ocsp_signer *s, const struct root_item *it, time_t now,
 		ly_log_crypto("ocsp root");
 		goto out;
 	}
-	if ((r = ocsp_response_sign(s, &id, &it->st, 1, NULL, now, validity,
+	if ((r = ocsp_response_sign_by(s, &id, &it->st, 1, NULL, now, validity,
 	    &sg)) != LY_OK ||
 	    (r = ocsp_stored_encode(&sg, it->st.status, valp, lenp)) != LY_OK)
 		goto out;
@@ -121,7 +135,8 @@ ocsp_root_presign(struct ca *ca, const char *actor, size_t *countp,
 {
 	struct root_collect col;
 	struct ca_ocsp_item *items = NULL;
-	struct ocsp_signer s;
+	struct ocsp_by s;
+	struct tm tm;
 	unsigned char **vals = NULL;
 	char detail[96], nu[21];
 	time_t now = ly_now();
@@ -136,12 +151,16 @@ ocsp_root_presign(struct ca *ca, const char *actor, size_t *countp,
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	/* The root as its own OCSP signer: a borrowed key, no reference. */
+	/* The root as its own OCSP signer. */
 	s.cert = ca_cert(ca, CA_ROOT);
-	snprintf(s.label, sizeof(s.label), "%s", ca_slot_name(ca, CA_ROOT));
-	if ((r = ocsp_asn1_time(X509_get0_notAfter(s.cert), &s.not_after)) !=
-	    LY_OK || (r = ca_key(ca, CA_ROOT, &s.key)) != LY_OK)
+	s.sign = root_sign;
+	s.bad = root_bad;
+	s.arg = ca;
+	if (!ASN1_TIME_to_tm(X509_get0_notAfter(s.cert), &tm)) {
+		r = ly_fail(LY_ERR_INTERNAL, "the root's notAfter is unreadable");
 		goto out;
+	}
+	s.not_after = timegm(&tm);
 	for (i = 0; i < col.n; i++) {
 		items[i].serial = col.items[i].serial;
 		items[i].status = col.items[i].status;
