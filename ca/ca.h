@@ -478,7 +478,7 @@ int		 ca_ocsp_store_if(struct ca *, const struct ca_ocsp_item *,
 		    size_t n, size_t *storedp);
 
 /*
- * The root's ceremony (ca/root.c): stores the OCSP responses the root
+ * The root's ceremony (ca/ocsp.c): stores the OCSP responses the root
  * signed about certificates it issued (the issuing CA's), as
  * ca_ocsp_store_if() does -- each only if its record is still the root's
  * and of the status it was signed for -- with one audit entry (action
