@@ -342,6 +342,12 @@ ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
 			r = reply_error(reply,
 			    OCSP_RESPONSE_STATUS_UNAUTHORIZED,
 			    OCSP_OUT_UNAUTHORIZED);
+		else if (r != LY_OK && r != LY_ERR_ALLOC) {
+			ly_log(LY_LOG_ERR, "ocsp: store: %s", ly_errdetail());
+			r = reply_error(reply,
+			    OCSP_RESPONSE_STATUS_INTERNALERROR,
+			    OCSP_OUT_INTERNAL);
+		}
 		goto out;
 	}
 	/*
