@@ -407,6 +407,12 @@ int		 ca_cert_der(const struct ca *, int slot,
 struct hsm_key;
 int		 ca_sign(struct ca *, int slot,
 		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
+/*
+ * Whether the root is offline here ([root] offline = yes): its key is
+ * then never opened nor its PIN read; ca_key(), ca_sign() and the like
+ * refuse the root's slot with LY_ERR_STATE before touching the HSM.
+ */
+int		 ca_root_offline(const struct ca *);
 /* The CA key of slot, opened on first use; borrowed until ca_close(). */
 int		 ca_key(struct ca *, int slot, struct hsm_key **);
 /*

@@ -381,6 +381,7 @@ defaults(struct conf *c)
 	c->identity_max = 512;
 	c->root.days = 3650;
 	c->root.ocsp_validity = 180 * 86400;
+	c->root.renew_before = 30 * 86400;
 	c->root.key_type = CONF_KEY_EC_P256;
 	c->issuing.days = 1825;
 	c->issuing.key_type = CONF_KEY_EC_P256;
@@ -495,6 +496,12 @@ ca_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
 	if (strcmp(k, "ocsp_validity") == 0 && ca == &c->root)
 		return set_duration(p, line, sec, k, v, 3600,
 		    &ca->ocsp_validity);
+	if (strcmp(k, "offline") == 0 && ca == &c->root)
+		return parse_bool(v, &ca->offline) ||
+		    set_fail(p, line, sec, k, "yes or no");
+	if (strcmp(k, "renew_before") == 0 && ca == &c->root)
+		return set_duration(p, line, sec, k, v, 3600,
+		    &ca->renew_before);
 	if (strcmp(k, "permitted_dns") == 0)
 		return set_list(ca->permitted_dns, &ca->npermitted_dns, v) ||
 		    set_fail(p, line, sec, k, "too many names");
@@ -1165,6 +1172,11 @@ conf_default_text(enum conf_keytype kt)
 "# OCSP responses about the issuing CA, signed by the root ahead of time\n"
 "# (ca-admin root crl, with the root's CRL): the root token can stay offline.\n"
 "ocsp_validity = 180d\n"
+"# ca-admin status and ca-server warn this long before those run out.\n"
+"renew_before = 30d\n"
+"# offline = yes: this instance never opens the root key (a ceremony's\n"
+"# issuing instance, see docs/operations.md \"Years of operation\").\n"
+"# offline = no\n"
 "\n"
 "[issuing]\n"
 "key = pkcs11:token=lanyard-issuing;object=issuing-ca\n"

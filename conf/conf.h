@@ -46,6 +46,19 @@ struct conf_ca {
 	 * about the CAs it certified (ca-admin root crl), in seconds.
 	 */
 	long		 ocsp_validity;
+	/*
+	 * [root] only: the root key is on a token kept offline (a ceremony
+	 * instance's issuing CA): ca-server never opens it nor reads its PIN,
+	 * and the root CRL and OCSP responses come from ca-admin root crl
+	 * on the root's instance (imported with ca-admin root import-crl).
+	 */
+	int		 offline;
+	/*
+	 * [root] only: how long before the root CRL's and the root's OCSP
+	 * responses' nextUpdate ca-admin status, /metrics and ca-server's
+	 * log ask for the next ceremony, in seconds.
+	 */
+	long		 renew_before;
 	/* Name constraints put into this CA's certificate (issuing only). */
 	char		*permitted_dns[CONF_MAX_LIST];
 	size_t		 npermitted_dns;
