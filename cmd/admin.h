@@ -101,5 +101,6 @@ int	 admin_crl(int, char **);
 int	 admin_ocsp(int, char **);
 int	 admin_publish(int, char **);
 int	 admin_root(int, char **);
+int	 admin_issuer(int, char **);
 
 #endif

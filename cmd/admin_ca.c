@@ -28,19 +28,25 @@ admin_init(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key-type", required_argument, NULL, 'k' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "issuer-only", no_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *u = "init [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|"
-	    "rsa-4096 | --config FILE]";
+	    "rsa-4096 | --config FILE] [--issuer-only]";
+	const char *about = "--issuer-only: the root is on another instance "
+	    "(a key ceremony): only the\nissuing CA's key is made, on this "
+	    "instance's token, with a CSR in\ncerts/issuing.csr for the root's "
+	    "instance (ca-admin root sign-issuer);\nca.conf gets [root] offline "
+	    "= yes. The instance waits for ca-admin issuer import.";
 	enum conf_keytype kt = CONF_KEY_EC_P256;
 	const char *cfile = NULL, *kts = NULL;
 	unsigned char *text = NULL;
 	size_t len;
-	int c, r;
+	int c, r, issuer_only = 0;
 
 	if (admin_help_asked(argc, argv))
-		return admin_help(u, NULL);
+		return admin_help(u, about);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -51,8 +57,11 @@ admin_init(int argc, char **argv)
 		case 'c':
 			cfile = optarg;
 			break;
+		case 'i':
+			issuer_only = 1;
+			break;
 		case 'h':
-			return admin_help(u, NULL);
+			return admin_help(u, about);
 		default:
 			return admin_usage(u, NULL);
 		}
@@ -74,11 +83,19 @@ admin_init(int argc, char **argv)
 		    cfile);
 		return 1;
 	}
-	r = ca_init(admin_dir, kt, (const char *)text);
+	r = issuer_only ? ca_init_issuer(admin_dir, kt, (const char *)text) :
+	    ca_init(admin_dir, kt, (const char *)text);
 	free(text);
 	if (r != LY_OK) {
 		admin_fail(r);
 		return 1;
+	}
+	if (issuer_only) {
+		printf("initialised %s: issuing CA key on its token; have the "
+		    "root sign\n%s/%s (ca-admin root sign-issuer), then run "
+		    "ca-admin issuer import\n", admin_dir, admin_dir,
+		    CA_ISSUER_CSR);
+		return 0;
 	}
 	/* The OCSP signer and the first CRLs, so the instance serves at once. */
 	{

@@ -144,7 +144,13 @@ crl_write_bundle(struct ca *ca, const char *dir)
 		goto out;
 	id.slot = CA_ROOT;
 	id.shard = -1;
-	if ((r = append(b, txn, ca, &id)) != LY_OK)
+	/* An offline root's CRL is there once imported (root import-crl). */
+	if ((r = append(b, txn, ca, &id)) == LY_ERR_NOT_FOUND &&
+	    ca_root_offline(ca)) {
+		ly_errclear();
+		r = LY_OK;
+	}
+	if (r != LY_OK)
 		goto out;
 	store_txn_abort(txn);
 	txn = NULL;

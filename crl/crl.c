@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
 
 #include <jansson.h>
 
@@ -637,4 +640,91 @@ crl_generate(struct ca *ca, const struct crl_id *id, const char *actor,
 		*info = m.info;
 	free(m.mem);
 	return LY_OK;
+}
+
+/* ---- an offline root's CRL, imported ---------------------------------- */
+
+/* An ASN1_TIME as time_t; 0 if absent or unreadable. */
+static time_t
+asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	return timegm(&tm);
+}
+
+int
+crl_import_root(struct ca *ca, const unsigned char *der, size_t len,
+    const char *actor, struct crl_info *infop)
+{
+	X509 *root = ca_cert(ca, CA_ROOT);
+	const unsigned char *p = der;
+	unsigned char info[CRL_INFO_LEN];
+	X509_CRL *crl = NULL;
+	ASN1_INTEGER *num = NULL;
+	struct crl_info ci;
+	char detail[128];
+	uint64_t n;
+	int r = LY_ERR_BAD_INPUT, stored = 0;
+
+	if (len > CRL_IMPORT_MAX)
+		return ly_fail(LY_ERR_TOO_LARGE, "a CRL of %zu bytes", len);
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "not one DER CRL");
+		goto out;
+	}
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+	    X509_get_subject_name(root)) != 0 ||
+	    X509_CRL_verify(crl, X509_get0_pubkey(root)) != 1) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "not a CRL signed by this root");
+		goto out;
+	}
+	memset(&ci, 0, sizeof(ci));
+	if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) ==
+	    NULL || ASN1_INTEGER_get_uint64(&n, num) != 1 || n == 0 ||
+	    X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "a root CRL is a full CRL with a "
+		    "CRL number");
+		goto out;
+	}
+	ci.number = n;
+	ci.this_update = asn1_time(X509_CRL_get0_lastUpdate(crl));
+	ci.next_update = asn1_time(X509_CRL_get0_nextUpdate(crl));
+	/* No revokedCertificates at all is -1 entries to OpenSSL. */
+	if (X509_CRL_get_REVOKED(crl) != NULL)
+		ci.entries = (size_t)sk_X509_REVOKED_num(
+		    X509_CRL_get_REVOKED(crl));
+	ci.revocations = CRL_REVOCATIONS_UNKNOWN;
+	if (ci.next_update <= ly_now()) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "the CRL's nextUpdate has passed");
+		goto out;
+	}
+	info_encode(&ci, info);
+	snprintf(detail, sizeof(detail), "{\"crl\":\"%s\",\"number\":%llu,"
+	    "\"entries\":%zu,\"imported\":true}", ca_slot_name(ca, CA_ROOT),
+	    (unsigned long long)n, ci.entries);
+	{
+		char key[16 + CRL_NAME_MAX];
+
+		snprintf(key, sizeof(key), "crl/%s", ca_slot_name(ca, CA_ROOT));
+		if ((r = ca_crl_record(ca, key, n, der, len, info,
+		    sizeof(info), actor, detail, &stored)) != LY_OK)
+			goto out;
+	}
+	if (!stored) {
+		r = ly_fail(LY_ERR_EXISTS, "a root CRL numbered %llu or higher "
+		    "is imported already", (unsigned long long)n);
+		goto out;
+	}
+	if (infop != NULL)
+		*infop = ci;
+	r = LY_OK;
+ out:
+	ERR_clear_error();
+	ASN1_INTEGER_free(num);
+	X509_CRL_free(crl);
+	return r;
 }

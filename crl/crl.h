@@ -181,4 +181,18 @@ int		 crl_publish_all(struct ca *, const char *actor,
 int		 crl_publish_deltas(struct ca *, const char *actor,
 		    const char *dir);
 
+/*
+ * For an issuing instance whose root is offline ([root] offline = yes):
+ * records the root CRL the root's ceremony signed (DER, untrusted, at
+ * most CRL_IMPORT_MAX bytes) as the root's current CRL, after checking
+ * that it is one full CRL, issued and signed by this instance's root,
+ * with a CRL number and a nextUpdate still ahead (LY_ERR_BAD_INPUT);
+ * LY_ERR_EXISTS if a CRL with that number or a higher one is there
+ * already. Audited "crl-publish" (detail "imported"). *infop (if not
+ * NULL) is its summary.
+ */
+#define CRL_IMPORT_MAX	(16 * 1024 * 1024)
+int		 crl_import_root(struct ca *, const unsigned char *der,
+		    size_t len, const char *actor, struct crl_info *infop);
+
 #endif /* LANYARD_CRL_H */

@@ -111,6 +111,24 @@ int		 ocsp_root_presign(struct ca *, const char *actor,
 int		 ocsp_root_next_update(struct ca *, time_t *earliestp,
 		    size_t *countp);
 
+/*
+ * The root's responses carried to an issuing instance whose root is
+ * offline (ocsp/root_import.c). ocsp_root_export() writes each stored
+ * response the root signed about a certificate it issued to
+ * dir/OCSP_ROOT_DIR/<serial hex>.der (the OCSPResponse DER); *countp (if
+ * not NULL) is how many. ocsp_root_import() reads every *.der of dir,
+ * refuses the lot (LY_ERR_BAD_INPUT, naming the file) unless each is a
+ * successful response about one certificate, signed by this instance's
+ * root, good or revoked and current, and stores them as
+ * ca_root_ocsp_store() does (audited "root-ocsp"); *countp is the number
+ * stored (a response whose certificate is unknown here, or of another
+ * status, is skipped and logged).
+ */
+#define OCSP_ROOT_DIR	"root-ocsp"
+int		 ocsp_root_export(struct ca *, const char *dir, size_t *countp);
+int		 ocsp_root_import(struct ca *, const char *dir, const char *actor,
+		    size_t *countp);
+
 /* The signer certificate's notAfter (for /healthz and metrics). */
 time_t		 ocsp_signer_not_after(const struct ocsp_responder *);
 
