@@ -458,6 +458,13 @@ int		 ca_sign(struct ca *, int slot,
  * refuse the root's slot with LY_ERR_STATE before touching the HSM.
  */
 int		 ca_root_offline(const struct ca *);
+/*
+ * How long before the nextUpdate of something the root signed ahead (its
+ * CRL, its OCSP responses), valid for period seconds, the next ceremony
+ * is asked for: [root] renew_before if set, else a quarter of period
+ * but at least 7 days.
+ */
+long		 ca_root_renew_before(const struct ca *, long period);
 /* The CA key of slot, opened on first use; borrowed until ca_close(). */
 int		 ca_key(struct ca *, int slot, struct hsm_key **);
 /*

@@ -133,6 +133,17 @@ ca_issuer_csr(struct ca *ca, const char *actor)
 	return r;
 }
 
+/* The least warning ahead of a ceremony when [root] renew_before is unset. */
+#define RENEW_MIN	(7 * 86400L)
+
+long
+ca_root_renew_before(const struct ca *ca, long period)
+{
+	if (ca->conf->root.renew_before > 0)
+		return ca->conf->root.renew_before;
+	return period / 4 > RENEW_MIN ? period / 4 : RENEW_MIN;
+}
+
 /* ---- on the root's instance -------------------------------------------- */
 
 /*

@@ -31,8 +31,6 @@
 #define ST_STORE_RATIO		0.8	/* of the LMDB map in use */
 #define ST_BACKUP_SECS		(26 * 3600)	/* a daily backup, with slack */
 #define ST_CRL_MAX		64
-/* What the root signs ahead (ca-admin root crl): its token may be offline. */
-#define ST_ROOT_DAYS		7
 
 struct crlst {
 	char		 name[64];
@@ -205,7 +203,8 @@ check_crls(struct ca *ca, const struct ca_status *st, struct report *rp)
 /*
  * What the root's ceremony signed: its CRL and the OCSP responses about
  * the issuing CA. Their nextUpdate comes while the root token is in the
- * safe: warn a week ahead, not when relying parties already refuse.
+ * safe: warn ca_root_renew_before() ahead (a ceremony
+ * is planned), not when relying parties already refuse.
  */
 static void
 check_root(struct ca *ca, const struct ca_status *st, struct report *rp)
@@ -213,7 +212,8 @@ check_root(struct ca *ca, const struct ca_status *st, struct report *rp)
 	struct store_txn *txn = NULL;
 	struct crl_info info;
 	struct crl_id id = { CA_ROOT, -1, 0 };
-	time_t ocsp_next = 0, soon = st->now + ST_ROOT_DAYS * 86400L;
+	long ahead = ca_root_renew_before(ca, ca_conf(ca)->root.ocsp_validity);
+	time_t ocsp_next = 0, soon = st->now + ahead;
 	size_t n = 0;
 
 	if (ocsp_root_next_update(ca, &ocsp_next, &n) != LY_OK) {
@@ -229,14 +229,16 @@ check_root(struct ca *ca, const struct ca_status *st, struct report *rp)
 		    "certificate it issued: ca-admin root crl");
 	else if (n > 0 && ocsp_next <= soon)
 		action(rp, "the root's OCSP responses about CA certificates "
-		    "expire within %d days: ca-admin root crl (root token)",
-		    ST_ROOT_DAYS);
+		    "expire within %ld days: ca-admin root crl (root token)",
+		    ahead / 86400);
 	if (store_txn_begin(ca_store(ca), 0, &txn) != LY_OK)
 		return;
 	if (crl_get(txn, ca, &id, NULL, NULL, &info) == LY_OK &&
-	    info.next_update > st->now && info.next_update <= soon)
-		action(rp, "the root CRL's nextUpdate is within %d days: "
-		    "ca-admin root crl (root token)", ST_ROOT_DAYS);
+	    info.next_update > st->now && info.next_update <= st->now +
+	    (ahead = ca_root_renew_before(ca, (long)(info.next_update -
+	    info.this_update))))
+		action(rp, "the root CRL's nextUpdate is within %ld days: "
+		    "ca-admin root crl (root token)", ahead / 86400);
 	store_txn_abort(txn);
 	ly_errclear();
 }

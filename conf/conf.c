@@ -381,7 +381,6 @@ defaults(struct conf *c)
 	c->identity_max = 512;
 	c->root.days = 3650;
 	c->root.ocsp_validity = 180 * 86400;
-	c->root.renew_before = 30 * 86400;
 	c->root.key_type = CONF_KEY_EC_P256;
 	c->issuing.days = 1825;
 	c->issuing.key_type = CONF_KEY_EC_P256;
@@ -1172,8 +1171,9 @@ conf_default_text(enum conf_keytype kt)
 "# OCSP responses about the issuing CA, signed by the root ahead of time\n"
 "# (ca-admin root crl, with the root's CRL): the root token can stay offline.\n"
 "ocsp_validity = 180d\n"
-"# ca-admin status and ca-server warn this long before those run out.\n"
-"renew_before = 30d\n"
+"# ca-admin status and ca-server warn this long before those run out\n"
+"# (default: a quarter of their validity, at least 7 days).\n"
+"# renew_before = 30d\n"
 "# offline = yes: this instance never opens the root key (a ceremony's\n"
 "# issuing instance, see docs/operations.md \"Years of operation\").\n"
 "# offline = no\n"

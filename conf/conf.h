@@ -56,7 +56,8 @@ struct conf_ca {
 	/*
 	 * [root] only: how long before the root CRL's and the root's OCSP
 	 * responses' nextUpdate ca-admin status, /metrics and ca-server's
-	 * log ask for the next ceremony, in seconds.
+	 * log ask for the next ceremony, in seconds; 0 (the default): see
+	 * ca_root_renew_before().
 	 */
 	long		 renew_before;
 	/* Name constraints put into this CA's certificate (issuing only). */

@@ -100,8 +100,8 @@ root_offline_warn(struct store_txn *txn, struct ca *ca)
 	if (warned != 0 && now - warned < ROOT_WARN_EVERY)
 		return;
 	r = crl_get(txn, ca, &id, NULL, NULL, &info);
-	if (r == LY_OK && info.next_update - ca_conf(ca)->root.renew_before >
-	    now)
+	if (r == LY_OK && info.next_update - ca_root_renew_before(ca,
+	    (long)(info.next_update - info.this_update)) > now)
 		return;
 	warned = now;
 	if (r != LY_OK) {
