@@ -174,7 +174,7 @@ admin_root(int argc, char **argv)
 	    "revoking an\nissuing CA (ca-admin revoke with the serial of its "
 	    "certificate).\n"
 	    "sign-issuer: on the root's instance, signs the CSR an issuing "
-	    "instance made\n(ca-admin init --issuer-only): CA:TRUE, pathlen 0, "
+	    "instance made\n(an issuer-only ca-admin init): CA:TRUE, pathlen 0, "
 	    "the [issuing] name\nconstraints and the URLs of this ca.conf, for "
 	    "--days (default [issuing] days).\n"
 	    "import-crl: on an issuing instance whose root is offline, installs "
@@ -269,7 +269,7 @@ admin_issuer(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *u = "issuer import --cert FILE [--root FILE]";
-	const char *about = "On an instance made by init --issuer-only: checks "
+	const char *about = "On an instance made by an issuer-only init: checks "
 	    "that the certificate the\nroot signed (root sign-issuer) is for "
 	    "the issuing CA key on this token and\nchains to the root (--root, "
 	    "default the [root] cert file), then stores it on\nthe token, in "
