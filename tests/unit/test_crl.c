@@ -667,6 +667,44 @@ test_publish_due(void **state)
 	assert_true(iss0.number > iss1.number);
 }
 
+/*
+ * [root] offline = yes: the root key is refused before the HSM is asked,
+ * the root's CRL is never due nor signed (the one the last ceremony
+ * made stays), the issuing CA goes on as before.
+ */
+static void
+test_root_offline(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_info root0, root1;
+	struct hsm_key *k;
+	char path[512];
+	FILE *fp;
+
+	assert_int_equal(crl_generate_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root0));
+	ca_close(f->ca);
+	f->ca = NULL;
+	snprintf(path, sizeof(path), "%s/ca.conf", f->dir);
+	assert_non_null(fp = fopen(path, "a"));
+	fputs("\n[root]\noffline = yes\n", fp);
+	fclose(fp);
+	assert_int_equal(ca_open(f->dir, 0, &f->ca), LY_OK);
+	assert_true(ca_root_offline(f->ca));
+	assert_int_equal(ca_key(f->ca, CA_ROOT, &k), LY_ERR_STATE);
+	assert_non_null(strstr(ly_errdetail(), "offline"));
+	assert_int_equal(ca_key(f->ca, CA_ISSUING, &k), LY_OK);
+	/* Past every nextUpdate: only the issuing CA's CRLs are due. */
+	ly_clock_set(T0 + 40 * 86400);
+	assert_int_equal(crl_due_cas(f->ca, 0), 1u << CA_ISSUING);
+	assert_int_equal(crl_generate_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root1));
+	assert_true(root1.number == root0.number);
+	/* A quarter of 30 days, but at least 7. */
+	assert_int_equal(ca_root_renew_before(f->ca, 30 * 86400), 30 * 86400 / 4);
+	assert_int_equal(ca_root_renew_before(f->ca, 86400), 7 * 86400);
+}
+
 /* Four partitions of the issuing CA's CRL, each with its critical IDP. */
 /* How many CRLs dir/crl-bundle.pem holds, each with a critical IDP or not. */
 static int
@@ -1102,6 +1140,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_monotonic, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_monotonic_threads, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_root_offline, setup,
 		    teardown),
 		cmocka_unit_test(test_shards),
 		cmocka_unit_test(test_bundle_shards),
