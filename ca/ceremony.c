@@ -288,7 +288,7 @@ static int
 issuer_store(struct ca *ca, X509 *cert, const char *actor, json_t *detail)
 {
 	struct store_txn *txn = NULL;
-	struct store_cert rec;
+	struct store_cert rec, *old = NULL;
 	unsigned char *der = NULL;
 	time_t nb, na;
 	char *d = NULL;
@@ -314,19 +314,31 @@ issuer_store(struct ca *ca, X509 *cert, const char *actor, json_t *detail)
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK ||
-	    (r = store_cert_reserve(txn, &rec)) != LY_OK)
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+		goto out;
+	/* An import that failed after this point is retried: same record. */
+	if ((r = store_cert_get(txn, &rec.serial, &old)) == LY_OK) {
+		if (old->derlen != (size_t)len || memcmp(old->der, der,
+		    (size_t)len) != 0) {
+			r = ly_fail(LY_ERR_EXISTS, "another certificate with "
+			    "this serial is in the store");
+			goto out;
+		}
+	} else if (r != LY_ERR_NOT_FOUND)
+		goto out;
+	else if ((r = store_cert_reserve(txn, &rec)) != LY_OK)
 		goto out;
 	rec.status = STORE_VALID;
 	rec.der = der;
 	rec.derlen = (size_t)len;
-	if ((r = store_cert_put(txn, &rec)) != LY_OK ||
+	if ((old == NULL && (r = store_cert_put(txn, &rec)) != LY_OK) ||
 	    (r = store_audit_append(txn, actor, "issuer-import", d)) != LY_OK)
 		goto out;
 	r = store_txn_commit(txn);
 	txn = NULL;
  out:
 	store_txn_abort(txn);
+	store_cert_free(old);
 	OPENSSL_free(der);
 	json_decref(detail);
 	free(d);

@@ -91,7 +91,9 @@ softhsm_config(const struct conf *conf, char **sopinp)
 	char *text = NULL;
 	int r = LY_ERR_ALLOC;
 
-	if (conf->root.pin_file == NULL || conf->issuing.pin_file == NULL)
+	/* An offline root's token is on another machine: no PIN here. */
+	if ((conf->root.pin_file == NULL && !conf->root.offline) ||
+	    conf->issuing.pin_file == NULL)
 		return ly_fail(LY_ERR_CONFIG, "the embedded SoftHSM2 keeps its "
 		    "PINs in files: set pin_file in [root] and [issuing]");
 	if ((copy = strdup(conf->softhsm2_conf)) == NULL)
