@@ -313,6 +313,15 @@ struct ca_commit_stats {
 };
 void		 ca_commit_stats(struct ca *, struct ca_commit_stats *);
 
+/*
+ * Appends an audit entry that records an event and changes nothing else
+ * (a request ca-server's engine refused), durably, through the group
+ * commit. actor and action non-empty; detail may be NULL. The errors of
+ * store_audit_append() (LY_ERR_TOO_LARGE for a field over the limit).
+ */
+int		 ca_audit(struct ca *, const char *actor, const char *action,
+		    const char *detail);
+
 /* ---- hooks and helpers for crl/, ocsp/ and web/ ------------------------ */
 
 /* The slot of a CA by its name in URLs ("root", "issuing"); -1 if none. */

@@ -29,10 +29,15 @@ struct enroll_rl {
 
 struct enroll {
 	struct ca	*ca;
+	const struct enroll_engine *ops;	/* what signs or writes */
+	void		*arg;
 	char		*chain_json;	/* ["<issuing PEM>","<root PEM>"] */
 	pthread_mutex_t	 lock;		/* guards rl[] */
 	struct enroll_rl rl[ENROLL_RL_SLOTS];
 };
+
+/* local.c: the operations done with ca/ in this process (arg: the ca) */
+extern const struct enroll_engine enroll_local;
 
 /* enroll.c */
 int	 enroll_error(struct enroll_response *, int status, const char *code,

@@ -181,6 +181,14 @@ struct ocsp_responder {
 	pthread_mutex_t		 lock;		/* guards signer */
 	struct ocsp_signer	*signer;	/* NULL: stored responses only */
 	pthread_mutex_t		 sync;		/* one ocsp_signer_sync() at a time */
+	ocsp_remote_fn		 remote;	/* signs what the store lacks */
+	void			*remote_arg;
 };
+
+/*
+ * signer.c: the notAfter of the signer the store names, read without its
+ * key (a responder opened read-only: ca-server's front); 0 if none.
+ */
+time_t	 ocsp_signer_stored_not_after(struct ocsp_responder *);
 
 #endif /* LANYARD_OCSP_EXTERN_H */

@@ -288,6 +288,31 @@ respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
 	return r;
 }
 
+/* What the store cannot answer, answered by the process with the signer. */
+static int
+respond_remote(struct ocsp_responder *resp, const unsigned char *der,
+    size_t len, struct ocsp_reply *reply)
+{
+	int r;
+
+	if ((r = resp->remote(resp->remote_arg, der, len, reply)) == LY_OK)
+		return LY_OK;
+	ocsp_reply_clear(reply);
+	if (r == LY_ERR_ALLOC)
+		return r;
+	ly_log(LY_LOG_WARN, "ocsp: cannot sign: %s", ly_errdetail());
+	return reply_error(reply, OCSP_RESPONSE_STATUS_TRYLATER,
+	    OCSP_OUT_TRYLATER);
+}
+
+void
+ocsp_responder_set_remote(struct ocsp_responder *resp, ocsp_remote_fn fn,
+    void *arg)
+{
+	resp->remote = fn;
+	resp->remote_arg = arg;
+}
+
 int
 ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
     size_t len, struct ocsp_reply *reply)
@@ -324,7 +349,10 @@ ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
 		if (r == LY_OK || r == LY_ERR_ALLOC)
 			goto out;
 	}
-	r = respond_signed(resp, req, reply);
+	if (resp->signer == NULL && resp->remote != NULL)
+		r = respond_remote(resp, der, len, reply);
+	else
+		r = respond_signed(resp, req, reply);
  out:
 	ocsp_request_free(req);
 	if (r != LY_OK)
@@ -452,7 +480,8 @@ ocsp_signer_not_after(const struct ocsp_responder *resp)
 
 	/* The lock is the responder's own; the const is the caller's view. */
 	if ((s = ocsp_signer_get((struct ocsp_responder *)resp)) == NULL)
-		return 0;
+		return resp->remote != NULL ? ocsp_signer_stored_not_after(
+		    (struct ocsp_responder *)resp) : 0;
 	t = s->not_after;
 	ocsp_signer_put(s);
 	return t;

@@ -107,6 +107,30 @@ rec_read(struct ocsp_responder *resp, unsigned char **vp, size_t *lenp)
 	return r;
 }
 
+time_t
+ocsp_signer_stored_not_after(struct ocsp_responder *resp)
+{
+	struct signer_rec sr;
+	struct store_txn *txn = NULL;
+	struct store_cert *rec = NULL;
+	unsigned char *v = NULL;
+	size_t len;
+	time_t na = 0;
+
+	if (rec_read(resp, &v, &len) != LY_OK || v == NULL ||
+	    rec_parse(v, len, &sr) != LY_OK)
+		goto out;
+	if (store_txn_begin(ca_store(resp->ca), 0, &txn) == LY_OK &&
+	    store_cert_get(txn, &sr.serial, &rec) == LY_OK &&
+	    rec->status == STORE_VALID)
+		na = (time_t)rec->not_after;
+	store_txn_abort(txn);
+ out:
+	store_cert_free(rec);
+	free(v);
+	return na;
+}
+
 static void
 signer_free(struct ocsp_signer *s)
 {

@@ -36,6 +36,7 @@ static const struct {
 	{ "bad_input",		"malformed input" },
 	{ "lint",		"to-be-signed object violates a rule" },
 	{ "token",		"enrollment token refused" },
+	{ "engine_unavailable",	"the signing engine is unavailable" },
 };
 
 static _Thread_local char detail[512];

@@ -750,6 +750,16 @@ crl_of_slot(struct store_txn *txn, struct ca *ca, int slot,
  * requests. The first one is waited for. why gets the reason if the
  * result is not LY_OK.
  */
+static int	(*hsm_check_fn)(void *);
+static void	*hsm_check_arg;
+
+void
+web_set_hsm_check(int (*fn)(void *), void *arg)
+{
+	hsm_check_fn = fn;
+	hsm_check_arg = arg;
+}
+
 static int
 hsm_probe(struct web *w, struct web_instance *in, char *why, size_t whylen)
 {
@@ -763,7 +773,8 @@ hsm_probe(struct web *w, struct web_instance *in, char *why, size_t whylen)
 		in->hsm_probing = 1;
 		if (!first)
 			web_hsm_unlock(w);
-		r = ca_hsm_check(in->ca);
+		r = hsm_check_fn != NULL ? hsm_check_fn(hsm_check_arg) :
+		    ca_hsm_check(in->ca);
 		if (!first)
 			web_hsm_lock(w);
 		if ((in->hsm_r = r) != LY_OK) {

@@ -61,6 +61,14 @@ void		 web_hold(struct web *);
 void		 web_resume(struct web *, struct ca *, struct ocsp_responder *,
 		    struct enroll *);
 
+/*
+ * The probe of /healthz's "hsm" (cached, see routes.c) through fn(arg)
+ * instead of ca_hsm_check(): ca-server's front has no token and asks its
+ * engine. fn returns LY_OK or an LY_ERR_* with ly_errdetail(). NULL
+ * restores ca_hsm_check(). Set before web_start().
+ */
+void		 web_set_hsm_check(int (*fn)(void *), void *arg);
+
 /* The access log goes to syslog instead of stderr (before web_start()). */
 void		 web_log_syslog(int);
 

@@ -1,0 +1,77 @@
+/*
+ * enroll/local.c — the engine operations of enroll/ done in this process
+ * with ca/ (enroll_new()): what ca-server's engine process also does,
+ * after it has checked the request again (ipc/engine.c).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "crl/bundle.h"
+#include "crl/crl.h"
+#include "enroll/extern.h"
+#include "util/util.h"
+
+static int
+local_issue_token(void *arg, const char *token, const unsigned char *csr,
+    size_t csrlen, const char *actor, struct ca_issued *out)
+{
+	return ca_issue_token_der(arg, token, csr, csrlen, actor, out);
+}
+
+static int
+local_reissue(void *arg, const struct store_cert *client,
+    const unsigned char *csr, size_t csrlen, const char *actor,
+    struct ca_issued *out)
+{
+	return ca_reissue_der(arg, &client->serial, csr, csrlen, actor, out);
+}
+
+static int
+local_token_create(void *arg, const struct store_cert *admin,
+    const char *profile, const char *identity, long ttl, const char *actor,
+    char **tokenp, char **idp)
+{
+	(void)admin;
+	return ca_token_create(arg, profile, identity, ttl, actor, tokenp,
+	    idp);
+}
+
+static int
+local_token_revoke(void *arg, const struct store_cert *admin, const char *id,
+    const char *actor)
+{
+	(void)admin;
+	return ca_token_revoke(arg, id, actor);
+}
+
+static int
+local_revoke(void *arg, const struct store_cert *admin,
+    const struct ca_serial *serial, int reason, const char *actor)
+{
+	(void)admin;
+	return ca_revoke(arg, serial, reason, 0, actor);
+}
+
+static int
+local_crl_publish(void *arg, const struct store_cert *admin,
+    const char *actor)
+{
+	struct ca *ca = arg;
+	const char *dir = ca_conf(ca)->publish_dir;
+	int r;
+
+	(void)admin;
+	if ((r = crl_generate_all(ca, actor, dir)) != LY_OK)
+		return r;
+	return crl_write_bundle(ca, dir);
+}
+
+const struct enroll_engine enroll_local = {
+	.issue_token = local_issue_token,
+	.reissue = local_reissue,
+	.token_create = local_token_create,
+	.token_revoke = local_token_revoke,
+	.revoke = local_revoke,
+	.crl_publish = local_crl_publish,
+};
