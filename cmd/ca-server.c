@@ -41,6 +41,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,6 +59,8 @@
 
 #define EXIT_USAGE		2
 #define LOCK_FILE		"ca-server.lock"
+/* Seconds the lock of a killed supervisor's dying children is waited for. */
+#define LOCK_WAIT		5
 /* Restart backoff, seconds: from BACKOFF_MIN doubling to BACKOFF_MAX. */
 #define BACKOFF_MIN		1
 #define BACKOFF_MAX		30
@@ -167,7 +170,7 @@ lock_take(const char *dir, int *fdp)
 {
 	char *path, buf[32];
 	ssize_t n;
-	int fd, r = LY_OK;
+	int fd, tries = 0, r = LY_OK;
 
 	if ((path = ly_path_join(dir, LOCK_FILE)) == NULL)
 		return LY_ERR_ALLOC;
@@ -176,11 +179,21 @@ lock_take(const char *dir, int *fdp)
 		r = ly_fail(LY_ERR_IO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		if (errno == EWOULDBLOCK) {
 			n = pread(fd, buf, sizeof(buf) - 1, 0);
 			buf[n > 0 ? n : 0] = '\0';
 			buf[strcspn(buf, "\n")] = '\0';
+			/*
+			 * A supervisor that was killed leaves its children
+			 * dying (PR_SET_PDEATHSIG) with the lock for a moment.
+			 */
+			if (tries++ < LOCK_WAIT * 10 && buf[0] != '\0' &&
+			    kill((pid_t)strtol(buf, NULL, 10), 0) == -1 &&
+			    errno == ESRCH) {
+				usleep(100 * 1000);
+				continue;
+			}
 			r = ly_fail(LY_ERR_EXISTS, "another ca-server (pid %s) "
 			    "serves %s: it holds %s", buf[0] != '\0' ? buf :
 			    "unknown", dir, path);
@@ -200,50 +213,66 @@ lock_take(const char *dir, int *fdp)
 }
 
 /*
- * Bind first: whether listen ("ADDR:PORT", "off", or ADDR:0 which any
- * port satisfies) can be bound now. The front binds for real a moment
- * later; checking here keeps a server whose port is taken from starting
- * the engine, which would regenerate CRLs and use up CRL numbers.
- * XXX a port taken in between is still found by the front (exit 1).
+ * Bind first: the supervisor binds and listens on the addresses before
+ * it starts anything, so a server whose port is taken exits before the
+ * engine does any work (no CRL is regenerated, no CRL number used up),
+ * and a restarted front serves on the same sockets (the same ports, for
+ * "ADDR:0" too). *fdp is -1 for "off".
  */
 static int
-addr_probe(const char *listen)
+addr_bind(const char *addr, int *fdp)
 {
 	struct addrinfo hints, *res = NULL;
 	char host[300];
 	const char *colon, *h;
 	size_t hlen;
-	int fd, one = 1, rc, r = LY_OK;
+	int fd = -1, one = 1, zero = 0, rc, r;
 
-	if (listen == NULL || strcmp(listen, "off") == 0 ||
-	    (colon = strrchr(listen, ':')) == NULL || strcmp(colon, ":0") == 0)
-		return LY_OK;	/* web/ gives the clear error for a bad one */
-	h = listen;
-	hlen = (size_t)(colon - listen);
+	*fdp = -1;
+	if (strcmp(addr, "off") == 0)
+		return LY_OK;
+	if ((colon = strrchr(addr, ':')) == NULL || colon == addr ||
+	    colon[1] == '\0')
+		return ly_fail(LY_ERR_CONFIG, "listen address %s: expected "
+		    "ADDR:PORT", addr);
+	h = addr;
+	hlen = (size_t)(colon - addr);
 	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
 		h++;
 		hlen -= 2;
 	}
 	if (hlen >= sizeof(host))
-		return LY_OK;
+		return ly_fail(LY_ERR_CONFIG, "listen address %s: too long",
+		    addr);
 	memcpy(host, h, hlen);
 	host[hlen] = '\0';
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
-		return LY_OK;
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0)
+		return ly_fail(LY_ERR_CONFIG, "listen address %s: %s", addr,
+		    gai_strerror(rc));
 	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
 	    -1) {
-		freeaddrinfo(res);
-		return LY_OK;
+		r = ly_fail(LY_ERR_IO, "socket: %s", strerror(errno));
+		goto out;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	rc = bind(fd, res->ai_addr, res->ai_addrlen);
-	if (rc == -1)
-		r = ly_fail(LY_ERR_IO, "cannot listen on %s: %s", listen,
+	if (res->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+		    sizeof(zero));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		r = ly_fail(LY_ERR_IO, "cannot listen on %s: %s", addr,
 		    strerror(errno));
-	close(fd);
+		goto out;
+	}
+	*fdp = fd;
+	fd = -1;
+	r = LY_OK;
+ out:
+	if (fd != -1)
+		close(fd);
 	freeaddrinfo(res);
 	return r;
 }
@@ -265,8 +294,12 @@ child_setup(int keep, int lockfd)
 		if (kids[i].ctl != -1 && kids[i].ctl != keep)
 			close(kids[i].ctl);
 	(void)lockfd;	/* inherited: the lock lasts as long as any of us */
-	/* The supervisor gone, we go too (the control socket says so too). */
-	(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	/*
+	 * The supervisor killed, we die with it, at once: a crash of the
+	 * server is a crash of all three (a stop by signal is orderly: the
+	 * supervisor stops us first).
+	 */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 }
 
 static int
@@ -456,7 +489,7 @@ supervise(const struct srv_opts *o, int lockfd)
 
 /* Starts when nothing stands in the way: lock, files, addresses. */
 static int
-preflight(const struct srv_opts *o, int *lockfdp)
+preflight(struct srv_opts *o, int *lockfdp)
 {
 	struct conf *conf = NULL;
 	int r;
@@ -466,10 +499,16 @@ preflight(const struct srv_opts *o, int *lockfdp)
 	if ((r = lock_take(o->dir, lockfdp)) != LY_OK ||
 	    (r = private_files(conf, o->dir)) != LY_OK)
 		goto out;
-	if ((r = addr_probe(o->https != NULL ? o->https :
-	    conf->https_listen)) != LY_OK ||
-	    (r = addr_probe(o->http != NULL ? o->http : conf->http_listen)) !=
-	    LY_OK)
+	/* The addresses as they are now: a reload does not move them. */
+	if ((o->https = strdup(o->https != NULL ? o->https :
+	    conf->https_listen)) == NULL ||
+	    (o->http = strdup(o->http != NULL ? o->http :
+	    conf->http_listen)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = addr_bind(o->https, &o->https_fd)) != LY_OK ||
+	    (r = addr_bind(o->http, &o->http_fd)) != LY_OK)
 		goto out;
  out:
 	conf_free(conf);
@@ -496,6 +535,7 @@ main(int argc, char **argv)
 	int c, lockfd = -1, r;
 
 	memset(&o, 0, sizeof(o));
+	o.http_fd = o.https_fd = -1;
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':

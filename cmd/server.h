@@ -17,6 +17,8 @@ struct srv_opts {
 	const char	*http;		/* --http, or NULL: ca.conf */
 	const char	*https;		/* --https, or NULL: ca.conf; "off" */
 	const sigset_t	*sigs;		/* blocked; waited for with sigtimedwait */
+	int		 http_fd;	/* bound by the supervisor, or -1 */
+	int		 https_fd;	/* -1: off (or not bound yet) */
 };
 
 /*

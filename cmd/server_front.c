@@ -58,6 +58,7 @@ struct front {
 	char			 https_at[300];	/* its address, port fixed */
 	struct web		*tls;		/* the HTTPS listener */
 	struct stat		 tls_st;	/* DIR/tls/server.crt it serves */
+	int			 https_fd;	/* the supervisor's socket */
 };
 
 static int
@@ -124,9 +125,9 @@ https_start(struct front *f)
 	if ((r = ipc_tls_ensure(f->ipc, &issued)) != LY_OK)
 		return r;
 	tls_stat(f, &f->tls_st);
-	if ((r = web_start_https(f->ca, f->responder, f->enroll, f->dir,
-	    f->https_at[0] != '\0' ? f->https_at : f->https, &f->tls)) !=
-	    LY_OK)
+	if ((r = web_start_https_fd(f->ca, f->responder, f->enroll, f->dir,
+	    f->https_fd, f->https_at[0] != '\0' ? f->https_at : f->https,
+	    &f->tls)) != LY_OK)
 		return r;
 	if (f->https_at[0] == '\0' &&
 	    (colon = strrchr(f->https, ':')) != NULL)
@@ -287,10 +288,12 @@ front_main(const struct srv_opts *o, int ctl)
 
 	memset(&f, 0, sizeof(f));
 	f.dir = o->dir;
+	f.https_fd = o->https_fd;
 	pthread_mutex_init(&f.lock, NULL);
 	if (ipc_client_new(&f.ipc) != LY_OK)
 		goto out;
 	web_set_hsm_check(ipc_health, f.ipc);
+	web_set_stats(ipc_stats, f.ipc);
 	if (instance_open(&f) != LY_OK) {
 		ly_log(LY_LOG_ERR, "%s: %s", f.dir, ly_errdetail());
 		goto out;
@@ -320,7 +323,8 @@ front_main(const struct srv_opts *o, int ctl)
 		ly_log(LY_LOG_ERR, "HTTPS: %s", ly_errdetail());
 		goto out;
 	}
-	if (web_start(f.ca, f.responder, o->http, &w) != LY_OK) {
+	if (web_start_fd(f.ca, f.responder, o->http_fd, o->http, &w) !=
+	    LY_OK) {
 		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
 		goto out;
 	}

@@ -336,6 +336,9 @@ op_issue_token(void *arg, const char *token, const unsigned char *csr,
 	struct ipc_msg m;
 	int r;
 
+	/* Longer than any token: no question for the engine. */
+	if (strlen(token) > IPC_TOKEN_MAX)
+		return ly_fail(LY_ERR_TOKEN, "unknown token");
 	if ((r = ipc_call(arg, IPC_ENROLL, f, 3, &m)) == LY_OK)
 		r = issued_from(&m, out);
 	ipc_msg_clear(&m);
@@ -488,6 +491,25 @@ int
 ipc_health(void *arg)
 {
 	return call_plain(arg, IPC_HEALTH, NULL, 0);
+}
+
+int
+ipc_stats(void *arg, struct web_engine_stats *st)
+{
+	struct ipc_msg m;
+	size_t i;
+	int r;
+
+	if ((r = ipc_call(arg, IPC_STATS, NULL, 0, &m)) == LY_OK) {
+		st->hsm.sign_failures = (uint64_t)ipc_field_i64(&m.f[2]);
+		st->hsm.reopens = (uint64_t)ipc_field_i64(&m.f[3]);
+		st->hsm.reinits = (uint64_t)ipc_field_i64(&m.f[4]);
+		st->hsm.bad_signatures = (uint64_t)ipc_field_i64(&m.f[5]);
+		for (i = 0; i < CA_LINT_KINDS && i < 3; i++)
+			st->lint[i] = (uint64_t)ipc_field_i64(&m.f[6 + i]);
+	}
+	ipc_msg_clear(&m);
+	return r;
 }
 
 int

@@ -18,6 +18,7 @@
 #include "enroll/enroll.h"
 #include "ipc/ipc.h"
 #include "ocsp/ocsp.h"
+#include "web/web.h"
 
 /* Seconds a request waits for its answer before LY_ERR_ENGINE. */
 #define IPC_CALL_TIMEOUT	120
@@ -53,6 +54,8 @@ int		 ipc_ocsp_remote(void *arg, const unsigned char *req,
 		    size_t len, struct ocsp_reply *reply);
 /* For web_set_hsm_check(); arg is the client. */
 int		 ipc_health(void *arg);
+/* For web_set_stats(); arg is the client. */
+int		 ipc_stats(void *arg, struct web_engine_stats *);
 /* Has the engine make DIR/tls usable; *issuedp: it issued a new one. */
 int		 ipc_tls_ensure(struct ipc_client *, int *issuedp);
 

@@ -86,7 +86,7 @@ struct answer {
 	struct ipc_field	 f[IPC_FIELDS_MAX];
 	size_t			 n;
 	unsigned char		*own[2];
-	unsigned char		 ints[6][8];
+	unsigned char		 ints[7][8];
 	int			 secret;	/* own[0] is wiped */
 };
 
@@ -452,6 +452,31 @@ h_tls_ensure(struct ipc_engine *e, const struct ipc_msg *m, struct answer *a)
 	return LY_OK;
 }
 
+static int
+h_stats(struct ipc_engine *e, const struct ipc_msg *m, struct answer *a)
+{
+	struct ca_hsm_stats hs;
+	uint64_t v[7];
+	size_t i;
+
+	(void)e;
+	(void)m;
+	ca_hsm_stats(&hs);
+	v[0] = hs.sign_failures;
+	v[1] = hs.reopens;
+	v[2] = hs.reinits;
+	v[3] = hs.bad_signatures;
+	for (i = 0; i < CA_LINT_KINDS && i < 3; i++)
+		v[4 + i] = ca_lint_failures((enum ca_lint_kind)i);
+	for (i = 0; i < 7; i++) {
+		ipc_i64_put(a->ints[i], (int64_t)v[i]);
+		a->f[i].p = a->ints[i];
+		a->f[i].len = 8;
+	}
+	a->n = 7;
+	return LY_OK;
+}
+
 /* What the front may ask: every request type, each with its checks. */
 static const handler_fn dispatch[IPC_TYPES] = {
 	[IPC_HELLO] = h_hello,
@@ -464,6 +489,7 @@ static const handler_fn dispatch[IPC_TYPES] = {
 	[IPC_OCSP_SIGN] = h_ocsp_sign,
 	[IPC_HEALTH] = h_health,
 	[IPC_TLS_ENSURE] = h_tls_ensure,
+	[IPC_STATS] = h_stats,
 };
 
 /* ---- connections, queue, workers -------------------------------------- */

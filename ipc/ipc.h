@@ -34,9 +34,10 @@
 #define IPC_VERSION	1
 #define IPC_HDR_LEN	12
 #define IPC_REPLY	0x80		/* the answer to a type */
-#define IPC_FIELDS_MAX	8
+#define IPC_FIELDS_MAX	10
 #define IPC_BODY_MAX	(256 * 1024)	/* the largest any type allows */
 #define IPC_DETAIL_MAX	512		/* an error's detail, truncated */
+#define IPC_TOKEN_MAX	256		/* an enrollment token's text */
 
 enum ipc_type {
 	IPC_HELLO = 1,		/* () → (r, detail): the engine is ready */
@@ -54,6 +55,8 @@ enum ipc_type {
 				 *  produced_at, etag) */
 	IPC_HEALTH,		/* () → (r, detail): the HSM probe */
 	IPC_TLS_ENSURE,		/* () → (r, detail, issued): DIR/tls is usable */
+	IPC_STATS,		/* () → (r, detail, 4 HSM counters, 3 lint
+				 *  counters): for /metrics */
 	IPC_TYPES		/* one past the last */
 };
 

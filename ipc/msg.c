@@ -39,7 +39,7 @@ struct ipc_shape {
 /* Sizes: a CSR as ca/ takes it, a certificate, an OCSP request. */
 #define S_CSR		(64 * 1024)
 #define S_CERT		(16 * 1024)
-#define S_TOKEN		256
+#define S_TOKEN		IPC_TOKEN_MAX
 #define S_ACTOR		256
 #define S_NAME		64
 #define S_IDENTITY	8192
@@ -69,6 +69,7 @@ static const struct ipc_shape requests[IPC_TYPES] = {
 	[IPC_OCSP_SIGN] = { "ocsp-sign", 1, { { K_BLOB, S_OCSP_REQ } } },
 	[IPC_HEALTH] = { "health", 0, { { 0, 0 } } },
 	[IPC_TLS_ENSURE] = { "tls-ensure", 0, { { 0, 0 } } },
+	[IPC_STATS] = { "stats", 0, { { 0, 0 } } },
 };
 
 /* An answer's serial may be empty (an error): K_BLOB of at most 20. */
@@ -87,6 +88,8 @@ static const struct ipc_shape replies[IPC_TYPES] = {
 	    F_I64, F_I64, F_I64, F_I64, { K_TEXT, S_ETAG } } },
 	[IPC_HEALTH] = { "health", 2, { F_R } },
 	[IPC_TLS_ENSURE] = { "tls-ensure", 3, { F_R, F_I64 } },
+	[IPC_STATS] = { "stats", 9, { F_R, F_I64, F_I64, F_I64, F_I64, F_I64,
+	    F_I64, F_I64 } },
 };
 
 static const struct ipc_shape *

@@ -752,6 +752,15 @@ crl_of_slot(struct store_txn *txn, struct ca *ca, int slot,
  */
 static int	(*hsm_check_fn)(void *);
 static void	*hsm_check_arg;
+static int	(*stats_fn)(void *, struct web_engine_stats *);
+static void	*stats_arg;
+
+void
+web_set_stats(int (*fn)(void *, struct web_engine_stats *), void *arg)
+{
+	stats_fn = fn;
+	stats_arg = arg;
+}
 
 void
 web_set_hsm_check(int (*fn)(void *), void *arg)
@@ -855,6 +864,7 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 {
 	struct web_crl_gauge g[2];
 	struct ca_hsm_stats hs;
+	struct web_engine_stats es;
 	struct store_txn *txn = NULL;
 	struct crl_info info;
 	struct MHD_Response *resp;
@@ -875,8 +885,13 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 		}
 		store_txn_abort(txn);
 	}
-	ca_hsm_stats(&hs);
-	web_metrics_hsm(&hs);
+	if (stats_fn == NULL) {
+		ca_hsm_stats(&hs);
+		web_metrics_hsm(&hs);
+	} else if (stats_fn(stats_arg, &es) == LY_OK) {
+		web_metrics_hsm(&es.hsm);
+		web_metrics_lint(es.lint);
+	}
 	if (web_metrics_text(g, n, ly_now(), &text, &len) != LY_OK)
 		return MHD_NO;
 	if ((resp = MHD_create_response_from_buffer(len, text,
