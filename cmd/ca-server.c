@@ -43,6 +43,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +395,12 @@ reap(void)
 		c->ctl = -1;
 		c->pid = 0;
 		c->ready = 0;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_RESTART &&
+		    c->ever_ready) {
+			/* Asked for (a reload under its own user): at once. */
+			c->restart_at = now;
+			continue;
+		}
 		if (!c->ever_ready) {
 			fatal = -1;
 			continue;
@@ -437,6 +444,28 @@ stop_child(struct child *c)
 	c->ctl = -1;
 }
 
+/*
+ * SIGHUP: a configuration that does not load is refused here, and both
+ * keep serving the running one; else both are told.
+ */
+static void
+hup(const struct srv_opts *o)
+{
+	struct conf *conf = NULL;
+	int i;
+
+	if (conf_load(o->dir, NULL, &conf) != LY_OK) {
+		ly_log(LY_LOG_ERR, "reload refused, still serving the running "
+		    "configuration: %s", ly_errdetail());
+		return;
+	}
+	conf_free(conf);
+	ly_log(LY_LOG_INFO, "SIGHUP: reloading the front and the engine");
+	for (i = 0; i < 2; i++)
+		if (kids[i].pid != 0)
+			kill(kids[i].pid, SIGHUP);
+}
+
 static int
 supervise(const struct srv_opts *o, int lockfd)
 {
@@ -458,11 +487,10 @@ supervise(const struct srv_opts *o, int lockfd)
 			r = 0;
 			break;
 		}
-		for (i = 0; i < 2; i++) {
-			if (sig == SIGHUP && kids[i].pid != 0)
-				kill(kids[i].pid, SIGHUP);
+		if (sig == SIGHUP)
+			hup(o);
+		for (i = 0; i < 2; i++)
 			check_ready(&kids[i]);
-		}
 		if (reap() != 0) {
 			ly_log(LY_LOG_ERR, "cannot start: stopping");
 			break;
@@ -485,6 +513,44 @@ supervise(const struct srv_opts *o, int lockfd)
 	stop_child(&kids[ROLE_FRONT]);
 	stop_child(&kids[ROLE_ENGINE]);
 	return r;
+}
+
+/*
+ * The front's user: [server] user when started as root (an error if it
+ * does not exist: the front would otherwise run as root unnoticed);
+ * none, with a warning, when the key is absent; ignored when not root.
+ */
+static int
+user_find(const struct conf *conf, struct srv_opts *o)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		if (conf->server_user != NULL)
+			ly_log(LY_LOG_INFO, "not started as root: [server] "
+			    "user %s is not needed", conf->server_user);
+		return LY_OK;
+	}
+	if (conf->server_user == NULL) {
+		ly_log(LY_LOG_WARN, "started as root without [server] user: "
+		    "the front runs as root (confined otherwise)");
+		return LY_OK;
+	}
+	errno = 0;
+	if ((pw = getpwnam(conf->server_user)) == NULL)
+		return ly_fail(LY_ERR_CONFIG, "[server] user %s: %s",
+		    conf->server_user, errno != 0 ? strerror(errno) :
+		    "no such user (create it, e.g. useradd --system "
+		    "--no-create-home lanyard, or remove the key)");
+	if (pw->pw_uid == 0)
+		return ly_fail(LY_ERR_CONFIG, "[server] user %s is root",
+		    conf->server_user);
+	if ((o->user = strdup(conf->server_user)) == NULL)
+		return LY_ERR_ALLOC;
+	o->uid = pw->pw_uid;
+	o->gid = pw->pw_gid;
+	o->drop = 1;
+	return LY_OK;
 }
 
 /* Starts when nothing stands in the way: lock, files, addresses. */
@@ -510,6 +576,7 @@ preflight(struct srv_opts *o, int *lockfdp)
 	if ((r = addr_bind(o->https, &o->https_fd)) != LY_OK ||
 	    (r = addr_bind(o->http, &o->http_fd)) != LY_OK)
 		goto out;
+	r = user_find(conf, o);
  out:
 	conf_free(conf);
 	return r;

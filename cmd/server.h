@@ -7,6 +7,8 @@
 #ifndef LANYARD_CMD_SERVER_H
 #define LANYARD_CMD_SERVER_H
 
+#include <sys/types.h>
+
 #include <signal.h>
 
 /* After a failed reload left no instance, try again this often. */
@@ -19,6 +21,11 @@ struct srv_opts {
 	const sigset_t	*sigs;		/* blocked; waited for with sigtimedwait */
 	int		 http_fd;	/* bound by the supervisor, or -1 */
 	int		 https_fd;	/* -1: off (or not bound yet) */
+	/* Started as root with [server] user: the front becomes it. */
+	int		 drop;
+	uid_t		 uid;
+	gid_t		 gid;
+	const char	*user;
 };
 
 /*
@@ -35,6 +42,16 @@ int		 front_main(const struct srv_opts *, int ctl);
  * IPC_CTL_READY on ctl once it answers. Returns the exit status.
  */
 int		 engine_main(const struct srv_opts *, int ctl, int fd);
+
+/* The front's exit status that asks the supervisor to start it again now. */
+#define EXIT_RESTART		3
+
+struct conf;
+/*
+ * The front, once its sockets and files are open: the user (o->drop),
+ * no core dumps, no new privileges, Landlock, seccomp (server_drop.c).
+ */
+int		 front_confine(const struct srv_opts *, const struct conf *);
 
 /* No core files and no ptrace for this process (both processes). */
 int		 no_core_dumps(void);

@@ -266,7 +266,7 @@ static void
 reload(struct engine *s)
 {
 	pthread_mutex_lock(&s->lock);
-	ipc_engine_set_instance(s->ipc, NULL, NULL);
+	ipc_engine_hold(s->ipc);
 	instance_close(s);
 	if (instance_open(s) == LY_OK) {
 		s->refreshed = 0;
@@ -275,7 +275,7 @@ reload(struct engine *s)
 		ly_log(LY_LOG_ERR, "engine: reload failed: %s; answering "
 		    "engine_unavailable, retrying every %d s", ly_errdetail(),
 		    REOPEN_EVERY);
-	ipc_engine_set_instance(s->ipc, s->ca, s->responder);
+	ipc_engine_resume(s->ipc, s->ca, s->responder);
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -218,18 +218,25 @@ reload(struct front *f, struct web *w, int check)
  * certificate only at start, so the listener starts again on the same
  * port (connections in flight finish first).
  */
-static void
-tls_watch(struct front *f)
+static int
+tls_watch(struct front *f, int dropped)
 {
 	struct stat st;
+	int changed;
 
 	if (f->https == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&f->lock);
 	tls_stat(f, &st);
-	if (f->ca != NULL && (f->tls == NULL || st.st_ino != f->tls_st.st_ino ||
+	changed = st.st_ino != f->tls_st.st_ino ||
 	    st.st_mtime != f->tls_st.st_mtime ||
-	    st.st_size != f->tls_st.st_size)) {
+	    st.st_size != f->tls_st.st_size;
+	/* Its user cannot read the new key: a new front, as root, can. */
+	if (dropped && changed) {
+		pthread_mutex_unlock(&f->lock);
+		return 1;
+	}
+	if (f->ca != NULL && (f->tls == NULL || changed)) {
 		web_stop(f->tls);
 		f->tls = NULL;
 		if (https_start(f) != LY_OK)
@@ -240,6 +247,7 @@ tls_watch(struct front *f)
 			    "renewed certificate");
 	}
 	pthread_mutex_unlock(&f->lock);
+	return 0;
 }
 
 /* Takes the socket of each (re)started engine from the supervisor. */
@@ -328,13 +336,29 @@ front_main(const struct srv_opts *o, int ctl)
 		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
 		goto out;
 	}
+	/* Sockets, store and TLS key open: what is not needed goes. */
+	if (front_confine(o, ca_conf(f.ca)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
+		goto out;
+	}
 	if (write(ctl, &ready, 1) != 1)
 		ly_log(LY_LOG_WARN, "front: control socket: %s",
 		    strerror(errno));
+	r = 0;
 	for (;;) {
 		sig = wait_signal(o->sigs, REOPEN_EVERY);
 		if (sig == SIGTERM || sig == SIGINT) {
 			ly_log(LY_LOG_INFO, "signal %d: stopping", sig);
+			break;
+		}
+		/*
+		 * Under its own user the front cannot open the files again:
+		 * the supervisor starts a new one (same sockets, no backoff).
+		 */
+		if (o->drop && (sig == SIGHUP || tls_watch(&f, 1))) {
+			ly_log(LY_LOG_INFO, "front: %s: starting a new front",
+			    sig == SIGHUP ? "SIGHUP" : "a renewed certificate");
+			r = EXIT_RESTART;
 			break;
 		}
 		if (sig == SIGHUP) {
@@ -343,9 +367,8 @@ front_main(const struct srv_opts *o, int ctl)
 		} else if (f.ca == NULL)
 			reload(&f, w, 0);
 		else
-			tls_watch(&f);
+			(void)tls_watch(&f, 0);
 	}
-	r = 0;
  out:
 	web_stop(f.tls);
 	web_stop(w);

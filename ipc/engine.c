@@ -671,13 +671,26 @@ ipc_engine_new(const char *dir, unsigned int workers, struct ipc_engine **ep)
 }
 
 void
-ipc_engine_set_instance(struct ipc_engine *e, struct ca *ca,
-    struct ocsp_responder *responder)
+ipc_engine_hold(struct ipc_engine *e)
 {
 	pthread_rwlock_wrlock(&e->inst);
+}
+
+void
+ipc_engine_resume(struct ipc_engine *e, struct ca *ca,
+    struct ocsp_responder *responder)
+{
 	e->ca = ca;
 	e->responder = responder;
 	pthread_rwlock_unlock(&e->inst);
+}
+
+void
+ipc_engine_set_instance(struct ipc_engine *e, struct ca *ca,
+    struct ocsp_responder *responder)
+{
+	ipc_engine_hold(e);
+	ipc_engine_resume(e, ca, responder);
 }
 
 int

@@ -26,6 +26,15 @@ int		 ipc_engine_new(const char *dir, unsigned int workers,
 void		 ipc_engine_set_instance(struct ipc_engine *, struct ca *,
 		    struct ocsp_responder *);
 /*
+ * A reload: ipc_engine_hold() returns once no request uses the instance
+ * and makes new ones wait (they are answered after the resume, not
+ * refused); ipc_engine_resume() sets the new instance (NULL: answer
+ * LY_ERR_ENGINE) and lets them go on. Called by one thread, in pairs.
+ */
+void		 ipc_engine_hold(struct ipc_engine *);
+void		 ipc_engine_resume(struct ipc_engine *, struct ca *,
+		    struct ocsp_responder *);
+/*
  * Serves the front on fd (a connected stream socket, taken over) on a
  * thread of its own, until the end of stream or ipc_engine_free().
  */

@@ -69,10 +69,10 @@ pids
     ok "a front ($FRONT) and an engine ($ENGINE)" || not_ok "a front and an engine"
 eq "the front is the supervisor's child" "$(awk '{print $4}' /proc/"$FRONT"/stat)" "$SERVER_PID"
 eq "the engine is the supervisor's child" "$(awk '{print $4}' /proc/"$ENGINE"/stat)" "$SERVER_PID"
-MODULE=$(softhsm_module)
-if grep -qF "$MODULE" /proc/"$ENGINE"/maps; then ok "the engine has the PKCS#11 module loaded"
+
+if grep -q softhsm /proc/"$ENGINE"/maps; then ok "the engine has the PKCS#11 module loaded"
 else not_ok "the engine has the PKCS#11 module loaded"; fi
-if grep -qF "$MODULE" /proc/"$FRONT"/maps; then not_ok "the front never loaded the PKCS#11 module"
+if grep -q softhsm /proc/"$FRONT"/maps; then not_ok "the front never loaded the PKCS#11 module"
 else ok "the front never loaded the PKCS#11 module"; fi
 if ls -l /proc/"$FRONT"/fd 2>/dev/null | grep -q '\.pin'; then not_ok "the front holds no PIN file open"
 else ok "the front holds no PIN file open"; fi
@@ -120,7 +120,7 @@ enroll() {
 }
 ocsp_ok() {
 	openssl ocsp -issuer "$CA/issuing.crt" -cert "$T/adm.crt" -url "$BASE/ocsp" \
-	    -CAfile "$CA/chain.pem" -timeout 5 2>/dev/null | grep -q ': good'
+	    -CAfile "$CA/chain.pem" -no_nonce -timeout 5 2>/dev/null | grep -q ": good"
 }
 enroller() {
 	k=$1
