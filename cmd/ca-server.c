@@ -320,6 +320,13 @@ spawn(struct child *c, const struct srv_opts *o, int lockfd)
 	if (pid == 0) {
 		close(sv[0]);
 		child_setup(sv[1], lockfd);
+		/* The listening sockets are the front's alone. */
+		if (c->role == ROLE_ENGINE) {
+			if (o->http_fd != -1)
+				close(o->http_fd);
+			if (o->https_fd != -1)
+				close(o->https_fd);
+		}
 		status = c->role == ROLE_FRONT ? front_main(o, sv[1]) :
 		    engine_main(o, sv[1], -1);
 		fflush(NULL);

@@ -568,7 +568,8 @@ ocsp_signer_sync(struct ocsp_responder *resp)
 		s = NULL;
 	}
  out:
-	if (r != LY_OK)
+	/* LY_ERR_ARG: opened without the HSM (the caller says so). */
+	if (r != LY_OK && r != LY_ERR_ARG)
 		ly_log(LY_LOG_ERR, "ocsp: signer: %s: %s", ly_strerror(r),
 		    ly_errdetail());
 	ocsp_signer_put(cur);

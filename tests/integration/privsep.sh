@@ -213,4 +213,36 @@ for p in $FRONT $ENGINE; do kill -0 "$p" 2>/dev/null && gone=0; done
 eq "... and the front and the engine are gone" "$gone" 1
 [ -e "$T/ca/ca-server.lock" ] && ok "the lock file is in the instance directory" ||
     not_ok "the lock file is in the instance directory"
+
+# ---- started as root: the front becomes [server] user ------------------
+if [ "$(id -u)" -ne 0 ]; then
+	skip "the front's user" "not root: there is no uid to drop"
+	done_testing; exit 0
+fi
+cp "$T/ca/ca.conf" "$T/ca.conf.orig"
+sed -i 's/^\[server\]$/[server]\nuser = lanyard-no-such-user/' "$T/ca/ca.conf"
+"$CA_SERVER" --dir "$T/ca" --http 127.0.0.1:0 --https off >"$T/nouser.log" 2>&1
+eq "a [server] user that does not exist: exit 1" "$?" 1
+has "... saying so" "$T/nouser.log" "user lanyard-no-such-user: no such user"
+sed -i 's/^user = lanyard-no-such-user$/user = nobody/' "$T/ca/ca.conf"
+start_server_https || { not_ok "ca-server starts with user = nobody"; done_testing; exit 0; }
+pids
+eq "the front runs as nobody" "$(awk '/^Uid:/ {print $2 $3 $4 $5}' /proc/"$FRONT"/status)" \
+    "$(id -u nobody)$(id -u nobody)$(id -u nobody)$(id -u nobody)"
+eq "... with no new privileges" "$(awk '/^NoNewPrivs:/ {print $2}' /proc/"$FRONT"/status)" 1
+eq "... under a seccomp filter" "$(awk '/^Seccomp:/ {print $2}' /proc/"$FRONT"/status)" 2
+eq "... and not dumpable" "$(awk '/^Max core file size/ {print $5}' /proc/"$FRONT"/limits)" 0
+eq "the engine keeps its user" "$(awk '/^Uid:/ {print $2}' /proc/"$ENGINE"/status)" 0
+ocsp_ok && ok "... the front serves OCSP" || not_ok "... the front serves OCSP"
+wait_for 10 test "$(enroll 36)" = 200 && ok "... and enrollment" || not_ok "... and enrollment"
+OLD_FRONT=$FRONT
+kill -HUP "$SERVER_PID"
+front_back() { pids; [ "$FRONT" != "$OLD_FRONT" ] && grep -q "front: confined (user nobody" "$SERVER_LOG" &&
+    curl -sf --max-time 2 "$BASE/healthz"; }
+wait_for 20 front_back && ok "SIGHUP: a new front as nobody, on the same port" ||
+    not_ok "SIGHUP: a new front as nobody, on the same port"
+wait_for 10 test "$(enroll 37)" = 200 && ok "... which enrolls" || not_ok "... which enrolls"
+stop_server
+eq "SIGTERM: exit 0" "$SERVER_STATUS" 0
+cp "$T/ca.conf.orig" "$T/ca/ca.conf"
 done_testing
