@@ -258,7 +258,7 @@ ipc_call(struct ipc_client *c, uint8_t type, const struct ipc_field *f,
 	struct timespec until;
 	unsigned char *buf = NULL;
 	size_t len;
-	int r, rc = 0;
+	int r, rc = 0, secs;
 
 	memset(reply, 0, sizeof(*reply));
 	memset(&w, 0, sizeof(w));
@@ -276,8 +276,10 @@ ipc_call(struct ipc_client *c, uint8_t type, const struct ipc_field *f,
 	if ((r = ipc_msg_encode(type, w.id, f, n, &buf, &len)) == LY_OK)
 		r = send_request(c, &w, buf, len);
 	free(buf);
+	secs = type == IPC_OCSP_SIGN || type == IPC_HEALTH ||
+	    type == IPC_STATS ? IPC_QUICK_TIMEOUT : IPC_CALL_TIMEOUT;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += IPC_CALL_TIMEOUT;
+	until.tv_sec += secs;
 	pthread_mutex_lock(&c->lock);
 	while (r == LY_OK && !w.done && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&c->cond, &c->lock, &until);
@@ -287,8 +289,7 @@ ipc_call(struct ipc_client *c, uint8_t type, const struct ipc_field *f,
 		goto out;
 	if (!w.done) {
 		r = ly_fail(LY_ERR_ENGINE, "the engine did not answer a %s "
-		    "request within %d s", ipc_type_name(type),
-		    IPC_CALL_TIMEOUT);
+		    "request within %d s", ipc_type_name(type), secs);
 		goto out;
 	}
 	if ((r = w.r) != LY_OK) {

@@ -20,8 +20,13 @@
 #include "ocsp/ocsp.h"
 #include "web/web.h"
 
-/* Seconds a request waits for its answer before LY_ERR_ENGINE. */
+/*
+ * Seconds a request waits for its answer before LY_ERR_ENGINE: what the
+ * HTTP listener's threads ask (OCSP, /healthz, /metrics) waits less, so
+ * that a stuck engine cannot hold up pre-signed OCSP for long.
+ */
 #define IPC_CALL_TIMEOUT	120
+#define IPC_QUICK_TIMEOUT	10
 
 struct ipc_client;
 
@@ -39,7 +44,8 @@ int		 ipc_client_up(struct ipc_client *);
 
 /*
  * One request of type with its n fields; waits (at most
- * IPC_CALL_TIMEOUT s) for the answer. On LY_OK *reply holds the
+ * IPC_CALL_TIMEOUT s, IPC_QUICK_TIMEOUT for OCSP_SIGN, HEALTH and STATS)
+ * for the answer. On LY_OK *reply holds the
  * engine's answer (the caller clears it); otherwise the engine's error
  * (r and detail as ly_fail()), or LY_ERR_ENGINE when it cannot be
  * reached.
