@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/extern.h"
+#include "ca/ops.h"
 #include "util/util.h"
 
 /* How often a colliding serial is redrawn before giving up. */
@@ -129,6 +130,49 @@ ca_slot_conf(const struct ca *ca, int slot)
 	return slot == CA_ROOT ? &ca->conf->root : &ca->conf->issuing;
 }
 
+/*
+ * Audits what hsm/'s token guard restored before it initialised the
+ * module (a token file a crash left damaged): one "hsm_token_restored"
+ * entry each. hsm/ only reports; the store is ours. A failure to audit is
+ * logged: the restore itself has happened and was logged loudly.
+ */
+static void
+hsm_restores_audit(struct ca *ca)
+{
+	struct hsm_restore ev[8];
+	struct store_txn *txn = NULL;
+	json_t *o;
+	char *d;
+	size_t i, n;
+	int r = LY_OK;
+
+	while (r == LY_OK && (n = hsm_token_restores(ev, 8)) > 0) {
+		if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+			break;
+		for (i = 0; i < n && r == LY_OK; i++) {
+			o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "token",
+			    ev[i].label, "dir", ev[i].token_dir, "file",
+			    ev[i].file, "action", ev[i].action, "id", ev[i].id);
+			d = o != NULL ? json_dumps(o, JSON_COMPACT |
+			    JSON_SORT_KEYS) : NULL;
+			json_decref(o);
+			r = d == NULL ? LY_ERR_ALLOC : store_audit_append(txn,
+			    "hsm", "hsm_token_restored", d);
+			free(d);
+		}
+		if (r == LY_OK)
+			r = store_txn_commit(txn);
+		else
+			store_txn_abort(txn);
+		txn = NULL;
+		for (i = 0; i < n && r == LY_OK; i++)
+			hsm_token_restore_done(&ev[i]);
+	}
+	if (r != LY_OK)
+		ly_log(LY_LOG_ERR, "audit of an HSM token restore failed: %s",
+		    ly_errdetail());
+}
+
 /* Opens the HSM and the slot's key on first use; later calls are cheap. */
 int
 ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
@@ -147,6 +191,7 @@ ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
 		    ca->conf->softhsm2_conf)) != LY_OK)
 			goto out;
 		ca->hsm_ready = 1;
+		hsm_restores_audit(ca);
 	}
 	if ((r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
 		goto out;
@@ -215,6 +260,9 @@ reserve_write(struct store_txn *txn, void *arg)
 	struct reserve_arg *a = arg;
 	int r;
 
+	/* Every door issues through here: a disabled identity stops here. */
+	if ((r = ca_identity_enabled(txn, a->rec->identity)) != LY_OK)
+		return r;
 	if ((r = store_cert_reserve(txn, a->rec)) != LY_OK) {
 		a->collision = r == LY_ERR_EXISTS;
 		return r;
@@ -422,7 +470,9 @@ record_write(struct store_txn *txn, void *arg)
 	const struct record_arg *a = arg;
 	int r;
 
-	if ((r = store_cert_put(txn, a->rec)) != LY_OK)
+	/* Disabled while the HSM signed: the certificate is never handed out. */
+	if ((r = ca_identity_enabled(txn, a->rec->identity)) != LY_OK ||
+	    (r = store_cert_put(txn, a->rec)) != LY_OK)
 		return r;
 	if (a->ocsp != NULL &&
 	    (r = store_ocsp_put(txn, &a->rec->serial, a->ocsp,
@@ -782,9 +832,14 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	memset(&id, 0, sizeof(id));
 	memset(&is, 0, sizeof(is));
 	if (rq->profile == NULL ||
-	    (p = conf_profile_get(ca->conf, rq->profile)) == NULL)
-		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
-		    rq->profile != NULL ? rq->profile : "");
+	    (p = conf_profile_get(ca->conf, rq->profile)) == NULL) {
+		char names[256];
+
+		conf_profile_names(ca->conf, names, sizeof(names));
+		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%.64s\" "
+		    "(profiles: %s)", rq->profile != NULL ? rq->profile : "",
+		    names);
+	}
 	if ((r = ca_csr_parse(rq->csr, rq->csrlen, &req, &key)) != LY_OK ||
 	    (r = ca_csr_check(p, req, key)) != LY_OK ||
 	    (r = identity_check(ca->conf, p, &rq->identity, &id)) != LY_OK)
@@ -868,6 +923,20 @@ reissue_replay(struct ca *ca, const struct store_cert *old,
 	return r;
 }
 
+/* LY_OK unless the identity is disabled (ca/disable.c). */
+static int
+identity_enabled(struct ca *ca, const char *identity)
+{
+	struct store_txn *txn = NULL;
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = ca_identity_enabled(txn, identity);
+	store_txn_abort(txn);
+	return r;
+}
+
 /* ca_reissue() and ca_reissue_der(): certp as for issue(). */
 static int
 reissue(struct ca *ca, const struct ca_serial *serial,
@@ -905,6 +974,9 @@ reissue(struct ca *ca, const struct ca_serial *serial,
 		r = ly_fail(LY_ERR_STATE, "the certificate has expired");
 		goto out;
 	}
+	/* Before the replay too: a disabled identity gets nothing back. */
+	if ((r = identity_enabled(ca, old->identity)) != LY_OK)
+		goto out;
 	if (!ca_serial_is_zero(&old->superseded_by)) {
 		r = reissue_replay(ca, old, csr, csrlen, out, certp);
 		goto out;
@@ -1213,7 +1285,10 @@ ca_hsm_check(struct ca *ca)
 
 	if ((r = ca_key_get(ca, CA_ISSUING, &key)) != LY_OK)
 		return r;
-	return hsm_key_check(key);
+	r = hsm_key_check(key);
+	/* A re-initialisation of the module may have restored a token. */
+	hsm_restores_audit(ca);
+	return r;
 }
 
 void

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "cmd/notify.h"
 #include "cmd/server.h"
 #include "conf/conf.h"
 #include "ipc/ipc.h"
@@ -85,10 +86,11 @@ struct child {
 };
 
 static void
-usage(void)
+usage(FILE *f)
 {
-	fprintf(stderr, "usage: ca-server --dir DIR [--http ADDR:PORT] "
+	fprintf(f, "usage: ca-server --dir DIR [--http ADDR:PORT] "
 	    "[--https ADDR:PORT|off] [--syslog] [-v]\n"
+	    "       ca-server --help | --version\n"
 	    "The instance directory is --dir or $LANYARD_DIR.\n");
 }
 
@@ -369,6 +371,9 @@ check_ready(struct child *c)
 	if (c->pid == 0 || c->ready || poll(&p, 1, 0) != 1)
 		return;
 	if (read(c->ctl, &b, 1) == 1 && b == IPC_CTL_READY) {
+		/* The front's first "ready": the service is up. */
+		if (c->role == ROLE_FRONT && !c->ever_ready)
+			server_notify("READY=1");
 		c->ready = c->ever_ready = 1;
 		ly_log(LY_LOG_DEBUG, "%s (pid %ld) serves", c->name,
 		    (long)c->pid);
@@ -468,9 +473,12 @@ hup(const struct srv_opts *o)
 	}
 	conf_free(conf);
 	ly_log(LY_LOG_INFO, "SIGHUP: reloading the front and the engine");
+	server_notify("RELOADING=1");
 	for (i = 0; i < 2; i++)
 		if (kids[i].pid != 0)
 			kill(kids[i].pid, SIGHUP);
+	/* Each reloads on its own; requests wait meanwhile, none is lost. */
+	server_notify("READY=1");
 }
 
 static int
@@ -491,6 +499,7 @@ supervise(const struct srv_opts *o, int lockfd)
 		sig = wait_signal(o->sigs, 1);
 		if (sig == SIGTERM || sig == SIGINT) {
 			ly_log(LY_LOG_INFO, "signal %d: stopping", sig);
+			server_notify("STOPPING=1");
 			r = 0;
 			break;
 		}
@@ -600,6 +609,7 @@ main(int argc, char **argv)
 		{ "syslog",	no_argument,	   NULL, 's' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "help",	no_argument,	   NULL, 'h' },
+		{ "version",	no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct srv_opts o;
@@ -626,7 +636,7 @@ main(int argc, char **argv)
 			efd = strtol(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || efd < 3 ||
 			    efd > 65535) {
-				usage();
+				usage(stderr);
 				return EXIT_USAGE;
 			}
 			break;
@@ -637,17 +647,20 @@ main(int argc, char **argv)
 			ly_log_setlevel(LY_LOG_DEBUG);
 			break;
 		case 'h':
-			usage();
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ca-server (lanyard) %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			usage();
+			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (o.dir == NULL)
 		o.dir = getenv("LANYARD_DIR");
 	if (optind != argc || o.dir == NULL) {
-		usage();
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (no_core_dumps() != LY_OK) {

@@ -228,7 +228,7 @@ static const char *const allowed[] = {
 };
 
 static int
-drop_seccomp(void)
+drop_seccomp(int *loadedp)
 {
 	scmp_filter_ctx ctx;
 	size_t i;
@@ -251,7 +251,18 @@ drop_seccomp(void)
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX))) != 0)
 		goto out;
-	rc = seccomp_load(ctx);
+	/*
+	 * A service manager's own filter may forbid seccomp(2) (systemd's
+	 * @system-service does): its filter then stands in for ours.
+	 */
+	if ((rc = seccomp_load(ctx)) == -EPERM || rc == -EACCES) {
+		ly_log(LY_LOG_WARN, "front: seccomp(2) is not allowed here "
+		    "(%s): no filter of our own", strerror(-rc));
+		*loadedp = 0;
+		rc = 0;
+		goto out;
+	}
+	*loadedp = rc == 0;
  out:
 	seccomp_release(ctx);
 	if (rc != 0)
@@ -263,8 +274,9 @@ drop_seccomp(void)
 int
 front_confine(const struct srv_opts *o, const struct conf *conf)
 {
-	int ll = -1, r;
+	int ll = -1, filtered = 0, r;
 
+	(void)filtered;	/* without libseccomp */
 	if ((r = landlock_rules(o, conf, &ll)) != LY_OK)
 		return r;
 	if (o->drop && (r = drop_user(o)) != LY_OK)
@@ -280,7 +292,7 @@ front_confine(const struct srv_opts *o, const struct conf *conf)
 		goto out;
 	}
 #ifdef HAVE_SECCOMP
-	if ((r = drop_seccomp()) != LY_OK)
+	if ((r = drop_seccomp(&filtered)) != LY_OK)
 		goto out;
 #endif
 	ly_log(LY_LOG_INFO, "front: confined (%s%s, no new privileges, "
@@ -288,7 +300,7 @@ front_confine(const struct srv_opts *o, const struct conf *conf)
 	    o->drop ? o->user : (getuid() == 0 ? "root" : "unchanged"),
 	    ll != -1 ? "Landlock" : "no Landlock",
 #ifdef HAVE_SECCOMP
-	    "seccomp"
+	    filtered ? "seccomp" : "no seccomp filter"
 #else
 	    "no seccomp in this build"
 #endif

@@ -117,6 +117,11 @@ struct enroll_engine {
 		    const struct ca_serial *, int reason, const char *actor);
 	int	(*crl_publish)(void *, const struct store_cert *admin,
 		    const char *actor);
+	int	(*identity_disable)(void *, const struct store_cert *admin,
+		    const char *identity, int reason, const char *actor,
+		    size_t *revokedp);
+	int	(*identity_enable)(void *, const struct store_cert *admin,
+		    const char *identity, const char *actor);
 };
 
 /* ca must stay open while e lives. The operations run in this process. */

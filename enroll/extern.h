@@ -76,6 +76,13 @@ int	 est_handle(struct enroll *, const struct enroll_request *,
 int	 api_handle(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *);
 /* admin.c */
+/*
+ * enroll/admin_identity.c: /api/v1/identities/<rest>, rest "disabled" or
+ * "enabled"; the admin is checked already.
+ */
+int	 admin_identities(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *, const char *rest,
+	    const struct store_cert *admin, const char *actor);
 int	 admin_handle(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *);
 

@@ -9,6 +9,7 @@
 
 #include "crl/bundle.h"
 #include "crl/crl.h"
+#include "ca/ops.h"
 #include "enroll/extern.h"
 #include "util/util.h"
 
@@ -67,6 +68,22 @@ local_crl_publish(void *arg, const struct store_cert *admin,
 	return crl_write_bundle(ca, dir);
 }
 
+static int
+local_identity_disable(void *arg, const struct store_cert *admin,
+    const char *identity, int reason, const char *actor, size_t *revokedp)
+{
+	(void)admin;
+	return ca_identity_disable(arg, identity, reason, actor, revokedp);
+}
+
+static int
+local_identity_enable(void *arg, const struct store_cert *admin,
+    const char *identity, const char *actor)
+{
+	(void)admin;
+	return ca_identity_enable(arg, identity, actor);
+}
+
 const struct enroll_engine enroll_local = {
 	.issue_token = local_issue_token,
 	.reissue = local_reissue,
@@ -74,4 +91,6 @@ const struct enroll_engine enroll_local = {
 	.token_revoke = local_token_revoke,
 	.revoke = local_revoke,
 	.crl_publish = local_crl_publish,
+	.identity_disable = local_identity_disable,
+	.identity_enable = local_identity_enable,
 };

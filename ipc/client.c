@@ -444,6 +444,35 @@ op_crl_publish(void *arg, const struct store_cert *admin, const char *actor)
 	return call_plain(arg, IPC_CRL_PUBLISH, f, 2);
 }
 
+static int
+op_identity_disable(void *arg, const struct store_cert *admin,
+    const char *identity, int reason, const char *actor, size_t *revokedp)
+{
+	unsigned char rb[8];
+	struct ipc_field f[4] = { FIELD(admin->serial.b, CA_SERIAL_LEN),
+	    FIELD(admin->der, admin->derlen), TEXT(identity), FIELD(rb, 8) };
+	struct ipc_msg m;
+	int r;
+
+	(void)actor;
+	ipc_i64_put(rb, reason);
+	if ((r = ipc_call(arg, IPC_IDENTITY_DISABLE, f, 4, &m)) == LY_OK)
+		*revokedp = (size_t)ipc_field_i64(&m.f[2]);
+	ipc_msg_clear(&m);
+	return r;
+}
+
+static int
+op_identity_enable(void *arg, const struct store_cert *admin,
+    const char *identity, const char *actor)
+{
+	struct ipc_field f[3] = { FIELD(admin->serial.b, CA_SERIAL_LEN),
+	    FIELD(admin->der, admin->derlen), TEXT(identity) };
+
+	(void)actor;
+	return call_plain(arg, IPC_IDENTITY_ENABLE, f, 3);
+}
+
 const struct enroll_engine ipc_enroll_ops = {
 	.issue_token = op_issue_token,
 	.reissue = op_reissue,
@@ -451,6 +480,8 @@ const struct enroll_engine ipc_enroll_ops = {
 	.token_revoke = op_token_revoke,
 	.revoke = op_revoke,
 	.crl_publish = op_crl_publish,
+	.identity_disable = op_identity_disable,
+	.identity_enable = op_identity_enable,
 };
 
 /* ---- OCSP, health, TLS ---------------------------------------------------- */

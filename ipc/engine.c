@@ -36,6 +36,7 @@
 
 #include <openssl/crypto.h>
 
+#include "ca/ops.h"
 #include "ca/store.h"
 #include "crl/bundle.h"
 #include "crl/crl.h"
@@ -477,6 +478,44 @@ h_stats(struct ipc_engine *e, const struct ipc_msg *m, struct answer *a)
 	return LY_OK;
 }
 
+static int
+h_identity_disable(struct ipc_engine *e, const struct ipc_msg *m,
+    struct answer *a)
+{
+	char actor[CA_SPIFFE_MAX + 16];
+	int64_t reason = ipc_field_i64(&m->f[3]);
+	size_t n = 0;
+	int r;
+
+	if ((r = admin_check(e, m, actor, sizeof(actor))) != LY_OK)
+		return r;
+	/* -2: revoke nothing; else an RFC 5280 5.3.1 code or -1. */
+	if (reason < -2 || reason > 10 || reason == 7)
+		return ly_fail(LY_ERR_BAD_INPUT, "unknown reason %lld",
+		    (long long)reason);
+	if ((r = ca_identity_disable(e->ca, ipc_field_str(&m->f[2]),
+	    (int)reason, actor, &n)) != LY_OK)
+		return r;
+	ipc_i64_put(a->ints[0], (int64_t)n);
+	a->f[0].p = a->ints[0];
+	a->f[0].len = 8;
+	a->n = 1;
+	return LY_OK;
+}
+
+static int
+h_identity_enable(struct ipc_engine *e, const struct ipc_msg *m,
+    struct answer *a)
+{
+	char actor[CA_SPIFFE_MAX + 16];
+	int r;
+
+	(void)a;
+	if ((r = admin_check(e, m, actor, sizeof(actor))) != LY_OK)
+		return r;
+	return ca_identity_enable(e->ca, ipc_field_str(&m->f[2]), actor);
+}
+
 /* What the front may ask: every request type, each with its checks. */
 static const handler_fn dispatch[IPC_TYPES] = {
 	[IPC_HELLO] = h_hello,
@@ -490,6 +529,8 @@ static const handler_fn dispatch[IPC_TYPES] = {
 	[IPC_HEALTH] = h_health,
 	[IPC_TLS_ENSURE] = h_tls_ensure,
 	[IPC_STATS] = h_stats,
+	[IPC_IDENTITY_DISABLE] = h_identity_disable,
+	[IPC_IDENTITY_ENABLE] = h_identity_enable,
 };
 
 /* ---- connections, queue, workers -------------------------------------- */

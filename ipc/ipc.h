@@ -57,6 +57,10 @@ enum ipc_type {
 	IPC_TLS_ENSURE,		/* () → (r, detail, issued): DIR/tls is usable */
 	IPC_STATS,		/* () → (r, detail, 4 HSM counters, 3 lint
 				 *  counters): for /metrics */
+	IPC_IDENTITY_DISABLE,	/* (admin serial, admin cert, identity key,
+				 *  reason) → (r, detail, revoked) */
+	IPC_IDENTITY_ENABLE,	/* (admin serial, admin cert, identity key)
+				 *  → (r, detail) */
 	IPC_TYPES		/* one past the last */
 };
 

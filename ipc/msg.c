@@ -70,6 +70,10 @@ static const struct ipc_shape requests[IPC_TYPES] = {
 	[IPC_HEALTH] = { "health", 0, { { 0, 0 } } },
 	[IPC_TLS_ENSURE] = { "tls-ensure", 0, { { 0, 0 } } },
 	[IPC_STATS] = { "stats", 0, { { 0, 0 } } },
+	[IPC_IDENTITY_DISABLE] = { "identity-disable", 4, { F_SERIAL,
+	    { K_BLOB, S_CERT }, { K_TEXT, S_IDENTITY }, F_I64 } },
+	[IPC_IDENTITY_ENABLE] = { "identity-enable", 3, { F_SERIAL,
+	    { K_BLOB, S_CERT }, { K_TEXT, S_IDENTITY } } },
 };
 
 /* An answer's serial may be empty (an error): K_BLOB of at most 20. */
@@ -90,6 +94,8 @@ static const struct ipc_shape replies[IPC_TYPES] = {
 	[IPC_TLS_ENSURE] = { "tls-ensure", 3, { F_R, F_I64 } },
 	[IPC_STATS] = { "stats", 9, { F_R, F_I64, F_I64, F_I64, F_I64, F_I64,
 	    F_I64, F_I64 } },
+	[IPC_IDENTITY_DISABLE] = { "identity-disable", 3, { F_R, F_I64 } },
+	[IPC_IDENTITY_ENABLE] = { "identity-enable", 2, { F_R } },
 };
 
 static const struct ipc_shape *

@@ -36,6 +36,7 @@ static const struct {
 	{ "bad_input",		"malformed input" },
 	{ "lint",		"to-be-signed object violates a rule" },
 	{ "token",		"enrollment token refused" },
+	{ "identity_disabled",	"the identity is disabled" },
 	{ "engine_unavailable",	"the signing engine is unavailable" },
 };
 
