@@ -51,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+
 #include "ca/ca.h"
 #include "cmd/notify.h"
 #include "cmd/server.h"
@@ -60,6 +62,8 @@
 #include "web/web.h"
 
 #define EXIT_USAGE		2
+/* A CA certificate file larger than this is not one. */
+#define CERT_FILE_MAX		(256 * 1024)
 #define LOCK_FILE		"ca-server.lock"
 /* Seconds the lock of a killed supervisor's dying children is waited for. */
 #define LOCK_WAIT		5
@@ -90,6 +94,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: ca-server --dir DIR [--http ADDR:PORT] "
 	    "[--https ADDR:PORT|off] [--syslog] [-v]\n"
+	    "       ca-server --dir DIR --engine-fd FD   (the engine alone, "
+	    "for tests)\n"
 	    "       ca-server --help | --version\n"
 	    "The instance directory is --dir or $LANYARD_DIR.\n");
 }
@@ -460,18 +466,64 @@ stop_child(struct child *c)
  * SIGHUP: a configuration that does not load is refused here, and both
  * keep serving the running one; else both are told.
  */
+/* A reload should not replace a working instance for a missing certificate. */
+static int
+cert_file_check(const char *path)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	int r;
+
+	if ((r = ly_file_read(path, CERT_FILE_MAX, &buf, &len)) != LY_OK)
+		return r;
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL ||
+	    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
+		r = ly_fail(LY_ERR_CONFIG, "%s: not a PEM certificate", path);
+	X509_free(x);
+	BIO_free(bio);
+	free(buf);
+	return r;
+}
+
+/* What must hold before the front and the engine are told to reload. */
+static int
+reload_check(const struct srv_opts *o)
+{
+	struct conf *nc = NULL;
+	int r;
+
+	if ((r = conf_load(o->dir, NULL, &nc)) != LY_OK)
+		return r;
+	if (strcmp(nc->store_dir, o->store_dir) != 0)
+		r = ly_fail(LY_ERR_CONFIG, "the store directory changed: "
+		    "restart ca-server for that");
+	else if ((r = cert_file_check(nc->root.cert_file)) != LY_OK ||
+	    (r = cert_file_check(nc->issuing.cert_file)) != LY_OK)
+		;
+	else {
+		if (strcmp(nc->http_listen, o->conf_http) != 0)
+			ly_log(LY_LOG_WARN, "reload: a new [server] http "
+			    "address takes effect at restart");
+		if (strcmp(nc->https_listen, o->conf_https) != 0)
+			ly_log(LY_LOG_WARN, "reload: a new [server] https "
+			    "address takes effect at restart");
+	}
+	conf_free(nc);
+	return r;
+}
+
 static void
 hup(const struct srv_opts *o)
 {
-	struct conf *conf = NULL;
 	int i;
 
-	if (conf_load(o->dir, NULL, &conf) != LY_OK) {
+	if (reload_check(o) != LY_OK) {
 		ly_log(LY_LOG_ERR, "reload refused, still serving the running "
 		    "configuration: %s", ly_errdetail());
 		return;
 	}
-	conf_free(conf);
 	ly_log(LY_LOG_INFO, "SIGHUP: reloading the front and the engine");
 	server_notify("RELOADING=1");
 	for (i = 0; i < 2; i++)
@@ -581,6 +633,13 @@ preflight(struct srv_opts *o, int *lockfdp)
 	if ((r = lock_take(o->dir, lockfdp)) != LY_OK ||
 	    (r = private_files(conf, o->dir)) != LY_OK)
 		goto out;
+	/* What a reload may not change (reload_check()). */
+	if ((o->store_dir = strdup(conf->store_dir)) == NULL ||
+	    (o->conf_http = strdup(conf->http_listen)) == NULL ||
+	    (o->conf_https = strdup(conf->https_listen)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
 	/* The addresses as they are now: a reload does not move them. */
 	if ((o->https = strdup(o->https != NULL ? o->https :
 	    conf->https_listen)) == NULL ||

@@ -26,6 +26,10 @@ struct srv_opts {
 	uid_t		 uid;
 	gid_t		 gid;
 	const char	*user;
+	/* ca.conf at start: what a reload may not change. */
+	const char	*store_dir;
+	const char	*conf_http;
+	const char	*conf_https;
 };
 
 /*

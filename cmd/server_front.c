@@ -15,10 +15,13 @@
  * on the same port).
  *
  * SIGTERM: stop accepting, let requests in flight finish, exit 0.
- * SIGHUP: re-read ca.conf and the CA material and restart the HTTPS
- * listener on the same address (the HTTP listener is held, never
- * dropped); a configuration that does not load is refused and the
- * running one kept.
+ * SIGHUP: the same, then exit EXIT_RESTART: the supervisor (which
+ * checked ca.conf first) starts a new front at once on the same
+ * sockets, where connections wait in the backlog meanwhile. A new
+ * process, because this one may no longer open its files: Landlock
+ * binds its rule for ca.conf to the file that was there (an edit that
+ * renames a new one in is another file), and a front that changed its
+ * user cannot read them at all.
  */
 #include "config.h"
 
@@ -31,8 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <openssl/pem.h>
 
 #include "ca/ca.h"
 #include "cmd/server.h"
@@ -48,13 +49,13 @@
 
 struct front {
 	const char		*dir;
-	pthread_mutex_t		 lock;		/* the instance, the listener */
-	struct ca		*ca;		/* read-only; NULL after a failed reload */
+	pthread_mutex_t		 lock;		/* the HTTPS listener */
+	struct ca		*ca;		/* read-only */
 	struct ocsp_responder	*responder;
 	struct enroll		*enroll;
 	struct ipc_client	*ipc;
 	const char		*https;		/* NULL: off */
-	char			 https_buf[300];	/* outlives a reload */
+	char			 https_buf[300];
 	char			 https_at[300];	/* its address, port fixed */
 	struct web		*tls;		/* the HTTPS listener */
 	struct stat		 tls_st;	/* DIR/tls/server.crt it serves */
@@ -134,82 +135,6 @@ https_start(struct front *f)
 		snprintf(f->https_at, sizeof(f->https_at), "%.*s:%u",
 		    (int)(colon - f->https), f->https, web_port(f->tls));
 	return LY_OK;
-}
-
-/* A reload should not close a working instance for a missing certificate. */
-static int
-cert_file_check(const char *path)
-{
-	unsigned char *buf = NULL;
-	size_t len;
-	BIO *bio = NULL;
-	X509 *x = NULL;
-	int r;
-
-	if ((r = ly_file_read(path, CERT_FILE_MAX, &buf, &len)) != LY_OK)
-		return r;
-	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL ||
-	    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
-		r = ly_fail(LY_ERR_CONFIG, "%s: not a PEM certificate", path);
-	X509_free(x);
-	BIO_free(bio);
-	free(buf);
-	return r;
-}
-
-/* What can be checked while the old instance still serves. */
-static int
-reload_check(struct front *f)
-{
-	struct conf *nc = NULL;
-	int r;
-
-	if ((r = conf_load(f->dir, NULL, &nc)) != LY_OK)
-		return r;
-	if (f->ca != NULL &&
-	    strcmp(nc->store_dir, ca_conf(f->ca)->store_dir) != 0)
-		r = ly_fail(LY_ERR_CONFIG, "the store directory changed: "
-		    "restart ca-server for that");
-	else if ((r = cert_file_check(nc->root.cert_file)) != LY_OK ||
-	    (r = cert_file_check(nc->issuing.cert_file)) != LY_OK)
-		;
-	else if (f->ca != NULL &&
-	    strcmp(nc->http_listen, ca_conf(f->ca)->http_listen) != 0)
-		ly_log(LY_LOG_WARN, "reload: a new [server] http address "
-		    "takes effect at restart");
-	if (r == LY_OK && f->ca != NULL &&
-	    strcmp(nc->https_listen, ca_conf(f->ca)->https_listen) != 0)
-		ly_log(LY_LOG_WARN, "reload: a new [server] https address "
-		    "takes effect at restart");
-	conf_free(nc);
-	return r;
-}
-
-static void
-reload(struct front *f, struct web *w, int check)
-{
-	if (check && reload_check(f) != LY_OK) {
-		ly_log(LY_LOG_ERR, "reload refused, still serving the running "
-		    "configuration: %s", ly_errdetail());
-		return;
-	}
-	pthread_mutex_lock(&f->lock);
-	/* The HTTPS listener is started again with the new instance. */
-	web_stop(f->tls);
-	f->tls = NULL;
-	web_hold(w);
-	instance_close(f);
-	if (instance_open(f) == LY_OK)
-		ly_log(LY_LOG_INFO, "reloaded %s", f->dir);
-	else
-		ly_log(LY_LOG_ERR, "reload failed after the running instance "
-		    "was closed: %s; answering 503, retrying every %d s",
-		    ly_errdetail(), REOPEN_EVERY);
-	web_resume(w, f->ca, f->responder, NULL);
-	if (f->ca != NULL && f->https != NULL && https_start(f) != LY_OK)
-		ly_log(LY_LOG_ERR, "HTTPS listener not restarted: %s",
-		    ly_errdetail());
-	pthread_mutex_unlock(&f->lock);
 }
 
 /*
@@ -352,22 +277,16 @@ front_main(const struct srv_opts *o, int ctl)
 			break;
 		}
 		/*
-		 * Under its own user the front cannot open the files again:
-		 * the supervisor starts a new one (same sockets, no backoff).
+		 * A reload is a new front (same sockets, no backoff): this
+		 * one may no longer open the files (its user, Landlock), and
+		 * the supervisor checked the configuration already.
 		 */
-		if (o->drop && (sig == SIGHUP || tls_watch(&f, 1))) {
-			ly_log(LY_LOG_INFO, "front: %s: starting a new front",
+		if (sig == SIGHUP || tls_watch(&f, o->drop)) {
+			ly_log(LY_LOG_INFO, "front: %s: a new front takes over",
 			    sig == SIGHUP ? "SIGHUP" : "a renewed certificate");
 			r = EXIT_RESTART;
 			break;
 		}
-		if (sig == SIGHUP) {
-			ly_log(LY_LOG_INFO, "SIGHUP: reloading");
-			reload(&f, w, 1);
-		} else if (f.ca == NULL)
-			reload(&f, w, 0);
-		else
-			(void)tls_watch(&f, 0);
 	}
  out:
 	web_stop(f.tls);
