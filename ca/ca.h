@@ -131,7 +131,7 @@ int		 ca_csr_check(const struct conf_profile *, X509_REQ *,
  */
 int		 ca_key_check(const struct conf_profile *, EVP_PKEY *);
 
-/* ---- the engine (ca/ca.c, ca/cert.c, ca/init.c) ------------------------ */
+/* ---- the engine (ca/ca.c, issue.c, record.c, sign.c, cert.c, init.c) --- */
 
 struct ca;
 
@@ -195,6 +195,42 @@ struct ca_issued {
 void		 ca_issued_clear(struct ca_issued *);
 
 /*
+ * One issuance as the engine carries it from its authorisation to the
+ * signature (ca/issue.c): ca_issue(), ca_issue_token() and ca_reissue()
+ * each fill one in and hand it to the same path, which takes the CSR in
+ * once (ca_csr_parse() and ca_csr_check() against profile), checks the
+ * identity, reserves the serial, signs and stores. Used inside ca/ only;
+ * callers outside use the functions below. Everything is borrowed for
+ * the call.
+ */
+struct store_cert;
+struct ca_issue_req {
+	const struct conf_profile *profile;	/* resolved, not NULL */
+	const unsigned char *csr;	/* PEM or DER, untrusted */
+	size_t		 csrlen;
+	/*
+	 * The identity asked for, not yet checked (ca_identity_check()
+	 * runs on it); NULL for a reissue, which keeps old's.
+	 */
+	const struct ca_identity *identity;
+	int		 days;		/* 0: the profile's default */
+	const char	*actor;		/* for the audit log */
+	const char	*cn;		/* subject CN when the identity has no name */
+	/*
+	 * A reissue: the record of the certificate superseded, read before
+	 * signing; marked superseded in the transaction that stores the new
+	 * one (refused then if it was revoked or superseded meanwhile).
+	 */
+	struct store_cert *old;
+	/*
+	 * A token issuance: the SHA-256 of the one-time token, claimed with
+	 * the serial, used with the certificate, released if anything in
+	 * between fails.
+	 */
+	const unsigned char *tok;
+};
+
+/*
  * Issues a certificate: parses and checks the CSR, checks the identity
  * against the profile, reserves a fresh serial durably, signs on the HSM,
  * stores the certificate durably, appends the audit entries, and only
@@ -254,6 +290,9 @@ struct ca_token_info {
 	time_t		 expires;
 	struct ca_serial serial;	/* zero unless claimed or used */
 	time_t		 used_at;
+	/* Serials burned under it by ca_reconcile(), oldest first. */
+	const struct ca_serial *burned;
+	size_t		 nburned;
 };
 /* Calls cb for each token (valid during the call); non-zero stops. */
 int		 ca_token_list(struct ca *,
@@ -289,6 +328,40 @@ int		 ca_issue_token(struct ca *, const char *token,
 int		 ca_issue_token_der(struct ca *, const char *token,
 		    const unsigned char *csr, size_t csrlen, const char *actor,
 		    struct ca_issued *out);
+
+/*
+ * A reservation that is not stored as a certificate after this long was
+ * given up on (no issuance holds its serial for minutes).
+ */
+#define CA_RESERVATION_STALE	600
+
+struct ca_reconcile_stats {
+	size_t		 burned;	/* reservations now burned */
+	size_t		 tokens;	/* tokens claimed → unused */
+	size_t		 left;		/* young reservations left as they are */
+};
+/*
+ * Repairs what a crash between reserving a serial and storing its
+ * certificate leaves behind (DESIGN.md section 3): the certificate of
+ * such a reservation was never returned to anyone. In one write
+ * transaction, every reservation that is claimed by a token, or older
+ * than CA_RESERVATION_STALE, becomes STORE_BURNED (never reused, listed
+ * as "burned", audited "serial-burn"), and the token that claimed it
+ * goes back to unused with the serial added to its "burned" history
+ * (audited "token-reclaim"), so the device whose answer was lost can
+ * enroll again; a token past its expiry then reads as expired.
+ *
+ * Only for the start of the one process that claims tokens (ca-server,
+ * before it serves): a claim can be in flight only in a running server.
+ * A tokenless reservation younger than the bound may be ca-admin's issue
+ * in flight, and is left. Should a live issuance be reconciled all the
+ * same, its store transaction fails (a burned serial takes no
+ * certificate, an unclaimed token cannot be used) and nothing is
+ * returned: the race costs a retry, never a second certificate.
+ * *st (if not NULL) counts what was done.
+ */
+int		 ca_reconcile(struct ca *, const char *actor,
+		    struct ca_reconcile_stats *st);
 
 /* RFC 5280 5.3.1 reason codes; -1 is "no reason code". */
 int		 ca_reason_parse(const char *);
@@ -345,6 +418,19 @@ int		 ca_sign(struct ca *, int slot,
 		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
 /* The CA key of slot, opened on first use; borrowed until ca_close(). */
 int		 ca_key(struct ca *, int slot, struct hsm_key **);
+/*
+ * Signs crl (complete but for its signature) with the CA key of slot, as
+ * ca_sign(); the caller lints it first and checks what it gets.
+ */
+int		 ca_sign_crl(struct ca *, int slot, X509_CRL *crl);
+/*
+ * For a caller whose check of a signature made through ca_sign() failed:
+ * logs and counts it as a bad HSM signature (see ca_hsm_stats()) and
+ * returns LY_ERR_HSM with "the HSM returned a <what> signature that does
+ * not verify with the <name> CA key" in ly_errdetail(). The object must
+ * be neither stored nor sent.
+ */
+int		 ca_sign_bad(struct ca *, int slot, const char *what);
 
 /*
  * For /healthz: whether the issuing CA key signs now (a probe signature,
@@ -415,6 +501,62 @@ int		 ca_ocsp_signer_set(struct ca *, const void *prev,
 		    const char *actor, const char *detail);
 
 /*
+ * The delegated OCSP signer (ca/signer.c, RFC 6960 4.2.2.2): a key that
+ * the engine generates on the issuing CA's token, and a certificate the
+ * issuing CA issues to it (profile "ocsp"), rotated within [ocsp]
+ * signer_rotate_before of its notAfter. The current one is recorded in
+ * the store (CA_META_OCSP_SIGNER), so that every process uses the same;
+ * of two processes rotating at once one wins (ca_ocsp_signer_set()) and
+ * the other revokes its certificate and loads the winner's.
+ *
+ * ocsp/ keeps a struct ca_signers per responder (ca_signers_new(), freed
+ * with ca_signers_free(), which drops its reference to the current
+ * signer; call it before ca_close()).
+ */
+struct ca_signer;
+struct ca_signers;
+int		 ca_signers_new(struct ca *, struct ca_signers **);
+void		 ca_signers_free(struct ca_signers *);
+/*
+ * Rotate if due: brings the signer in step with the store. Loads the one
+ * recorded there (another process may have rotated it), and makes a new
+ * one (key on the token, certificate, record) if there is none, it is
+ * revoked, or it expires within signer_rotate_before. On failure the
+ * signer in use, if any, stays (one due for rotation goes on signing).
+ * LY_ERR_ARG for an instance opened without the HSM; otherwise the HSM's
+ * and the store's errors. One sync at a time per ca_signers.
+ */
+int		 ca_signers_sync(struct ca_signers *);
+/*
+ * The current signer, key and certificate: a counted reference that the
+ * caller gives back with ca_signer_put() (NULL is a no-op), or NULL if
+ * there is none. A rotation frees the old one when its last user is done.
+ */
+struct ca_signer *ca_signers_get(struct ca_signers *);
+void		 ca_signer_put(struct ca_signer *);
+/*
+ * Its certificate and its key's label on the token (borrowed while the
+ * reference is held), and its notAfter.
+ */
+X509		*ca_signer_cert(const struct ca_signer *);
+const char	*ca_signer_label(const struct ca_signer *);
+time_t		 ca_signer_not_after(const struct ca_signer *);
+/*
+ * The notAfter of the signer the store names, read without its key (a
+ * responder of an instance opened read-only: ca-server's front); 0 if
+ * there is none or it is not valid.
+ */
+time_t		 ca_signers_stored_not_after(struct ca_signers *);
+/*
+ * Signs obj with the signer's key through fn, as ca_sign() does with a
+ * CA key: the caller checks what it gets, and reports a signature that
+ * does not verify with ca_signer_bad() (logged and counted; LY_ERR_HSM).
+ */
+int		 ca_signer_sign(struct ca_signer *,
+		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
+int		 ca_signer_bad(const struct ca_signer *);
+
+/*
  * How many revocations the store has seen, ever: ca-server polls it to
  * regenerate CRLs within [crl] debounce of a revocation made by any
  * process (ca-admin included).
@@ -430,14 +572,20 @@ int		 ca_revocations(struct store_txn *, uint64_t *np);
  */
 int		 ca_crl_number_next(struct ca *, int slot, uint64_t *np);
 /*
- * Records a signed CRL as the current one under key (e.g.
- * "crl/issuing-delta") and the caller's summary of it under key + "/info",
- * with an audit entry, in one transaction.
+ * Records a signed CRL whose CRL number is number as the current one
+ * under key (e.g. "crl/issuing-delta"), the caller's summary of it under
+ * key + "/info" and its number under key + "/number", with an audit
+ * entry, in one transaction -- only if number is higher than the number
+ * of the CRL stored under key. Otherwise (an overlapping generation with
+ * a lower number finished last) nothing is written, *storedp is 0 and 0
+ * is returned: the stored and served CRL never goes back. *storedp (if
+ * not NULL) is 1 when the CRL was recorded. LY_ERR_ARG for number 0 or a
+ * key too long.
  */
-int		 ca_crl_record(struct ca *, const char *key,
+int		 ca_crl_record(struct ca *, const char *key, uint64_t number,
 		    const unsigned char *der, size_t len,
 		    const void *info, size_t infolen, const char *actor,
-		    const char *detail);
+		    const char *detail, int *storedp);
 /*
  * The CRL shard of a serial (0 when there is one shard), and the URL of a
  * CA's CRL: <base>/crl/<ca>.crl, or <base>/crl/<ca>-<shard>.crl when the
@@ -500,7 +648,7 @@ const char	*ca_lint_kind_name(enum ca_lint_kind k);
 /* ---- records as JSON (ca-admin --json and the admin API) ---------------- */
 
 struct json_t;
-/* "reserved", "valid", "revoked" or "expired" (at ly_now()). */
+/* "reserved", "burned", "valid", "revoked" or "expired" (at ly_now()). */
 const char	*ca_cert_status(const struct store_cert *);
 /*
  * A certificate record as a JSON object: serial, status, issuer, profile,

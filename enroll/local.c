@@ -7,7 +7,6 @@
 
 #include <string.h>
 
-#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "ca/ops.h"
 #include "enroll/extern.h"
@@ -58,14 +57,8 @@ static int
 local_crl_publish(void *arg, const struct store_cert *admin,
     const char *actor)
 {
-	struct ca *ca = arg;
-	const char *dir = ca_conf(ca)->publish_dir;
-	int r;
-
 	(void)admin;
-	if ((r = crl_generate_all(ca, actor, dir)) != LY_OK)
-		return r;
-	return crl_write_bundle(ca, dir);
+	return crl_publish_all(arg, actor, NULL);
 }
 
 static int

@@ -38,7 +38,6 @@
 
 #include "ca/ops.h"
 #include "ca/store.h"
-#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "ipc/engine.h"
 #include "ipc/ipc.h"
@@ -376,7 +375,6 @@ static int
 h_crl_publish(struct ipc_engine *e, const struct ipc_msg *m,
     struct answer *a)
 {
-	const char *dir = ca_conf(e->ca)->publish_dir;
 	char actor[CA_SPIFFE_MAX + 16];
 	int r;
 
@@ -384,9 +382,7 @@ h_crl_publish(struct ipc_engine *e, const struct ipc_msg *m,
 	if ((r = admin_check(e, m, actor, sizeof(actor))) != LY_OK)
 		return r;
 	/* Built and signed here from the store: the front chooses nothing. */
-	if ((r = crl_generate_all(e->ca, actor, dir)) != LY_OK)
-		return r;
-	return crl_write_bundle(e->ca, dir);
+	return crl_publish_all(e->ca, actor, NULL);
 }
 
 static int
