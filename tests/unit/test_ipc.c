@@ -390,7 +390,18 @@ test_foreign_identity(void **state)
 		assert_int_equal(call(f, IPC_REVOKE, fl, 4, NULL),
 		    LY_ERR_POLICY);
 	}
-	assert_int_equal(refusals(f, NULL), before + 4);
+	{
+		/* Disabling the victim's identity, as a device. */
+		unsigned char reason[8];
+		struct ipc_field fl[4] = { SER(&f->dev), DER(&f->dev),
+		    { (const unsigned char *)ID_VICTIM, strlen(ID_VICTIM) },
+		    { reason, 8 } };
+
+		ipc_i64_put(reason, 1);
+		assert_int_equal(call(f, IPC_IDENTITY_DISABLE, fl, 4, NULL),
+		    LY_ERR_POLICY);
+	}
+	assert_int_equal(refusals(f, NULL), before + 5);
 }
 
 /* A PEM CSR that asks for basicConstraints CA:TRUE and keyCertSign. */
