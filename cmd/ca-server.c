@@ -229,7 +229,7 @@ lock_take(const char *dir, int *fdp)
  * "ADDR:0" too). *fdp is -1 for "off".
  */
 static int
-addr_bind(const char *addr, int *fdp)
+addr_bind(const char *scheme, const char *addr, int *fdp)
 {
 	struct addrinfo hints, *res = NULL;
 	char host[300];
@@ -270,8 +270,13 @@ addr_bind(const char *addr, int *fdp)
 	if (res->ai_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
 		    sizeof(zero));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
-	    listen(fd, SOMAXCONN) == -1) {
+	/* Worded as libmicrohttpd's own message was, for the same fault. */
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+		r = ly_fail(LY_ERR_IO, "%s://%s: Failed to bind to port %s: %s",
+		    scheme, addr, colon + 1, strerror(errno));
+		goto out;
+	}
+	if (listen(fd, SOMAXCONN) == -1) {
 		r = ly_fail(LY_ERR_IO, "cannot listen on %s: %s", addr,
 		    strerror(errno));
 		goto out;
@@ -648,8 +653,8 @@ preflight(struct srv_opts *o, int *lockfdp)
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = addr_bind(o->https, &o->https_fd)) != LY_OK ||
-	    (r = addr_bind(o->http, &o->http_fd)) != LY_OK)
+	if ((r = addr_bind("https", o->https, &o->https_fd)) != LY_OK ||
+	    (r = addr_bind("http", o->http, &o->http_fd)) != LY_OK)
 		goto out;
 	r = user_find(conf, o);
  out:

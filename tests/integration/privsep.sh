@@ -55,7 +55,8 @@ n0=$(audits)
 rc=$?
 kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
 eq "a server whose port is taken exits 1" "$rc" 1
-has "... saying which address" "$T/taken.log" "cannot listen on 127.0.0.1:$PORT"
+has "... saying which address" "$T/taken.log" \
+    "http://127.0.0.1:$PORT: Failed to bind to port $PORT: Address already in use"
 eq "... before any work: nothing audited (no CRL made)" "$(audits)" "$n0"
 lacks "... and no engine was started" "$T/taken.log" "engine started"
 
