@@ -131,7 +131,7 @@ int		 ca_csr_check(const struct conf_profile *, X509_REQ *,
  */
 int		 ca_key_check(const struct conf_profile *, EVP_PKEY *);
 
-/* ---- the engine (ca/ca.c, ca/cert.c, ca/init.c) ------------------------ */
+/* ---- the engine (ca/ca.c, issue.c, record.c, sign.c, cert.c, init.c) --- */
 
 struct ca;
 
@@ -155,6 +155,51 @@ struct ca;
  */
 int		 ca_init(const char *dir, enum conf_keytype kt,
 		    const char *config);
+
+/*
+ * As ca_init(), for an issuing CA whose root is on another instance (a
+ * key ceremony, docs/operations.md): ca.conf gets [root] offline = yes,
+ * only the issuing CA's token is made, and its key signs a PKCS#10 CSR
+ * for [issuing] subject, written to dir/CA_ISSUER_CSR (audited
+ * "issuer-csr"). No certificate is made: the instance waits for
+ * ca_issuer_import() (ca_open() refuses it with LY_ERR_STATE until then).
+ */
+#define CA_ISSUER_CSR	"certs/issuing.csr"
+int		 ca_init_issuer(const char *dir, enum conf_keytype kt,
+		    const char *config);
+/*
+ * Whether the instance of conf waits for its issuing CA certificate
+ * (a CSR from ca_init_issuer() and no certificate yet).
+ */
+int		 ca_issuer_pending(const struct conf *);
+/*
+ * On the root's instance: signs the CSR (PEM or DER, untrusted) of an
+ * issuing CA made elsewhere. The root allows an EC P-256/P-384 or RSA
+ * 2048-4096 key, a subject with a CN other than the root's, and no
+ * requested extension (LY_ERR_BAD_CSR / LY_ERR_KEY_POLICY /
+ * LY_ERR_CSR_SIGNATURE otherwise); the certificate is what ca_init()
+ * makes for its own issuing CA: CA:TRUE, pathlen 0, keyCertSign and
+ * cRLSign, the [issuing] name constraints and the URLs of this ca.conf,
+ * for days (0: [issuing] days), never past the root's notAfter. Recorded
+ * as issued by the root and audited "root-sign-issuer"; the next ca-admin
+ * root crl signs its OCSP response. *certp is freed by the caller.
+ * LY_ERR_STATE if the root is offline here.
+ */
+int		 ca_root_sign_issuer(struct ca *, const unsigned char *csr,
+		    size_t len, int days, const char *actor, X509 **certp);
+/*
+ * On the issuing instance: installs the certificate the root signed
+ * (PEM file cert_path) after checking that the instance waits for one,
+ * that it is a CA certificate that chains to root_path's self-signed
+ * root (NULL: the [root] cert file already there) at this time, and that
+ * it certifies the issuing CA key on this instance's token. Stores it on
+ * the token beside the key, in the store (issued by the root; audited
+ * "issuer-import") and in certs/ (root, issuing, chain.pem).
+ * LY_ERR_STATE if nothing waits; LY_ERR_BAD_INPUT for a certificate
+ * that does not fit.
+ */
+int		 ca_issuer_import(const char *dir, const char *cert_path,
+		    const char *root_path, const char *actor);
 
 /*
  * Opens the instance in dir. HSM keys are opened lazily, on the first
@@ -193,6 +238,42 @@ struct ca_issued {
 	time_t		 not_after;
 };
 void		 ca_issued_clear(struct ca_issued *);
+
+/*
+ * One issuance as the engine carries it from its authorisation to the
+ * signature (ca/issue.c): ca_issue(), ca_issue_token() and ca_reissue()
+ * each fill one in and hand it to the same path, which takes the CSR in
+ * once (ca_csr_parse() and ca_csr_check() against profile), checks the
+ * identity, reserves the serial, signs and stores. Used inside ca/ only;
+ * callers outside use the functions below. Everything is borrowed for
+ * the call.
+ */
+struct store_cert;
+struct ca_issue_req {
+	const struct conf_profile *profile;	/* resolved, not NULL */
+	const unsigned char *csr;	/* PEM or DER, untrusted */
+	size_t		 csrlen;
+	/*
+	 * The identity asked for, not yet checked (ca_identity_check()
+	 * runs on it); NULL for a reissue, which keeps old's.
+	 */
+	const struct ca_identity *identity;
+	int		 days;		/* 0: the profile's default */
+	const char	*actor;		/* for the audit log */
+	const char	*cn;		/* subject CN when the identity has no name */
+	/*
+	 * A reissue: the record of the certificate superseded, read before
+	 * signing; marked superseded in the transaction that stores the new
+	 * one (refused then if it was revoked or superseded meanwhile).
+	 */
+	struct store_cert *old;
+	/*
+	 * A token issuance: the SHA-256 of the one-time token, claimed with
+	 * the serial, used with the certificate, released if anything in
+	 * between fails.
+	 */
+	const unsigned char *tok;
+};
 
 /*
  * Issues a certificate: parses and checks the CSR, checks the identity
@@ -254,6 +335,9 @@ struct ca_token_info {
 	time_t		 expires;
 	struct ca_serial serial;	/* zero unless claimed or used */
 	time_t		 used_at;
+	/* Serials burned under it by ca_reconcile(), oldest first. */
+	const struct ca_serial *burned;
+	size_t		 nburned;
 };
 /* Calls cb for each token (valid during the call); non-zero stops. */
 int		 ca_token_list(struct ca *,
@@ -290,6 +374,40 @@ int		 ca_issue_token_der(struct ca *, const char *token,
 		    const unsigned char *csr, size_t csrlen, const char *actor,
 		    struct ca_issued *out);
 
+/*
+ * A reservation that is not stored as a certificate after this long was
+ * given up on (no issuance holds its serial for minutes).
+ */
+#define CA_RESERVATION_STALE	600
+
+struct ca_reconcile_stats {
+	size_t		 burned;	/* reservations now burned */
+	size_t		 tokens;	/* tokens claimed → unused */
+	size_t		 left;		/* young reservations left as they are */
+};
+/*
+ * Repairs what a crash between reserving a serial and storing its
+ * certificate leaves behind (DESIGN.md section 3): the certificate of
+ * such a reservation was never returned to anyone. In one write
+ * transaction, every reservation that is claimed by a token, or older
+ * than CA_RESERVATION_STALE, becomes STORE_BURNED (never reused, listed
+ * as "burned", audited "serial-burn"), and the token that claimed it
+ * goes back to unused with the serial added to its "burned" history
+ * (audited "token-reclaim"), so the device whose answer was lost can
+ * enroll again; a token past its expiry then reads as expired.
+ *
+ * Only for the start of the one process that claims tokens (ca-server,
+ * before it serves): a claim can be in flight only in a running server.
+ * A tokenless reservation younger than the bound may be ca-admin's issue
+ * in flight, and is left. Should a live issuance be reconciled all the
+ * same, its store transaction fails (a burned serial takes no
+ * certificate, an unclaimed token cannot be used) and nothing is
+ * returned: the race costs a retry, never a second certificate.
+ * *st (if not NULL) counts what was done.
+ */
+int		 ca_reconcile(struct ca *, const char *actor,
+		    struct ca_reconcile_stats *st);
+
 /* RFC 5280 5.3.1 reason codes; -1 is "no reason code". */
 int		 ca_reason_parse(const char *);
 const char	*ca_reason_name(int);
@@ -313,6 +431,15 @@ struct ca_commit_stats {
 };
 void		 ca_commit_stats(struct ca *, struct ca_commit_stats *);
 
+/*
+ * Appends an audit entry that records an event and changes nothing else
+ * (a request ca-server's engine refused), durably, through the group
+ * commit. actor and action non-empty; detail may be NULL. The errors of
+ * store_audit_append() (LY_ERR_TOO_LARGE for a field over the limit).
+ */
+int		 ca_audit(struct ca *, const char *actor, const char *action,
+		    const char *detail);
+
 /* ---- hooks and helpers for crl/, ocsp/ and web/ ------------------------ */
 
 /* The slot of a CA by its name in URLs ("root", "issuing"); -1 if none. */
@@ -334,8 +461,34 @@ int		 ca_cert_der(const struct ca *, int slot,
 struct hsm_key;
 int		 ca_sign(struct ca *, int slot,
 		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
+/*
+ * Whether the root is offline here ([root] offline = yes): its key is
+ * then never opened nor its PIN read; ca_key(), ca_sign() and the like
+ * refuse the root's slot with LY_ERR_STATE before touching the HSM.
+ */
+int		 ca_root_offline(const struct ca *);
+/*
+ * How long before the nextUpdate of something the root signed ahead (its
+ * CRL, its OCSP responses), valid for period seconds, the next ceremony
+ * is asked for: [root] renew_before if set, else a quarter of period
+ * but at least 7 days.
+ */
+long		 ca_root_renew_before(const struct ca *, long period);
 /* The CA key of slot, opened on first use; borrowed until ca_close(). */
 int		 ca_key(struct ca *, int slot, struct hsm_key **);
+/*
+ * Signs crl (complete but for its signature) with the CA key of slot, as
+ * ca_sign(); the caller lints it first and checks what it gets.
+ */
+int		 ca_sign_crl(struct ca *, int slot, X509_CRL *crl);
+/*
+ * For a caller whose check of a signature made through ca_sign() failed:
+ * logs and counts it as a bad HSM signature (see ca_hsm_stats()) and
+ * returns LY_ERR_HSM with "the HSM returned a <what> signature that does
+ * not verify with the <name> CA key" in ly_errdetail(). The object must
+ * be neither stored nor sent.
+ */
+int		 ca_sign_bad(struct ca *, int slot, const char *what);
 
 /*
  * For /healthz: whether the issuing CA key signs now (a probe signature,
@@ -392,6 +545,18 @@ int		 ca_ocsp_store_if(struct ca *, const struct ca_ocsp_item *,
 		    size_t n, size_t *storedp);
 
 /*
+ * The root's ceremony (ca/ocsp.c): stores the OCSP responses the root
+ * signed about certificates it issued (the issuing CA's), as
+ * ca_ocsp_store_if() does -- each only if its record is still the root's
+ * and of the status it was signed for -- with one audit entry (action
+ * "root-ocsp", detail compact JSON or NULL), in one durable transaction.
+ * *storedp (if not NULL) is the number stored.
+ */
+int		 ca_root_ocsp_store(struct ca *, const struct ca_ocsp_item *,
+		    size_t n, const char *actor, const char *detail,
+		    size_t *storedp);
+
+/*
  * The OCSP responder's current delegated signer: a record opaque to ca/
  * kept in the store's meta under CA_META_OCSP_SIGNER (ocsp/ reads it in
  * a read transaction). ca_ocsp_signer_set() replaces the record if it is
@@ -404,6 +569,62 @@ int		 ca_ocsp_store_if(struct ca *, const struct ca_ocsp_item *,
 int		 ca_ocsp_signer_set(struct ca *, const void *prev,
 		    size_t prevlen, const void *rec, size_t len,
 		    const char *actor, const char *detail);
+
+/*
+ * The delegated OCSP signer (ca/signer.c, RFC 6960 4.2.2.2): a key that
+ * the engine generates on the issuing CA's token, and a certificate the
+ * issuing CA issues to it (profile "ocsp"), rotated within [ocsp]
+ * signer_rotate_before of its notAfter. The current one is recorded in
+ * the store (CA_META_OCSP_SIGNER), so that every process uses the same;
+ * of two processes rotating at once one wins (ca_ocsp_signer_set()) and
+ * the other revokes its certificate and loads the winner's.
+ *
+ * ocsp/ keeps a struct ca_signers per responder (ca_signers_new(), freed
+ * with ca_signers_free(), which drops its reference to the current
+ * signer; call it before ca_close()).
+ */
+struct ca_signer;
+struct ca_signers;
+int		 ca_signers_new(struct ca *, struct ca_signers **);
+void		 ca_signers_free(struct ca_signers *);
+/*
+ * Rotate if due: brings the signer in step with the store. Loads the one
+ * recorded there (another process may have rotated it), and makes a new
+ * one (key on the token, certificate, record) if there is none, it is
+ * revoked, or it expires within signer_rotate_before. On failure the
+ * signer in use, if any, stays (one due for rotation goes on signing).
+ * LY_ERR_ARG for an instance opened without the HSM; otherwise the HSM's
+ * and the store's errors. One sync at a time per ca_signers.
+ */
+int		 ca_signers_sync(struct ca_signers *);
+/*
+ * The current signer, key and certificate: a counted reference that the
+ * caller gives back with ca_signer_put() (NULL is a no-op), or NULL if
+ * there is none. A rotation frees the old one when its last user is done.
+ */
+struct ca_signer *ca_signers_get(struct ca_signers *);
+void		 ca_signer_put(struct ca_signer *);
+/*
+ * Its certificate and its key's label on the token (borrowed while the
+ * reference is held), and its notAfter.
+ */
+X509		*ca_signer_cert(const struct ca_signer *);
+const char	*ca_signer_label(const struct ca_signer *);
+time_t		 ca_signer_not_after(const struct ca_signer *);
+/*
+ * The notAfter of the signer the store names, read without its key (a
+ * responder of an instance opened read-only: ca-server's front); 0 if
+ * there is none or it is not valid.
+ */
+time_t		 ca_signers_stored_not_after(struct ca_signers *);
+/*
+ * Signs obj with the signer's key through fn, as ca_sign() does with a
+ * CA key: the caller checks what it gets, and reports a signature that
+ * does not verify with ca_signer_bad() (logged and counted; LY_ERR_HSM).
+ */
+int		 ca_signer_sign(struct ca_signer *,
+		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
+int		 ca_signer_bad(const struct ca_signer *);
 
 /*
  * How many revocations the store has seen, ever: ca-server polls it to
@@ -421,14 +642,20 @@ int		 ca_revocations(struct store_txn *, uint64_t *np);
  */
 int		 ca_crl_number_next(struct ca *, int slot, uint64_t *np);
 /*
- * Records a signed CRL as the current one under key (e.g.
- * "crl/issuing-delta") and the caller's summary of it under key + "/info",
- * with an audit entry, in one transaction.
+ * Records a signed CRL whose CRL number is number as the current one
+ * under key (e.g. "crl/issuing-delta"), the caller's summary of it under
+ * key + "/info" and its number under key + "/number", with an audit
+ * entry, in one transaction -- only if number is higher than the number
+ * of the CRL stored under key. Otherwise (an overlapping generation with
+ * a lower number finished last) nothing is written, *storedp is 0 and 0
+ * is returned: the stored and served CRL never goes back. *storedp (if
+ * not NULL) is 1 when the CRL was recorded. LY_ERR_ARG for number 0 or a
+ * key too long.
  */
-int		 ca_crl_record(struct ca *, const char *key,
+int		 ca_crl_record(struct ca *, const char *key, uint64_t number,
 		    const unsigned char *der, size_t len,
 		    const void *info, size_t infolen, const char *actor,
-		    const char *detail);
+		    const char *detail, int *storedp);
 /*
  * The CRL shard of a serial (0 when there is one shard), and the URL of a
  * CA's CRL: <base>/crl/<ca>.crl, or <base>/crl/<ca>-<shard>.crl when the
@@ -491,7 +718,7 @@ const char	*ca_lint_kind_name(enum ca_lint_kind k);
 /* ---- records as JSON (ca-admin --json and the admin API) ---------------- */
 
 struct json_t;
-/* "reserved", "valid", "revoked" or "expired" (at ly_now()). */
+/* "reserved", "burned", "valid", "revoked" or "expired" (at ly_now()). */
 const char	*ca_cert_status(const struct store_cert *);
 /*
  * A certificate record as a JSON object: serial, status, issuer, profile,

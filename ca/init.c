@@ -91,7 +91,9 @@ softhsm_config(const struct conf *conf, char **sopinp)
 	char *text = NULL;
 	int r = LY_ERR_ALLOC;
 
-	if (conf->root.pin_file == NULL || conf->issuing.pin_file == NULL)
+	/* An offline root's token is on another machine: no PIN here. */
+	if ((conf->root.pin_file == NULL && !conf->root.offline) ||
+	    conf->issuing.pin_file == NULL)
 		return ly_fail(LY_ERR_CONFIG, "the embedded SoftHSM2 keeps its "
 		    "PINs in files: set pin_file in [root] and [issuing]");
 	if ((copy = strdup(conf->softhsm2_conf)) == NULL)
@@ -158,7 +160,7 @@ make_ca(struct ca *ca, int slot)
 	time_t now = ly_now();
 	int r;
 
-	if ((r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
+	if ((r = ca_pin_load(cc, &pin)) != LY_OK)
 		return r;
 	if ((r = hsm_keygen(cc->key_uri, pin, cc->key_type, &pub)) != LY_OK)
 		goto out;
@@ -170,7 +172,7 @@ make_ca(struct ca *ca, int slot)
 	snprintf(rec.profile, sizeof(rec.profile), "%s-ca", cc->name);
 	rec.not_before = now - CA_BACKDATE;
 	rec.not_after = now + (time_t)cc->days * 86400;
-	if ((r = ca_reserve(ca, &rec)) != LY_OK)
+	if ((r = ca_reserve(ca, &rec, NULL)) != LY_OK)
 		goto out;
 
 	memset(&spec, 0, sizeof(spec));
@@ -212,9 +214,14 @@ make_ca(struct ca *ca, int slot)
 	return r;
 }
 
+/* Appended to an issuer-only instance's ca.conf (a later [root] wins). */
+#define ISSUER_ONLY_CONF	"\n# ca-admin init --issuer-only: the root is " \
+	"on another instance.\n[root]\noffline = yes\n"
+
 static int
-init_in(const char *dir, const char *text)
+init_in(const char *dir, const char *text0, int issuer_only)
 {
+	char *text = NULL;
 	struct ca *ca = NULL;
 	char *sopin = NULL, *path = NULL, *chain = NULL, *certs = NULL;
 	char rl[33], il[33];
@@ -222,8 +229,13 @@ init_in(const char *dir, const char *text)
 
 	if ((r = ly_mkdir_p(dir, 0700)) != LY_OK)
 		return r;
-	if ((ca = ca_alloc()) == NULL)
+	if (asprintf(&text, "%s%s", text0, issuer_only ? ISSUER_ONLY_CONF :
+	    "") == -1)
 		return LY_ERR_ALLOC;
+	if ((ca = ca_alloc()) == NULL) {
+		free(text);
+		return LY_ERR_ALLOC;
+	}
 	/* Check the configuration before anything is made from it. */
 	if ((path = ly_path_join(dir, "ca.conf")) == NULL) {
 		r = LY_ERR_ALLOC;
@@ -252,13 +264,20 @@ init_in(const char *dir, const char *text)
 		goto out;
 	ca->hsm_ready = 1;
 	/* A vendor HSM's tokens are the operator's; SoftHSM's are ours to make. */
-	if (sopin != NULL) {
+	if (sopin != NULL && issuer_only) {
+		if ((r = softhsm_token(&ca->conf->issuing, sopin)) != LY_OK)
+			goto out;
+	} else if (sopin != NULL) {
 		if ((r = hsm_uri_token(ca->conf->root.key_uri, rl)) != LY_OK ||
 		    (r = hsm_uri_token(ca->conf->issuing.key_uri, il)) != LY_OK ||
 		    (r = softhsm_token(&ca->conf->root, sopin)) != LY_OK ||
 		    (strcmp(rl, il) != 0 &&
 		    (r = softhsm_token(&ca->conf->issuing, sopin)) != LY_OK))
 			goto out;
+	}
+	if (issuer_only) {
+		r = ca_issuer_csr(ca, "init");
+		goto out;
 	}
 	if ((r = make_ca(ca, CA_ROOT)) != LY_OK ||
 	    (r = make_ca(ca, CA_ISSUING)) != LY_OK)
@@ -275,6 +294,7 @@ init_in(const char *dir, const char *text)
 	free(path);
 	free(certs);
 	free(chain);
+	free(text);
 	return r;
 }
 
@@ -297,8 +317,9 @@ init_tls(const char *dir)
 	return r;
 }
 
-int
-ca_init(const char *dir, enum conf_keytype kt, const char *config)
+static int
+init_any(const char *dir, enum conf_keytype kt, const char *config,
+    int issuer_only)
 {
 	char *text = NULL;
 	struct stat st;
@@ -314,8 +335,10 @@ ca_init(const char *dir, enum conf_keytype kt, const char *config)
 	if (config == NULL && (text = conf_default_text(kt)) == NULL)
 		return LY_ERR_ALLOC;
 	existed = stat(dir, &st) == 0;
-	if ((r = init_in(dir, config != NULL ? config : text)) != LY_OK ||
-	    (r = init_tls(dir)) != LY_OK) {
+	/* An issuer-only instance gets its TLS certificate at import. */
+	if ((r = init_in(dir, config != NULL ? config : text,
+	    issuer_only)) != LY_OK ||
+	    (!issuer_only && (r = init_tls(dir)) != LY_OK)) {
 		char detail[512];
 
 		/* Keep the message: nftw's calls must not replace it. */
@@ -326,4 +349,16 @@ ca_init(const char *dir, enum conf_keytype kt, const char *config)
 	}
 	free(text);
 	return r;
+}
+
+int
+ca_init(const char *dir, enum conf_keytype kt, const char *config)
+{
+	return init_any(dir, kt, config, 0);
+}
+
+int
+ca_init_issuer(const char *dir, enum conf_keytype kt, const char *config)
+{
+	return init_any(dir, kt, config, 1);
 }

@@ -353,6 +353,7 @@ defaults(struct conf *c)
 	struct conf_profile *p;
 
 	c->store_map_size = (size_t)1024 * 1024 * 1024;
+	c->tidy_keep = 90;	/* CA_TIDY_KEEP_DAYS of ca/ops.h */
 	c->crl_validity = 86400;
 	c->crl_root_validity = 30 * 86400;
 	c->crl_delta_validity = 3600;
@@ -374,10 +375,12 @@ defaults(struct conf *c)
 	if ((c->http_listen = strdup("127.0.0.1:8080")) == NULL ||
 	    (c->https_listen = strdup("127.0.0.1:8443")) == NULL ||
 	    (c->tls_dns = strdup("localhost")) == NULL ||
-	    (c->tls_ip = strdup("127.0.0.1")) == NULL)
+	    (c->tls_ip = strdup("127.0.0.1")) == NULL ||
+	    (c->tls_priority = strdup(CONF_TLS_PRIORITY)) == NULL)
 		return 0;
 	c->identity_max = 512;
 	c->root.days = 3650;
+	c->root.ocsp_validity = 180 * 86400;
 	c->root.key_type = CONF_KEY_EC_P256;
 	c->issuing.days = 1825;
 	c->issuing.key_type = CONF_KEY_EC_P256;
@@ -440,6 +443,9 @@ field_set(struct parse *p, int line, const char *name, const char *value)
 	return 1;
 }
 
+static int	set_duration(struct parse *, int, const char *, const char *,
+		    const char *, long, long *);
+
 static int
 ca_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
     const char *k, const char *v)
@@ -485,6 +491,16 @@ ca_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
 	}
 	if (strcmp(k, "cert") == 0)
 		return set_path(c, &ca->cert_file, v);
+	/* Only the root pre-signs responses about CA certificates. */
+	if (strcmp(k, "ocsp_validity") == 0 && ca == &c->root)
+		return set_duration(p, line, sec, k, v, 3600,
+		    &ca->ocsp_validity);
+	if (strcmp(k, "offline") == 0 && ca == &c->root)
+		return parse_bool(v, &ca->offline) ||
+		    set_fail(p, line, sec, k, "yes or no");
+	if (strcmp(k, "renew_before") == 0 && ca == &c->root)
+		return set_duration(p, line, sec, k, v, 3600,
+		    &ca->renew_before);
 	if (strcmp(k, "permitted_dns") == 0)
 		return set_list(ca->permitted_dns, &ca->npermitted_dns, v) ||
 		    set_fail(p, line, sec, k, "too many names");
@@ -619,6 +635,9 @@ crl_key(struct parse *p, int line, const char *sec, const char *k,
 		c->crl_shards = (unsigned int)n;
 		return 1;
 	}
+	if (strcmp(k, "bundle_shards") == 0)
+		return parse_bool(v, &c->crl_bundle_shards) ||
+		    set_fail(p, line, sec, k, "yes or no");
 	return set_fail(p, line, sec, k, "unknown key");
 }
 
@@ -705,11 +724,24 @@ server_key(struct parse *p, int line, const char *sec, const char *k,
 		    (unsigned int)n;
 		return 1;
 	}
+	if (strcmp(k, "user") == 0) {
+		/* Looked up by ca-server (getpwnam) when it starts as root. */
+		if (v[0] == '\0' || strlen(v) > 32 || strchr(v, '/') != NULL)
+			return set_fail(p, line, sec, k, "a user name");
+		return set_str(&c->server_user, v);
+	}
 	if (strcmp(k, "tls_dns") == 0 || strcmp(k, "tls_ip") == 0) {
 		/* Names are checked by ca/tls.c with ca/'s identity rules. */
 		if (strlen(v) > 4096)
 			return set_fail(p, line, sec, k, "a comma list");
 		return set_str(k[4] == 'd' ? &c->tls_dns : &c->tls_ip, v);
+	}
+	if (strcmp(k, "tls_priority") == 0) {
+		/* GnuTLS parses it when the listener starts (web/server.c). */
+		if (v[0] == '\0' || strlen(v) > 1024)
+			return set_fail(p, line, sec, k, "a GnuTLS priority "
+			    "string");
+		return set_str(&c->tls_priority, v);
 	}
 	if (strcmp(k, "tls_days") == 0) {
 		if (!parse_int(v, 1, 3650, &n))
@@ -785,6 +817,21 @@ handler(void *arg, const char *sec, const char *k, const char *v)
 		}
 		if (strcmp(k, "publish_dir") == 0)
 			return set_path(c, &c->publish_dir, v);
+		if (strcmp(k, "tidy_interval") == 0) {
+			if (strcmp(v, "off") == 0) {
+				c->tidy_interval = 0;
+				return 1;
+			}
+			return set_duration(p, line, sec, k, v, 3600,
+			    &c->tidy_interval);
+		}
+		if (strcmp(k, "tidy_keep") == 0) {
+			if (!parse_int(v, 0, 36600, &n))
+				return set_fail(p, line, sec, k, "0 to 36600 "
+				    "days");
+			c->tidy_keep = (int)n;
+			return 1;
+		}
 		return set_fail(p, line, sec, k, "unknown key");
 	}
 	if (strcmp(sec, "hsm") == 0) {
@@ -981,8 +1028,13 @@ conf_load(const char *dir, const char *path, struct conf **confp)
 	if (path == NULL && (p = ly_path_join(dir, "ca.conf")) == NULL)
 		return LY_ERR_ALLOC;
 	if ((r = ly_file_read(path != NULL ? path : p, CONF_FILE_MAX, &text,
-	    &len)) != LY_OK)
+	    &len)) != LY_OK) {
+		/* The usual mistake: --dir at a directory that is no instance. */
+		if (r == LY_ERR_NOT_FOUND && path == NULL)
+			ly_fail(r, "%s is not a Lanyard instance: there is no "
+			    "%s (ca-admin --dir DIR init makes one)", dir, p);
 		goto out;
+	}
 	if (memchr(text, '\0', len) != NULL) {
 		r = ly_fail(LY_ERR_CONFIG, "%s: contains a NUL byte",
 		    path != NULL ? path : p);
@@ -1040,8 +1092,10 @@ conf_free(struct conf *c)
 	free(c->identity_oid);
 	free(c->http_listen);
 	free(c->https_listen);
+	free(c->server_user);
 	free(c->tls_dns);
 	free(c->tls_ip);
+	free(c->tls_priority);
 	for (i = 0; i < c->nprofiles; i++) {
 		free(c->profiles[i].name);
 		free(c->profiles[i].role);
@@ -1060,6 +1114,44 @@ conf_profile_get(const struct conf *c, const char *name)
 	return NULL;
 }
 
+/* Appends name to buf as "a, b, c"; a name that does not fit ends in "...". */
+static void
+names_add(char *buf, size_t len, const char *name)
+{
+	size_t n = strlen(buf);
+
+	if (n + 1 >= len)
+		return;
+	if ((size_t)snprintf(buf + n, len - n, "%s%s", n > 0 ? ", " : "",
+	    name) >= len - n && len >= 4)
+		memcpy(buf + len - 4, "...", 4);
+}
+
+void
+conf_profile_names(const struct conf *c, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < c->nprofiles; i++)
+		names_add(buf, len, c->profiles[i].name);
+}
+
+void
+conf_field_names(const struct conf *c, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < c->nfields; i++)
+		if (c->fields[i].name != NULL)
+			names_add(buf, len, c->fields[i].name);
+}
+
 char *
 conf_default_text(enum conf_keytype kt)
 {
@@ -1074,6 +1166,10 @@ conf_default_text(enum conf_keytype kt)
 "store = store\n"
 "store_map_mb = 1024\n"
 "publish_dir = publish\n"
+"# ca-server removes records that expired tidy_keep days ago, every\n"
+"# tidy_interval (off by default; see ca-admin tidy).\n"
+"#tidy_interval = 1d\n"
+"#tidy_keep = 90\n"
 "\n"
 "# The embedded default: SoftHSM2 tokens under hsm/. For a real HSM set\n"
 "# module to its PKCS#11 library and drop softhsm2_conf.\n"
@@ -1090,6 +1186,15 @@ conf_default_text(enum conf_keytype kt)
 "key_type = %s\n"
 "days = 3650\n"
 "cert = certs/root.crt\n"
+"# OCSP responses about the issuing CA, signed by the root ahead of time\n"
+"# (ca-admin root crl, with the root's CRL): the root token can stay offline.\n"
+"ocsp_validity = 180d\n"
+"# ca-admin status and ca-server warn this long before those run out\n"
+"# (default: a quarter of their validity, at least 7 days).\n"
+"# renew_before = 30d\n"
+"# offline = yes: this instance never opens the root key (a ceremony's\n"
+"# issuing instance, see docs/operations.md \"Years of operation\").\n"
+"# offline = no\n"
 "\n"
 "[issuing]\n"
 "key = pkcs11:token=lanyard-issuing;object=issuing-ca\n"
@@ -1129,6 +1234,10 @@ conf_default_text(enum conf_keytype kt)
 "refresh_before = 4h\n"
 "debounce = 2s\n"
 "shards = 1\n"
+"# With shards > 1: yes puts the shards into crl-bundle.pem; no (the\n"
+"# default) puts one full CRL of the issuing CA there, as GnuTLS and NSS\n"
+"# need (see docs/revocation.md).\n"
+"bundle_shards = no\n"
 "\n"
 "[ocsp]\n"
 "validity = 1d\n"
@@ -1148,8 +1257,14 @@ conf_default_text(enum conf_keytype kt)
 "# its DNS names and IP addresses, comma-separated.\n"
 "tls_dns = localhost\n"
 "tls_ip = 127.0.0.1\n"
+"# TLS versions and ciphers of the HTTPS listener, a GnuTLS priority\n"
+"# string; the default allows TLS 1.2 and 1.3 with AEAD ciphers only.\n"
+"tls_priority = %s\n"
 "# Threads per listener; auto: 4 per core, at most 32.\n"
 "threads = auto\n"
+"# Started as root, ca-server runs its front (what parses requests) as\n"
+"# this user; without it the front stays root, with a warning.\n"
+"# user = lanyard\n"
 "max_connections = 1024\n"
 "max_connections_per_ip = 64\n"
 "connection_timeout = 10\n"
@@ -1188,7 +1303,8 @@ conf_default_text(enum conf_keytype kt)
 "eku = client\n"
 "identity = json\n"
 "role = admin\n",
-	    SOFTHSM2_MODULE, conf_keytype_name(kt), conf_keytype_name(kt)) == -1)
+	    SOFTHSM2_MODULE, conf_keytype_name(kt), conf_keytype_name(kt),
+	    CONF_TLS_PRIORITY) == -1)
 		return NULL;
 	return s;
 }

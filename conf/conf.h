@@ -41,6 +41,25 @@ struct conf_ca {
 	enum conf_rsapad rsa_padding;
 	int		 days;
 	char		*cert_file;	/* absolute path of the PEM certificate */
+	/*
+	 * [root] only: validity of the OCSP responses the root pre-signs
+	 * about the CAs it certified (ca-admin root crl), in seconds.
+	 */
+	long		 ocsp_validity;
+	/*
+	 * [root] only: the root key is on a token kept offline (a ceremony
+	 * instance's issuing CA): ca-server never opens it nor reads its PIN,
+	 * and the root CRL and OCSP responses come from ca-admin root crl
+	 * on the root's instance (imported with ca-admin root import-crl).
+	 */
+	int		 offline;
+	/*
+	 * [root] only: how long before the root CRL's and the root's OCSP
+	 * responses' nextUpdate ca-admin status, /metrics and ca-server's
+	 * log ask for the next ceremony, in seconds; 0 (the default): see
+	 * ca_root_renew_before().
+	 */
+	long		 renew_before;
 	/* Name constraints put into this CA's certificate (issuing only). */
 	char		*permitted_dns[CONF_MAX_LIST];
 	size_t		 npermitted_dns;
@@ -115,6 +134,8 @@ struct conf {
 	char		*store_dir;	/* LMDB environment */
 	size_t		 store_map_size;
 	char		*publish_dir;
+	long		 tidy_interval;	/* seconds; 0: ca-server never tidies */
+	int		 tidy_keep;	/* days (ca_tidy()) */
 
 	char		*hsm_module;	/* PKCS#11 module path */
 	char		*softhsm2_conf;	/* set SOFTHSM2_CONF if not NULL */
@@ -144,6 +165,11 @@ struct conf {
 	long		 crl_refresh_before;	/* regenerate this long before nextUpdate */
 	long		 crl_debounce;		/* after a revocation */
 	unsigned int	 crl_shards;		/* partitions of the issuing CA's CRL */
+	/*
+	 * 1: the gateways' bundle holds the shards; 0 (default): one full
+	 * CRL per CA, which GnuTLS and NSS need (docs/revocation.md).
+	 */
+	int		 crl_bundle_shards;
 
 	/* [ocsp] — the responder (ocsp/). */
 	long		 ocsp_validity;		/* nextUpdate - thisUpdate */
@@ -160,13 +186,26 @@ struct conf {
 	char		*tls_dns;		/* "localhost" */
 	char		*tls_ip;		/* "127.0.0.1" */
 	int		 tls_days;		/* 0: the service profile's */
+	/* GnuTLS priority string of the HTTPS listener (web/server.c). */
+	char		*tls_priority;
 	unsigned int	 threads;		/* per listener (MHD pool) */
 	unsigned int	 max_connections;
 	unsigned int	 max_connections_per_ip;
 	unsigned int	 connection_timeout;	/* seconds, idle */
 	size_t		 max_body;		/* bytes of a request body */
 	size_t		 max_header;		/* bytes of request headers */
+	/* The user ca-server's front runs as when started as root, or NULL. */
+	char		*server_user;
 };
+
+/*
+ * The default [server] tls_priority: TLS 1.2 and 1.3 only (RFC 8996),
+ * AEAD ciphers with ECDHE only and no SHA-1 signatures (RFC 9325 4.2):
+ * no CBC-SHA1 suite, no static RSA key exchange.
+ */
+#define CONF_TLS_PRIORITY	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-SIGN-RSA-SHA1:" \
+	"-SIGN-ECDSA-SHA1:%SERVER_PRECEDENCE"
 
 /*
  * Loads and checks dir/ca.conf (or path if not NULL). On success *confp is
@@ -187,6 +226,14 @@ void		 conf_free(struct conf *);
 /* The profile called name, or NULL. Borrowed from conf. */
 const struct conf_profile *conf_profile_get(const struct conf *,
 		    const char *name);
+/*
+ * The names of the profiles, or of the identity fields, as "a, b, c" in
+ * buf (len bytes, always terminated; cut with "..." if it is too short),
+ * for messages that say what is allowed.
+ */
+void		 conf_profile_names(const struct conf *, char *buf,
+		    size_t len);
+void		 conf_field_names(const struct conf *, char *buf, size_t len);
 
 /*
  * "90", "30m", "24h", "7d" → seconds; -1 if malformed or over ten years.

@@ -39,7 +39,6 @@
 #include "ca/ca.h"
 #include "ca/store.h"
 #include "crl/extern.h"
-#include "hsm/hsm.h"
 #include "util/util.h"
 
 /* Room for one DER header: tag, 0x84 and four length octets, with spare. */
@@ -58,7 +57,7 @@
 
 /*
  * The AlgorithmIdentifier a CA key's signatures carry depends on the key
- * and on how hsm/ sets up the context (digest, PSS parameters). OpenSSL
+ * and on how the HSM layer sets up the context (digest, PSS parameters). OpenSSL
  * knows it best, so a tiny template CRL is signed once and what
  * X509_CRL_sign_ctx() put into it is kept, per CA certificate and RSA
  * padding, for the life of the process. A stale or wrong entry cannot
@@ -110,7 +109,7 @@ algid_make(struct ca *ca, int slot, unsigned char *der, size_t *lenp)
 			goto out;
 		}
 	if ((r = ca_lint_crl(t, cacert)) != LY_OK ||
-	    (r = ca_sign(ca, slot, hsm_sign_x509_crl, t)) != LY_OK)
+	    (r = ca_sign_crl(ca, slot, t)) != LY_OK)
 		goto out;
 	X509_CRL_get0_signature(t, NULL, &alg);
 	if ((len = i2d_X509_ALGOR(alg, NULL)) <= 0 || len > CRL_ALGID_MAX ||
@@ -420,6 +419,8 @@ tbs_exts(struct ca *ca, const struct crl_id *id, const char *fullname,
 		    X509V3_ADD_APPEND) != 1)
 			goto fail;
 	} else if (id->slot == CA_ISSUING &&
+	    /* The whole CRL of a partitioned CA (the bundle's) has no delta. */
+	    (id->shard >= 0 || conf->crl_shards <= 1) &&
 	    !ext_freshest(&exts, conf, fullname))
 		goto fail;
 	/* A delta CRL has the scope, so the IDP, of its base (5.2.4). */
@@ -459,6 +460,8 @@ struct crl_pass {
 	const struct conf *conf;
 	int		 shard;		/* -1: every serial */
 	int64_t		 since;		/* revoked at or after (delta) */
+	const struct ca_serial *skip;	/* listed by the base (delta), sorted */
+	size_t		 nskip;
 	struct crl_buf	*out;
 	size_t		 entries;
 	X509_REVOKED	*rev[11];	/* by reason code; [0]: no reasonCode */
@@ -507,6 +510,12 @@ pass_template(struct crl_pass *ps, int reason)
 	return ps->rev[reason] = x;
 }
 
+static int
+serial_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct ca_serial));
+}
+
 /* Encodes one revokedCertificates entry at the end of the buffer. */
 static int
 pass_entry(const struct store_revoked *rv, void *arg)
@@ -519,6 +528,10 @@ pass_entry(const struct store_revoked *rv, void *arg)
 
 	if (rv->revoked_at < ps->since || (ps->shard >= 0 &&
 	    ca_crl_shard(ps->conf, &rv->serial) != (unsigned int)ps->shard))
+		return 0;
+	/* A delta lists only what its base does not (RFC 5280 5.2.4). */
+	if (ps->nskip > 0 && bsearch(&rv->serial, ps->skip, ps->nskip,
+	    sizeof(*ps->skip), serial_cmp) != NULL)
 		return 0;
 	if ((x = pass_template(ps, rv->reason)) == NULL)
 		goto fail;
@@ -566,10 +579,14 @@ pass_entry(const struct store_revoked *rv, void *arg)
 	return ly_fail(LY_ERR_INTERNAL, "crl: encoding an entry failed");
 }
 
-/* Appends the entries of id to out, reading one snapshot of the store. */
+/*
+ * Appends the entries of id to out, reading one snapshot of the store;
+ * *revsp is the store's revocation count in that snapshot.
+ */
 static int
 pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
-    struct crl_buf *out, size_t *entriesp)
+    const struct ca_serial *skip, size_t nskip, struct crl_buf *out,
+    size_t *entriesp, uint64_t *revsp)
 {
 	struct store_txn *txn = NULL;
 	struct crl_pass ps;
@@ -579,6 +596,8 @@ pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
 	ps.conf = ca_conf(ca);
 	ps.shard = id->shard;
 	ps.since = since;
+	ps.skip = skip;
+	ps.nskip = nskip;
 	ps.out = out;
 	ps.when_t = INT64_MIN;
 	if ((ps.sn = ASN1_INTEGER_new()) == NULL ||
@@ -587,7 +606,8 @@ pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
 		goto out;
 	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
 		goto out;
-	if ((r = store_revoked_foreach(txn, (uint8_t)id->slot, pass_entry,
+	if ((r = ca_revocations(txn, revsp)) != LY_OK ||
+	    (r = store_revoked_foreach(txn, (uint8_t)id->slot, pass_entry,
 	    &ps)) != LY_OK)
 		goto out;
 	*entriesp = ps.entries;
@@ -607,7 +627,7 @@ struct crl_sig {
 	size_t		 siglen;
 };
 
-/* hsm_signer over the TBS bytes in place; hsm_sign() may call it twice. */
+/* The signer over the TBS bytes in place; ca_sign() may call it twice. */
 static int
 sign_tbs(void *arg, EVP_MD_CTX *ctx)
 {
@@ -640,8 +660,7 @@ sig_verify(struct ca *ca, int slot, const unsigned char *algid,
 	if (ok)
 		return LY_OK;
 	ly_log_crypto("crl: verify");
-	return hsm_bad_signature("the HSM returned a CRL signature that "
-	    "does not verify with the %s CA key", ca_slot_name(ca, slot));
+	return ca_sign_bad(ca, slot, "CRL");
 }
 
 /* Puts a constructed header of tag and class ending at *startp. */
@@ -811,7 +830,8 @@ tbs_lint(struct ca *ca, int slot, const unsigned char *tbs, size_t len)
 
 int
 crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
-    struct crl_info *info, struct crl_der *out)
+    const struct ca_serial *skip, size_t nskip, struct crl_info *info,
+    struct crl_der *out)
 {
 	struct crl_buf cb;
 	struct crl_id fid = *id;
@@ -834,7 +854,8 @@ crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
 	if ((r = buf_room(&cb, 3 * CRL_HDR_MAX + headlen)) != LY_OK)
 		goto out;
 	start = cb.len = 3 * CRL_HDR_MAX + headlen;
-	if ((r = pass_run(ca, id, since, &cb, &info->entries)) != LY_OK)
+	if ((r = pass_run(ca, id, since, skip, nskip, &cb, &info->entries,
+	    &info->revocations)) != LY_OK)
 		goto out;
 	/* An empty revokedCertificates is left out, not encoded empty. */
 	if (info->entries > 0 && (r = hdr_prepend(&cb, &start,

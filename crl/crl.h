@@ -11,7 +11,10 @@
  * Names: "<ca>" is the full CRL of a CA, "<ca>-delta" its delta CRL, and
  * with [crl] shards > 1 the issuing CA's partitions are "<ca>-<k>" and
  * "<ca>-<k>-delta", each with a critical Issuing Distribution Point naming
- * its own URL. The file names and URL paths are "/crl/<name>.crl".
+ * its own URL; "<ca>" is then the full CRL of its whole scope, without
+ * IDP or delta, for the gateways' bundle (unless [crl] bundle_shards =
+ * yes, then there is none). The file names and URL paths are
+ * "/crl/<name>.crl".
  */
 #ifndef LANYARD_CRL_H
 #define LANYARD_CRL_H
@@ -37,14 +40,23 @@ struct crl_info {
 	time_t		 this_update;
 	time_t		 next_update;
 	size_t		 entries;
+	/*
+	 * The store's revocation count (ca_revocations()) in the snapshot
+	 * the entries were read from: a CRL misses revocations when the
+	 * count has moved since. CRL_REVOCATIONS_UNKNOWN for a CRL recorded
+	 * before it was kept.
+	 */
+	uint64_t	 revocations;
 };
+#define CRL_REVOCATIONS_UNKNOWN	UINT64_MAX
 
 /*
  * Parses a name as it appears in a URL ("issuing", "issuing-delta",
  * "issuing-3", "root"), refusing anything else (path traversal included):
  * LY_ERR_NOT_FOUND. Only the exact forms: "<ca>" and "<ca>-delta", or for
  * the partitioned issuing CA "<ca>-<k>" and "<ca>-<k>-delta" with k
- * decimal, without leading zeros, below [crl] shards (and then no "<ca>").
+ * decimal, without leading zeros, below [crl] shards (and then "<ca>"
+ * only when [crl] bundle_shards is no).
  */
 int		 crl_name_parse(const struct ca *, const char *name,
 		    struct crl_id *);
@@ -56,11 +68,15 @@ char		*crl_name(const struct ca *, const struct crl_id *,
  * Generates, signs and records a new CRL. actor goes into the audit
  * entry. *info (if not NULL) describes what was made. thisUpdate is
  * ly_now(); the number is the CA's next (ca_crl_number_next()), so a
- * failure may leave a gap but never a repeat. A delta CRL lists what was
+ * failure may leave a gap but never a repeat. Generations may overlap
+ * (ca-server, ca-admin, the admin API): one that finishes after a
+ * generation with a higher number records nothing (ca_crl_record()), so
+ * the stored CRL's number never goes down. A delta CRL lists what was
  * revoked since a few minutes before its base's thisUpdate (revocations in
  * flight then) and names the current full CRL as its base: LY_ERR_STATE if
  * there is none yet. LY_ERR_ARG if id names no CRL of this instance (a
- * shard of an unpartitioned CA, shard -1 of a partitioned one),
+ * shard of an unpartitioned CA, shard -1 of a partitioned one with
+ * bundle_shards, a delta of shard -1 of a partitioned one),
  * LY_ERR_HSM if the CA key cannot sign or its signature does not verify.
  * Thread-safe: reads the store only through read transactions.
  */
@@ -69,7 +85,9 @@ int		 crl_generate(struct ca *, const struct crl_id *,
 /*
  * Generates every CRL of every CA (full and delta, every shard; each full
  * CRL before its delta) and, if dir is not NULL, writes each atomically
- * to dir/<name>.crl, mode 0644: a failed write leaves the previous file.
+ * to dir/<name>.crl, mode 0644, from the store (crl_write_file()): a
+ * failed write leaves the previous file, and a file is only ever
+ * replaced by a CRL with a higher number.
  * A failure does not stop the others; the first error is returned.
  */
 int		 crl_generate_all(struct ca *, const char *actor,
@@ -93,6 +111,25 @@ int		 crl_get(struct store_txn *, const struct ca *,
 		    size_t *lenp, struct crl_info *info);
 
 /*
+ * Calls fn with the current CRL id and its summary, borrowed for the
+ * call (it runs inside a read transaction: copy what must outlive it, and
+ * be quick). Returns fn's result, or LY_ERR_NOT_FOUND if none was
+ * generated yet, LY_ERR_ARG if id names no CRL, or the store's error.
+ */
+typedef int	(*crl_current_fn)(void *arg, const unsigned char *der,
+		    size_t len, const struct crl_info *);
+int		 crl_current(struct ca *, const struct crl_id *,
+		    crl_current_fn fn, void *arg);
+/*
+ * The summaries of the current full CRL of each CA, read in one snapshot
+ * (for /healthz and /metrics): info[slot] is set and bit 1u << slot of
+ * *havep for each CA that has one (with shards: none; see crl_get()). An
+ * error only if the store cannot be read.
+ */
+int		 crl_summary(struct ca *, struct crl_info info[2],
+		    unsigned int *havep);
+
+/*
  * Whether a CRL is due: none yet, its nextUpdate is closer than [crl]
  * refresh_before (but at most half its lifetime: a delta CRL valid for
  * less than refresh_before is not due the moment it is made), the clock
@@ -101,5 +138,61 @@ int		 crl_get(struct store_txn *, const struct ca *,
  */
 int		 crl_due(struct store_txn *, const struct ca *,
 		    const struct crl_id *);
+
+/* ---- scheduling and publishing (crl/publish.c) ------------------------ */
+
+/* Flags of crl_publish_due(). */
+#define CRL_PUBLISH_REVOKED	0x1	/* the issuing CA's CRLs, due or not */
+#define CRL_PUBLISH_MISSING	0x2	/* also when a CRL misses revocations */
+
+/*
+ * Which CAs have a CRL due (crl_due() of any of their CRLs), as bits
+ * 1u << slot. With CRL_PUBLISH_MISSING, the issuing CA also when its
+ * current full CRL was made before revocations the store now holds
+ * (struct crl_info.revocations): ca-admin revoke without a publish while
+ * no server ran. A CRL that cannot be read is not due (logged).
+ */
+unsigned int	 crl_due_cas(struct ca *, unsigned int flags);
+/*
+ * Publishes what is due: the CRLs (crl_generate_ca()) of every CA with a
+ * CRL due (crl_due_cas(flags)), and with CRL_PUBLISH_REVOKED the issuing
+ * CA's whether due or not (new revocations, debounced by the caller), to
+ * the [publish] dir, then the bundle. Only a CA whose CRL is due is signed
+ * for: the root's key (which may be on an offline token) is asked only
+ * when the root's CRL needs it. why is for the log, actor for the audit.
+ * Returns 0 when nothing was due (nothing is written), 1 when it
+ * published, or the first error (the other CAs are published anyway).
+ */
+int		 crl_publish_due(struct ca *, unsigned int flags,
+		    const char *actor, const char *why);
+/*
+ * Publishes every CRL of every CA, due or not (crl_generate_all()), to
+ * dir (NULL: the [publish] dir), then the bundle: ca-admin init,
+ * crl publish, publish, and POST /api/v1/crl/publish. The first error.
+ */
+int		 crl_publish_all(struct ca *, const char *actor,
+		    const char *dir);
+/*
+ * Publishes the issuing CA's delta CRLs alone (every shard's), against
+ * the full CRLs the store holds, to dir (NULL: the [publish] dir): cheap
+ * where a full CRL of a million entries is not (ca-admin crl publish
+ * --delta). LY_ERR_STATE if a full CRL is missing; the first error.
+ */
+int		 crl_publish_deltas(struct ca *, const char *actor,
+		    const char *dir);
+
+/*
+ * For an issuing instance whose root is offline ([root] offline = yes):
+ * records the root CRL the root's ceremony signed (DER, untrusted, at
+ * most CRL_IMPORT_MAX bytes) as the root's current CRL, after checking
+ * that it is one full CRL, issued and signed by this instance's root,
+ * with a CRL number and a nextUpdate still ahead (LY_ERR_BAD_INPUT);
+ * LY_ERR_EXISTS if a CRL with that number or a higher one is there
+ * already. Audited "crl-publish" (detail "imported"). *infop (if not
+ * NULL) is its summary.
+ */
+#define CRL_IMPORT_MAX	(16 * 1024 * 1024)
+int		 crl_import_root(struct ca *, const unsigned char *der,
+		    size_t len, const char *actor, struct crl_info *infop);
 
 #endif /* LANYARD_CRL_H */

@@ -5,7 +5,8 @@
  * Error bodies are {"error": code, "detail": text}; the codes are stable:
  * bad_request, bad_csr, key_policy, token_invalid, token_used,
  * token_expired, unauthorized, forbidden, reissue_too_early, revoked,
- * rate_limited, hsm_unavailable, not_found, too_large, internal.
+ * rate_limited, hsm_unavailable, engine_unavailable, not_found,
+ * too_large, internal.
  */
 #include "config.h"
 
@@ -23,6 +24,13 @@
 int
 enroll_new(struct ca *ca, struct enroll **ep)
 {
+	return enroll_new_engine(ca, &enroll_local, ca, ep);
+}
+
+int
+enroll_new_engine(struct ca *ca, const struct enroll_engine *ops, void *arg,
+    struct enroll **ep)
+{
 	struct enroll *e;
 
 	const unsigned char *der;
@@ -34,6 +42,8 @@ enroll_new(struct ca *ca, struct enroll **ep)
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return LY_ERR_ALLOC;
 	e->ca = ca;
+	e->ops = ops;
+	e->arg = arg;
 	if (pthread_mutex_init(&e->lock, NULL) != 0) {
 		free(e);
 		return LY_ERR_INTERNAL;
@@ -131,11 +141,22 @@ enroll_json_reply(struct enroll_response *resp, int status, json_t *o)
 int
 enroll_json_reply_text(struct enroll_response *resp, int status, char *s)
 {
+	size_t n;
+	char *t;
+
 	if (s == NULL)
 		return LY_ERR_ALLOC;
+	/* A text answer ends with a newline, for curl and shell users. */
+	n = strlen(s);
+	if ((t = realloc(s, n + 2)) == NULL) {
+		free(s);
+		return LY_ERR_ALLOC;
+	}
+	t[n] = '\n';
+	t[n + 1] = '\0';
 	free(resp->body);
-	resp->body = (unsigned char *)s;
-	resp->len = strlen(s);
+	resp->body = (unsigned char *)t;
+	resp->len = n + 1;
 	resp->status = status;
 	resp->content_type = "application/json";
 	return LY_OK;
@@ -145,12 +166,19 @@ int
 enroll_error(struct enroll_response *resp, int status, const char *code,
     const char *fmt, ...)
 {
-	char detail[512];
+	char raw[2048], detail[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/*
+	 * Details echo what clients sent (jansson's error text, ids): made
+	 * valid UTF-8 and cut between characters, or json_pack() would
+	 * fail and the client get a 500. raw is larger than detail, so a
+	 * character vsnprintf cut is never reached.
+	 */
+	ly_utf8_clean(raw, detail, sizeof(detail));
 	resp->error_code = code;
 	if (status == 401 && resp->www_authenticate == NULL)
 		resp->www_authenticate = "Basic realm=\"lanyard\"";
@@ -210,6 +238,8 @@ enroll_ca_error(struct enroll_response *resp, int r)
 		return enroll_error(resp, 404, "not_found", "%s", d);
 	case LY_ERR_STATE:
 		return enroll_error(resp, 409, "conflict", "%s", d);
+	case LY_ERR_IDENTITY_DISABLED:
+		return enroll_error(resp, 403, "identity_disabled", "%s", d);
 	case LY_ERR_STORE_FULL:
 		/* Nothing was written; the operator must raise map_size. */
 		ly_log(LY_LOG_ERR, "enroll: %s", d);
@@ -219,6 +249,10 @@ enroll_ca_error(struct enroll_response *resp, int r)
 	case LY_ERR_HSM_PIN:
 		resp->retry_after = ENROLL_HSM_RETRY;
 		return enroll_error(resp, 503, "hsm_unavailable", "%s", d);
+	case LY_ERR_ENGINE:
+		/* The supervisor restarts the engine: ask again shortly. */
+		resp->retry_after = ENROLL_HSM_RETRY;
+		return enroll_error(resp, 503, "engine_unavailable", "%s", d);
 	case LY_ERR_LINT:
 		/*
 		 * The certificate we built broke a rule: our bug, not the

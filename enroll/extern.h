@@ -29,10 +29,15 @@ struct enroll_rl {
 
 struct enroll {
 	struct ca	*ca;
+	const struct enroll_engine *ops;	/* what signs or writes */
+	void		*arg;
 	char		*chain_json;	/* ["<issuing PEM>","<root PEM>"] */
 	pthread_mutex_t	 lock;		/* guards rl[] */
 	struct enroll_rl rl[ENROLL_RL_SLOTS];
 };
+
+/* local.c: the operations done with ca/ in this process (arg: the ca) */
+extern const struct enroll_engine enroll_local;
 
 /* enroll.c */
 int	 enroll_error(struct enroll_response *, int status, const char *code,
@@ -71,6 +76,13 @@ int	 est_handle(struct enroll *, const struct enroll_request *,
 int	 api_handle(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *);
 /* admin.c */
+/*
+ * enroll/admin_identity.c: /api/v1/identities/<rest>, rest "disabled" or
+ * "enabled"; the admin is checked already.
+ */
+int	 admin_identities(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *, const char *rest,
+	    const struct store_cert *admin, const char *actor);
 int	 admin_handle(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *);
 

@@ -2,9 +2,10 @@
  * hsm/hsm.c — the PKCS#11 module, logins, keys and signing.
  *
  * The module is used through the raw function list, from dlopen(): key
- * lookup and login here, key generation in keygen.c, and signing on a
- * pool of sessions per key (pool.c, whose OpenSSL provider hands
- * hsm_sign() an EVP_PKEY whose private operations go to the token).
+ * lookup and login here, tokens, objects and key generation in token.c,
+ * object.c and keygen.c, and signing on a pool of sessions per key
+ * (pool.c, whose OpenSSL provider in prov.c hands hsm_sign() an EVP_PKEY
+ * whose private operations go to the token).
  * pkcs11-helper is still initialised with the module (its hooks answer
  * if it ever logs in) but no longer signs: it keeps one session per
  * token, one signature at a time.

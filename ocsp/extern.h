@@ -3,14 +3,13 @@
  *
  * request.c parses untrusted request bytes (the only place that does);
  * response.c builds, signs and encodes responses and the stored form of a
- * pre-signed one; signer.c keeps the delegated signer (load, create,
- * rotate); responder.c answers requests, pre-signs and refreshes.
+ * pre-signed one; responder.c answers requests, pre-signs and refreshes.
+ * The delegated signer (its key, certificate and rotation) is ca/'s
+ * (struct ca_signers, ca/signer.c).
  */
 #ifndef LANYARD_OCSP_EXTERN_H
 #define LANYARD_OCSP_EXTERN_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -26,13 +25,6 @@
 #define OCSP_NONCE_MAX		32
 /* Hash algorithms a CertID may use: SHA-1 (RFC 5019) and SHA-2. */
 #define OCSP_NHASH		4
-/* The subject CN of the delegated signer's certificate. */
-#define OCSP_SIGNER_CN		"Lanyard OCSP Responder"
-/* Object labels of signer keys on the issuing CA's token: prefix + number. */
-#define OCSP_SIGNER_LABEL	"ocsp-signer-"
-#define OCSP_SIGNER_LABEL_MAX	32
-/* Who the audit log names for what the responder does. */
-#define OCSP_ACTOR		"ocsp"
 
 /* The issuing CA's name and key hashes (RFC 6960 4.1.1) under one hash. */
 struct ocsp_issuer_hash {
@@ -74,37 +66,6 @@ int	 ocsp_request_parse(const unsigned char *, size_t, unsigned int max,
 	    struct ocsp_request **reqp);
 void	 ocsp_request_free(struct ocsp_request *);
 
-/* ---- signer.c ----------------------------------------------------------- */
-
-/*
- * A delegated signer: the key on the issuing CA's token and its
- * certificate. Shared by every thread that signs with it; counted, so
- * that a rotation frees the old one only when the last user is done.
- */
-struct ocsp_signer {
-	atomic_uint	 refs;
-	struct hsm_key	*key;
-	X509		*cert;
-	struct ca_serial serial;
-	uint32_t	 gen;		/* the number in the key's label */
-	char		 label[OCSP_SIGNER_LABEL_MAX];
-	time_t		 not_after;
-	unsigned char	*rec;		/* the store record it was loaded from */
-	size_t		 reclen;
-};
-
-/*
- * Brings resp's signer in step with the store: loads the one recorded
- * there (another process may have rotated it), and creates a new one if
- * there is none, it is revoked, or it expires within [ocsp]
- * signer_rotate_before. On failure the signer in use, if any, stays.
- */
-struct ocsp_responder;
-int	 ocsp_signer_sync(struct ocsp_responder *);
-/* A counted reference to the current signer, or NULL; release with _put. */
-struct ocsp_signer *ocsp_signer_get(struct ocsp_responder *);
-void	 ocsp_signer_put(struct ocsp_signer *);
-
 /* ---- response.c --------------------------------------------------------- */
 
 /* The status of one certificate, as a SingleResponse states it. */
@@ -133,7 +94,26 @@ struct ocsp_signed {
  * is returned. LY_ERR_HSM if the token does not sign (or signs wrongly),
  * LY_ERR_STATE if the signer has expired.
  */
-int	 ocsp_response_sign(struct ocsp_signer *, OCSP_CERTID *const *ids,
+int	 ocsp_response_sign(struct ca_signer *, OCSP_CERTID *const *ids,
+	    const struct ocsp_status *, size_t n, OCSP_REQUEST *nonce_from,
+	    time_t now, long validity, struct ocsp_signed *);
+/*
+ * Who signs a response, for ocsp_response_sign_by(): the delegated
+ * signer (ocsp_response_sign()), or the root itself (ocsp/root.c).
+ * cert is the signer's certificate (borrowed), not_after its notAfter;
+ * sign signs obj through fn as ca_sign() does; bad reports a signature
+ * that does not verify (LY_ERR_HSM, logged and counted).
+ */
+struct ocsp_by {
+	X509		*cert;
+	time_t		 not_after;
+	int		(*sign)(void *arg, int (*fn)(void *, EVP_MD_CTX *),
+			    void *obj);
+	int		(*bad)(void *arg);
+	void		*arg;
+};
+/* ocsp_response_sign(), by any signer. */
+int	 ocsp_response_sign_by(const struct ocsp_by *, OCSP_CERTID *const *ids,
 	    const struct ocsp_status *, size_t n, OCSP_REQUEST *nonce_from,
 	    time_t now, long validity, struct ocsp_signed *);
 /* An unsuccessful OCSPResponse (malformedRequest, ...); OPENSSL_free. */
@@ -145,7 +125,9 @@ int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
  * parsing and no hashing:
  *	0   4  magic "LYO1"
  *	4   1  status: V_OCSP_CERTSTATUS_GOOD, _REVOKED or _UNKNOWN
- *	5   3  zero
+ *	5   1  signer: 0 the issuing CA's delegated signer, OCSP_STORED_ROOT
+ *	       the root (a response about a CA certificate, ocsp/root.c)
+ *	6   2  zero
  *	8   8  thisUpdate   (seconds since the epoch, big-endian)
  *	16  8  nextUpdate
  *	24  8  producedAt
@@ -153,8 +135,11 @@ int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
  *	64  -  the OCSPResponse, DER
  */
 #define OCSP_STORED_HDR		64
+#define OCSP_STORED_SIGNER	5	/* the offset of the signer byte */
+#define OCSP_STORED_ROOT	1
 struct ocsp_stored {
 	int		 status;
+	int		 by_root;	/* signed by the root (ocsp/root.c) */
 	time_t		 this_update;
 	time_t		 next_update;
 	time_t		 produced_at;
@@ -168,9 +153,6 @@ int	 ocsp_stored_encode(const struct ocsp_signed *, int status,
 /* Reads the header only. LY_ERR_BAD_INPUT if it is not ours. */
 int	 ocsp_stored_parse(const void *val, size_t len, struct ocsp_stored *);
 
-/* An ASN.1 time as seconds since the epoch. */
-int	 ocsp_asn1_time(const ASN1_TIME *, time_t *);
-
 /* ---- responder.c -------------------------------------------------------- */
 
 struct ocsp_responder {
@@ -178,9 +160,11 @@ struct ocsp_responder {
 	const struct conf	*conf;
 	X509			*issuer;	/* borrowed from ca */
 	struct ocsp_issuer_hash	 hash[OCSP_NHASH];
-	pthread_mutex_t		 lock;		/* guards signer */
-	struct ocsp_signer	*signer;	/* NULL: stored responses only */
-	pthread_mutex_t		 sync;		/* one ocsp_signer_sync() at a time */
+	/* The root's: requests about CA certificates (ocsp/root.c). */
+	struct ocsp_issuer_hash	 root_hash[OCSP_NHASH];
+	struct ca_signers	*signers;	/* the delegated signer (ca/) */
+	ocsp_remote_fn		 remote;	/* signs what the store lacks */
+	void			*remote_arg;
 };
 
 #endif /* LANYARD_OCSP_EXTERN_H */

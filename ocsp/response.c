@@ -3,7 +3,7 @@
  * RFC 5019 2.2), and the stored form of a pre-signed one.
  *
  * The response is linted (ca_lint_ocsp()) and then signed by the token
- * through hsm_sign() with OCSP_basic_sign_ctx(); what it returns is
+ * through ca_signer_sign() with OCSP_basic_sign_ctx(); what it returns is
  * verified with the signer's certificate before it goes out, as ca/ does
  * for certificates: neither a bug of ours nor a faulty HSM must get a bad
  * response to a relying party.
@@ -18,24 +18,12 @@
 #include <openssl/ocsp.h>
 #include <openssl/sha.h>
 
-#include "hsm/hsm.h"
 #include "ocsp/extern.h"
 #include "util/util.h"
 
 static const unsigned char stored_magic[4] = { 'L', 'Y', 'O', '1' };
 
-int
-ocsp_asn1_time(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return ly_fail(LY_ERR_INTERNAL, "unreadable ASN.1 time");
-	*out = timegm(&tm);
-	return LY_OK;
-}
-
-/* What hsm_sign() calls, maybe twice (it retries after reopening a session). */
+/* What ca_signer_sign() calls, maybe twice (it retries after reopening a session). */
 struct sign_args {
 	OCSP_BASICRESP	*bs;
 	X509		*cert;
@@ -97,8 +85,37 @@ singles_add(OCSP_BASICRESP *bs, OCSP_CERTID *const *ids,
 	return ok;
 }
 
+/* ocsp_by of the delegated signer. */
+static int
+signer_sign(void *arg, int (*fn)(void *, EVP_MD_CTX *), void *obj)
+{
+	return ca_signer_sign(arg, fn, obj);
+}
+
+static int
+signer_bad(void *arg)
+{
+	return ca_signer_bad(arg);
+}
+
 int
-ocsp_response_sign(struct ocsp_signer *s, OCSP_CERTID *const *ids,
+ocsp_response_sign(struct ca_signer *s, OCSP_CERTID *const *ids,
+    const struct ocsp_status *st, size_t n, OCSP_REQUEST *nonce_from,
+    time_t now, long validity, struct ocsp_signed *out)
+{
+	struct ocsp_by by;
+
+	by.cert = ca_signer_cert(s);
+	by.not_after = ca_signer_not_after(s);
+	by.sign = signer_sign;
+	by.bad = signer_bad;
+	by.arg = s;
+	return ocsp_response_sign_by(&by, ids, st, n, nonce_from, now,
+	    validity, out);
+}
+
+int
+ocsp_response_sign_by(const struct ocsp_by *s, OCSP_CERTID *const *ids,
     const struct ocsp_status *st, size_t n, OCSP_REQUEST *nonce_from,
     time_t now, long validity, struct ocsp_signed *out)
 {
@@ -129,20 +146,18 @@ ocsp_response_sign(struct ocsp_signer *s, OCSP_CERTID *const *ids,
 	}
 	/*
 	 * Everything but the responder ID, which OCSP_basic_sign_ctx() sets
-	 * from s->cert as it signs, is final here: lint it before the token
+	 * from the signer's certificate as it signs, is final here: lint it before the token
 	 * signs it.
 	 */
 	if ((r = ca_lint_ocsp(bs, s->cert)) != LY_OK)
 		goto out;
 	a.bs = bs;
 	a.cert = s->cert;
-	if ((r = hsm_sign(s->key, sign_cb, &a)) != LY_OK)
+	if ((r = s->sign(s->arg, sign_cb, &a)) != LY_OK)
 		goto out;
 	if (!signature_check(bs, s->cert)) {
 		ly_log_crypto("ocsp_response_sign");
-		r = hsm_bad_signature("the HSM returned an OCSP response "
-		    "signature that does not verify with the key of signer %s",
-		    s->label);
+		r = s->bad(s->arg);
 		goto out;
 	}
 	r = LY_ERR_INTERNAL;
@@ -239,6 +254,7 @@ ocsp_stored_parse(const void *val, size_t len, struct ocsp_stored *st)
 		return ly_fail(LY_ERR_BAD_INPUT, "stored OCSP response: "
 		    "unknown format");
 	st->status = v[4];
+	st->by_root = v[OCSP_STORED_SIGNER] == OCSP_STORED_ROOT;
 	st->this_update = (time_t)get64(v + 8);
 	st->next_update = (time_t)get64(v + 16);
 	st->produced_at = (time_t)get64(v + 24);

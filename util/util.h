@@ -42,7 +42,9 @@
 #define LY_ERR_BAD_INPUT	-21	/* malformed input other than a CSR */
 #define LY_ERR_LINT		-22	/* to-be-signed object fails a rule */
 #define LY_ERR_TOKEN		-23	/* enrollment token unknown, used, expired, revoked */
-#define LY_ERR_MAX		 23
+#define LY_ERR_IDENTITY_DISABLED -24	/* an admin disabled the identity */
+#define LY_ERR_ENGINE		-25	/* ca-server's engine process unavailable */
+#define LY_ERR_MAX		 25
 
 /* Human text for an error code; never NULL. */
 const char	*ly_strerror(int);
@@ -116,6 +118,16 @@ char		*ly_hex_encode(const unsigned char *, size_t);
  * a negative error.
  */
 int		 ly_hex_decode(const char *, unsigned char *out, size_t max);
+
+/*
+ * Copies in into out (outlen bytes, at least 1) as valid UTF-8, for text
+ * a JSON encoder must take (jansson refuses invalid UTF-8): well-formed
+ * characters (RFC 3629: no overlong form, no surrogate, none above
+ * U+10FFFF) as they are, every other byte as the four characters "\xHH".
+ * Stops before a character or escape that would not fit, so the text is
+ * cut only between characters. Returns out, always NUL-terminated.
+ */
+char		*ly_utf8_clean(const char *in, char *out, size_t outlen);
 
 /* Formats t as RFC 3339 UTC ("2026-11-23T18:58:00Z") into buf[21]. */
 void		 ly_time_fmt(time_t t, char buf[21]);

@@ -58,9 +58,12 @@ struct web {
 	struct MHD_Daemon	*d;
 	unsigned int		 port;
 	char			 url[128];	/* for the log */
+	/* MHD's messages are logged under url:log_port (MHD's threads read it). */
+	atomic_uint		 log_port;
 	size_t			 max_body;
 	unsigned int		 timeout;
 	int			 tls;		/* the HTTPS listener */
+	int			 fd;		/* the caller's socket, or -1 */
 	/* MHD reads these at start; kept for the daemon's life anyway. */
 	char			*key_pem, *cert_pem, *trust_pem;
 	size_t			 key_len;
@@ -88,6 +91,7 @@ struct web_req {
 	size_t			 bytes;
 	int			 head;
 	int			 takes_body;	/* POST /ocsp, POST to enroll/ */
+	int			 close;		/* answer with Connection: close */
 	unsigned char		*body;
 	size_t			 bodylen, bodycap;
 };
@@ -219,6 +223,9 @@ web_queue(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 
 	if (resp == NULL)
 		return MHD_NO;
+	if (rq->close)
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	if ((ret = MHD_queue_response(c, status, resp)) == MHD_YES) {
 		rq->status = status;
 		rq->bytes = status == MHD_HTTP_NOT_MODIFIED || rq->head ? 0 : len;
@@ -233,10 +240,12 @@ web_error(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 {
 	struct MHD_Response *resp;
 	json_t *o;
-	char *text = NULL;
+	char *text = NULL, *t, clean[1024];
 	size_t len;
 
-	if ((o = json_pack("{s:s,s:s}", "error", code, "detail", detail)) ==
+	/* jansson takes only valid UTF-8; a detail may echo a client. */
+	ly_utf8_clean(detail, clean, sizeof(clean));
+	if ((o = json_pack("{s:s,s:s}", "error", code, "detail", clean)) ==
 	    NULL || (text = json_dumps(o, JSON_COMPACT |
 	    JSON_PRESERVE_ORDER)) == NULL) {
 		json_decref(o);
@@ -244,6 +253,14 @@ web_error(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 	}
 	json_decref(o);
 	len = strlen(text);
+	/* Ends with a newline, as every JSON answer (enroll/ too). */
+	if ((t = realloc(text, len + 2)) == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	text = t;
+	text[len++] = '\n';
+	text[len] = '\0';
 	if ((resp = MHD_create_response_from_buffer(len, text,
 	    MHD_RESPMEM_MUST_FREE)) == NULL) {
 		free(text);
@@ -259,13 +276,43 @@ web_error(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 
 /* ---- MHD callbacks ---------------------------------------------------------- */
 
+/*
+ * Text for the log as it is, but control characters (and the backslash
+ * that starts their escape) as \xHH: a line cannot be split or forged,
+ * and MHD's messages stay readable. At most outlen - 1 bytes, cut before
+ * an escape that would not fit.
+ */
+static char *
+log_text_escape(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+	unsigned char ch;
+
+	for (; *in != '\0'; in++) {
+		ch = (unsigned char)*in;
+		if (ch >= 0x20 && ch != 0x7f && ch != '\\') {
+			if (o + 1 >= outlen)
+				break;
+			out[o++] = (char)ch;
+		} else {
+			if (o + 4 >= outlen)
+				break;
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
+			    ch);
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* MHD's messages, under the listener they are about (cls is its web). */
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+	struct web *w = cls;
 	char buf[512], esc[4 * sizeof(buf) + 4];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	/* MHD has no counter of its own for this; its message is the signal. */
 	if (strncmp(buf, "Server reached connection limit", 31) == 0)
@@ -274,8 +321,8 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
 	/* Messages may quote what a client sent. */
-	ly_log(LY_LOG_WARN, "http: %s",
-	    web_log_escape(buf, sizeof(buf), esc, sizeof(esc)));
+	ly_log(LY_LOG_WARN, "%s:%u: %s", w->url, atomic_load(&w->log_port),
+	    log_text_escape(buf, esc, sizeof(esc)));
 }
 
 /* Leaves the path as it was sent: routes.c decodes what it takes. */
@@ -414,8 +461,9 @@ mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
 	struct web_req *rq = *con_cls;
 	size_t ncap;
 	unsigned char *nb;
+	unsigned int status;
+	const char *why;
 
-	(void)version;
 	if (rq == NULL) {
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
 			return MHD_NO;
@@ -426,6 +474,15 @@ mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
 		rq->ep = WEB_EP_OTHER;
 		*con_cls = rq;
 		atomic_fetch_add(&w->inflight, 1);
+		/* A head two parsers could read differently ends here. */
+		if (web_framing_check(c, method, url, version, &status,
+		    &why) != 0) {
+			rq->close = 1;
+			return web_error(c, rq, status, status ==
+			    MHD_HTTP_NOT_IMPLEMENTED ? "not_implemented" :
+			    status == MHD_HTTP_BAD_REQUEST ? "bad_request" :
+			    "too_large", why, NULL);
+		}
 		return first_call(w, c, rq, url, method);
 	}
 	if (rq->status != 0)
@@ -511,6 +568,7 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 {
 	const union MHD_DaemonInfo *di;
 	struct sockaddr_storage ss;
+	struct MHD_OptionItem addr[2];
 	socklen_t slen;
 	unsigned int flags;
 	int r;
@@ -518,10 +576,21 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	if ((r = listen_parse(listen, w->tls ? "https" : "http", &ss, &slen,
 	    w->url, sizeof(w->url))) != LY_OK)
 		return r;
+	/* Until MHD has bound: the port asked for. */
+	atomic_store(&w->log_port, ss.ss_family == AF_INET6 ?
+	    ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port) :
+	    ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port));
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	if (ss.ss_family == AF_INET6)
+	if (ss.ss_family == AF_INET6 && w->fd == -1)
 		flags |= MHD_USE_DUAL_STACK;
+	/* The address to bind, or the socket the caller bound (web_start_fd). */
+	memset(addr, 0, sizeof(addr));
+	addr[0].option = w->fd != -1 ? MHD_OPTION_LISTEN_SOCKET :
+	    MHD_OPTION_SOCK_ADDR;
+	addr[0].value = w->fd;
+	addr[0].ptr_value = w->fd != -1 ? NULL : &ss;
+	addr[1].option = MHD_OPTION_END;
 	if (w->tls)
 		flags |= MHD_USE_TLS;
 	/*
@@ -529,9 +598,14 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	 * TLS options are last, ended early by MHD_OPTION_END for HTTP.
 	 */
 	errno = 0;
-	w->d = MHD_start_daemon(flags, 0, NULL, NULL, mhd_handler, w,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
+	/*
+	 * The address is SOCK_ADDR's (or the caller's socket); the port
+	 * argument names it in messages.
+	 */
+	w->d = MHD_start_daemon(flags, (uint16_t)atomic_load(&w->log_port),
+	    NULL, NULL, mhd_handler, w,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
+	    MHD_OPTION_ARRAY, addr,
 	    MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned int)(conf->threads > 0 ? conf->threads : 1),
 	    MHD_OPTION_CONNECTION_LIMIT, conf->max_connections,
@@ -540,10 +614,13 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    conf->max_header + (size_t)WEB_POOL_SLACK,
 	    MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape, NULL,
+	    /* 1: no HTTP/1.1 request without Host, no space in a URI. */
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_NOTIFY_COMPLETED, mhd_completed, w,
 	    w->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, w->key_pem,
 	    MHD_OPTION_HTTPS_MEM_CERT, w->cert_pem,
 	    MHD_OPTION_HTTPS_MEM_TRUST, w->trust_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, conf->tls_priority,
 	    MHD_OPTION_END);
 	if (w->d == NULL)
 		return ly_fail(LY_ERR_IO, "cannot listen on %s: %s", listen,
@@ -553,6 +630,7 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 		return ly_fail(LY_ERR_INTERNAL, "cannot learn the port of %s",
 		    listen);
 	w->port = di->port;
+	atomic_store(&w->log_port, w->port);
 	ly_log(LY_LOG_INFO, "listening on %s:%u", w->url, w->port);
 	return LY_OK;
 }
@@ -570,6 +648,8 @@ web_new(struct ca *ca, struct ocsp_responder *responder,
 	pthread_cond_init(&w->cond, NULL);
 	pthread_mutex_init(&w->hsm_lock, NULL);
 	atomic_init(&w->inflight, 0);
+	w->fd = -1;
+	atomic_init(&w->log_port, 0);
 	w->inst.ca = ca;
 	w->inst.responder = responder;
 	w->inst.enroll = enroll;
@@ -587,11 +667,19 @@ int
 web_start(struct ca *ca, struct ocsp_responder *responder, const char *listen,
     struct web **wp)
 {
+	return web_start_fd(ca, responder, -1, listen, wp);
+}
+
+int
+web_start_fd(struct ca *ca, struct ocsp_responder *responder, int fd,
+    const char *listen, struct web **wp)
+{
 	struct web *w;
 	int r;
 
 	if ((w = web_new(ca, responder, NULL)) == NULL)
 		return LY_ERR_ALLOC;
+	w->fd = fd;
 	if ((r = daemon_start(w, ca_conf(ca), listen != NULL ? listen :
 	    ca_conf(ca)->http_listen)) != LY_OK) {
 		web_stop(w);
@@ -606,6 +694,14 @@ web_start_https(struct ca *ca, struct ocsp_responder *responder,
     struct enroll *enroll, const char *dir, const char *listen,
     struct web **wp)
 {
+	return web_start_https_fd(ca, responder, enroll, dir, -1, listen, wp);
+}
+
+int
+web_start_https_fd(struct ca *ca, struct ocsp_responder *responder,
+    struct enroll *enroll, const char *dir, int fd, const char *listen,
+    struct web **wp)
+{
 	struct web *w;
 	char *keyp = NULL, *crtp = NULL;
 	size_t len;
@@ -614,12 +710,14 @@ web_start_https(struct ca *ca, struct ocsp_responder *responder,
 	if ((w = web_new(ca, responder, enroll)) == NULL)
 		return LY_ERR_ALLOC;
 	w->tls = 1;
+	w->fd = fd;
 	if ((r = ca_tls_paths(dir, &keyp, &crtp)) != LY_OK ||
 	    (r = ly_file_read(keyp, 64 * 1024, (unsigned char **)&w->key_pem,
 	    &w->key_len)) != LY_OK ||
 	    (r = ly_file_read(crtp, 64 * 1024, (unsigned char **)&w->cert_pem,
 	    &len)) != LY_OK ||
-	    (r = ca_trust_pem(ca, &w->trust_pem)) != LY_OK)
+	    (r = ca_trust_pem(ca, &w->trust_pem)) != LY_OK ||
+	    (r = web_tls_priority_check(ca_conf(ca)->tls_priority)) != LY_OK)
 		goto out;
 	r = daemon_start(w, ca_conf(ca), listen != NULL ? listen :
 	    ca_conf(ca)->https_listen);
@@ -656,7 +754,8 @@ web_stop(struct web *w)
 		    atomic_load(&w->inflight) > 0; i++)
 			nanosleep(&tick, NULL);
 		MHD_stop_daemon(w->d);
-		if (fd != MHD_INVALID_SOCKET)
+		/* A socket of the caller's stays open for the next start. */
+		if (fd != MHD_INVALID_SOCKET && w->fd == -1)
 			close(fd);
 	}
 	web_crlcache_free(w->crls);

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,12 +19,14 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
 #include "ca/store.h"
+#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "tests/unit/fixture.h"
 #include "util/util.h"
@@ -394,6 +398,59 @@ test_delta(void **state)
 	X509_CRL_free(crl);
 }
 
+/*
+ * RFC 5280 5.2.4 within one second: revoke A, a full CRL (base N),
+ * revoke B, a delta: the delta names base N and lists B only -- A is in
+ * its base, even though it was revoked within the overlap that covers
+ * revocations in flight. The next full CRL lists both, and a delta of
+ * it lists neither until something else is revoked.
+ */
+static void
+test_delta_since_base(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_serial s[3];
+	struct crl_id full = cid(CA_ISSUING, -1, 0);
+	struct crl_id delta = cid(CA_ISSUING, -1, 1);
+	struct crl_info fi, di;
+	X509_CRL *crl;
+	int i, crit;
+
+	for (i = 0; i < 3; i++)
+		issue(f, i, &s[i]);
+	assert_int_equal(ca_revoke(f->ca, &s[0], 1, 0, "test"), LY_OK);
+	assert_int_equal(crl_generate(f->ca, &full, "test", &fi), LY_OK);
+	assert_int_equal(fi.entries, 1);
+	assert_int_equal(ca_revoke(f->ca, &s[1], 4, 0, "test"), LY_OK);
+	assert_int_equal(crl_generate(f->ca, &delta, "test", &di), LY_OK);
+	assert_int_equal(di.base, fi.number);
+	assert_int_equal(di.entries, 1);
+	crl = load(f, delta, NULL);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+	assert_non_null(find(crl, &s[1]));
+	assert_null(find(crl, &s[0]));
+	assert_int_equal(int_ext(crl, NID_delta_crl, &crit), fi.number);
+	assert_int_equal(crit, 1);
+	X509_CRL_free(crl);
+
+	/* A third revocation: the delta grows by it, still not by A. */
+	assert_int_equal(ca_revoke(f->ca, &s[2], 0, 0, "test"), LY_OK);
+	assert_int_equal(crl_generate(f->ca, &delta, "test", &di), LY_OK);
+	assert_int_equal(di.entries, 2);
+	crl = load(f, delta, NULL);
+	assert_null(find(crl, &s[0]));
+	assert_non_null(find(crl, &s[1]));
+	assert_non_null(find(crl, &s[2]));
+	X509_CRL_free(crl);
+
+	/* A new base holds all three; its delta is empty. */
+	assert_int_equal(crl_generate(f->ca, &full, "test", &fi), LY_OK);
+	assert_int_equal(fi.entries, 3);
+	assert_int_equal(crl_generate(f->ca, &delta, "test", &di), LY_OK);
+	assert_int_equal(di.base, fi.number);
+	assert_int_equal(di.entries, 0);
+}
+
 static int
 find_issuing_ca(const struct store_cert *c, void *arg)
 {
@@ -564,7 +621,154 @@ test_generate_all(void **state)
 	assert_int_equal(crl_generate_all(f->ca, "test", dir), LY_ERR_IO);
 }
 
+/*
+ * crl_publish_due() makes only what is due: everything at first, then
+ * nothing; a revocation made meanwhile (no server watching) makes the
+ * issuing CA's CRLs due with CRL_PUBLISH_MISSING alone, and the root's
+ * CRL does not move for it.
+ */
+static void
+test_publish_due(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_info root0, iss0, root1, iss1;
+	struct ca_serial s;
+	X509_CRL *crl;
+
+	issue(f, 1, &s);
+	assert_int_equal(crl_due_cas(f->ca, 0), 1u << CA_ROOT |
+	    1u << CA_ISSUING);
+	assert_int_equal(crl_publish_due(f->ca, 0, "test", "test"), 1);
+	assert_int_equal(crl_due_cas(f->ca, CRL_PUBLISH_MISSING), 0);
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_MISSING, "test",
+	    "test"), 0);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root0));
+	X509_CRL_free(load(f, cid(CA_ISSUING, -1, 0), &iss0));
+	assert_int_equal(iss0.revocations, 0);
+
+	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
+	assert_int_equal(crl_due_cas(f->ca, 0), 0);
+	assert_int_equal(crl_due_cas(f->ca, CRL_PUBLISH_MISSING),
+	    1u << CA_ISSUING);
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_MISSING, "test",
+	    "test"), 1);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root1));
+	crl = load(f, cid(CA_ISSUING, -1, 0), &iss1);
+	assert_non_null(find(crl, &s));
+	X509_CRL_free(crl);
+	assert_true(root1.number == root0.number);
+	assert_true(iss1.number > iss0.number);
+	assert_int_equal(iss1.revocations, 1);
+	assert_int_equal(crl_due_cas(f->ca, CRL_PUBLISH_MISSING), 0);
+	/* CRL_PUBLISH_REVOKED: the issuing CA's, due or not. */
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
+	    "test"), 1);
+	X509_CRL_free(load(f, cid(CA_ISSUING, -1, 0), &iss0));
+	assert_true(iss0.number > iss1.number);
+}
+
+/*
+ * [root] offline = yes: the root key is refused before the HSM is asked,
+ * the root's CRL is never due nor signed (the one the last ceremony
+ * made stays), the issuing CA goes on as before.
+ */
+static void
+test_root_offline(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_info root0, root1;
+	struct hsm_key *k;
+	char path[512];
+	FILE *fp;
+
+	assert_int_equal(crl_generate_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root0));
+	ca_close(f->ca);
+	f->ca = NULL;
+	snprintf(path, sizeof(path), "%s/ca.conf", f->dir);
+	assert_non_null(fp = fopen(path, "a"));
+	fputs("\n[root]\noffline = yes\n", fp);
+	fclose(fp);
+	assert_int_equal(ca_open(f->dir, 0, &f->ca), LY_OK);
+	assert_true(ca_root_offline(f->ca));
+	assert_int_equal(ca_key(f->ca, CA_ROOT, &k), LY_ERR_STATE);
+	assert_non_null(strstr(ly_errdetail(), "offline"));
+	assert_int_equal(ca_key(f->ca, CA_ISSUING, &k), LY_OK);
+	/* Past every nextUpdate: only the issuing CA's CRLs are due. */
+	ly_clock_set(T0 + 40 * 86400);
+	assert_int_equal(crl_due_cas(f->ca, 0), 1u << CA_ISSUING);
+	assert_int_equal(crl_generate_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root1));
+	assert_true(root1.number == root0.number);
+	/* A quarter of 30 days, but at least 7. */
+	assert_int_equal(ca_root_renew_before(f->ca, 30 * 86400), 30 * 86400 / 4);
+	assert_int_equal(ca_root_renew_before(f->ca, 86400), 7 * 86400);
+}
+
 /* Four partitions of the issuing CA's CRL, each with its critical IDP. */
+/* How many CRLs dir/crl-bundle.pem holds, each with a critical IDP or not. */
+static int
+bundle_count_idp(const char *dir, int *idpp)
+{
+	char path[160];
+	FILE *fp;
+	X509_CRL *crl;
+	ISSUING_DIST_POINT *idp;
+	int n = 0, crit;
+
+	*idpp = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, CRL_BUNDLE_NAME);
+	assert_non_null(fp = fopen(path, "r"));
+	while ((crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL)) != NULL) {
+		if ((idp = X509_CRL_get_ext_d2i(crl,
+		    NID_issuing_distribution_point, &crit, NULL)) != NULL &&
+		    crit)
+			(*idpp)++;
+		ISSUING_DIST_POINT_free(idp);
+		n++;
+		X509_CRL_free(crl);
+	}
+	fclose(fp);
+	return n;
+}
+
+static int
+bundle_count(const char *dir)
+{
+	int idp, n = bundle_count_idp(dir, &idp);
+
+	assert_int_equal(idp, 0);
+	return n;
+}
+
+/* bundle_shards = yes: the shards go into the bundle, as the operator asked. */
+static void
+test_bundle_shards(void **state)
+{
+	static const char *edits[] = { "shards = 1", "shards = 3",
+	    "bundle_shards = no", "bundle_shards = yes", NULL };
+	struct fixture *f;
+	struct crl_id id;
+	char dir[128];
+	int idp;
+
+	(void)state;
+	assert_non_null(f = fixture_new(CONF_KEY_EC_P256, edits));
+	assert_int_equal(ca_conf(f->ca)->crl_bundle_shards, 1);
+	snprintf(dir, sizeof(dir), "%s/out", f->base);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(crl_generate_all(f->ca, "test", dir), LY_OK);
+	assert_int_equal(crl_write_bundle(f->ca, dir), LY_OK);
+	assert_int_equal(bundle_count_idp(dir, &idp), 4);
+	assert_int_equal(idp, 3);
+	/* No CRL of the whole scope then. */
+	assert_int_equal(crl_name_parse(f->ca, "issuing", &id),
+	    LY_ERR_NOT_FOUND);
+	id = cid(CA_ISSUING, -1, 0);
+	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_ERR_ARG);
+	fixture_free(f);
+}
+
 static void
 test_shards(void **state)
 {
@@ -626,6 +830,22 @@ test_shards(void **state)
 	assert_int_equal(X509_CRL_get_ext_by_NID(crl,
 	    NID_issuing_distribution_point, -1), -1);
 	X509_CRL_free(crl);
+	/*
+	 * The whole scope's full CRL, for the bundle (bundle_shards = no,
+	 * the default): every revoked leaf, no IDP, no delta pointer.
+	 */
+	crl = load_file(dir, "issuing", ca_cert(f->ca, CA_ISSUING));
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 12);
+	assert_int_equal(X509_CRL_get_ext_by_NID(crl,
+	    NID_issuing_distribution_point, -1), -1);
+	assert_int_equal(X509_CRL_get_ext_by_NID(crl, NID_freshest_crl, -1),
+	    -1);
+	X509_CRL_free(crl);
+	assert_int_equal(crl_write_bundle(f->ca, dir), LY_OK);
+	assert_int_equal(bundle_count(dir), 2);
+	assert_int_equal(crl_name_parse(f->ca, "issuing", &id), LY_OK);
+	assert_int_equal(id.shard, -1);
+	assert_int_equal(id.delta, 0);
 
 	/* Names of a partitioned CA. */
 	assert_int_equal(crl_name_parse(f->ca, "issuing-3-delta", &id), LY_OK);
@@ -638,7 +858,7 @@ test_shards(void **state)
 	assert_int_equal(id.shard, -1);
 	{
 		static const char *bad[] = {
-			"issuing", "issuing-delta", "issuing-4", "issuing-00",
+			"issuing-delta", "issuing-4", "issuing-00",
 			"issuing-01", "issuing--1", "issuing-+1", "issuing- 1",
 			"issuing-1-", "issuing-1-delta-delta", "issuing-10",
 			"issuing-99999999999999999999", "root-0", NULL
@@ -680,12 +900,233 @@ test_rsa_pss(void **state)
 	fixture_free(f);
 }
 
+/* The stored CRL's number, its DER copied into *derp (if not NULL). */
+static uint64_t
+stored(struct fixture *f, struct crl_id id, unsigned char **derp,
+    size_t *lenp)
+{
+	struct store_txn *txn;
+	struct crl_info info;
+	const unsigned char *der;
+	size_t len;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(crl_get(txn, f->ca, &id, &der, &len, &info), LY_OK);
+	if (derp != NULL) {
+		assert_non_null(*derp = malloc(len));
+		memcpy(*derp, der, len);
+		*lenp = len;
+	}
+	store_txn_abort(txn);
+	return info.number;
+}
+
+static uint64_t
+audit_count(struct fixture *f)
+{
+	struct store_txn *txn;
+	uint64_t n;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_audit_verify(txn, &n), LY_OK);
+	store_txn_abort(txn);
+	return n;
+}
+
+/*
+ * Storing a CRL whose number is not higher than the stored one changes
+ * nothing (overlapping generations): for the full and delta CRLs of the
+ * issuing CA and the root's, and for a CRL recorded before its number was
+ * kept beside it (read from its DER).
+ */
+static void
+test_monotonic(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { int slot, delta; const char *key; } c[] = {
+		{ CA_ISSUING, 0, "crl/issuing" },
+		{ CA_ISSUING, 1, "crl/issuing-delta" },
+		{ CA_ROOT, 0, "crl/root" },
+	};
+	struct store_txn *txn;
+	struct crl_id id;
+	const void *v;
+	unsigned char *old, *cur, *p, info[64];
+	size_t i, oldlen, curlen, ilen, len;
+	uint64_t n1, n2, na;
+	int st;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		id = cid(c[i].slot, -1, 0);
+		if (c[i].delta)
+			assert_int_equal(crl_generate(f->ca, &id, "test", NULL),
+			    LY_OK);
+		id.delta = c[i].delta;
+		assert_int_equal(crl_generate(f->ca, &id, "test", NULL),
+		    LY_OK);
+		n1 = stored(f, id, &old, &oldlen);
+		assert_int_equal(crl_generate(f->ca, &id, "test", NULL),
+		    LY_OK);
+		n2 = stored(f, id, &cur, &curlen);
+		assert_true(n2 > n1);
+		/* The summary as stored, to record a valid one again. */
+		assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn),
+		    LY_OK);
+		snprintf((char *)info, sizeof(info), "%s/info", c[i].key);
+		assert_int_equal(store_meta_get(txn, (char *)info, &v, &ilen),
+		    LY_OK);
+		assert_true(ilen <= sizeof(info));
+		memcpy(info, v, ilen);
+		store_txn_abort(txn);
+
+		/* Older, then equal: no-ops, not errors, and not audited. */
+		na = audit_count(f);
+		st = -1;
+		assert_int_equal(ca_crl_record(f->ca, c[i].key, n1, old, oldlen,
+		    info, ilen, "test", NULL, &st), LY_OK);
+		assert_int_equal(st, 0);
+		assert_int_equal(ca_crl_record(f->ca, c[i].key, n2, old, oldlen,
+		    info, ilen, "test", NULL, &st), LY_OK);
+		assert_int_equal(st, 0);
+		assert_int_equal(audit_count(f), na);
+		assert_int_equal(stored(f, id, &p, &len), n2);
+		assert_int_equal(len, curlen);
+		assert_memory_equal(p, cur, len);
+		free(p);
+		/* Higher: recorded, audited. */
+		assert_int_equal(ca_crl_record(f->ca, c[i].key, n2 + 1, cur,
+		    curlen, info, ilen, "test", NULL, &st), LY_OK);
+		assert_int_equal(st, 1);
+		assert_int_equal(audit_count(f), na + 1);
+		/* Number 0 is no CRL number. */
+		assert_int_equal(ca_crl_record(f->ca, c[i].key, 0, cur, curlen,
+		    info, ilen, "test", NULL, &st), LY_ERR_ARG);
+		free(old);
+		free(cur);
+	}
+
+	/* A CRL stored without its number: the number comes from the DER. */
+	id = cid(CA_ISSUING, -1, 0);
+	n2 = stored(f, id, &cur, &curlen);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 1, &txn), LY_OK);
+	assert_int_equal(store_meta_put(txn, "crl/legacy", cur, curlen),
+	    LY_OK);
+	assert_int_equal(store_txn_commit(txn), LY_OK);
+	assert_int_equal(ca_crl_record(f->ca, "crl/legacy", n2, cur, curlen,
+	    "x", 1, "test", NULL, &st), LY_OK);
+	assert_int_equal(st, 0);
+	assert_int_equal(ca_crl_record(f->ca, "crl/legacy", n2 + 1, cur,
+	    curlen, "x", 1, "test", NULL, &st), LY_OK);
+	assert_int_equal(st, 1);
+	free(cur);
+}
+
+struct gen_arg {
+	struct fixture	*f;
+	int		 delta;
+	int		 fails;
+};
+
+static void *
+gen_thread(void *arg)
+{
+	struct gen_arg *g = arg;
+	struct crl_id id = cid(CA_ISSUING, -1, g->delta);
+	int i;
+
+	for (i = 0; i < 15; i++)
+		if (crl_generate(g->f->ca, &id, "test", NULL) != LY_OK)
+			g->fails++;
+	return NULL;
+}
+
+/* The CRL numbers recorded, in the order of the audit log. */
+struct order {
+	uint64_t	last[2];	/* full, delta */
+	int		back;
+	int		seen;
+};
+
+static int
+order_cb(const struct store_audit_entry *e, void *arg)
+{
+	struct order *o = arg;
+	json_t *j;
+	json_int_t n;
+	int d;
+
+	if (strcmp(e->action, "crl-publish") != 0)
+		return 0;
+	assert_non_null(j = json_loads(e->detail, 0, NULL));
+	assert_int_equal(json_unpack(j, "{s:I, s:b}", "number", &n, "delta",
+	    &d), 0);
+	json_decref(j);
+	if ((uint64_t)n <= o->last[d])
+		o->back++;
+	o->last[d] = (uint64_t)n;
+	o->seen++;
+	return 0;
+}
+
+/*
+ * Overlapping generations in threads: what a reader sees only grows, and
+ * the log of what was recorded shows every number higher than the one
+ * recorded before it.
+ */
+static void
+test_monotonic_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_id id = cid(CA_ISSUING, -1, 0);
+	struct store_txn *txn;
+	struct order o;
+	struct gen_arg g[3];
+	pthread_t t[3];
+	uint64_t n, full = 0, delta = 0;
+	int i, back = 0, running = 3, joined[3] = { 0, 0, 0 };
+
+	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_OK);
+	id.delta = 1;
+	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_OK);
+	for (i = 0; i < 3; i++) {
+		g[i].f = f;
+		g[i].delta = i == 2;
+		g[i].fails = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, gen_thread, &g[i]),
+		    0);
+	}
+	while (running > 0) {
+		for (i = 0; i < 3; i++)
+			if (!joined[i] && pthread_tryjoin_np(t[i], NULL) == 0) {
+				joined[i] = 1;
+				running--;
+			}
+		if ((n = stored(f, cid(CA_ISSUING, -1, 0), NULL, NULL)) < full)
+			back++;
+		full = n;
+		if ((n = stored(f, cid(CA_ISSUING, -1, 1), NULL, NULL)) < delta)
+			back++;
+		delta = n;
+	}
+	for (i = 0; i < 3; i++)
+		assert_int_equal(g[i].fails, 0);
+	assert_int_equal(back, 0);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, order_cb, &o), LY_OK);
+	store_txn_abort(txn);
+	assert_true(o.seen > 2);
+	assert_int_equal(o.back, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_since_base, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_due_clock, setup,
@@ -694,7 +1135,16 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_generate_all, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_publish_due, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_monotonic, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_monotonic_threads, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_root_offline, setup,
+		    teardown),
 		cmocka_unit_test(test_shards),
+		cmocka_unit_test(test_bundle_shards),
 		cmocka_unit_test(test_rsa_pss),
 	};
 
