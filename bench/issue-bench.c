@@ -8,8 +8,9 @@
  *
  * -t: issue from N threads at once on one shared struct ca, as ca-server
  * does from its libmicrohttpd threads; a list measures each count in
- * turn (default 1). The raw rate is one thread's: pkcs11-helper keeps one
- * session per token, so more threads sign no faster (docs/performance.md).
+ * turn (default 1). The raw rate is one thread's by default; with -t N
+ * the N threads sign on the key's pool of sessions ([hsm] sessions), as
+ * far as SoftHSM lets them run in parallel (docs/performance.md).
  * -r: the raw signing rate only (bench/enroll's limit), signed from the
  * first N of -t threads on the one key; nothing is issued.
  */

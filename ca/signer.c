@@ -479,7 +479,7 @@ signer_make(struct ca_signers *h, const char *pin, uint32_t gen,
 	if ((r = ca_asn1_time(X509_get0_notAfter(s->cert),
 	    &s->not_after)) != LY_OK)
 		goto out;
-	/* pkcs11-helper finds the key through the certificate beside it. */
+	/* hsm/ finds the key through the certificate (same CKA_ID) beside it. */
 	if ((r = hsm_cert_store(uri, pin, s->cert)) != LY_OK)
 		goto out;
 	hsm_key_free(s->key);

@@ -1,8 +1,8 @@
 /*
- * hsm/keygen.c — key generation, which pkcs11-helper cannot do: a key
- * pair generated on the token through the raw function list under the
- * admin lock, with a placeholder certificate object beside it so that
- * pkcs11-helper finds the key at once.
+ * hsm/keygen.c — key generation: a key pair generated on the token
+ * through the raw function list under the admin lock, with a placeholder
+ * certificate object beside it so that hsm_key_open() finds the key (by
+ * the certificate's CKA_ID) at once.
  */
 #include "config.h"
 
@@ -30,7 +30,7 @@
 
 /*
  * A certificate for pub, signed by a throw-away software key: it only has
- * to carry the public key and CKA_ID so pkcs11-helper finds the private key.
+ * to carry the public key and CKA_ID so hsm_key_open() finds the private key.
  */
 static int
 placeholder_build(EVP_PKEY *pub, const char *label, X509 **certp)

@@ -4,7 +4,7 @@
  * CKR_DEVICE_ERROR, CKR_SESSION_HANDLE_INVALID or CKR_USER_NOT_LOGGED_IN,
  * or a corrupted signature; C_Login and C_Initialize fail; the token
  * directory goes away and comes back. Each error is recovered (by
- * pkcs11-helper's own retry, by reopening the session, or by
+ * the pool's retry on a new session, by reopening the key's sessions, or by
  * re-initialising the module), each bad signature refused and counted,
  * and the module comes back by itself.
  *
@@ -225,9 +225,9 @@ test_clean(void **state)
 }
 
 /*
- * One error on C_Sign: pkcs11-helper resets its session and signs again
- * by itself. Two in a row: it gives up, and hsm_sign() reopens the
- * session. Either way the certificate is signed and verifies, and the
+ * One error on C_Sign: the pool drops that session and signs again on
+ * a new one by itself. Two in a row: it gives up, and hsm_sign() reopens
+ * the key's sessions. Either way the certificate is signed and verifies, and the
  * fault was consumed.
  */
 static void
