@@ -6,13 +6,17 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
+#include <fcntl.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -96,57 +100,49 @@ crls_get(struct ca *ca, struct crlst *out)
 }
 
 /*
- * Whether a ca-server process serves this instance: a /proc entry whose
- * command is ca-server with --dir naming it (or no --dir and the same
- * LANYARD_DIR is not visible to us: not counted). XXX a lock or pid
- * file of the privilege-separated server will replace this.
+ * Whether a ca-server serves this instance: the supervisor whose PID is
+ * in DIR/ca-server.lock holds a flock on that file (cmd/ca-server.c).
+ * The lock is looked up in /proc/locks, never taken: a status run from
+ * cron must not make a ca-server that starts at that moment find the
+ * instance locked. The PID of the lock's holder must be the one the file
+ * names, so a stale file or an inode number of another file system never
+ * counts. 0: no server.
  */
 static long
 server_pid(const char *dir)
 {
-	char real[PATH_MAX], path[300], buf[4096], other[PATH_MAX];
-	char path2[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-	FILE *f;
-	size_t len, i;
-	long pid = 0;
+	char *path, buf[32], line[256], type[16];
+	unsigned int maj, min;
+	unsigned long ino;
+	struct stat st;
+	long pid = 0, holder, named;
+	ssize_t n;
+	FILE *f = NULL;
+	int fd = -1;
 
-	if (realpath(dir, real) == NULL || (d = opendir("/proc")) == NULL)
+	if ((path = ly_path_join(dir, "ca-server.lock")) == NULL)
 		return 0;
-	while (pid == 0 && (de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1 ||
+	    fstat(fd, &st) == -1 || (n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		goto out;
+	buf[n] = '\0';
+	if ((named = strtol(buf, NULL, 10)) <= 0 ||
+	    (f = fopen("/proc/locks", "r")) == NULL)
+		goto out;
+	/* "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters: "->" */
+	while (pid == 0 && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%*s %15s %*s %*s %ld %x:%x:%lu", type, &holder,
+		    &maj, &min, &ino) != 5 || strcmp(type, "FLOCK") != 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		len = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[len] = '\0';
-		if (strcmp(strrchr(buf, '/') != NULL ? strrchr(buf, '/') + 1 :
-		    buf, "ca-server") != 0)
-			continue;
-		for (i = strlen(buf) + 1; i < len; i += strlen(buf + i) + 1) {
-			const char *a = buf + i, *v = NULL;
-
-			if (strcmp(a, "--dir") == 0 && i + 4 < len)
-				v = a + strlen(a) + 1;
-			else if (strncmp(a, "--dir=", 6) == 0)
-				v = a + 6;
-			if (v == NULL)
-				continue;
-			/* A relative --dir is the server's, from its cwd. */
-			if (v[0] != '/') {
-				snprintf(other, sizeof(other), "/proc/%s/cwd/%s",
-				    de->d_name, v);
-				v = other;
-			}
-			if (realpath(v, path2) != NULL &&
-			    strcmp(path2, real) == 0)
-				pid = strtol(de->d_name, NULL, 10);
-		}
+		if (ino == (unsigned long)st.st_ino && holder == named)
+			pid = named;
 	}
-	closedir(d);
+ out:
+	if (f != NULL)
+		fclose(f);
+	if (fd != -1)
+		close(fd);
+	free(path);
 	return pid;
 }
 
