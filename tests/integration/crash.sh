@@ -10,14 +10,13 @@
 # server is stopped by PID. bash for $RANDOM.
 . "$(dirname "$0")/lib.sh"
 
+need openssl curl jq
+
 CYCLES=${CRASH_CYCLES:-30}
 WORKERS=3
 PER_WORKER=4		# tokens a worker may use in one cycle
 
-need curl || { skip "crash safety" "no curl"; done_testing; exit 0; }
-need jq || { skip "crash safety" "no jq"; done_testing; exit 0; }
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
+instance
 mkdir -p "$T/acks" "$T/revs" "$T/tok"
 
 # One CSR per worker: what is being tested is the server, not key making.
@@ -29,7 +28,7 @@ while [ $w -lt $WORKERS ]; do
 done
 csr adm
 admin issue --profile admin --csr "$T/adm.csr" --identity '{"userId":1}' \
-    --out "$T/adm.crt" >>"$LOG" 2>&1 || { not_ok "admin certificate"; done_testing; exit 0; }
+    --out "$T/adm.crt" >>"$LOG" 2>&1 || bail "admin certificate"
 
 # Every token up front, each for its own identity (userId = its number).
 total=$((CYCLES * WORKERS * PER_WORKER))
@@ -121,7 +120,7 @@ done
 eq "ca-server was killed and restarted $CYCLES times" "$started" "$CYCLES"
 
 # ---- the invariants -------------------------------------------------------
-start_server_https || { not_ok "ca-server starts after the crashes"; done_testing; exit 0; }
+must "ca-server starts after the crashes" start_server_https
 nums="$nums $(crl_number)"
 admin list --json --status all >"$T/list.json" 2>>"$LOG"
 admin token list --json >"$T/tokens.json" 2>>"$LOG"
