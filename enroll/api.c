@@ -72,34 +72,28 @@ static int
 api_enroll(struct enroll *e, const struct enroll_request *req,
     struct enroll_response *resp)
 {
-	json_t *o = NULL;
-	json_error_t err;
-	const char *token, *csr;
+	struct enroll_body b;
 	struct ca_issued is;
 	char actor[96];
 	int r;
 
 	if (enroll_rl_refused(e, req, resp, &r))
 		return r;
-	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+	if ((r = enroll_body(req, ENROLL_BODY_ENROLL, resp, &b)) != LY_OK ||
+	    b.json == NULL)
 		return r;
-	if (json_unpack_ex(o, &err, JSON_STRICT, "{s:s, s:s}", "token", &token,
-	    "csr", &csr) != 0) {
-		json_decref(o);
-		return enroll_error(resp, 400, "bad_request", "%s", err.text);
-	}
 	snprintf(actor, sizeof(actor), "enroll:%s",
 	    req->client_addr != NULL ? req->client_addr : "-");
 	memset(&is, 0, sizeof(is));
-	r = ca_issue_token_der(e->ca, token, (const unsigned char *)csr,
-	    strlen(csr), actor, &is);
+	r = ca_issue_token_der(e->ca, b.token, (const unsigned char *)b.csr,
+	    strlen(b.csr), actor, &is);
 	if (r == LY_ERR_TOKEN)
-		r = enroll_token_error(e, req, resp, token, r);
+		r = enroll_token_error(e, req, resp, b.token, r);
 	else if (r != LY_OK)
 		r = enroll_ca_error(resp, r);
 	else
 		r = api_cert_reply(e, resp, &is);
-	json_decref(o);
+	enroll_body_clear(&b);
 	ca_issued_clear(&is);
 	return r;
 }
@@ -110,28 +104,24 @@ api_reissue(struct enroll *e, const struct enroll_request *req,
 {
 	struct store_cert *old = NULL;
 	struct ca_issued is;
-	json_t *o = NULL;
-	json_error_t err;
-	const char *csr;
+	struct enroll_body b;
 	char actor[96], *hex = NULL;
 	int r;
 
 	memset(&is, 0, sizeof(is));
+	memset(&b, 0, sizeof(b));
 
 	if ((r = enroll_client(e, req, resp, &old)) != LY_OK || old == NULL)
 		return r;
-	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+	if ((r = enroll_body(req, ENROLL_BODY_REISSUE, resp, &b)) != LY_OK ||
+	    b.json == NULL)
 		goto out;
-	if (json_unpack_ex(o, &err, JSON_STRICT, "{s:s}", "csr", &csr) != 0) {
-		r = enroll_error(resp, 400, "bad_request", "%s", err.text);
-		goto out;
-	}
 	if (enroll_reissue_allowed(e, old, resp) != 0)
 		goto out;
 	hex = ca_serial_hex(&old->serial);
 	snprintf(actor, sizeof(actor), "reissue:%s", hex != NULL ? hex : "-");
-	r = ca_reissue_der(e->ca, &old->serial, (const unsigned char *)csr,
-	    strlen(csr), actor, &is);
+	r = ca_reissue_der(e->ca, &old->serial, (const unsigned char *)b.csr,
+	    strlen(b.csr), actor, &is);
 	if (r == LY_ERR_STATE)
 		r = enroll_error(resp, 403, "forbidden", "%s", ly_errdetail());
 	else if (r != LY_OK)
@@ -140,7 +130,7 @@ api_reissue(struct enroll *e, const struct enroll_request *req,
 		r = api_cert_reply(e, resp, &is);
  out:
 	free(hex);
-	json_decref(o);
+	enroll_body_clear(&b);
 	ca_issued_clear(&is);
 	store_cert_free(old);
 	return r;

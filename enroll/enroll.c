@@ -251,29 +251,22 @@ enroll_token_error(struct enroll *e, const struct enroll_request *req,
 	    "or revoked");
 }
 
-/* The body as one JSON object: duplicates refused, at most 64 KiB. */
 int
-enroll_json_body(const struct enroll_request *req,
-    struct enroll_response *resp, json_t **op)
+enroll_body(const struct enroll_request *req, enum enroll_body_kind kind,
+    struct enroll_response *resp, struct enroll_body *b)
 {
-	json_error_t err;
-	json_t *o;
+	int r;
 
-	*op = NULL;
-	if (req->bodylen > ENROLL_BODY_MAX)
-		return enroll_error(resp, 413, "too_large", "body over %d bytes",
-		    ENROLL_BODY_MAX);
-	if (req->bodylen == 0 || (o = json_loadb((const char *)req->body,
-	    req->bodylen, JSON_REJECT_DUPLICATES, &err)) == NULL)
-		return enroll_error(resp, 400, "bad_request", "body is not "
-		    "JSON: %s", req->bodylen == 0 ? "empty" : err.text);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return enroll_error(resp, 400, "bad_request", "body is not a "
-		    "JSON object");
-	}
-	*op = o;
-	return LY_OK;
+	memset(b, 0, sizeof(*b));
+	if ((r = enroll_body_parse(req->body, req->bodylen, kind, b)) == LY_OK)
+		return LY_OK;
+	if (r == LY_ERR_TOO_LARGE)
+		return enroll_error(resp, 413, "too_large", "%s",
+		    ly_errdetail());
+	if (r == LY_ERR_BAD_INPUT)
+		return enroll_error(resp, 400, "bad_request", "%s",
+		    ly_errdetail());
+	return enroll_ca_error(resp, r);
 }
 
 /*

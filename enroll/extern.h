@@ -34,6 +34,36 @@ struct enroll {
 	struct enroll_rl rl[ENROLL_RL_SLOTS];
 };
 
+/* body.c: the JSON API's bodies, and the members each kind takes. */
+enum enroll_body_kind {
+	ENROLL_BODY_ENROLL,	/* POST /api/v1/enroll: {token, csr} */
+	ENROLL_BODY_REISSUE,	/* POST /api/v1/reissue: {csr} */
+	ENROLL_BODY_TOKEN,	/* POST /api/v1/tokens: {profile, identity, ttl?} */
+	ENROLL_BODY_REVOKE,	/* POST .../revoke: {reason?} */
+};
+/* The members, borrowed from json: valid until enroll_body_clear(). */
+struct enroll_body {
+	json_t		*json;
+	const char	*token;
+	const char	*csr;
+	const char	*profile;
+	const char	*identity;
+	const char	*ttl;		/* NULL: absent */
+	const char	*reason;	/* NULL: absent */
+};
+/*
+ * Parses len bytes of body as one JSON object (at most ENROLL_BODY_MAX
+ * bytes, duplicate members refused) with exactly the string members kind
+ * takes, no more. LY_OK with *b filled (clear it with
+ * enroll_body_clear()); LY_ERR_TOO_LARGE or LY_ERR_BAD_INPUT with
+ * ly_errdetail() saying why, *b untouched. The values are not checked
+ * beyond being strings: their owners (ca/) check them.
+ */
+int	 enroll_body_parse(const unsigned char *body, size_t len,
+	    enum enroll_body_kind kind, struct enroll_body *b);
+/* Frees what b holds and zeroes it; NULL is a no-op. */
+void	 enroll_body_clear(struct enroll_body *b);
+
 /* enroll.c */
 int	 enroll_error(struct enroll_response *, int status, const char *code,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -42,8 +72,13 @@ int	 enroll_method_error(struct enroll_response *, const char *allow);
 int	 enroll_json_reply(struct enroll_response *, int status, json_t *);
 /* As enroll_json_reply(), for JSON text it takes (malloc'd; NULL: ALLOC). */
 int	 enroll_json_reply_text(struct enroll_response *, int status, char *);
-int	 enroll_json_body(const struct enroll_request *,
-	    struct enroll_response *, json_t **);
+/*
+ * enroll_body_parse() of req's body, a refusal answered in resp (413
+ * too_large, 400 bad_request): LY_OK with *b filled, or the answer's
+ * result with b->json NULL. enroll_body_clear() it either way.
+ */
+int	 enroll_body(const struct enroll_request *, enum enroll_body_kind,
+	    struct enroll_response *, struct enroll_body *);
 int	 enroll_client_find(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *, struct store_cert **);
 int	 enroll_client(struct enroll *, const struct enroll_request *,
