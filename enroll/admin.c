@@ -36,8 +36,8 @@ tokens_create(struct enroll *e, const struct enroll_request *req,
 	long ttl = 86400;
 	int r;
 
-	if ((r = enroll_body(req, ENROLL_BODY_TOKEN, resp, &b)) != LY_OK ||
-	    b.json == NULL)
+	r = enroll_body_read(req, ENROLL_BODY_TOKEN, resp, &b);
+	if (r != LY_OK || b.json == NULL)
 		return r;
 	if (b.ttl != NULL && ((ttl = conf_duration_parse(b.ttl)) <= 0 ||
 	    ttl > CA_TOKEN_TTL_MAX)) {
@@ -186,8 +186,8 @@ cert_one(struct enroll *e, const struct enroll_request *req,
 		return enroll_error(resp, 404, "not_found", "no such endpoint");
 	memset(&b, 0, sizeof(b));
 	if (req->bodylen > 0) {
-		if ((r = enroll_body(req, ENROLL_BODY_REVOKE, resp, &b)) !=
-		    LY_OK || b.json == NULL)
+		r = enroll_body_read(req, ENROLL_BODY_REVOKE, resp, &b);
+		if (r != LY_OK || b.json == NULL)
 			return r;
 		if (b.reason != NULL &&
 		    (code = ca_reason_parse(b.reason)) < -1) {

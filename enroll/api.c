@@ -79,8 +79,8 @@ api_enroll(struct enroll *e, const struct enroll_request *req,
 
 	if (enroll_rl_refused(e, req, resp, &r))
 		return r;
-	if ((r = enroll_body(req, ENROLL_BODY_ENROLL, resp, &b)) != LY_OK ||
-	    b.json == NULL)
+	r = enroll_body_read(req, ENROLL_BODY_ENROLL, resp, &b);
+	if (r != LY_OK || b.json == NULL)
 		return r;
 	snprintf(actor, sizeof(actor), "enroll:%s",
 	    req->client_addr != NULL ? req->client_addr : "-");
@@ -113,8 +113,8 @@ api_reissue(struct enroll *e, const struct enroll_request *req,
 
 	if ((r = enroll_client(e, req, resp, &old)) != LY_OK || old == NULL)
 		return r;
-	if ((r = enroll_body(req, ENROLL_BODY_REISSUE, resp, &b)) != LY_OK ||
-	    b.json == NULL)
+	r = enroll_body_read(req, ENROLL_BODY_REISSUE, resp, &b);
+	if (r != LY_OK || b.json == NULL)
 		goto out;
 	if (enroll_reissue_allowed(e, old, resp) != 0)
 		goto out;

@@ -252,8 +252,9 @@ enroll_token_error(struct enroll *e, const struct enroll_request *req,
 }
 
 int
-enroll_body(const struct enroll_request *req, enum enroll_body_kind kind,
-    struct enroll_response *resp, struct enroll_body *b)
+enroll_body_read(const struct enroll_request *req,
+    enum enroll_body_kind kind, struct enroll_response *resp,
+    struct enroll_body *b)
 {
 	int r;
 

@@ -77,8 +77,9 @@ int	 enroll_json_reply_text(struct enroll_response *, int status, char *);
  * too_large, 400 bad_request): LY_OK with *b filled, or the answer's
  * result with b->json NULL. enroll_body_clear() it either way.
  */
-int	 enroll_body(const struct enroll_request *, enum enroll_body_kind,
-	    struct enroll_response *, struct enroll_body *);
+int	 enroll_body_read(const struct enroll_request *,
+	    enum enroll_body_kind, struct enroll_response *,
+	    struct enroll_body *);
 int	 enroll_client_find(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *, struct store_cert **);
 int	 enroll_client(struct enroll *, const struct enroll_request *,
