@@ -138,6 +138,14 @@ void		 web_crlcache_clear(struct web_crlcache *);
  */
 int		 web_pct_decode(const char *in, size_t len, unsigned char *out);
 /*
+ * The name between prefix and suffix of a raw path ("/crl/" and ".crl"),
+ * percent-decoded into name (namelen bytes, CONF_NAME_MAX + 16 in the
+ * routes) and NUL-terminated. LY_ERR_NOT_FOUND if the path is not of
+ * that shape, the name is empty or does not fit, or its escapes are bad.
+ */
+int		 web_path_name(const char *path, const char *prefix,
+		    const char *suffix, char *name, size_t namelen);
+/*
  * Strict base64 (RFC 4648 section 4, '+' and '/', padding required, no
  * white space) of len bytes into out (room for max bytes). Returns the
  * byte count, LY_ERR_BAD_INPUT or LY_ERR_TOO_LARGE.

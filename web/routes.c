@@ -516,12 +516,8 @@ header(struct MHD_Connection *c, const char *name)
 
 /* ---- handlers ------------------------------------------------------------- */
 
-/*
- * The name between prefix and suffix of a raw path, percent-decoded into
- * name (CONF_NAME_MAX + 16 bytes). LY_ERR_NOT_FOUND if it does not fit.
- */
-static int
-path_name(const char *path, const char *prefix, const char *suffix,
+int
+web_path_name(const char *path, const char *prefix, const char *suffix,
     char *name, size_t namelen)
 {
 	size_t plen = strlen(prefix), slen = strlen(suffix), len = strlen(path);
@@ -550,7 +546,7 @@ handle_ca(struct web_instance *in, struct MHD_Connection *c,
 	size_t len;
 	int slot, nm;
 
-	if (path_name(path, "/ca/", ".crt", name, sizeof(name)) != LY_OK ||
+	if (web_path_name(path, "/ca/", ".crt", name, sizeof(name)) != LY_OK ||
 	    (slot = ca_slot_by_name(in->ca, name)) < 0)
 		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such CA certificate", NULL);
@@ -625,7 +621,7 @@ handle_crl(struct web *w, struct web_instance *in, struct MHD_Connection *c,
 	size_t len, bodylen = 0;
 	int pem, nm, r;
 
-	if (path_name(path, "/crl/", ".crl", name, sizeof(name)) != LY_OK ||
+	if (web_path_name(path, "/crl/", ".crl", name, sizeof(name)) != LY_OK ||
 	    crl_name_parse(in->ca, name, &id) != LY_OK)
 		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such CRL", NULL);
