@@ -1,5 +1,6 @@
 /*
- * util/misc.c — the clock seam, files, paths, hex and time formatting.
+ * util/misc.c — the clock seam, files, paths and time formatting (hex is
+ * in codec.c).
  */
 #include "config.h"
 
@@ -175,68 +176,6 @@ ly_mkdir_p(const char *dir, unsigned int mode)
 	if (mkdir(buf, mode) == -1 && errno != EEXIST)
 		return ly_fail(LY_ERR_IO, "%s: %s", buf, strerror(errno));
 	return LY_OK;
-}
-
-char *
-ly_hex_encode(const unsigned char *b, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *s;
-	size_t i;
-
-	if ((s = malloc(len * 2 + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		s[2 * i] = digits[b[i] >> 4];
-		s[2 * i + 1] = digits[b[i] & 0xf];
-	}
-	s[2 * len] = '\0';
-	return s;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int
-ly_hex_decode(const char *s, unsigned char *out, size_t max)
-{
-	char digits[2 * 64 + 1];
-	size_t nd = 0, i, n;
-
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		s += 2;
-	for (; *s != '\0'; s++) {
-		if (*s == ':')
-			continue;
-		if (hexval((unsigned char)*s) < 0)
-			return ly_fail(LY_ERR_BAD_INPUT,
-			    "'%c' is not a hex digit", *s);
-		if (nd >= sizeof(digits) - 1)
-			return ly_fail(LY_ERR_TOO_LARGE, "hex string too long");
-		digits[nd++] = *s;
-	}
-	if (nd == 0)
-		return ly_fail(LY_ERR_BAD_INPUT, "empty hex string");
-	/* An odd count is a leading nibble: "abc" is 0x0abc. */
-	n = (nd + 1) / 2;
-	if (n > max)
-		return ly_fail(LY_ERR_TOO_LARGE, "hex value longer than %zu "
-		    "bytes", max);
-	for (i = 0; i < n; i++) {
-		size_t hi = 2 * i - (nd & 1);
-		int h = (nd & 1) && i == 0 ? 0 : hexval(digits[hi]);
-		out[i] = (unsigned char)(h << 4 | hexval(digits[hi + 1]));
-	}
-	return (int)n;
 }
 
 void
