@@ -146,15 +146,9 @@ int		 web_pct_decode(const char *in, size_t len, unsigned char *out);
 int		 web_path_name(const char *path, const char *prefix,
 		    const char *suffix, char *name, size_t namelen);
 /*
- * Strict base64 (RFC 4648 section 4, '+' and '/', padding required, no
- * white space) of len bytes into out (room for max bytes). Returns the
- * byte count, LY_ERR_BAD_INPUT or LY_ERR_TOO_LARGE.
- */
-int		 web_b64_decode(const char *in, size_t len, unsigned char *out,
-		    size_t max);
-/*
  * The DER of an RFC 5019 GET request from the raw path after "/ocsp/":
- * percent-decoded, then base64-decoded strictly into out (max bytes).
+ * percent-decoded, then base64-decoded strictly (ly_b64_decode without
+ * LY_B64_WS) into out (max bytes).
  * Returns the byte count or LY_ERR_BAD_INPUT / LY_ERR_TOO_LARGE.
  */
 int		 web_ocsp_path_decode(const char *raw, unsigned char *out,

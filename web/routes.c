@@ -39,18 +39,6 @@
 
 /* ---- pure helpers (tested in tests/unit/test_web.c) --------------------- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 web_pct_decode(const char *in, size_t len, unsigned char *out)
 {
@@ -67,8 +55,8 @@ web_pct_decode(const char *in, size_t len, unsigned char *out)
 		}
 		if (len - i < 3)
 			return LY_ERR_BAD_INPUT;
-		if ((hi = hexval((unsigned char)in[i + 1])) < 0 ||
-		    (lo = hexval((unsigned char)in[i + 2])) < 0)
+		if ((hi = ly_hex_digit((unsigned char)in[i + 1])) < 0 ||
+		    (lo = ly_hex_digit((unsigned char)in[i + 2])) < 0)
 			return LY_ERR_BAD_INPUT;
 		/* A NUL would cut the name short in every C string after us. */
 		if (hi == 0 && lo == 0)
@@ -77,53 +65,6 @@ web_pct_decode(const char *in, size_t len, unsigned char *out)
 		i += 2;
 	}
 	return (int)o;
-}
-
-int
-web_b64_decode(const char *in, size_t len, unsigned char *out, size_t max)
-{
-	unsigned char *dec = NULL;
-	char *enc = NULL;
-	size_t pad = 0;
-	int n, r = LY_ERR_BAD_INPUT;
-
-	if (len == 0 || len % 4 != 0)
-		goto out;
-	if (len / 4 * 3 > max + 2) {
-		r = LY_ERR_TOO_LARGE;
-		goto out;
-	}
-	if (len > (size_t)INT32_MAX)
-		goto out;
-	while (pad < 2 && in[len - 1 - pad] == '=')
-		pad++;
-	if ((dec = malloc(len / 4 * 3 + 1)) == NULL ||
-	    (enc = malloc(len + 1)) == NULL) {
-		r = LY_ERR_ALLOC;
-		goto out;
-	}
-	if ((n = EVP_DecodeBlock(dec, (const unsigned char *)in, (int)len)) < 0 ||
-	    (size_t)n != len / 4 * 3)
-		goto out;
-	/*
-	 * EVP_DecodeBlock skips white space and does not look at the bits a
-	 * final quantum leaves over; encoding the result again and asking
-	 * for the same text refuses both, and any character outside the
-	 * alphabet, without a base64 decoder of our own.
-	 */
-	if (EVP_EncodeBlock((unsigned char *)enc, dec, (int)((size_t)n - pad)) !=
-	    (int)len || memcmp(enc, in, len) != 0)
-		goto out;
-	if ((size_t)n - pad > max) {
-		r = LY_ERR_TOO_LARGE;
-		goto out;
-	}
-	memcpy(out, dec, (size_t)n - pad);
-	r = (int)((size_t)n - pad);
- out:
-	free(dec);
-	free(enc);
-	return r;
 }
 
 int
@@ -141,7 +82,7 @@ web_ocsp_path_decode(const char *raw, unsigned char *out, size_t max)
 	if ((n = web_pct_decode(raw, len, b64)) < 0)
 		r = n;
 	else
-		r = web_b64_decode((const char *)b64, (size_t)n, out, max);
+		r = ly_b64_decode((const char *)b64, (size_t)n, 0, out, max);
 	free(b64);
 	return r;
 }

@@ -41,41 +41,6 @@ test_pct_decode(void **state)
 }
 
 static void
-test_b64_decode(void **state)
-{
-	unsigned char out[16];
-
-	(void)state;
-	assert_int_equal(web_b64_decode("QUJD", 4, out, sizeof(out)), 3);
-	assert_memory_equal(out, "ABC", 3);
-	assert_int_equal(web_b64_decode("QUI=", 4, out, sizeof(out)), 2);
-	assert_int_equal(web_b64_decode("QQ==", 4, out, sizeof(out)), 1);
-	assert_int_equal(out[0], 'A');
-	/* '+' and '/' are the alphabet's, not URL-safe '-' and '_'. */
-	assert_int_equal(web_b64_decode("+/+/", 4, out, sizeof(out)), 3);
-	assert_memory_equal(out, "\xfb\xff\xbf", 3);
-	assert_int_equal(web_b64_decode("-_-_", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	/* Missing padding, bad characters, white space, non-canonical bits. */
-	assert_int_equal(web_b64_decode("QQ", 2, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("", 0, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("!!!!", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode(" QUJ", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("QR==", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("Q===", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("QQ=A", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("QUJDQUJD", 8, out, 5),
-	    LY_ERR_TOO_LARGE);
-}
-
-static void
 test_ocsp_path(void **state)
 {
 	unsigned char out[16];
@@ -341,7 +306,6 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pct_decode),
-		cmocka_unit_test(test_b64_decode),
 		cmocka_unit_test(test_ocsp_path),
 		cmocka_unit_test(test_pem),
 		cmocka_unit_test(test_http_date),
