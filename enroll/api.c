@@ -44,10 +44,12 @@ api_cert_reply(struct enroll *e, struct enroll_response *resp,
 {
 	char *pem = NULL, *hex = NULL, *jpem = NULL, *jna = NULL;
 	char *jhex = NULL, *body = NULL, na[21];
+	size_t pemlen;
 	int r = LY_ERR_ALLOC;
 
 	ly_time_fmt(is->not_after, na);
-	if ((pem = enroll_pem(is->der, is->derlen)) == NULL ||
+	if (ly_pem_encode("CERTIFICATE", is->der, is->derlen, &pem,
+	    &pemlen) != LY_OK ||
 	    (hex = ca_serial_hex(&is->serial)) == NULL ||
 	    (jpem = api_json_string(pem)) == NULL ||
 	    (jna = api_json_string(na)) == NULL ||

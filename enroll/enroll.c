@@ -9,13 +9,11 @@
  */
 #include "config.h"
 
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pem.h>
 
 #include "enroll/extern.h"
 #include "util/util.h"
@@ -28,7 +26,7 @@ enroll_new(struct ca *ca, struct enroll **ep)
 	const unsigned char *der;
 	json_t *chain = NULL;
 	char *pem;
-	size_t len;
+	size_t len, pemlen;
 	int i, r = LY_ERR_ALLOC;
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
@@ -46,7 +44,8 @@ enroll_new(struct ca *ca, struct enroll **ep)
 		goto out;
 	for (i = 0; i < 2; i++) {
 		if (ca_cert_der(ca, i == 0 ? CA_ISSUING : CA_ROOT, &der,
-		    &len) != LY_OK || (pem = enroll_pem(der, len)) == NULL)
+		    &len) != LY_OK || ly_pem_encode("CERTIFICATE", der, len,
+		    &pem, &pemlen) != LY_OK)
 			goto out;
 		r = json_array_append_new(chain, json_string(pem));
 		free(pem);
@@ -397,26 +396,6 @@ enroll_reissue_allowed(struct enroll *e, const struct store_cert *rec,
 	    "the certificate's expiry", "allowed_after", buf)) != LY_OK)
 		enroll_error(resp, 500, "internal", "out of memory");
 	return -1;
-}
-
-char *
-enroll_pem(const unsigned char *der, size_t len)
-{
-	BIO *b;
-	BUF_MEM *m;
-	char *s = NULL;
-
-	if (len > INT_MAX || (b = BIO_new(BIO_s_mem())) == NULL)
-		return NULL;
-	if (PEM_write_bio(b, PEM_STRING_X509, "", der, (long)len) > 0) {
-		BIO_get_mem_ptr(b, &m);
-		if ((s = malloc(m->length + 1)) != NULL) {
-			memcpy(s, m->data, m->length);
-			s[m->length] = '\0';
-		}
-	}
-	BIO_free(b);
-	return s;
 }
 
 /* ---- failed-token rate limit ------------------------------------------- */

@@ -94,8 +94,6 @@ int	 enroll_reissue_after(struct enroll *, const struct store_cert *,
 	    struct enroll_response *, time_t *afterp);
 int	 enroll_reissue_allowed(struct enroll *, const struct store_cert *,
 	    struct enroll_response *);
-/* PEM of a certificate's DER, NUL-terminated; caller frees. NULL on failure. */
-char	*enroll_pem(const unsigned char *der, size_t len);
 
 /* est.c */
 /* An EST base64 body (RFC 8951) to DER; *outp freed by the caller. */

@@ -153,12 +153,6 @@ int		 web_path_name(const char *path, const char *prefix,
  */
 int		 web_ocsp_path_decode(const char *raw, unsigned char *out,
 		    size_t max);
-/*
- * PEM armour ("-----BEGIN label-----", base64 in 64-character lines) of
- * der. *pemp is the caller's to free.
- */
-int		 web_pem_encode(const char *label, const unsigned char *der,
-		    size_t len, char **pemp, size_t *lenp);
 
 /* RFC 7231 7.1.1.1 IMF-fixdate of t into buf[WEB_DATE_LEN]. */
 void		 web_http_date_fmt(time_t t, char *buf);

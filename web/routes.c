@@ -34,8 +34,6 @@
 
 /* Snapshots kept: one per CRL name; more names than this are copied per request. */
 #define CRLCACHE_MAX	64
-/* Input bytes per EVP_EncodeUpdate call (its length is an int). */
-#define PEM_CHUNK	(48 * 1024 * 1024)
 
 /* ---- pure helpers (tested in tests/unit/test_web.c) --------------------- */
 
@@ -84,45 +82,6 @@ web_ocsp_path_decode(const char *raw, unsigned char *out, size_t max)
 	else
 		r = ly_b64_decode((const char *)b64, (size_t)n, 0, out, max);
 	free(b64);
-	return r;
-}
-
-int
-web_pem_encode(const char *label, const unsigned char *der, size_t len,
-    char **pemp, size_t *lenp)
-{
-	EVP_ENCODE_CTX *ctx = NULL;
-	char *pem = NULL;
-	size_t cap, pos, off, chunk;
-	int outl, n, r = LY_ERR_ALLOC;
-
-	/* 64 characters and a newline per 48 bytes, plus the armour. */
-	cap = (len / 48 + 2) * 65 + 2 * (strlen(label) + 20) + 1;
-	if ((pem = malloc(cap)) == NULL || (ctx = EVP_ENCODE_CTX_new()) == NULL)
-		goto out;
-	n = snprintf(pem, cap, "-----BEGIN %s-----\n", label);
-	pos = (size_t)n;
-	EVP_EncodeInit(ctx);
-	for (off = 0; off < len; off += chunk) {
-		chunk = len - off < PEM_CHUNK ? len - off : PEM_CHUNK;
-		if (EVP_EncodeUpdate(ctx, (unsigned char *)pem + pos, &outl,
-		    der + off, (int)chunk) != 1) {
-			r = LY_ERR_INTERNAL;
-			goto out;
-		}
-		pos += (size_t)outl;
-	}
-	EVP_EncodeFinal(ctx, (unsigned char *)pem + pos, &outl);
-	pos += (size_t)outl;
-	n = snprintf(pem + pos, cap - pos, "-----END %s-----\n", label);
-	pos += (size_t)n;
-	*pemp = pem;
-	*lenp = pos;
-	pem = NULL; /* transferred */
-	r = LY_OK;
- out:
-	EVP_ENCODE_CTX_free(ctx);
-	free(pem);
 	return r;
 }
 
@@ -522,7 +481,7 @@ crl_body(struct crlsnap *s, int pem, size_t *lenp)
 
 	if (pem) {
 		pthread_mutex_lock(&s->pem_lock);
-		if (s->pem == NULL && web_pem_encode("X509 CRL", s->der, s->len,
+		if (s->pem == NULL && ly_pem_encode("X509 CRL", s->der, s->len,
 		    &s->pem, &s->pemlen) != LY_OK)
 			s->pem = NULL;
 		pthread_mutex_unlock(&s->pem_lock);

@@ -61,30 +61,6 @@ test_ocsp_path(void **state)
 }
 
 static void
-test_pem(void **state)
-{
-	unsigned char der[100];
-	char *pem = NULL, *line, *save = NULL;
-	size_t len, i, nlines = 0;
-
-	(void)state;
-	for (i = 0; i < sizeof(der); i++)
-		der[i] = (unsigned char)i;
-	assert_int_equal(web_pem_encode("X509 CRL", der, sizeof(der), &pem,
-	    &len), LY_OK);
-	assert_int_equal(strlen(pem), len);
-	assert_int_equal(strncmp(pem, "-----BEGIN X509 CRL-----\n", 25), 0);
-	assert_non_null(strstr(pem, "\n-----END X509 CRL-----\n"));
-	for (line = strtok_r(pem, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save), nlines++)
-		if (line[0] != '-')
-			assert_true(strlen(line) <= 64);
-	/* 100 bytes: 136 characters, lines of 64, 64 and 8. */
-	assert_int_equal(nlines, 5);
-	free(pem);
-}
-
-static void
 test_http_date(void **state)
 {
 	char buf[WEB_DATE_LEN];
@@ -307,7 +283,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pct_decode),
 		cmocka_unit_test(test_ocsp_path),
-		cmocka_unit_test(test_pem),
 		cmocka_unit_test(test_http_date),
 		cmocka_unit_test(test_not_modified),
 		cmocka_unit_test(test_log_escape),
