@@ -621,17 +621,6 @@ ca_identity_check(const struct conf *conf, const struct conf_profile *p,
 	return identity_check(conf, p, in, out);
 }
 
-static int
-asn1_time(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	if (!ASN1_TIME_to_tm(t, &tm))
-		return ly_fail(LY_ERR_INTERNAL, "bad time in CA certificate");
-	*out = timegm(&tm);
-	return LY_OK;
-}
-
 void
 ca_issued_clear(struct ca_issued *is)
 {
@@ -675,8 +664,8 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 		return ly_fail(LY_ERR_POLICY, "profile %s allows 1 to %d days, "
 		    "not %d", p->name, p->max_days, days);
 	/* Clamp inside the issuer's validity (RFC 5280 6.1.3 would reject). */
-	if ((r = asn1_time(X509_get0_notBefore(issuer), &inb)) != LY_OK ||
-	    (r = asn1_time(X509_get0_notAfter(issuer), &ina)) != LY_OK)
+	if ((r = ly_asn1_time(X509_get0_notBefore(issuer), &inb)) != LY_OK ||
+	    (r = ly_asn1_time(X509_get0_notAfter(issuer), &ina)) != LY_OK)
 		return r;
 	if (now >= ina)
 		return ly_fail(LY_ERR_STATE, "the issuing CA certificate has "

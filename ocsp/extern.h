@@ -168,9 +168,6 @@ int	 ocsp_stored_encode(const struct ocsp_signed *, int status,
 /* Reads the header only. LY_ERR_BAD_INPUT if it is not ours. */
 int	 ocsp_stored_parse(const void *val, size_t len, struct ocsp_stored *);
 
-/* An ASN.1 time as seconds since the epoch. */
-int	 ocsp_asn1_time(const ASN1_TIME *, time_t *);
-
 /* ---- responder.c -------------------------------------------------------- */
 
 struct ocsp_responder {

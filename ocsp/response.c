@@ -24,17 +24,6 @@
 
 static const unsigned char stored_magic[4] = { 'L', 'Y', 'O', '1' };
 
-int
-ocsp_asn1_time(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return ly_fail(LY_ERR_INTERNAL, "unreadable ASN.1 time");
-	*out = timegm(&tm);
-	return LY_OK;
-}
-
 /* What hsm_sign() calls, maybe twice (it retries after reopening a session). */
 struct sign_args {
 	OCSP_BASICRESP	*bs;

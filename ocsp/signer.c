@@ -248,7 +248,7 @@ signer_load(struct ocsp_responder *resp, const unsigned char *v, size_t len,
 	}
 	p = rec->der;
 	if ((s->cert = d2i_X509(NULL, &p, (long)rec->derlen)) == NULL ||
-	    (r = ocsp_asn1_time(X509_get0_notAfter(s->cert),
+	    (r = ly_asn1_time(X509_get0_notAfter(s->cert),
 	    &s->not_after)) != LY_OK) {
 		r = ly_fail(LY_ERR_STATE, "OCSP signer %s: stored certificate "
 		    "unreadable", sr.label);
@@ -405,7 +405,7 @@ signer_make(struct ocsp_responder *resp, const char *pin, uint32_t gen,
 	rq.cn = OCSP_SIGNER_CN;
 	if ((r = ca_issue(resp->ca, &rq, &s->cert, &s->serial)) != LY_OK)
 		goto out;
-	if ((r = ocsp_asn1_time(X509_get0_notAfter(s->cert),
+	if ((r = ly_asn1_time(X509_get0_notAfter(s->cert),
 	    &s->not_after)) != LY_OK)
 		goto out;
 	/* pkcs11-helper finds the key through the certificate beside it. */

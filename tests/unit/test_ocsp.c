@@ -144,13 +144,14 @@ request1(X509 *issuer, const struct ca_serial *s, const EVP_MD *md,
 	return request(&id, 1, noncelen, keep, lenp);
 }
 
+/* An ASN.1 time that must be readable, as time_t. */
 static time_t
-asn1_time(const ASN1_GENERALIZEDTIME *t)
+time_of(const ASN1_GENERALIZEDTIME *t)
 {
-	struct tm tm;
+	time_t v = 0;
 
-	assert_true(ASN1_TIME_to_tm(t, &tm));
-	return timegm(&tm);
+	assert_int_equal(ly_asn1_time(t, &v), LY_OK);
+	return v;
 }
 
 /* Parses a reply, checks its status and, if successful, its signature. */
@@ -195,14 +196,14 @@ status(struct fixture *f, OCSP_BASICRESP *bs, const struct ca_serial *s,
 
 	assert_int_equal(OCSP_resp_find_status(bs, id, &st, &rsn, &revt,
 	    &thisupd, &nextupd), 1);
-	assert_true(asn1_time(thisupd) <= ly_now());
-	assert_true(ly_now() < asn1_time(nextupd));
+	assert_true(time_of(thisupd) <= ly_now());
+	assert_true(ly_now() < time_of(nextupd));
 	if (reason != NULL)
 		*reason = rsn;
 	if (rev != NULL && revt != NULL)
-		*rev = asn1_time(revt);
+		*rev = time_of(revt);
 	if (thisp != NULL)
-		*thisp = asn1_time(thisupd);
+		*thisp = time_of(thisupd);
 	OCSP_CERTID_free(id);
 	return st;
 }
@@ -247,7 +248,7 @@ test_signer(void **state)
 	assert_string_equal(cn, "Lanyard OCSP Responder");
 	assert_int_equal(EVP_PKEY_get_base_id(X509_get0_pubkey(signer)),
 	    EVP_PKEY_EC);
-	na = asn1_time(X509_get0_notAfter(signer));
+	na = time_of(X509_get0_notAfter(signer));
 	assert_true(na == ocsp_signer_not_after(f->resp));
 	assert_true(na > ly_now() + (ca_conf(f->ca)->ocsp_signer_days - 1) *
 	    86400L);
@@ -716,7 +717,7 @@ test_rotation(void **state)
 	signer = signer_of(bs);
 	assert_int_not_equal(ASN1_INTEGER_cmp(old,
 	    X509_get0_serialNumber(signer)), 0);
-	assert_true(asn1_time(X509_get0_notAfter(signer)) == na2);
+	assert_true(time_of(X509_get0_notAfter(signer)) == na2);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_GOOD);
 	OCSP_BASICRESP_free(bs);
