@@ -139,34 +139,14 @@ crl_name_parse(const struct ca *ca, const char *name, struct crl_id *id)
 /* ---- the summary kept beside each CRL ---------------------------------- */
 
 static void
-be64_put(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-be64_get(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
 info_encode(const struct crl_info *info, unsigned char out[CRL_INFO_LEN])
 {
 	out[0] = CRL_INFO_VERSION;
-	be64_put(out + 1, info->number);
-	be64_put(out + 9, info->base);
-	be64_put(out + 17, (uint64_t)(int64_t)info->this_update);
-	be64_put(out + 25, (uint64_t)(int64_t)info->next_update);
-	be64_put(out + 33, (uint64_t)info->entries);
+	ly_be64_put(out + 1, info->number);
+	ly_be64_put(out + 9, info->base);
+	ly_be64_put(out + 17, (uint64_t)(int64_t)info->this_update);
+	ly_be64_put(out + 25, (uint64_t)(int64_t)info->next_update);
+	ly_be64_put(out + 33, (uint64_t)info->entries);
 }
 
 static int
@@ -175,11 +155,11 @@ info_decode(const unsigned char *p, size_t len, struct crl_info *info)
 	if (len != CRL_INFO_LEN || p[0] != CRL_INFO_VERSION)
 		return ly_fail(LY_ERR_STORE, "CRL summary: version %u, %zu "
 		    "bytes: not understood", len > 0 ? p[0] : 0, len);
-	info->number = be64_get(p + 1);
-	info->base = be64_get(p + 9);
-	info->this_update = (time_t)(int64_t)be64_get(p + 17);
-	info->next_update = (time_t)(int64_t)be64_get(p + 25);
-	info->entries = (size_t)be64_get(p + 33);
+	info->number = ly_be64_get(p + 1);
+	info->base = ly_be64_get(p + 9);
+	info->this_update = (time_t)(int64_t)ly_be64_get(p + 17);
+	info->next_update = (time_t)(int64_t)ly_be64_get(p + 25);
+	info->entries = (size_t)ly_be64_get(p + 33);
 	return LY_OK;
 }
 

@@ -51,8 +51,7 @@ rec_parse(const unsigned char *v, size_t len, struct signer_rec *sr)
 	    memchr(v + REC_FIXED, '\0', ll) != NULL)
 		return ly_fail(LY_ERR_STORE, "meta %s: corrupt",
 		    CA_META_OCSP_SIGNER);
-	sr->gen = (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 |
-	    (uint32_t)v[3] << 8 | v[4];
+	sr->gen = ly_be32_get(v + 1);
 	memcpy(sr->serial.b, v + 5, CA_SERIAL_LEN);
 	memcpy(sr->label, v + REC_FIXED, ll);
 	sr->label[ll] = '\0';
@@ -68,10 +67,7 @@ rec_encode(const struct signer_rec *sr, unsigned char **vp, size_t *lenp)
 	if ((v = malloc(len)) == NULL)
 		return LY_ERR_ALLOC;
 	v[0] = REC_VERSION;
-	v[1] = (unsigned char)(sr->gen >> 24);
-	v[2] = (unsigned char)(sr->gen >> 16);
-	v[3] = (unsigned char)(sr->gen >> 8);
-	v[4] = (unsigned char)sr->gen;
+	ly_be32_put(v + 1, sr->gen);
 	memcpy(v + 5, sr->serial.b, CA_SERIAL_LEN);
 	memcpy(v + REC_FIXED, sr->label, ll);
 	*vp = v;
