@@ -1007,10 +1007,8 @@ ca_reason_name(int reason)
 int
 ca_revocations(struct store_txn *txn, uint64_t *np)
 {
-	const unsigned char *v;
 	const void *vp;
-	size_t len, i;
-	uint64_t n = 0;
+	size_t len;
 	int r;
 
 	if ((r = store_meta_get(txn, META_REVOCATIONS, &vp, &len)) ==
@@ -1022,10 +1020,7 @@ ca_revocations(struct store_txn *txn, uint64_t *np)
 		return r;
 	if (len != 8)
 		return ly_fail(LY_ERR_STORE, "meta %s: corrupt", META_REVOCATIONS);
-	v = vp;
-	for (i = 0; i < 8; i++)
-		n = n << 8 | v[i];
-	*np = n;
+	*np = ly_be64_get(vp);
 	return LY_OK;
 }
 
@@ -1035,13 +1030,11 @@ revocations_bump(struct store_txn *txn)
 {
 	unsigned char buf[8];
 	uint64_t n;
-	int i, r;
+	int r;
 
 	if ((r = ca_revocations(txn, &n)) != LY_OK)
 		return r;
-	n++;
-	for (i = 0; i < 8; i++)
-		buf[i] = (unsigned char)(n >> (56 - 8 * i));
+	ly_be64_put(buf, n + 1);
 	return store_meta_put(txn, META_REVOCATIONS, buf, sizeof(buf));
 }
 
@@ -1337,7 +1330,7 @@ ca_crl_number_next(struct ca *ca, int slot, uint64_t *np)
 	unsigned char buf[8];
 	char key[64];
 	uint64_t n = 0;
-	size_t len, i;
+	size_t len;
 	int r;
 
 	snprintf(key, sizeof(key), "crl_number/%s", ca_slot_name(ca, slot));
@@ -1345,16 +1338,14 @@ ca_crl_number_next(struct ca *ca, int slot, uint64_t *np)
 		return r;
 	r = store_meta_get(txn, key, &v, &len);
 	if (r == LY_OK && len == sizeof(buf)) {
-		for (i = 0; i < sizeof(buf); i++)
-			n = n << 8 | ((const unsigned char *)v)[i];
+		n = ly_be64_get(v);
 	} else if (r == LY_OK) {
 		r = ly_fail(LY_ERR_STORE, "%s: corrupt", key);
 		goto out;
 	} else if (r != LY_ERR_NOT_FOUND)
 		goto out;
 	n++;
-	for (i = 0; i < sizeof(buf); i++)
-		buf[i] = (unsigned char)(n >> (56 - 8 * i));
+	ly_be64_put(buf, n);
 	if ((r = store_meta_put(txn, key, buf, sizeof(buf))) != LY_OK)
 		goto out;
 	r = store_txn_commit(txn);
