@@ -96,7 +96,11 @@ int	 enroll_reissue_allowed(struct enroll *, const struct store_cert *,
 	    struct enroll_response *);
 
 /* est.c */
-/* An EST base64 body (RFC 8951) to DER; *outp freed by the caller. */
+/*
+ * An EST base64 body (RFC 8951) to DER: ly_b64_decode with LY_B64_WS,
+ * white space and line breaks skipped, anything else refused, padding
+ * required. *outp freed by the caller. LY_ERR_BAD_INPUT, LY_ERR_ALLOC.
+ */
 int	 est_b64_decode(const unsigned char *, size_t, unsigned char **outp,
 	    size_t *outlen);
 int	 est_handle(struct enroll *, const struct enroll_request *,
