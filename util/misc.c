@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -175,6 +176,36 @@ ly_mkdir_p(const char *dir, unsigned int mode)
 	}
 	if (mkdir(buf, mode) == -1 && errno != EEXIST)
 		return ly_fail(LY_ERR_IO, "%s: %s", buf, strerror(errno));
+	return LY_OK;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+remove_below(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	return ftw->level == 0 ? 0 : remove(path);
+}
+
+int
+ly_remove_tree(const char *dir, int keep_top)
+{
+	/* Depth first, so a directory is empty when its turn comes. */
+	if (nftw(dir, keep_top ? remove_below : remove_entry, 16,
+	    FTW_DEPTH | FTW_PHYS) != 0)
+		return ly_fail(LY_ERR_IO, "%s: cannot remove: %s", dir,
+		    strerror(errno));
 	return LY_OK;
 }
 

@@ -104,6 +104,12 @@ char		*ly_path_join(const char *dir, const char *name);
 /* Creates dir (and missing parents) with mode; existing dir is fine. */
 int		 ly_mkdir_p(const char *dir, unsigned int mode);
 /*
+ * rm -rf dir, without following symbolic links; with keep_top, dir
+ * itself stays (a directory the user made). LY_ERR_IO if anything could
+ * not be removed; ly_errdetail() is set only then.
+ */
+int		 ly_remove_tree(const char *dir, int keep_top);
+/*
  * Splits a comma list, trimming blanks and dropping empty items. *itemsp
  * (n strings) is freed with ly_list_free().
  */

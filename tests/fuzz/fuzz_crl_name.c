@@ -28,11 +28,8 @@ static struct ca *cas[2];
 static void
 remove_base(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", base);
+	if (ly_remove_tree(base, 0) != LY_OK)
+		fprintf(stderr, "%s\n", ly_errdetail());
 }
 
 /* Instance i of base: the default configuration with shards CRL shards. */
@@ -57,7 +54,7 @@ open_instance(int i, const char *shards)
 }
 
 static void
-setup(void)
+instances_make(void)
 {
 	const char *tmp = getenv("TMPDIR");
 
@@ -79,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	size_t i;
 
 	if (cas[0] == NULL)
-		setup();
+		instances_make();
 	if ((path = malloc(len + 1)) == NULL)
 		return 0;
 	memcpy(path, data, len);

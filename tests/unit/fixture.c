@@ -78,9 +78,6 @@ fixture_instance(const char *prefix, enum conf_keytype kt,
 void
 fixture_remove(const char *base)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", base);
+	if (ly_remove_tree(base, 0) != LY_OK)
+		fprintf(stderr, "%s\n", ly_errdetail());
 }

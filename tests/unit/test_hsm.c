@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,12 +52,6 @@ static char	 confpath[256];
 static EVP_PKEY	*pub_ec256, *pub_ec384, *pub_rsa;
 
 /* --- helpers ------------------------------------------------------------ */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 /* A certificate for key (not yet signed), named cn. */
 static X509 *
@@ -168,7 +161,7 @@ group_teardown(void **state)
 	EVP_PKEY_free(pub_ec384);
 	EVP_PKEY_free(pub_rsa);
 	hsm_shutdown();
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return ly_remove_tree(tmpdir, 0);
 }
 
 /* --- tests -------------------------------------------------------------- */

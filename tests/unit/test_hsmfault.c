@@ -15,7 +15,6 @@
 
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,12 +54,6 @@ static struct hsm_key *key_ec, *key_rsa;
 static int	 have_shim;
 
 /* --- helpers ------------------------------------------------------------ */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void
 faults_set(const char *text)
@@ -193,7 +186,7 @@ group_teardown(void **state)
 	EVP_PKEY_free(pub_ec);
 	EVP_PKEY_free(pub_rsa);
 	hsm_shutdown();
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return ly_remove_tree(tmpdir, 0);
 }
 
 static int

@@ -10,7 +10,6 @@
 
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -38,12 +37,6 @@ struct fx {
 };
 
 static int
-rm_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct fx *fx;
@@ -66,7 +59,7 @@ teardown(void **state)
 	struct fx *fx = *state;
 
 	ly_clock_set(0);
-	nftw(fx->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	(void)ly_remove_tree(fx->base, 0);
 	free(fx->dir);
 	free(fx);
 	return 0;

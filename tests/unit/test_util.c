@@ -214,6 +214,7 @@ static void
 test_files(void **state)
 {
 	char dir[] = "/tmp/lanyard-util-XXXXXX", *p, *q;
+	char out[] = "/tmp/lanyard-util-out-XXXXXX";
 	unsigned char *buf;
 	size_t len;
 	struct stat st;
@@ -238,10 +239,26 @@ test_files(void **state)
 	q = ly_path_join(dir, "/etc/x");
 	assert_string_equal(q, "/etc/x");
 	free(q);
+	/*
+	 * keep_top: what is below goes, dir stays; then dir goes too. A
+	 * symbolic link is removed, not followed: its target stays.
+	 */
+	q = ly_path_join(p, "f");
+	assert_int_equal(ly_file_write_atomic(q, "x", 1, 0600), LY_OK);
+	free(q);
+	assert_non_null(mkdtemp(out));
+	q = ly_path_join(p, "link");
+	assert_int_equal(symlink(out, q), 0);
+	free(q);
+	assert_int_equal(ly_remove_tree(dir, 1), LY_OK);
+	assert_int_equal(stat(out, &st), 0);
+	assert_int_equal(rmdir(out), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(stat(p, &st), -1);
 	free(p);
-	assert_true(asprintf(&p, "rm -rf %s", dir) > 0);
-	assert_int_equal(system(p), 0);
-	free(p);
+	assert_int_equal(ly_remove_tree(dir, 0), LY_OK);
+	assert_int_equal(stat(dir, &st), -1);
+	assert_int_equal(ly_remove_tree(dir, 0), LY_ERR_IO);
 }
 
 static void
