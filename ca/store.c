@@ -492,7 +492,7 @@ cert_encode(const struct store_cert *c, unsigned char **bufp, size_t *lenp)
  * point into v (borrowed, valid as long as v is).
  */
 static int
-cert_decode(const MDB_val *k, const MDB_val *v, struct store_cert *c)
+record_decode(const MDB_val *k, const MDB_val *v, struct store_cert *c)
 {
 	const unsigned char *p = v->mv_data, *end = p + v->mv_size;
 	const char *why;
@@ -824,7 +824,7 @@ store_cert_put(struct store_txn *t, const struct store_cert *c)
 		goto out;
 	}
 	/* The old record must decode: its index entries are to be undone. */
-	if ((r = cert_decode(&k, &v, &oc)) != LY_OK ||
+	if ((r = record_decode(&k, &v, &oc)) != LY_OK ||
 	    (r = cert_idx_of(&oc, &old)) != LY_OK ||
 	    (r = cert_idx_of(c, &nw)) != LY_OK ||
 	    (r = cert_encode(c, &buf, &len)) != LY_OK)
@@ -865,7 +865,7 @@ store_cert_get(struct store_txn *t, const struct ca_serial *serial,
 	if (rc != 0)
 		return store_mdb_err(rc, "store_cert_get");
 	/* A deep copy: the caller keeps it past the transaction. */
-	if ((r = cert_decode(&k, &v, &tmp)) != LY_OK ||
+	if ((r = record_decode(&k, &v, &tmp)) != LY_OK ||
 	    (r = cert_dup(&tmp, &c)) != LY_OK)
 		return r;
 	*certp = c;
@@ -898,7 +898,7 @@ store_cert_foreach(struct store_txn *t, store_cert_cb cb, void *arg)
 	/* Keys are big-endian serials of one width: LMDB order is numeric. */
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if ((r = cert_decode(&k, &v, &c)) != LY_OK)
+		if ((r = record_decode(&k, &v, &c)) != LY_OK)
 			goto out;
 		if ((r = cert_call(t, &c, cb, arg)) != 0)
 			goto out;
@@ -954,7 +954,7 @@ store_cert_by_identity(struct store_txn *t, const char *identity,
 			r = store_mdb_err(rc, "store_cert_by_identity");
 			goto out;
 		}
-		if ((r = cert_decode(&ck, &cv, &c)) != LY_OK)
+		if ((r = record_decode(&ck, &cv, &c)) != LY_OK)
 			goto out;
 		/* Equal hashes are not equal strings; trust the record. */
 		if (c.identity == NULL || strcmp(c.identity, identity) != 0)
