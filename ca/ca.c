@@ -129,6 +129,49 @@ ca_slot_conf(const struct ca *ca, int slot)
 	return slot == CA_ROOT ? &ca->conf->root : &ca->conf->issuing;
 }
 
+/*
+ * Audits what hsm/'s token guard restored before it initialised the
+ * module (a token file a crash left damaged): one "hsm_token_restored"
+ * entry each. hsm/ only reports; the store is ours. A failure to audit is
+ * logged: the restore itself has happened and was logged loudly.
+ */
+static void
+hsm_restores_audit(struct ca *ca)
+{
+	struct hsm_restore ev[8];
+	struct store_txn *txn = NULL;
+	json_t *o;
+	char *d;
+	size_t i, n;
+	int r = LY_OK;
+
+	while (r == LY_OK && (n = hsm_token_restores(ev, 8)) > 0) {
+		if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+			break;
+		for (i = 0; i < n && r == LY_OK; i++) {
+			o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "token",
+			    ev[i].label, "dir", ev[i].token_dir, "file",
+			    ev[i].file, "action", ev[i].action, "id", ev[i].id);
+			d = o != NULL ? json_dumps(o, JSON_COMPACT |
+			    JSON_SORT_KEYS) : NULL;
+			json_decref(o);
+			r = d == NULL ? LY_ERR_ALLOC : store_audit_append(txn,
+			    "hsm", "hsm_token_restored", d);
+			free(d);
+		}
+		if (r == LY_OK)
+			r = store_txn_commit(txn);
+		else
+			store_txn_abort(txn);
+		txn = NULL;
+		for (i = 0; i < n && r == LY_OK; i++)
+			hsm_token_restore_done(&ev[i]);
+	}
+	if (r != LY_OK)
+		ly_log(LY_LOG_ERR, "audit of an HSM token restore failed: %s",
+		    ly_errdetail());
+}
+
 /* Opens the HSM and the slot's key on first use; later calls are cheap. */
 int
 ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
@@ -147,6 +190,7 @@ ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
 		    ca->conf->softhsm2_conf)) != LY_OK)
 			goto out;
 		ca->hsm_ready = 1;
+		hsm_restores_audit(ca);
 	}
 	if ((r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
 		goto out;
@@ -1195,7 +1239,10 @@ ca_hsm_check(struct ca *ca)
 
 	if ((r = ca_key_get(ca, CA_ISSUING, &key)) != LY_OK)
 		return r;
-	return hsm_key_check(key);
+	r = hsm_key_check(key);
+	/* A re-initialisation of the module may have restored a token. */
+	hsm_restores_audit(ca);
+	return r;
 }
 
 void

@@ -82,9 +82,9 @@ void		 hsm_fixstr(char *dst, const unsigned char *src, size_t n);
 int		 hsm_slots_get(CK_SLOT_ID **slotsp, CK_ULONG *np);
 
 /*
- * Finds the one slot whose initialised token matches u. LY_ERR_NOT_FOUND
- * if none, LY_ERR_HSM if none and the token of some slot does not answer
- * (it may be ours), LY_ERR_CONFIG if several match. Admin lock held.
+ * Finds the one slot whose initialised token matches u. LY_ERR_HSM if
+ * none (the token may be away or being rewritten: try again), LY_ERR_CONFIG
+ * if several match. Admin lock held.
  */
 int		 hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 		    CK_TOKEN_INFO *infop);
@@ -199,5 +199,48 @@ enum hsm_stat {
 	HSM_STAT_MAX
 };
 void		 hsm_stat_add(enum hsm_stat);
+
+/* ---- guard.c: the embedded SoftHSM's tokens across crashes ------------ */
+
+/*
+ * Turns the guard on for the SoftHSM configuration softhsm2_conf (NULL:
+ * off): its token dir, the lock file and the verified copies beside it.
+ * Off, with a note, for an object store other than files. LY_ERR_CONFIG
+ * if the configuration cannot be read.
+ */
+int		 hsm_guard_setup(const char *softhsm2_conf);
+void		 hsm_guard_teardown(void);
+int		 hsm_guard_enabled(void);
+/*
+ * The guard lock: flock(LOCK_EX) on the instance's token.guard, shared by
+ * every Lanyard process, plus a mutex for this process's threads. It
+ * nests within a thread. Taken around the check and C_Initialize, every
+ * login and every call that may read or write token files; not around
+ * signing. No-op when the guard is off. Order: module lock, guard, admin.
+ */
+void		 hsm_guard_lock(void);
+void		 hsm_guard_unlock(void);
+/*
+ * Before C_Initialize: checks every token file, restores the damaged ones
+ * from their verified copies (remembered for hsm_token_restores()), moves
+ * unfinished objects with no copy aside. LY_ERR_HSM if a token.object is
+ * damaged and has no valid copy (never made into an empty token).
+ */
+int		 hsm_guard_check(void);
+/*
+ * Refreshes the verified copies from the token files as they are now
+ * (after a change Lanyard made, or a login). Logs and returns the error;
+ * the old copies stay valid.
+ */
+int		 hsm_guard_snapshot(void);
+/*
+ * Whether the bytes of token file name are whole (they parse as a SoftHSM
+ * object file; a token.object names its token and holds its SO PIN; every
+ * attribute of ref, the verified copy, if not NULL, is present). For tests.
+ */
+int		 hsm_guard_whole(const char *name, const unsigned char *b,
+		    size_t len, const unsigned char *ref, size_t reflen);
+/* Restores (and objects moved aside) since the process started. */
+unsigned long	 hsm_guard_restore_count(void);
 
 #endif /* LANYARD_HSM_EXTERN_H */

@@ -90,10 +90,12 @@ hsm_p11(void)
 	return hsm.f;
 }
 
+/* Admin work reads (and logs in: writes) token files: the guard too. */
 void
 hsm_admin_lock(void)
 {
 	hsm_mod_rdlock();
+	hsm_guard_lock();
 	pthread_mutex_lock(&hsm.admin);
 }
 
@@ -101,6 +103,7 @@ void
 hsm_admin_unlock(void)
 {
 	pthread_mutex_unlock(&hsm.admin);
+	hsm_guard_unlock();
 	hsm_mod_unlock();
 }
 
@@ -249,7 +252,7 @@ hsm_init(const char *module, const char *softhsm2_conf)
 {
 	CK_C_GetFunctionList	 getlist;
 	CK_RV			 rv;
-	int			 r = LY_ERR_HSM;
+	int			 r = LY_ERR_HSM, guarded = 0;
 
 	if (module == NULL)
 		return ly_fail(LY_ERR_ARG, "hsm_init: no PKCS#11 module");
@@ -263,6 +266,18 @@ hsm_init(const char *module, const char *softhsm2_conf)
 		r = ly_fail(LY_ERR_INTERNAL, "setenv SOFTHSM2_CONF failed");
 		goto out;
 	}
+	if ((r = hsm_guard_setup(softhsm2_conf)) != 0)
+		goto out;
+	/*
+	 * C_Initialize reads every token file: not while another process
+	 * logs in (and rewrites token.object), and not before the files a
+	 * crash damaged are restored.
+	 */
+	hsm_guard_lock();
+	guarded = 1;
+	if ((r = hsm_guard_check()) != 0)
+		goto out;
+	r = LY_ERR_HSM;
 	if ((hsm.module = strdup(module)) == NULL) {
 		r = ly_fail(LY_ERR_ALLOC, "out of memory");
 		goto out;
@@ -295,6 +310,8 @@ hsm_init(const char *module, const char *softhsm2_conf)
 	hsm.ready = 1;
 	r = 0;
  out:
+	if (guarded)
+		hsm_guard_unlock();
 	if (r != 0 && !hsm.ready) {
 		if (hsm.helper)
 			pkcs11h_terminate();
@@ -307,6 +324,7 @@ hsm_init(const char *module, const char *softhsm2_conf)
 		hsm.dl = NULL;
 		hsm.f = NULL;
 		hsm.module = NULL;
+		hsm_guard_teardown();
 	}
 	ERR_clear_error();
 	pthread_mutex_unlock(&hsm.init);
@@ -341,13 +359,15 @@ hsm_shutdown(void)
 	hsm.f = NULL;
 	hsm.helper = hsm.provider = hsm.finalize = hsm.ready = 0;
 	hsm_mod_reset();
+	hsm_guard_teardown();
 	ERR_clear_error();
  out:
 	pthread_mutex_unlock(&hsm.init);
 }
 
-int
-hsm_module_restart(int *downp)
+/* hsm_module_restart() with the guard held. */
+static int
+module_restart(int *downp)
 {
 	struct hsm_key	*k;
 	CK_RV		 rv;
@@ -378,6 +398,9 @@ hsm_module_restart(int *downp)
 	if (hsm.finalize)
 		(void)hsm.f->C_Finalize(NULL);
 	hsm.finalize = 0;
+	/* Maybe the token went bad because another process was killed. */
+	if ((r = hsm_guard_check()) != 0)
+		return r;
 	if ((rv = module_initialize()) != CKR_OK)
 		return hsm_fail_rv(LY_ERR_HSM, rv, "PKCS#11 module %s: "
 		    "C_Initialize", hsm.module);
@@ -397,6 +420,17 @@ hsm_module_restart(int *downp)
 	}
 	ERR_clear_error();
 	return r == 0 ? 0 : ly_fail(r, "%s", first);
+}
+
+int
+hsm_module_restart(int *downp)
+{
+	int	r;
+
+	hsm_guard_lock();
+	r = module_restart(downp);
+	hsm_guard_unlock();
+	return r;
 }
 
 /* --- raw sessions --------------------------------------------------------- */
@@ -434,6 +468,11 @@ hsm_session_open(const struct hsm_uri *u, const char *pin, int rw,
 	case CKR_OK:
 		if ((r = hsm_pin_remember(label, serial, pin)) != 0)
 			goto out;
+		/*
+		 * SoftHSM just rewrote token.object; now it holds the PIN
+		 * blob this PIN opens: the copy to restore from, if ever.
+		 */
+		(void)hsm_guard_snapshot();
 		break;
 	case CKR_USER_ALREADY_LOGGED_IN:
 		/*
@@ -531,10 +570,10 @@ key_lookup(const struct hsm_uri *u, const char *pin, struct hsm_tokid *tid,
     unsigned char *id, size_t *idlenp, EVP_PKEY **tokpubp)
 {
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-	CK_OBJECT_HANDLE o;
+	CK_OBJECT_HANDLE o, hs[1];
 	CK_TOKEN_INFO	 ti;
 	unsigned char	*v = NULL;
-	size_t		 len;
+	size_t		 len, n;
 	int		 r;
 
 	hsm_admin_lock();
@@ -551,6 +590,20 @@ key_lookup(const struct hsm_uri *u, const char *pin, struct hsm_tokid *tid,
 	}
 	memcpy(id, v, len);
 	*idlenp = len;
+	/*
+	 * The certificate object pkcs11-helper finds the key by: its
+	 * absence is sure here (the token is there, logged in), so that
+	 * key_certid_find() may take a miss of pkcs11-helper's as a fault.
+	 */
+	if ((r = hsm_objects_find(s, CKO_CERTIFICATE, NULL, id, len, hs, 1,
+	    &n)) != 0)
+		goto out;
+	if (n == 0) {
+		r = ly_fail(LY_ERR_NOT_FOUND, "PKCS#11 URI \"%s\": no "
+		    "certificate object beside the key on token %s (store one "
+		    "with hsm_cert_store)", u->text, u->token);
+		goto out;
+	}
 	/* The public key object, if any, to check the certificate against. */
 	*tokpubp = NULL;
 	r = hsm_pub_read(s, id, len, u->text, tokpubp);
@@ -612,10 +665,11 @@ key_certid_find(const struct hsm_uri *u, const struct hsm_tokid *tid,
 	for (l = issuers; l != NULL && found == NULL; l = l->next)
 		if (certid_match(l->certificate_id, tid, id, idlen))
 			found = l->certificate_id;
+	/* key_lookup() saw it a moment ago: pkcs11-helper missed it. */
 	if (found == NULL) {
-		r = ly_fail(LY_ERR_NOT_FOUND, "PKCS#11 URI \"%s\": no "
-		    "certificate object beside the key on token %s (store one "
-		    "with hsm_cert_store)", u->text, tid->label);
+		r = ly_fail(LY_ERR_HSM, "PKCS#11 URI \"%s\": pkcs11-helper "
+		    "does not list the certificate object beside the key on "
+		    "token %s", u->text, tid->label);
 		goto out;
 	}
 	if ((rv = pkcs11h_certificate_duplicateCertificateId(cidp, found))
@@ -663,6 +717,8 @@ key_open_session(struct hsm_key *k)
 	int		 r = LY_ERR_HSM;
 
 	hsm_pin_refused = 0;
+	/* pkcs11-helper may log in: token.object is rewritten. */
+	hsm_guard_lock();
 	if ((rv = pkcs11h_certificate_create(k->cert_id, NULL,
 	    PKCS11H_PROMPT_MASK_ALLOW_PIN_PROMPT, PKCS11H_PIN_CACHE_INFINITE,
 	    &cert)) != CKR_OK) {
@@ -692,6 +748,7 @@ key_open_session(struct hsm_key *k)
 		pkcs11h_certificate_freeCertificate(cert);
 	if (r != 0)
 		hsm_key_close_session(k);
+	hsm_guard_unlock();
 	ERR_clear_error();
 	return r;
 }
@@ -775,6 +832,8 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
 	int		 r;
 
 	hsm_mod_rdlock();
+	/* Logins, and pkcs11-helper's listing of the tokens. */
+	hsm_guard_lock();
 	if ((r = hsm_mod_check(epochp)) != 0)
 		goto out;
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
@@ -815,6 +874,7 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
  out:
 	if (k != NULL)
 		key_destroy(k);
+	hsm_guard_unlock();
 	hsm_mod_unlock();
 	EVP_PKEY_free(tokpub);
 	return r;
@@ -823,9 +883,10 @@ key_open_try(const struct hsm_uri *u, const char *uri, const char *pin,
 /*
  * Opens the private key named by uri for signing, after logging in with
  * pin (LY_ERR_HSM_PIN if wrong; it is tried once). LY_ERR_CONFIG for a bad
- * URI, LY_ERR_NOT_FOUND for a missing token, key or certificate object,
- * LY_ERR_HSM for a module or token that fails: then the module is
- * re-initialised (within the backoff) and the key looked for once more.
+ * URI, LY_ERR_NOT_FOUND only for a key or certificate object that the
+ * token (there, logged in) does not have, LY_ERR_HSM for a module or
+ * token that fails or is not there: then the module is re-initialised
+ * (within the backoff) and the key looked for once more.
  * *keyp is set on success only; free it with hsm_key_free().
  */
 int

@@ -11,10 +11,12 @@
  * PINs come from a file (not group/world accessible) or an environment
  * variable, never from argv; they are wiped after use and never logged.
  *
- * Errors: LY_ERR_HSM (module, token, session or signing failure),
+ * Errors: LY_ERR_HSM (module, token, session or signing failure, or no
+ * such token: transient, try again, never a reason to make a new key),
  * LY_ERR_HSM_PIN (missing, unreadable, badly protected or wrong PIN),
- * LY_ERR_NOT_FOUND (no such token or object), LY_ERR_CONFIG (bad URI),
- * with the detail in ly_errdetail().
+ * LY_ERR_NOT_FOUND (no such object on a token that is there and logged
+ * in: the object really is not there), LY_ERR_CONFIG (bad URI), with the
+ * detail in ly_errdetail().
  */
 #ifndef LANYARD_HSM_H
 #define LANYARD_HSM_H
@@ -34,6 +36,31 @@ struct hsm_key;
 int		 hsm_init(const char *module, const char *softhsm2_conf);
 /* Frees every key still open, then the module. */
 void		 hsm_shutdown(void);
+
+/*
+ * The token guard (hsm/guard.c), on only for the embedded SoftHSM2 (a
+ * softhsm2_conf given to hsm_init()): before the module is initialised
+ * (hsm_init(), and each re-initialisation) every token file is checked,
+ * and one that a crash left damaged is restored from its verified copy.
+ * Each restore (or unfinished object moved aside) is recorded durably
+ * before it is made, so that ca/ can audit it (hsm/ writes no store):
+ * hsm_token_restores() claims up to max records not yet audited (also
+ * those of a process that died before it audited them) into out and
+ * returns how many; once audited, each is dropped with
+ * hsm_token_restore_done(). A claimed record that is never done goes back
+ * to the pool when this process is gone. At least once: a record may be
+ * audited twice if a process dies between the audit and the done; its id
+ * tells.
+ */
+struct hsm_restore {
+	char	 id[33];	/* random, hex: the record's name */
+	char	 token_dir[64];	/* the token's directory under tokendir */
+	char	 file[80];	/* token.object or <uuid>.object */
+	char	 label[33];	/* the token's label, "" if not known */
+	char	 action[16];	/* "restored" or "quarantined" */
+};
+size_t		 hsm_token_restores(struct hsm_restore *out, size_t max);
+void		 hsm_token_restore_done(const struct hsm_restore *);
 
 /*
  * Reads a PIN: from pin_file if not NULL (refused if group or world can
@@ -72,7 +99,9 @@ int		 hsm_uri_sibling(const char *uri, const char *object,
 /*
  * Generates a key pair of type kt on the token named by uri, labelled with
  * the URI's object attribute and a fresh random CKA_ID; the private key is
- * CKA_SENSITIVE, not extractable, CKA_SIGN. A placeholder certificate
+ * CKA_PRIVATE, CKA_SENSITIVE, not extractable, and can only sign (CKA_SIGN;
+ * no decrypt, unwrap, derive or sign-recover); the public key can only
+ * verify (no encrypt or wrap). A placeholder certificate
  * object with the same label and CKA_ID is stored so that hsm_key_open()
  * works at once. LY_ERR_EXISTS if an object with that label exists.
  * On success *pubp (if not NULL) is the new public key; caller frees.
@@ -88,7 +117,10 @@ int		 hsm_cert_store(const char *uri, const char *pin, X509 *cert);
 
 /*
  * Opens the private key named by uri for signing. pad selects PKCS#1 v1.5
- * or PSS for RSA keys. *keyp is freed with hsm_key_free().
+ * or PSS for RSA keys. *keyp is freed with hsm_key_free(). LY_ERR_NOT_FOUND
+ * only if the token is there, logged in, and has no such key (or no
+ * certificate object beside it); a token that is not there or does not
+ * answer is LY_ERR_HSM.
  */
 int		 hsm_key_open(const char *uri, const char *pin,
 		    enum conf_rsapad pad, struct hsm_key **keyp);

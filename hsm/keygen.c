@@ -189,14 +189,20 @@ hsm_slot_find(const struct hsm_uri *u, CK_SLOT_ID *slotp,
 	/*
 	 * A slot whose token does not answer may hold ours: a module that
 	 * lost its view of the token (SoftHSM when the token directory
-	 * went away) says so, and hsm_recover() may mend it.
+	 * went away) says so, and hsm_recover() may mend it. A token that
+	 * is not there at all is no proof either: SoftHSM shows a token
+	 * whose token.object another process is rewriting (or a crash
+	 * emptied, until the guard restores it) as uninitialised. So no
+	 * token is LY_ERR_HSM, to be tried again, never LY_ERR_NOT_FOUND:
+	 * that one says an object is not on a token that is there.
 	 */
 	if (found == 0 && bad != CKR_OK)
 		r = hsm_fail_rv(LY_ERR_HSM, bad, "PKCS#11 URI \"%s\": no token "
 		    "labelled %s answers (C_GetTokenInfo)", u->text, u->token);
 	else if (found == 0)
-		r = ly_fail(LY_ERR_NOT_FOUND, "PKCS#11 URI \"%s\": no token "
-		    "labelled %s", u->text, u->token);
+		r = ly_fail(LY_ERR_HSM, "PKCS#11 URI \"%s\": no token "
+		    "labelled %s (not there, or not initialised)", u->text,
+		    u->token);
 	else if (found > 1)
 		r = ly_fail(LY_ERR_CONFIG, "PKCS#11 URI \"%s\": %d tokens "
 		    "match; add serial= to the URI", u->text, found);
@@ -449,6 +455,9 @@ hsm_token_init(const char *label, const char *so_pin, const char *user_pin)
 		(void)f->C_Logout(s);
 	if (s != CK_INVALID_HANDLE)
 		hsm_session_close(s);
+	/* The new token's first verified copy (the guard's, if on). */
+	if (r == 0)
+		(void)hsm_guard_snapshot();
 	hsm_admin_unlock();
 	ERR_clear_error();
 	return r;
@@ -718,12 +727,22 @@ keypair_generate(CK_SESSION_HANDLE s, enum conf_keytype kt, const char *label,
 	CK_RV		 rv;
 	unsigned char	*params = NULL;
 	int		 nid = NID_undef, plen = 0, r = LY_ERR_HSM;
-	CK_ATTRIBUTE	 pubt[7], privt[] = {
+	/*
+	 * A CA or OCSP signer key signs and does nothing else: a key that
+	 * also decrypts, unwraps or derives could be made to serve as an
+	 * oracle for whoever holds a session (RFC 5280's keyUsage says the
+	 * same of the certificate; this is the token's half of it).
+	 */
+	CK_ATTRIBUTE	 pubt[10], privt[] = {
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &yes, sizeof(yes) },
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },
 		{ CKA_EXTRACTABLE, &no, sizeof(no) },
 		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_SIGN_RECOVER, &no, sizeof(no) },
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, (void *)id, idlen },
 	};
@@ -752,6 +771,8 @@ keypair_generate(CK_SESSION_HANDLE s, enum conf_keytype kt, const char *label,
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_TOKEN, &yes, sizeof(yes) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_PRIVATE, &no, sizeof(no) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_VERIFY, &yes, sizeof(yes) };
+	pubt[npub++] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &no, sizeof(no) };
+	pubt[npub++] = (CK_ATTRIBUTE){ CKA_WRAP, &no, sizeof(no) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label,
 	    strlen(label) };
 	pubt[npub++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, idlen };
@@ -858,6 +879,9 @@ hsm_keygen(const char *uri, const char *pin, enum conf_keytype kt,
 		(void)f->C_DestroyObject(s, pubk);
 	}
 	hsm_session_close(s);
+	/* The new key's files join the verified copy. */
+	if (privk != CK_INVALID_HANDLE)
+		(void)hsm_guard_snapshot();
 	hsm_admin_unlock();
 	EVP_PKEY_free(pub);
 	X509_free(cert);
@@ -978,6 +1002,8 @@ hsm_cert_store(const char *uri, const char *pin, X509 *cert)
 	r = 0;
  out:
 	hsm_session_close(s);
+	/* The new object in, the old ones out of the verified copy. */
+	(void)hsm_guard_snapshot();
 	hsm_admin_unlock();
 	EVP_PKEY_free(pub);
 	free(id);

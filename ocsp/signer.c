@@ -205,8 +205,9 @@ signer_state(struct ocsp_responder *resp, const struct ocsp_signer *s)
 
 /*
  * Loads the signer a store record names. LY_ERR_STATE if its certificate
- * is gone, revoked or not the key's (make a new one); HSM errors as
- * hsm_key_open().
+ * is gone, revoked or not the key's, or the token (there and logged in)
+ * has no such key (make a new one); HSM errors as hsm_key_open(), which
+ * never make a new one.
  */
 static int
 signer_load(struct ocsp_responder *resp, const unsigned char *v, size_t len,
@@ -250,9 +251,18 @@ signer_load(struct ocsp_responder *resp, const unsigned char *v, size_t len,
 		    "unreadable", sr.label);
 		goto out;
 	}
+	/*
+	 * The store says this key exists: only hsm/'s LY_ERR_NOT_FOUND (the
+	 * token is there, logged in, and has no such key) lets a new signer
+	 * replace it. A token away or half-written is LY_ERR_HSM: the sync
+	 * fails, the signer in use stays, and it is tried again later.
+	 */
 	if ((r = key_open(resp, sr.label, pin, &s->key)) != LY_OK) {
-		if (r == LY_ERR_NOT_FOUND)
+		if (r == LY_ERR_NOT_FOUND) {
+			ly_log(LY_LOG_ERR, "ocsp: signer %s: its key is not on "
+			    "the token: %s", sr.label, ly_errdetail());
 			r = LY_ERR_STATE;
+		}
 		goto out;
 	}
 	if (EVP_PKEY_eq(hsm_key_get0_public(s->key),

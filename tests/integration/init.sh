@@ -60,6 +60,30 @@ for tok in root issuing; do
 		ok "$tok private key cannot be read off the token"
 	fi
 done
+# CA and OCSP signer keys sign and verify, nothing else: no decrypt,
+# unwrap or derive. Also for the keys a signer rotation makes (due
+# at once while signer_rotate_before exceeds signer_days).
+usage_only() { # FILE CLASS WANT: every CLASS key's Usage line is WANT
+	awk -v c="$2" -v w="$3" '$0 ~ "^" c " Key Object" { in_k = 1; n++ }
+	    in_k && /^ *Usage:/ { sub(/^ *Usage: */, ""); if ($0 != w) bad++; in_k = 0 }
+	    /Object;/ && $0 !~ "^" c " Key Object" { in_k = 0 }
+	    END { exit !(n > 0 && !bad) }' "$1"
+}
+sed -i 's/^signer_rotate_before = .*/signer_rotate_before = 8d/' "$T/ca/ca.conf"
+check "an OCSP signer rotation" admin ocsp refresh
+sed -i 's/^signer_rotate_before = .*/signer_rotate_before = 2d/' "$T/ca/ca.conf"
+for tok in root issuing; do
+	pkcs11-tool --module "$mod" --token-label "lanyard-$tok" --login \
+	    --pin "$(cat "$T/ca/hsm/$tok.pin")" --list-objects \
+	    >"$T/objs-$tok.txt" 2>>"$LOG"
+	check "$tok token: every private key can only sign" \
+	    usage_only "$T/objs-$tok.txt" Private sign
+	check "$tok token: every public key can only verify" \
+	    usage_only "$T/objs-$tok.txt" Public verify
+done
+has "the rotation made ocsp-signer-2" "$T/objs-issuing.txt" "ocsp-signer-2"
+eq "issuing token: CA key and 3 signer keys, all sign-only" \
+    "$(grep -A4 '^Private Key Object' "$T/objs-issuing.txt" | grep -c 'Usage: *sign$')" 4
 unset SOFTHSM2_CONF
 
 # Other key types: P-384 and RSA.

@@ -13,7 +13,10 @@
  *		buffer: a signature, not a length query)
  *	action	a return value by name (CKR_DEVICE_ERROR, ...) or number
  *		(0x30), or, for sign only, "corrupt": sign, then flip a bit
- *		of the signature
+ *		of the signature, or, for tokeninfo only, "uninit": the
+ *		token looks uninitialised (no CKF_TOKEN_INITIALIZED, a blank
+ *		label), as SoftHSM shows one whose token.object is being
+ *		rewritten
  *	count	how many calls to hit: a number (default 1) or "*" (all)
  * The first rule of an op with hits left applies. Each hit is written back
  * (the count goes down, to 0), so a test reads what was consumed.
@@ -70,6 +73,8 @@ static const struct {
 
 /* The action that means "corrupt the signature", not a return value. */
 #define SHIM_CORRUPT		((CK_RV)-2)
+/* The action that means "the token looks uninitialised". */
+#define SHIM_UNINIT		((CK_RV)-3)
 
 struct rule {
 	enum shim_op	 op;
@@ -109,6 +114,8 @@ rule_parse(char *line, struct rule *r)
 	r->op = (enum shim_op)i;
 	if (strcmp(act, "corrupt") == 0 && r->op == OP_SIGN)
 		r->rv = SHIM_CORRUPT;
+	else if (strcmp(act, "uninit") == 0 && r->op == OP_TOKENINFO)
+		r->rv = SHIM_UNINIT;
 	else if (strncmp(act, "0x", 2) == 0)
 		r->rv = strtoul(act, NULL, 16);
 	else {
@@ -154,6 +161,8 @@ rv_name(CK_RV rv, char *buf, size_t len)
 
 	if (rv == SHIM_CORRUPT)
 		return "corrupt";
+	if (rv == SHIM_UNINIT)
+		return "uninit";
 	for (i = 0; i < sizeof(rv_names) / sizeof(rv_names[0]); i++)
 		if (rv_names[i].rv == rv)
 			return rv_names[i].name;
@@ -266,9 +275,15 @@ shim_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
 	CK_RV	rv;
 
-	if (fault(OP_TOKENINFO, &rv))
+	if (!fault(OP_TOKENINFO, &rv))
+		return shim.real->C_GetTokenInfo(slot, info);
+	if (rv != SHIM_UNINIT)
 		return rv;
-	return shim.real->C_GetTokenInfo(slot, info);
+	if ((rv = shim.real->C_GetTokenInfo(slot, info)) == CKR_OK) {
+		info->flags &= ~(CK_FLAGS)CKF_TOKEN_INITIALIZED;
+		memset(info->label, ' ', sizeof(info->label));
+	}
+	return rv;
 }
 
 static CK_RV

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cmocka.h>
 
 #include <pkcs11-helper-1.0/pkcs11h-core.h>
@@ -509,8 +511,9 @@ test_not_found(void **state)
 	assert_int_equal(hsm_key_open("pkcs11:token=" TOKEN ";object=nope",
 	    USER_PIN, CONF_RSA_PKCS1, &k), LY_ERR_NOT_FOUND);
 	assert_non_null(strstr(ly_errdetail(), "object=nope"));
+	/* No such token: maybe away for a moment, never "no such key". */
 	assert_int_equal(hsm_key_open("pkcs11:token=nope;object=ec256",
-	    USER_PIN, CONF_RSA_PKCS1, &k), LY_ERR_NOT_FOUND);
+	    USER_PIN, CONF_RSA_PKCS1, &k), LY_ERR_HSM);
 	assert_null(k);
 	assert_int_equal(hsm_key_is_protected("pkcs11:token=" TOKEN
 	    ";object=nope", USER_PIN), LY_ERR_NOT_FOUND);
@@ -680,6 +683,58 @@ test_threads(void **state)
 	hsm_key_free(k);
 }
 
+/* The bool attribute t of object o. */
+static CK_BBOOL
+attr_bool(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t)
+{
+	unsigned char	*v = NULL;
+	size_t		 len;
+	CK_BBOOL	 b;
+
+	assert_int_equal(hsm_attr_get(s, o, t, &v, &len), 0);
+	assert_int_equal(len, sizeof(CK_BBOOL));
+	b = v[0];
+	free(v);
+	return b;
+}
+
+/* Every key pair hsm_keygen() made can sign and verify, nothing else. */
+static void
+test_key_usage(void **state)
+{
+	static const char *labels[] = { "ec256", "ec384", "rsa2048" };
+	struct hsm_uri	 u;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE o;
+	size_t		 i, n;
+
+	assert_int_equal(hsm_uri_parse("pkcs11:token=" TOKEN, 0, &u), 0);
+	hsm_admin_lock();
+	assert_int_equal(hsm_session_open(&u, USER_PIN, 0, &s, NULL), 0);
+	for (i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		assert_int_equal(hsm_objects_find(s, CKO_PRIVATE_KEY, labels[i],
+		    NULL, 0, &o, 1, &n), 0);
+		assert_int_equal(n, 1);
+		assert_true(attr_bool(s, o, CKA_SIGN));
+		assert_false(attr_bool(s, o, CKA_DECRYPT));
+		assert_false(attr_bool(s, o, CKA_UNWRAP));
+		assert_false(attr_bool(s, o, CKA_DERIVE));
+		assert_false(attr_bool(s, o, CKA_SIGN_RECOVER));
+		assert_true(attr_bool(s, o, CKA_PRIVATE));
+		assert_true(attr_bool(s, o, CKA_SENSITIVE));
+		assert_false(attr_bool(s, o, CKA_EXTRACTABLE));
+		assert_int_equal(hsm_objects_find(s, CKO_PUBLIC_KEY, labels[i],
+		    NULL, 0, &o, 1, &n), 0);
+		assert_int_equal(n, 1);
+		assert_true(attr_bool(s, o, CKA_VERIFY));
+		assert_false(attr_bool(s, o, CKA_ENCRYPT));
+		assert_false(attr_bool(s, o, CKA_WRAP));
+	}
+	hsm_session_close(s);
+	hsm_admin_unlock();
+	hsm_uri_clear(&u);
+}
+
 static void
 test_shutdown_reinit(void **state)
 {
@@ -703,6 +758,208 @@ test_shutdown_reinit(void **state)
 	hsm_key_free(k);
 }
 
+/* --- the token guard (hsm/guard.c) ----------------------------------- */
+
+/* The token dir (under tmpdir/tokens) of the token labelled label. */
+static void
+token_dir(const char *label, char *out, size_t max)
+{
+	char		 path[512], pad[33];
+	unsigned char	*b = NULL;
+	size_t		 len;
+	DIR		*d;
+	struct dirent	*e;
+	int		 found = 0;
+
+	snprintf(pad, sizeof(pad), "%-32s", label);
+	snprintf(path, sizeof(path), "%s/tokens", tmpdir);
+	assert_non_null(d = opendir(path));
+	while ((e = readdir(d)) != NULL && !found) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/tokens/%s/token.object",
+		    tmpdir, e->d_name);
+		if (ly_file_read(path, 65536, &b, &len) != 0)
+			continue;
+		if (memmem(b, len, pad, 32) != NULL) {
+			snprintf(out, max, "%s/tokens/%s", tmpdir, e->d_name);
+			found = 1;
+		}
+		free(b);
+	}
+	closedir(d);
+	assert_true(found);
+}
+
+/* Cuts path to len bytes (0: empty, as a kill inside SoftHSM leaves it). */
+static void
+cut(const char *path, off_t len)
+{
+	assert_int_equal(truncate(path, len), 0);
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat	st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/*
+ * Takes every restore record (each is checked and done): returns how many
+ * say "restored" (of file, if not NULL), *qp how many "quarantined".
+ */
+static size_t
+restores_take(const char *file, size_t *qp)
+{
+	struct hsm_restore ev[4];
+	size_t		 i, n, restored = 0, q = 0;
+
+	while ((n = hsm_token_restores(ev, 4)) > 0)
+		for (i = 0; i < n; i++) {
+			assert_int_equal(strlen(ev[i].id), 32);
+			assert_string_equal(ev[i].label, TOKEN);
+			if (strcmp(ev[i].action, "quarantined") == 0)
+				q++;
+			else {
+				assert_string_equal(ev[i].action, "restored");
+				if (file != NULL)
+					assert_string_equal(ev[i].file, file);
+				restored++;
+			}
+			hsm_token_restore_done(&ev[i]);
+		}
+	if (qp != NULL)
+		*qp = q;
+	else
+		assert_int_equal(q, 0);
+	return restored;
+}
+
+static void
+test_guard_whole(void **state)
+{
+	char		 dir[512], path[600];
+	unsigned char	*b = NULL;
+	size_t		 len;
+
+	token_dir(TOKEN, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/token.object", dir);
+	assert_int_equal(ly_file_read(path, 65536, &b, &len), 0);
+	assert_true(hsm_guard_whole("token.object", b, len, NULL, 0));
+	assert_true(hsm_guard_whole("token.object", b, len, b, len));
+	assert_false(hsm_guard_whole("token.object", b, 0, NULL, 0));
+	assert_false(hsm_guard_whole("token.object", b, len - 1, NULL, 0));
+	assert_false(hsm_guard_whole("token.object", b, 8, NULL, 0));
+	/* Cut after the SO PIN record: parses, but the copy has more. */
+	assert_true(hsm_guard_whole("token.object", b, len - 96, NULL, 0));
+	assert_false(hsm_guard_whole("token.object", b, len - 96, b, len));
+	free(b);
+}
+
+/*
+ * A kill between SoftHSM's truncation of token.object and its write: the
+ * next hsm_init() restores it from the verified copy, records it for the
+ * audit, and the key signs.
+ */
+static void
+test_guard_restore(void **state)
+{
+	char	dir[512], path[600];
+
+	hsm_shutdown();
+	token_dir(TOKEN, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/token.object", dir);
+	cut(path, 0);
+	assert_int_equal(hsm_init(module_path(), confpath), 0);
+	assert_int_equal(restores_take("token.object", NULL), 1);
+	assert_true(file_size(path) > 0);
+	assert_int_equal(sign_check(URI_EC256, CONF_RSA_PKCS1, pub_ec256),
+	    NID_ecdsa_with_SHA256);
+	/* Cut at a record boundary (no user PIN): found by the copy. */
+	hsm_shutdown();
+	cut(path, file_size(path) - 96);
+	assert_int_equal(hsm_init(module_path(), confpath), 0);
+	assert_int_equal(restores_take("token.object", NULL), 1);
+	assert_int_equal(sign_check(URI_EC256, CONF_RSA_PKCS1, pub_ec256),
+	    NID_ecdsa_with_SHA256);
+}
+
+/*
+ * Key object files: a damaged one with a copy is restored, an unfinished
+ * one without (a creation cut short) is moved aside.
+ */
+static void
+test_guard_objects(void **state)
+{
+	char		 dir[512], path[800], junk[800], moved[800];
+	DIR		*d;
+	struct dirent	*e;
+	size_t		 n, q;
+	FILE		*fp;
+
+	hsm_shutdown();
+	token_dir(TOKEN, dir, sizeof(dir));
+	assert_non_null(d = opendir(dir));
+	n = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strstr(e->d_name, ".object") == NULL ||
+		    strcmp(e->d_name, "token.object") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		cut(path, file_size(path) / 2);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 6);
+	snprintf(junk, sizeof(junk), "%s/00000000-0000-0000-0000-"
+	    "000000000000.object", dir);
+	assert_non_null(fp = fopen(junk, "w"));
+	fputs("\0\0\0", fp);
+	fclose(fp);
+	assert_int_equal(hsm_init(module_path(), confpath), 0);
+	assert_int_equal(restores_take(NULL, &q), n);
+	assert_int_equal(q, 1);
+	/* Nothing left to repair... */
+	assert_int_equal(hsm_guard_check(), 0);
+	assert_int_equal(restores_take(NULL, NULL), 0);
+	assert_int_equal(sign_check(URI_EC256, CONF_RSA_PKCS1, pub_ec256),
+	    NID_ecdsa_with_SHA256);
+	assert_int_equal(sign_check(URI_RSA, CONF_RSA_PKCS1, pub_rsa),
+	    NID_sha256WithRSAEncryption);
+	/* ...but the unfinished one was moved aside on the first pass. */
+	assert_int_equal(access(junk, F_OK), -1);
+	snprintf(moved, sizeof(moved), "%s/tokens.damaged/%s/00000000-0000-"
+	    "0000-0000-000000000000.object", tmpdir, strrchr(dir, '/') + 1);
+	assert_int_equal(access(moved, F_OK), 0);
+}
+
+/*
+ * A damaged token.object with no verified copy is an error, and the file
+ * is left as it is: never made into an empty token. (Last: it leaves
+ * TOKEN2 damaged.)
+ */
+static void
+test_guard_no_copy(void **state)
+{
+	char	dir[512], path[600], copy[800];
+
+	hsm_shutdown();
+	token_dir(TOKEN2, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/token.object", dir);
+	snprintf(copy, sizeof(copy), "%s/tokens.verified/%s/token.object",
+	    tmpdir, strrchr(dir, '/') + 1);
+	assert_int_equal(unlink(copy), 0);
+	cut(path, 0);
+	assert_int_equal(hsm_init(module_path(), confpath), LY_ERR_HSM);
+	assert_non_null(strstr(ly_errdetail(), "no verified copy"));
+	assert_int_equal(file_size(path), 0);
+	assert_int_equal(access(copy, F_OK), -1);
+	assert_int_equal(hsm_token_restores(NULL, 0), 0);
+}
+
 int
 main(void)
 {
@@ -713,6 +970,7 @@ main(void)
 		cmocka_unit_test(test_keygen_rsa),
 		cmocka_unit_test(test_keygen_rsa3072),
 		cmocka_unit_test(test_keygen_placeholder),
+		cmocka_unit_test(test_key_usage),
 		cmocka_unit_test(test_sign_each),
 		cmocka_unit_test(test_sign_pss),
 		cmocka_unit_test(test_sign_crl_req),
@@ -728,6 +986,10 @@ main(void)
 		cmocka_unit_test(test_relogin),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_shutdown_reinit),
+		cmocka_unit_test(test_guard_whole),
+		cmocka_unit_test(test_guard_restore),
+		cmocka_unit_test(test_guard_objects),
+		cmocka_unit_test(test_guard_no_copy),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
