@@ -29,17 +29,9 @@
 #include "ca/store.h"
 #include "crl/crl.h"
 #include "util/util.h"
+#include "bench/bench.h"
 
 #define BATCH	10000
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long
 maxrss_kib(void)
@@ -104,7 +96,7 @@ insert(const char *dir, long n)
 }
 
 static int
-generate(const char *dir)
+make_instance(const char *dir)
 {
 	struct ca *ca = NULL;
 	struct hsm_key *key;
@@ -126,10 +118,10 @@ generate(const char *dir)
 	memset(&id, 0, sizeof(id));
 	id.slot = CA_ISSUING;
 	id.shard = -1;
-	t0 = now_s();
+	t0 = bench_now();
 	if ((r = crl_generate(ca, &id, "bench", &info)) != LY_OK)
 		return fail("crl_generate", r);
-	t = now_s() - t0;
+	t = bench_now() - t0;
 	printf("entries=%zu seconds=%.3f ", info.entries, t);
 	/* Peak first: reading the CRL back would map it into memory. */
 	printf("peak_rss_kib=%ld base_rss_kib=%ld ", maxrss_kib(), base);
@@ -180,10 +172,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	ly_log_setlevel(LY_LOG_ERR);
-	t0 = now_s();
+	t0 = bench_now();
 	if (in_child(insert_n, argv[1]) != 0)
 		return 1;
 	fprintf(stderr, "crl-bench: %ld revoked records stored in %.1f s\n",
-	    nrec, now_s() - t0);
-	return in_child(generate, argv[1]);
+	    nrec, bench_now() - t0);
+	return in_child(make_instance, argv[1]);
 }

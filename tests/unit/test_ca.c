@@ -39,7 +39,7 @@ struct fixture {
 
 /* A P-256 CSR that asks for a subject and SAN it must not get. */
 static int
-setup(void **state)
+setup_ca(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -52,7 +52,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_ca(void **state)
 {
 	struct fixture *f = *state;
 
@@ -821,7 +821,7 @@ issuer_run(void *arg)
 }
 
 static int
-serial_cmp(const void *a, const void *b)
+cmp_serials(const void *a, const void *b)
 {
 	return memcmp(a, b, CA_SERIAL_LEN);
 }
@@ -904,7 +904,7 @@ test_threads_issue(void **state)
 		}
 	}
 	store_txn_abort(txn);
-	qsort(all, n, sizeof(all[0]), serial_cmp);
+	qsort(all, n, sizeof(all[0]), cmp_serials);
 	for (i = 1; i < (int)n; i++)
 		assert_true(memcmp(all[i - 1].b, all[i].b, CA_SERIAL_LEN) != 0);
 	assert_int_equal(count(f->ca), before + n);
@@ -1213,5 +1213,5 @@ main(void)
 		cmocka_unit_test(test_reasons),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_ca, teardown_ca);
 }

@@ -38,12 +38,6 @@ struct fixture {
 	size_t		 csrlen;
 };
 
-static void
-make_csr(struct fixture *f)
-{
-	f->csr = fixture_csr(NULL, NULL, 1, &f->csrlen);
-}
-
 /* An instance of key type kt; config edits: replace from with to. */
 static struct fixture *
 fixture_new(enum conf_keytype kt, const char *const *edits)
@@ -72,7 +66,7 @@ fixture_new(enum conf_keytype kt, const char *const *edits)
 	free(text);
 	if (ca_open(f->dir, 0, &f->ca) != LY_OK)
 		return NULL;
-	make_csr(f);
+	f->csr = fixture_csr(NULL, NULL, 1, &f->csrlen);
 	return f;
 }
 
@@ -87,20 +81,20 @@ fixture_free(struct fixture *f)
 }
 
 static int
-setup(void **state)
+setup_crl(void **state)
 {
 	return (*state = fixture_new(CONF_KEY_EC_P256, NULL)) == NULL ? -1 : 0;
 }
 
 static int
-teardown(void **state)
+teardown_crl(void **state)
 {
 	fixture_free(*state);
 	return 0;
 }
 
 static void
-issue(struct fixture *f, int user, struct ca_serial *s)
+issue_user(struct fixture *f, int user, struct ca_serial *s)
 {
 	struct ca_request rq;
 	char json[64];
@@ -250,7 +244,7 @@ test_full(void **state)
 	int i, crit, days, secs;
 
 	for (i = 0; i < 5; i++)
-		issue(f, i, &s[i]);
+		issue_user(f, i, &s[i]);
 	assert_int_equal(ca_revoke(f->ca, &s[0], ca_reason_parse(
 	    "keyCompromise"), T0 - 86400, "test"), LY_OK);
 	assert_int_equal(ca_revoke(f->ca, &s[2], ca_reason_parse(
@@ -346,7 +340,7 @@ test_delta(void **state)
 	int i, crit;
 
 	for (i = 0; i < 3; i++)
-		issue(f, i, &s[i]);
+		issue_user(f, i, &s[i]);
 	/* No delta without its base. */
 	assert_int_equal(crl_generate(f->ca, &delta, "test", NULL),
 	    LY_ERR_STATE);
@@ -416,7 +410,7 @@ test_root(void **state)
 	X509_REVOKED *rev;
 
 	/* A revoked leaf is the issuing CA's business, not the root's. */
-	issue(f, 1, &s);
+	issue_user(f, 1, &s);
 	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
 	assert_int_equal(crl_generate(f->ca, &id, "test", &info), LY_OK);
 	assert_int_equal(info.entries, 0);
@@ -583,7 +577,7 @@ test_shards(void **state)
 	assert_non_null(f = fixture_new(CONF_KEY_EC_P256, edits));
 	assert_int_equal(ca_conf(f->ca)->crl_shards, 4);
 	for (i = 0; i < 16; i++) {
-		issue(f, i, &s[i]);
+		issue_user(f, i, &s[i]);
 		if (i % 4 != 3)
 			assert_int_equal(ca_revoke(f->ca, &s[i], 1, 0,
 			    "test"), LY_OK);
@@ -666,7 +660,7 @@ test_rsa_pss(void **state)
 
 	(void)state;
 	assert_non_null(f = fixture_new(CONF_KEY_RSA_2048, edits));
-	issue(f, 1, &s);
+	issue_user(f, 1, &s);
 	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
 	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_OK);
 	crl = load(f, id, NULL);
@@ -684,16 +678,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_due_clock, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_clock_back, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_generate_all, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_full, setup_crl, teardown_crl),
+		cmocka_unit_test_setup_teardown(test_delta, setup_crl, teardown_crl),
+		cmocka_unit_test_setup_teardown(test_root, setup_crl, teardown_crl),
+		cmocka_unit_test_setup_teardown(test_names, setup_crl, teardown_crl),
+		cmocka_unit_test_setup_teardown(test_due_clock, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_clock_back, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_generate_all, setup_crl,
+		    teardown_crl),
 		cmocka_unit_test(test_shards),
 		cmocka_unit_test(test_rsa_pss),
 	};

@@ -129,7 +129,7 @@ tcsr_make(EVP_PKEY *pkey, struct tcsr *c)
 }
 
 static int
-setup(void **state)
+setup_csr(void **state)
 {
 	size_t i;
 
@@ -151,7 +151,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_csr(void **state)
 {
 	size_t i;
 
@@ -646,5 +646,5 @@ main(void)
 		T(test_policy_other_types),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_csr, teardown_csr);
 }

@@ -82,7 +82,7 @@ faults_get(void)
 }
 
 static X509 *
-cert_new(EVP_PKEY *key, const char *cn)
+fault_cert_new(EVP_PKEY *key, const char *cn)
 {
 	X509		*x;
 	X509_NAME	*name;
@@ -106,7 +106,7 @@ cert_new(EVP_PKEY *key, const char *cn)
 static int
 sign_cert(struct hsm_key *k, EVP_PKEY *pub)
 {
-	X509	*x = cert_new(pub, "fault");
+	X509	*x = fault_cert_new(pub, "fault");
 	int	 r;
 
 	if ((r = hsm_sign(k, hsm_sign_x509, x)) == 0)
@@ -133,7 +133,7 @@ wait_recovered(struct hsm_key *k)
 /* --- set-up ------------------------------------------------------------- */
 
 static const char *
-module_path(void)
+fault_module_path(void)
 {
 	const char	*m = getenv("SOFTHSM2_MODULE");
 
@@ -141,7 +141,7 @@ module_path(void)
 }
 
 static int
-group_setup(void **state)
+fault_group_setup(void **state)
 {
 	const char	*shim = getenv("P11SHIM");
 	FILE		*fp;
@@ -160,7 +160,7 @@ group_setup(void **state)
 	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n"
 	    "log.level = ERROR\nslots.removable = false\n", tokens);
 	fclose(fp);
-	if (setenv("SHIM_MODULE", module_path(), 1) == -1 ||
+	if (setenv("SHIM_MODULE", fault_module_path(), 1) == -1 ||
 	    setenv("SHIM_FAULT_FILE", faultpath, 1) == -1)
 		return -1;
 	if (hsm_init(shim, confpath) != 0 ||
@@ -177,7 +177,7 @@ group_setup(void **state)
 }
 
 static int
-group_teardown(void **state)
+fault_group_teardown(void **state)
 {
 	if (!have_shim)
 		return 0;
@@ -324,7 +324,7 @@ test_gives_up_within_backoff(void **state)
 }
 
 static int
-failing_signer(void *obj, EVP_MD_CTX *ctx)
+fault_failing_signer(void *obj, EVP_MD_CTX *ctx)
 {
 	return 0;
 }
@@ -337,9 +337,9 @@ test_signer_failure_no_restart(void **state)
 	X509		*x;
 
 	NEED_SHIM();
-	x = cert_new(pub_ec, "refused");
+	x = fault_cert_new(pub_ec, "refused");
 	hsm_stats(&before);
-	assert_int_equal(hsm_sign(key_ec, failing_signer, x), LY_ERR_HSM);
+	assert_int_equal(hsm_sign(key_ec, fault_failing_signer, x), LY_ERR_HSM);
 	assert_non_null(strstr(ly_errdetail(), "signs other data"));
 	hsm_stats(&after);
 	assert_int_equal(after.reinits, before.reinits);
@@ -363,7 +363,7 @@ test_bad_signature(void **state)
 	NEED_SHIM();
 	hsm_stats(&before);
 	faults_set("sign:corrupt:2\n");
-	x = cert_new(pub_ec, "corrupt");
+	x = fault_cert_new(pub_ec, "corrupt");
 	assert_int_equal(hsm_sign(key_ec, hsm_sign_x509, x), LY_ERR_HSM);
 	assert_non_null(strstr(ly_errdetail(), "does not verify"));
 	assert_int_equal(X509_verify(x, pub_ec), 0);
@@ -515,10 +515,10 @@ struct thread_arg {
 };
 
 static void *
-sign_thread(void *p)
+fault_sign_thread(void *p)
 {
 	struct thread_arg	*a = p;
-	X509			*x = cert_new(a->pub, "thread");
+	X509			*x = fault_cert_new(a->pub, "thread");
 
 	while (!atomic_load(a->stop)) {
 		if (hsm_sign(a->key, hsm_sign_x509, x) != 0)
@@ -539,7 +539,7 @@ sign_thread(void *p)
  * not verify, and every thread signs again afterwards.
  */
 static void
-test_threads(void **state)
+test_fault_threads(void **state)
 {
 	struct thread_arg	 a[NTHREADS];
 	pthread_t		 t[NTHREADS];
@@ -554,7 +554,7 @@ test_threads(void **state)
 		a[i].key = i % 2 ? key_rsa : key_ec;
 		a[i].pub = i % 2 ? pub_rsa : pub_ec;
 		a[i].stop = &stop;
-		assert_int_equal(pthread_create(&t[i], NULL, sign_thread,
+		assert_int_equal(pthread_create(&t[i], NULL, fault_sign_thread,
 		    &a[i]), 0);
 	}
 	for (round = 0; round < 3; round++) {
@@ -602,8 +602,8 @@ main(void)
 		cmocka_unit_test_setup(test_module_down, test_setup),
 		cmocka_unit_test_setup(test_token_dir_away, test_setup),
 		cmocka_unit_test_setup(test_open_after_token_back, test_setup),
-		cmocka_unit_test_setup(test_threads, test_setup),
+		cmocka_unit_test_setup(test_fault_threads, test_setup),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fault_group_setup, fault_group_teardown);
 }

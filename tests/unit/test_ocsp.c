@@ -40,14 +40,8 @@ struct fixture {
 	size_t			 csrlen;
 };
 
-static void
-make_csr(struct fixture *f)
-{
-	f->csr = fixture_csr(NULL, NULL, 0, &f->csrlen);
-}
-
 static int
-setup(void **state)
+setup_ocsp(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -61,13 +55,13 @@ setup(void **state)
 		fprintf(stderr, "ocsp_responder_new: %s\n", ly_errdetail());
 		return -1;
 	}
-	make_csr(f);
+	f->csr = fixture_csr(NULL, NULL, 0, &f->csrlen);
 	*state = f;
 	return 0;
 }
 
 static int
-teardown(void **state)
+teardown_ocsp(void **state)
 {
 	struct fixture *f = *state;
 
@@ -81,7 +75,7 @@ teardown(void **state)
 }
 
 static void
-issue(struct fixture *f, X509 **x, struct ca_serial *s)
+issue_leaf(struct fixture *f, X509 **x, struct ca_serial *s)
 {
 	struct ca_request rq;
 
@@ -156,7 +150,7 @@ time_of(const ASN1_GENERALIZEDTIME *t)
 
 /* Parses a reply, checks its status and, if successful, its signature. */
 static OCSP_BASICRESP *
-check(struct fixture *f, const struct ocsp_reply *rp, int want)
+reply_check(struct fixture *f, const struct ocsp_reply *rp, int want)
 {
 	const unsigned char *p = rp->der;
 	OCSP_RESPONSE *resp;
@@ -231,11 +225,11 @@ test_signer(void **state)
 	char cn[64];
 	time_t na;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	signer = signer_of(bs);
 	assert_true(X509_get_extension_flags(signer) & EXFLAG_XKUSAGE);
 	assert_int_equal(X509_get_extended_key_usage(signer), XKU_OCSP_SIGN);
@@ -287,7 +281,7 @@ test_presigned_good(void **state)
 	X509 *x;
 	time_t thisupd;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	/* Stored in the same transaction as the certificate. */
 	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
 	assert_int_equal(store_ocsp_get(txn, &s, &v, &vlen), LY_OK);
@@ -299,7 +293,7 @@ test_presigned_good(void **state)
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
 	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, &thisupd),
 	    V_OCSP_CERTSTATUS_GOOD);
 	assert_true(rp.this_update == thisupd);
@@ -341,7 +335,7 @@ test_revoked(void **state)
 	int reason = -1;
 
 	ly_clock_set(t0);
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	ly_clock_set(t0 + 60);
 	assert_int_equal(ca_revoke(f->ca, &s, ca_reason_parse("keyCompromise"),
 	    0, "test"), LY_OK);
@@ -350,7 +344,7 @@ test_revoked(void **state)
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
 	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), &reason, &rev, NULL),
 	    V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
@@ -394,7 +388,7 @@ test_unknown(void **state)
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 0);
 	assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_UNKNOWN);
 	OCSP_BASICRESP_free(bs);
@@ -433,14 +427,14 @@ test_unauthorized(void **state)
 	size_t len;
 	X509 *other = foreign_ca(), *x;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	/* Our serial, another CA (same subject name, another key). */
 	der = request1(other, &s, EVP_sha1(), 0, NULL, &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
 	assert_int_equal(rp.presigned, 0);
 	assert_string_equal(rp.etag, "");
-	check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+	reply_check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
 	ocsp_reply_clear(&rp);
 	OPENSSL_free(der);
 
@@ -450,7 +444,7 @@ test_unauthorized(void **state)
 	der = request1(ca_cert(f->ca, CA_ROOT), &s, EVP_sha1(), 0, NULL, &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
-	check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+	reply_check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
 	ocsp_reply_clear(&rp);
 	OPENSSL_free(der);
 	X509_free(other);
@@ -466,7 +460,7 @@ malformed(struct fixture *f, const unsigned char *der, size_t len)
 	assert_int_equal(rp.outcome, OCSP_OUT_MALFORMED);
 	assert_int_equal(rp.presigned, 0);
 	assert_true(rp.next_update == 0);
-	check(f, &rp, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	reply_check(f, &rp, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
 	ocsp_reply_clear(&rp);
 }
 
@@ -555,7 +549,7 @@ test_nonce(void **state)
 	size_t len;
 	X509 *x;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 16, &req,
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
@@ -563,7 +557,7 @@ test_nonce(void **state)
 	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
 	assert_true(rp.next_update == 0);
 	assert_string_equal(rp.etag, "");
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(OCSP_check_nonce(req, bs), 1);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_GOOD);
@@ -574,7 +568,7 @@ test_nonce(void **state)
 	((struct conf *)ca_conf(f->ca))->ocsp_nonce_sign = 0;
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(OCSP_check_nonce(req, bs), -1);
 	OCSP_BASICRESP_free(bs);
 	ocsp_reply_clear(&rp);
@@ -596,8 +590,8 @@ test_sha256_multi(void **state)
 	size_t len;
 	X509 *x, *x2;
 
-	issue(f, &x, &s);
-	issue(f, &x2, &s2);
+	issue_leaf(f, &x, &s);
+	issue_leaf(f, &x2, &s2);
 	assert_int_equal(ca_revoke(f->ca, &s2, -1, 0, "test"), LY_OK);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha256(), 0, NULL,
 	    &len);
@@ -607,7 +601,7 @@ test_sha256_multi(void **state)
 	/* Signed on demand without a nonce: still cacheable. */
 	assert_true(rp.next_update > rp.this_update);
 	assert_int_equal(rp.etag[0], '"');
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha256(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_GOOD);
 	OCSP_BASICRESP_free(bs);
@@ -622,7 +616,7 @@ test_sha256_multi(void **state)
 	der = request(ids, 3, 0, NULL, &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(OCSP_resp_count(bs), 3);
 	assert_int_equal(status(f, bs, &s2, EVP_sha384(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_REVOKED);
@@ -651,7 +645,7 @@ test_refresh(void **state)
 	X509 *x;
 
 	ly_clock_set(t0);
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	/*
 	 * Only what was issued before the hook was set: the HTTPS server
 	 * certificate of init and the signer's own certificate.
@@ -668,7 +662,7 @@ test_refresh(void **state)
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, &thisupd),
 	    V_OCSP_CERTSTATUS_GOOD);
 	assert_true(thisupd == t0 + c->ocsp_validity - 3600);
@@ -695,11 +689,11 @@ test_rotation(void **state)
 	X509 *x, *signer;
 
 	ly_clock_set(t0);
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	old = ASN1_INTEGER_dup(X509_get0_serialNumber(signer_of(bs)));
 	OCSP_BASICRESP_free(bs);
 	ocsp_reply_clear(&rp);
@@ -713,7 +707,7 @@ test_rotation(void **state)
 	assert_true(na2 > na);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	signer = signer_of(bs);
 	assert_int_not_equal(ASN1_INTEGER_cmp(old,
 	    X509_get0_serialNumber(signer)), 0);
@@ -728,7 +722,7 @@ test_rotation(void **state)
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 8, NULL,
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_not_equal(ASN1_INTEGER_cmp(old,
 	    X509_get0_serialNumber(signer_of(bs))), 0);
 	OCSP_BASICRESP_free(bs);
@@ -797,7 +791,7 @@ test_trylater(void **state)
 	size_t len;
 	X509 *x;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	/* Past the signer's notAfter, and with no refresh to rotate it. */
 	ly_clock_set(ocsp_signer_not_after(f->resp) + 60);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
@@ -805,7 +799,7 @@ test_trylater(void **state)
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.outcome, OCSP_OUT_TRYLATER);
 	assert_int_equal(rp.presigned, 0);
-	check(f, &rp, OCSP_RESPONSE_STATUS_TRYLATER);
+	reply_check(f, &rp, OCSP_RESPONSE_STATUS_TRYLATER);
 	ocsp_reply_clear(&rp);
 	OPENSSL_free(der);
 	X509_free(x);
@@ -835,7 +829,7 @@ work(void *arg)
 }
 
 static void
-test_threads(void **state)
+test_ocsp_threads(void **state)
 {
 	struct fixture *f = *state;
 	struct worker w[4];
@@ -846,7 +840,7 @@ test_threads(void **state)
 	X509 *x;
 	int i;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	der[0] = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
 	    &len[0]);
 	der[1] = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha256(), 16,
@@ -871,25 +865,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_signer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_presigned_good, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unauthorized, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_malformed, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_nonce, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sha256_multi, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotation, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_other_process, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_trylater, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signer, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_presigned_good, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_revoked, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_unknown, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_unauthorized, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_malformed, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_nonce, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_sha256_multi, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_refresh, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_rotation, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_other_process, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_trylater, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_ocsp_threads, setup_ocsp, teardown_ocsp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,7 +36,7 @@ struct fixture {
 };
 
 static void
-faults_set(struct fixture *f, const char *text)
+signer_faults_set(struct fixture *f, const char *text)
 {
 	FILE *fp;
 
@@ -107,7 +107,7 @@ setup(void **state)
 	free(conf);
 	setenv("SHIM_MODULE", "/usr/lib/softhsm/libsofthsm2.so", 0);
 	setenv("SHIM_FAULT_FILE", f->faults, 1);
-	faults_set(f, "");
+	signer_faults_set(f, "");
 	/* The first responder makes ocsp-signer-1, as ca-admin init does. */
 	if (ca_open(f->dir, 0, &f->ca) != LY_OK ||
 	    ca_key(f->ca, CA_ISSUING, &k) != LY_OK ||
@@ -164,9 +164,9 @@ test_transient_no_rotation(void **state)
 	assert_true(has);
 	assert_int_equal(n0, 2);	/* the issuing CA's and the signer's */
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		faults_set(f, rules[i]);
+		signer_faults_set(f, rules[i]);
 		r = ocsp_responder_new(f->ca, &resp);
-		faults_set(f, "");
+		signer_faults_set(f, "");
 		if (r == LY_OK) {
 			assert_string_equal(resp->signer->label,
 			    "ocsp-signer-1");
