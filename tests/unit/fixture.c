@@ -59,6 +59,36 @@ fixture_csr(const char *cn, const char *san, int pem, size_t *lenp)
 	return out;
 }
 
+const char *
+fixture_softhsm_module(void)
+{
+	const char	*m = getenv("SOFTHSM2_MODULE");
+
+	return m != NULL && *m != '\0' ? m : "/usr/lib/softhsm/libsofthsm2.so";
+}
+
+X509 *
+fixture_cert(EVP_PKEY *key, const char *cn, long serial)
+{
+	X509		*x;
+	X509_NAME	*name;
+
+	assert_non_null(x = X509_new());
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial),
+	    1);
+	assert_non_null(name = X509_NAME_new());
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_set_subject_name(x, name), 1);
+	assert_int_equal(X509_set_issuer_name(x, name), 1);
+	X509_NAME_free(name);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	return x;
+}
+
 int
 fixture_instance(const char *prefix, enum conf_keytype kt,
     const char *config, char *base, char *dir)

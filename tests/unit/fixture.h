@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "conf/conf.h"
 
 /*
@@ -17,6 +19,16 @@
  */
 unsigned char	*fixture_csr(const char *cn, const char *san, int pem,
 		    size_t *lenp);
+
+/* The SoftHSM2 module: $SOFTHSM2_MODULE (make check sets it) or Debian's. */
+const char	*fixture_softhsm_module(void);
+
+/*
+ * A self-signed-shaped certificate for key, not yet signed: subject and
+ * issuer CN=cn, the given serial, valid from now for a day. Aborts the
+ * test on failure; the caller frees it.
+ */
+X509		*fixture_cert(EVP_PKEY *key, const char *cn, long serial);
 
 /*
  * A new instance: mkdtemp(prefix-XXXXXX) into base (at least 64 bytes),

@@ -36,6 +36,7 @@
 #include "util/util.h"
 #include "hsm/hsm.h"
 #include "hsm/extern.h"
+#include "tests/unit/fixture.h"
 
 #define TOKEN		"lanyard-fault"
 #define SO_PIN		"so-pin-1234"
@@ -81,32 +82,11 @@ faults_get(void)
 	return buf;
 }
 
-static X509 *
-fault_cert_new(EVP_PKEY *key, const char *cn)
-{
-	X509		*x;
-	X509_NAME	*name;
-
-	assert_non_null(x = X509_new());
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 42), 1);
-	assert_non_null(name = X509_NAME_new());
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_set_subject_name(x, name), 1);
-	assert_int_equal(X509_set_issuer_name(x, name), 1);
-	X509_NAME_free(name);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	return x;
-}
-
 /* hsm_sign() of a new certificate: its result; on 0 it must verify. */
 static int
 sign_cert(struct hsm_key *k, EVP_PKEY *pub)
 {
-	X509	*x = fault_cert_new(pub, "fault");
+	X509	*x = fixture_cert(pub, "fault", 42);
 	int	 r;
 
 	if ((r = hsm_sign(k, hsm_sign_x509, x)) == 0)
@@ -132,14 +112,6 @@ wait_recovered(struct hsm_key *k)
 
 /* --- set-up ------------------------------------------------------------- */
 
-static const char *
-fault_module_path(void)
-{
-	const char	*m = getenv("SOFTHSM2_MODULE");
-
-	return m != NULL && *m != '\0' ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
 static int
 fault_group_setup(void **state)
 {
@@ -160,7 +132,7 @@ fault_group_setup(void **state)
 	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n"
 	    "log.level = ERROR\nslots.removable = false\n", tokens);
 	fclose(fp);
-	if (setenv("SHIM_MODULE", fault_module_path(), 1) == -1 ||
+	if (setenv("SHIM_MODULE", fixture_softhsm_module(), 1) == -1 ||
 	    setenv("SHIM_FAULT_FILE", faultpath, 1) == -1)
 		return -1;
 	if (hsm_init(shim, confpath) != 0 ||
@@ -337,7 +309,7 @@ test_signer_failure_no_restart(void **state)
 	X509		*x;
 
 	NEED_SHIM();
-	x = fault_cert_new(pub_ec, "refused");
+	x = fixture_cert(pub_ec, "refused", 42);
 	hsm_stats(&before);
 	assert_int_equal(hsm_sign(key_ec, fault_failing_signer, x), LY_ERR_HSM);
 	assert_non_null(strstr(ly_errdetail(), "signs other data"));
@@ -363,7 +335,7 @@ test_bad_signature(void **state)
 	NEED_SHIM();
 	hsm_stats(&before);
 	faults_set("sign:corrupt:2\n");
-	x = fault_cert_new(pub_ec, "corrupt");
+	x = fixture_cert(pub_ec, "corrupt", 42);
 	assert_int_equal(hsm_sign(key_ec, hsm_sign_x509, x), LY_ERR_HSM);
 	assert_non_null(strstr(ly_errdetail(), "does not verify"));
 	assert_int_equal(X509_verify(x, pub_ec), 0);
@@ -518,7 +490,7 @@ static void *
 fault_sign_thread(void *p)
 {
 	struct thread_arg	*a = p;
-	X509			*x = fault_cert_new(a->pub, "thread");
+	X509			*x = fixture_cert(a->pub, "thread", 42);
 
 	while (!atomic_load(a->stop)) {
 		if (hsm_sign(a->key, hsm_sign_x509, x) != 0)
@@ -605,5 +577,6 @@ main(void)
 		cmocka_unit_test_setup(test_fault_threads, test_setup),
 	};
 
-	return cmocka_run_group_tests(tests, fault_group_setup, fault_group_teardown);
+	return cmocka_run_group_tests(tests, fault_group_setup,
+	    fault_group_teardown);
 }
