@@ -437,9 +437,7 @@ cmd_revoke(int argc, char **argv)
 	struct ocsp_responder *resp = NULL;
 	struct ca_serial serial;
 	const char *sarg = NULL;
-	struct tm tm;
 	time_t inv = 0;
-	char *end;
 	int c, reason = -1, r;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -452,11 +450,8 @@ cmd_revoke(int argc, char **argv)
 				return usage_err(u, "unknown reason");
 			break;
 		case 'i':
-			memset(&tm, 0, sizeof(tm));
-			end = strptime(optarg, "%Y-%m-%dT%H:%M:%SZ", &tm);
-			if (end == NULL || *end != '\0')
+			if (ly_time_parse(optarg, &inv) != LY_OK)
 				return usage_err(u, "bad --invalidity-date");
-			inv = timegm(&tm);
 			break;
 		case 'h':
 			printf("usage: ca-admin --dir DIR %s\n", u);

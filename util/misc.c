@@ -219,6 +219,21 @@ ly_time_fmt(time_t t, char buf[21])
 }
 
 int
+ly_time_parse(const char *s, time_t *tp)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) ==
+	    NULL || *end != '\0')
+		return ly_fail(LY_ERR_BAD_INPUT, "not an RFC 3339 UTC time "
+		    "(2026-11-23T18:58:00Z)");
+	*tp = timegm(&tm);
+	return LY_OK;
+}
+
+int
 ly_list_split(const char *list, char ***itemsp, size_t *np)
 {
 	char **items = NULL, *copy = NULL, *tok, *save = NULL, *e;

@@ -188,5 +188,10 @@ ly_be64_get(const unsigned char *p)
 
 /* Formats t as RFC 3339 UTC ("2026-11-23T18:58:00Z") into buf[21]. */
 void		 ly_time_fmt(time_t t, char buf[21]);
+/*
+ * Parses what ly_time_fmt writes (RFC 3339 UTC, "Z", no fraction) into
+ * *tp. LY_ERR_BAD_INPUT for anything else, *tp untouched.
+ */
+int		 ly_time_parse(const char *s, time_t *tp);
 
 #endif /* LANYARD_UTIL_H */

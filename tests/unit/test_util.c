@@ -265,6 +265,7 @@ static void
 test_clock(void **state)
 {
 	char buf[21];
+	time_t t;
 
 	ly_clock_set(1767225600);	/* 2026-01-01T00:00:00Z */
 	assert_int_equal(ly_now(), 1767225600);
@@ -272,6 +273,19 @@ test_clock(void **state)
 	assert_string_equal(buf, "2026-01-01T00:00:00Z");
 	ly_clock_set(0);
 	assert_true(ly_now() > 1767225600);
+	/* ly_time_parse reads what ly_time_fmt writes, and nothing else. */
+	assert_int_equal(ly_time_parse(buf, &t), LY_OK);
+	assert_int_equal(t, 1767225600);
+	assert_int_equal(ly_time_parse("2050-01-01T00:00:00Z", &t), LY_OK);
+	assert_int_equal(t, 2524608000);
+	t = 7;
+	assert_int_equal(ly_time_parse("2026-01-01T00:00:00", &t),
+	    LY_ERR_BAD_INPUT);
+	assert_int_equal(ly_time_parse("2026-01-01T00:00:00Z ", &t),
+	    LY_ERR_BAD_INPUT);
+	assert_int_equal(ly_time_parse("", &t), LY_ERR_BAD_INPUT);
+	assert_int_equal(ly_time_parse(NULL, &t), LY_ERR_BAD_INPUT);
+	assert_int_equal(t, 7);
 }
 
 int
