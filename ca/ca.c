@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/extern.h"
+#include "ca/ops.h"
 #include "util/util.h"
 
 /* How often a colliding serial is redrawn before giving up. */
@@ -259,6 +260,9 @@ reserve_write(struct store_txn *txn, void *arg)
 	struct reserve_arg *a = arg;
 	int r;
 
+	/* Every door issues through here: a disabled identity stops here. */
+	if ((r = ca_identity_enabled(txn, a->rec->identity)) != LY_OK)
+		return r;
 	if ((r = store_cert_reserve(txn, a->rec)) != LY_OK) {
 		a->collision = r == LY_ERR_EXISTS;
 		return r;
@@ -466,7 +470,9 @@ record_write(struct store_txn *txn, void *arg)
 	const struct record_arg *a = arg;
 	int r;
 
-	if ((r = store_cert_put(txn, a->rec)) != LY_OK)
+	/* Disabled while the HSM signed: the certificate is never handed out. */
+	if ((r = ca_identity_enabled(txn, a->rec->identity)) != LY_OK ||
+	    (r = store_cert_put(txn, a->rec)) != LY_OK)
 		return r;
 	if (a->ocsp != NULL &&
 	    (r = store_ocsp_put(txn, &a->rec->serial, a->ocsp,
@@ -815,9 +821,14 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 	memset(&id, 0, sizeof(id));
 	memset(&is, 0, sizeof(is));
 	if (rq->profile == NULL ||
-	    (p = conf_profile_get(ca->conf, rq->profile)) == NULL)
-		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
-		    rq->profile != NULL ? rq->profile : "");
+	    (p = conf_profile_get(ca->conf, rq->profile)) == NULL) {
+		char names[256];
+
+		conf_profile_names(ca->conf, names, sizeof(names));
+		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%.64s\" "
+		    "(profiles: %s)", rq->profile != NULL ? rq->profile : "",
+		    names);
+	}
 	if ((r = ca_csr_parse(rq->csr, rq->csrlen, &req, &key)) != LY_OK ||
 	    (r = ca_csr_check(p, req, key)) != LY_OK ||
 	    (r = identity_check(ca->conf, p, &rq->identity, &id)) != LY_OK)
@@ -901,6 +912,20 @@ reissue_replay(struct ca *ca, const struct store_cert *old,
 	return r;
 }
 
+/* LY_OK unless the identity is disabled (ca/disable.c). */
+static int
+identity_enabled(struct ca *ca, const char *identity)
+{
+	struct store_txn *txn = NULL;
+	int r;
+
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = ca_identity_enabled(txn, identity);
+	store_txn_abort(txn);
+	return r;
+}
+
 /* ca_reissue() and ca_reissue_der(): certp as for issue(). */
 static int
 reissue(struct ca *ca, const struct ca_serial *serial,
@@ -938,6 +963,9 @@ reissue(struct ca *ca, const struct ca_serial *serial,
 		r = ly_fail(LY_ERR_STATE, "the certificate has expired");
 		goto out;
 	}
+	/* Before the replay too: a disabled identity gets nothing back. */
+	if ((r = identity_enabled(ca, old->identity)) != LY_OK)
+		goto out;
 	if (!ca_serial_is_zero(&old->superseded_by)) {
 		r = reissue_replay(ca, old, csr, csrlen, out, certp);
 		goto out;

@@ -83,10 +83,14 @@ identity_member_check(const struct conf *conf, const char *key,
 {
 	const struct conf_field *f;
 
-	if ((f = identity_field(conf, key)) == NULL)
+	if ((f = identity_field(conf, key)) == NULL) {
+		char names[256];
+
+		conf_field_names(conf, names, sizeof(names));
 		return ly_fail(LY_ERR_BAD_IDENTITY, "identity: unknown key "
-		    "\"%.64s\"", identity_printable(key) ? key :
-		    "(not printable)");
+		    "\"%.64s\" (keys: %s)", identity_printable(key) ? key :
+		    "(not printable)", names);
+	}
 	if (json_is_string(v)) {
 		if ((f->types & CONF_FIELD_STRING) == 0)
 			return ly_fail(LY_ERR_BAD_IDENTITY, "identity: \"%s\" "

@@ -74,6 +74,7 @@ static const struct {
 	{ "audit",	0 },
 	{ "ocsp",	0 },
 	{ "tokens",	0 },	/* added later: optional in a read-only store */
+	{ "disabled",	0 },	/* schema 2 (ca/store_disabled.c) */
 };
 #define NDBS	(sizeof(dbtab) / sizeof(dbtab[0]))
 
@@ -83,6 +84,7 @@ dbi_slot(struct store *st, size_t i)
 	MDB_dbi *slots[NDBS] = {
 		&st->meta, &st->certs, &st->identity, &st->expiry,
 		&st->revoked, &st->audit, &st->ocsp, &st->tokens,
+		&st->disabled,
 	};
 
 	return slots[i];
@@ -170,6 +172,7 @@ store_schema_check(struct store *st, MDB_txn *txn)
 			return ly_fail(LY_ERR_STORE, "store: schema version "
 			    "missing from a store that has certificates");
 		ly_be32_put(buf, STORE_SCHEMA_VERSION);
+		st->schema = STORE_SCHEMA_VERSION;
 		v.mv_size = sizeof(buf);
 		v.mv_data = buf;
 		if ((rc = mdb_put(txn, st->meta, &k, &v, MDB_NOOVERWRITE)) != 0)
@@ -182,10 +185,22 @@ store_schema_check(struct store *st, MDB_txn *txn)
 		return ly_fail(LY_ERR_STORE, "store: schema version of %zu "
 		    "bytes, expected 4", v.mv_size);
 	ver = ly_be32_get(v.mv_data);
-	if (ver != STORE_SCHEMA_VERSION)
-		return ly_fail(LY_ERR_STORE, "store: schema version %u is not "
-		    "supported (this build knows version %d)", ver,
+	if (ver > STORE_SCHEMA_VERSION || ver == 0)
+		return ly_fail(LY_ERR_STORE, "store: schema version %u was "
+		    "written by a newer Lanyard (this one knows up to version "
+		    "%d): refusing to open it; run the newer version", ver,
 		    STORE_SCHEMA_VERSION);
+	/*
+	 * An older store is read, never written, until "ca-admin upgrade"
+	 * migrates it (ca/upgrade.c): a write by this build could leave it
+	 * in a shape neither version knows.
+	 */
+	if (ver < STORE_SCHEMA_VERSION && !st->rdonly && !st->upgrade)
+		return ly_fail(LY_ERR_STORE, "store: schema version %u is older "
+		    "than this Lanyard's %d: it opens read-only until "
+		    "\"ca-admin upgrade\" migrates it (after a backup)", ver,
+		    STORE_SCHEMA_VERSION);
+	st->schema = ver;
 	return LY_OK;
 }
 
@@ -210,6 +225,11 @@ store_dbis_open(struct store *st)
 		if (rc == MDB_NOTFOUND && dbi_slot(st, i) == &st->tokens) {
 			/* A read-only look at a store older than tokens. */
 			st->no_tokens = 1;
+			continue;
+		}
+		if (rc == MDB_NOTFOUND && dbi_slot(st, i) == &st->disabled) {
+			/* A read-only look at a schema 1 store. */
+			st->no_disabled = 1;
 			continue;
 		}
 		if (rc == MDB_NOTFOUND) {
@@ -253,7 +273,8 @@ store_open(const char *dir, size_t map_size, unsigned int flags,
 	int rc, r = LY_ERR_STORE;
 
 	if (dir == NULL || stp == NULL || map_size == 0 ||
-	    (flags & ~(unsigned int)(STORE_RDONLY | STORE_EXISTING)) != 0)
+	    (flags & ~(unsigned int)(STORE_RDONLY | STORE_EXISTING |
+	    STORE_UPGRADE)) != 0)
 		return ly_fail(LY_ERR_ARG, "store_open: bad arguments");
 	if (flags & (STORE_RDONLY | STORE_EXISTING)) {
 		/*
@@ -282,6 +303,7 @@ store_open(const char *dir, size_t map_size, unsigned int flags,
 	}
 	st->rdonly = (flags & STORE_RDONLY) != 0;
 	st->existing = (flags & STORE_EXISTING) != 0;
+	st->upgrade = (flags & STORE_UPGRADE) != 0;
 	if ((rc = mdb_env_create(&st->env)) != 0) {
 		st->env = NULL;
 		r = store_mdb_err(rc, "mdb_env_create");
@@ -841,6 +863,78 @@ store_cert_put(struct store_txn *t, const struct store_cert *c)
  out:
 	free(buf);
 	return r;
+}
+
+int
+store_cert_del(struct store_txn *t, const struct ca_serial *serial)
+{
+	struct store_cert oc;
+	struct cert_idx old;
+	unsigned char ek[8 + CA_SERIAL_LEN], rk[1 + CA_SERIAL_LEN];
+	unsigned char hash[32];
+	MDB_val k, v, iv;
+	int rc, r;
+
+	if ((r = store_txn_need_write(t, "store_cert_del")) != LY_OK)
+		return r;
+	k.mv_size = CA_SERIAL_LEN;
+	k.mv_data = (void *)serial->b;
+	if ((rc = mdb_get(t->txn, t->st->certs, &k, &v)) != 0)
+		return store_mdb_err(rc, "store_cert_del");
+	/* The index entries come from the record, taken before it goes. */
+	if ((r = record_decode(&k, &v, &oc)) != LY_OK ||
+	    (r = cert_idx_of(&oc, &old)) != LY_OK)
+		return r;
+	iv.mv_size = CA_SERIAL_LEN;
+	iv.mv_data = (void *)serial->b;
+	if (old.has_id) {
+		MDB_val hk = { sizeof(hash), hash };
+
+		memcpy(hash, old.idhash, sizeof(hash));
+		if ((r = idx_del(t, t->st->identity, &hk, &iv,
+		    "identity index")) != LY_OK)
+			return r;
+	}
+	if (old.not_after != 0) {
+		MDB_val ekv = { sizeof(ek), ek };
+
+		ly_be64_put(ek, (uint64_t)old.not_after);
+		memcpy(ek + 8, serial->b, CA_SERIAL_LEN);
+		if ((r = idx_del(t, t->st->expiry, &ekv, NULL,
+		    "expiry index")) != LY_OK)
+			return r;
+	}
+	if (old.revoked) {
+		MDB_val rkv = { sizeof(rk), rk };
+
+		rk[0] = old.ca;
+		memcpy(rk + 1, serial->b, CA_SERIAL_LEN);
+		if ((r = idx_del(t, t->st->revoked, &rkv, NULL,
+		    "revoked index")) != LY_OK)
+			return r;
+	}
+	if ((r = idx_del(t, t->st->ocsp, &k, NULL, "ocsp")) != LY_OK)
+		return r;
+	if ((rc = mdb_del(t->txn, t->st->certs, &k, NULL)) != 0)
+		return store_mdb_err(rc, "store_cert_del");
+	return LY_OK;
+}
+
+int
+store_token_del(struct store_txn *t, const unsigned char hash[32])
+{
+	MDB_val k;
+	int rc, r;
+
+	if ((r = store_txn_need_write(t, "store_token_del")) != LY_OK)
+		return r;
+	if (t->st->no_tokens)
+		return ly_fail(LY_ERR_NOT_FOUND, "store_token_del: not found");
+	k.mv_size = 32;
+	k.mv_data = (void *)hash;
+	if ((rc = mdb_del(t->txn, t->st->tokens, &k, NULL)) != 0)
+		return store_mdb_err(rc, "store_token_del");
+	return LY_OK;
 }
 
 int

@@ -13,6 +13,7 @@
  *              (ocsp/extern.h) and the DER; opaque to ca/
  *   tokens     SHA-256(token) → token record (ca/token.c); the token
  *              itself is never stored
+ *   disabled   SHA-256(identity) → compact JSON (ca/store_disabled.c)
  *
  * Every write transaction is durable when store_txn_commit() returns (no
  * MDB_NOSYNC): the invariants "a serial is recorded before the HSM signs"
@@ -26,7 +27,13 @@
 
 #include "ca/ca.h"
 
-#define STORE_SCHEMA_VERSION	1
+/*
+ * 1: the databases above. 2: "disabled" (identities that may not enroll,
+ * ca/store_disabled.c), and revocation records without a certificate
+ * (status revoked, no DER, notAfter 0) that ca/revoke_unknown.c writes
+ * and a version 1 reader would take for a damaged record.
+ */
+#define STORE_SCHEMA_VERSION	2
 
 struct store;
 struct store_txn;
@@ -58,6 +65,7 @@ struct store_cert {
 /* Flags for store_open(). */
 #define STORE_RDONLY	0x1
 #define STORE_EXISTING	0x2	/* the store must exist already: never make one */
+#define STORE_UPGRADE	0x4	/* an older schema opens writable (ca/upgrade.c) */
 
 /*
  * Opens (creating if needed, unless read-only or STORE_EXISTING) the
@@ -108,6 +116,15 @@ int		 store_cert_put(struct store_txn *, const struct store_cert *);
 int		 store_cert_get(struct store_txn *, const struct ca_serial *,
 		    struct store_cert **certp);
 void		 store_cert_free(struct store_cert *);
+
+/*
+ * Removes a record with its identity, expiry and revoked index entries
+ * and its stored OCSP response (ca/tidy.c decides which may go; the
+ * audit log keeps their history). LY_ERR_NOT_FOUND if absent.
+ * store_token_del() removes a token record the same way.
+ */
+int		 store_cert_del(struct store_txn *, const struct ca_serial *);
+int		 store_token_del(struct store_txn *, const unsigned char hash[32]);
 
 /*
  * Calls cb for each record in serial order (store_cert_foreach) or for
@@ -193,5 +210,40 @@ int		 store_audit_foreach(struct store_txn *, store_audit_cb, void *);
  * NULL) is the number of entries checked.
  */
 int		 store_audit_verify(struct store_txn *, uint64_t *countp);
+
+/*
+ * ca/store_copy.c. store_copy() writes a compact, consistent copy of the
+ * environment (one read transaction, writers go on) as dir/data.mdb; dir
+ * must exist and hold no data.mdb. store_usage() gives the bytes in use
+ * (the highest page written) and the map size.
+ */
+int		 store_copy(struct store *, const char *dir);
+int		 store_usage(struct store *, size_t *usedp, size_t *mapp);
+/* The schema version of the open store (older ones are read-only). */
+uint32_t	 store_schema(const struct store *);
+/*
+ * Migrates a store opened with STORE_UPGRADE to STORE_SCHEMA_VERSION in
+ * one write transaction with an "upgrade" audit entry (detail: compact
+ * JSON, or NULL). LY_ERR_STATE if it is at that version already.
+ */
+int		 store_upgrade(struct store *, const char *actor,
+		    const char *detail);
+
+/*
+ * Disabled identities (ca/store_disabled.c), by the identity key of
+ * ca_identity_key(). The value is compact JSON opaque to the store.
+ * store_disabled_get() borrows *valp until the transaction ends;
+ * LY_ERR_NOT_FOUND if the identity is not disabled (also in a read-only
+ * schema 1 store, which has none). store_disabled_del(): LY_ERR_NOT_FOUND
+ * if it was not disabled.
+ */
+int		 store_disabled_put(struct store_txn *, const char *identity,
+		    const char *val);
+int		 store_disabled_get(struct store_txn *, const char *identity,
+		    const char **valp, size_t *lenp);
+int		 store_disabled_del(struct store_txn *, const char *identity);
+typedef int	(*store_disabled_cb)(const char *val, size_t len, void *);
+int		 store_disabled_foreach(struct store_txn *, store_disabled_cb,
+		    void *);
 
 #endif /* LANYARD_STORE_H */

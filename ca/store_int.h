@@ -1,7 +1,7 @@
 /*
- * ca/store_int.h — declarations shared by ca/store.c and ca/audit.c only.
- * Nothing outside those two files includes this: the rest of the tree
- * sees the opaque handles of ca/store.h.
+ * ca/store_int.h — declarations shared by the store's files only:
+ * ca/store.c, ca/audit.c, ca/store_copy.c and ca/store_disabled.c. The
+ * rest of the tree sees the opaque handles of ca/store.h.
  */
 #ifndef LANYARD_STORE_INT_H
 #define LANYARD_STORE_INT_H
@@ -24,6 +24,10 @@ struct store {
 	MDB_dbi		 ocsp;
 	MDB_dbi		 tokens;
 	int		 no_tokens;	/* read-only store made before tokens */
+	MDB_dbi		 disabled;
+	int		 no_disabled;	/* read-only store of schema 1 */
+	int		 upgrade;	/* STORE_UPGRADE */
+	uint32_t	 schema;	/* version found (or written) */
 };
 
 struct store_txn {

@@ -24,6 +24,7 @@
 #include <openssl/rand.h>
 
 #include "ca/extern.h"
+#include "ca/ops.h"
 #include "util/util.h"
 
 #define TOKEN_REC_VERSION	1
@@ -200,6 +201,22 @@ token_state_now(const struct token_rec *t)
 	return t->state;
 }
 
+int
+ca_token_rec_times(const void *rec, size_t len, int *statep,
+    time_t *expiresp, time_t *used_atp)
+{
+	struct token_rec t;
+	int r;
+
+	if ((r = token_rec_parse(rec, len, &t)) != LY_OK)
+		return r;
+	*statep = token_state_now(&t);
+	*expiresp = (time_t)t.expires;
+	*used_atp = (time_t)t.used_at;
+	token_rec_clear(&t);
+	return LY_OK;
+}
+
 static int
 token_refuse(int state)
 {
@@ -288,9 +305,13 @@ ca_token_create(struct ca *ca, const char *profile, const char *identity,
 	memset(&id, 0, sizeof(id));
 	memset(&t, 0, sizeof(t));
 	if (profile == NULL ||
-	    (p = conf_profile_get(ca->conf, profile)) == NULL)
-		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%s\"",
-		    profile != NULL ? profile : "");
+	    (p = conf_profile_get(ca->conf, profile)) == NULL) {
+		char names[256];
+
+		conf_profile_names(ca->conf, names, sizeof(names));
+		return ly_fail(LY_ERR_BAD_PROFILE, "unknown profile \"%.64s\" "
+		    "(profiles: %s)", profile != NULL ? profile : "", names);
+	}
 	if (ttl <= 0 || ttl > CA_TOKEN_TTL_MAX)
 		return ly_fail(LY_ERR_ARG, "token lifetime must be 1 to %d "
 		    "seconds", CA_TOKEN_TTL_MAX);

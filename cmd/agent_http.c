@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,7 @@ struct agent_tls {
 	SSL_CTX			*ctx;
 	const struct agent_url	*url;
 	long			 verify;	/* the server certificate's check */
+	BIO			*top;		/* the SSL BIO on our connection */
 };
 
 /*
@@ -189,7 +191,8 @@ agent_tls_cb(BIO *bio, void *arg, int conn, int detail)
 	}
 	SSL_set_connect_state(ssl);
 	BIO_set_ssl(sbio, ssl, BIO_CLOSE);
-	return BIO_push(sbio, bio);
+	/* The connection is agent_http()'s: it frees the chain. */
+	return t->top = BIO_push(sbio, bio);
 }
 
 /*
@@ -280,6 +283,82 @@ agent_http_body(BIO *resp, time_t deadline, char **bodyp, size_t *lenp)
 }
 
 /*
+ * The errno of the first system error in OpenSSL's queue, or 0; why gets
+ * the resolver's words when the name did not resolve (BIO_lookup_ex puts
+ * gai_strerror() in the data of a BIO "system lib" error).
+ */
+static int
+agent_sys_errno(char *why, size_t whylen)
+{
+	const char *data;
+	unsigned long e;
+	int flags, err = 0;
+
+	why[0] = '\0';
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		if (ERR_GET_LIB(e) == ERR_LIB_SYS && err == 0)
+			err = ERR_GET_REASON(e);
+		else if (ERR_GET_LIB(e) == ERR_LIB_BIO &&
+		    ERR_GET_REASON(e) == ERR_R_SYS_LIB &&
+		    (flags & ERR_TXT_STRING) && why[0] == '\0')
+			snprintf(why, whylen, "%s", data);
+	}
+	return err;
+}
+
+/*
+ * The TCP connection of one request, made here rather than in
+ * OSSL_HTTP_transfer(), which retries a failed connect until its timeout
+ * and then says only "connect timeout", whether the name does not
+ * resolve, the port is closed or the address does not answer. The
+ * connect BIO is OpenSSL's (BIO_s_connect, non-blocking, so the
+ * transfer's timeout holds); a failure is named at once. Returns the
+ * connected BIO, or NULL (reported).
+ */
+static BIO *
+agent_http_connect(const struct agent_url *u, time_t deadline)
+{
+	BIO *cbio;
+	char why[256];
+	int r, err;
+
+	if ((cbio = BIO_new_connect(u->server)) == NULL ||
+	    !BIO_set_conn_port(cbio, u->port) || BIO_set_nbio(cbio, 1) <= 0) {
+		BIO_free_all(cbio);
+		agent_err_crypto("cannot set up the connection");
+		return NULL;
+	}
+	ERR_clear_error();
+	while ((r = BIO_do_connect(cbio)) <= 0) {
+		if (!BIO_should_retry(cbio))
+			break;
+		if ((r = BIO_wait(cbio, deadline, 100)) <= 0)
+			break;
+	}
+	if (r > 0)
+		return cbio;
+	BIO_free_all(cbio);
+	err = agent_sys_errno(why, sizeof(why));
+	ERR_clear_error();
+	if (r == 0 && err == 0)
+		agent_err("cannot connect to %s: no answer within %d s (a "
+		    "firewall, or the wrong address?)", u->hostport,
+		    AGENT_TIMEOUT);
+	else if (err == ECONNREFUSED)
+		agent_err("cannot connect to %s: connection refused (is "
+		    "ca-server running, and is %s its HTTPS port?)",
+		    u->hostport, u->port);
+	else if (why[0] != '\0')
+		agent_err("cannot resolve %s: %s", u->host, why);
+	else if (err != 0)
+		agent_err("cannot connect to %s: %s", u->hostport,
+		    strerror(err));
+	else
+		agent_err("cannot connect to %s", u->hostport);
+	return NULL;
+}
+
+/*
  * One request to the server, with OSSL_HTTP_transfer(): a GET of path
  * when json is NULL, else a POST of json. TLS verifies the server against
  * ctx's CA and the URL's host name or address. Returns the HTTP status:
@@ -291,9 +370,9 @@ int
 agent_http(SSL_CTX *ctx, const struct agent_url *u, const char *path,
     const char *json, char **bodyp, size_t *lenp)
 {
-	struct agent_tls t = { ctx, u, X509_V_OK };
+	struct agent_tls t = { ctx, u, X509_V_OK, NULL };
 	STACK_OF(CONF_VALUE) *hdrs = NULL;
-	BIO *req = NULL, *resp = NULL;
+	BIO *req = NULL, *resp = NULL, *cbio = NULL;
 	char *full = NULL, why[1024];
 	time_t deadline = time(NULL) + AGENT_TIMEOUT;
 	int status = -1;
@@ -314,6 +393,8 @@ agent_http(SSL_CTX *ctx, const struct agent_url *u, const char *path,
 		agent_err_crypto("cannot build the request");
 		goto out;
 	}
+	if ((cbio = agent_http_connect(u, deadline)) == NULL)
+		goto out;
 	ERR_clear_error();
 	/*
 	 * No proxy, not even one from https_proxy: the agent never used
@@ -321,8 +402,8 @@ agent_http(SSL_CTX *ctx, const struct agent_url *u, const char *path,
 	 * (OSSL_HTTP_proxy_connect). XXX the request, token included, passes
 	 * through OpenSSL's buffers, which it frees without cleansing.
 	 */
-	resp = OSSL_HTTP_transfer(NULL, u->server, u->port, full, 1, "", NULL,
-	    NULL, NULL, agent_tls_cb, &t, 0, hdrs,
+	resp = OSSL_HTTP_transfer(NULL, u->server, u->port, full, 1, NULL, NULL,
+	    cbio, NULL, agent_tls_cb, &t, 0, hdrs,
 	    json != NULL ? "application/json" : NULL, req, "application/json",
 	    0, AGENT_MAX_RESPONSE, AGENT_TIMEOUT, 0);
 	if (resp == NULL) {
@@ -347,6 +428,15 @@ agent_http(SSL_CTX *ctx, const struct agent_url *u, const char *path,
 		(void)BIO_ssl_shutdown(resp);
 		BIO_free_all(resp);
 	}
+	/*
+	 * The connection was given to OSSL_HTTP_transfer(), which does not
+	 * free what it was given: our reference to the chain (the SSL BIO
+	 * on it once agent_tls_cb() ran) is dropped here. A streamed answer
+	 * is the same chain with a reference of its own, dropped above.
+	 */
+	if (t.top != NULL)
+		cbio = t.top;
+	BIO_free_all(cbio);
 	ERR_clear_error();
 	BIO_free(req);
 	sk_CONF_VALUE_pop_free(hdrs, X509V3_conf_free);

@@ -52,15 +52,24 @@
 
 static volatile sig_atomic_t agent_stop;
 
+/* The usage on stdout with status 0 (--help), else on stderr with 2. */
+static void
+usage_exit(int status)
+{
+	fprintf(status == 0 ? stdout : stderr,
+	    "usage: ca-enroll --server URL --ca-file FILE --identity-dir DIR\n"
+	    "                 [--token TOKEN | --token-file FILE] [--key-type ec-p256|ec-p384|rsa-2048]\n"
+	    "                 [--force] [-v]\n"
+	    "       ca-enroll renew --identity-dir DIR [--server URL] [--ca-file FILE]\n"
+	    "                 [--force] [--daemon [--interval 1h]] [-v]\n"
+	    "       ca-enroll --help | --version\n");
+	exit(status);
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: ca-enroll --server URL --ca-file FILE --identity-dir DIR\n"
-	    "                 [--token TOKEN | --token-file FILE] [--key-type ec-p256|ec-p384|rsa-2048] [-v]\n"
-	    "       ca-enroll renew --identity-dir DIR [--server URL] [--ca-file FILE]\n"
-	    "                 [--force] [--daemon [--interval 1h]] [-v]\n");
-	exit(EXIT_AGENT_USAGE);
+	usage_exit(EXIT_AGENT_USAGE);
 }
 
 void
@@ -589,6 +598,8 @@ agent_daemon(struct agent *ag, long interval)
 		if (rc == EXIT_AGENT_REENROLL || rc == EXIT_AGENT_USAGE)
 			return rc;
 		ag->force = 0;	/* --force applies to the first round only */
+		if (rc != EXIT_AGENT_OK && !agent_stop)
+			agent_err("renew failed; retrying in %ld s", interval);
 		fflush(stdout);
 		for (left = interval; left > 0 && !agent_stop; left--)
 			sleep(1);
@@ -611,6 +622,7 @@ main(int argc, char *argv[])
 		{ "interval",	  required_argument, NULL, 'i' },
 		{ "verbose",	  no_argument,	     NULL, 'v' },
 		{ "help",	  no_argument,	     NULL, 'h' },
+		{ "version",	  no_argument,	     NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent ag;
@@ -643,6 +655,10 @@ main(int argc, char *argv[])
 			}
 			break;
 		case 'v': ag.verbose = 1; break;
+		case 'h': usage_exit(0); break;
+		case 'V':
+			printf("ca-enroll (lanyard) %s\n", PACKAGE_VERSION);
+			return 0;
 		default: usage();
 		}
 	}

@@ -43,7 +43,9 @@
 #include <openssl/pem.h>
 
 #include "ca/ca.h"
+#include "ca/ops.h"
 #include "ca/store.h"
+#include "cmd/notify.h"
 #include "conf/conf.h"
 #include "crl/bundle.h"
 #include "crl/crl.h"
@@ -89,14 +91,16 @@ struct server {
 	time_t			 retry_at;	/* after a failed generation */
 	time_t			 refreshed;	/* last ocsp_refresh */
 	time_t			 tls_checked;	/* last ca_tls_ensure */
+	time_t			 tidied;	/* last tidy ([ca] tidy_interval) */
 	int			 tls_renewed;	/* the listener must restart */
 };
 
 static void
-usage(void)
+usage(FILE *f)
 {
-	fprintf(stderr, "usage: ca-server --dir DIR [--http ADDR:PORT] "
+	fprintf(f, "usage: ca-server --dir DIR [--http ADDR:PORT] "
 	    "[--https ADDR:PORT|off] [--syslog] [-v]\n"
+	    "       ca-server --help | --version\n"
 	    "The instance directory is --dir or $LANYARD_DIR.\n");
 }
 
@@ -295,6 +299,21 @@ tick(struct server *s)
 			ly_log(LY_LOG_INFO, "OCSP: %zu responses re-signed",
 			    count);
 		s->refreshed = now;
+	}
+	/* [ca] tidy_interval: off by default; the first one an interval in. */
+	if (conf->tidy_interval > 0 && s->tidied == 0)
+		s->tidied = now;
+	else if (conf->tidy_interval > 0 &&
+	    now - s->tidied >= conf->tidy_interval) {
+		struct ca_tidy_info ti;
+
+		s->tidied = now;
+		if (ca_tidy(s->ca, conf->tidy_keep, 0, "ca-server", NULL, NULL,
+		    &ti) != LY_OK)
+			ly_log(LY_LOG_ERR, "tidy: %s", ly_errdetail());
+		else
+			ly_log(LY_LOG_INFO, "tidy: %zu certificate records, %zu "
+			    "tokens removed", ti.certs, ti.tokens);
 	}
 	if (s->https != NULL && now - s->tls_checked >= TLS_CHECK_EVERY) {
 		s->tls_checked = now;
@@ -506,11 +525,14 @@ signal_loop(struct server *s, struct web *w, const sigset_t *set)
 		sig = sigtimedwait(set, NULL, &every);
 		if (sig == SIGTERM || sig == SIGINT) {
 			ly_log(LY_LOG_INFO, "signal %d: stopping", sig);
+			server_notify("STOPPING=1");
 			return;
 		}
 		if (sig == SIGHUP) {
 			ly_log(LY_LOG_INFO, "SIGHUP: reloading");
+			server_notify("RELOADING=1");
 			reload(s, w, 1);
+			server_notify("READY=1");
 		} else if (sig == -1 && s->ca == NULL)
 			reload(s, w, 0);
 		else if (sig == -1)
@@ -562,6 +584,7 @@ serve(struct server *s, const char *http, const sigset_t *set)
 		goto out;
 	}
 	started = 1;
+	server_notify("READY=1");
 	signal_loop(s, w, set);
 	r = LY_OK;
  out:
@@ -589,6 +612,7 @@ main(int argc, char **argv)
 		{ "syslog",	no_argument,	   NULL, 's' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "help",	no_argument,	   NULL, 'h' },
+		{ "version",	no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct server s;
@@ -615,17 +639,20 @@ main(int argc, char **argv)
 			ly_log_setlevel(LY_LOG_DEBUG);
 			break;
 		case 'h':
-			usage();
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ca-server (lanyard) %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			usage();
+			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (s.dir == NULL)
 		s.dir = getenv("LANYARD_DIR");
 	if (optind != argc || s.dir == NULL) {
-		usage();
+		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (no_core_dumps() != LY_OK) {

@@ -353,6 +353,7 @@ defaults(struct conf *c)
 	struct conf_profile *p;
 
 	c->store_map_size = (size_t)1024 * 1024 * 1024;
+	c->tidy_keep = 90;	/* CA_TIDY_KEEP_DAYS of ca/ops.h */
 	c->crl_validity = 86400;
 	c->crl_root_validity = 30 * 86400;
 	c->crl_delta_validity = 3600;
@@ -786,6 +787,21 @@ handler(void *arg, const char *sec, const char *k, const char *v)
 		}
 		if (strcmp(k, "publish_dir") == 0)
 			return set_path(c, &c->publish_dir, v);
+		if (strcmp(k, "tidy_interval") == 0) {
+			if (strcmp(v, "off") == 0) {
+				c->tidy_interval = 0;
+				return 1;
+			}
+			return set_duration(p, line, sec, k, v, 3600,
+			    &c->tidy_interval);
+		}
+		if (strcmp(k, "tidy_keep") == 0) {
+			if (!parse_int(v, 0, 36600, &n))
+				return set_fail(p, line, sec, k, "0 to 36600 "
+				    "days");
+			c->tidy_keep = (int)n;
+			return 1;
+		}
 		return set_fail(p, line, sec, k, "unknown key");
 	}
 	if (strcmp(sec, "hsm") == 0) {
@@ -971,8 +987,13 @@ conf_load(const char *dir, const char *path, struct conf **confp)
 	if (path == NULL && (p = ly_path_join(dir, "ca.conf")) == NULL)
 		return LY_ERR_ALLOC;
 	if ((r = ly_file_read(path != NULL ? path : p, CONF_FILE_MAX, &text,
-	    &len)) != LY_OK)
+	    &len)) != LY_OK) {
+		/* The usual mistake: --dir at a directory that is no instance. */
+		if (r == LY_ERR_NOT_FOUND && path == NULL)
+			ly_fail(r, "%s is not a Lanyard instance: it has no "
+			    "ca.conf (ca-admin --dir DIR init makes one)", dir);
 		goto out;
+	}
 	if (memchr(text, '\0', len) != NULL) {
 		r = ly_fail(LY_ERR_CONFIG, "%s: contains a NUL byte",
 		    path != NULL ? path : p);
@@ -1050,6 +1071,44 @@ conf_profile_get(const struct conf *c, const char *name)
 	return NULL;
 }
 
+/* Appends name to buf as "a, b, c"; a name that does not fit ends in "...". */
+static void
+names_add(char *buf, size_t len, const char *name)
+{
+	size_t n = strlen(buf);
+
+	if (n + 1 >= len)
+		return;
+	if ((size_t)snprintf(buf + n, len - n, "%s%s", n > 0 ? ", " : "",
+	    name) >= len - n && len >= 4)
+		memcpy(buf + len - 4, "...", 4);
+}
+
+void
+conf_profile_names(const struct conf *c, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < c->nprofiles; i++)
+		names_add(buf, len, c->profiles[i].name);
+}
+
+void
+conf_field_names(const struct conf *c, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < c->nfields; i++)
+		if (c->fields[i].name != NULL)
+			names_add(buf, len, c->fields[i].name);
+}
+
 char *
 conf_default_text(enum conf_keytype kt)
 {
@@ -1064,6 +1123,10 @@ conf_default_text(enum conf_keytype kt)
 "store = store\n"
 "store_map_mb = 1024\n"
 "publish_dir = publish\n"
+"# ca-server removes records that expired tidy_keep days ago, every\n"
+"# tidy_interval (off by default; see ca-admin tidy).\n"
+"#tidy_interval = 1d\n"
+"#tidy_keep = 90\n"
 "\n"
 "# The embedded default: SoftHSM2 tokens under hsm/. For a real HSM set\n"
 "# module to its PKCS#11 library and drop softhsm2_conf.\n"

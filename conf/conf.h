@@ -115,6 +115,8 @@ struct conf {
 	char		*store_dir;	/* LMDB environment */
 	size_t		 store_map_size;
 	char		*publish_dir;
+	long		 tidy_interval;	/* seconds; 0: ca-server never tidies */
+	int		 tidy_keep;	/* days (ca_tidy()) */
 
 	char		*hsm_module;	/* PKCS#11 module path */
 	char		*softhsm2_conf;	/* set SOFTHSM2_CONF if not NULL */
@@ -186,6 +188,14 @@ void		 conf_free(struct conf *);
 /* The profile called name, or NULL. Borrowed from conf. */
 const struct conf_profile *conf_profile_get(const struct conf *,
 		    const char *name);
+/*
+ * The names of the profiles, or of the identity fields, as "a, b, c" in
+ * buf (len bytes, always terminated; cut with "..." if it is too short),
+ * for messages that say what is allowed.
+ */
+void		 conf_profile_names(const struct conf *, char *buf,
+		    size_t len);
+void		 conf_field_names(const struct conf *, char *buf, size_t len);
 
 /*
  * "90", "30m", "24h", "7d" → seconds; -1 if malformed or over ten years.

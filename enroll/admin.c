@@ -8,6 +8,7 @@
  *   GET    /api/v1/certificates/<serial>
  *   POST   /api/v1/certificates/<serial>/revoke {"reason"}
  *   POST   /api/v1/crl/publish
+ *   GET, POST /api/v1/identities/disabled, POST .../enabled (admin_identity.c)
  * The audit actor is "admin:" and the admin certificate's identity.
  */
 #include "config.h"
@@ -256,5 +257,8 @@ admin_handle(struct enroll *e, const struct enroll_request *req,
 	if (strcmp(p, "crl/publish") == 0 &&
 	    strcmp(req->method, "POST") == 0)
 		return crl_publish(e, resp, actor);
+	if (strcmp(p, "identities/disabled") == 0 ||
+	    strcmp(p, "identities/enabled") == 0)
+		return admin_identities(e, req, resp, p + 11, actor);
 	return enroll_error(resp, 404, "not_found", "no such endpoint");
 }

@@ -57,12 +57,27 @@ enroll_body_parse(const unsigned char *body, size_t len,
 		r = json_unpack_ex(o, &err, JSON_STRICT, "{s?s}",
 		    "reason", &b.reason);
 		break;
+	case ENROLL_BODY_DISABLE:
+		r = json_unpack_ex(o, &err, JSON_STRICT, "{s?s, s?s, s?s, s?s}",
+		    "identity", &b.identity, "spiffe", &b.spiffe, "dns", &b.dns,
+		    "revoke", &b.revoke);
+		break;
+	case ENROLL_BODY_ENABLE:
+		r = json_unpack_ex(o, &err, JSON_STRICT, "{s?s, s?s, s?s}",
+		    "identity", &b.identity, "spiffe", &b.spiffe, "dns", &b.dns);
+		break;
 	default:
 		r = ly_fail(LY_ERR_ARG, "unknown body kind %d", (int)kind);
 		goto out;
 	}
 	if (r != 0) {
 		r = ly_fail(LY_ERR_BAD_INPUT, "%s", err.text);
+		goto out;
+	}
+	if ((kind == ENROLL_BODY_DISABLE || kind == ENROLL_BODY_ENABLE) &&
+	    (b.identity != NULL) + (b.spiffe != NULL) + (b.dns != NULL) != 1) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "exactly one of identity, spiffe "
+		    "and dns");
 		goto out;
 	}
 	b.json = o;

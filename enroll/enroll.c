@@ -130,11 +130,22 @@ enroll_json_reply(struct enroll_response *resp, int status, json_t *o)
 int
 enroll_json_reply_text(struct enroll_response *resp, int status, char *s)
 {
+	size_t n;
+	char *t;
+
 	if (s == NULL)
 		return LY_ERR_ALLOC;
+	/* A text answer ends with a newline, for curl and shell users. */
+	n = strlen(s);
+	if ((t = realloc(s, n + 2)) == NULL) {
+		free(s);
+		return LY_ERR_ALLOC;
+	}
+	t[n] = '\n';
+	t[n + 1] = '\0';
 	free(resp->body);
-	resp->body = (unsigned char *)s;
-	resp->len = strlen(s);
+	resp->body = (unsigned char *)t;
+	resp->len = n + 1;
 	resp->status = status;
 	resp->content_type = "application/json";
 	return LY_OK;
@@ -209,6 +220,8 @@ enroll_ca_error(struct enroll_response *resp, int r)
 		return enroll_error(resp, 404, "not_found", "%s", d);
 	case LY_ERR_STATE:
 		return enroll_error(resp, 409, "conflict", "%s", d);
+	case LY_ERR_IDENTITY_DISABLED:
+		return enroll_error(resp, 403, "identity_disabled", "%s", d);
 	case LY_ERR_STORE_FULL:
 		/* Nothing was written; the operator must raise map_size. */
 		ly_log(LY_LOG_ERR, "enroll: %s", d);

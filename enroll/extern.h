@@ -40,6 +40,10 @@ enum enroll_body_kind {
 	ENROLL_BODY_REISSUE,	/* POST /api/v1/reissue: {csr} */
 	ENROLL_BODY_TOKEN,	/* POST /api/v1/tokens: {profile, identity, ttl?} */
 	ENROLL_BODY_REVOKE,	/* POST .../revoke: {reason?} */
+	/* POST /api/v1/identities/disabled: {identity|spiffe|dns, revoke?} */
+	ENROLL_BODY_DISABLE,
+	/* POST /api/v1/identities/enabled: {identity|spiffe|dns} */
+	ENROLL_BODY_ENABLE,
 };
 /* The members, borrowed from json: valid until enroll_body_clear(). */
 struct enroll_body {
@@ -50,6 +54,9 @@ struct enroll_body {
 	const char	*identity;
 	const char	*ttl;		/* NULL: absent */
 	const char	*reason;	/* NULL: absent */
+	const char	*spiffe;	/* DISABLE, ENABLE: exactly one of */
+	const char	*dns;		/* identity, spiffe and dns */
+	const char	*revoke;	/* NULL: absent */
 };
 /*
  * Parses len bytes of body as one JSON object (at most ENROLL_BODY_MAX
@@ -109,6 +116,12 @@ int	 est_handle(struct enroll *, const struct enroll_request *,
 int	 api_handle(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *);
 /* admin.c */
+/*
+ * enroll/admin_identity.c: /api/v1/identities/<rest>, rest "disabled" or
+ * "enabled"; the admin is checked already.
+ */
+int	 admin_identities(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *, const char *rest, const char *actor);
 int	 admin_handle(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *);
 

@@ -21,6 +21,12 @@
  *     key, re-initialising the module). Signing is not under it: strace
  *     shows C_SignInit/C_Sign read only the key's object file and the
  *     token's generation file, neither of which a login rewrites.
+ *     XXX pkcs11-helper logs in again by itself inside a signature after
+ *     a token error (its session reset); that login is outside the
+ *     guard. Refusing it in the PIN hook breaks its recovery ladder
+ *     (hsm/recover.c), so it stays: it happens only after a token
+ *     fault, and a file a kill damages then is restored at the next
+ *     start like any other.
  *   - A verified copy of each token's files (token.object and every
  *     <uuid>.object) under tokens.verified/<token dir>/, written
  *     atomically (temporary file, fsync, rename, fsync of the directory),
@@ -810,7 +816,14 @@ snap_file(const char *tokpath, const char *copydir, const char *name)
 		r = 0;
 		goto out;
 	}
-	if (ref != NULL && reflen == curlen && memcmp(ref, cur, curlen) == 0)
+	/*
+	 * The same but for the generation number (the first 8 bytes, which
+	 * every login bumps): the copy stands, and a login costs no write.
+	 * A restored file with an older number only makes other processes
+	 * read it again.
+	 */
+	if (ref != NULL && reflen == curlen && curlen >= 8 &&
+	    memcmp(ref + 8, cur + 8, curlen - 8) == 0)
 		r = 0;
 	else
 		r = ly_file_write_atomic(cpath, cur, curlen, 0600);

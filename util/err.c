@@ -36,6 +36,7 @@ static const struct {
 	{ "bad_input",		"malformed input" },
 	{ "lint",		"to-be-signed object violates a rule" },
 	{ "token",		"enrollment token refused" },
+	{ "identity_disabled",	"the identity is disabled" },
 };
 
 static _Thread_local char detail[512];

@@ -215,5 +215,12 @@ struct web_crl_gauge {
  */
 int		 web_metrics_text(const struct web_crl_gauge *, size_t n,
 		    time_t now, char **textp, size_t *lenp);
+/*
+ * The gauges of ca_status_get() in the same format (web/metrics_status.c);
+ * *textp is the caller's to free.
+ */
+struct ca_status;
+int		 web_metrics_status_text(const struct ca_status *,
+		    char **textp, size_t *lenp);
 
 #endif /* LANYARD_WEB_EXTERN_H */

@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "ca/ops.h"
 #include "ca/store.h"
 #include "crl/crl.h"
 #include "util/util.h"
@@ -687,6 +688,7 @@ handle_healthz(struct web *w, struct web_instance *in,
 	json_t *o = NULL, *crls;
 	char ts[21], *text = NULL;
 	char why[WEB_HSM_WHY_MAX], hsm[WEB_HSM_WHY_MAX + 16];
+	size_t len;
 	uint64_t revs;
 	time_t na;
 	int slot, r, bad = 0;
@@ -726,12 +728,44 @@ handle_healthz(struct web *w, struct web_instance *in,
 	json_object_set_new(o, "status", json_string(bad ? "failing" : "ok"));
 	if ((text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
 		goto out;
+	len = strlen(text);
+	text[len] = '\n';	/* a JSON answer ends with a newline */
 	ret = web_queue(c, rq, bad ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK,
-	    copy_response(text, strlen(text), "application/json"), strlen(text));
+	    copy_response(text, len + 1, "application/json"), len + 1);
  out:
 	free(text);
 	json_decref(o);
 	return ret;
+}
+
+/* Appends the gauges of ca_status_get(); a store error leaves them out. */
+static int
+metrics_status_append(struct ca *ca, char **textp, size_t *lenp)
+{
+	struct ca_status *st;
+	char *more = NULL, *nt;
+	size_t mlen = 0;
+	int r = LY_OK;
+
+	if ((st = malloc(sizeof(*st))) == NULL)
+		return LY_ERR_ALLOC;
+	if (ca_status_get(ca, st) != LY_OK) {
+		ly_log(LY_LOG_WARN, "metrics: status: %s", ly_errdetail());
+		goto out;
+	}
+	if ((r = web_metrics_status_text(st, &more, &mlen)) != LY_OK)
+		goto out;
+	if ((nt = realloc(*textp, *lenp + mlen)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	memcpy(nt + *lenp, more, mlen);
+	*textp = nt;
+	*lenp += mlen;
+ out:
+	free(more);
+	free(st);
+	return r;
 }
 
 static enum MHD_Result
@@ -764,6 +798,11 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 	web_metrics_hsm(&hs);
 	if (web_metrics_text(g, n, ly_now(), &text, &len) != LY_OK)
 		return MHD_NO;
+	/* The operator's gauges (ca/status.c): read-only store, no HSM. */
+	if (metrics_status_append(in->ca, &text, &len) != LY_OK) {
+		free(text);
+		return MHD_NO;
+	}
 	if ((resp = MHD_create_response_from_buffer(len, text,
 	    MHD_RESPMEM_MUST_FREE)) == NULL) {
 		free(text);

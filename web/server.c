@@ -233,7 +233,7 @@ web_error(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 {
 	struct MHD_Response *resp;
 	json_t *o;
-	char *text = NULL;
+	char *text = NULL, *t;
 	size_t len;
 
 	if ((o = json_pack("{s:s,s:s}", "error", code, "detail", detail)) ==
@@ -244,6 +244,14 @@ web_error(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 	}
 	json_decref(o);
 	len = strlen(text);
+	/* Ends with a newline, as every JSON answer (enroll/ too). */
+	if ((t = realloc(text, len + 2)) == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	text = t;
+	text[len++] = '\n';
+	text[len] = '\0';
 	if ((resp = MHD_create_response_from_buffer(len, text,
 	    MHD_RESPMEM_MUST_FREE)) == NULL) {
 		free(text);

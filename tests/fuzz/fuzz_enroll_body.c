@@ -1,6 +1,7 @@
 /*
  * The JSON API's request bodies (enroll/body.c): the same bytes as the
- * body of each kind of request — enroll, reissue, token create, revoke.
+ * body of each kind of request — enroll, reissue, token create, revoke,
+ * identity disable and enable.
  * What is accepted must carry every member its kind requires, and none
  * it does not take.
  */
@@ -19,7 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	static const enum enroll_body_kind kinds[] = {
 		ENROLL_BODY_ENROLL, ENROLL_BODY_REISSUE, ENROLL_BODY_TOKEN,
-		ENROLL_BODY_REVOKE,
+		ENROLL_BODY_REVOKE, ENROLL_BODY_DISABLE, ENROLL_BODY_ENABLE,
 	};
 	struct enroll_body b;
 	size_t i;
@@ -42,6 +43,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		case ENROLL_BODY_TOKEN:
 			ok = b.profile != NULL && b.identity != NULL &&
 			    b.csr == NULL;
+			break;
+		case ENROLL_BODY_DISABLE:
+		case ENROLL_BODY_ENABLE:
+			ok = (b.identity != NULL) + (b.spiffe != NULL) +
+			    (b.dns != NULL) == 1 && b.csr == NULL &&
+			    (kinds[i] == ENROLL_BODY_DISABLE || b.revoke == NULL);
 			break;
 		default:
 			ok = b.token == NULL && b.csr == NULL;

@@ -104,6 +104,29 @@ test_conf_threads(void **state)
 	    LY_ERR_CONFIG);
 }
 
+/* [ca] tidy_interval (off by default) and tidy_keep, for ca-server. */
+static void
+test_tidy_keys(void **state)
+{
+	struct conf *c;
+
+	assert_non_null(c = parse_default_plus(""));
+	assert_int_equal(c->tidy_interval, 0);
+	assert_int_equal(c->tidy_keep, 90);
+	conf_free(c);
+	assert_non_null(c = parse_default_plus("[ca]\ntidy_interval = 1d\n"
+	    "tidy_keep = 30\n"));
+	assert_int_equal(c->tidy_interval, 86400);
+	assert_int_equal(c->tidy_keep, 30);
+	conf_free(c);
+	assert_non_null(c = parse_default_plus("[ca]\ntidy_interval = off\n"));
+	assert_int_equal(c->tidy_interval, 0);
+	conf_free(c);
+	assert_int_equal(parse_err("[ca]\ntidy_interval = 5m\n"),
+	    LY_ERR_CONFIG);
+	assert_int_equal(parse_err("[ca]\ntidy_keep = -1\n"), LY_ERR_CONFIG);
+}
+
 static void
 test_profile_override(void **state)
 {
@@ -235,6 +258,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_conf_threads),
+		cmocka_unit_test(test_tidy_keys),
 		cmocka_unit_test(test_profile_override),
 		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_line_numbers),

@@ -201,10 +201,14 @@ enroll_ok(struct fixture *f, const char *profile, const char *id,
 	assert_int_equal(resp.status, 200);
 	o = json_loadb((const char *)resp.body, resp.len, 0, NULL);
 	assert_non_null(o);
-	/* Exactly what jansson writes for the object (it is put together). */
+	/*
+	 * Exactly what jansson writes for the object (it is put together),
+	 * and the newline every JSON answer ends with.
+	 */
 	assert_non_null(again = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS));
-	assert_int_equal(strlen(again), resp.len);
-	assert_memory_equal(again, resp.body, resp.len);
+	assert_int_equal(strlen(again) + 1, resp.len);
+	assert_memory_equal(again, resp.body, resp.len - 1);
+	assert_int_equal(resp.body[resp.len - 1], '\n');
 	free(again);
 	assert_int_equal(json_unpack(o, "{s:s, s:[s, s], s:s, s:s}",
 	    "certificate", &pem, "chain", &iss, &root, "not_after", &na,

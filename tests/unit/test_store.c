@@ -132,7 +132,7 @@ add_cert(struct store *st, uint64_t serial, const char *identity,
 }
 
 /* Raw LMDB access to one named database, with the store closed. */
-enum raw_op { RAW_GET, RAW_PUT, RAW_DEL };
+enum raw_op { RAW_GET, RAW_PUT, RAW_DEL, RAW_DROP };
 
 static int
 raw(const char *dir, const char *db, enum raw_op op, const void *key,
@@ -146,12 +146,16 @@ raw(const char *dir, const char *db, enum raw_op op, const void *key,
 	int rc;
 
 	assert_int_equal(mdb_env_create(&env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
 	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
 	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
 	assert_int_equal(mdb_dbi_open(txn, db,
 	    strcmp(db, "identity") == 0 ? MDB_DUPSORT : 0, &dbi), 0);
 	switch (op) {
+	case RAW_DROP:
+		/* The database itself goes: the layout of an older schema. */
+		rc = mdb_drop(txn, dbi, 1);
+		break;
 	case RAW_GET:
 		rc = mdb_get(txn, dbi, &k, &v);
 		if (rc == 0 && out != NULL) {
@@ -237,6 +241,7 @@ test_schema(void **state)
 	size_t len = sizeof(buf);
 	const void *val;
 	unsigned char two[4] = { 0, 0, 0, 2 };
+	unsigned char three[4] = { 0, 0, 0, 3 };
 
 	st = open_rw(fx->dir);
 	t = begin(st, 1);
@@ -256,17 +261,94 @@ test_schema(void **state)
 	assert_int_equal(raw(fx->dir, "meta", RAW_GET, "schema", 6, NULL, 0,
 	    buf, &len), 0);
 	assert_int_equal(len, 4);
-	assert_memory_equal(buf, "\0\0\0\1", 4);
+	assert_memory_equal(buf, two, 4);
 
-	assert_int_equal(raw(fx->dir, "meta", RAW_PUT, "schema", 6, two, 4,
+	/* A newer store: refused, also read-only, with what to do. */
+	assert_int_equal(raw(fx->dir, "meta", RAW_PUT, "schema", 6, three, 4,
 	    NULL, NULL), 0);
 	st = NULL;
 	assert_int_equal(store_open(fx->dir, MAP, 0, &st), LY_ERR_STORE);
 	assert_null(st);
-	assert_non_null(strstr(ly_errdetail(), "schema version 2"));
+	assert_non_null(strstr(ly_errdetail(), "schema version 3 was "
+	    "written by a newer Lanyard"));
 	assert_int_equal(store_open(fx->dir, MAP, STORE_RDONLY, &st),
 	    LY_ERR_STORE);
 	assert_null(st);
+	assert_int_equal(store_open(fx->dir, MAP, STORE_UPGRADE, &st),
+	    LY_ERR_STORE);
+	assert_null(st);
+}
+
+/*
+ * A schema 1 store, made by the test as version 1 laid it out (no
+ * "disabled" database, meta schema = 1): read-only until upgraded, then
+ * at version 2 with the new database and an audit entry.
+ */
+static void
+test_schema_upgrade(void **state)
+{
+	struct fx *fx = *state;
+	struct store *st = open_rw(fx->dir);
+	struct store_txn *t;
+	struct store_cert c, *g = NULL;
+	unsigned char one[4] = { 0, 0, 0, 1 }, buf[4];
+	size_t len = sizeof(buf);
+	const char *v;
+	uint64_t n = 0;
+
+	t = begin(st, 1);
+	reservation(&c, 0x1234, "{\"userId\":1}");
+	assert_int_equal(store_cert_reserve(t, &c), LY_OK);
+	assert_int_equal(store_audit_append(t, "test", "init", NULL), LY_OK);
+	assert_int_equal(store_txn_commit(t), LY_OK);
+	store_close(st);
+	assert_int_equal(raw(fx->dir, "disabled", RAW_DROP, NULL, 0, NULL, 0,
+	    NULL, NULL), 0);
+	assert_int_equal(raw(fx->dir, "meta", RAW_PUT, "schema", 6, one, 4,
+	    NULL, NULL), 0);
+
+	/* Writable: refused, saying how to upgrade; nothing is created. */
+	st = NULL;
+	assert_int_equal(store_open(fx->dir, MAP, STORE_EXISTING, &st),
+	    LY_ERR_STORE);
+	assert_null(st);
+	assert_non_null(strstr(ly_errdetail(), "ca-admin upgrade"));
+	/* Read-only: readable, with no disabled identity. */
+	assert_int_equal(store_open(fx->dir, MAP, STORE_RDONLY |
+	    STORE_EXISTING, &st), LY_OK);
+	assert_int_equal(store_schema(st), 1);
+	t = begin(st, 0);
+	assert_int_equal(store_disabled_get(t, "{\"userId\":1}", &v, &len),
+	    LY_ERR_NOT_FOUND);
+	assert_int_equal(store_cert_get(t, &c.serial, &g), LY_OK);
+	store_cert_free(g);
+	store_txn_abort(t);
+	store_close(st);
+
+	/* The upgrade. */
+	assert_int_equal(store_open(fx->dir, MAP, STORE_EXISTING |
+	    STORE_UPGRADE, &st), LY_OK);
+	assert_int_equal(store_schema(st), 1);
+	assert_int_equal(store_upgrade(st, "test", "{\"from\":1}"), LY_OK);
+	assert_int_equal(store_schema(st), 2);
+	assert_int_equal(store_upgrade(st, "test", NULL), LY_ERR_STATE);
+	store_close(st);
+	len = sizeof(buf);
+	assert_int_equal(raw(fx->dir, "meta", RAW_GET, "schema", 6, NULL, 0,
+	    buf, &len), 0);
+	assert_memory_equal(buf, "\0\0\0\2", 4);
+
+	/* Now an ordinary store: writable, the new database in use. */
+	st = open_rw(fx->dir);
+	t = begin(st, 1);
+	assert_int_equal(store_disabled_put(t, "{\"userId\":1}", "{}"), LY_OK);
+	assert_int_equal(store_disabled_get(t, "{\"userId\":1}", &v, &len),
+	    LY_OK);
+	assert_int_equal(len, 2);
+	assert_int_equal(store_audit_verify(t, &n), LY_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_txn_commit(t), LY_OK);
+	store_close(st);
 }
 
 /* ---- certificate records ------------------------------------------------ */
@@ -1276,6 +1358,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_open_reopen),
 		T(test_schema),
+		T(test_schema_upgrade),
 		T(test_roundtrip),
 		T(test_reserve_put_errors),
 		T(test_foreach_order),
