@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,8 @@ ca_cert_status(const struct store_cert *c)
 	switch (c->status) {
 	case STORE_RESERVED:
 		return "reserved";
+	case STORE_BURNED:
+		return "burned";
 	case STORE_REVOKED:
 		return "revoked";
 	default:
@@ -788,8 +791,9 @@ issue(struct ca *ca, const struct conf_profile *p, X509_REQ *req,
 	r = LY_OK;
  out:
 	/*
-	 * XXX a crash between the claim and here leaves the token CLAIMED
-	 * for good; ca_token_revoke() takes it, and the admin makes a new one.
+	 * A crash between the claim and here leaves the token CLAIMED and
+	 * the serial reserved: ca_reconcile() at ca-server's next start
+	 * burns the serial and gives the token back.
 	 */
 	if (claimed) {
 		/* The release is a store write of its own: keep why we failed. */
@@ -1174,8 +1178,8 @@ ca_revoke(struct ca *ca, const struct ca_serial *serial, int reason,
 		goto out;
 	}
 	if (rec->status != STORE_VALID) {
-		r = ly_fail(LY_ERR_STATE, "serial was reserved but no "
-		    "certificate was issued");
+		r = ly_fail(LY_ERR_STATE, "serial was %s but no certificate "
+		    "was issued", ca_cert_status(rec));
 		goto out;
 	}
 	rec->status = STORE_REVOKED;
@@ -1432,27 +1436,121 @@ ca_crl_number_next(struct ca *ca, int slot, uint64_t *np)
 	return r;
 }
 
-int
-ca_crl_record(struct ca *ca, const char *key, const unsigned char *der,
-    size_t len, const void *info, size_t infolen, const char *actor,
-    const char *detail)
+/*
+ * The CRL number of a stored CRL from its DER: only for a CRL recorded
+ * before its number was kept beside it (key + "/number").
+ */
+static int
+crl_der_number(const void *der, size_t len, uint64_t *np)
 {
-	struct store_txn *txn = NULL;
-	char ikey[128];
+	const unsigned char *p = der;
+	X509_CRL *crl = NULL;
+	ASN1_INTEGER *n = NULL;
+	uint64_t v;
+	int r = LY_ERR_STORE;
+
+	if (len > LONG_MAX || (crl = d2i_X509_CRL(NULL, &p, (long)len)) ==
+	    NULL || (n = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL,
+	    NULL)) == NULL || ASN1_INTEGER_get_uint64(&v, n) != 1) {
+		ly_log_crypto("crl_der_number");
+		r = ly_fail(LY_ERR_STORE, "the stored CRL has no readable "
+		    "CRL number");
+		goto out;
+	}
+	*np = v;
+	r = LY_OK;
+ out:
+	ASN1_INTEGER_free(n);
+	X509_CRL_free(crl);
+	return r;
+}
+
+/*
+ * The number of the CRL stored under key (nkey is key + "/number"), 0 if
+ * there is none. Read inside the caller's write transaction.
+ */
+static int
+crl_stored_number(struct store_txn *txn, const char *key, const char *nkey,
+    uint64_t *np)
+{
+	const void *v;
+	uint64_t n = 0;
+	size_t len, i;
 	int r;
 
-	if ((size_t)snprintf(ikey, sizeof(ikey), "%s/info", key) >= sizeof(ikey))
+	if ((r = store_meta_get(txn, nkey, &v, &len)) == LY_OK) {
+		if (len != 8)
+			return ly_fail(LY_ERR_STORE, "%s: corrupt", nkey);
+		for (i = 0; i < len; i++)
+			n = n << 8 | ((const unsigned char *)v)[i];
+		*np = n;
+		return LY_OK;
+	}
+	if (r != LY_ERR_NOT_FOUND)
+		return r;
+	if ((r = store_meta_get(txn, key, &v, &len)) == LY_ERR_NOT_FOUND) {
+		*np = 0;
+		return LY_OK;
+	}
+	if (r != LY_OK)
+		return r;
+	return crl_der_number(v, len, np);
+}
+
+int
+ca_crl_record(struct ca *ca, const char *key, uint64_t number,
+    const unsigned char *der, size_t len, const void *info, size_t infolen,
+    const char *actor, const char *detail, int *storedp)
+{
+	struct store_txn *txn = NULL;
+	unsigned char nb[8];
+	char ikey[128], nkey[128];
+	uint64_t cur = 0;
+	size_t i;
+	int r;
+
+	if ((size_t)snprintf(ikey, sizeof(ikey), "%s/info", key) >=
+	    sizeof(ikey) || (size_t)snprintf(nkey, sizeof(nkey), "%s/number",
+	    key) >= sizeof(nkey))
 		return ly_fail(LY_ERR_ARG, "CRL key too long");
+	if (number == 0)
+		return ly_fail(LY_ERR_ARG, "CRL number 0");
 	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
 		return r;
+	/*
+	 * The comparison and the write in one write transaction (LMDB has
+	 * one writer at a time, across processes): of two generations that
+	 * overlap, the one with the lower number, recorded last, changes
+	 * nothing, and what is served never goes back (RFC 5280 5.2.3).
+	 */
+	if ((r = crl_stored_number(txn, key, nkey, &cur)) != LY_OK)
+		goto out;
+	if (number <= cur) {
+		ly_log(LY_LOG_DEBUG, "%s: CRL number %llu not recorded, %llu "
+		    "is newer", key, (unsigned long long)number,
+		    (unsigned long long)cur);
+		store_txn_abort(txn);
+		txn = NULL;
+		if (storedp != NULL)
+			*storedp = 0;
+		r = LY_OK;
+		goto out;
+	}
+	for (i = 0; i < sizeof(nb); i++)
+		nb[i] = (unsigned char)(number >> (56 - 8 * i));
 	if ((r = store_meta_put(txn, key, der, len)) != LY_OK ||
 	    (r = store_meta_put(txn, ikey, info, infolen)) != LY_OK ||
+	    (r = store_meta_put(txn, nkey, nb, sizeof(nb))) != LY_OK ||
 	    (r = store_audit_append(txn, actor, "crl-publish",
-	    detail)) != LY_OK) {
-		store_txn_abort(txn);
-		return r;
-	}
-	return store_txn_commit(txn);
+	    detail)) != LY_OK)
+		goto out;
+	r = store_txn_commit(txn);
+	txn = NULL;
+	if (r == LY_OK && storedp != NULL)
+		*storedp = 1;
+ out:
+	store_txn_abort(txn);
+	return r;
 }
 
 unsigned int

@@ -254,6 +254,9 @@ struct ca_token_info {
 	time_t		 expires;
 	struct ca_serial serial;	/* zero unless claimed or used */
 	time_t		 used_at;
+	/* Serials burned under it by ca_reconcile(), oldest first. */
+	const struct ca_serial *burned;
+	size_t		 nburned;
 };
 /* Calls cb for each token (valid during the call); non-zero stops. */
 int		 ca_token_list(struct ca *,
@@ -289,6 +292,40 @@ int		 ca_issue_token(struct ca *, const char *token,
 int		 ca_issue_token_der(struct ca *, const char *token,
 		    const unsigned char *csr, size_t csrlen, const char *actor,
 		    struct ca_issued *out);
+
+/*
+ * A reservation that is not stored as a certificate after this long was
+ * given up on (no issuance holds its serial for minutes).
+ */
+#define CA_RESERVATION_STALE	600
+
+struct ca_reconcile_stats {
+	size_t		 burned;	/* reservations now burned */
+	size_t		 tokens;	/* tokens claimed → unused */
+	size_t		 left;		/* young reservations left as they are */
+};
+/*
+ * Repairs what a crash between reserving a serial and storing its
+ * certificate leaves behind (DESIGN.md section 3): the certificate of
+ * such a reservation was never returned to anyone. In one write
+ * transaction, every reservation that is claimed by a token, or older
+ * than CA_RESERVATION_STALE, becomes STORE_BURNED (never reused, listed
+ * as "burned", audited "serial-burn"), and the token that claimed it
+ * goes back to unused with the serial added to its "burned" history
+ * (audited "token-reclaim"), so the device whose answer was lost can
+ * enroll again; a token past its expiry then reads as expired.
+ *
+ * Only for the start of the one process that claims tokens (ca-server,
+ * before it serves): a claim can be in flight only in a running server.
+ * A tokenless reservation younger than the bound may be ca-admin's issue
+ * in flight, and is left. Should a live issuance be reconciled all the
+ * same, its store transaction fails (a burned serial takes no
+ * certificate, an unclaimed token cannot be used) and nothing is
+ * returned: the race costs a retry, never a second certificate.
+ * *st (if not NULL) counts what was done.
+ */
+int		 ca_reconcile(struct ca *, const char *actor,
+		    struct ca_reconcile_stats *st);
 
 /* RFC 5280 5.3.1 reason codes; -1 is "no reason code". */
 int		 ca_reason_parse(const char *);
@@ -421,14 +458,20 @@ int		 ca_revocations(struct store_txn *, uint64_t *np);
  */
 int		 ca_crl_number_next(struct ca *, int slot, uint64_t *np);
 /*
- * Records a signed CRL as the current one under key (e.g.
- * "crl/issuing-delta") and the caller's summary of it under key + "/info",
- * with an audit entry, in one transaction.
+ * Records a signed CRL whose CRL number is number as the current one
+ * under key (e.g. "crl/issuing-delta"), the caller's summary of it under
+ * key + "/info" and its number under key + "/number", with an audit
+ * entry, in one transaction -- only if number is higher than the number
+ * of the CRL stored under key. Otherwise (an overlapping generation with
+ * a lower number finished last) nothing is written, *storedp is 0 and 0
+ * is returned: the stored and served CRL never goes back. *storedp (if
+ * not NULL) is 1 when the CRL was recorded. LY_ERR_ARG for number 0 or a
+ * key too long.
  */
-int		 ca_crl_record(struct ca *, const char *key,
+int		 ca_crl_record(struct ca *, const char *key, uint64_t number,
 		    const unsigned char *der, size_t len,
 		    const void *info, size_t infolen, const char *actor,
-		    const char *detail);
+		    const char *detail, int *storedp);
 /*
  * The CRL shard of a serial (0 when there is one shard), and the URL of a
  * CA's CRL: <base>/crl/<ca>.crl, or <base>/crl/<ca>-<shard>.crl when the
@@ -491,7 +534,7 @@ const char	*ca_lint_kind_name(enum ca_lint_kind k);
 /* ---- records as JSON (ca-admin --json and the admin API) ---------------- */
 
 struct json_t;
-/* "reserved", "valid", "revoked" or "expired" (at ly_now()). */
+/* "reserved", "burned", "valid", "revoked" or "expired" (at ly_now()). */
 const char	*ca_cert_status(const struct store_cert *);
 /*
  * A certificate record as a JSON object: serial, status, issuer, profile,

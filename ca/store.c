@@ -440,7 +440,7 @@ cert_check(const struct store_cert *c, const char *op)
 	serial_str(&c->serial, sn);
 	if (serial_is_zero(&c->serial))
 		return ly_fail(LY_ERR_ARG, "%s: serial zero", op);
-	if (c->status < STORE_RESERVED || c->status > STORE_REVOKED)
+	if (c->status < STORE_RESERVED || c->status > STORE_BURNED)
 		return ly_fail(LY_ERR_ARG, "%s: serial %s: bad status %u", op,
 		    sn, c->status);
 	if (c->ca != CA_ROOT && c->ca != CA_ISSUING)
@@ -538,7 +538,7 @@ record_decode(const MDB_val *k, const MDB_val *v, struct store_cert *c)
 	c->ca = p[2];
 	c->reason = (int8_t)p[3];
 	why = "bad status, CA slot or reason";
-	if (c->status < STORE_RESERVED || c->status > STORE_REVOKED ||
+	if (c->status < STORE_RESERVED || c->status > STORE_BURNED ||
 	    (c->ca != CA_ROOT && c->ca != CA_ISSUING) ||
 	    c->reason < -1 || c->reason > REC_REASON_MAX)
 		goto bad;
@@ -846,8 +846,22 @@ store_cert_put(struct store_txn *t, const struct store_cert *c)
 		goto out;
 	}
 	/* The old record must decode: its index entries are to be undone. */
-	if ((r = record_decode(&k, &v, &oc)) != LY_OK ||
-	    (r = cert_idx_of(&oc, &old)) != LY_OK ||
+	if ((r = record_decode(&k, &v, &oc)) != LY_OK)
+		goto out;
+	/*
+	 * Burned is final: a certificate that an issuance in flight still
+	 * tries to store over it is refused and never returned. Only a
+	 * reservation is burned.
+	 */
+	if (oc.status == STORE_BURNED || (c->status == STORE_BURNED &&
+	    oc.status != STORE_RESERVED)) {
+		r = ly_fail(LY_ERR_STATE, "serial %s is %s: it cannot become "
+		    "%s", sn, oc.status == STORE_BURNED ? "burned" :
+		    "not a reservation", c->status == STORE_BURNED ? "burned" :
+		    "a certificate");
+		goto out;
+	}
+	if ((r = cert_idx_of(&oc, &old)) != LY_OK ||
 	    (r = cert_idx_of(c, &nw)) != LY_OK ||
 	    (r = cert_encode(c, &buf, &len)) != LY_OK)
 		goto out;

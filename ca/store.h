@@ -42,6 +42,13 @@ enum store_status {
 	STORE_RESERVED = 1,	/* serial drawn; the HSM may have signed */
 	STORE_VALID,
 	STORE_REVOKED,
+	/*
+	 * A reservation whose certificate was never stored, so never
+	 * returned to anyone (a crash or a failure between signing and
+	 * storing; ca_reconcile()): the serial is never used again, and
+	 * the status is final.
+	 */
+	STORE_BURNED,
 };
 
 struct store_cert {
@@ -106,7 +113,9 @@ int		 store_cert_reserve(struct store_txn *, const struct store_cert *);
 /*
  * Writes a certificate record over its reservation or previous record,
  * keeping the identity, expiry and revoked indexes in step.
- * LY_ERR_NOT_FOUND if the serial was never reserved.
+ * LY_ERR_NOT_FOUND if the serial was never reserved; LY_ERR_STATE if the
+ * record is burned (nothing may be written over it) or if c is burned
+ * and the record is not a reservation.
  */
 int		 store_cert_put(struct store_txn *, const struct store_cert *);
 /*

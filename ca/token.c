@@ -10,8 +10,10 @@
  *
  * States: UNUSED → CLAIMED (in the transaction that reserves the serial)
  * → USED (in the one that stores the certificate); CLAIMED → UNUSED when
- * signing fails; UNUSED → REVOKED by an admin. Expiry is not a state: an
- * UNUSED token past its expiry is refused and listed as expired.
+ * signing fails, or at ca-server's start after a crash in between
+ * (ca_reconcile(): the serial is burned and kept in the record's
+ * "burned" list); UNUSED → REVOKED by an admin. Expiry is not a state:
+ * an UNUSED token past its expiry is refused and listed as expired.
  */
 #include "config.h"
 
@@ -30,6 +32,8 @@
 #define TOKEN_REC_VERSION	1
 #define TOKEN_RAND_LEN		32
 #define TOKEN_REC_MAX		8192
+/* Serials burned under one token that its record remembers (the latest). */
+#define TOKEN_BURNED_MAX	8
 
 struct token_rec {
 	char		 profile[CONF_NAME_MAX];
@@ -40,6 +44,8 @@ struct token_rec {
 	int		 state;
 	struct ca_serial serial;
 	int64_t		 used_at;
+	struct ca_serial burned[TOKEN_BURNED_MAX];	/* oldest first */
+	size_t		 nburned;
 };
 
 static const char *state_names[] = {
@@ -65,28 +71,40 @@ token_rec_clear(struct token_rec *t)
 static int
 token_rec_parse(const void *buf, size_t len, struct token_rec *t)
 {
-	json_t *o;
+	json_t *o, *burned = NULL, *e;
 	json_int_t v, kind, state;
 	json_int_t created, expires, used_at = 0;
 	const char *profile, *identity, *serial = NULL;
+	size_t i;
 	int r = LY_ERR_STORE;
 
 	memset(t, 0, sizeof(*t));
 	if (len > TOKEN_REC_MAX ||
 	    (o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
 		return ly_fail(LY_ERR_STORE, "token record does not parse");
-	if (json_unpack(o, "{s:I, s:s, s:I, s:s, s:I, s:I, s:I, s?s, s?I}",
-	    "v", &v, "profile", &profile, "kind", &kind, "identity", &identity,
-	    "created", &created, "expires", &expires, "state", &state,
-	    "serial", &serial, "used_at", &used_at) != 0 ||
+	if (json_unpack(o, "{s:I, s:s, s:I, s:s, s:I, s:I, s:I, s?s, s?I, "
+	    "s?o}", "v", &v, "profile", &profile, "kind", &kind, "identity",
+	    &identity, "created", &created, "expires", &expires, "state",
+	    &state, "serial", &serial, "used_at", &used_at, "burned",
+	    &burned) != 0 ||
 	    v != TOKEN_REC_VERSION || state < CA_TOKEN_UNUSED ||
-	    state > CA_TOKEN_REVOKED || strlen(profile) >= CONF_NAME_MAX) {
+	    state > CA_TOKEN_REVOKED || strlen(profile) >= CONF_NAME_MAX ||
+	    (burned != NULL && (!json_is_array(burned) ||
+	    json_array_size(burned) > TOKEN_BURNED_MAX))) {
 		ly_fail(LY_ERR_STORE, "token record is corrupt");
 		goto out;
 	}
 	if (serial != NULL && ca_serial_parse(serial, &t->serial) != LY_OK) {
 		ly_fail(LY_ERR_STORE, "token record: bad serial");
 		goto out;
+	}
+	json_array_foreach(burned, i, e) {
+		if (!json_is_string(e) || ca_serial_parse(json_string_value(e),
+		    &t->burned[i]) != LY_OK) {
+			ly_fail(LY_ERR_STORE, "token record: bad burned serial");
+			goto out;
+		}
+		t->nburned = i + 1;
 	}
 	if ((t->identity = strdup(identity)) == NULL) {
 		r = LY_ERR_ALLOC;
@@ -102,6 +120,29 @@ token_rec_parse(const void *buf, size_t len, struct token_rec *t)
  out:
 	json_decref(o);
 	return r;
+}
+
+/* The serials as an array of hex strings under "burned" in o. */
+static int
+burned_json(json_t *o, const struct ca_serial *b, size_t n)
+{
+	json_t *a;
+	char *hex;
+	size_t i;
+
+	if ((a = json_array()) == NULL)
+		return LY_ERR_ALLOC;
+	for (i = 0; i < n; i++) {
+		if ((hex = ca_serial_hex(&b[i])) == NULL ||
+		    json_array_append_new(a, json_string(hex)) != 0) {
+			free(hex);
+			json_decref(a);
+			return LY_ERR_ALLOC;
+		}
+		free(hex);
+	}
+	return json_object_set_new(o, "burned", a) == 0 ? LY_OK :
+	    LY_ERR_ALLOC;
 }
 
 static int
@@ -125,6 +166,10 @@ token_rec_encode(const struct token_rec *t, char **outp)
 	if (t->used_at != 0 && json_object_set_new(o, "used_at",
 	    json_integer(t->used_at)) != 0)
 		goto out;
+	if (t->nburned > 0 && (r = burned_json(o, t->burned, t->nburned)) !=
+	    LY_OK)
+		goto out;
+	r = LY_ERR_ALLOC;
 	if ((*outp = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto out;
 	r = LY_OK;
@@ -406,6 +451,8 @@ list_one(const unsigned char *hash, const void *v, size_t len, void *arg)
 	info.expires = t.expires;
 	info.serial = t.serial;
 	info.used_at = t.used_at;
+	info.burned = t.burned;
+	info.nburned = t.nburned;
 	r = la->cb(&info, la->arg);
 	token_rec_clear(&t);
 	return r;
@@ -678,5 +725,215 @@ ca_token_json(const struct ca_token_info *t)
 	ca_json_time(o, "expires", t->expires);
 	ca_json_time(o, "used_at", t->used_at);
 	ca_json_serial(o, "serial", &t->serial);
+	if (t->nburned > 0 && burned_json(o, t->burned, t->nburned) != LY_OK) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
+}
+
+/* ---- after a crash: ca_reconcile() --------------------------------------- */
+
+struct rc_claim {
+	unsigned char	 hash[32];
+	struct ca_serial serial;
+};
+
+/* What the scans found: reservations, and tokens in the claimed state. */
+struct rc_scan {
+	struct ca_serial *res;
+	size_t		  nres, capres;
+	struct rc_claim	 *cl;
+	size_t		  ncl, capcl;
+};
+
+static int
+rc_grow(void **p, size_t *cap, size_t n, size_t size)
+{
+	void *np;
+	size_t c;
+
+	if (n < *cap)
+		return LY_OK;
+	c = *cap ? *cap * 2 : 16;
+	if ((np = reallocarray(*p, c, size)) == NULL)
+		return LY_ERR_ALLOC;
+	*p = np;
+	*cap = c;
+	return LY_OK;
+}
+
+static int
+rc_res_cb(const struct store_cert *c, void *arg)
+{
+	struct rc_scan *sc = arg;
+	int r;
+
+	if (c->status != STORE_RESERVED)
+		return 0;
+	if ((r = rc_grow((void **)&sc->res, &sc->capres, sc->nres,
+	    sizeof(*sc->res))) != LY_OK)
+		return r;
+	sc->res[sc->nres++] = c->serial;
+	return 0;
+}
+
+static int
+rc_claim_cb(const unsigned char *hash, const void *rec, size_t len,
+    void *arg)
+{
+	struct rc_scan *sc = arg;
+	struct token_rec t;
+	int r;
+
+	if ((r = token_rec_parse(rec, len, &t)) != LY_OK)
+		return r;
+	if (t.state == CA_TOKEN_CLAIMED && (r = rc_grow((void **)&sc->cl,
+	    &sc->capcl, sc->ncl, sizeof(*sc->cl))) == LY_OK) {
+		memcpy(sc->cl[sc->ncl].hash, hash, 32);
+		sc->cl[sc->ncl++].serial = t.serial;
+	}
+	token_rec_clear(&t);
+	return r;
+}
+
+static const struct rc_claim *
+rc_claim_of(const struct rc_scan *sc, const struct ca_serial *serial)
+{
+	size_t i;
+
+	for (i = 0; i < sc->ncl; i++)
+		if (memcmp(sc->cl[i].serial.b, serial->b, CA_SERIAL_LEN) == 0)
+			return &sc->cl[i];
+	return NULL;
+}
+
+/* The token that claimed serial back to unused, the serial in its history. */
+static int
+rc_reclaim(struct store_txn *txn, const struct rc_claim *cl,
+    const char *actor)
+{
+	struct token_rec t;
+	int r;
+
+	if ((r = token_get(txn, cl->hash, &t)) != LY_OK)
+		return r;
+	if (t.state != CA_TOKEN_CLAIMED || memcmp(t.serial.b, cl->serial.b,
+	    CA_SERIAL_LEN) != 0) {
+		r = ly_fail(LY_ERR_STATE, "token changed during reconcile");
+		goto out;
+	}
+	/* Audited with the serial it loses, then the claim is undone. */
+	if ((r = token_audit(txn, cl->hash, &t, actor, "token-reclaim")) !=
+	    LY_OK)
+		goto out;
+	if (t.nburned == TOKEN_BURNED_MAX) {
+		memmove(t.burned, t.burned + 1, (TOKEN_BURNED_MAX - 1) *
+		    sizeof(t.burned[0]));
+		t.nburned--;
+	}
+	t.burned[t.nburned++] = t.serial;
+	memset(&t.serial, 0, sizeof(t.serial));
+	t.state = CA_TOKEN_UNUSED;
+	r = token_put(txn, cl->hash, &t);
+ out:
+	token_rec_clear(&t);
+	return r;
+}
+
+/* Burns serial if it is still a reservation that cannot be in flight. */
+static int
+rc_burn(struct store_txn *txn, const struct rc_scan *sc,
+    const struct ca_serial *serial, const char *actor,
+    struct ca_reconcile_stats *st)
+{
+	const struct rc_claim *cl = rc_claim_of(sc, serial);
+	struct store_cert *c = NULL;
+	json_t *o = NULL;
+	char *hex = NULL, *detail = NULL, *id = NULL, at[21];
+	int r;
+
+	if ((r = store_cert_get(txn, serial, &c)) != LY_OK)
+		return r;
+	if (c->status != STORE_RESERVED)
+		goto out;
+	if (cl == NULL && c->created > ly_now() - CA_RESERVATION_STALE) {
+		st->left++;
+		goto out;
+	}
+	c->status = STORE_BURNED;
+	ly_time_fmt((time_t)c->created, at);
+	r = LY_ERR_ALLOC;
+	if ((hex = ca_serial_hex(serial)) == NULL || (o = json_pack(
+	    "{s:s, s:s, s:s, s:s?}", "serial", hex, "profile", c->profile,
+	    "reserved_at", at, "identity", c->identity)) == NULL ||
+	    (cl != NULL && ((id = token_id(cl->hash)) == NULL ||
+	    json_object_set_new(o, "token_id", json_string(id)) != 0)) ||
+	    (detail = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto out;
+	if ((r = store_cert_put(txn, c)) != LY_OK ||
+	    (r = store_audit_append(txn, actor, "serial-burn", detail)) !=
+	    LY_OK)
+		goto out;
+	st->burned++;
+	if (cl != NULL) {
+		if ((r = rc_reclaim(txn, cl, actor)) != LY_OK)
+			goto out;
+		st->tokens++;
+	}
+	ly_log(LY_LOG_WARN, "serial %s was reserved at %s and no certificate "
+	    "was stored: burned%s", hex, at, cl != NULL ?
+	    "; its token can be used again" : "");
+	r = LY_OK;
+ out:
+	store_cert_free(c);
+	json_decref(o);
+	free(hex);
+	free(id);
+	free(detail);
+	return r;
+}
+
+int
+ca_reconcile(struct ca *ca, const char *actor, struct ca_reconcile_stats *stp)
+{
+	struct ca_reconcile_stats st;
+	struct store_txn *txn = NULL;
+	struct rc_scan sc;
+	size_t i;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	memset(&sc, 0, sizeof(sc));
+	/*
+	 * XXX one pass over every record, at start only: there is no index
+	 * of reservations. The pass reads; the writes re-check each record.
+	 */
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = store_cert_foreach(txn, rc_res_cb, &sc);
+	store_txn_abort(txn);
+	txn = NULL;
+	if (r != LY_OK || sc.nres == 0)
+		goto out;
+	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK ||
+	    (r = store_token_foreach(txn, rc_claim_cb, &sc)) != LY_OK)
+		goto out;
+	for (i = 0; i < sc.nres; i++)
+		if ((r = rc_burn(txn, &sc, &sc.res[i], actor, &st)) != LY_OK)
+			goto out;
+	if (st.burned > 0) {
+		r = store_txn_commit(txn);
+		txn = NULL;
+		if (r != LY_OK)
+			goto out;
+	}
+	r = LY_OK;
+ out:
+	store_txn_abort(txn);
+	free(sc.res);
+	free(sc.cl);
+	if (r == LY_OK && stp != NULL)
+		*stp = st;
+	return r;
 }

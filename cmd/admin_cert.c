@@ -368,8 +368,8 @@ admin_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *u = "list [--status valid|revoked|expired|reserved|all] "
-	    "[--profile P] [--json]";
+	const char *u = "list [--status valid|revoked|expired|reserved|"
+	    "burned|all] [--profile P] [--json]";
 	struct list_arg la;
 	struct ca *ca = NULL;
 	struct store_txn *txn = NULL;
@@ -385,6 +385,7 @@ admin_list(int argc, char **argv)
 			    strcmp(optarg, "revoked") != 0 &&
 			    strcmp(optarg, "expired") != 0 &&
 			    strcmp(optarg, "reserved") != 0 &&
+			    strcmp(optarg, "burned") != 0 &&
 			    strcmp(optarg, "all") != 0)
 				return admin_usage(u, "unknown status");
 			la.status = optarg;

@@ -540,6 +540,24 @@ signal_loop(struct server *s, struct web *w, const sigset_t *set)
 	}
 }
 
+/* ca_reconcile() at start, logged; an error keeps the server from starting. */
+static int
+reconcile(struct ca *ca)
+{
+	struct ca_reconcile_stats st;
+	int r;
+
+	if ((r = ca_reconcile(ca, "ca-server", &st)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "reconcile: %s", ly_errdetail());
+		return r;
+	}
+	if (st.burned > 0 || st.left > 0)
+		ly_log(LY_LOG_INFO, "reconcile: %zu reserved serials burned, "
+		    "%zu tokens usable again, %zu recent reservations left",
+		    st.burned, st.tokens, st.left);
+	return LY_OK;
+}
+
 static int
 serve(struct server *s, const char *http, const sigset_t *set)
 {
@@ -553,6 +571,13 @@ serve(struct server *s, const char *http, const sigset_t *set)
 		ly_log(LY_LOG_ERR, "%s: %s", s->dir, ly_errdetail());
 		goto out;
 	}
+	/*
+	 * Before anything is served, no claim can be in flight: what a
+	 * crash left between a reservation and its certificate is burned,
+	 * and its token given back (ca_reconcile()).
+	 */
+	if ((r = reconcile(s->ca)) != LY_OK)
+		goto out;
 	/*
 	 * Revocations made while no server ran (ca-admin revoke without crl
 	 * publish) are in no CRL yet: the issuing CA's CRLs are made now, so

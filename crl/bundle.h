@@ -8,12 +8,26 @@
 
 #include "ca/ca.h"
 
+struct crl_id;
+
 #define CRL_BUNDLE_NAME	"crl-bundle.pem"
 
 /*
+ * Writes dir/<name>.crl atomically (mode 0644) from the CRL id as the
+ * store holds it now, under an exclusive lock on dir (flock) taken before
+ * the store is read: of concurrent writers, whichever writes last writes
+ * the newest CRL, so the file's CRL number never goes down. A failed
+ * write leaves the previous file. LY_ERR_NOT_FOUND if the CRL was never
+ * generated, LY_ERR_IO if dir cannot be locked or written.
+ */
+int		 crl_write_file(struct ca *, const struct crl_id *,
+		    const char *dir);
+
+/*
  * Writes dir/crl-bundle.pem atomically from the CRLs in the store (the
- * issuing CA's full CRLs, every shard, then the root's). LY_ERR_NOT_FOUND
- * if a CRL was never generated.
+ * issuing CA's full CRLs, every shard, then the root's), read under the
+ * same lock as crl_write_file(): no CRL in it ever goes back.
+ * LY_ERR_NOT_FOUND if a CRL was never generated.
  */
 int		 crl_write_bundle(struct ca *, const char *dir);
 

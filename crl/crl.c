@@ -14,6 +14,7 @@
 
 #include "ca/ca.h"
 #include "ca/store.h"
+#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "crl/extern.h"
 #include "util/util.h"
@@ -260,7 +261,11 @@ crl_base(struct ca *ca, const struct crl_id *fid, struct crl_info *base)
 	return r;
 }
 
-/* Records the CRL with its summary and an audit entry (ca_crl_record()). */
+/*
+ * Records the CRL with its summary and an audit entry (ca_crl_record()),
+ * unless a CRL with a higher number was recorded meanwhile (generations
+ * by ca-server, ca-admin and the admin API overlap): then nothing.
+ */
 static int
 crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
     const struct crl_made *m)
@@ -270,7 +275,7 @@ crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
 	struct crl_id fid = *id;
 	json_t *o = NULL;
 	char *detail = NULL;
-	int r;
+	int r, stored = 0;
 
 	fid.delta = 0;
 	crl_name(ca, id, name, sizeof(name));
@@ -284,8 +289,12 @@ crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
 	    NULL)
 		r = LY_ERR_ALLOC;
 	else
-		r = ca_crl_record(ca, key, m->der, m->len, info, sizeof(info),
-		    actor, detail);
+		r = ca_crl_record(ca, key, m->info.number, m->der, m->len,
+		    info, sizeof(info), actor, detail, &stored);
+	if (r == LY_OK && !stored)
+		ly_log(LY_LOG_INFO, "CRL %s number %llu not recorded: a newer "
+		    "one was recorded meanwhile", name,
+		    (unsigned long long)m->info.number);
 	json_decref(o);
 	free(detail);
 	return r;
@@ -355,30 +364,20 @@ crl_generate(struct ca *ca, const struct crl_id *id, const char *actor,
 	return LY_OK;
 }
 
-/* Generates one CRL and writes it to dir/<name>.crl if dir is not NULL. */
+/*
+ * Generates one CRL and, if dir is not NULL, writes dir/<name>.crl from
+ * the store (crl_write_file()): the current CRL, which is this one or a
+ * newer one, never an older one.
+ */
 static int
 crl_generate_one(struct ca *ca, const struct crl_id *id, const char *actor,
     const char *dir)
 {
-	struct crl_made m;
-	char name[CRL_NAME_MAX + 8], *path = NULL;
 	int r;
 
-	memset(&m, 0, sizeof(m));
-	if ((r = crl_make(ca, id, actor, &m)) != LY_OK)
+	if ((r = crl_generate(ca, id, actor, NULL)) != LY_OK || dir == NULL)
 		return r;
-	if (dir != NULL) {
-		crl_name(ca, id, name, CRL_NAME_MAX);
-		strcat(name, ".crl");
-		/* A failed write leaves the previous file as it was. */
-		if ((path = ly_path_join(dir, name)) == NULL)
-			r = LY_ERR_ALLOC;
-		else
-			r = ly_file_write_atomic(path, m.der, m.len, 0644);
-	}
-	free(path);
-	free(m.mem);
-	return r;
+	return crl_write_file(ca, id, dir);
 }
 
 int

@@ -56,7 +56,10 @@ char		*crl_name(const struct ca *, const struct crl_id *,
  * Generates, signs and records a new CRL. actor goes into the audit
  * entry. *info (if not NULL) describes what was made. thisUpdate is
  * ly_now(); the number is the CA's next (ca_crl_number_next()), so a
- * failure may leave a gap but never a repeat. A delta CRL lists what was
+ * failure may leave a gap but never a repeat. Generations may overlap
+ * (ca-server, ca-admin, the admin API): one that finishes after a
+ * generation with a higher number records nothing (ca_crl_record()), so
+ * the stored CRL's number never goes down. A delta CRL lists what was
  * revoked since a few minutes before its base's thisUpdate (revocations in
  * flight then) and names the current full CRL as its base: LY_ERR_STATE if
  * there is none yet. LY_ERR_ARG if id names no CRL of this instance (a
@@ -69,7 +72,9 @@ int		 crl_generate(struct ca *, const struct crl_id *,
 /*
  * Generates every CRL of every CA (full and delta, every shard; each full
  * CRL before its delta) and, if dir is not NULL, writes each atomically
- * to dir/<name>.crl, mode 0644: a failed write leaves the previous file.
+ * to dir/<name>.crl, mode 0644, from the store (crl_write_file()): a
+ * failed write leaves the previous file, and a file is only ever
+ * replaced by a CRL with a higher number.
  * A failure does not stop the others; the first error is returned.
  */
 int		 crl_generate_all(struct ca *, const char *actor,

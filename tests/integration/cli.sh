@@ -199,7 +199,7 @@ man_cmd_opts() {
 	{ prev = $0 }
 	' "$MAN/ca-admin.8" | sort -u
 }
-WORDS="config init issue reissue revoke list show token audit crl ocsp publish"
+WORDS="config init issue reissue revoke list show token audit crl ocsp publish backup restore identity upgrade tidy status"
 "$CA_ADMIN" --help | awk '/^Commands/ { on = 1; next } on && NF { print $1 }' |
     sort >"$T/help.cmds"
 echo "$WORDS" | tr ' ' '\n' | sort >"$T/words"
@@ -210,6 +210,7 @@ for w in $WORDS; do
 	case $w in
 	token) subs="create list revoke" ;;
 	audit) subs="verify list" ;;
+	identity) subs="disable enable list" ;;
 	crl) subs="publish" ;;
 	ocsp) subs="refresh" ;;
 	*) subs="-" ;;

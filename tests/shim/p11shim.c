@@ -13,10 +13,11 @@
  *		buffer: a signature, not a length query)
  *	action	a return value by name (CKR_DEVICE_ERROR, ...) or number
  *		(0x30), or, for sign only, "corrupt": sign, then flip a bit
- *		of the signature, or, for tokeninfo only, "uninit": the
- *		token looks uninitialised (no CKF_TOKEN_INITIALIZED, a blank
- *		label), as SoftHSM shows one whose token.object is being
- *		rewritten
+ *		of the signature; or "kill": sign, then SIGKILL the process
+ *		(a crash after the HSM signed, before anything was stored);
+ *		or, for tokeninfo only, "uninit": the token looks
+ *		uninitialised (no CKF_TOKEN_INITIALIZED, a blank label), as
+ *		SoftHSM shows one whose token.object is being rewritten
  *	count	how many calls to hit: a number (default 1) or "*" (all)
  * The first rule of an op with hits left applies. Each hit is written back
  * (the count goes down, to 0), so a test reads what was consumed.
@@ -32,6 +33,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +77,8 @@ static const struct {
 #define SHIM_CORRUPT		((CK_RV)-2)
 /* The action that means "the token looks uninitialised". */
 #define SHIM_UNINIT		((CK_RV)-3)
+/* The action that means "die at once, as by kill -9". */
+#define SHIM_KILL		((CK_RV)-4)
 
 struct rule {
 	enum shim_op	 op;
@@ -114,6 +118,8 @@ rule_parse(char *line, struct rule *r)
 	r->op = (enum shim_op)i;
 	if (strcmp(act, "corrupt") == 0 && r->op == OP_SIGN)
 		r->rv = SHIM_CORRUPT;
+	else if (strcmp(act, "kill") == 0 && r->op == OP_SIGN)
+		r->rv = SHIM_KILL;
 	else if (strcmp(act, "uninit") == 0 && r->op == OP_TOKENINFO)
 		r->rv = SHIM_UNINIT;
 	else if (strncmp(act, "0x", 2) == 0)
@@ -161,6 +167,8 @@ rv_name(CK_RV rv, char *buf, size_t len)
 
 	if (rv == SHIM_CORRUPT)
 		return "corrupt";
+	if (rv == SHIM_KILL)
+		return "kill";
 	if (rv == SHIM_UNINIT)
 		return "uninit";
 	for (i = 0; i < sizeof(rv_names) / sizeof(rv_names[0]); i++)
@@ -307,6 +315,8 @@ shim_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG len,
 		return shim.real->C_Sign(s, data, len, sig, siglen);
 	/* The token's operation ends with this call either way. */
 	rv = shim.real->C_Sign(s, data, len, sig, siglen);
+	if (frv == SHIM_KILL)
+		raise(SIGKILL);
 	if (frv == SHIM_CORRUPT) {
 		if (rv == CKR_OK && *siglen > 0)
 			sig[*siglen / 2] ^= 0x01;

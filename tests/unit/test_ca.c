@@ -1192,6 +1192,163 @@ test_reasons(void **state)
 	assert_string_equal(ca_reason_name(7), "none");
 }
 
+/* SHA-256 of a token, as the store keys it. */
+static void
+token_sha(const char *tok, unsigned char hash[32])
+{
+	assert_int_equal(EVP_Digest(tok, strlen(tok), hash, NULL,
+	    EVP_sha256(), NULL), 1);
+}
+
+/*
+ * What an issuance leaves at a crash after its first transaction: the
+ * serial reserved and, with hash, the token claimed for it.
+ */
+static void
+strand(struct fixture *f, const unsigned char *hash, struct ca_serial *s)
+{
+	struct store_txn *txn;
+	struct store_cert rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.ca = CA_ISSUING;
+	rec.reason = -1;
+	snprintf(rec.profile, sizeof(rec.profile), "client");
+	rec.status = STORE_RESERVED;
+	rec.created = ly_now();
+	rec.not_after = ly_now() + 86400;
+	assert_int_equal(ca_serial_new(&rec.serial), LY_OK);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 1, &txn), LY_OK);
+	assert_int_equal(store_cert_reserve(txn, &rec), LY_OK);
+	if (hash != NULL)
+		assert_int_equal(token_claim(txn, hash, &rec.serial), LY_OK);
+	assert_int_equal(store_txn_commit(txn), LY_OK);
+	*s = rec.serial;
+}
+
+static int
+status_of(struct fixture *f, const struct ca_serial *s)
+{
+	struct store_txn *txn;
+	struct store_cert *c;
+	int st;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_cert_get(txn, s, &c), LY_OK);
+	st = c->status;
+	store_cert_free(c);
+	store_txn_abort(txn);
+	return st;
+}
+
+static int
+burned_cb(const struct ca_token_info *t, void *arg)
+{
+	const struct ca_serial *s = arg;
+	size_t i;
+
+	for (i = 0; i < t->nburned; i++)
+		if (memcmp(t->burned[i].b, s->b, CA_SERIAL_LEN) == 0)
+			return t->state;
+	return 0;
+}
+
+/*
+ * ca_reconcile(): reservations claimed by a token, and tokenless ones
+ * older than CA_RESERVATION_STALE, are burned and their tokens given
+ * back (an expired one then reads as expired); a young tokenless one is
+ * left. An issuance that was still in flight cannot store its
+ * certificate over a burned serial nor use its unclaimed token. The token
+ * given back enrolls once, and a burned serial is final.
+ */
+static void
+test_reconcile(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_reconcile_stats st;
+	struct store_txn *txn;
+	struct store_cert *c;
+	struct ca_issued is;
+	struct ca_serial s1, s2, s3, s4, s5;
+	unsigned char h1[32], h4[32], h5[32], der[8] = { 0x30, 0x00 };
+	char *t1, *t4, *t5, *id = NULL;
+	time_t now = time(NULL);
+	size_t left;
+	int state1;
+
+	t1 = token_new(f, 501);
+	t4 = token_new(f, 504);
+	assert_int_equal(ca_token_create(f->ca, "client", "{\"userId\":505}",
+	    1, "test", &t5, &id), LY_OK);
+	free(id);
+	token_sha(t1, h1);
+	token_sha(t4, h4);
+	token_sha(t5, h5);
+	strand(f, h1, &s1);		/* crashed enrollment */
+	strand(f, NULL, &s2);		/* young, tokenless: maybe in flight */
+	ly_clock_set(now - CA_RESERVATION_STALE - 5);
+	strand(f, NULL, &s3);		/* old, tokenless: given up */
+	ly_clock_set(0);
+	strand(f, h4, &s4);		/* an enrollment "in flight" */
+	strand(f, h5, &s5);		/* its token expires meanwhile */
+	assert_int_equal(ca_token_status(f->ca, t1, &state1), LY_OK);
+	assert_int_equal(state1, CA_TOKEN_CLAIMED);
+
+	ly_clock_set(now + 10);
+	assert_int_equal(ca_reconcile(f->ca, "test", &st), LY_OK);
+	assert_int_equal(st.burned, 4);
+	assert_int_equal(st.tokens, 3);
+	/* s2, and what failed issuances of the tests before left just now. */
+	assert_true(st.left >= 1);
+	left = st.left;
+	assert_int_equal(status_of(f, &s1), STORE_BURNED);
+	assert_int_equal(status_of(f, &s2), STORE_RESERVED);
+	assert_int_equal(status_of(f, &s3), STORE_BURNED);
+	assert_int_equal(status_of(f, &s4), STORE_BURNED);
+	assert_int_equal(ca_token_status(f->ca, t1, &state1), LY_OK);
+	assert_int_equal(state1, CA_TOKEN_UNUSED);
+	assert_int_equal(ca_token_status(f->ca, t5, &state1), LY_OK);
+	assert_int_equal(state1, CA_TOKEN_EXPIRED);
+	assert_int_equal(ca_token_list(f->ca, burned_cb, &s1),
+	    CA_TOKEN_UNUSED);
+
+	/* The issuance in flight finishes: refused, nothing stored. */
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 1, &txn), LY_OK);
+	assert_int_equal(store_cert_get(txn, &s4, &c), LY_OK);
+	c->status = STORE_VALID;
+	c->der = der;
+	c->derlen = 2;
+	assert_int_equal(store_cert_put(txn, c), LY_ERR_STATE);
+	assert_int_equal(token_use(txn, h4, &s4, "test"), LY_ERR_STATE);
+	/* A burned serial stays burned; only a reservation is burned. */
+	c->status = STORE_BURNED;
+	c->der = NULL;
+	c->derlen = 0;
+	assert_int_equal(store_cert_put(txn, c), LY_ERR_STATE);
+	store_cert_free(c);
+	store_txn_abort(txn);
+
+	/* The device retries: one certificate, then token_used. */
+	memset(&is, 0, sizeof(is));
+	assert_int_equal(ca_issue_token_der(f->ca, t1, f->csr, f->csrlen,
+	    "test", &is), LY_OK);
+	assert_memory_not_equal(is.serial.b, s1.b, CA_SERIAL_LEN);
+	ca_issued_clear(&is);
+	assert_int_equal(ca_issue_token_der(f->ca, t1, f->csr, f->csrlen,
+	    "test", &is), LY_ERR_TOKEN);
+	/* Revoking a burned serial is refused. */
+	assert_int_equal(ca_revoke(f->ca, &s1, -1, 0, "test"), LY_ERR_STATE);
+
+	/* Nothing more to do the second time; the young one is still left. */
+	assert_int_equal(ca_reconcile(f->ca, "test", &st), LY_OK);
+	assert_int_equal(st.burned, 0);
+	assert_int_equal(st.left, left);
+	ly_clock_set(0);
+	free(t1);
+	free(t4);
+	free(t5);
+}
+
 int
 main(void)
 {
@@ -1211,6 +1368,7 @@ main(void)
 		cmocka_unit_test(test_batch_revoke),
 		cmocka_unit_test(test_reissue_race),
 		cmocka_unit_test(test_reasons),
+		cmocka_unit_test(test_reconcile),
 	};
 
 	return cmocka_run_group_tests(tests, setup_ca, teardown_ca);

@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -674,19 +677,246 @@ test_rsa_pss(void **state)
 	fixture_free(f);
 }
 
+/* The stored CRL's number, its DER copied into *derp (if not NULL). */
+static uint64_t
+stored(struct fixture *f, struct crl_id id, unsigned char **derp,
+    size_t *lenp)
+{
+	struct store_txn *txn;
+	struct crl_info info;
+	const unsigned char *der;
+	size_t len;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(crl_get(txn, f->ca, &id, &der, &len, &info), LY_OK);
+	if (derp != NULL) {
+		assert_non_null(*derp = malloc(len));
+		memcpy(*derp, der, len);
+		*lenp = len;
+	}
+	store_txn_abort(txn);
+	return info.number;
+}
+
+static uint64_t
+audit_count(struct fixture *f)
+{
+	struct store_txn *txn;
+	uint64_t n;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_audit_verify(txn, &n), LY_OK);
+	store_txn_abort(txn);
+	return n;
+}
+
+/*
+ * Storing a CRL whose number is not higher than the stored one changes
+ * nothing (overlapping generations): for the full and delta CRLs of the
+ * issuing CA and the root's, and for a CRL recorded before its number was
+ * kept beside it (read from its DER).
+ */
+static void
+test_monotonic(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { int slot, delta; const char *key; } c[] = {
+		{ CA_ISSUING, 0, "crl/issuing" },
+		{ CA_ISSUING, 1, "crl/issuing-delta" },
+		{ CA_ROOT, 0, "crl/root" },
+	};
+	struct store_txn *txn;
+	struct crl_id id;
+	const void *v;
+	unsigned char *old, *cur, *p, info[64];
+	size_t i, oldlen, curlen, ilen, len;
+	uint64_t n1, n2, na;
+	int st;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		id = cid(c[i].slot, -1, 0);
+		if (c[i].delta)
+			assert_int_equal(crl_generate(f->ca, &id, "test", NULL),
+			    LY_OK);
+		id.delta = c[i].delta;
+		assert_int_equal(crl_generate(f->ca, &id, "test", NULL),
+		    LY_OK);
+		n1 = stored(f, id, &old, &oldlen);
+		assert_int_equal(crl_generate(f->ca, &id, "test", NULL),
+		    LY_OK);
+		n2 = stored(f, id, &cur, &curlen);
+		assert_true(n2 > n1);
+		/* The summary as stored, to record a valid one again. */
+		assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn),
+		    LY_OK);
+		snprintf((char *)info, sizeof(info), "%s/info", c[i].key);
+		assert_int_equal(store_meta_get(txn, (char *)info, &v, &ilen),
+		    LY_OK);
+		assert_true(ilen <= sizeof(info));
+		memcpy(info, v, ilen);
+		store_txn_abort(txn);
+
+		/* Older, then equal: no-ops, not errors, and not audited. */
+		na = audit_count(f);
+		st = -1;
+		assert_int_equal(ca_crl_record(f->ca, c[i].key, n1, old, oldlen,
+		    info, ilen, "test", NULL, &st), LY_OK);
+		assert_int_equal(st, 0);
+		assert_int_equal(ca_crl_record(f->ca, c[i].key, n2, old, oldlen,
+		    info, ilen, "test", NULL, &st), LY_OK);
+		assert_int_equal(st, 0);
+		assert_int_equal(audit_count(f), na);
+		assert_int_equal(stored(f, id, &p, &len), n2);
+		assert_int_equal(len, curlen);
+		assert_memory_equal(p, cur, len);
+		free(p);
+		/* Higher: recorded, audited. */
+		assert_int_equal(ca_crl_record(f->ca, c[i].key, n2 + 1, cur,
+		    curlen, info, ilen, "test", NULL, &st), LY_OK);
+		assert_int_equal(st, 1);
+		assert_int_equal(audit_count(f), na + 1);
+		/* Number 0 is no CRL number. */
+		assert_int_equal(ca_crl_record(f->ca, c[i].key, 0, cur, curlen,
+		    info, ilen, "test", NULL, &st), LY_ERR_ARG);
+		free(old);
+		free(cur);
+	}
+
+	/* A CRL stored without its number: the number comes from the DER. */
+	id = cid(CA_ISSUING, -1, 0);
+	n2 = stored(f, id, &cur, &curlen);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 1, &txn), LY_OK);
+	assert_int_equal(store_meta_put(txn, "crl/legacy", cur, curlen),
+	    LY_OK);
+	assert_int_equal(store_txn_commit(txn), LY_OK);
+	assert_int_equal(ca_crl_record(f->ca, "crl/legacy", n2, cur, curlen,
+	    "x", 1, "test", NULL, &st), LY_OK);
+	assert_int_equal(st, 0);
+	assert_int_equal(ca_crl_record(f->ca, "crl/legacy", n2 + 1, cur,
+	    curlen, "x", 1, "test", NULL, &st), LY_OK);
+	assert_int_equal(st, 1);
+	free(cur);
+}
+
+struct gen_arg {
+	struct fixture	*f;
+	int		 delta;
+	int		 fails;
+};
+
+static void *
+gen_thread(void *arg)
+{
+	struct gen_arg *g = arg;
+	struct crl_id id = cid(CA_ISSUING, -1, g->delta);
+	int i;
+
+	for (i = 0; i < 15; i++)
+		if (crl_generate(g->f->ca, &id, "test", NULL) != LY_OK)
+			g->fails++;
+	return NULL;
+}
+
+/* The CRL numbers recorded, in the order of the audit log. */
+struct order {
+	uint64_t	last[2];	/* full, delta */
+	int		back;
+	int		seen;
+};
+
+static int
+order_cb(const struct store_audit_entry *e, void *arg)
+{
+	struct order *o = arg;
+	json_t *j;
+	json_int_t n;
+	int d;
+
+	if (strcmp(e->action, "crl-publish") != 0)
+		return 0;
+	assert_non_null(j = json_loads(e->detail, 0, NULL));
+	assert_int_equal(json_unpack(j, "{s:I, s:b}", "number", &n, "delta",
+	    &d), 0);
+	json_decref(j);
+	if ((uint64_t)n <= o->last[d])
+		o->back++;
+	o->last[d] = (uint64_t)n;
+	o->seen++;
+	return 0;
+}
+
+/*
+ * Overlapping generations in threads: what a reader sees only grows, and
+ * the log of what was recorded shows every number higher than the one
+ * recorded before it.
+ */
+static void
+test_monotonic_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_id id = cid(CA_ISSUING, -1, 0);
+	struct store_txn *txn;
+	struct order o;
+	struct gen_arg g[3];
+	pthread_t t[3];
+	uint64_t n, full = 0, delta = 0;
+	int i, back = 0, running = 3, joined[3] = { 0, 0, 0 };
+
+	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_OK);
+	id.delta = 1;
+	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_OK);
+	for (i = 0; i < 3; i++) {
+		g[i].f = f;
+		g[i].delta = i == 2;
+		g[i].fails = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, gen_thread, &g[i]),
+		    0);
+	}
+	while (running > 0) {
+		for (i = 0; i < 3; i++)
+			if (!joined[i] && pthread_tryjoin_np(t[i], NULL) == 0) {
+				joined[i] = 1;
+				running--;
+			}
+		if ((n = stored(f, cid(CA_ISSUING, -1, 0), NULL, NULL)) < full)
+			back++;
+		full = n;
+		if ((n = stored(f, cid(CA_ISSUING, -1, 1), NULL, NULL)) < delta)
+			back++;
+		delta = n;
+	}
+	for (i = 0; i < 3; i++)
+		assert_int_equal(g[i].fails, 0);
+	assert_int_equal(back, 0);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, order_cb, &o), LY_OK);
+	store_txn_abort(txn);
+	assert_true(o.seen > 2);
+	assert_int_equal(o.back, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_full, setup_crl, teardown_crl),
-		cmocka_unit_test_setup_teardown(test_delta, setup_crl, teardown_crl),
-		cmocka_unit_test_setup_teardown(test_root, setup_crl, teardown_crl),
-		cmocka_unit_test_setup_teardown(test_names, setup_crl, teardown_crl),
+		cmocka_unit_test_setup_teardown(test_full, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_delta, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_root, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_names, setup_crl,
+		    teardown_crl),
 		cmocka_unit_test_setup_teardown(test_due_clock, setup_crl,
 		    teardown_crl),
 		cmocka_unit_test_setup_teardown(test_clock_back, setup_crl,
 		    teardown_crl),
 		cmocka_unit_test_setup_teardown(test_generate_all, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_monotonic, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_monotonic_threads, setup_crl,
 		    teardown_crl),
 		cmocka_unit_test(test_shards),
 		cmocka_unit_test(test_rsa_pss),
