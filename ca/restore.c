@@ -54,17 +54,6 @@ revlist_add(struct revlist *l, const struct ca_revocation *rv)
 	return LY_OK;
 }
 
-static int
-asn1_to_time(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return ly_fail(LY_ERR_BAD_INPUT, "bad time");
-	*out = timegm(&tm);
-	return LY_OK;
-}
-
 /* The CA slot whose certificate signed the CRL; -1 if none. */
 static int
 crl_issuer(struct ca *ca, X509_CRL *crl)
@@ -96,7 +85,7 @@ crl_entry(const X509_REVOKED *x, int slot, struct ca_revocation *rv)
 	rv->reason = -1;
 	if (ca_serial_from_asn1(X509_REVOKED_get0_serialNumber(x),
 	    &rv->serial) != LY_OK ||
-	    asn1_to_time(X509_REVOKED_get0_revocationDate(x),
+	    ly_asn1_time(X509_REVOKED_get0_revocationDate(x),
 	    &rv->revoked_at) != LY_OK)
 		return ly_fail(LY_ERR_BAD_INPUT, "bad entry");
 	if ((e = X509_REVOKED_get_ext_d2i(x, NID_crl_reason, &crit,
@@ -111,7 +100,7 @@ crl_entry(const X509_REVOKED *x, int slot, struct ca_revocation *rv)
 		return 0;
 	if ((g = X509_REVOKED_get_ext_d2i(x, NID_invalidity_date, &crit,
 	    NULL)) != NULL) {
-		(void)asn1_to_time(g, &rv->invalidity);
+		(void)ly_asn1_time(g, &rv->invalidity);
 		ASN1_GENERALIZEDTIME_free(g);
 	}
 	return 1;
@@ -249,7 +238,7 @@ ocsp_file(struct ca *ca, const char *path, X509_STORE *xs, struct revlist *l,
 		    reason != 8 ? reason : -1;
 		if (!OCSP_id_get0_info(NULL, NULL, NULL, &sn, (OCSP_CERTID *)id)
 		    || ca_serial_from_asn1(sn, &rv.serial) != LY_OK ||
-		    asn1_to_time(rt, &rv.revoked_at) != LY_OK)
+		    ly_asn1_time(rt, &rv.revoked_at) != LY_OK)
 			goto out;
 		if ((r = revlist_add(l, &rv)) != LY_OK)
 			goto out;
@@ -591,7 +580,7 @@ ca_restore(const char *file, const char *dir, const char *const *crls,
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", ly_errdetail());
-		ca_backup_rm_tree(dir);
+		(void)ly_remove_tree(dir, 0);
 		if (!made)
 			(void)mkdir(dir, 0700);
 		(void)ly_fail(r, "%s", why);

@@ -186,7 +186,8 @@ remove_entry(const char *path, const struct stat *st, int flag,
 	(void)st;
 	(void)flag;
 	(void)ftw;
-	return remove(path);
+	/* Gone already (a race with another cleaner) is what was wanted. */
+	return remove(path) == -1 && errno != ENOENT ? -1 : 0;
 }
 
 static int
@@ -195,12 +196,19 @@ remove_below(const char *path, const struct stat *st, int flag,
 {
 	(void)st;
 	(void)flag;
-	return ftw->level == 0 ? 0 : remove(path);
+	if (ftw->level == 0)
+		return 0;
+	return remove(path) == -1 && errno != ENOENT ? -1 : 0;
 }
 
 int
 ly_remove_tree(const char *dir, int keep_top)
 {
+	struct stat st;
+
+	/* rm -rf: nothing there is nothing to do. */
+	if (dir == NULL || (lstat(dir, &st) == -1 && errno == ENOENT))
+		return LY_OK;
 	/* Depth first, so a directory is empty when its turn comes. */
 	if (nftw(dir, keep_top ? remove_below : remove_entry, 16,
 	    FTW_DEPTH | FTW_PHYS) != 0)

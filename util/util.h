@@ -106,8 +106,9 @@ char		*ly_path_join(const char *dir, const char *name);
 int		 ly_mkdir_p(const char *dir, unsigned int mode);
 /*
  * rm -rf dir, without following symbolic links; with keep_top, dir
- * itself stays (a directory the user made). LY_ERR_IO if anything could
- * not be removed; ly_errdetail() is set only then.
+ * itself stays (a directory the user made). A dir that is not there, or
+ * NULL, is LY_OK. LY_ERR_IO if anything could not be removed;
+ * ly_errdetail() is set only then.
  */
 int		 ly_remove_tree(const char *dir, int keep_top);
 /*
