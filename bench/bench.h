@@ -25,6 +25,21 @@ bench_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * Prints "BENCH_PROG: what: <error>: <detail>" for Lanyard's error r;
+ * returns 1, the exit status. For the benchmarks that link Lanyard and
+ * define BENCH_PROG before including this file.
+ */
+#ifdef BENCH_PROG
+static inline int
+bench_fail(const char *what, int r)
+{
+	fprintf(stderr, "%s: %s: %s: %s\n", BENCH_PROG, what, ly_strerror(r),
+	    ly_errdetail());
+	return 1;
+}
+#endif
+
 /* A PEM CSR, NUL-terminated, for a fresh P-256 key and CN cn, or NULL. */
 static inline char *
 bench_csr_pem(const char *cn)

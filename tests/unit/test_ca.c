@@ -1227,7 +1227,7 @@ strand(struct fixture *f, const unsigned char *hash, struct ca_serial *s)
 }
 
 static int
-status_of(struct fixture *f, const struct ca_serial *s)
+record_status_of(struct fixture *f, const struct ca_serial *s)
 {
 	struct store_txn *txn;
 	struct store_cert *c;
@@ -1301,10 +1301,10 @@ test_reconcile(void **state)
 	/* s2, and what failed issuances of the tests before left just now. */
 	assert_true(st.left >= 1);
 	left = st.left;
-	assert_int_equal(status_of(f, &s1), STORE_BURNED);
-	assert_int_equal(status_of(f, &s2), STORE_RESERVED);
-	assert_int_equal(status_of(f, &s3), STORE_BURNED);
-	assert_int_equal(status_of(f, &s4), STORE_BURNED);
+	assert_int_equal(record_status_of(f, &s1), STORE_BURNED);
+	assert_int_equal(record_status_of(f, &s2), STORE_RESERVED);
+	assert_int_equal(record_status_of(f, &s3), STORE_BURNED);
+	assert_int_equal(record_status_of(f, &s4), STORE_BURNED);
 	assert_int_equal(ca_token_status(f->ca, t1, &state1), LY_OK);
 	assert_int_equal(state1, CA_TOKEN_UNUSED);
 	assert_int_equal(ca_token_status(f->ca, t5, &state1), LY_OK);

@@ -699,7 +699,7 @@ stored(struct fixture *f, struct crl_id id, unsigned char **derp,
 }
 
 static uint64_t
-audit_count(struct fixture *f)
+crl_audit_count(struct fixture *f)
 {
 	struct store_txn *txn;
 	uint64_t n;
@@ -757,7 +757,7 @@ test_monotonic(void **state)
 		store_txn_abort(txn);
 
 		/* Older, then equal: no-ops, not errors, and not audited. */
-		na = audit_count(f);
+		na = crl_audit_count(f);
 		st = -1;
 		assert_int_equal(ca_crl_record(f->ca, c[i].key, n1, old, oldlen,
 		    info, ilen, "test", NULL, &st), LY_OK);
@@ -765,7 +765,7 @@ test_monotonic(void **state)
 		assert_int_equal(ca_crl_record(f->ca, c[i].key, n2, old, oldlen,
 		    info, ilen, "test", NULL, &st), LY_OK);
 		assert_int_equal(st, 0);
-		assert_int_equal(audit_count(f), na);
+		assert_int_equal(crl_audit_count(f), na);
 		assert_int_equal(stored(f, id, &p, &len), n2);
 		assert_int_equal(len, curlen);
 		assert_memory_equal(p, cur, len);
@@ -774,7 +774,7 @@ test_monotonic(void **state)
 		assert_int_equal(ca_crl_record(f->ca, c[i].key, n2 + 1, cur,
 		    curlen, info, ilen, "test", NULL, &st), LY_OK);
 		assert_int_equal(st, 1);
-		assert_int_equal(audit_count(f), na + 1);
+		assert_int_equal(crl_audit_count(f), na + 1);
 		/* Number 0 is no CRL number. */
 		assert_int_equal(ca_crl_record(f->ca, c[i].key, 0, cur, curlen,
 		    info, ilen, "test", NULL, &st), LY_ERR_ARG);

@@ -838,7 +838,7 @@ race_one(void *arg)
 }
 
 static int
-valid_cb(const struct store_cert *c, void *arg)
+enroll_valid_cb(const struct store_cert *c, void *arg)
 {
 	if (c->status == STORE_VALID)
 		(*(size_t *)arg)++;
@@ -852,7 +852,7 @@ nvalid(struct ca *ca)
 	size_t n = 0;
 
 	assert_int_equal(store_txn_begin(ca_store(ca), 0, &txn), LY_OK);
-	assert_int_equal(store_cert_foreach(txn, valid_cb, &n), LY_OK);
+	assert_int_equal(store_cert_foreach(txn, enroll_valid_cb, &n), LY_OK);
 	store_txn_abort(txn);
 	return n;
 }

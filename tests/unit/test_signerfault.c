@@ -76,7 +76,7 @@ keys_count(struct fixture *f, const char *label, int *hasp)
 }
 
 static int
-setup(void **state)
+setup_signer(void **state)
 {
 	struct fixture *f;
 	const char *shim = getenv("P11SHIM");
@@ -121,7 +121,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_signer(void **state)
 {
 	struct fixture *f = *state;
 
@@ -196,5 +196,5 @@ main(void)
 		cmocka_unit_test(test_transient_no_rotation),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_signer, teardown_signer);
 }
