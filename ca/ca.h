@@ -131,7 +131,7 @@ int		 ca_csr_check(const struct conf_profile *, X509_REQ *,
  */
 int		 ca_key_check(const struct conf_profile *, EVP_PKEY *);
 
-/* ---- the engine (ca/ca.c, ca/cert.c, ca/init.c) ------------------------ */
+/* ---- the engine (ca/ca.c, issue.c, record.c, sign.c, cert.c, init.c) --- */
 
 struct ca;
 
@@ -193,6 +193,42 @@ struct ca_issued {
 	time_t		 not_after;
 };
 void		 ca_issued_clear(struct ca_issued *);
+
+/*
+ * One issuance as the engine carries it from its authorisation to the
+ * signature (ca/issue.c): ca_issue(), ca_issue_token() and ca_reissue()
+ * each fill one in and hand it to the same path, which takes the CSR in
+ * once (ca_csr_parse() and ca_csr_check() against profile), checks the
+ * identity, reserves the serial, signs and stores. Used inside ca/ only;
+ * callers outside use the functions below. Everything is borrowed for
+ * the call.
+ */
+struct store_cert;
+struct ca_issue_req {
+	const struct conf_profile *profile;	/* resolved, not NULL */
+	const unsigned char *csr;	/* PEM or DER, untrusted */
+	size_t		 csrlen;
+	/*
+	 * The identity asked for, not yet checked (ca_identity_check()
+	 * runs on it); NULL for a reissue, which keeps old's.
+	 */
+	const struct ca_identity *identity;
+	int		 days;		/* 0: the profile's default */
+	const char	*actor;		/* for the audit log */
+	const char	*cn;		/* subject CN when the identity has no name */
+	/*
+	 * A reissue: the record of the certificate superseded, read before
+	 * signing; marked superseded in the transaction that stores the new
+	 * one (refused then if it was revoked or superseded meanwhile).
+	 */
+	struct store_cert *old;
+	/*
+	 * A token issuance: the SHA-256 of the one-time token, claimed with
+	 * the serial, used with the certificate, released if anything in
+	 * between fails.
+	 */
+	const unsigned char *tok;
+};
 
 /*
  * Issues a certificate: parses and checks the CSR, checks the identity
@@ -373,6 +409,19 @@ int		 ca_sign(struct ca *, int slot,
 		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
 /* The CA key of slot, opened on first use; borrowed until ca_close(). */
 int		 ca_key(struct ca *, int slot, struct hsm_key **);
+/*
+ * Signs crl (complete but for its signature) with the CA key of slot, as
+ * ca_sign(); the caller lints it first and checks what it gets.
+ */
+int		 ca_sign_crl(struct ca *, int slot, X509_CRL *crl);
+/*
+ * For a caller whose check of a signature made through ca_sign() failed:
+ * logs and counts it as a bad HSM signature (see ca_hsm_stats()) and
+ * returns LY_ERR_HSM with "the HSM returned a <what> signature that does
+ * not verify with the <name> CA key" in ly_errdetail(). The object must
+ * be neither stored nor sent.
+ */
+int		 ca_sign_bad(struct ca *, int slot, const char *what);
 
 /*
  * For /healthz: whether the issuing CA key signs now (a probe signature,
@@ -441,6 +490,56 @@ int		 ca_ocsp_store_if(struct ca *, const struct ca_ocsp_item *,
 int		 ca_ocsp_signer_set(struct ca *, const void *prev,
 		    size_t prevlen, const void *rec, size_t len,
 		    const char *actor, const char *detail);
+
+/*
+ * The delegated OCSP signer (ca/signer.c, RFC 6960 4.2.2.2): a key that
+ * the engine generates on the issuing CA's token, and a certificate the
+ * issuing CA issues to it (profile "ocsp"), rotated within [ocsp]
+ * signer_rotate_before of its notAfter. The current one is recorded in
+ * the store (CA_META_OCSP_SIGNER), so that every process uses the same;
+ * of two processes rotating at once one wins (ca_ocsp_signer_set()) and
+ * the other revokes its certificate and loads the winner's.
+ *
+ * ocsp/ keeps a struct ca_signers per responder (ca_signers_new(), freed
+ * with ca_signers_free(), which drops its reference to the current
+ * signer; call it before ca_close()).
+ */
+struct ca_signer;
+struct ca_signers;
+int		 ca_signers_new(struct ca *, struct ca_signers **);
+void		 ca_signers_free(struct ca_signers *);
+/*
+ * Rotate if due: brings the signer in step with the store. Loads the one
+ * recorded there (another process may have rotated it), and makes a new
+ * one (key on the token, certificate, record) if there is none, it is
+ * revoked, or it expires within signer_rotate_before. On failure the
+ * signer in use, if any, stays (one due for rotation goes on signing).
+ * LY_ERR_ARG for an instance opened without the HSM; otherwise the HSM's
+ * and the store's errors. One sync at a time per ca_signers.
+ */
+int		 ca_signers_sync(struct ca_signers *);
+/*
+ * The current signer, key and certificate: a counted reference that the
+ * caller gives back with ca_signer_put() (NULL is a no-op), or NULL if
+ * there is none. A rotation frees the old one when its last user is done.
+ */
+struct ca_signer *ca_signers_get(struct ca_signers *);
+void		 ca_signer_put(struct ca_signer *);
+/*
+ * Its certificate and its key's label on the token (borrowed while the
+ * reference is held), and its notAfter.
+ */
+X509		*ca_signer_cert(const struct ca_signer *);
+const char	*ca_signer_label(const struct ca_signer *);
+time_t		 ca_signer_not_after(const struct ca_signer *);
+/*
+ * Signs obj with the signer's key through fn, as ca_sign() does with a
+ * CA key: the caller checks what it gets, and reports a signature that
+ * does not verify with ca_signer_bad() (logged and counted; LY_ERR_HSM).
+ */
+int		 ca_signer_sign(struct ca_signer *,
+		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
+int		 ca_signer_bad(const struct ca_signer *);
 
 /*
  * How many revocations the store has seen, ever: ca-server polls it to

@@ -587,6 +587,37 @@ csr_eku_granted(const struct conf_profile *prof, int nid)
 	}
 }
 
+/*
+ * At most one extension request attribute (PKCS#9 extensionRequest, or
+ * Microsoft's), holding one value: SINGLE VALUE TRUE (RFC 2985 5.4.2).
+ * X509_REQ_get_extensions() reads the first value of the first such
+ * attribute only, so a second one (with CA:TRUE, say) would go unchecked.
+ */
+static int
+csr_attr_check(X509_REQ *req)
+{
+	X509_ATTRIBUTE *a;
+	int i, n, nid, seen = 0;
+
+	n = X509_REQ_get_attr_count(req);
+	for (i = 0; i < n; i++) {
+		if ((a = X509_REQ_get_attr(req, i)) == NULL)
+			return ly_fail(LY_ERR_BAD_CSR, "CSR: an attribute "
+			    "does not decode");
+		nid = OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a));
+		if (nid != NID_ext_req && nid != NID_ms_ext_req)
+			continue;
+		if (seen++ > 0)
+			return ly_fail(LY_ERR_BAD_CSR, "CSR has more than one "
+			    "extensionRequest attribute");
+		if (X509_ATTRIBUTE_count(a) != 1)
+			return ly_fail(LY_ERR_BAD_CSR, "CSR: its "
+			    "extensionRequest attribute has %d values, not "
+			    "one", X509_ATTRIBUTE_count(a));
+	}
+	return LY_OK;
+}
+
 /* The requested extensions: no OID twice, and nothing beyond the profile. */
 static int
 csr_ext_check(const struct conf_profile *prof, X509_REQ *req)
@@ -599,6 +630,8 @@ csr_ext_check(const struct conf_profile *prof, X509_REQ *req)
 	char name[80];
 	int i, j, n, nid, r = LY_OK;
 
+	if ((r = csr_attr_check(req)) != LY_OK)
+		return r;
 	/* NULL for "none" and for an attribute that does not decode. */
 	if ((exts = X509_REQ_get_extensions(req)) == NULL) {
 		ERR_clear_error();

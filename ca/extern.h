@@ -101,16 +101,30 @@ int	 commit_write(struct ca *, commit_fn, void *arg);
 
 /* ca.c */
 struct ca *ca_alloc(void);
+const struct conf_ca *ca_slot_conf(const struct ca *, int slot);
+
+/* sign.c */
+int	 ca_pin_load(const struct conf_ca *, char **pinp);
 int	 ca_key_get(struct ca *, int slot, struct hsm_key **);
 int	 ca_sign_cert(struct ca *, int slot, X509 *);
-int	 ca_reserve(struct ca *, struct store_cert *);
+
+/* record.c (tok: see ca_issue_req.tok) */
+int	 ca_reserve(struct ca *, struct store_cert *, const unsigned char *tok);
+int	 ca_record(struct ca *, struct store_cert *, X509 *,
+	    struct store_cert *old, const char *actor, const char *action);
+int	 ca_record_der(struct ca *, struct store_cert *,
+	    const unsigned char *der, size_t derlen, struct store_cert *old,
+	    const unsigned char *tok, const char *actor, const char *action);
+
+/* json.c */
 char	*ca_audit_detail_cert(const struct store_cert *);
 void	 ca_json_time(json_t *, const char *key, int64_t t);
 void	 ca_json_serial(json_t *, const char *key, const struct ca_serial *);
-int	 ca_record(struct ca *, struct store_cert *, X509 *,
-	    struct store_cert *old, const char *actor, const char *action);
+
+/* policy.c */
 int	 ca_identity_check(const struct conf *, const struct conf_profile *,
 	    const struct ca_identity *in, struct ca_identity *out);
+
 /* certp NULL: no X509, only *out (see issue()). */
 int	 ca_issue_tok(struct ca *, const char *profile,
 	    const struct ca_identity *, const unsigned char *tok,

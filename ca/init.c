@@ -144,7 +144,7 @@ make_ca(struct ca *ca, int slot)
 	time_t now = ly_now();
 	int r;
 
-	if ((r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
+	if ((r = ca_pin_load(cc, &pin)) != LY_OK)
 		return r;
 	if ((r = hsm_keygen(cc->key_uri, pin, cc->key_type, &pub)) != LY_OK)
 		goto out;
@@ -156,7 +156,7 @@ make_ca(struct ca *ca, int slot)
 	snprintf(rec.profile, sizeof(rec.profile), "%s-ca", cc->name);
 	rec.not_before = now - CA_BACKDATE;
 	rec.not_after = now + (time_t)cc->days * 86400;
-	if ((r = ca_reserve(ca, &rec)) != LY_OK)
+	if ((r = ca_reserve(ca, &rec, NULL)) != LY_OK)
 		goto out;
 
 	memset(&spec, 0, sizeof(spec));

@@ -108,8 +108,8 @@ crl_entry(const X509_REVOKED *x, int slot, struct ca_revocation *rv)
 
 /* A verified CRL: its number and every revocation it lists. */
 static int
-crl_take(struct ca *ca, const char *path, X509_CRL *crl, struct revlist *l,
-    struct ca_restore_info *info)
+restore_crl_take(struct ca *ca, const char *path, X509_CRL *crl,
+    struct revlist *l, struct ca_restore_info *info)
 {
 	STACK_OF(X509_REVOKED) *revs;
 	ASN1_INTEGER *num;
@@ -162,7 +162,7 @@ crl_file(struct ca *ca, const char *path, struct revlist *l,
 		}
 		while ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) !=
 		    NULL) {
-			r = crl_take(ca, path, crl, l, info);
+			r = restore_crl_take(ca, path, crl, l, info);
 			X509_CRL_free(crl);
 			crl = NULL;
 			if (r != LY_OK)
@@ -182,7 +182,7 @@ crl_file(struct ca *ca, const char *path, struct revlist *l,
 		    "nothing trailing)", path);
 		goto out;
 	}
-	r = crl_take(ca, path, crl, l, info);
+	r = restore_crl_take(ca, path, crl, l, info);
  out:
 	X509_CRL_free(crl);
 	BIO_free(b);
@@ -329,8 +329,7 @@ crl_numbers_raise(struct ca *ca, struct store_txn *txn,
 		cur = 0;
 		r = store_meta_get(txn, key, &v, &len);
 		if (r == LY_OK && len == 8)
-			for (i = 0; i < 8; i++)
-				cur = cur << 8 | ((const unsigned char *)v)[i];
+			cur = ly_be64_get(v);
 		else if (r != LY_ERR_NOT_FOUND)
 			return r == LY_OK ? ly_fail(LY_ERR_STORE, "%s: corrupt",
 			    key) : r;

@@ -18,7 +18,6 @@
 #include "ca/store.h"
 #include "cmd/admin.h"
 #include "conf/conf.h"
-#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "ocsp/ocsp.h"
 #include "util/util.h"
@@ -86,10 +85,8 @@ admin_init(int argc, char **argv)
 		struct ca *ca = NULL;
 		struct ocsp_responder *resp = NULL;
 
-		if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) == LY_OK &&
-		    (r = crl_generate_all(ca, admin_actor(),
-		    ca_conf(ca)->publish_dir)) == LY_OK)
-			r = crl_write_bundle(ca, ca_conf(ca)->publish_dir);
+		if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) == LY_OK)
+			r = crl_publish_all(ca, admin_actor(), NULL);
 		ocsp_responder_free(resp);
 		ca_close(ca);
 		if (r != LY_OK) {
@@ -181,11 +178,8 @@ admin_crl(int argc, char **argv)
 		return admin_usage(u, NULL);
 	/* Before any CRL number is used: the directory must take files. */
 	if ((out == NULL || (r = admin_outdir_check(out)) == LY_OK) &&
-	    (r = ca_open(admin_dir, 0, &ca)) == LY_OK &&
-	    (r = crl_generate_all(ca, admin_actor(), out != NULL ? out :
-	    ca_conf(ca)->publish_dir)) == LY_OK)
-		r = crl_write_bundle(ca, out != NULL ? out :
-		    ca_conf(ca)->publish_dir);
+	    (r = ca_open(admin_dir, 0, &ca)) == LY_OK)
+		r = crl_publish_all(ca, admin_actor(), out);
 	if (r == LY_OK)
 		printf("CRLs published to %s\n", out != NULL ? out :
 		    ca_conf(ca)->publish_dir);
@@ -292,8 +286,7 @@ admin_publish(int argc, char **argv)
 		goto out;
 	}
 	if ((r = ly_mkdir_p(sub, 0755)) != LY_OK ||
-	    (r = crl_generate_all(ca, admin_actor(), sub)) != LY_OK ||
-	    (r = crl_write_bundle(ca, sub)) != LY_OK)
+	    (r = crl_publish_all(ca, admin_actor(), sub)) != LY_OK)
 		goto out;
 	free(sub);
 	if ((sub = ly_path_join(argv[2], "ocsp")) == NULL) {

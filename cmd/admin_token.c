@@ -18,7 +18,6 @@
 #include "ca/store.h"
 #include "cmd/admin.h"
 #include "conf/conf.h"
-#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "ocsp/ocsp.h"
 #include "util/util.h"

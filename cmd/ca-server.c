@@ -47,7 +47,6 @@
 #include "ca/store.h"
 #include "cmd/notify.h"
 #include "conf/conf.h"
-#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "ocsp/ocsp.h"
 #include "util/util.h"
@@ -62,8 +61,6 @@
 #define CRL_RETRY		30
 /* After a failed reload left no instance, try again this often. */
 #define REOPEN_EVERY		5
-/* CRL shards we look at for crl_due (conf caps them far lower). */
-#define SHARDS_MAX		256
 /* Seconds between looks at the HTTPS server certificate. */
 #ifndef TLS_CHECK_EVERY
 #define TLS_CHECK_EVERY		3600
@@ -178,96 +175,16 @@ revocations(struct ca *ca, uint64_t *np)
 	return r;
 }
 
-/* Whether the CRL called name (if the configuration has it) is due. */
-static int
-name_due(struct store_txn *txn, struct ca *ca, const char *name)
-{
-	struct crl_id id;
-	int d;
-
-	if (crl_name_parse(ca, name, &id) != LY_OK)
-		return 0;
-	if ((d = crl_due(txn, ca, &id)) < 0) {
-		ly_log(LY_LOG_ERR, "CRL %s: %s", name, ly_errdetail());
-		return 0;
-	}
-	return d;
-}
-
-/* Which CAs have a CRL due: bit 1 << slot for each. */
-static unsigned int
-crls_due(struct ca *ca)
-{
-	const struct conf *conf = ca_conf(ca);
-	struct store_txn *txn = NULL;
-	char name[CONF_NAME_MAX + 32];
-	const char *base;
-	unsigned int k, mask = 0;
-	int slot, due;
-
-	if (store_txn_begin(ca_store(ca), 0, &txn) != LY_OK) {
-		ly_log(LY_LOG_ERR, "store: %s", ly_errdetail());
-		return 0;
-	}
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
-		base = ca_slot_name(ca, slot);
-		snprintf(name, sizeof(name), "%s-delta", base);
-		due = name_due(txn, ca, base) || name_due(txn, ca, name);
-		for (k = 0; k < conf->crl_shards && k < SHARDS_MAX && !due;
-		    k++) {
-			snprintf(name, sizeof(name), "%s-%u", base, k);
-			due = name_due(txn, ca, name);
-			snprintf(name, sizeof(name), "%s-%u-delta", base, k);
-			due = due || name_due(txn, ca, name);
-		}
-		if (due)
-			mask |= 1u << slot;
-	}
-	store_txn_abort(txn);
-	return mask;
-}
-
-/*
- * Regenerates the CRLs of the CAs in mask and the gateways' bundle. Only
- * a CA whose CRL is due is signed for: the root's key (which may be on an
- * offline token) is asked only when the root's CRL needs it.
- */
-static int
-generate(struct server *s, unsigned int mask, const char *why)
-{
-	const char *pub = ca_conf(s->ca)->publish_dir;
-	int slot, r = LY_OK, r2;
-
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
-		if (!(mask & (1u << slot)))
-			continue;
-		if ((r2 = crl_generate_ca(s->ca, slot, "ca-server", pub)) !=
-		    LY_OK) {
-			ly_log(LY_LOG_ERR, "%s CRLs (%s): %s",
-			    ca_slot_name(s->ca, slot), why, ly_errdetail());
-			r = r != LY_OK ? r : r2;
-		} else
-			ly_log(LY_LOG_INFO, "%s CRLs regenerated (%s)",
-			    ca_slot_name(s->ca, slot), why);
-	}
-	if ((r2 = crl_write_bundle(s->ca, pub)) != LY_OK) {
-		ly_log(LY_LOG_ERR, "%s: %s", CRL_BUNDLE_NAME, ly_errdetail());
-		r = r != LY_OK ? r : r2;
-	}
-	return r;
-}
-
 /* One look at the store; called with s->lock held and s->ca open. */
 static void
 tick(struct server *s)
 {
 	const struct conf *conf = ca_conf(s->ca);
 	time_t now = ly_now();
-	const char *why = NULL;
-	unsigned int mask = 0;
+	unsigned int flags = 0;
 	uint64_t n;
 	size_t count;
-	int issued;
+	int issued, r;
 
 	if (revocations(s->ca, &n) == LY_OK && n != s->seen) {
 		s->seen = n;
@@ -275,21 +192,15 @@ tick(struct server *s)
 		if (s->pending == 0)
 			s->pending = now;
 	}
-	/*
-	 * A revocation counted here is of a leaf, nearly always; one of an
-	 * intermediate reaches the root's CRL when it is due, or at once by
-	 * ca-admin crl publish.
-	 */
-	if (s->pending != 0 && now - s->pending >= conf->crl_debounce) {
-		why = "revocation";
-		mask = 1u << CA_ISSUING;
-	} else if ((mask = crls_due(s->ca)) != 0)
-		why = "due";
-	if (why != NULL && now >= s->retry_at) {
-		if (generate(s, mask, why) == LY_OK)
-			s->pending = 0;
-		else
+	if (s->pending != 0 && now - s->pending >= conf->crl_debounce)
+		flags |= CRL_PUBLISH_REVOKED;
+	if (now >= s->retry_at) {
+		r = crl_publish_due(s->ca, flags, "ca-server",
+		    flags != 0 ? "revocation" : "due");
+		if (r < 0)
 			s->retry_at = now + CRL_RETRY;
+		else if (flags & CRL_PUBLISH_REVOKED)
+			s->pending = 0;
 	}
 	if (s->refreshed == 0 || now - s->refreshed >= OCSP_REFRESH_EVERY) {
 		count = 0;
@@ -580,14 +491,15 @@ serve(struct server *s, const char *http, const sigset_t *set)
 		goto out;
 	/*
 	 * Revocations made while no server ran (ca-admin revoke without crl
-	 * publish) are in no CRL yet: the issuing CA's CRLs are made now, so
-	 * every revocation counted here is in them.
+	 * publish) may be in no CRL yet: the issuing CA's CRLs are made now
+	 * if so, so that every revocation counted here is in them. Nothing
+	 * else is made but what is due: a restart signs no CRL for nothing.
 	 */
 	if ((r = revocations(s->ca, &s->seen)) != LY_OK) {
 		ly_log(LY_LOG_ERR, "store: %s", ly_errdetail());
 		goto out;
 	}
-	(void)generate(s, crls_due(s->ca) | 1u << CA_ISSUING, "start");
+	(void)crl_publish_due(s->ca, CRL_PUBLISH_MISSING, "ca-server", "start");
 	/* The conf goes with a reload: keep the address in s. */
 	snprintf(s->https_buf, sizeof(s->https_buf), "%s", s->https != NULL ?
 	    s->https : ca_conf(s->ca)->https_listen);

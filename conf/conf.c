@@ -375,7 +375,8 @@ defaults(struct conf *c)
 	if ((c->http_listen = strdup("127.0.0.1:8080")) == NULL ||
 	    (c->https_listen = strdup("127.0.0.1:8443")) == NULL ||
 	    (c->tls_dns = strdup("localhost")) == NULL ||
-	    (c->tls_ip = strdup("127.0.0.1")) == NULL)
+	    (c->tls_ip = strdup("127.0.0.1")) == NULL ||
+	    (c->tls_priority = strdup(CONF_TLS_PRIORITY)) == NULL)
 		return 0;
 	c->identity_max = 512;
 	c->root.days = 3650;
@@ -713,6 +714,13 @@ server_key(struct parse *p, int line, const char *sec, const char *k,
 			return set_fail(p, line, sec, k, "a comma list");
 		return set_str(k[4] == 'd' ? &c->tls_dns : &c->tls_ip, v);
 	}
+	if (strcmp(k, "tls_priority") == 0) {
+		/* GnuTLS parses it when the listener starts (web/server.c). */
+		if (v[0] == '\0' || strlen(v) > 1024)
+			return set_fail(p, line, sec, k, "a GnuTLS priority "
+			    "string");
+		return set_str(&c->tls_priority, v);
+	}
 	if (strcmp(k, "tls_days") == 0) {
 		if (!parse_int(v, 1, 3650, &n))
 			return set_fail(p, line, sec, k, "1 to 3650");
@@ -990,8 +998,8 @@ conf_load(const char *dir, const char *path, struct conf **confp)
 	    &len)) != LY_OK) {
 		/* The usual mistake: --dir at a directory that is no instance. */
 		if (r == LY_ERR_NOT_FOUND && path == NULL)
-			ly_fail(r, "%s is not a Lanyard instance: it has no "
-			    "ca.conf (ca-admin --dir DIR init makes one)", dir);
+			ly_fail(r, "%s is not a Lanyard instance: there is no "
+			    "%s (ca-admin --dir DIR init makes one)", dir, p);
 		goto out;
 	}
 	if (memchr(text, '\0', len) != NULL) {
@@ -1053,6 +1061,7 @@ conf_free(struct conf *c)
 	free(c->https_listen);
 	free(c->tls_dns);
 	free(c->tls_ip);
+	free(c->tls_priority);
 	for (i = 0; i < c->nprofiles; i++) {
 		free(c->profiles[i].name);
 		free(c->profiles[i].role);
@@ -1201,6 +1210,9 @@ conf_default_text(enum conf_keytype kt)
 "# its DNS names and IP addresses, comma-separated.\n"
 "tls_dns = localhost\n"
 "tls_ip = 127.0.0.1\n"
+"# TLS versions and ciphers of the HTTPS listener, a GnuTLS priority\n"
+"# string; the default allows TLS 1.2 and 1.3 with AEAD ciphers only.\n"
+"tls_priority = %s\n"
 "# Threads per listener; auto: 4 per core, at most 32.\n"
 "threads = auto\n"
 "max_connections = 1024\n"
@@ -1241,7 +1253,8 @@ conf_default_text(enum conf_keytype kt)
 "eku = client\n"
 "identity = json\n"
 "role = admin\n",
-	    SOFTHSM2_MODULE, conf_keytype_name(kt), conf_keytype_name(kt)) == -1)
+	    SOFTHSM2_MODULE, conf_keytype_name(kt), conf_keytype_name(kt),
+	    CONF_TLS_PRIORITY) == -1)
 		return NULL;
 	return s;
 }

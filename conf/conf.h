@@ -161,6 +161,8 @@ struct conf {
 	char		*tls_dns;		/* "localhost" */
 	char		*tls_ip;		/* "127.0.0.1" */
 	int		 tls_days;		/* 0: the service profile's */
+	/* GnuTLS priority string of the HTTPS listener (web/server.c). */
+	char		*tls_priority;
 	unsigned int	 threads;		/* per listener (MHD pool) */
 	unsigned int	 max_connections;
 	unsigned int	 max_connections_per_ip;
@@ -168,6 +170,15 @@ struct conf {
 	size_t		 max_body;		/* bytes of a request body */
 	size_t		 max_header;		/* bytes of request headers */
 };
+
+/*
+ * The default [server] tls_priority: TLS 1.2 and 1.3 only (RFC 8996),
+ * AEAD ciphers with ECDHE only and no SHA-1 signatures (RFC 9325 4.2):
+ * no CBC-SHA1 suite, no static RSA key exchange.
+ */
+#define CONF_TLS_PRIORITY	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-SIGN-RSA-SHA1:" \
+	"-SIGN-ECDSA-SHA1:%SERVER_PRECEDENCE"
 
 /*
  * Loads and checks dir/ca.conf (or path if not NULL). On success *confp is

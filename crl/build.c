@@ -39,7 +39,6 @@
 #include "ca/ca.h"
 #include "ca/store.h"
 #include "crl/extern.h"
-#include "hsm/hsm.h"
 #include "util/util.h"
 
 /* Room for one DER header: tag, 0x84 and four length octets, with spare. */
@@ -58,7 +57,7 @@
 
 /*
  * The AlgorithmIdentifier a CA key's signatures carry depends on the key
- * and on how hsm/ sets up the context (digest, PSS parameters). OpenSSL
+ * and on how the HSM layer sets up the context (digest, PSS parameters). OpenSSL
  * knows it best, so a tiny template CRL is signed once and what
  * X509_CRL_sign_ctx() put into it is kept, per CA certificate and RSA
  * padding, for the life of the process. A stale or wrong entry cannot
@@ -110,7 +109,7 @@ algid_make(struct ca *ca, int slot, unsigned char *der, size_t *lenp)
 			goto out;
 		}
 	if ((r = ca_lint_crl(t, cacert)) != LY_OK ||
-	    (r = ca_sign(ca, slot, hsm_sign_x509_crl, t)) != LY_OK)
+	    (r = ca_sign_crl(ca, slot, t)) != LY_OK)
 		goto out;
 	X509_CRL_get0_signature(t, NULL, &alg);
 	if ((len = i2d_X509_ALGOR(alg, NULL)) <= 0 || len > CRL_ALGID_MAX ||
@@ -566,10 +565,13 @@ pass_entry(const struct store_revoked *rv, void *arg)
 	return ly_fail(LY_ERR_INTERNAL, "crl: encoding an entry failed");
 }
 
-/* Appends the entries of id to out, reading one snapshot of the store. */
+/*
+ * Appends the entries of id to out, reading one snapshot of the store;
+ * *revsp is the store's revocation count in that snapshot.
+ */
 static int
 pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
-    struct crl_buf *out, size_t *entriesp)
+    struct crl_buf *out, size_t *entriesp, uint64_t *revsp)
 {
 	struct store_txn *txn = NULL;
 	struct crl_pass ps;
@@ -587,7 +589,8 @@ pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
 		goto out;
 	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
 		goto out;
-	if ((r = store_revoked_foreach(txn, (uint8_t)id->slot, pass_entry,
+	if ((r = ca_revocations(txn, revsp)) != LY_OK ||
+	    (r = store_revoked_foreach(txn, (uint8_t)id->slot, pass_entry,
 	    &ps)) != LY_OK)
 		goto out;
 	*entriesp = ps.entries;
@@ -607,7 +610,7 @@ struct crl_sig {
 	size_t		 siglen;
 };
 
-/* hsm_signer over the TBS bytes in place; hsm_sign() may call it twice. */
+/* The signer over the TBS bytes in place; ca_sign() may call it twice. */
 static int
 sign_tbs(void *arg, EVP_MD_CTX *ctx)
 {
@@ -640,8 +643,7 @@ sig_verify(struct ca *ca, int slot, const unsigned char *algid,
 	if (ok)
 		return LY_OK;
 	ly_log_crypto("crl: verify");
-	return hsm_bad_signature("the HSM returned a CRL signature that "
-	    "does not verify with the %s CA key", ca_slot_name(ca, slot));
+	return ca_sign_bad(ca, slot, "CRL");
 }
 
 /* Puts a constructed header of tag and class ending at *startp. */
@@ -834,7 +836,8 @@ crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
 	if ((r = buf_room(&cb, 3 * CRL_HDR_MAX + headlen)) != LY_OK)
 		goto out;
 	start = cb.len = 3 * CRL_HDR_MAX + headlen;
-	if ((r = pass_run(ca, id, since, &cb, &info->entries)) != LY_OK)
+	if ((r = pass_run(ca, id, since, &cb, &info->entries,
+	    &info->revocations)) != LY_OK)
 		goto out;
 	/* An empty revokedCertificates is left out, not encoded empty. */
 	if (info->entries > 0 && (r = hdr_prepend(&cb, &start,

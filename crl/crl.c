@@ -19,9 +19,14 @@
 #include "crl/extern.h"
 #include "util/util.h"
 
-/* struct crl_info as stored under "crl/<name>/info": version, 5 × 8 octets. */
-#define CRL_INFO_VERSION	1
-#define CRL_INFO_LEN		(1 + 5 * 8)
+/*
+ * struct crl_info as stored under "crl/<name>/info": version, 6 × 8
+ * octets. Version 1 (5 × 8 octets, without the revocation count) is
+ * still read: its revocation count is unknown (CRL_REVOCATIONS_UNKNOWN).
+ */
+#define CRL_INFO_VERSION	2
+#define CRL_INFO_LEN		(1 + 6 * 8)
+#define CRL_INFO_V1_LEN		(1 + 5 * 8)
 
 /*
  * A revocation takes its time before its transaction commits (the OCSP
@@ -34,7 +39,7 @@
 
 /* ---- names ------------------------------------------------------------- */
 
-static unsigned int
+unsigned int
 crl_shards(const struct ca *ca, int slot)
 {
 	unsigned int n = ca_conf(ca)->crl_shards;
@@ -148,12 +153,14 @@ info_encode(const struct crl_info *info, unsigned char out[CRL_INFO_LEN])
 	ly_be64_put(out + 17, (uint64_t)(int64_t)info->this_update);
 	ly_be64_put(out + 25, (uint64_t)(int64_t)info->next_update);
 	ly_be64_put(out + 33, (uint64_t)info->entries);
+	ly_be64_put(out + 41, info->revocations);
 }
 
 static int
 info_decode(const unsigned char *p, size_t len, struct crl_info *info)
 {
-	if (len != CRL_INFO_LEN || p[0] != CRL_INFO_VERSION)
+	if (!(len == CRL_INFO_LEN && p[0] == CRL_INFO_VERSION) &&
+	    !(len == CRL_INFO_V1_LEN && p[0] == 1))
 		return ly_fail(LY_ERR_STORE, "CRL summary: version %u, %zu "
 		    "bytes: not understood", len > 0 ? p[0] : 0, len);
 	info->number = ly_be64_get(p + 1);
@@ -161,6 +168,8 @@ info_decode(const unsigned char *p, size_t len, struct crl_info *info)
 	info->this_update = (time_t)(int64_t)ly_be64_get(p + 17);
 	info->next_update = (time_t)(int64_t)ly_be64_get(p + 25);
 	info->entries = (size_t)ly_be64_get(p + 33);
+	info->revocations = len == CRL_INFO_LEN ? ly_be64_get(p + 41) :
+	    CRL_REVOCATIONS_UNKNOWN;
 	return LY_OK;
 }
 
@@ -196,6 +205,50 @@ crl_get(struct store_txn *txn, const struct ca *ca, const struct crl_id *id,
 	if (info != NULL)
 		*info = ci;
 	return LY_OK;
+}
+
+int
+crl_current(struct ca *ca, const struct crl_id *id, crl_current_fn fn,
+    void *arg)
+{
+	struct store_txn *txn = NULL;
+	struct crl_info info;
+	const unsigned char *der;
+	size_t len;
+	int r;
+
+	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
+		return r;
+	memset(&info, 0, sizeof(info));
+	if ((r = crl_get(txn, ca, id, &der, &len, &info)) == LY_OK)
+		r = fn(arg, der, len, &info);
+	store_txn_abort(txn);
+	return r;
+}
+
+int
+crl_summary(struct ca *ca, struct crl_info info[2], unsigned int *havep)
+{
+	struct store_txn *txn = NULL;
+	struct crl_id id;
+	unsigned int have = 0;
+	uint64_t revs;
+	int slot, r;
+
+	/* The revocation count is read as a probe of the store itself. */
+	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK ||
+	    (r = ca_revocations(txn, &revs)) != LY_OK)
+		goto out;
+	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+		memset(&info[slot], 0, sizeof(info[slot]));
+		if (crl_name_parse(ca, ca_slot_name(ca, slot), &id) == LY_OK &&
+		    crl_get(txn, ca, &id, NULL, NULL, &info[slot]) == LY_OK)
+			have |= 1u << slot;
+	}
+	*havep = have;
+ out:
+	store_txn_abort(txn);
+	return r;
 }
 
 int
@@ -362,66 +415,4 @@ crl_generate(struct ca *ca, const struct crl_id *id, const char *actor,
 		*info = m.info;
 	free(m.mem);
 	return LY_OK;
-}
-
-/*
- * Generates one CRL and, if dir is not NULL, writes dir/<name>.crl from
- * the store (crl_write_file()): the current CRL, which is this one or a
- * newer one, never an older one.
- */
-static int
-crl_generate_one(struct ca *ca, const struct crl_id *id, const char *actor,
-    const char *dir)
-{
-	int r;
-
-	if ((r = crl_generate(ca, id, actor, NULL)) != LY_OK || dir == NULL)
-		return r;
-	return crl_write_file(ca, id, dir);
-}
-
-int
-crl_generate_all(struct ca *ca, const char *actor, const char *dir)
-{
-	int r, first;
-
-	first = crl_generate_ca(ca, CA_ROOT, actor, dir);
-	r = crl_generate_ca(ca, CA_ISSUING, actor, dir);
-	return first != LY_OK ? first : r;
-}
-
-int
-crl_generate_ca(struct ca *ca, int slot, const char *actor, const char *dir)
-{
-	struct crl_id id;
-	unsigned int k, n;
-	int r, first = LY_OK;
-	char name[CRL_NAME_MAX];
-
-	/*
-	 * Each full CRL first, then its delta against it. One failure does
-	 * not keep the others from being refreshed; the first is returned.
-	 */
-	{
-		n = crl_shards(ca, slot);
-		for (k = 0; k < n; k++) {
-			memset(&id, 0, sizeof(id));
-			id.slot = slot;
-			id.shard = n > 1 ? (int)k : -1;
-			for (id.delta = 0; id.delta <= (slot == CA_ISSUING);
-			    id.delta++) {
-				if ((r = crl_generate_one(ca, &id, actor,
-				    dir)) == LY_OK)
-					continue;
-				ly_log(LY_LOG_ERR, "CRL %s: %s: %s",
-				    crl_name(ca, &id, name, sizeof(name)),
-				    ly_strerror(r), ly_errdetail());
-				if (first == LY_OK)
-					first = r;
-				if (!id.delta)
-					break;	/* no delta without its base */
-			}
-		}
-	}
-	return first;
 }

@@ -37,7 +37,15 @@ struct crl_info {
 	time_t		 this_update;
 	time_t		 next_update;
 	size_t		 entries;
+	/*
+	 * The store's revocation count (ca_revocations()) in the snapshot
+	 * the entries were read from: a CRL misses revocations when the
+	 * count has moved since. CRL_REVOCATIONS_UNKNOWN for a CRL recorded
+	 * before it was kept.
+	 */
+	uint64_t	 revocations;
 };
+#define CRL_REVOCATIONS_UNKNOWN	UINT64_MAX
 
 /*
  * Parses a name as it appears in a URL ("issuing", "issuing-delta",
@@ -98,6 +106,25 @@ int		 crl_get(struct store_txn *, const struct ca *,
 		    size_t *lenp, struct crl_info *info);
 
 /*
+ * Calls fn with the current CRL id and its summary, borrowed for the
+ * call (it runs inside a read transaction: copy what must outlive it, and
+ * be quick). Returns fn's result, or LY_ERR_NOT_FOUND if none was
+ * generated yet, LY_ERR_ARG if id names no CRL, or the store's error.
+ */
+typedef int	(*crl_current_fn)(void *arg, const unsigned char *der,
+		    size_t len, const struct crl_info *);
+int		 crl_current(struct ca *, const struct crl_id *,
+		    crl_current_fn fn, void *arg);
+/*
+ * The summaries of the current full CRL of each CA, read in one snapshot
+ * (for /healthz and /metrics): info[slot] is set and bit 1u << slot of
+ * *havep for each CA that has one (with shards: none; see crl_get()). An
+ * error only if the store cannot be read.
+ */
+int		 crl_summary(struct ca *, struct crl_info info[2],
+		    unsigned int *havep);
+
+/*
  * Whether a CRL is due: none yet, its nextUpdate is closer than [crl]
  * refresh_before (but at most half its lifetime: a delta CRL valid for
  * less than refresh_before is not due the moment it is made), the clock
@@ -106,5 +133,39 @@ int		 crl_get(struct store_txn *, const struct ca *,
  */
 int		 crl_due(struct store_txn *, const struct ca *,
 		    const struct crl_id *);
+
+/* ---- scheduling and publishing (crl/publish.c) ------------------------ */
+
+/* Flags of crl_publish_due(). */
+#define CRL_PUBLISH_REVOKED	0x1	/* the issuing CA's CRLs, due or not */
+#define CRL_PUBLISH_MISSING	0x2	/* also when a CRL misses revocations */
+
+/*
+ * Which CAs have a CRL due (crl_due() of any of their CRLs), as bits
+ * 1u << slot. With CRL_PUBLISH_MISSING, the issuing CA also when its
+ * current full CRL was made before revocations the store now holds
+ * (struct crl_info.revocations): ca-admin revoke without a publish while
+ * no server ran. A CRL that cannot be read is not due (logged).
+ */
+unsigned int	 crl_due_cas(struct ca *, unsigned int flags);
+/*
+ * Publishes what is due: the CRLs (crl_generate_ca()) of every CA with a
+ * CRL due (crl_due_cas(flags)), and with CRL_PUBLISH_REVOKED the issuing
+ * CA's whether due or not (new revocations, debounced by the caller), to
+ * the [publish] dir, then the bundle. Only a CA whose CRL is due is signed
+ * for: the root's key (which may be on an offline token) is asked only
+ * when the root's CRL needs it. why is for the log, actor for the audit.
+ * Returns 0 when nothing was due (nothing is written), 1 when it
+ * published, or the first error (the other CAs are published anyway).
+ */
+int		 crl_publish_due(struct ca *, unsigned int flags,
+		    const char *actor, const char *why);
+/*
+ * Publishes every CRL of every CA, due or not (crl_generate_all()), to
+ * dir (NULL: the [publish] dir), then the bundle: ca-admin init,
+ * crl publish, publish, and POST /api/v1/crl/publish. The first error.
+ */
+int		 crl_publish_all(struct ca *, const char *actor,
+		    const char *dir);
 
 #endif /* LANYARD_CRL_H */

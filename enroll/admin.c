@@ -19,7 +19,6 @@
 #include <openssl/crypto.h>
 
 #include "conf/conf.h"
-#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "enroll/extern.h"
 #include "util/util.h"
@@ -210,11 +209,9 @@ cert_one(struct enroll *e, const struct enroll_request *req,
 static int
 crl_publish(struct enroll *e, struct enroll_response *resp, const char *actor)
 {
-	const char *dir = ca_conf(e->ca)->publish_dir;
 	int r;
 
-	if ((r = crl_generate_all(e->ca, actor, dir)) != LY_OK ||
-	    (r = crl_write_bundle(e->ca, dir)) != LY_OK)
+	if ((r = crl_publish_all(e->ca, actor, NULL)) != LY_OK)
 		return enroll_ca_error(resp, r);
 	return enroll_json_reply(resp, 200, json_pack("{s:s}", "status",
 	    "published"));

@@ -155,12 +155,19 @@ int
 enroll_error(struct enroll_response *resp, int status, const char *code,
     const char *fmt, ...)
 {
-	char detail[512];
+	char raw[2048], detail[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/*
+	 * Details echo what clients sent (jansson's error text, ids): made
+	 * valid UTF-8 and cut between characters, or json_pack() would
+	 * fail and the client get a 500. raw is larger than detail, so a
+	 * character vsnprintf cut is never reached.
+	 */
+	ly_utf8_clean(raw, detail, sizeof(detail));
 	resp->error_code = code;
 	if (status == 401 && resp->www_authenticate == NULL)
 		resp->www_authenticate = "Basic realm=\"lanyard\"";

@@ -68,7 +68,11 @@ est_b64_decode(const unsigned char *in, size_t len, unsigned char **outp,
 	return LY_OK;
 }
 
-/* A certs-only PKCS#7 (RFC 7030 4.1.3) of n certificates, base64 with line breaks. */
+/*
+ * A certs-only PKCS#7 (RFC 7030 4.1.3) of n certificates, in base64 on
+ * one line: RFC 8951 3 (RFC 7030 erratum 5904) says base64 without line
+ * breaks, and strongSwan's pki --est fails on a line break.
+ */
 static int
 est_certs_reply(struct enroll_response *resp, X509 *const *xs, size_t n)
 {
@@ -93,6 +97,7 @@ est_certs_reply(struct enroll_response *resp, X509 *const *xs, size_t n)
 	if ((b64 = BIO_new(BIO_f_base64())) == NULL ||
 	    (mem = BIO_new(BIO_s_mem())) == NULL)
 		goto out;
+	BIO_set_flags(b64, BIO_FLAGS_BASE64_NO_NL);
 	b64 = BIO_push(b64, mem);
 	if (BIO_write(b64, der, len) != len || BIO_flush(b64) != 1)
 		goto out;

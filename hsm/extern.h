@@ -2,9 +2,10 @@
  * hsm/extern.h — declarations private to hsm/.
  *
  * hsm.c owns the module (the raw PKCS#11 function list and pkcs11-helper),
- * raw sessions with login, key lookup and signing; keygen.c parses URIs,
- * finds slots, objects and attributes, and creates tokens, key pairs and
- * certificate objects through the raw function list; pin.c reads PINs and
+ * raw sessions with login, key lookup and signing; uri.c parses URIs;
+ * object.c finds slots, objects and attributes and stores certificate
+ * objects; token.c initialises tokens; keygen.c generates key pairs (all
+ * through the raw function list); pin.c reads PINs and
  * remembers the ones that logged in; recover.c re-initialises the module
  * when the token fails, and counts. Only hsm/ includes this file (and
  * tests/unit/test_hsm*.c, which read the counters).
@@ -119,8 +120,15 @@ int		 hsm_attr_get(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o,
 		    CK_ATTRIBUTE_TYPE type, unsigned char **vp, size_t *lenp);
 
 /*
+ * Stores cert as a token certificate object labelled label with CKA_ID
+ * id (object.c). *op (if not NULL) is the new object.
+ */
+int		 hsm_cert_object_create(CK_SESSION_HANDLE s, X509 *cert,
+		    const char *label, const unsigned char *id, size_t idlen,
+		    const char *what, CK_OBJECT_HANDLE *op);
+/*
  * Builds the public key of a private key from the public key object with
- * the same CKA_ID (keygen.c). *pubp is the caller's.
+ * the same CKA_ID (object.c). *pubp is the caller's.
  */
 int		 hsm_pub_read(CK_SESSION_HANDLE s, const unsigned char *id,
 		    size_t idlen, const char *what, EVP_PKEY **pubp);

@@ -4,8 +4,8 @@
  * The module is used two ways at once: pkcs11-helper for sessions, login
  * and signing (it hands OpenSSL an EVP_PKEY whose private operations go to
  * the token), and the raw function list, from dlopen() of the same module,
- * for what pkcs11-helper cannot do (keygen.c) and for checking a PIN and
- * finding a key before pkcs11-helper is asked for it.
+ * for what pkcs11-helper cannot do (token.c, keygen.c, object.c) and for
+ * checking a PIN and finding a key before pkcs11-helper is asked for it.
  *
  * We call C_Initialize first, so pkcs11-helper gets
  * CKR_CRYPTOKI_ALREADY_INITIALIZED, takes it as success and leaves
@@ -640,7 +640,7 @@ certid_match(const pkcs11h_certificate_id_t c, const struct hsm_tokid *tid,
 /*
  * Finds pkcs11-helper's id of the certificate object beside the key. A
  * self-signed certificate is listed among the end certificates, others
- * among the issuers: look in both. Reloaded, as keygen.c and
+ * among the issuers: look in both. Reloaded, as hsm_keygen() and
  * hsm_cert_store() change the objects behind pkcs11-helper's back.
  */
 static int

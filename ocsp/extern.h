@@ -3,14 +3,13 @@
  *
  * request.c parses untrusted request bytes (the only place that does);
  * response.c builds, signs and encodes responses and the stored form of a
- * pre-signed one; signer.c keeps the delegated signer (load, create,
- * rotate); responder.c answers requests, pre-signs and refreshes.
+ * pre-signed one; responder.c answers requests, pre-signs and refreshes.
+ * The delegated signer (its key, certificate and rotation) is ca/'s
+ * (struct ca_signers, ca/signer.c).
  */
 #ifndef LANYARD_OCSP_EXTERN_H
 #define LANYARD_OCSP_EXTERN_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -26,13 +25,6 @@
 #define OCSP_NONCE_MAX		32
 /* Hash algorithms a CertID may use: SHA-1 (RFC 5019) and SHA-2. */
 #define OCSP_NHASH		4
-/* The subject CN of the delegated signer's certificate. */
-#define OCSP_SIGNER_CN		"Lanyard OCSP Responder"
-/* Object labels of signer keys on the issuing CA's token: prefix + number. */
-#define OCSP_SIGNER_LABEL	"ocsp-signer-"
-#define OCSP_SIGNER_LABEL_MAX	32
-/* Who the audit log names for what the responder does. */
-#define OCSP_ACTOR		"ocsp"
 
 /* The issuing CA's name and key hashes (RFC 6960 4.1.1) under one hash. */
 struct ocsp_issuer_hash {
@@ -74,37 +66,6 @@ int	 ocsp_request_parse(const unsigned char *, size_t, unsigned int max,
 	    struct ocsp_request **reqp);
 void	 ocsp_request_free(struct ocsp_request *);
 
-/* ---- signer.c ----------------------------------------------------------- */
-
-/*
- * A delegated signer: the key on the issuing CA's token and its
- * certificate. Shared by every thread that signs with it; counted, so
- * that a rotation frees the old one only when the last user is done.
- */
-struct ocsp_signer {
-	atomic_uint	 refs;
-	struct hsm_key	*key;
-	X509		*cert;
-	struct ca_serial serial;
-	uint32_t	 gen;		/* the number in the key's label */
-	char		 label[OCSP_SIGNER_LABEL_MAX];
-	time_t		 not_after;
-	unsigned char	*rec;		/* the store record it was loaded from */
-	size_t		 reclen;
-};
-
-/*
- * Brings resp's signer in step with the store: loads the one recorded
- * there (another process may have rotated it), and creates a new one if
- * there is none, it is revoked, or it expires within [ocsp]
- * signer_rotate_before. On failure the signer in use, if any, stays.
- */
-struct ocsp_responder;
-int	 ocsp_signer_sync(struct ocsp_responder *);
-/* A counted reference to the current signer, or NULL; release with _put. */
-struct ocsp_signer *ocsp_signer_get(struct ocsp_responder *);
-void	 ocsp_signer_put(struct ocsp_signer *);
-
 /* ---- response.c --------------------------------------------------------- */
 
 /* The status of one certificate, as a SingleResponse states it. */
@@ -133,7 +94,7 @@ struct ocsp_signed {
  * is returned. LY_ERR_HSM if the token does not sign (or signs wrongly),
  * LY_ERR_STATE if the signer has expired.
  */
-int	 ocsp_response_sign(struct ocsp_signer *, OCSP_CERTID *const *ids,
+int	 ocsp_response_sign(struct ca_signer *, OCSP_CERTID *const *ids,
 	    const struct ocsp_status *, size_t n, OCSP_REQUEST *nonce_from,
 	    time_t now, long validity, struct ocsp_signed *);
 /* An unsuccessful OCSPResponse (malformedRequest, ...); OPENSSL_free. */
@@ -175,9 +136,7 @@ struct ocsp_responder {
 	const struct conf	*conf;
 	X509			*issuer;	/* borrowed from ca */
 	struct ocsp_issuer_hash	 hash[OCSP_NHASH];
-	pthread_mutex_t		 lock;		/* guards signer */
-	struct ocsp_signer	*signer;	/* NULL: stored responses only */
-	pthread_mutex_t		 sync;		/* one ocsp_signer_sync() at a time */
+	struct ca_signers	*signers;	/* the delegated signer (ca/) */
 };
 
 #endif /* LANYARD_OCSP_EXTERN_H */

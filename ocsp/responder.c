@@ -219,7 +219,7 @@ static int
 respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
     struct ocsp_reply *reply)
 {
-	struct ocsp_signer *s = NULL;
+	struct ca_signer *s = NULL;
 	struct ocsp_status *st = NULL;
 	struct ocsp_signed sg;
 	OCSP_CERTID **ids = NULL;
@@ -241,7 +241,7 @@ respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
 		    OCSP_OUT_INTERNAL);
 		goto out;
 	}
-	if ((s = ocsp_signer_get(resp)) == NULL)
+	if ((s = ca_signers_get(resp->signers)) == NULL)
 		r = ly_fail(LY_ERR_HSM, "no OCSP signer");
 	else
 		r = ocsp_response_sign(s, ids, st, req->nids,
@@ -281,7 +281,7 @@ respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
 	}
 	r = LY_OK;
  out:
-	ocsp_signer_put(s);
+	ca_signer_put(s);
 	OPENSSL_free(sg.der);
 	free(st);
 	free(ids);
@@ -349,7 +349,7 @@ static int
 presign_record(struct ocsp_responder *resp, const struct store_cert *rec,
     unsigned char **valp, size_t *lenp)
 {
-	struct ocsp_signer *s = NULL;
+	struct ca_signer *s = NULL;
 	struct ocsp_status st;
 	struct ocsp_signed sg;
 	OCSP_CERTID *id = NULL;
@@ -365,7 +365,7 @@ presign_record(struct ocsp_responder *resp, const struct store_cert *rec,
 		ly_log_crypto("ocsp presign");
 		goto out;
 	}
-	if ((s = ocsp_signer_get(resp)) == NULL) {
+	if ((s = ca_signers_get(resp->signers)) == NULL) {
 		r = ly_fail(LY_ERR_HSM, "no OCSP signer");
 		goto out;
 	}
@@ -374,7 +374,7 @@ presign_record(struct ocsp_responder *resp, const struct store_cert *rec,
 		goto out;
 	r = ocsp_stored_encode(&sg, st.status, valp, lenp);
  out:
-	ocsp_signer_put(s);
+	ca_signer_put(s);
 	OPENSSL_free(sg.der);
 	OCSP_CERTID_free(id);
 	ASN1_INTEGER_free(sn);
@@ -398,6 +398,7 @@ int
 ocsp_responder_new(struct ca *ca, struct ocsp_responder **respp)
 {
 	struct ocsp_responder *resp;
+	struct ca_signer *s;
 	int r;
 
 	if ((resp = calloc(1, sizeof(*resp))) == NULL)
@@ -405,17 +406,18 @@ ocsp_responder_new(struct ca *ca, struct ocsp_responder **respp)
 	resp->ca = ca;
 	resp->conf = ca_conf(ca);
 	resp->issuer = ca_cert(ca, CA_ISSUING);
-	pthread_mutex_init(&resp->lock, NULL);
-	pthread_mutex_init(&resp->sync, NULL);
-	if ((r = issuer_hashes(resp)) != LY_OK)
+	if ((r = ca_signers_new(ca, &resp->signers)) != LY_OK ||
+	    (r = issuer_hashes(resp)) != LY_OK)
 		goto out;
-	r = ocsp_signer_sync(resp);
-	if (r == LY_ERR_ARG && resp->signer == NULL) {
+	r = ca_signers_sync(resp->signers);
+	if ((s = ca_signers_get(resp->signers)) != NULL)
+		ca_signer_put(s);	/* only whether there is one */
+	if (r == LY_ERR_ARG && s == NULL) {
 		/* An instance opened without the HSM (a read-only replica). */
 		ly_log(LY_LOG_INFO, "ocsp: no HSM; serving pre-signed "
 		    "responses only");
 		r = LY_OK;
-	} else if (resp->signer == NULL) {
+	} else if (s == NULL) {
 		if (r == LY_OK)
 			r = LY_ERR_INTERNAL;
 		goto out;
@@ -434,27 +436,29 @@ ocsp_responder_new(struct ca *ca, struct ocsp_responder **respp)
 void
 ocsp_responder_free(struct ocsp_responder *resp)
 {
+	struct ca_signer *s;
+
 	if (resp == NULL)
 		return;
-	if (resp->signer != NULL)
+	if (resp->signers != NULL &&
+	    (s = ca_signers_get(resp->signers)) != NULL) {
 		ca_set_presign(resp->ca, NULL, NULL);
-	ocsp_signer_put(resp->signer);
-	pthread_mutex_destroy(&resp->lock);
-	pthread_mutex_destroy(&resp->sync);
+		ca_signer_put(s);
+	}
+	ca_signers_free(resp->signers);
 	free(resp);
 }
 
 time_t
 ocsp_signer_not_after(const struct ocsp_responder *resp)
 {
-	struct ocsp_signer *s;
+	struct ca_signer *s;
 	time_t t;
 
-	/* The lock is the responder's own; the const is the caller's view. */
-	if ((s = ocsp_signer_get((struct ocsp_responder *)resp)) == NULL)
+	if ((s = ca_signers_get(resp->signers)) == NULL)
 		return 0;
-	t = s->not_after;
-	ocsp_signer_put(s);
+	t = ca_signer_not_after(s);
+	ca_signer_put(s);
 	return t;
 }
 
@@ -542,17 +546,17 @@ refresh_batch(struct ocsp_responder *resp, const struct ca_serial *serials,
 int
 ocsp_refresh(struct ocsp_responder *resp, size_t *countp)
 {
-	struct ocsp_signer *s;
+	struct ca_signer *s;
 	struct stale sl;
 	size_t i, done, n = 0;
 	int r, sr;
 
 	memset(&sl, 0, sizeof(sl));
-	if ((s = ocsp_signer_get(resp)) == NULL)
+	if ((s = ca_signers_get(resp->signers)) == NULL)
 		return ly_fail(LY_ERR_HSM, "no OCSP signer (no HSM)");
-	ocsp_signer_put(s);
+	ca_signer_put(s);
 	/* A failed rotation leaves the current signer signing; carry on. */
-	sr = ocsp_signer_sync(resp);
+	sr = ca_signers_sync(resp->signers);
 	sl.before = ly_now() + resp->conf->ocsp_refresh_before;
 	/* Collect first: signing must not hold a read transaction open. */
 	if ((r = store_txn_begin(ca_store(resp->ca), 0, &sl.txn)) != LY_OK)

@@ -3,7 +3,7 @@
  * RFC 5019 2.2), and the stored form of a pre-signed one.
  *
  * The response is linted (ca_lint_ocsp()) and then signed by the token
- * through hsm_sign() with OCSP_basic_sign_ctx(); what it returns is
+ * through ca_signer_sign() with OCSP_basic_sign_ctx(); what it returns is
  * verified with the signer's certificate before it goes out, as ca/ does
  * for certificates: neither a bug of ours nor a faulty HSM must get a bad
  * response to a relying party.
@@ -18,13 +18,12 @@
 #include <openssl/ocsp.h>
 #include <openssl/sha.h>
 
-#include "hsm/hsm.h"
 #include "ocsp/extern.h"
 #include "util/util.h"
 
 static const unsigned char stored_magic[4] = { 'L', 'Y', 'O', '1' };
 
-/* What hsm_sign() calls, maybe twice (it retries after reopening a session). */
+/* What ca_signer_sign() calls, maybe twice (it retries after reopening a session). */
 struct sign_args {
 	OCSP_BASICRESP	*bs;
 	X509		*cert;
@@ -87,7 +86,7 @@ singles_add(OCSP_BASICRESP *bs, OCSP_CERTID *const *ids,
 }
 
 int
-ocsp_response_sign(struct ocsp_signer *s, OCSP_CERTID *const *ids,
+ocsp_response_sign(struct ca_signer *s, OCSP_CERTID *const *ids,
     const struct ocsp_status *st, size_t n, OCSP_REQUEST *nonce_from,
     time_t now, long validity, struct ocsp_signed *out)
 {
@@ -100,7 +99,8 @@ ocsp_response_sign(struct ocsp_signer *s, OCSP_CERTID *const *ids,
 	int len, r = LY_ERR_INTERNAL;
 
 	/* RFC 6960 4.2.2.2: the signer must be valid for as long as the response. */
-	next = now + validity < s->not_after ? now + validity : s->not_after;
+	next = now + validity < ca_signer_not_after(s) ? now + validity :
+	    ca_signer_not_after(s);
 	if (next <= now)
 		return ly_fail(LY_ERR_STATE, "the OCSP signer certificate has "
 		    "expired");
@@ -109,7 +109,7 @@ ocsp_response_sign(struct ocsp_signer *s, OCSP_CERTID *const *ids,
 	    (nextupd = ASN1_GENERALIZEDTIME_set(NULL, next)) == NULL ||
 	    !singles_add(bs, ids, st, n, thisupd, nextupd) ||
 	    (nonce_from != NULL && OCSP_copy_nonce(bs, nonce_from) <= 0) ||
-	    !OCSP_basic_add1_cert(bs, s->cert) ||
+	    !OCSP_basic_add1_cert(bs, ca_signer_cert(s)) ||
 	    /* There is no setter; the object is bs's own. */
 	    !ASN1_GENERALIZEDTIME_set((ASN1_GENERALIZEDTIME *)
 	    OCSP_resp_get0_produced_at(bs), now)) {
@@ -118,20 +118,18 @@ ocsp_response_sign(struct ocsp_signer *s, OCSP_CERTID *const *ids,
 	}
 	/*
 	 * Everything but the responder ID, which OCSP_basic_sign_ctx() sets
-	 * from s->cert as it signs, is final here: lint it before the token
+	 * from the signer's certificate as it signs, is final here: lint it before the token
 	 * signs it.
 	 */
-	if ((r = ca_lint_ocsp(bs, s->cert)) != LY_OK)
+	if ((r = ca_lint_ocsp(bs, ca_signer_cert(s))) != LY_OK)
 		goto out;
 	a.bs = bs;
-	a.cert = s->cert;
-	if ((r = hsm_sign(s->key, sign_cb, &a)) != LY_OK)
+	a.cert = ca_signer_cert(s);
+	if ((r = ca_signer_sign(s, sign_cb, &a)) != LY_OK)
 		goto out;
-	if (!signature_check(bs, s->cert)) {
+	if (!signature_check(bs, ca_signer_cert(s))) {
 		ly_log_crypto("ocsp_response_sign");
-		r = hsm_bad_signature("the HSM returned an OCSP response "
-		    "signature that does not verify with the key of signer %s",
-		    s->label);
+		r = ca_signer_bad(s);
 		goto out;
 	}
 	r = LY_ERR_INTERNAL;

@@ -288,3 +288,62 @@ ly_list_free(char **items, size_t n)
 		free(items[i]);
 	free(items);
 }
+
+/* The length of the well-formed UTF-8 character at s, or 0 (RFC 3629 4). */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	/* A NUL ends the string: it is no continuation byte. */
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+char *
+ly_utf8_clean(const char *in, char *out, size_t outlen)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t n, o = 0;
+
+	while (*s != '\0') {
+		if ((n = utf8_len(s)) > 0) {
+			if (o + n >= outlen)
+				break;
+			memcpy(out + o, s, n);
+			o += n;
+			s += n;
+			continue;
+		}
+		if (o + 4 >= outlen)
+			break;
+		snprintf(out + o, outlen - o, "\\x%02x", *s++);
+		o += 4;
+	}
+	out[o] = '\0';
+	return out;
+}

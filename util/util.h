@@ -132,6 +132,16 @@ char		*ly_hex_encode(const unsigned char *, size_t);
  */
 int		 ly_hex_decode(const char *, unsigned char *out, size_t max);
 
+/*
+ * Copies in into out (outlen bytes, at least 1) as valid UTF-8, for text
+ * a JSON encoder must take (jansson refuses invalid UTF-8): well-formed
+ * characters (RFC 3629: no overlong form, no surrogate, none above
+ * U+10FFFF) as they are, every other byte as the four characters "\xHH".
+ * Stops before a character or escape that would not fit, so the text is
+ * cut only between characters. Returns out, always NUL-terminated.
+ */
+char		*ly_utf8_clean(const char *in, char *out, size_t outlen);
+
 #define LY_B64_WS	0x1	/* skip white space (RFC 8951 3, PEM bodies) */
 /*
  * Decodes base64 (RFC 4648 section 4: '+' and '/', padding required, and

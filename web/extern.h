@@ -105,6 +105,32 @@ void		 web_req_endpoint(struct web_req *, enum web_endpoint);
 char		*web_log_escape(const char *in, size_t max, char *out,
 		    size_t outlen);
 
+/* ---- framing.c: the request head (RFC 9112) ------------------------------ */
+
+/* Header fields a request may have (more: 431). */
+#define WEB_FRAMING_FIELDS_MAX	128
+
+/*
+ * Whether one header field is well formed: name a token (RFC 9110 5.6.2)
+ * of namelen bytes, value of valuelen bytes with no NUL, CR, LF or other
+ * control character but HTAB. NULL if so, else the fault in words.
+ */
+const char	*web_field_check(const char *name, size_t namelen,
+		    const char *value, size_t valuelen);
+/*
+ * Checks the head of the request on c, whose method, url and version are
+ * as MHD handed them to the handler (method is the start of the head):
+ * no control character, space or NUL in the request target, every field
+ * as web_field_check() wants it, no embedded NUL, no Content-Length with a
+ * Transfer-Encoding, no two different Content-Lengths, no coding but
+ * chunked. 0 if it is sound; else -1, *statusp the status to answer
+ * (400, 431 or 501) and *whyp the fault (static text). The answer must
+ * close the connection (RFC 9112 6.3).
+ */
+int		 web_framing_check(struct MHD_Connection *, const char *method,
+		    const char *url, const char *version, unsigned int *statusp,
+		    const char **whyp);
+
 /* ---- routes.c: URL → handler, and the pure URL/HTTP helpers --------------- */
 
 /*
@@ -173,7 +199,13 @@ int		 web_not_modified(const char *if_none_match,
 		    const char *if_modified_since, const char *etag,
 		    time_t last_modified);
 
-/* ---- tls.c: client certificates ----------------------------------------- */
+/* ---- tls.c: the priority string and client certificates ---------------- */
+
+/*
+ * Whether GnuTLS accepts prio ([server] tls_priority): LY_OK, or
+ * LY_ERR_CONFIG with the position of the error in ly_errdetail().
+ */
+int		 web_tls_priority_check(const char *prio);
 
 #define WEB_PEER_NONE		0	/* no client certificate */
 #define WEB_PEER_VERIFIED	1	/* *derp: the leaf, caller frees */

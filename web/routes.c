@@ -28,7 +28,6 @@
 #include <openssl/evp.h>
 
 #include "ca/ops.h"
-#include "ca/store.h"
 #include "crl/crl.h"
 #include "util/util.h"
 #include "web/extern.h"
@@ -508,34 +507,55 @@ crl_body(struct crlsnap *s, int pem, size_t *lenp)
 	return resp;
 }
 
+/* What crl_current() lends handle_crl(): the cache takes its copy. */
+struct crl_take {
+	struct web_crlcache	*cache;
+	const char		*name;
+	struct crlsnap		*snap;
+	struct crl_info		 info;
+};
+
+static int
+crl_take(void *arg, const unsigned char *der, size_t len,
+    const struct crl_info *info)
+{
+	struct crl_take *t = arg;
+
+	t->info = *info;
+	t->snap = crlcache_get(t->cache, t->name, der, len, info);
+	return LY_OK;
+}
+
 static enum MHD_Result
 handle_crl(struct web *w, struct web_instance *in, struct MHD_Connection *c,
     struct web_req *rq, const char *path)
 {
 	char name[CONF_NAME_MAX + 16], etag[WEB_ETAG_LEN];
-	struct store_txn *txn = NULL;
+	struct crl_take t;
 	struct crlsnap *s = NULL;
 	struct MHD_Response *resp = NULL;
 	struct crl_info info;
 	struct crl_id id;
-	const unsigned char *der;
-	size_t len, bodylen = 0;
+	size_t bodylen = 0;
 	int pem, nm, r;
 
 	if (web_path_name(path, "/crl/", ".crl", name, sizeof(name)) != LY_OK ||
 	    crl_name_parse(in->ca, name, &id) != LY_OK)
 		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such CRL", NULL);
-	if ((r = store_txn_begin(ca_store(in->ca), 0, &txn)) != LY_OK) {
+	memset(&t, 0, sizeof(t));
+	t.cache = web_crlcache(w);
+	t.name = name;
+	/* The DER is borrowed from the store: copied by the cache or done with. */
+	r = crl_current(in->ca, &id, crl_take, &t);
+	s = t.snap;
+	info = t.info;
+	if (r == LY_ERR_STORE || r == LY_ERR_IO) {
+		/* s is NULL: crl_take() ran only on success. */
 		ly_log(LY_LOG_ERR, "GET /crl/%s: %s", name, ly_errdetail());
 		return web_error(c, rq, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "store", "cannot read the store", NULL);
 	}
-	memset(&info, 0, sizeof(info));
-	if ((r = crl_get(txn, in->ca, &id, &der, &len, &info)) == LY_OK)
-		s = crlcache_get(web_crlcache(w), name, der, len, &info);
-	/* The DER was borrowed from the transaction: copied or done with. */
-	store_txn_abort(txn);
 	if (r == LY_ERR_NOT_FOUND)
 		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no CRL generated yet", NULL);
@@ -624,21 +644,6 @@ handle_ocsp_get(struct web_instance *in, struct MHD_Connection *c,
 	return handle_ocsp(in, c, rq, der, (size_t)n, 1);
 }
 
-/* The current full CRL of a CA slot; 0 if there is none (yet). */
-static int
-crl_of_slot(struct store_txn *txn, struct ca *ca, int slot,
-    struct crl_info *info)
-{
-	const unsigned char *der;
-	struct crl_id id;
-	size_t len;
-
-	if (crl_name_parse(ca, ca_slot_name(ca, slot), &id) != LY_OK)
-		return 0;
-	memset(info, 0, sizeof(*info));
-	return crl_get(txn, ca, &id, &der, &len, info) == LY_OK;
-}
-
 /*
  * The HSM probe of /healthz: a signature with the issuing CA key
  * (ca_hsm_check()) at most once per WEB_HSM_PROBE_TTL. Later probes run
@@ -683,13 +688,12 @@ static enum MHD_Result
 handle_healthz(struct web *w, struct web_instance *in,
     struct MHD_Connection *c, struct web_req *rq)
 {
-	struct store_txn *txn = NULL;
-	struct crl_info info;
+	struct crl_info info[2];
 	json_t *o = NULL, *crls;
 	char ts[21], *text = NULL;
 	char why[WEB_HSM_WHY_MAX], hsm[WEB_HSM_WHY_MAX + 16];
+	unsigned int have = 0;
 	size_t len;
-	uint64_t revs;
 	time_t na;
 	int slot, r, bad = 0;
 	enum MHD_Result ret = MHD_NO;
@@ -697,23 +701,21 @@ handle_healthz(struct web *w, struct web_instance *in,
 	if ((o = json_object()) == NULL || (crls = json_object()) == NULL ||
 	    json_object_set_new(o, "crl", crls) != 0)
 		goto out;
-	if ((r = store_txn_begin(ca_store(in->ca), 0, &txn)) != LY_OK ||
-	    (r = ca_revocations(txn, &revs)) != LY_OK) {
+	if ((r = crl_summary(in->ca, info, &have)) != LY_OK) {
 		ly_log(LY_LOG_ERR, "healthz: store: %s", ly_errdetail());
 		json_object_set_new(o, "store", json_string(ly_errcode(r)));
 		bad = 1;
 	} else {
 		json_object_set_new(o, "store", json_string("ok"));
 		for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
-			if (!crl_of_slot(txn, in->ca, slot, &info))
+			if (!(have & (1u << slot)))
 				continue;
-			ly_time_fmt(info.next_update, ts);
+			ly_time_fmt(info[slot].next_update, ts);
 			json_object_set_new(crls, ca_slot_name(in->ca, slot),
 			    json_pack("{s:I,s:s}", "number",
-			    (json_int_t)info.number, "next_update", ts));
+			    (json_int_t)info[slot].number, "next_update", ts));
 		}
 	}
-	store_txn_abort(txn);
 	if (hsm_probe(w, in, why, sizeof(why)) != LY_OK) {
 		snprintf(hsm, sizeof(hsm), "unavailable: %s", why);
 		json_object_set_new(o, "hsm", json_string(hsm));
@@ -774,25 +776,24 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 {
 	struct web_crl_gauge g[2];
 	struct ca_hsm_stats hs;
-	struct store_txn *txn = NULL;
-	struct crl_info info;
+	struct crl_info info[2];
 	struct MHD_Response *resp;
 	char *text = NULL;
+	unsigned int have = 0;
 	size_t n = 0, len;
 	int slot;
 
-	if (store_txn_begin(ca_store(in->ca), 0, &txn) == LY_OK) {
-		for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
-			if (!crl_of_slot(txn, in->ca, slot, &info))
-				continue;
-			snprintf(g[n].name, sizeof(g[n].name), "%s",
-			    ca_slot_name(in->ca, slot));
-			g[n].number = info.number;
-			g[n].this_update = info.this_update;
-			g[n].next_update = info.next_update;
-			n++;
-		}
-		store_txn_abort(txn);
+	if (crl_summary(in->ca, info, &have) != LY_OK)
+		have = 0;
+	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+		if (!(have & (1u << slot)))
+			continue;
+		snprintf(g[n].name, sizeof(g[n].name), "%s",
+		    ca_slot_name(in->ca, slot));
+		g[n].number = info[slot].number;
+		g[n].this_update = info[slot].this_update;
+		g[n].next_update = info[slot].next_update;
+		n++;
 	}
 	ca_hsm_stats(&hs);
 	web_metrics_hsm(&hs);
@@ -811,6 +812,27 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 	add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/plain; version=0.0.4; charset=utf-8");
 	return web_queue(c, rq, MHD_HTTP_OK, resp, len);
+}
+
+/*
+ * Whether the Basic credentials, if any, are one token68 of base64 and
+ * nothing else (RFC 7617 2): MHD's decoder stops at the first byte it
+ * does not know, and would take "Basic <base64>!junk" for the base64.
+ */
+static int
+basic_clean(struct MHD_Connection *c)
+{
+	const char *a = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+	size_t n;
+
+	if (a == NULL || strncasecmp(a, "Basic ", 6) != 0)
+		return 1;
+	for (a += 6; *a == ' '; a++)
+		continue;
+	n = strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/");
+	n += strspn(a + n, "=");
+	return n > 0 && a[n] == '\0';
 }
 
 /*
@@ -850,7 +872,8 @@ handle_enroll(struct web_instance *in, struct MHD_Connection *c,
 		    "enrollment is not available", NULL);
 	}
 	web_client_addr(c, addr, sizeof(addr));
-	user = MHD_basic_auth_get_username_password(c, &pass);
+	if (basic_clean(c))
+		user = MHD_basic_auth_get_username_password(c, &pass);
 	memset(&req, 0, sizeof(req));
 	req.method = method;
 	req.path = path;

@@ -58,6 +58,8 @@ struct web {
 	struct MHD_Daemon	*d;
 	unsigned int		 port;
 	char			 url[128];	/* for the log */
+	/* MHD's messages are logged under url:log_port (MHD's threads read it). */
+	atomic_uint		 log_port;
 	size_t			 max_body;
 	unsigned int		 timeout;
 	int			 tls;		/* the HTTPS listener */
@@ -88,6 +90,7 @@ struct web_req {
 	size_t			 bytes;
 	int			 head;
 	int			 takes_body;	/* POST /ocsp, POST to enroll/ */
+	int			 close;		/* answer with Connection: close */
 	unsigned char		*body;
 	size_t			 bodylen, bodycap;
 };
@@ -219,6 +222,9 @@ web_queue(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 
 	if (resp == NULL)
 		return MHD_NO;
+	if (rq->close)
+		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	if ((ret = MHD_queue_response(c, status, resp)) == MHD_YES) {
 		rq->status = status;
 		rq->bytes = status == MHD_HTTP_NOT_MODIFIED || rq->head ? 0 : len;
@@ -233,10 +239,12 @@ web_error(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 {
 	struct MHD_Response *resp;
 	json_t *o;
-	char *text = NULL, *t;
+	char *text = NULL, *t, clean[1024];
 	size_t len;
 
-	if ((o = json_pack("{s:s,s:s}", "error", code, "detail", detail)) ==
+	/* jansson takes only valid UTF-8; a detail may echo a client. */
+	ly_utf8_clean(detail, clean, sizeof(clean));
+	if ((o = json_pack("{s:s,s:s}", "error", code, "detail", clean)) ==
 	    NULL || (text = json_dumps(o, JSON_COMPACT |
 	    JSON_PRESERVE_ORDER)) == NULL) {
 		json_decref(o);
@@ -267,13 +275,43 @@ web_error(struct MHD_Connection *c, struct web_req *rq, unsigned int status,
 
 /* ---- MHD callbacks ---------------------------------------------------------- */
 
+/*
+ * Text for the log as it is, but control characters (and the backslash
+ * that starts their escape) as \xHH: a line cannot be split or forged,
+ * and MHD's messages stay readable. At most outlen - 1 bytes, cut before
+ * an escape that would not fit.
+ */
+static char *
+log_text_escape(const char *in, char *out, size_t outlen)
+{
+	size_t o = 0;
+	unsigned char ch;
+
+	for (; *in != '\0'; in++) {
+		ch = (unsigned char)*in;
+		if (ch >= 0x20 && ch != 0x7f && ch != '\\') {
+			if (o + 1 >= outlen)
+				break;
+			out[o++] = (char)ch;
+		} else {
+			if (o + 4 >= outlen)
+				break;
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x",
+			    ch);
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* MHD's messages, under the listener they are about (cls is its web). */
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+	struct web *w = cls;
 	char buf[512], esc[4 * sizeof(buf) + 4];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	/* MHD has no counter of its own for this; its message is the signal. */
 	if (strncmp(buf, "Server reached connection limit", 31) == 0)
@@ -282,8 +320,8 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
 	/* Messages may quote what a client sent. */
-	ly_log(LY_LOG_WARN, "http: %s",
-	    web_log_escape(buf, sizeof(buf), esc, sizeof(esc)));
+	ly_log(LY_LOG_WARN, "%s:%u: %s", w->url, atomic_load(&w->log_port),
+	    log_text_escape(buf, esc, sizeof(esc)));
 }
 
 /* Leaves the path as it was sent: routes.c decodes what it takes. */
@@ -422,8 +460,9 @@ mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
 	struct web_req *rq = *con_cls;
 	size_t ncap;
 	unsigned char *nb;
+	unsigned int status;
+	const char *why;
 
-	(void)version;
 	if (rq == NULL) {
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
 			return MHD_NO;
@@ -434,6 +473,15 @@ mhd_handler(void *cls, struct MHD_Connection *c, const char *url,
 		rq->ep = WEB_EP_OTHER;
 		*con_cls = rq;
 		atomic_fetch_add(&w->inflight, 1);
+		/* A head two parsers could read differently ends here. */
+		if (web_framing_check(c, method, url, version, &status,
+		    &why) != 0) {
+			rq->close = 1;
+			return web_error(c, rq, status, status ==
+			    MHD_HTTP_NOT_IMPLEMENTED ? "not_implemented" :
+			    status == MHD_HTTP_BAD_REQUEST ? "bad_request" :
+			    "too_large", why, NULL);
+		}
 		return first_call(w, c, rq, url, method);
 	}
 	if (rq->status != 0)
@@ -526,6 +574,10 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	if ((r = listen_parse(listen, w->tls ? "https" : "http", &ss, &slen,
 	    w->url, sizeof(w->url))) != LY_OK)
 		return r;
+	/* Until MHD has bound: the port asked for. */
+	atomic_store(&w->log_port, ss.ss_family == AF_INET6 ?
+	    ntohs(((struct sockaddr_in6 *)(void *)&ss)->sin6_port) :
+	    ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port));
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (ss.ss_family == AF_INET6)
@@ -537,8 +589,10 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	 * TLS options are last, ended early by MHD_OPTION_END for HTTP.
 	 */
 	errno = 0;
-	w->d = MHD_start_daemon(flags, 0, NULL, NULL, mhd_handler, w,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+	/* The address is SOCK_ADDR's; the port argument names it in messages. */
+	w->d = MHD_start_daemon(flags, (uint16_t)atomic_load(&w->log_port),
+	    NULL, NULL, mhd_handler, w,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
 	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned int)(conf->threads > 0 ? conf->threads : 1),
@@ -548,10 +602,13 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    conf->max_header + (size_t)WEB_POOL_SLACK,
 	    MHD_OPTION_UNESCAPE_CALLBACK, mhd_unescape, NULL,
+	    /* 1: no HTTP/1.1 request without Host, no space in a URI. */
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_NOTIFY_COMPLETED, mhd_completed, w,
 	    w->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, w->key_pem,
 	    MHD_OPTION_HTTPS_MEM_CERT, w->cert_pem,
 	    MHD_OPTION_HTTPS_MEM_TRUST, w->trust_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, conf->tls_priority,
 	    MHD_OPTION_END);
 	if (w->d == NULL)
 		return ly_fail(LY_ERR_IO, "cannot listen on %s: %s", listen,
@@ -561,6 +618,7 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 		return ly_fail(LY_ERR_INTERNAL, "cannot learn the port of %s",
 		    listen);
 	w->port = di->port;
+	atomic_store(&w->log_port, w->port);
 	ly_log(LY_LOG_INFO, "listening on %s:%u", w->url, w->port);
 	return LY_OK;
 }
@@ -578,6 +636,7 @@ web_new(struct ca *ca, struct ocsp_responder *responder,
 	pthread_cond_init(&w->cond, NULL);
 	pthread_mutex_init(&w->hsm_lock, NULL);
 	atomic_init(&w->inflight, 0);
+	atomic_init(&w->log_port, 0);
 	w->inst.ca = ca;
 	w->inst.responder = responder;
 	w->inst.enroll = enroll;
@@ -627,7 +686,8 @@ web_start_https(struct ca *ca, struct ocsp_responder *responder,
 	    &w->key_len)) != LY_OK ||
 	    (r = ly_file_read(crtp, 64 * 1024, (unsigned char **)&w->cert_pem,
 	    &len)) != LY_OK ||
-	    (r = ca_trust_pem(ca, &w->trust_pem)) != LY_OK)
+	    (r = ca_trust_pem(ca, &w->trust_pem)) != LY_OK ||
+	    (r = web_tls_priority_check(ca_conf(ca)->tls_priority)) != LY_OK)
 		goto out;
 	r = daemon_start(w, ca_conf(ca), listen != NULL ? listen :
 	    ca_conf(ca)->https_listen);

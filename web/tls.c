@@ -20,6 +20,24 @@
 #include "util/util.h"
 #include "web/extern.h"
 
+/* ---- the listener's priority string ------------------------------------- */
+
+int
+web_tls_priority_check(const char *prio)
+{
+	gnutls_priority_t pc;
+	const char *err = NULL;
+	int rc;
+
+	/* MHD would only say "failed": GnuTLS says where the string is wrong. */
+	if ((rc = gnutls_priority_init(&pc, prio, &err)) < 0)
+		return ly_fail(LY_ERR_CONFIG, "[server] tls_priority: %s%s%.40s",
+		    gnutls_strerror(rc), err != NULL ? " at: " : "",
+		    err != NULL ? err : "");
+	gnutls_priority_deinit(pc);
+	return LY_OK;
+}
+
 /* ---- client certificates ------------------------------------------------ */
 
 int

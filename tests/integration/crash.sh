@@ -306,7 +306,8 @@ tbad=$(jq -r --slurpfile l "$T/list.json" \
 inc=0 prev=-1
 for h in $nums; do
 	v=$((16#$h))
-	[ "$v" -gt "$prev" ] || inc=$((inc + 1))
+	# Equal is fine: a start with nothing due makes no CRL.
+	[ "$v" -ge "$prev" ] || inc=$((inc + 1))
 	prev=$v
 done
 fback=0
@@ -337,7 +338,7 @@ eq "no serial is claimed by two tokens" "$tdups" 0
 eq "every used token names one stored certificate" "$tbad" 0
 eq "no token is left claimed after the restart (tokens stranded; $claimed_before before it)" "$stranded" 0
 eq "every serial-burn in the audit log is a burned record" "$lburned" "$burned"
-eq "the CRL number only grew across $started restarts" "$inc" 0
+eq "the CRL number never went down across $started restarts" "$inc" 0
 [ "$nfile" -gt 0 ] && ok "published CRL files read during the run ($nfile)" || not_ok "published CRL files read during the run"
 eq "no CRL number read from the published files went down" "$fback" 0
 eq "both CA tokens are still initialised and their keys sign (tokens destroyed)" "$destroyed" 0

@@ -37,9 +37,9 @@ hdr() { sed -n "s/^$1: *//Ip" "$T/hdr" | tr -d '\r' | tail -n 1; }
 # json_error: the "error" of a JSON error body.
 json_error() { sed -n 's/.*"error":"\([a-z_]*\)".*/\1/p' "$T/body"; }
 # p7certs OUT: the certificates of the base64 PKCS#7 body, PEM, in OUT;
-# prints how many there are.
+# prints how many there are. The body is one line (RFC 8951): -A.
 p7certs() {
-	openssl base64 -d <"$T/body" >"$1.p7" 2>>"$LOG" &&
+	tr -d '\r\n' <"$T/body" | openssl base64 -d -A >"$1.p7" 2>>"$LOG" &&
 	    openssl pkcs7 -inform DER -in "$1.p7" -print_certs -out "$1" \
 	    >>"$LOG" 2>&1 || { echo 0; return; }
 	grep -c 'BEGIN CERTIFICATE' "$1"

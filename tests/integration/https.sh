@@ -58,7 +58,7 @@ has "/healthz over HTTPS says ok" "$T/body" '"status":"ok"'
 
 # EST cacerts is served over HTTPS.
 eq "EST cacerts over HTTPS is 200" "$(scode /.well-known/est/cacerts)" 200
-openssl base64 -d <"$T/body" | openssl pkcs7 -inform DER -print_certs \
+tr -d '\r\n' <"$T/body" | openssl base64 -d -A | openssl pkcs7 -inform DER -print_certs \
     >"$T/cacerts.txt" 2>>"$LOG"
 has "EST cacerts is a PKCS#7 with the issuing CA" "$T/cacerts.txt" "Issuing CA"
 

@@ -561,6 +561,52 @@ test_generate_all(void **state)
 	assert_int_equal(crl_generate_all(f->ca, "test", dir), LY_ERR_IO);
 }
 
+/*
+ * crl_publish_due() makes only what is due: everything at first, then
+ * nothing; a revocation made meanwhile (no server watching) makes the
+ * issuing CA's CRLs due with CRL_PUBLISH_MISSING alone, and the root's
+ * CRL does not move for it.
+ */
+static void
+test_publish_due(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_info root0, iss0, root1, iss1;
+	struct ca_serial s;
+	X509_CRL *crl;
+
+	issue_user(f, 1, &s);
+	assert_int_equal(crl_due_cas(f->ca, 0), 1u << CA_ROOT |
+	    1u << CA_ISSUING);
+	assert_int_equal(crl_publish_due(f->ca, 0, "test", "test"), 1);
+	assert_int_equal(crl_due_cas(f->ca, CRL_PUBLISH_MISSING), 0);
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_MISSING, "test",
+	    "test"), 0);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root0));
+	X509_CRL_free(load(f, cid(CA_ISSUING, -1, 0), &iss0));
+	assert_int_equal(iss0.revocations, 0);
+
+	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
+	assert_int_equal(crl_due_cas(f->ca, 0), 0);
+	assert_int_equal(crl_due_cas(f->ca, CRL_PUBLISH_MISSING),
+	    1u << CA_ISSUING);
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_MISSING, "test",
+	    "test"), 1);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root1));
+	crl = load(f, cid(CA_ISSUING, -1, 0), &iss1);
+	assert_non_null(find(crl, &s));
+	X509_CRL_free(crl);
+	assert_true(root1.number == root0.number);
+	assert_true(iss1.number > iss0.number);
+	assert_int_equal(iss1.revocations, 1);
+	assert_int_equal(crl_due_cas(f->ca, CRL_PUBLISH_MISSING), 0);
+	/* CRL_PUBLISH_REVOKED: the issuing CA's, due or not. */
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
+	    "test"), 1);
+	X509_CRL_free(load(f, cid(CA_ISSUING, -1, 0), &iss0));
+	assert_true(iss0.number > iss1.number);
+}
+
 /* Four partitions of the issuing CA's CRL, each with its critical IDP. */
 static void
 test_shards(void **state)
@@ -913,6 +959,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_clock_back, setup_crl,
 		    teardown_crl),
 		cmocka_unit_test_setup_teardown(test_generate_all, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_publish_due, setup_crl,
 		    teardown_crl),
 		cmocka_unit_test_setup_teardown(test_monotonic, setup_crl,
 		    teardown_crl),

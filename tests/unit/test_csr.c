@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "util/util.h"
 #include "ca/ca.h"
@@ -624,6 +625,189 @@ test_policy_other_types(void **state)
 	assert_int_equal(ca_key_check(&prof, NULL), LY_ERR_KEY_POLICY);
 }
 
+/* ---- extension request attributes ---------------------------------------- */
+
+/* X509_EXTENSIONS of one basicConstraints (ca) or subjectAltName. */
+static STACK_OF(X509_EXTENSION) *
+exts_make(int ca)
+{
+	STACK_OF(X509_EXTENSION) *exts;
+	X509_EXTENSION *e;
+
+	assert_non_null(exts = sk_X509_EXTENSION_new_null());
+	e = ca ? X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints,
+	    "critical,CA:TRUE") : X509V3_EXT_conf_nid(NULL, NULL,
+	    NID_subject_alt_name, "DNS:a.example");
+	assert_non_null(e);
+	assert_true(sk_X509_EXTENSION_push(exts, e) > 0);
+	return exts;
+}
+
+/* The DER of exts, an attribute value. */
+static int
+exts_der(STACK_OF(X509_EXTENSION) *exts, unsigned char **der)
+{
+	int len;
+
+	*der = NULL;
+	len = i2d_X509_EXTENSIONS((X509_EXTENSIONS *)exts, der);
+	assert_true(len > 0);
+	return len;
+}
+
+/* Adds an attribute nid of one value, exts. */
+static void
+attr_add(X509_REQ *req, int nid, STACK_OF(X509_EXTENSION) *exts)
+{
+	unsigned char *der;
+	int len;
+
+	len = exts_der(exts, &der);
+	assert_int_equal(X509_REQ_add1_attr_by_NID(req, nid, V_ASN1_SEQUENCE,
+	    der, len), 1);
+	OPENSSL_free(der);
+}
+
+/*
+ * OpenSSL 3.0 will not add an attribute twice, nor merge: the second
+ * extensionRequest goes in as a pkcs9 emailAddress (an OID of the same
+ * length), swapped for extensionRequest in the DER, which is read back.
+ */
+static X509_REQ *
+req_swap_oid(X509_REQ *req)
+{
+	static const unsigned char email[] = { 0x06, 0x09, 0x2a, 0x86, 0x48,
+	    0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01 };
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509_REQ *back;
+	int i, len, n = 0;
+
+	/* Signed only to be encoded; signed again by the caller. */
+	assert_true(X509_REQ_sign(req, keys[K_P256], EVP_sha256()) > 0);
+	assert_true((len = i2d_X509_REQ(req, &der)) > 0);
+	for (i = 0; i + (int)sizeof(email) <= len; i++)
+		if (memcmp(der + i, email, sizeof(email)) == 0) {
+			der[i + sizeof(email) - 1] = 0x0e;
+			n++;
+		}
+	assert_int_equal(n, 1);
+	p = der;
+	assert_non_null(back = d2i_X509_REQ(NULL, &p, len));
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	return back;
+}
+
+/*
+ * A P-256 CSR with the attributes of how: 0 one extensionRequest with
+ * SAN, 1 one with CA:TRUE, 2 two (SAN, then CA:TRUE), 3 one of two values
+ * (SAN, CA:TRUE), 4 PKCS#9 and Microsoft's (SAN, then CA:TRUE). Signed
+ * after the attributes are in, so only the policy can refuse it.
+ */
+static X509_REQ *
+req_attrs(int how)
+{
+	STACK_OF(X509_EXTENSION) *san = exts_make(0), *ca = exts_make(1);
+	X509_REQ *req;
+	X509_ATTRIBUTE *a;
+	unsigned char *der;
+	int len;
+
+	assert_non_null(req = X509_REQ_new());
+	assert_int_equal(X509_REQ_set_pubkey(req, keys[K_P256]), 1);
+	if (how != 1)
+		attr_add(req, NID_ext_req, san);
+	if (how == 1)
+		attr_add(req, NID_ext_req, ca);
+	if (how == 2) {
+		attr_add(req, NID_pkcs9_emailAddress, ca);
+		req = req_swap_oid(req);
+	}
+	if (how == 3) {
+		assert_non_null(a = X509_REQ_get_attr(req, 0));
+		len = exts_der(ca, &der);
+		assert_int_equal(X509_ATTRIBUTE_set1_data(a, V_ASN1_SEQUENCE,
+		    der, len), 1);
+		OPENSSL_free(der);
+	}
+	if (how == 4)
+		attr_add(req, NID_ms_ext_req, ca);
+	assert_true(X509_REQ_sign(req, keys[K_P256], EVP_sha256()) > 0);
+	sk_X509_EXTENSION_pop_free(san, X509_EXTENSION_free);
+	sk_X509_EXTENSION_pop_free(ca, X509_EXTENSION_free);
+	return req;
+}
+
+static void
+test_ext_request_attrs(void **state)
+{
+	static const struct {
+		int		 how, r;
+		const char	*detail;
+	} cases[] = {
+		{ 0, LY_OK, NULL },
+		{ 1, LY_ERR_POLICY, "CSR asks to be a CA" },
+		{ 2, LY_ERR_BAD_CSR, "CSR has more than one extensionRequest "
+		    "attribute" },
+		{ 3, LY_ERR_BAD_CSR, "CSR: its extensionRequest attribute has "
+		    "2 values, not one" },
+		{ 4, LY_ERR_BAD_CSR, "CSR has more than one extensionRequest "
+		    "attribute" },
+	};
+	X509_REQ *req, *back;
+	unsigned char *der = NULL;
+	EVP_PKEY *pkey;
+	size_t i;
+	int len;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		req = req_attrs(cases[i].how);
+		/* Through the one door, as a client would send it. */
+		assert_true((len = i2d_X509_REQ(req, &der)) > 0);
+		assert_int_equal(ca_csr_parse(der, (size_t)len, &back, &pkey),
+		    LY_OK);
+		ly_errclear();
+		assert_int_equal(ca_csr_check(&prof, back, pkey), cases[i].r);
+		if (cases[i].detail != NULL)
+			assert_string_equal(ly_errdetail(), cases[i].detail);
+		EVP_PKEY_free(pkey);
+		X509_REQ_free(back);
+		OPENSSL_free(der);
+		der = NULL;
+		X509_REQ_free(req);
+	}
+}
+
+/*
+ * tests/vectors/csr/bad/two-extension-requests.der (made once with
+ * OpenSSL, see its .txt): SAN in the first attribute, CA:TRUE in the
+ * second.
+ */
+static void
+test_ext_request_vector(void **state)
+{
+	const char *srcdir = getenv("srcdir");
+	char path[4096];
+	unsigned char *der = NULL;
+	size_t len;
+	X509_REQ *req;
+	EVP_PKEY *pkey;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tests/vectors/csr/bad/"
+	    "two-extension-requests.der", srcdir != NULL ? srcdir : ".");
+	assert_int_equal(ly_file_read(path, 65536, &der, &len), LY_OK);
+	assert_int_equal(ca_csr_parse(der, len, &req, &pkey), LY_OK);
+	assert_int_equal(ca_csr_check(&prof, req, pkey), LY_ERR_BAD_CSR);
+	assert_string_equal(ly_errdetail(), "CSR has more than one "
+	    "extensionRequest attribute");
+	EVP_PKEY_free(pkey);
+	X509_REQ_free(req);
+	free(der);
+}
+
 #define T(f)	cmocka_unit_test_setup(f, prof_reset)
 
 int
@@ -644,6 +828,8 @@ main(void)
 		T(test_policy_ed25519),
 		T(test_policy_explicit_ec),
 		T(test_policy_other_types),
+		T(test_ext_request_attrs),
+		T(test_ext_request_vector),
 	};
 
 	return cmocka_run_group_tests(tests, setup_csr, teardown_csr);

@@ -626,6 +626,9 @@ est_certs(const struct enroll_response *resp)
 	PKCS7 *p7;
 	STACK_OF(X509) *sk = NULL;
 
+	/* RFC 8951 3: base64 without line breaks. */
+	assert_null(memchr(resp->body, '\n', resp->len));
+	BIO_set_flags(b64, BIO_FLAGS_BASE64_NO_NL);
 	b = BIO_push(b64, b);
 	p7 = d2i_PKCS7_bio(b, NULL);
 	assert_non_null(p7);

@@ -15,6 +15,8 @@
 #include <cmocka.h>
 #include <openssl/asn1.h>
 
+#include <jansson.h>
+
 #include "util/util.h"
 
 static void
@@ -290,6 +292,46 @@ test_clock(void **state)
 	assert_int_equal(t, 7);
 }
 
+static void
+test_utf8_clean(void **state)
+{
+	static const struct {
+		const char	*in, *want;
+	} cases[] = {
+		{ "plain ASCII", "plain ASCII" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
+		    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91" },
+		{ "a\xff\xfe" "b", "a\\xff\\xfeb" },
+		/* A lead byte without its continuation, and one cut short. */
+		{ "\xc3(", "\\xc3(" },
+		{ "x\xe2\x82", "x\\xe2\\x82" },
+		/* Overlong '/', a surrogate, above U+10FFFF, a lone continuation. */
+		{ "\xc0\xaf", "\\xc0\\xaf" },
+		{ "\xed\xa0\x80", "\\xed\\xa0\\x80" },
+		{ "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80" },
+		{ "\x80", "\\x80" },
+	};
+	char out[64], small[8];
+	json_t *o;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_string_equal(ly_utf8_clean(cases[i].in, out,
+		    sizeof(out)), cases[i].want);
+		/* What it gives, jansson takes. */
+		assert_non_null(o = json_pack("{s:s}", "detail", out));
+		json_decref(o);
+	}
+	/* Cut only between characters: 3 x U+20AC is 9 bytes, room for 7. */
+	assert_string_equal(ly_utf8_clean("\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac",
+	    small, sizeof(small)), "\xe2\x82\xac\xe2\x82\xac");
+	/* ... and never inside an escape. */
+	assert_string_equal(ly_utf8_clean("abcd\xff", small, sizeof(small)),
+	    "abcd");
+	assert_string_equal(ly_utf8_clean("abc", small, 1), "");
+}
+
 int
 main(void)
 {
@@ -302,6 +344,7 @@ main(void)
 		cmocka_unit_test(test_be),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_clock),
+		cmocka_unit_test(test_utf8_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -277,6 +277,31 @@ test_enroll_paths(void **state)
 	free(text);
 }
 
+/* web_field_check(): one header field as RFC 9110 5 wants it. */
+static void
+test_field_check(void **state)
+{
+	static const char nul_value[] = "a\0b", nul_name[] = "X-\0A";
+
+	(void)state;
+	assert_null(web_field_check("Host", 4, "x", 1));
+	assert_null(web_field_check("X-A!#$%&'*+-.^_`|~", 18, "", 0));
+	/* HTAB, SP and obs-text are allowed in a value. */
+	assert_null(web_field_check("X-A", 3, "a\tb c\xc3\xa9", 7));
+	assert_non_null(web_field_check("", 0, "x", 1));
+	assert_non_null(web_field_check("X A", 3, "x", 1));
+	assert_non_null(web_field_check("X(A)", 4, "x", 1));
+	assert_non_null(web_field_check("X:A", 3, "x", 1));
+	assert_non_null(web_field_check("X-\xc3\xa9", 4, "x", 1));
+	assert_non_null(web_field_check(nul_name, 4, "x", 1));
+	/* A length past strlen: MHD 0.9.76+ would report the NUL so. */
+	assert_non_null(web_field_check("X-A", 3, nul_value, 3));
+	assert_non_null(web_field_check("X-A", 3, "a\rb", 3));
+	assert_non_null(web_field_check("X-A", 3, "a\nb", 3));
+	assert_non_null(web_field_check("X-A", 3, "a\x1b" "b", 3));
+	assert_non_null(web_field_check("X-A", 3, "a\x7f" "b", 3));
+}
+
 int
 main(void)
 {
@@ -286,6 +311,7 @@ main(void)
 		cmocka_unit_test(test_http_date),
 		cmocka_unit_test(test_not_modified),
 		cmocka_unit_test(test_log_escape),
+		cmocka_unit_test(test_field_check),
 		cmocka_unit_test(test_metrics_text),
 		cmocka_unit_test(test_route_helpers),
 		cmocka_unit_test(test_tls_renew_due),

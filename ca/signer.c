@@ -1,8 +1,12 @@
 /*
- * ocsp/signer.c — the delegated OCSP signer (RFC 6960 4.2.2.2): a key
+ * ca/signer.c — the delegated OCSP signer (RFC 6960 4.2.2.2): a key
  * generated on the issuing CA's token, a certificate the issuing CA issues
  * to it (profile "ocsp": EKU OCSPSigning, id-pkix-ocsp-nocheck), rotated
- * within [ocsp] signer_rotate_before of its notAfter.
+ * within [ocsp] signer_rotate_before of its notAfter. Its key life cycle
+ * (key generation, key open, certificate object, PIN) is the engine's:
+ * ocsp/ holds a struct ca_signers per responder and asks it for the
+ * current signer (ca_signers_get()) and to rotate when due
+ * (ca_signers_sync()).
  *
  * The current signer is a record in the store's meta (CA_META_OCSP_SIGNER):
  *	0   1  version (1)
@@ -16,14 +20,14 @@
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509.h>
 
-#include "hsm/hsm.h"
-#include "ocsp/extern.h"
+#include "ca/extern.h"
 #include "util/util.h"
 
 #define REC_VERSION	1
@@ -34,11 +38,44 @@
 #define SYNC_TRIES	3
 /* RFC 5280 5.3.1 cessationOfOperation: a signer that lost the race. */
 #define REASON_CESSATION	5
+/* The subject CN of the delegated signer's certificate. */
+#define SIGNER_CN		"Lanyard OCSP Responder"
+/* Object labels of signer keys on the issuing CA's token: prefix + number. */
+#define SIGNER_LABEL		"ocsp-signer-"
+#define SIGNER_LABEL_MAX	32
+/* Who the audit log names for what the responder does. */
+#define SIGNER_ACTOR		"ocsp"
+
+/*
+ * A delegated signer: the key on the issuing CA's token and its
+ * certificate. Shared by every thread that signs with it; counted, so
+ * that a rotation frees the old one only when the last user is done.
+ */
+struct ca_signer {
+	atomic_uint	 refs;
+	struct hsm_key	*key;
+	X509		*cert;
+	struct ca_serial serial;
+	uint32_t	 gen;		/* the number in the key's label */
+	char		 label[SIGNER_LABEL_MAX];
+	time_t		 not_after;
+	unsigned char	*rec;		/* the store record it was loaded from */
+	size_t		 reclen;
+};
+
+/* The signer in use by one responder, and its rotation. */
+struct ca_signers {
+	struct ca	*ca;
+	const struct conf *conf;
+	pthread_mutex_t	 lock;		/* guards cur */
+	struct ca_signer *cur;		/* NULL: none (yet) */
+	pthread_mutex_t	 sync;		/* one ca_signers_sync() at a time */
+};
 
 struct signer_rec {
 	uint32_t	 gen;
 	struct ca_serial serial;
-	char		 label[OCSP_SIGNER_LABEL_MAX];
+	char		 label[SIGNER_LABEL_MAX];
 };
 
 static int
@@ -77,7 +114,7 @@ rec_encode(const struct signer_rec *sr, unsigned char **vp, size_t *lenp)
 
 /* A copy of the record in the store; *vp NULL if there is none. */
 static int
-rec_read(struct ocsp_responder *resp, unsigned char **vp, size_t *lenp)
+rec_read(struct ca_signers *h, unsigned char **vp, size_t *lenp)
 {
 	struct store_txn *txn = NULL;
 	const void *v;
@@ -86,7 +123,7 @@ rec_read(struct ocsp_responder *resp, unsigned char **vp, size_t *lenp)
 
 	*vp = NULL;
 	*lenp = 0;
-	if ((r = store_txn_begin(ca_store(resp->ca), 0, &txn)) != LY_OK)
+	if ((r = store_txn_begin(ca_store(h->ca), 0, &txn)) != LY_OK)
 		return r;
 	r = store_meta_get(txn, CA_META_OCSP_SIGNER, &v, &len);
 	if (r == LY_ERR_NOT_FOUND)
@@ -104,7 +141,7 @@ rec_read(struct ocsp_responder *resp, unsigned char **vp, size_t *lenp)
 }
 
 static void
-signer_free(struct ocsp_signer *s)
+signer_free(struct ca_signer *s)
 {
 	if (s == NULL)
 		return;
@@ -114,20 +151,20 @@ signer_free(struct ocsp_signer *s)
 	free(s);
 }
 
-struct ocsp_signer *
-ocsp_signer_get(struct ocsp_responder *resp)
+struct ca_signer *
+ca_signers_get(struct ca_signers *h)
 {
-	struct ocsp_signer *s;
+	struct ca_signer *s;
 
-	pthread_mutex_lock(&resp->lock);
-	if ((s = resp->signer) != NULL)
+	pthread_mutex_lock(&h->lock);
+	if ((s = h->cur) != NULL)
 		atomic_fetch_add(&s->refs, 1);
-	pthread_mutex_unlock(&resp->lock);
+	pthread_mutex_unlock(&h->lock);
 	return s;
 }
 
 void
-ocsp_signer_put(struct ocsp_signer *s)
+ca_signer_put(struct ca_signer *s)
 {
 	if (s != NULL && atomic_fetch_sub(&s->refs, 1) == 1)
 		signer_free(s);
@@ -135,26 +172,26 @@ ocsp_signer_put(struct ocsp_signer *s)
 
 /* Makes s (a reference the caller gives up) the signer in use. */
 static void
-signer_install(struct ocsp_responder *resp, struct ocsp_signer *s)
+signer_install(struct ca_signers *h, struct ca_signer *s)
 {
-	struct ocsp_signer *old;
+	struct ca_signer *old;
 
-	pthread_mutex_lock(&resp->lock);
-	old = resp->signer;
-	resp->signer = s;
-	pthread_mutex_unlock(&resp->lock);
+	pthread_mutex_lock(&h->lock);
+	old = h->cur;
+	h->cur = s;
+	pthread_mutex_unlock(&h->lock);
 	if (old != s)
-		ocsp_signer_put(old);
+		ca_signer_put(old);
 	else
-		ocsp_signer_put(s);	/* the caller's extra reference */
+		ca_signer_put(s);	/* the caller's extra reference */
 }
 
 /* Opens the key called label on the issuing CA's token. */
 static int
-key_open(struct ocsp_responder *resp, const char *label, const char *pin,
+key_open(struct ca_signers *h, const char *label, const char *pin,
     struct hsm_key **keyp)
 {
-	const struct conf_ca *cc = &resp->conf->issuing;
+	const struct conf_ca *cc = &h->conf->issuing;
 	char *uri = NULL;
 	int r;
 
@@ -175,7 +212,7 @@ key_open(struct ocsp_responder *resp, const char *label, const char *pin,
  * and not expiring within signer_rotate_before.
  */
 static int
-signer_state(struct ocsp_responder *resp, const struct ocsp_signer *s)
+signer_state(struct ca_signers *h, const struct ca_signer *s)
 {
 	struct store_txn *txn = NULL;
 	struct store_cert *rec = NULL;
@@ -185,7 +222,7 @@ signer_state(struct ocsp_responder *resp, const struct ocsp_signer *s)
 	if (s->not_after <= now)
 		return SIGNER_UNUSABLE;
 	/* A store we cannot read now is no reason to rotate blindly. */
-	if (store_txn_begin(ca_store(resp->ca), 0, &txn) == LY_OK) {
+	if (store_txn_begin(ca_store(h->ca), 0, &txn) == LY_OK) {
 		if (store_cert_get(txn, &s->serial, &rec) == LY_OK)
 			valid = rec->status == STORE_VALID;
 		else
@@ -198,7 +235,7 @@ signer_state(struct ocsp_responder *resp, const struct ocsp_signer *s)
 		    "missing", s->label);
 		return SIGNER_UNUSABLE;
 	}
-	if (s->not_after - now <= resp->conf->ocsp_signer_rotate_before)
+	if (s->not_after - now <= h->conf->ocsp_signer_rotate_before)
 		return SIGNER_DUE;
 	return SIGNER_CURRENT;
 }
@@ -210,13 +247,13 @@ signer_state(struct ocsp_responder *resp, const struct ocsp_signer *s)
  * never make a new one.
  */
 static int
-signer_load(struct ocsp_responder *resp, const unsigned char *v, size_t len,
-    const char *pin, struct ocsp_signer **sp)
+signer_load(struct ca_signers *h, const unsigned char *v, size_t len,
+    const char *pin, struct ca_signer **sp)
 {
 	struct signer_rec sr;
 	struct store_txn *txn = NULL;
 	struct store_cert *rec = NULL;
-	struct ocsp_signer *s = NULL;
+	struct ca_signer *s = NULL;
 	const unsigned char *p;
 	int r;
 
@@ -233,7 +270,7 @@ signer_load(struct ocsp_responder *resp, const unsigned char *v, size_t len,
 	s->gen = sr.gen;
 	s->serial = sr.serial;
 	memcpy(s->label, sr.label, sizeof(s->label));
-	if ((r = store_txn_begin(ca_store(resp->ca), 0, &txn)) != LY_OK)
+	if ((r = store_txn_begin(ca_store(h->ca), 0, &txn)) != LY_OK)
 		goto out;
 	r = store_cert_get(txn, &sr.serial, &rec);
 	store_txn_abort(txn);
@@ -257,7 +294,7 @@ signer_load(struct ocsp_responder *resp, const unsigned char *v, size_t len,
 	 * replace it. A token away or half-written is LY_ERR_HSM: the sync
 	 * fails, the signer in use stays, and it is tried again later.
 	 */
-	if ((r = key_open(resp, sr.label, pin, &s->key)) != LY_OK) {
+	if ((r = key_open(h, sr.label, pin, &s->key)) != LY_OK) {
 		if (r == LY_ERR_NOT_FOUND) {
 			ly_log(LY_LOG_ERR, "ocsp: signer %s: its key is not on "
 			    "the token: %s", sr.label, ly_errdetail());
@@ -291,11 +328,11 @@ csr_build(struct hsm_key *key, unsigned char **derp, size_t *lenp)
 
 	if ((req = X509_REQ_new()) == NULL || (name = X509_NAME_new()) == NULL ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)OCSP_SIGNER_CN, -1, -1, 0) ||
+	    (const unsigned char *)SIGNER_CN, -1, -1, 0) ||
 	    !X509_REQ_set_version(req, 0) ||
 	    !X509_REQ_set_subject_name(req, name) ||
 	    !X509_REQ_set_pubkey(req, hsm_key_get0_public(key))) {
-		ly_log_crypto("ocsp csr_build");
+		ly_log_crypto("ca signer csr_build");
 		goto out;
 	}
 	if ((r = hsm_sign(key, hsm_sign_x509_req, req)) != LY_OK)
@@ -318,12 +355,12 @@ csr_build(struct hsm_key *key, unsigned char **derp, size_t *lenp)
  * the issuing CA's token. *urip and *genp name it.
  */
 static int
-key_generate(struct ocsp_responder *resp, const char *pin, uint32_t gen,
+key_generate(struct ca_signers *h, const char *pin, uint32_t gen,
     char **urip, uint32_t *genp)
 {
-	const struct conf_ca *cc = &resp->conf->issuing;
+	const struct conf_ca *cc = &h->conf->issuing;
 	enum conf_keytype kt;
-	char label[OCSP_SIGNER_LABEL_MAX], *uri = NULL;
+	char label[SIGNER_LABEL_MAX], *uri = NULL;
 	int i, r = LY_ERR_EXISTS;
 
 	/* P-256 unless the CA is RSA: some relying parties know RSA only. */
@@ -332,7 +369,7 @@ key_generate(struct ocsp_responder *resp, const char *pin, uint32_t gen,
 	    cc->key_type == CONF_KEY_RSA_4096 ?
 	    CONF_KEY_RSA_2048 : CONF_KEY_EC_P256;
 	for (i = 0; i < LABEL_TRIES && r == LY_ERR_EXISTS; i++, gen++) {
-		snprintf(label, sizeof(label), OCSP_SIGNER_LABEL "%u", gen);
+		snprintf(label, sizeof(label), SIGNER_LABEL "%u", gen);
 		free(uri);
 		if ((r = hsm_uri_sibling(cc->key_uri, label, &uri)) != LY_OK)
 			return r;
@@ -349,7 +386,7 @@ key_generate(struct ocsp_responder *resp, const char *pin, uint32_t gen,
 
 /* The audit detail of a new signer. */
 static char *
-signer_detail(const struct ocsp_signer *s)
+signer_detail(const struct ca_signer *s)
 {
 	char *hex, *d = NULL, na[21];
 
@@ -370,12 +407,12 @@ signer_detail(const struct ocsp_signer *s)
  * Not yet recorded as the current one.
  */
 static int
-signer_make(struct ocsp_responder *resp, const char *pin, uint32_t gen,
-    struct ocsp_signer **sp)
+signer_make(struct ca_signers *h, const char *pin, uint32_t gen,
+    struct ca_signer **sp)
 {
 	const struct conf_profile *p;
 	struct ca_request rq;
-	struct ocsp_signer *s = NULL;
+	struct ca_signer *s = NULL;
 	struct signer_rec sr;
 	unsigned char *csr = NULL;
 	size_t csrlen = 0;
@@ -385,10 +422,10 @@ signer_make(struct ocsp_responder *resp, const char *pin, uint32_t gen,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return LY_ERR_ALLOC;
 	atomic_init(&s->refs, 1);
-	if ((r = key_generate(resp, pin, gen, &uri, &s->gen)) != LY_OK)
+	if ((r = key_generate(h, pin, gen, &uri, &s->gen)) != LY_OK)
 		goto out;
-	snprintf(s->label, sizeof(s->label), OCSP_SIGNER_LABEL "%u", s->gen);
-	if ((r = hsm_key_open(uri, pin, resp->conf->issuing.rsa_padding,
+	snprintf(s->label, sizeof(s->label), SIGNER_LABEL "%u", s->gen);
+	if ((r = hsm_key_open(uri, pin, h->conf->issuing.rsa_padding,
 	    &s->key)) != LY_OK ||
 	    (r = csr_build(s->key, &csr, &csrlen)) != LY_OK)
 		goto out;
@@ -398,18 +435,18 @@ signer_make(struct ocsp_responder *resp, const char *pin, uint32_t gen,
 	rq.csr = csr;
 	rq.csrlen = csrlen;
 	rq.identity.kind = CONF_ID_NONE;
-	rq.days = resp->conf->ocsp_signer_days;
+	rq.days = h->conf->ocsp_signer_days;
 	/* Within the profile's limit rather than no signer at all. */
-	if ((p = conf_profile_get(resp->conf, "ocsp")) != NULL &&
+	if ((p = conf_profile_get(h->conf, "ocsp")) != NULL &&
 	    rq.days > p->max_days) {
 		ly_log(LY_LOG_WARN, "ocsp: signer_days %d over the ocsp "
 		    "profile's max_days %d; using %d", rq.days, p->max_days,
 		    p->max_days);
 		rq.days = p->max_days;
 	}
-	rq.actor = OCSP_ACTOR;
-	rq.cn = OCSP_SIGNER_CN;
-	if ((r = ca_issue(resp->ca, &rq, &s->cert, &s->serial)) != LY_OK)
+	rq.actor = SIGNER_ACTOR;
+	rq.cn = SIGNER_CN;
+	if ((r = ca_issue(h->ca, &rq, &s->cert, &s->serial)) != LY_OK)
 		goto out;
 	if ((r = ly_asn1_time(X509_get0_notAfter(s->cert),
 	    &s->not_after)) != LY_OK)
@@ -419,7 +456,7 @@ signer_make(struct ocsp_responder *resp, const char *pin, uint32_t gen,
 		goto out;
 	hsm_key_free(s->key);
 	s->key = NULL;
-	if ((r = hsm_key_open(uri, pin, resp->conf->issuing.rsa_padding,
+	if ((r = hsm_key_open(uri, pin, h->conf->issuing.rsa_padding,
 	    &s->key)) != LY_OK)
 		goto out;
 
@@ -448,30 +485,30 @@ signer_make(struct ocsp_responder *resp, const char *pin, uint32_t gen,
  * signs nothing) and the caller loads the winner's.
  */
 static int
-signer_create(struct ocsp_responder *resp, const unsigned char *prev,
-    size_t prevlen, const char *pin, struct ocsp_signer **sp)
+signer_create(struct ca_signers *h, const unsigned char *prev,
+    size_t prevlen, const char *pin, struct ca_signer **sp)
 {
 	struct signer_rec sr;
-	struct ocsp_signer *s = NULL;
+	struct ca_signer *s = NULL;
 	char *detail = NULL;
 	uint32_t gen = 1;
 	int r;
 
 	if (prev != NULL && rec_parse(prev, prevlen, &sr) == LY_OK)
 		gen = sr.gen + 1;
-	if ((r = signer_make(resp, pin, gen, &s)) != LY_OK)
+	if ((r = signer_make(h, pin, gen, &s)) != LY_OK)
 		return r;
 	if ((detail = signer_detail(s)) == NULL) {
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	r = ca_ocsp_signer_set(resp->ca, prev, prevlen, s->rec, s->reclen,
-	    OCSP_ACTOR, detail);
+	r = ca_ocsp_signer_set(h->ca, prev, prevlen, s->rec, s->reclen,
+	    SIGNER_ACTOR, detail);
 	if (r == LY_ERR_EXISTS) {
 		ly_log(LY_LOG_INFO, "ocsp: another process rotated the signer "
 		    "first; revoking %s", s->label);
-		(void)ca_revoke(resp->ca, &s->serial, REASON_CESSATION, 0,
-		    OCSP_ACTOR);
+		(void)ca_revoke(h->ca, &s->serial, REASON_CESSATION, 0,
+		    SIGNER_ACTOR);
 		goto out;
 	}
 	if (r != LY_OK)
@@ -480,50 +517,50 @@ signer_create(struct ocsp_responder *resp, const unsigned char *prev,
 	*sp = s;
 	s = NULL;
  out:
-	ocsp_signer_put(s);
+	ca_signer_put(s);
 	free(detail);
 	return r;
 }
 
 int
-ocsp_signer_sync(struct ocsp_responder *resp)
+ca_signers_sync(struct ca_signers *h)
 {
-	const struct conf_ca *cc = &resp->conf->issuing;
-	struct ocsp_signer *cur = NULL, *s = NULL, *fallback = NULL;
+	const struct conf_ca *cc = &h->conf->issuing;
+	struct ca_signer *cur = NULL, *s = NULL, *fallback = NULL;
 	struct hsm_key *ikey;
 	unsigned char *v = NULL;
 	size_t len = 0;
 	char *pin = NULL;
 	int i, st, r;
 
-	pthread_mutex_lock(&resp->sync);
+	pthread_mutex_lock(&h->sync);
 	/* Also brings the HSM up: signer keys live on the same token. */
-	if ((r = ca_key(resp->ca, CA_ISSUING, &ikey)) != LY_OK ||
-	    (r = hsm_pin_load(cc->pin_file, cc->pin_env, &pin)) != LY_OK)
+	if ((r = ca_key_get(h->ca, CA_ISSUING, &ikey)) != LY_OK ||
+	    (r = ca_pin_load(cc, &pin)) != LY_OK)
 		goto out;
 	for (i = 0, r = LY_ERR_EXISTS; i < SYNC_TRIES && r == LY_ERR_EXISTS;
 	    i++) {
 		free(v);
-		ocsp_signer_put(cur);
-		ocsp_signer_put(fallback);
+		ca_signer_put(cur);
+		ca_signer_put(fallback);
 		cur = fallback = NULL;
-		if ((r = rec_read(resp, &v, &len)) != LY_OK)
+		if ((r = rec_read(h, &v, &len)) != LY_OK)
 			break;
 		/* The record may be ours, or one another process made. */
-		cur = ocsp_signer_get(resp);
+		cur = ca_signers_get(h);
 		if (v != NULL && cur != NULL && cur->reclen == len &&
 		    memcmp(cur->rec, v, len) == 0) {
 			s = cur;
 			cur = NULL;
 		} else if (v != NULL) {
-			r = signer_load(resp, v, len, pin, &s);
+			r = signer_load(h, v, len, pin, &s);
 			if (r != LY_OK && r != LY_ERR_STATE)
 				break;
 			if (r == LY_ERR_STATE)
 				ly_log(LY_LOG_WARN, "ocsp: %s; making a new "
 				    "signer", ly_errdetail());
 		}
-		st = s != NULL ? signer_state(resp, s) : SIGNER_UNUSABLE;
+		st = s != NULL ? signer_state(h, s) : SIGNER_UNUSABLE;
 		if (st == SIGNER_CURRENT) {
 			r = LY_OK;
 			break;
@@ -532,10 +569,10 @@ ocsp_signer_sync(struct ocsp_responder *resp)
 			fallback = s;
 			s = NULL;
 		} else {
-			ocsp_signer_put(s);
+			ca_signer_put(s);
 			s = NULL;
 		}
-		r = signer_create(resp, v, len, pin, &s);
+		r = signer_create(h, v, len, pin, &s);
 	}
 	/* A signer due for rotation still signs while a new one cannot be made. */
 	if (r != LY_OK && fallback != NULL) {
@@ -546,18 +583,77 @@ ocsp_signer_sync(struct ocsp_responder *resp)
 		fallback = NULL;
 	}
 	if (s != NULL) {
-		signer_install(resp, s);
+		signer_install(h, s);
 		s = NULL;
 	}
  out:
 	if (r != LY_OK)
 		ly_log(LY_LOG_ERR, "ocsp: signer: %s: %s", ly_strerror(r),
 		    ly_errdetail());
-	ocsp_signer_put(cur);
-	ocsp_signer_put(fallback);
-	ocsp_signer_put(s);
+	ca_signer_put(cur);
+	ca_signer_put(fallback);
+	ca_signer_put(s);
 	hsm_pin_free(pin);
 	free(v);
-	pthread_mutex_unlock(&resp->sync);
+	pthread_mutex_unlock(&h->sync);
 	return r;
+}
+
+int
+ca_signers_new(struct ca *ca, struct ca_signers **hp)
+{
+	struct ca_signers *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return LY_ERR_ALLOC;
+	h->ca = ca;
+	h->conf = ca->conf;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->sync, NULL);
+	*hp = h;
+	return LY_OK;
+}
+
+void
+ca_signers_free(struct ca_signers *h)
+{
+	if (h == NULL)
+		return;
+	ca_signer_put(h->cur);
+	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->sync);
+	free(h);
+}
+
+X509 *
+ca_signer_cert(const struct ca_signer *s)
+{
+	return s->cert;
+}
+
+const char *
+ca_signer_label(const struct ca_signer *s)
+{
+	return s->label;
+}
+
+time_t
+ca_signer_not_after(const struct ca_signer *s)
+{
+	return s->not_after;
+}
+
+int
+ca_signer_sign(struct ca_signer *s, int (*fn)(void *, EVP_MD_CTX *),
+    void *obj)
+{
+	return hsm_sign(s->key, fn, obj);
+}
+
+int
+ca_signer_bad(const struct ca_signer *s)
+{
+	return hsm_bad_signature("the HSM returned an OCSP response "
+	    "signature that does not verify with the key of signer %s",
+	    s->label);
 }
