@@ -39,6 +39,13 @@ ca_open(const char *dir, unsigned int flags, struct ca **cap)
 	ca->flags = flags;
 	if ((r = conf_load(dir, NULL, &ca->conf)) != LY_OK)
 		goto out;
+	if (ca_issuer_pending(ca->conf)) {
+		r = ly_fail(LY_ERR_STATE, "%s waits for its issuing CA "
+		    "certificate: have the root's instance sign %s/%s "
+		    "(ca-admin root sign-issuer), then ca-admin issuer import",
+		    dir, ca->conf->dir, CA_ISSUER_CSR);
+		goto out;
+	}
 	if ((r = store_open(ca->conf->store_dir, ca->conf->store_map_size,
 	    STORE_EXISTING | ((flags & CA_OPEN_READONLY) ? STORE_RDONLY : 0),
 	    &ca->store)) != LY_OK)

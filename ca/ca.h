@@ -157,6 +157,51 @@ int		 ca_init(const char *dir, enum conf_keytype kt,
 		    const char *config);
 
 /*
+ * As ca_init(), for an issuing CA whose root is on another instance (a
+ * key ceremony, docs/operations.md): ca.conf gets [root] offline = yes,
+ * only the issuing CA's token is made, and its key signs a PKCS#10 CSR
+ * for [issuing] subject, written to dir/CA_ISSUER_CSR (audited
+ * "issuer-csr"). No certificate is made: the instance waits for
+ * ca_issuer_import() (ca_open() refuses it with LY_ERR_STATE until then).
+ */
+#define CA_ISSUER_CSR	"certs/issuing.csr"
+int		 ca_init_issuer(const char *dir, enum conf_keytype kt,
+		    const char *config);
+/*
+ * Whether the instance of conf waits for its issuing CA certificate
+ * (a CSR from ca_init_issuer() and no certificate yet).
+ */
+int		 ca_issuer_pending(const struct conf *);
+/*
+ * On the root's instance: signs the CSR (PEM or DER, untrusted) of an
+ * issuing CA made elsewhere. The root allows an EC P-256/P-384 or RSA
+ * 2048-4096 key, a subject with a CN other than the root's, and no
+ * requested extension (LY_ERR_BAD_CSR / LY_ERR_KEY_POLICY /
+ * LY_ERR_CSR_SIGNATURE otherwise); the certificate is what ca_init()
+ * makes for its own issuing CA: CA:TRUE, pathlen 0, keyCertSign and
+ * cRLSign, the [issuing] name constraints and the URLs of this ca.conf,
+ * for days (0: [issuing] days), never past the root's notAfter. Recorded
+ * as issued by the root and audited "root-sign-issuer"; the next ca-admin
+ * root crl signs its OCSP response. *certp is freed by the caller.
+ * LY_ERR_STATE if the root is offline here.
+ */
+int		 ca_root_sign_issuer(struct ca *, const unsigned char *csr,
+		    size_t len, int days, const char *actor, X509 **certp);
+/*
+ * On the issuing instance: installs the certificate the root signed
+ * (PEM file cert_path) after checking that the instance waits for one,
+ * that it is a CA certificate that chains to root_path's self-signed
+ * root (NULL: the [root] cert file already there) at this time, and that
+ * it certifies the issuing CA key on this instance's token. Stores it on
+ * the token beside the key, in the store (issued by the root; audited
+ * "issuer-import") and in certs/ (root, issuing, chain.pem).
+ * LY_ERR_STATE if nothing waits; LY_ERR_BAD_INPUT for a certificate
+ * that does not fit.
+ */
+int		 ca_issuer_import(const char *dir, const char *cert_path,
+		    const char *root_path, const char *actor);
+
+/*
  * Opens the instance in dir. HSM keys are opened lazily, on the first
  * operation that signs. *cap is freed with ca_close().
  */
@@ -407,6 +452,19 @@ int		 ca_cert_der(const struct ca *, int slot,
 struct hsm_key;
 int		 ca_sign(struct ca *, int slot,
 		    int (*fn)(void *, EVP_MD_CTX *), void *obj);
+/*
+ * Whether the root is offline here ([root] offline = yes): its key is
+ * then never opened nor its PIN read; ca_key(), ca_sign() and the like
+ * refuse the root's slot with LY_ERR_STATE before touching the HSM.
+ */
+int		 ca_root_offline(const struct ca *);
+/*
+ * How long before the nextUpdate of something the root signed ahead (its
+ * CRL, its OCSP responses), valid for period seconds, the next ceremony
+ * is asked for: [root] renew_before if set, else a quarter of period
+ * but at least 7 days.
+ */
+long		 ca_root_renew_before(const struct ca *, long period);
 /* The CA key of slot, opened on first use; borrowed until ca_close(). */
 int		 ca_key(struct ca *, int slot, struct hsm_key **);
 /*
@@ -476,6 +534,18 @@ struct ca_ocsp_item {
 };
 int		 ca_ocsp_store_if(struct ca *, const struct ca_ocsp_item *,
 		    size_t n, size_t *storedp);
+
+/*
+ * The root's ceremony (ca/ocsp.c): stores the OCSP responses the root
+ * signed about certificates it issued (the issuing CA's), as
+ * ca_ocsp_store_if() does -- each only if its record is still the root's
+ * and of the status it was signed for -- with one audit entry (action
+ * "root-ocsp", detail compact JSON or NULL), in one durable transaction.
+ * *storedp (if not NULL) is the number stored.
+ */
+int		 ca_root_ocsp_store(struct ca *, const struct ca_ocsp_item *,
+		    size_t n, const char *actor, const char *detail,
+		    size_t *storedp);
 
 /*
  * The OCSP responder's current delegated signer: a record opaque to ca/

@@ -582,7 +582,7 @@ add_ca_extensions(X509 *x, const struct cert_spec *s)
 {
 	static const int ku[] = { 5 /* keyCertSign */, 6 /* cRLSign */,
 	    0 /* digitalSignature: OCSP responses signed by the CA */ };
-	char *crl = NULL, *issuers = NULL;
+	char *crl = NULL, *ocsp = NULL, *issuers = NULL;
 	int ok = 0;
 
 	if (!add_basic_constraints(x, 1, s->pathlen) ||
@@ -591,15 +591,23 @@ add_ca_extensions(X509 *x, const struct cert_spec *s)
 	    (s->constraints != NULL && !add_name_constraints(x, s->constraints)))
 		goto out;
 	if (s->issuer != NULL) {
-		/* A subordinate points at the root's CRL and certificate. */
+		/*
+		 * A subordinate points at the root's CRL and certificate, and
+		 * at the OCSP responder, which serves the responses the root
+		 * pre-signed about it (ca-admin root crl): relying parties
+		 * that check every link by OCSP (nginx ssl_ocsp on) need one.
+		 */
 		if ((crl = cert_url(s->conf, "crl", s->issuer_name)) == NULL ||
+		    (ocsp = cert_url(s->conf, "ocsp", s->issuer_name)) ==
+		    NULL ||
 		    (issuers = cert_url(s->conf, "ca", s->issuer_name)) == NULL ||
-		    !add_cdp(x, crl) || !add_aia(x, NULL, issuers))
+		    !add_cdp(x, crl) || !add_aia(x, ocsp, issuers))
 			goto out;
 	}
 	ok = 1;
  out:
 	free(crl);
+	free(ocsp);
 	free(issuers);
 	return ok;
 }

@@ -99,6 +99,9 @@ void	 commit_init(struct commit_queue *);
 void	 commit_destroy(struct commit_queue *);
 int	 commit_write(struct ca *, commit_fn, void *arg);
 
+/* ceremony.c: the issuing CA's key and CSR on a new issuer-only instance. */
+int	 ca_issuer_csr(struct ca *, const char *actor);
+
 /* ca.c */
 struct ca *ca_alloc(void);
 const struct conf_ca *ca_slot_conf(const struct ca *, int slot);

@@ -77,7 +77,9 @@ softhsm_config(const struct conf *conf, char **sopinp)
 	char *text = NULL;
 	int r = LY_ERR_ALLOC;
 
-	if (conf->root.pin_file == NULL || conf->issuing.pin_file == NULL)
+	/* An offline root's token is on another machine: no PIN here. */
+	if ((conf->root.pin_file == NULL && !conf->root.offline) ||
+	    conf->issuing.pin_file == NULL)
 		return ly_fail(LY_ERR_CONFIG, "the embedded SoftHSM2 keeps its "
 		    "PINs in files: set pin_file in [root] and [issuing]");
 	if ((copy = strdup(conf->softhsm2_conf)) == NULL)
@@ -198,9 +200,14 @@ make_ca(struct ca *ca, int slot)
 	return r;
 }
 
+/* Appended to an issuer-only instance's ca.conf (a later [root] wins). */
+#define ISSUER_ONLY_CONF	"\n# ca-admin init --issuer-only: the root is " \
+	"on another instance.\n[root]\noffline = yes\n"
+
 static int
-init_in(const char *dir, const char *text)
+init_in(const char *dir, const char *text0, int issuer_only)
 {
+	char *text = NULL;
 	struct ca *ca = NULL;
 	char *sopin = NULL, *path = NULL, *chain = NULL, *certs = NULL;
 	char rl[33], il[33];
@@ -208,8 +215,13 @@ init_in(const char *dir, const char *text)
 
 	if ((r = ly_mkdir_p(dir, 0700)) != LY_OK)
 		return r;
-	if ((ca = ca_alloc()) == NULL)
+	if (asprintf(&text, "%s%s", text0, issuer_only ? ISSUER_ONLY_CONF :
+	    "") == -1)
 		return LY_ERR_ALLOC;
+	if ((ca = ca_alloc()) == NULL) {
+		free(text);
+		return LY_ERR_ALLOC;
+	}
 	/* Check the configuration before anything is made from it. */
 	if ((path = ly_path_join(dir, "ca.conf")) == NULL) {
 		r = LY_ERR_ALLOC;
@@ -238,13 +250,20 @@ init_in(const char *dir, const char *text)
 		goto out;
 	ca->hsm_ready = 1;
 	/* A vendor HSM's tokens are the operator's; SoftHSM's are ours to make. */
-	if (sopin != NULL) {
+	if (sopin != NULL && issuer_only) {
+		if ((r = softhsm_token(&ca->conf->issuing, sopin)) != LY_OK)
+			goto out;
+	} else if (sopin != NULL) {
 		if ((r = hsm_uri_token(ca->conf->root.key_uri, rl)) != LY_OK ||
 		    (r = hsm_uri_token(ca->conf->issuing.key_uri, il)) != LY_OK ||
 		    (r = softhsm_token(&ca->conf->root, sopin)) != LY_OK ||
 		    (strcmp(rl, il) != 0 &&
 		    (r = softhsm_token(&ca->conf->issuing, sopin)) != LY_OK))
 			goto out;
+	}
+	if (issuer_only) {
+		r = ca_issuer_csr(ca, "init");
+		goto out;
 	}
 	if ((r = make_ca(ca, CA_ROOT)) != LY_OK ||
 	    (r = make_ca(ca, CA_ISSUING)) != LY_OK)
@@ -261,6 +280,7 @@ init_in(const char *dir, const char *text)
 	free(path);
 	free(certs);
 	free(chain);
+	free(text);
 	return r;
 }
 
@@ -283,8 +303,9 @@ init_tls(const char *dir)
 	return r;
 }
 
-int
-ca_init(const char *dir, enum conf_keytype kt, const char *config)
+static int
+init_any(const char *dir, enum conf_keytype kt, const char *config,
+    int issuer_only)
 {
 	char *text = NULL;
 	struct stat st;
@@ -300,8 +321,10 @@ ca_init(const char *dir, enum conf_keytype kt, const char *config)
 	if (config == NULL && (text = conf_default_text(kt)) == NULL)
 		return LY_ERR_ALLOC;
 	existed = stat(dir, &st) == 0;
-	if ((r = init_in(dir, config != NULL ? config : text)) != LY_OK ||
-	    (r = init_tls(dir)) != LY_OK) {
+	/* An issuer-only instance gets its TLS certificate at import. */
+	if ((r = init_in(dir, config != NULL ? config : text,
+	    issuer_only)) != LY_OK ||
+	    (!issuer_only && (r = init_tls(dir)) != LY_OK)) {
 		char detail[512];
 
 		/* Keep the message: the clean-up must not replace it. */
@@ -312,4 +335,16 @@ ca_init(const char *dir, enum conf_keytype kt, const char *config)
 	}
 	free(text);
 	return r;
+}
+
+int
+ca_init(const char *dir, enum conf_keytype kt, const char *config)
+{
+	return init_any(dir, kt, config, 0);
+}
+
+int
+ca_init_issuer(const char *dir, enum conf_keytype kt, const char *config)
+{
+	return init_any(dir, kt, config, 1);
 }

@@ -1,7 +1,8 @@
 /*
  * ca/ocsp.c — the hooks of the revocation data that ocsp/ keeps in the
- * store through the engine: the pre-signing hook, pre-signed responses,
- * the delegated signer's record.
+ * store through the engine: the pre-signing hook, pre-signed responses
+ * (the root's about CA certificates among them), the delegated signer's
+ * record.
  */
 #include "config.h"
 
@@ -22,6 +23,9 @@ struct ocsp_arg {
 	const struct ca_ocsp_item *items;
 	size_t			 n;
 	int			 check;		/* status must be unchanged */
+	int			 root;		/* and the record the root's */
+	const char		*actor;		/* audited, if not NULL */
+	const char		*detail;
 	size_t			 stored;
 };
 
@@ -41,7 +45,8 @@ ocsp_write(struct store_txn *txn, void *arg)
 			rec = NULL;
 			r = store_cert_get(txn, &it->serial, &rec);
 			if (r == LY_ERR_NOT_FOUND || (r == LY_OK &&
-			    rec->status != it->status)) {
+			    (rec->status != it->status ||
+			    (a->root && rec->ca != CA_ROOT)))) {
 				store_cert_free(rec);
 				continue;
 			}
@@ -54,6 +59,8 @@ ocsp_write(struct store_txn *txn, void *arg)
 			return r;
 		a->stored++;
 	}
+	if (a->actor != NULL)
+		return store_audit_append(txn, a->actor, "root-ocsp", a->detail);
 	return LY_OK;
 }
 
@@ -86,6 +93,25 @@ ca_ocsp_store_if(struct ca *ca, const struct ca_ocsp_item *items, size_t n,
 	a.n = n;
 	a.check = 1;
 	/* The check and the write in one transaction: see ca.h. */
+	if ((r = commit_write(ca, ocsp_write, &a)) == LY_OK && storedp != NULL)
+		*storedp = a.stored;
+	return r;
+}
+
+int
+ca_root_ocsp_store(struct ca *ca, const struct ca_ocsp_item *items, size_t n,
+    const char *actor, const char *detail, size_t *storedp)
+{
+	struct ocsp_arg a;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	a.items = items;
+	a.n = n;
+	a.check = 1;
+	a.root = 1;
+	a.actor = actor;
+	a.detail = detail;
 	if ((r = commit_write(ca, ocsp_write, &a)) == LY_OK && storedp != NULL)
 		*storedp = a.stored;
 	return r;

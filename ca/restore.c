@@ -319,7 +319,7 @@ crl_numbers_raise(struct ca *ca, struct store_txn *txn,
 	unsigned char buf[8];
 	char key[64];
 	uint64_t cur;
-	size_t len, i;
+	size_t len;
 	int slot, r;
 
 	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
@@ -335,9 +335,7 @@ crl_numbers_raise(struct ca *ca, struct store_txn *txn,
 			    key) : r;
 		if (info->crl_number[slot] <= cur)
 			continue;
-		for (i = 0; i < 8; i++)
-			buf[i] = (unsigned char)(info->crl_number[slot] >>
-			    (56 - 8 * i));
+		ly_be64_put(buf, info->crl_number[slot]);
 		if ((r = store_meta_put(txn, key, buf, sizeof(buf))) != LY_OK)
 			return r;
 	}

@@ -100,5 +100,7 @@ int	 admin_audit(int, char **);
 int	 admin_crl(int, char **);
 int	 admin_ocsp(int, char **);
 int	 admin_publish(int, char **);
+int	 admin_root(int, char **);
+int	 admin_issuer(int, char **);
 
 #endif

@@ -28,19 +28,25 @@ admin_init(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key-type", required_argument, NULL, 'k' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "issuer-only", no_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *u = "init [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|"
-	    "rsa-4096 | --config FILE]";
+	    "rsa-4096 | --config FILE] [--issuer-only]";
+	const char *about = "--issuer-only: the root is on another instance "
+	    "(a key ceremony): only the\nissuing CA's key is made, on this "
+	    "instance's token, with a CSR in\ncerts/issuing.csr for the root's "
+	    "instance (ca-admin root sign-issuer);\nca.conf gets [root] offline "
+	    "= yes. The instance waits for ca-admin issuer import.";
 	enum conf_keytype kt = CONF_KEY_EC_P256;
 	const char *cfile = NULL, *kts = NULL;
 	unsigned char *text = NULL;
 	size_t len;
-	int c, r;
+	int c, r, issuer_only = 0;
 
 	if (admin_help_asked(argc, argv))
-		return admin_help(u, NULL);
+		return admin_help(u, about);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
@@ -51,8 +57,11 @@ admin_init(int argc, char **argv)
 		case 'c':
 			cfile = optarg;
 			break;
+		case 'i':
+			issuer_only = 1;
+			break;
 		case 'h':
-			return admin_help(u, NULL);
+			return admin_help(u, about);
 		default:
 			return admin_usage(u, NULL);
 		}
@@ -74,19 +83,29 @@ admin_init(int argc, char **argv)
 		    cfile);
 		return 1;
 	}
-	r = ca_init(admin_dir, kt, (const char *)text);
+	r = issuer_only ? ca_init_issuer(admin_dir, kt, (const char *)text) :
+	    ca_init(admin_dir, kt, (const char *)text);
 	free(text);
 	if (r != LY_OK) {
 		admin_fail(r);
 		return 1;
+	}
+	if (issuer_only) {
+		printf("initialised %s: issuing CA key on its token; have the "
+		    "root sign\n%s/%s (ca-admin root sign-issuer), then run "
+		    "ca-admin issuer import\n", admin_dir, admin_dir,
+		    CA_ISSUER_CSR);
+		return 0;
 	}
 	/* The OCSP signer and the first CRLs, so the instance serves at once. */
 	{
 		struct ca *ca = NULL;
 		struct ocsp_responder *resp = NULL;
 
-		if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) == LY_OK)
-			r = crl_publish_all(ca, admin_actor(), NULL);
+		/* And the root's responses about the issuing CA (root crl). */
+		if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) == LY_OK &&
+		    (r = crl_publish_all(ca, admin_actor(), NULL)) == LY_OK)
+			r = ocsp_root_presign(ca, admin_actor(), NULL, NULL);
 		ocsp_responder_free(resp);
 		ca_close(ca);
 		if (r != LY_OK) {
@@ -164,22 +183,28 @@ admin_audit(int argc, char **argv)
 int
 admin_crl(int argc, char **argv)
 {
-	const char *u = "crl publish [--out DIR]";
+	const char *u = "crl publish [--delta] [--out DIR]";
 	const char *out = NULL;
 	struct ca *ca = NULL;
-	int r;
+	int i, delta = 0, r;
 
 	if (admin_help_asked(argc, argv))
 		return admin_help(u, NULL);
-	if (argc == 4 && strcmp(argv[1], "publish") == 0 &&
-	    strcmp(argv[2], "--out") == 0)
-		out = argv[3];
-	else if (argc != 2 || strcmp(argv[1], "publish") != 0)
+	if (argc < 2 || strcmp(argv[1], "publish") != 0)
 		return admin_usage(u, NULL);
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--delta") == 0)
+			delta = 1;
+		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out = argv[++i];
+		else
+			return admin_usage(u, NULL);
+	}
 	/* Before any CRL number is used: the directory must take files. */
 	if ((out == NULL || (r = admin_outdir_check(out)) == LY_OK) &&
 	    (r = ca_open(admin_dir, 0, &ca)) == LY_OK)
-		r = crl_publish_all(ca, admin_actor(), out);
+		r = delta ? crl_publish_deltas(ca, admin_actor(), out) :
+		    crl_publish_all(ca, admin_actor(), out);
 	if (r == LY_OK)
 		printf("CRLs published to %s\n", out != NULL ? out :
 		    ca_conf(ca)->publish_dir);

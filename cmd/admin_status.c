@@ -21,6 +21,7 @@
 #include "ca/store.h"
 #include "cmd/admin_ops.h"
 #include "crl/crl.h"
+#include "ocsp/ocsp.h"
 #include "util/util.h"
 
 /* Thresholds: past these, something needs action. */
@@ -199,6 +200,49 @@ check_crls(struct ca *ca, const struct ca_status *st, struct report *rp)
 	json_object_set_new(rp->o, "crls", a);
 }
 
+/*
+ * What the root's ceremony signed: its CRL and the OCSP responses about
+ * the issuing CA. Their nextUpdate comes while the root token is in the
+ * safe: warn ca_root_renew_before() ahead (a ceremony
+ * is planned), not when relying parties already refuse.
+ */
+static void
+check_root(struct ca *ca, const struct ca_status *st, struct report *rp)
+{
+	struct store_txn *txn = NULL;
+	struct crl_info info;
+	struct crl_id id = { CA_ROOT, -1, 0 };
+	long ahead = ca_root_renew_before(ca, ca_conf(ca)->root.ocsp_validity);
+	time_t ocsp_next = 0, soon = st->now + ahead;
+	size_t n = 0;
+
+	if (ocsp_root_next_update(ca, &ocsp_next, &n) != LY_OK) {
+		action(rp, "the root's OCSP responses cannot be read: %s",
+		    ly_errdetail());
+		return;
+	}
+	json_object_set_new(rp->o, "root_ocsp", json_pack("{s:I, s:o}",
+	    "certificates", (json_int_t)n, "next_update",
+	    time_json(ocsp_next)));
+	if (n > 0 && ocsp_next == 0)
+		action(rp, "the root has signed no OCSP response about a CA "
+		    "certificate it issued: ca-admin root crl");
+	else if (n > 0 && ocsp_next <= soon)
+		action(rp, "the root's OCSP responses about CA certificates "
+		    "expire within %ld days: ca-admin root crl (root token)",
+		    ahead / 86400);
+	if (store_txn_begin(ca_store(ca), 0, &txn) != LY_OK)
+		return;
+	if (crl_get(txn, ca, &id, NULL, NULL, &info) == LY_OK &&
+	    info.next_update > st->now && info.next_update <= st->now +
+	    (ahead = ca_root_renew_before(ca, (long)(info.next_update -
+	    info.this_update))))
+		action(rp, "the root CRL's nextUpdate is within %ld days: "
+		    "ca-admin root crl (root token)", ahead / 86400);
+	store_txn_abort(txn);
+	ly_errclear();
+}
+
 static void
 check_rest(const struct ca_status *st, struct report *rp)
 {
@@ -270,6 +314,9 @@ print_text(json_t *o)
 		    json_string_value(json_object_get(e, "name")),
 		    (long long)json_integer_value(json_object_get(e, "number")),
 		    json_string_value(json_object_get(e, "next_update")));
+	v = json_object_get(json_object_get(o, "root_ocsp"), "next_update");
+	printf("root's OCSP responses  nextUpdate %s\n", json_is_string(v) ?
+	    json_string_value(v) : "none");
 	v = json_object_get(o, "ocsp_signer_not_after");
 	printf("OCSP signer            notAfter %s\n", json_is_string(v) ?
 	    json_string_value(v) : "none");
@@ -370,6 +417,7 @@ admin_status(const char *dir, int argc, char **argv)
 	}
 	check_cas(st, &rp);
 	check_crls(ca, st, &rp);
+	check_root(ca, st, &rp);
 	check_rest(st, &rp);
 	profiles_json(st, &rp);
 	ca_close(ca);

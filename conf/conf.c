@@ -380,6 +380,7 @@ defaults(struct conf *c)
 		return 0;
 	c->identity_max = 512;
 	c->root.days = 3650;
+	c->root.ocsp_validity = 180 * 86400;
 	c->root.key_type = CONF_KEY_EC_P256;
 	c->issuing.days = 1825;
 	c->issuing.key_type = CONF_KEY_EC_P256;
@@ -442,6 +443,9 @@ field_set(struct parse *p, int line, const char *name, const char *value)
 	return 1;
 }
 
+static int	set_duration(struct parse *, int, const char *, const char *,
+		    const char *, long, long *);
+
 static int
 slot_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
     const char *k, const char *v)
@@ -487,6 +491,16 @@ slot_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
 	}
 	if (strcmp(k, "cert") == 0)
 		return set_path(c, &ca->cert_file, v);
+	/* Only the root pre-signs responses about CA certificates. */
+	if (strcmp(k, "ocsp_validity") == 0 && ca == &c->root)
+		return set_duration(p, line, sec, k, v, 3600,
+		    &ca->ocsp_validity);
+	if (strcmp(k, "offline") == 0 && ca == &c->root)
+		return parse_bool(v, &ca->offline) ||
+		    set_fail(p, line, sec, k, "yes or no");
+	if (strcmp(k, "renew_before") == 0 && ca == &c->root)
+		return set_duration(p, line, sec, k, v, 3600,
+		    &ca->renew_before);
 	if (strcmp(k, "permitted_dns") == 0)
 		return set_list(ca->permitted_dns, &ca->npermitted_dns, v) ||
 		    set_fail(p, line, sec, k, "too many names");
@@ -622,6 +636,9 @@ crl_key(struct parse *p, int line, const char *sec, const char *k,
 		c->crl_shards = (unsigned int)n;
 		return 1;
 	}
+	if (strcmp(k, "bundle_shards") == 0)
+		return parse_bool(v, &c->crl_bundle_shards) ||
+		    set_fail(p, line, sec, k, "yes or no");
 	return set_fail(p, line, sec, k, "unknown key");
 }
 
@@ -1152,6 +1169,15 @@ conf_default_text(enum conf_keytype kt)
 "key_type = %s\n"
 "days = 3650\n"
 "cert = certs/root.crt\n"
+"# OCSP responses about the issuing CA, signed by the root ahead of time\n"
+"# (ca-admin root crl, with the root's CRL): the root token can stay offline.\n"
+"ocsp_validity = 180d\n"
+"# ca-admin status and ca-server warn this long before those run out\n"
+"# (default: a quarter of their validity, at least 7 days).\n"
+"# renew_before = 30d\n"
+"# offline = yes: this instance never opens the root key (a ceremony's\n"
+"# issuing instance, see docs/operations.md \"Years of operation\").\n"
+"# offline = no\n"
 "\n"
 "[issuing]\n"
 "key = pkcs11:token=lanyard-issuing;object=issuing-ca\n"
@@ -1191,6 +1217,10 @@ conf_default_text(enum conf_keytype kt)
 "refresh_before = 4h\n"
 "debounce = 2s\n"
 "shards = 1\n"
+"# With shards > 1: yes puts the shards into crl-bundle.pem; no (the\n"
+"# default) puts one full CRL of the issuing CA there, as GnuTLS and NSS\n"
+"# need (see docs/revocation.md).\n"
+"bundle_shards = no\n"
 "\n"
 "[ocsp]\n"
 "validity = 1d\n"

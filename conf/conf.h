@@ -41,6 +41,25 @@ struct conf_ca {
 	enum conf_rsapad rsa_padding;
 	int		 days;
 	char		*cert_file;	/* absolute path of the PEM certificate */
+	/*
+	 * [root] only: validity of the OCSP responses the root pre-signs
+	 * about the CAs it certified (ca-admin root crl), in seconds.
+	 */
+	long		 ocsp_validity;
+	/*
+	 * [root] only: the root key is on a token kept offline (a ceremony
+	 * instance's issuing CA): ca-server never opens it nor reads its PIN,
+	 * and the root CRL and OCSP responses come from ca-admin root crl
+	 * on the root's instance (imported with ca-admin root import-crl).
+	 */
+	int		 offline;
+	/*
+	 * [root] only: how long before the root CRL's and the root's OCSP
+	 * responses' nextUpdate ca-admin status, /metrics and ca-server's
+	 * log ask for the next ceremony, in seconds; 0 (the default): see
+	 * ca_root_renew_before().
+	 */
+	long		 renew_before;
 	/* Name constraints put into this CA's certificate (issuing only). */
 	char		*permitted_dns[CONF_MAX_LIST];
 	size_t		 npermitted_dns;
@@ -145,6 +164,11 @@ struct conf {
 	long		 crl_refresh_before;	/* regenerate this long before nextUpdate */
 	long		 crl_debounce;		/* after a revocation */
 	unsigned int	 crl_shards;		/* partitions of the issuing CA's CRL */
+	/*
+	 * 1: the gateways' bundle holds the shards; 0 (default): one full
+	 * CRL per CA, which GnuTLS and NSS need (docs/revocation.md).
+	 */
+	int		 crl_bundle_shards;
 
 	/* [ocsp] — the responder (ocsp/). */
 	long		 ocsp_validity;		/* nextUpdate - thisUpdate */

@@ -419,6 +419,8 @@ tbs_exts(struct ca *ca, const struct crl_id *id, const char *fullname,
 		    X509V3_ADD_APPEND) != 1)
 			goto fail;
 	} else if (id->slot == CA_ISSUING &&
+	    /* The whole CRL of a partitioned CA (the bundle's) has no delta. */
+	    (id->shard >= 0 || conf->crl_shards <= 1) &&
 	    !ext_freshest(&exts, conf, fullname))
 		goto fail;
 	/* A delta CRL has the scope, so the IDP, of its base (5.2.4). */
@@ -458,6 +460,8 @@ struct crl_pass {
 	const struct conf *conf;
 	int		 shard;		/* -1: every serial */
 	int64_t		 since;		/* revoked at or after (delta) */
+	const struct ca_serial *skip;	/* listed by the base (delta), sorted */
+	size_t		 nskip;
 	struct crl_buf	*out;
 	size_t		 entries;
 	X509_REVOKED	*rev[11];	/* by reason code; [0]: no reasonCode */
@@ -506,6 +510,12 @@ pass_template(struct crl_pass *ps, int reason)
 	return ps->rev[reason] = x;
 }
 
+static int
+serial_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct ca_serial));
+}
+
 /* Encodes one revokedCertificates entry at the end of the buffer. */
 static int
 pass_entry(const struct store_revoked *rv, void *arg)
@@ -518,6 +528,10 @@ pass_entry(const struct store_revoked *rv, void *arg)
 
 	if (rv->revoked_at < ps->since || (ps->shard >= 0 &&
 	    ca_crl_shard(ps->conf, &rv->serial) != (unsigned int)ps->shard))
+		return 0;
+	/* A delta lists only what its base does not (RFC 5280 5.2.4). */
+	if (ps->nskip > 0 && bsearch(&rv->serial, ps->skip, ps->nskip,
+	    sizeof(*ps->skip), serial_cmp) != NULL)
 		return 0;
 	if ((x = pass_template(ps, rv->reason)) == NULL)
 		goto fail;
@@ -571,7 +585,8 @@ pass_entry(const struct store_revoked *rv, void *arg)
  */
 static int
 pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
-    struct crl_buf *out, size_t *entriesp, uint64_t *revsp)
+    const struct ca_serial *skip, size_t nskip, struct crl_buf *out,
+    size_t *entriesp, uint64_t *revsp)
 {
 	struct store_txn *txn = NULL;
 	struct crl_pass ps;
@@ -581,6 +596,8 @@ pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
 	ps.conf = ca_conf(ca);
 	ps.shard = id->shard;
 	ps.since = since;
+	ps.skip = skip;
+	ps.nskip = nskip;
 	ps.out = out;
 	ps.when_t = INT64_MIN;
 	if ((ps.sn = ASN1_INTEGER_new()) == NULL ||
@@ -813,7 +830,8 @@ tbs_lint(struct ca *ca, int slot, const unsigned char *tbs, size_t len)
 
 int
 crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
-    struct crl_info *info, struct crl_der *out)
+    const struct ca_serial *skip, size_t nskip, struct crl_info *info,
+    struct crl_der *out)
 {
 	struct crl_buf cb;
 	struct crl_id fid = *id;
@@ -836,7 +854,7 @@ crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
 	if ((r = buf_room(&cb, 3 * CRL_HDR_MAX + headlen)) != LY_OK)
 		goto out;
 	start = cb.len = 3 * CRL_HDR_MAX + headlen;
-	if ((r = pass_run(ca, id, since, &cb, &info->entries,
+	if ((r = pass_run(ca, id, since, skip, nskip, &cb, &info->entries,
 	    &info->revocations)) != LY_OK)
 		goto out;
 	/* An empty revokedCertificates is left out, not encoded empty. */

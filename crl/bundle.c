@@ -126,7 +126,12 @@ crl_write_bundle(struct ca *ca, const char *dir)
 		goto out;
 	memset(&id, 0, sizeof(id));
 	id.slot = CA_ISSUING;
-	if (shards <= 1) {
+	/*
+	 * One full CRL per CA unless [crl] bundle_shards: GnuTLS keeps one
+	 * CRL per issuer (the last shard would hide the others) and NSS
+	 * refuses a critical IDP (docs/revocation.md).
+	 */
+	if (shards <= 1 || !ca_conf(ca)->crl_bundle_shards) {
 		id.shard = -1;
 		r = append(b, txn, ca, &id);
 	} else {
@@ -139,7 +144,13 @@ crl_write_bundle(struct ca *ca, const char *dir)
 		goto out;
 	id.slot = CA_ROOT;
 	id.shard = -1;
-	if ((r = append(b, txn, ca, &id)) != LY_OK)
+	/* An offline root's CRL is there once imported (root import-crl). */
+	if ((r = append(b, txn, ca, &id)) == LY_ERR_NOT_FOUND &&
+	    ca_root_offline(ca)) {
+		ly_errclear();
+		r = LY_OK;
+	}
+	if (r != LY_OK)
 		goto out;
 	store_txn_abort(txn);
 	txn = NULL;

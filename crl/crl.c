@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
 
 #include <jansson.h>
 
@@ -23,10 +26,19 @@
  * struct crl_info as stored under "crl/<name>/info": version, 6 × 8
  * octets. Version 1 (5 × 8 octets, without the revocation count) is
  * still read: its revocation count is unknown (CRL_REVOCATIONS_UNKNOWN).
+ * Version 3 (a full CRL) is version 2 and then the serials it lists that
+ * were revoked within CRL_DELTA_OVERLAP before its thisUpdate: a count
+ * (4 octets; CRL_RECENT_NONE when not kept) and the serials, sorted. Its
+ * deltas list every revocation from then on but those.
  */
 #define CRL_INFO_VERSION	2
 #define CRL_INFO_LEN		(1 + 6 * 8)
 #define CRL_INFO_V1_LEN		(1 + 5 * 8)
+#define CRL_INFO_VERSION_RECENT	3
+#define CRL_INFO_RECENT_LEN	(CRL_INFO_LEN + 4)
+#define CRL_RECENT_NONE		0xffffffffu
+/* More than this within the overlap: none kept, deltas list them again. */
+#define CRL_RECENT_MAX		65536
 
 /*
  * A revocation takes its time before its transaction commits (the OCSP
@@ -48,6 +60,17 @@ crl_shards(const struct ca *ca, int slot)
 	return slot == CA_ISSUING && n > 1 ? n : 1;
 }
 
+/*
+ * Whether a partitioned CA also has a full CRL of its whole scope (no
+ * IDP, no delta): the one the gateways' bundle holds, unless [crl]
+ * bundle_shards asks for the shards there.
+ */
+int
+crl_whole(const struct ca *ca, int slot)
+{
+	return crl_shards(ca, slot) > 1 && !ca_conf(ca)->crl_bundle_shards;
+}
+
 /* LY_ERR_ARG unless id names a CRL of this instance. */
 static int
 crl_id_check(const struct ca *ca, const struct crl_id *id)
@@ -63,6 +86,8 @@ crl_id_check(const struct ca *ca, const struct crl_id *id)
 	if (id->slot == CA_ROOT && id->delta)
 		return ly_fail(LY_ERR_ARG, "the root CA has no delta CRL");
 	n = crl_shards(ca, id->slot);
+	if (id->shard == -1 && !id->delta && crl_whole(ca, id->slot))
+		return LY_OK;
 	if (n == 1 ? id->shard != -1 :
 	    id->shard < 0 || (unsigned int)id->shard >= n)
 		return ly_fail(LY_ERR_ARG, "CRL shard %d of the %s CA does not "
@@ -124,8 +149,11 @@ crl_name_parse(const struct ca *ca, const char *name, struct crl_id *id)
 		t.slot = slot;
 		t.shard = -1;
 		rest = name + n;
-		if (crl_shards(ca, slot) > 1) {
-			/* A partitioned CA has no CRL of its whole scope. */
+		if (crl_shards(ca, slot) > 1 && *rest == '\0' &&
+		    crl_whole(ca, slot)) {
+			/* The whole scope's full CRL (for the bundle). */
+		} else if (crl_shards(ca, slot) > 1) {
+			/* Else a partitioned CA has no CRL of its whole scope. */
 			if (*rest++ != '-' ||
 			    (n = shard_parse(rest, crl_shards(ca, slot),
 			    &t.shard)) == 0)
@@ -156,10 +184,47 @@ info_encode(const struct crl_info *info, unsigned char out[CRL_INFO_LEN])
 	ly_be64_put(out + 41, info->revocations);
 }
 
+/* The count of recent serials of a version 3 summary. */
+static uint32_t
+recent_count(const unsigned char *p)
+{
+	return ly_be32_get(p + CRL_INFO_LEN);
+}
+
+/*
+ * The serials of a version 3 summary, borrowed from p; *np is 0 and
+ * *serialsp NULL for version 1 or when none were kept.
+ */
+static void
+info_recent(const unsigned char *p, size_t len,
+    const unsigned char **serialsp, size_t *np)
+{
+	uint32_t n;
+
+	*serialsp = NULL;
+	*np = 0;
+	if (len < CRL_INFO_RECENT_LEN || p[0] != CRL_INFO_VERSION_RECENT)
+		return;
+	n = recent_count(p);
+	if (n == CRL_RECENT_NONE || n == 0)
+		return;
+	*serialsp = p + CRL_INFO_RECENT_LEN;
+	*np = n;
+}
+
 static int
 info_decode(const unsigned char *p, size_t len, struct crl_info *info)
 {
-	if (!(len == CRL_INFO_LEN && p[0] == CRL_INFO_VERSION) &&
+	uint32_t n;
+
+	if (len >= CRL_INFO_RECENT_LEN && p[0] == CRL_INFO_VERSION_RECENT) {
+		n = recent_count(p);
+		if (n == CRL_RECENT_NONE ? len != CRL_INFO_RECENT_LEN :
+		    n > CRL_RECENT_MAX ||
+		    len != CRL_INFO_RECENT_LEN + (size_t)n * CA_SERIAL_LEN)
+			return ly_fail(LY_ERR_STORE, "CRL summary: %zu bytes "
+			    "for %u serials: not understood", len, n);
+	} else if (!(len == CRL_INFO_LEN && p[0] == CRL_INFO_VERSION) &&
 	    !(len == CRL_INFO_V1_LEN && p[0] == 1))
 		return ly_fail(LY_ERR_STORE, "CRL summary: version %u, %zu "
 		    "bytes: not understood", len > 0 ? p[0] : 0, len);
@@ -168,7 +233,7 @@ info_decode(const unsigned char *p, size_t len, struct crl_info *info)
 	info->this_update = (time_t)(int64_t)ly_be64_get(p + 17);
 	info->next_update = (time_t)(int64_t)ly_be64_get(p + 25);
 	info->entries = (size_t)ly_be64_get(p + 33);
-	info->revocations = len == CRL_INFO_LEN ? ly_be64_get(p + 41) :
+	info->revocations = len >= CRL_INFO_LEN ? ly_be64_get(p + 41) :
 	    CRL_REVOCATIONS_UNKNOWN;
 	return LY_OK;
 }
@@ -297,20 +362,131 @@ struct crl_made {
 	struct crl_info	 info;
 };
 
-/* The current full CRL a delta CRL of id is to be a delta of. */
+/*
+ * The current full CRL a delta CRL of id is to be a delta of, and the
+ * serials it lists that were revoked near its thisUpdate (*skipp, sorted,
+ * caller frees; NULL and 0 when it kept none).
+ */
 static int
-crl_base(struct ca *ca, const struct crl_id *fid, struct crl_info *base)
+crl_base(struct ca *ca, const struct crl_id *fid, struct crl_info *base,
+    struct ca_serial **skipp, size_t *nskipp)
 {
 	struct store_txn *txn = NULL;
+	const unsigned char *serials;
+	const void *ip;
+	char key[16 + CRL_NAME_MAX], name[CRL_NAME_MAX];
+	size_t ilen, n = 0;
+	struct ca_serial *skip = NULL;
 	int r;
 
 	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
 		return r;
-	r = crl_get(txn, ca, fid, NULL, NULL, base);
+	if ((r = crl_get(txn, ca, fid, NULL, NULL, base)) != LY_OK)
+		goto out;
+	snprintf(key, sizeof(key), "crl/%s/info", crl_name(ca, fid, name,
+	    sizeof(name)));
+	if ((r = store_meta_get(txn, key, &ip, &ilen)) != LY_OK)
+		goto out;
+	info_recent(ip, ilen, &serials, &n);
+	if (n > 0) {
+		if ((skip = calloc(n, sizeof(*skip))) == NULL) {
+			r = LY_ERR_ALLOC;
+			goto out;
+		}
+		memcpy(skip, serials, n * CA_SERIAL_LEN);
+	}
+	*skipp = skip;
+	*nskipp = n;
+	skip = NULL;
+ out:
 	store_txn_abort(txn);
+	free(skip);
 	if (r == LY_ERR_NOT_FOUND)
 		r = ly_fail(LY_ERR_STATE, "no full CRL of the %s CA to be a "
 		    "delta of: generate it first", ca_slot_name(ca, fid->slot));
+	return r;
+}
+
+/* The serials of a full CRL revoked at or after since (its shard's). */
+struct crl_recent {
+	const struct conf *conf;
+	int		 shard;
+	int64_t		 since;
+	unsigned char	*b;		/* the summary being built */
+	size_t		 len, cap;
+	uint32_t	 n;
+	int		 none;		/* more than CRL_RECENT_MAX */
+};
+
+static int
+recent_cb(const struct store_revoked *rv, void *arg)
+{
+	struct crl_recent *rc = arg;
+	unsigned char *nb;
+	size_t cap;
+
+	if (rc->none || rv->revoked_at < rc->since || (rc->shard >= 0 &&
+	    ca_crl_shard(rc->conf, &rv->serial) != (unsigned int)rc->shard))
+		return 0;
+	if (rc->n == CRL_RECENT_MAX) {
+		rc->none = 1;
+		return 0;
+	}
+	if (rc->len + CA_SERIAL_LEN > rc->cap) {
+		cap = rc->cap * 2 + 64 * CA_SERIAL_LEN;
+		if ((nb = realloc(rc->b, cap)) == NULL)
+			return LY_ERR_ALLOC;
+		rc->b = nb;
+		rc->cap = cap;
+	}
+	memcpy(rc->b + rc->len, rv->serial.b, CA_SERIAL_LEN);
+	rc->len += CA_SERIAL_LEN;
+	rc->n++;
+	return 0;
+}
+
+/*
+ * The summary of a full CRL whose thisUpdate is info->this_update, with
+ * its recent serials, read (in serial order) from a snapshot taken
+ * before the CRL's own: each of them is in the CRL too, as revocations
+ * are never undone. One committed in between is in the CRL but not
+ * here, so its deltas list it again: harmless (RFC 5280 5.2.4).
+ * *bp is malloc'd.
+ */
+static int
+info_encode_full(struct ca *ca, const struct crl_id *id,
+    const struct crl_info *info, unsigned char **bp, size_t *lenp)
+{
+	struct crl_recent rc;
+	struct store_txn *txn = NULL;
+	uint32_t n;
+	int r;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.conf = ca_conf(ca);
+	rc.shard = id->shard;
+	rc.since = (int64_t)info->this_update - CRL_DELTA_OVERLAP;
+	rc.cap = CRL_INFO_RECENT_LEN + 64 * CA_SERIAL_LEN;
+	if ((rc.b = malloc(rc.cap)) == NULL)
+		return LY_ERR_ALLOC;
+	rc.len = CRL_INFO_RECENT_LEN;
+	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
+		goto out;
+	r = store_revoked_foreach(txn, (uint8_t)id->slot, recent_cb, &rc);
+	store_txn_abort(txn);
+	if (r != LY_OK)
+		goto out;
+	info_encode(info, rc.b);
+	rc.b[0] = CRL_INFO_VERSION_RECENT;
+	n = rc.none ? CRL_RECENT_NONE : rc.n;
+	if (rc.none)
+		rc.len = CRL_INFO_RECENT_LEN;
+	ly_be32_put(rc.b + CRL_INFO_LEN, n);
+	*bp = rc.b;
+	*lenp = rc.len;
+	rc.b = NULL;
+ out:
+	free(rc.b);
 	return r;
 }
 
@@ -321,7 +497,7 @@ crl_base(struct ca *ca, const struct crl_id *fid, struct crl_info *base)
  */
 static int
 crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
-    const struct crl_made *m)
+    const struct crl_made *m, const unsigned char *full, size_t fulllen)
 {
 	unsigned char info[CRL_INFO_LEN];
 	char key[16 + CRL_NAME_MAX], name[CRL_NAME_MAX], scope[CRL_NAME_MAX];
@@ -334,7 +510,12 @@ crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
 	crl_name(ca, id, name, sizeof(name));
 	crl_name(ca, &fid, scope, sizeof(scope));
 	snprintf(key, sizeof(key), "crl/%s", name);
-	info_encode(&m->info, info);
+	/* A full CRL's summary comes with its recent serials. */
+	if (full == NULL) {
+		info_encode(&m->info, info);
+		full = info;
+		fulllen = sizeof(info);
+	}
 	if ((o = json_pack("{s:s, s:I, s:I, s:b}", "crl", scope, "number",
 	    (json_int_t)m->info.number, "entries",
 	    (json_int_t)m->info.entries, "delta", id->delta)) == NULL ||
@@ -343,7 +524,7 @@ crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
 		r = LY_ERR_ALLOC;
 	else
 		r = ca_crl_record(ca, key, m->info.number, m->der, m->len,
-		    info, sizeof(info), actor, detail, &stored);
+		    full, fulllen, actor, detail, &stored);
 	if (r == LY_OK && !stored)
 		ly_log(LY_LOG_INFO, "CRL %s number %llu not recorded: a newer "
 		    "one was recorded meanwhile", name,
@@ -365,6 +546,9 @@ crl_make(struct ca *ca, const struct crl_id *id, const char *actor,
 	struct crl_info info, base;
 	struct crl_id fid = *id;
 	struct crl_der d;
+	struct ca_serial *skip = NULL;
+	unsigned char *full = NULL;
+	size_t nskip = 0, fulllen = 0;
 	int64_t since = INT64_MIN;
 	int r;
 
@@ -372,10 +556,15 @@ crl_make(struct ca *ca, const struct crl_id *id, const char *actor,
 	memset(&d, 0, sizeof(d));
 	if ((r = crl_id_check(ca, id)) != LY_OK)
 		return r;
-	/* A delta lists what was revoked since its base (RFC 5280 5.2.4). */
+	/*
+	 * A delta lists what changed since its base (RFC 5280 5.2.4): what
+	 * was revoked from a while before the base's thisUpdate (revocations
+	 * in flight then) but what the base lists. A certificate on hold is
+	 * never released here, so no entry is ever removeFromCRL.
+	 */
 	if (id->delta) {
 		fid.delta = 0;
-		if ((r = crl_base(ca, &fid, &base)) != LY_OK)
+		if ((r = crl_base(ca, &fid, &base, &skip, &nskip)) != LY_OK)
 			return r;
 		info.base = base.number;
 		since = (int64_t)base.this_update - CRL_DELTA_OVERLAP;
@@ -385,19 +574,30 @@ crl_make(struct ca *ca, const struct crl_id *id, const char *actor,
 	info.next_update = info.this_update + (id->delta ?
 	    conf->crl_delta_validity : id->slot == CA_ROOT ?
 	    conf->crl_root_validity : conf->crl_validity);
+	/* Before the CRL's own snapshot (info_encode_full()). */
+	if (!id->delta && (r = info_encode_full(ca, id, &info, &full,
+	    &fulllen)) != LY_OK)
+		goto out;
 	if ((r = ca_crl_number_next(ca, id->slot, &info.number)) != LY_OK ||
-	    (r = crl_build(ca, id, since, &info, &d)) != LY_OK)
+	    (r = crl_build(ca, id, since, skip, nskip, &info, &d)) != LY_OK)
 		goto out;
 	m->der = d.der;
 	m->len = d.len;
 	m->info = info;
-	if ((r = crl_record(ca, id, actor, m)) != LY_OK)
+	/* The summary's numbers are known only now. */
+	if (full != NULL) {
+		info_encode(&info, full);
+		full[0] = CRL_INFO_VERSION_RECENT;
+	}
+	if ((r = crl_record(ca, id, actor, m, full, fulllen)) != LY_OK)
 		goto out;
 	m->mem = d.mem;
 	d.mem = NULL; /* transferred */
 	r = LY_OK;
  out:
 	free(d.mem);
+	free(skip);
+	free(full);
 	return r;
 }
 
@@ -415,4 +615,90 @@ crl_generate(struct ca *ca, const struct crl_id *id, const char *actor,
 		*info = m.info;
 	free(m.mem);
 	return LY_OK;
+}
+
+/* ---- an offline root's CRL, imported ---------------------------------- */
+
+/* An ASN1_TIME as time_t; 0 if absent or unreadable. */
+static time_t
+time_or_zero(const ASN1_TIME *t)
+{
+	time_t v = 0;
+
+	(void)ly_asn1_time(t, &v);
+	return v;
+}
+
+int
+crl_import_root(struct ca *ca, const unsigned char *der, size_t len,
+    const char *actor, struct crl_info *infop)
+{
+	X509 *root = ca_cert(ca, CA_ROOT);
+	const unsigned char *p = der;
+	unsigned char info[CRL_INFO_LEN];
+	X509_CRL *crl = NULL;
+	ASN1_INTEGER *num = NULL;
+	struct crl_info ci;
+	char detail[128];
+	uint64_t n;
+	int r = LY_ERR_BAD_INPUT, stored = 0;
+
+	if (len > CRL_IMPORT_MAX)
+		return ly_fail(LY_ERR_TOO_LARGE, "a CRL of %zu bytes", len);
+	if ((crl = d2i_X509_CRL(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "not one DER CRL");
+		goto out;
+	}
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+	    X509_get_subject_name(root)) != 0 ||
+	    X509_CRL_verify(crl, X509_get0_pubkey(root)) != 1) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "not a CRL signed by this root");
+		goto out;
+	}
+	memset(&ci, 0, sizeof(ci));
+	if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) ==
+	    NULL || ASN1_INTEGER_get_uint64(&n, num) != 1 || n == 0 ||
+	    X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1) >= 0) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "a root CRL is a full CRL with a "
+		    "CRL number");
+		goto out;
+	}
+	ci.number = n;
+	ci.this_update = time_or_zero(X509_CRL_get0_lastUpdate(crl));
+	ci.next_update = time_or_zero(X509_CRL_get0_nextUpdate(crl));
+	/* No revokedCertificates at all is -1 entries to OpenSSL. */
+	if (X509_CRL_get_REVOKED(crl) != NULL)
+		ci.entries = (size_t)sk_X509_REVOKED_num(
+		    X509_CRL_get_REVOKED(crl));
+	ci.revocations = CRL_REVOCATIONS_UNKNOWN;
+	if (ci.next_update <= ly_now()) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "the CRL's nextUpdate has passed");
+		goto out;
+	}
+	info_encode(&ci, info);
+	snprintf(detail, sizeof(detail), "{\"crl\":\"%s\",\"number\":%llu,"
+	    "\"entries\":%zu,\"imported\":true}", ca_slot_name(ca, CA_ROOT),
+	    (unsigned long long)n, ci.entries);
+	{
+		char key[16 + CRL_NAME_MAX];
+
+		snprintf(key, sizeof(key), "crl/%s", ca_slot_name(ca, CA_ROOT));
+		if ((r = ca_crl_record(ca, key, n, der, len, info,
+		    sizeof(info), actor, detail, &stored)) != LY_OK)
+			goto out;
+	}
+	if (!stored) {
+		r = ly_fail(LY_ERR_EXISTS, "a root CRL numbered %llu or higher "
+		    "is imported already", (unsigned long long)n);
+		goto out;
+	}
+	if (infop != NULL)
+		*infop = ci;
+	r = LY_OK;
+ out:
+	ERR_clear_error();
+	ASN1_INTEGER_free(num);
+	X509_CRL_free(crl);
+	return r;
 }

@@ -11,7 +11,10 @@
  * Names: "<ca>" is the full CRL of a CA, "<ca>-delta" its delta CRL, and
  * with [crl] shards > 1 the issuing CA's partitions are "<ca>-<k>" and
  * "<ca>-<k>-delta", each with a critical Issuing Distribution Point naming
- * its own URL. The file names and URL paths are "/crl/<name>.crl".
+ * its own URL; "<ca>" is then the full CRL of its whole scope, without
+ * IDP or delta, for the gateways' bundle (unless [crl] bundle_shards =
+ * yes, then there is none). The file names and URL paths are
+ * "/crl/<name>.crl".
  */
 #ifndef LANYARD_CRL_H
 #define LANYARD_CRL_H
@@ -52,7 +55,8 @@ struct crl_info {
  * "issuing-3", "root"), refusing anything else (path traversal included):
  * LY_ERR_NOT_FOUND. Only the exact forms: "<ca>" and "<ca>-delta", or for
  * the partitioned issuing CA "<ca>-<k>" and "<ca>-<k>-delta" with k
- * decimal, without leading zeros, below [crl] shards (and then no "<ca>").
+ * decimal, without leading zeros, below [crl] shards (and then "<ca>"
+ * only when [crl] bundle_shards is no).
  */
 int		 crl_name_parse(const struct ca *, const char *name,
 		    struct crl_id *);
@@ -71,7 +75,8 @@ char		*crl_name(const struct ca *, const struct crl_id *,
  * revoked since a few minutes before its base's thisUpdate (revocations in
  * flight then) and names the current full CRL as its base: LY_ERR_STATE if
  * there is none yet. LY_ERR_ARG if id names no CRL of this instance (a
- * shard of an unpartitioned CA, shard -1 of a partitioned one),
+ * shard of an unpartitioned CA, shard -1 of a partitioned one with
+ * bundle_shards, a delta of shard -1 of a partitioned one),
  * LY_ERR_HSM if the CA key cannot sign or its signature does not verify.
  * Thread-safe: reads the store only through read transactions.
  */
@@ -167,5 +172,27 @@ int		 crl_publish_due(struct ca *, unsigned int flags,
  */
 int		 crl_publish_all(struct ca *, const char *actor,
 		    const char *dir);
+/*
+ * Publishes the issuing CA's delta CRLs alone (every shard's), against
+ * the full CRLs the store holds, to dir (NULL: the [publish] dir): cheap
+ * where a full CRL of a million entries is not (ca-admin crl publish
+ * --delta). LY_ERR_STATE if a full CRL is missing; the first error.
+ */
+int		 crl_publish_deltas(struct ca *, const char *actor,
+		    const char *dir);
+
+/*
+ * For an issuing instance whose root is offline ([root] offline = yes):
+ * records the root CRL the root's ceremony signed (DER, untrusted, at
+ * most CRL_IMPORT_MAX bytes) as the root's current CRL, after checking
+ * that it is one full CRL, issued and signed by this instance's root,
+ * with a CRL number and a nextUpdate still ahead (LY_ERR_BAD_INPUT);
+ * LY_ERR_EXISTS if a CRL with that number or a higher one is there
+ * already. Audited "crl-publish" (detail "imported"). *infop (if not
+ * NULL) is its summary.
+ */
+#define CRL_IMPORT_MAX	(16 * 1024 * 1024)
+int		 crl_import_root(struct ca *, const unsigned char *der,
+		    size_t len, const char *actor, struct crl_info *infop);
 
 #endif /* LANYARD_CRL_H */

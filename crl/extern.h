@@ -23,17 +23,25 @@ struct crl_der {
 /*
  * Builds and signs the CRL id of the given info: number, base (delta),
  * this_update and next_update are the caller's; entries and revocations
- * are set here. A delta lists the revocations at or after since; a full
- * CRL gets INT64_MIN. The signature is checked with the CA certificate before
+ * are set here. A delta lists the revocations at or after since but
+ * those of skip[0..nskip) (sorted serials, which its base lists); a full
+ * CRL gets INT64_MIN and nothing to skip. The signature is checked with
+ * the CA certificate before
  * this returns. On success *out owns the DER (free(out->mem)). Errors:
  * LY_ERR_HSM (signing failed or does not verify), LY_ERR_TOO_LARGE,
  * LY_ERR_ALLOC, LY_ERR_STORE, LY_ERR_INTERNAL.
  */
 int	 crl_build(struct ca *, const struct crl_id *, int64_t since,
+	    const struct ca_serial *skip, size_t nskip,
 	    struct crl_info *info, struct crl_der *out);
 
 /* crl.c */
 unsigned int crl_shards(const struct ca *, int slot);
+/*
+ * 1 if a partitioned CA also has a full CRL of its whole scope (for the
+ * gateways' bundle: [crl] bundle_shards = no).
+ */
+int	 crl_whole(const struct ca *, int slot);
 
 
 #endif /* LANYARD_CRL_EXTERN_H */

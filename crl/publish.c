@@ -77,6 +77,46 @@ slot_due(struct store_txn *txn, struct ca *ca, int slot)
 	return 0;
 }
 
+/* At most one warning this often about the offline root's CRL. */
+#define ROOT_WARN_EVERY	3600
+
+/*
+ * The root is offline (ca_root_offline()): its CRL is never due here,
+ * the next ceremony makes it. Warns, at most once an hour (the caller
+ * polls), when the CRL it imported is missing or within [root]
+ * renew_before of its nextUpdate. XXX the last warning's time is
+ * process-wide: one instance per process.
+ */
+static void
+root_offline_warn(struct store_txn *txn, struct ca *ca)
+{
+	static time_t warned;
+	struct crl_info info;
+	struct crl_id id = { CA_ROOT, -1, 0 };
+	time_t now = ly_now();
+	char t[21];
+	int r;
+
+	if (warned != 0 && now - warned < ROOT_WARN_EVERY)
+		return;
+	r = crl_get(txn, ca, &id, NULL, NULL, &info);
+	if (r == LY_OK && info.next_update - ca_root_renew_before(ca,
+	    (long)(info.next_update - info.this_update)) > now)
+		return;
+	warned = now;
+	if (r != LY_OK) {
+		ly_log(LY_LOG_WARN, "the root is offline and no root CRL was "
+		    "imported (%s): ca-admin root crl on the root's instance, "
+		    "then ca-admin root import-crl here", ly_errdetail());
+		ly_errclear();
+		return;
+	}
+	ly_time_fmt(info.next_update, t);
+	ly_log(LY_LOG_WARN, "the root CRL's nextUpdate is %s: hold a root "
+	    "ceremony (ca-admin root crl on the root's instance, then "
+	    "ca-admin root import-crl here)", t);
+}
+
 unsigned int
 crl_due_cas(struct ca *ca, unsigned int flags)
 {
@@ -90,7 +130,9 @@ crl_due_cas(struct ca *ca, unsigned int flags)
 		return 0;
 	}
 	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++)
-		if (slot_due(txn, ca, slot))
+		if (slot == CA_ROOT && ca_root_offline(ca))
+			root_offline_warn(txn, ca);
+		else if (slot_due(txn, ca, slot))
 			mask |= 1u << slot;
 	/*
 	 * A revocation is nearly always of a leaf; one of an intermediate
@@ -127,6 +169,24 @@ crl_generate_one(struct ca *ca, const struct crl_id *id, const char *actor,
 	return crl_write_file(ca, id, dir);
 }
 
+/* The imported root CRL to dir/<root>.crl; none yet is only logged. */
+static int
+root_offline_publish(struct ca *ca, const char *dir)
+{
+	struct crl_id id = { CA_ROOT, -1, 0 };
+	int r;
+
+	if (dir == NULL)
+		return LY_OK;
+	if ((r = crl_write_file(ca, &id, dir)) == LY_ERR_NOT_FOUND) {
+		ly_log(LY_LOG_WARN, "the root is offline and no root CRL was "
+		    "imported yet: ca-admin root import-crl");
+		ly_errclear();
+		return LY_OK;
+	}
+	return r;
+}
+
 int
 crl_generate_all(struct ca *ca, const char *actor, const char *dir)
 {
@@ -145,6 +205,12 @@ crl_generate_ca(struct ca *ca, int slot, const char *actor, const char *dir)
 	int r, first = LY_OK;
 	char name[CRL_NAME_MAX];
 
+	/*
+	 * An offline root's CRL was signed in its ceremony and imported:
+	 * publish that one, never sign (ca_sign() would refuse anyway).
+	 */
+	if (slot == CA_ROOT && ca_root_offline(ca))
+		return root_offline_publish(ca, dir);
 	/*
 	 * Each full CRL first, then its delta against it. One failure does
 	 * not keep the others from being refreshed; the first is returned.
@@ -167,6 +233,20 @@ crl_generate_ca(struct ca *ca, int slot, const char *actor, const char *dir)
 					first = r;
 				if (!id.delta)
 					break;	/* no delta without its base */
+			}
+		}
+		/* The whole scope's full CRL, after the shards (bundle). */
+		if (crl_whole(ca, slot)) {
+			memset(&id, 0, sizeof(id));
+			id.slot = slot;
+			id.shard = -1;
+			if ((r = crl_generate_one(ca, &id, actor, dir)) !=
+			    LY_OK) {
+				ly_log(LY_LOG_ERR, "CRL %s: %s: %s",
+				    crl_name(ca, &id, name, sizeof(name)),
+				    ly_strerror(r), ly_errdetail());
+				if (first == LY_OK)
+					first = r;
 			}
 		}
 	}
@@ -214,4 +294,24 @@ crl_publish_all(struct ca *ca, const char *actor, const char *dir)
 	if ((r = crl_generate_all(ca, actor, dir)) != LY_OK)
 		return r;
 	return crl_write_bundle(ca, dir);
+}
+
+int
+crl_publish_deltas(struct ca *ca, const char *actor, const char *dir)
+{
+	struct crl_id id;
+	unsigned int k, n = crl_shards(ca, CA_ISSUING);
+	int r = LY_OK;
+
+	if (dir == NULL)
+		dir = ca_conf(ca)->publish_dir;
+	memset(&id, 0, sizeof(id));
+	id.slot = CA_ISSUING;
+	id.delta = 1;
+	for (k = 0; k < n && r == LY_OK; k++) {
+		id.shard = n > 1 ? (int)k : -1;
+		if ((r = crl_generate(ca, &id, actor, NULL)) == LY_OK)
+			r = crl_write_file(ca, &id, dir);
+	}
+	return r;
 }

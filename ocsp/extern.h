@@ -97,6 +97,25 @@ struct ocsp_signed {
 int	 ocsp_response_sign(struct ca_signer *, OCSP_CERTID *const *ids,
 	    const struct ocsp_status *, size_t n, OCSP_REQUEST *nonce_from,
 	    time_t now, long validity, struct ocsp_signed *);
+/*
+ * Who signs a response, for ocsp_response_sign_by(): the delegated
+ * signer (ocsp_response_sign()), or the root itself (ocsp/root.c).
+ * cert is the signer's certificate (borrowed), not_after its notAfter;
+ * sign signs obj through fn as ca_sign() does; bad reports a signature
+ * that does not verify (LY_ERR_HSM, logged and counted).
+ */
+struct ocsp_by {
+	X509		*cert;
+	time_t		 not_after;
+	int		(*sign)(void *arg, int (*fn)(void *, EVP_MD_CTX *),
+			    void *obj);
+	int		(*bad)(void *arg);
+	void		*arg;
+};
+/* ocsp_response_sign(), by any signer. */
+int	 ocsp_response_sign_by(const struct ocsp_by *, OCSP_CERTID *const *ids,
+	    const struct ocsp_status *, size_t n, OCSP_REQUEST *nonce_from,
+	    time_t now, long validity, struct ocsp_signed *);
 /* An unsuccessful OCSPResponse (malformedRequest, ...); OPENSSL_free. */
 int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
 
@@ -106,7 +125,9 @@ int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
  * parsing and no hashing:
  *	0   4  magic "LYO1"
  *	4   1  status: V_OCSP_CERTSTATUS_GOOD, _REVOKED or _UNKNOWN
- *	5   3  zero
+ *	5   1  signer: 0 the issuing CA's delegated signer, OCSP_STORED_ROOT
+ *	       the root (a response about a CA certificate, ocsp/root.c)
+ *	6   2  zero
  *	8   8  thisUpdate   (seconds since the epoch, big-endian)
  *	16  8  nextUpdate
  *	24  8  producedAt
@@ -114,8 +135,11 @@ int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
  *	64  -  the OCSPResponse, DER
  */
 #define OCSP_STORED_HDR		64
+#define OCSP_STORED_SIGNER	5	/* the offset of the signer byte */
+#define OCSP_STORED_ROOT	1
 struct ocsp_stored {
 	int		 status;
+	int		 by_root;	/* signed by the root (ocsp/root.c) */
 	time_t		 this_update;
 	time_t		 next_update;
 	time_t		 produced_at;
@@ -136,6 +160,8 @@ struct ocsp_responder {
 	const struct conf	*conf;
 	X509			*issuer;	/* borrowed from ca */
 	struct ocsp_issuer_hash	 hash[OCSP_NHASH];
+	/* The root's: requests about CA certificates (ocsp/root.c). */
+	struct ocsp_issuer_hash	 root_hash[OCSP_NHASH];
 	struct ca_signers	*signers;	/* the delegated signer (ca/) */
 };
 

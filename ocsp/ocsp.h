@@ -84,6 +84,51 @@ int		 ocsp_publish(struct ocsp_responder *, struct ca *,
 /* The file name of a request whose base64 ends in '/': a directory index. */
 #define OCSP_PUBLISH_INDEX	"_"
 
+/*
+ * The root's part (ocsp/root.c). Relying parties that check every link
+ * of a chain by OCSP (nginx ssl_ocsp on) ask about the issuing CA
+ * certificate too; its issuer is the root, whose key may be offline, so
+ * the root signs those responses ahead of time, valid for [root]
+ * ocsp_validity (capped at the root's notAfter), and the responder
+ * serves them from the store (the CertID's issuer hashes say which CA
+ * is asked about) without signing.
+ *
+ * ocsp_root_presign() signs, with the root key itself (RFC 6960 4.2.2.2:
+ * the CA that issued the certificate), a response for every certificate
+ * the root issued but its own -- good, or revoked as the root's CRL
+ * lists it -- and stores them with an audit entry ("root-ocsp"). Needs
+ * the root token. *countp (if not NULL) is the number stored,
+ * *next_updatep (if not NULL) their nextUpdate.
+ */
+int		 ocsp_root_presign(struct ca *, const char *actor,
+		    size_t *countp, time_t *next_updatep);
+/*
+ * For ca-admin status, without the HSM: the earliest nextUpdate of the
+ * root's stored responses (0 when a certificate the root issued has
+ * none, or *countp is 0), and how many certificates the root issued but
+ * its own.
+ */
+int		 ocsp_root_next_update(struct ca *, time_t *earliestp,
+		    size_t *countp);
+
+/*
+ * The root's responses carried to an issuing instance whose root is
+ * offline (ocsp/root_import.c). ocsp_root_export() writes each stored
+ * response the root signed about a certificate it issued to
+ * dir/OCSP_ROOT_DIR/<serial hex>.der (the OCSPResponse DER); *countp (if
+ * not NULL) is how many. ocsp_root_import() reads every *.der of dir,
+ * refuses the lot (LY_ERR_BAD_INPUT, naming the file) unless each is a
+ * successful response about one certificate, signed by this instance's
+ * root, good or revoked and current, and stores them as
+ * ca_root_ocsp_store() does (audited "root-ocsp"); *countp is the number
+ * stored (a response whose certificate is unknown here, or of another
+ * status, is skipped and logged).
+ */
+#define OCSP_ROOT_DIR	"root-ocsp"
+int		 ocsp_root_export(struct ca *, const char *dir, size_t *countp);
+int		 ocsp_root_import(struct ca *, const char *dir, const char *actor,
+		    size_t *countp);
+
 /* The signer certificate's notAfter (for /healthz and metrics). */
 time_t		 ocsp_signer_not_after(const struct ocsp_responder *);
 

@@ -22,12 +22,14 @@
 #include <openssl/ocsp.h>
 
 #include "ca/store.h"
-#include "ocsp/ocsp.h"
+#include "ocsp/extern.h"
 #include "util/util.h"
 
 struct collect {
 	struct ca_serial *serials;
 	size_t		  n, cap;
+	int		  slot;		/* the CA whose certificates these are */
+	struct ca_serial  self;		/* the root's own serial: skipped */
 };
 
 static int
@@ -36,8 +38,9 @@ collect_cb(const struct store_cert *c, void *arg)
 	struct collect *col = arg;
 	struct ca_serial *ns;
 
-	if (c->ca != CA_ISSUING || (c->status != STORE_VALID &&
-	    c->status != STORE_REVOKED))
+	if (c->ca != col->slot || (c->status != STORE_VALID &&
+	    c->status != STORE_REVOKED) || (col->slot == CA_ROOT &&
+	    memcmp(&c->serial, &col->self, sizeof(col->self)) == 0))
 		return 0;
 	if (col->n == col->cap) {
 		size_t cap = col->cap ? col->cap * 2 : 256;
@@ -100,6 +103,12 @@ write_one(struct ocsp_responder *resp, X509 *issuer, const char *dir,
 		strcpy(b64 + n, OCSP_PUBLISH_INDEX);
 	if ((r = ocsp_respond(resp, der, (size_t)len, &reply)) != LY_OK)
 		goto out;
+	/* The root's response about a CA certificate may not be signed yet. */
+	if (reply.outcome == OCSP_OUT_UNAUTHORIZED &&
+	    issuer == ca_cert(resp->ca, CA_ROOT)) {
+		r = LY_ERR_NOT_FOUND;
+		goto out;
+	}
 	if (reply.outcome != OCSP_OUT_GOOD && reply.outcome != OCSP_OUT_REVOKED) {
 		r = ly_fail(LY_ERR_INTERNAL, "no definite OCSP status for a "
 		    "stored certificate");
@@ -131,22 +140,38 @@ ocsp_publish(struct ocsp_responder *resp, struct ca *ca, const char *dir,
 {
 	struct collect col;
 	struct store_txn *txn = NULL;
-	size_t i;
-	int r;
+	size_t i, n = 0;
+	int r, slot;
 
-	memset(&col, 0, sizeof(col));
 	if ((r = ly_mkdir_p(dir, 0755)) != LY_OK)
 		return r;
-	/* Collect first: answering may sign, which must not hold a read txn open. */
-	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
-		return r;
-	r = store_cert_foreach(txn, collect_cb, &col);
-	store_txn_abort(txn);
-	for (i = 0; r == LY_OK && i < col.n; i++)
-		r = write_one(resp, ca_cert(ca, CA_ISSUING), dir,
-		    &col.serials[i]);
+	/*
+	 * The issuing CA's certificates, then the CA certificates the root
+	 * issued, with the responses the root signed (ca-admin root crl).
+	 */
+	for (slot = CA_ISSUING; r == LY_OK && slot >= CA_ROOT; slot--) {
+		memset(&col, 0, sizeof(col));
+		col.slot = slot;
+		if (slot == CA_ROOT && (r = ca_serial_from_asn1(
+		    X509_get0_serialNumber(ca_cert(ca, CA_ROOT)), &col.self)) !=
+		    LY_OK)
+			break;
+		/* Collect first: answering may sign; no read txn held open. */
+		if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
+			break;
+		r = store_cert_foreach(txn, collect_cb, &col);
+		store_txn_abort(txn);
+		for (i = 0; r == LY_OK && i < col.n; i++) {
+			r = write_one(resp, ca_cert(ca, slot), dir,
+			    &col.serials[i]);
+			if (r == LY_OK)
+				n++;
+			else if (r == LY_ERR_NOT_FOUND && slot == CA_ROOT)
+				r = LY_OK;
+		}
+		free(col.serials);
+	}
 	if (r == LY_OK && countp != NULL)
-		*countp = col.n;
-	free(col.serials);
+		*countp = n;
 	return r;
 }

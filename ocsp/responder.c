@@ -9,10 +9,11 @@
  * delegated signer. Many threads answer at once: per-call state lives on
  * the stack and the heap, the signer is reference counted.
  *
- * Only the issuing CA's certificates are answered. Requests about the
- * issuing CA certificate itself (whose issuer is the root) get
- * `unauthorized`: answering them would take the root key, which may be
- * offline, and relying parties get the root's CRL for that.
+ * The issuing CA's certificates are answered, and the CA certificates
+ * the root issued (the issuing CA's own, which nginx's ssl_ocsp asks
+ * about): those only from the responses the root pre-signed (ocsp/root.c,
+ * ca-admin root crl), as the root key may be offline; without one, or
+ * for anything else, the answer is `unauthorized`.
  */
 #include "config.h"
 
@@ -31,22 +32,22 @@ static const int hash_nids[OCSP_NHASH] = {
 	NID_sha1, NID_sha256, NID_sha384, NID_sha512
 };
 
-/* The issuing CA's name and key hashes under each hash a CertID may use. */
+/* A CA's name and key hashes under each hash a CertID may use. */
 static int
-issuer_hashes(struct ocsp_responder *resp)
+issuer_hashes(X509 *issuer, struct ocsp_issuer_hash *hash)
 {
 	const EVP_MD *md;
 	unsigned int nl, kl;
 	int i;
 
 	for (i = 0; i < OCSP_NHASH; i++) {
-		struct ocsp_issuer_hash *h = &resp->hash[i];
+		struct ocsp_issuer_hash *h = &hash[i];
 
 		h->nid = hash_nids[i];
 		if ((md = EVP_get_digestbynid(h->nid)) == NULL ||
-		    !X509_NAME_digest(X509_get_subject_name(resp->issuer), md,
+		    !X509_NAME_digest(X509_get_subject_name(issuer), md,
 		    h->name, &nl) ||
-		    !X509_pubkey_digest(resp->issuer, md, h->key, &kl) ||
+		    !X509_pubkey_digest(issuer, md, h->key, &kl) ||
 		    nl != kl) {
 			ly_log_crypto("ocsp issuer_hashes");
 			return LY_ERR_INTERNAL;
@@ -56,15 +57,15 @@ issuer_hashes(struct ocsp_responder *resp)
 	return LY_OK;
 }
 
-/* RFC 6960 4.1.1: issuerNameHash and issuerKeyHash name the issuing CA. */
+/* RFC 6960 4.1.1: issuerNameHash and issuerKeyHash name the CA hash is of. */
 static int
-issuer_match(const struct ocsp_responder *resp, const struct ocsp_certreq *c)
+hash_match(const struct ocsp_issuer_hash *hash, const struct ocsp_certreq *c)
 {
 	const struct ocsp_issuer_hash *h;
 	int i;
 
 	for (i = 0; i < OCSP_NHASH; i++) {
-		h = &resp->hash[i];
+		h = &hash[i];
 		if (h->nid != c->nid)
 			continue;
 		return ASN1_STRING_length(c->name_hash) == (int)h->len &&
@@ -75,6 +76,17 @@ issuer_match(const struct ocsp_responder *resp, const struct ocsp_certreq *c)
 		    h->len) == 0;
 	}
 	return 0;
+}
+
+/* Which CA a CertID names: CA_ISSUING, CA_ROOT, or -1 one we do not serve. */
+static int
+issuer_which(const struct ocsp_responder *resp, const struct ocsp_certreq *c)
+{
+	if (hash_match(resp->hash, c))
+		return CA_ISSUING;
+	if (hash_match(resp->root_hash, c))
+		return CA_ROOT;
+	return -1;
 }
 
 static void
@@ -142,11 +154,13 @@ status_of(const struct store_cert *rec, struct ocsp_status *st)
 
 /*
  * The fast path: the stored response for the serial, if it is still
- * fresh. LY_ERR_NOT_FOUND when there is none to serve.
+ * fresh and was signed by the CA the request names (slot: the root's
+ * about CA certificates, else the delegated signer's). LY_ERR_NOT_FOUND
+ * when there is none to serve.
  */
 static int
 respond_stored(struct ocsp_responder *resp, const struct ocsp_certreq *c,
-    struct ocsp_reply *reply)
+    int slot, struct ocsp_reply *reply)
 {
 	struct ca_serial serial;
 	struct store_txn *txn = NULL;
@@ -162,6 +176,7 @@ respond_stored(struct ocsp_responder *resp, const struct ocsp_certreq *c,
 	if ((r = store_ocsp_get(txn, &serial, &v, &len)) != LY_OK)
 		goto out;
 	if (ocsp_stored_parse(v, len, &st) != LY_OK ||
+	    st.by_root != (slot == CA_ROOT) ||
 	    st.next_update <= ly_now()) {
 		r = LY_ERR_NOT_FOUND;
 		goto out;
@@ -295,7 +310,7 @@ ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
 	struct ocsp_request *req = NULL;
 	const struct ocsp_certreq *c;
 	size_t i;
-	int r;
+	int r, slot = CA_ISSUING;
 
 	memset(reply, 0, sizeof(*reply));
 	if ((r = ocsp_request_parse(der, len, resp->conf->ocsp_max_requests,
@@ -306,21 +321,42 @@ ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
 		    OCSP_OUT_MALFORMED);
 	}
 	for (i = 0; i < req->nids; i++) {
-		if (!issuer_match(resp, &req->ids[i])) {
+		if ((slot = issuer_which(resp, &req->ids[i])) == -1 ||
+		    (slot == CA_ROOT && req->nids != 1)) {
 			r = reply_error(reply,
 			    OCSP_RESPONSE_STATUS_UNAUTHORIZED,
 			    OCSP_OUT_UNAUTHORIZED);
 			goto out;
 		}
 	}
+	c = &req->ids[0];
+	if (slot == CA_ROOT) {
+		/*
+		 * About a CA certificate: only the root's pre-signed
+		 * response, by SHA-1 as it was signed; a nonce is ignored
+		 * (RFC 5019 2.1.1), as nothing here can sign for the root.
+		 */
+		r = c->nid == NID_sha1 ? respond_stored(resp, c, CA_ROOT,
+		    reply) : LY_ERR_NOT_FOUND;
+		if (r == LY_ERR_NOT_FOUND)
+			r = reply_error(reply,
+			    OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+			    OCSP_OUT_UNAUTHORIZED);
+		else if (r != LY_OK && r != LY_ERR_ALLOC) {
+			ly_log(LY_LOG_ERR, "ocsp: store: %s", ly_errdetail());
+			r = reply_error(reply,
+			    OCSP_RESPONSE_STATUS_INTERNALERROR,
+			    OCSP_OUT_INTERNAL);
+		}
+		goto out;
+	}
 	/*
 	 * RFC 5019 2.1.1: one CertID by SHA-1. A nonce we are told to
 	 * ignore (nonce = ignore) does not stop the stored response.
 	 */
-	c = &req->ids[0];
 	if (req->nids == 1 && c->nid == NID_sha1 &&
 	    (!req->nonce || !resp->conf->ocsp_nonce_sign)) {
-		r = respond_stored(resp, c, reply);
+		r = respond_stored(resp, c, CA_ISSUING, reply);
 		if (r == LY_OK || r == LY_ERR_ALLOC)
 			goto out;
 	}
@@ -407,7 +443,9 @@ ocsp_responder_new(struct ca *ca, struct ocsp_responder **respp)
 	resp->conf = ca_conf(ca);
 	resp->issuer = ca_cert(ca, CA_ISSUING);
 	if ((r = ca_signers_new(ca, &resp->signers)) != LY_OK ||
-	    (r = issuer_hashes(resp)) != LY_OK)
+	    (r = issuer_hashes(resp->issuer, resp->hash)) != LY_OK ||
+	    (r = issuer_hashes(ca_cert(ca, CA_ROOT), resp->root_hash)) !=
+	    LY_OK)
 		goto out;
 	r = ca_signers_sync(resp->signers);
 	if ((s = ca_signers_get(resp->signers)) != NULL)

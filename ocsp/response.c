@@ -85,8 +85,37 @@ singles_add(OCSP_BASICRESP *bs, OCSP_CERTID *const *ids,
 	return ok;
 }
 
+/* ocsp_by of the delegated signer. */
+static int
+signer_sign(void *arg, int (*fn)(void *, EVP_MD_CTX *), void *obj)
+{
+	return ca_signer_sign(arg, fn, obj);
+}
+
+static int
+signer_bad(void *arg)
+{
+	return ca_signer_bad(arg);
+}
+
 int
 ocsp_response_sign(struct ca_signer *s, OCSP_CERTID *const *ids,
+    const struct ocsp_status *st, size_t n, OCSP_REQUEST *nonce_from,
+    time_t now, long validity, struct ocsp_signed *out)
+{
+	struct ocsp_by by;
+
+	by.cert = ca_signer_cert(s);
+	by.not_after = ca_signer_not_after(s);
+	by.sign = signer_sign;
+	by.bad = signer_bad;
+	by.arg = s;
+	return ocsp_response_sign_by(&by, ids, st, n, nonce_from, now,
+	    validity, out);
+}
+
+int
+ocsp_response_sign_by(const struct ocsp_by *s, OCSP_CERTID *const *ids,
     const struct ocsp_status *st, size_t n, OCSP_REQUEST *nonce_from,
     time_t now, long validity, struct ocsp_signed *out)
 {
@@ -99,8 +128,7 @@ ocsp_response_sign(struct ca_signer *s, OCSP_CERTID *const *ids,
 	int len, r = LY_ERR_INTERNAL;
 
 	/* RFC 6960 4.2.2.2: the signer must be valid for as long as the response. */
-	next = now + validity < ca_signer_not_after(s) ? now + validity :
-	    ca_signer_not_after(s);
+	next = now + validity < s->not_after ? now + validity : s->not_after;
 	if (next <= now)
 		return ly_fail(LY_ERR_STATE, "the OCSP signer certificate has "
 		    "expired");
@@ -109,7 +137,7 @@ ocsp_response_sign(struct ca_signer *s, OCSP_CERTID *const *ids,
 	    (nextupd = ASN1_GENERALIZEDTIME_set(NULL, next)) == NULL ||
 	    !singles_add(bs, ids, st, n, thisupd, nextupd) ||
 	    (nonce_from != NULL && OCSP_copy_nonce(bs, nonce_from) <= 0) ||
-	    !OCSP_basic_add1_cert(bs, ca_signer_cert(s)) ||
+	    !OCSP_basic_add1_cert(bs, s->cert) ||
 	    /* There is no setter; the object is bs's own. */
 	    !ASN1_GENERALIZEDTIME_set((ASN1_GENERALIZEDTIME *)
 	    OCSP_resp_get0_produced_at(bs), now)) {
@@ -121,15 +149,15 @@ ocsp_response_sign(struct ca_signer *s, OCSP_CERTID *const *ids,
 	 * from the signer's certificate as it signs, is final here: lint it before the token
 	 * signs it.
 	 */
-	if ((r = ca_lint_ocsp(bs, ca_signer_cert(s))) != LY_OK)
+	if ((r = ca_lint_ocsp(bs, s->cert)) != LY_OK)
 		goto out;
 	a.bs = bs;
-	a.cert = ca_signer_cert(s);
-	if ((r = ca_signer_sign(s, sign_cb, &a)) != LY_OK)
+	a.cert = s->cert;
+	if ((r = s->sign(s->arg, sign_cb, &a)) != LY_OK)
 		goto out;
-	if (!signature_check(bs, ca_signer_cert(s))) {
+	if (!signature_check(bs, s->cert)) {
 		ly_log_crypto("ocsp_response_sign");
-		r = ca_signer_bad(s);
+		r = s->bad(s->arg);
 		goto out;
 	}
 	r = LY_ERR_INTERNAL;
@@ -206,6 +234,7 @@ ocsp_stored_parse(const void *val, size_t len, struct ocsp_stored *st)
 		return ly_fail(LY_ERR_BAD_INPUT, "stored OCSP response: "
 		    "unknown format");
 	st->status = v[4];
+	st->by_root = v[OCSP_STORED_SIGNER] == OCSP_STORED_ROOT;
 	st->this_update = (time_t)(int64_t)ly_be64_get(v + 8);
 	st->next_update = (time_t)(int64_t)ly_be64_get(v + 16);
 	st->produced_at = (time_t)(int64_t)ly_be64_get(v + 24);

@@ -199,7 +199,7 @@ man_cmd_opts() {
 	{ prev = $0 }
 	' "$MAN/ca-admin.8" | sort -u
 }
-WORDS="config init issue reissue revoke list show token audit crl ocsp publish backup restore identity upgrade tidy status"
+WORDS="config init issue reissue revoke list show token audit crl ocsp root issuer publish backup restore identity upgrade tidy status"
 "$CA_ADMIN" --help | awk '/^Commands/ { on = 1; next } on && NF { print $1 }' |
     sort >"$T/help.cmds"
 echo "$WORDS" | tr ' ' '\n' | sort >"$T/words"
@@ -213,6 +213,8 @@ for w in $WORDS; do
 	identity) subs="disable enable list" ;;
 	crl) subs="publish" ;;
 	ocsp) subs="refresh" ;;
+	root) subs="crl sign-issuer import-crl" ;;
+	issuer) subs="import" ;;
 	*) subs="-" ;;
 	esac
 	for s in $subs; do

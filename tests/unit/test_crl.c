@@ -26,6 +26,7 @@
 
 #include "ca/ca.h"
 #include "ca/store.h"
+#include "crl/bundle.h"
 #include "crl/crl.h"
 #include "tests/unit/fixture.h"
 #include "util/util.h"
@@ -391,6 +392,59 @@ test_delta(void **state)
 	X509_CRL_free(crl);
 }
 
+/*
+ * RFC 5280 5.2.4 within one second: revoke A, a full CRL (base N),
+ * revoke B, a delta: the delta names base N and lists B only -- A is in
+ * its base, even though it was revoked within the overlap that covers
+ * revocations in flight. The next full CRL lists both, and a delta of
+ * it lists neither until something else is revoked.
+ */
+static void
+test_delta_since_base(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_serial s[3];
+	struct crl_id full = cid(CA_ISSUING, -1, 0);
+	struct crl_id delta = cid(CA_ISSUING, -1, 1);
+	struct crl_info fi, di;
+	X509_CRL *crl;
+	int i, crit;
+
+	for (i = 0; i < 3; i++)
+		issue_user(f, i, &s[i]);
+	assert_int_equal(ca_revoke(f->ca, &s[0], 1, 0, "test"), LY_OK);
+	assert_int_equal(crl_generate(f->ca, &full, "test", &fi), LY_OK);
+	assert_int_equal(fi.entries, 1);
+	assert_int_equal(ca_revoke(f->ca, &s[1], 4, 0, "test"), LY_OK);
+	assert_int_equal(crl_generate(f->ca, &delta, "test", &di), LY_OK);
+	assert_int_equal(di.base, fi.number);
+	assert_int_equal(di.entries, 1);
+	crl = load(f, delta, NULL);
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 1);
+	assert_non_null(find(crl, &s[1]));
+	assert_null(find(crl, &s[0]));
+	assert_int_equal(int_ext(crl, NID_delta_crl, &crit), fi.number);
+	assert_int_equal(crit, 1);
+	X509_CRL_free(crl);
+
+	/* A third revocation: the delta grows by it, still not by A. */
+	assert_int_equal(ca_revoke(f->ca, &s[2], 0, 0, "test"), LY_OK);
+	assert_int_equal(crl_generate(f->ca, &delta, "test", &di), LY_OK);
+	assert_int_equal(di.entries, 2);
+	crl = load(f, delta, NULL);
+	assert_null(find(crl, &s[0]));
+	assert_non_null(find(crl, &s[1]));
+	assert_non_null(find(crl, &s[2]));
+	X509_CRL_free(crl);
+
+	/* A new base holds all three; its delta is empty. */
+	assert_int_equal(crl_generate(f->ca, &full, "test", &fi), LY_OK);
+	assert_int_equal(fi.entries, 3);
+	assert_int_equal(crl_generate(f->ca, &delta, "test", &di), LY_OK);
+	assert_int_equal(di.base, fi.number);
+	assert_int_equal(di.entries, 0);
+}
+
 static int
 find_issuing_ca(const struct store_cert *c, void *arg)
 {
@@ -607,7 +661,108 @@ test_publish_due(void **state)
 	assert_true(iss0.number > iss1.number);
 }
 
+/*
+ * [root] offline = yes: the root key is refused before the HSM is asked,
+ * the root's CRL is never due nor signed (the one the last ceremony
+ * made stays), the issuing CA goes on as before.
+ */
+static void
+test_root_offline(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_info root0, root1;
+	struct hsm_key *k;
+	char path[512];
+	FILE *fp;
+
+	assert_int_equal(crl_generate_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root0));
+	ca_close(f->ca);
+	f->ca = NULL;
+	snprintf(path, sizeof(path), "%s/ca.conf", f->dir);
+	assert_non_null(fp = fopen(path, "a"));
+	fputs("\n[root]\noffline = yes\n", fp);
+	fclose(fp);
+	assert_int_equal(ca_open(f->dir, 0, &f->ca), LY_OK);
+	assert_true(ca_root_offline(f->ca));
+	assert_int_equal(ca_key(f->ca, CA_ROOT, &k), LY_ERR_STATE);
+	assert_non_null(strstr(ly_errdetail(), "offline"));
+	assert_int_equal(ca_key(f->ca, CA_ISSUING, &k), LY_OK);
+	/* Past every nextUpdate: only the issuing CA's CRLs are due. */
+	ly_clock_set(T0 + 40 * 86400);
+	assert_int_equal(crl_due_cas(f->ca, 0), 1u << CA_ISSUING);
+	assert_int_equal(crl_generate_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, cid(CA_ROOT, -1, 0), &root1));
+	assert_true(root1.number == root0.number);
+	/* A quarter of 30 days, but at least 7. */
+	assert_int_equal(ca_root_renew_before(f->ca, 30 * 86400), 30 * 86400 / 4);
+	assert_int_equal(ca_root_renew_before(f->ca, 86400), 7 * 86400);
+}
+
 /* Four partitions of the issuing CA's CRL, each with its critical IDP. */
+/* How many CRLs dir/crl-bundle.pem holds, each with a critical IDP or not. */
+static int
+bundle_count_idp(const char *dir, int *idpp)
+{
+	char path[160];
+	FILE *fp;
+	X509_CRL *crl;
+	ISSUING_DIST_POINT *idp;
+	int n = 0, crit;
+
+	*idpp = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, CRL_BUNDLE_NAME);
+	assert_non_null(fp = fopen(path, "r"));
+	while ((crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL)) != NULL) {
+		if ((idp = X509_CRL_get_ext_d2i(crl,
+		    NID_issuing_distribution_point, &crit, NULL)) != NULL &&
+		    crit)
+			(*idpp)++;
+		ISSUING_DIST_POINT_free(idp);
+		n++;
+		X509_CRL_free(crl);
+	}
+	fclose(fp);
+	return n;
+}
+
+static int
+bundle_count(const char *dir)
+{
+	int idp, n = bundle_count_idp(dir, &idp);
+
+	assert_int_equal(idp, 0);
+	return n;
+}
+
+/* bundle_shards = yes: the shards go into the bundle, as the operator asked. */
+static void
+test_bundle_shards(void **state)
+{
+	static const char *edits[] = { "shards = 1", "shards = 3",
+	    "bundle_shards = no", "bundle_shards = yes", NULL };
+	struct fixture *f;
+	struct crl_id id;
+	char dir[128];
+	int idp;
+
+	(void)state;
+	assert_non_null(f = fixture_new(CONF_KEY_EC_P256, edits));
+	assert_int_equal(ca_conf(f->ca)->crl_bundle_shards, 1);
+	snprintf(dir, sizeof(dir), "%s/out", f->base);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(crl_generate_all(f->ca, "test", dir), LY_OK);
+	assert_int_equal(crl_write_bundle(f->ca, dir), LY_OK);
+	assert_int_equal(bundle_count_idp(dir, &idp), 4);
+	assert_int_equal(idp, 3);
+	/* No CRL of the whole scope then. */
+	assert_int_equal(crl_name_parse(f->ca, "issuing", &id),
+	    LY_ERR_NOT_FOUND);
+	id = cid(CA_ISSUING, -1, 0);
+	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_ERR_ARG);
+	fixture_free(f);
+}
+
 static void
 test_shards(void **state)
 {
@@ -669,6 +824,22 @@ test_shards(void **state)
 	assert_int_equal(X509_CRL_get_ext_by_NID(crl,
 	    NID_issuing_distribution_point, -1), -1);
 	X509_CRL_free(crl);
+	/*
+	 * The whole scope's full CRL, for the bundle (bundle_shards = no,
+	 * the default): every revoked leaf, no IDP, no delta pointer.
+	 */
+	crl = load_file(dir, "issuing", ca_cert(f->ca, CA_ISSUING));
+	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 12);
+	assert_int_equal(X509_CRL_get_ext_by_NID(crl,
+	    NID_issuing_distribution_point, -1), -1);
+	assert_int_equal(X509_CRL_get_ext_by_NID(crl, NID_freshest_crl, -1),
+	    -1);
+	X509_CRL_free(crl);
+	assert_int_equal(crl_write_bundle(f->ca, dir), LY_OK);
+	assert_int_equal(bundle_count(dir), 2);
+	assert_int_equal(crl_name_parse(f->ca, "issuing", &id), LY_OK);
+	assert_int_equal(id.shard, -1);
+	assert_int_equal(id.delta, 0);
 
 	/* Names of a partitioned CA. */
 	assert_int_equal(crl_name_parse(f->ca, "issuing-3-delta", &id), LY_OK);
@@ -681,7 +852,7 @@ test_shards(void **state)
 	assert_int_equal(id.shard, -1);
 	{
 		static const char *bad[] = {
-			"issuing", "issuing-delta", "issuing-4", "issuing-00",
+			"issuing-delta", "issuing-4", "issuing-00",
 			"issuing-01", "issuing--1", "issuing-+1", "issuing- 1",
 			"issuing-1-", "issuing-1-delta-delta", "issuing-10",
 			"issuing-99999999999999999999", "root-0", NULL
@@ -950,6 +1121,8 @@ main(void)
 		    teardown_crl),
 		cmocka_unit_test_setup_teardown(test_delta, setup_crl,
 		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_delta_since_base, setup_crl,
+		    teardown_crl),
 		cmocka_unit_test_setup_teardown(test_root, setup_crl,
 		    teardown_crl),
 		cmocka_unit_test_setup_teardown(test_names, setup_crl,
@@ -966,7 +1139,10 @@ main(void)
 		    teardown_crl),
 		cmocka_unit_test_setup_teardown(test_monotonic_threads, setup_crl,
 		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_root_offline, setup_crl,
+		    teardown_crl),
 		cmocka_unit_test(test_shards),
+		cmocka_unit_test(test_bundle_shards),
 		cmocka_unit_test(test_rsa_pss),
 	};
 

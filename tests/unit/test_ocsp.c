@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -438,7 +439,7 @@ test_unauthorized(void **state)
 	ocsp_reply_clear(&rp);
 	OPENSSL_free(der);
 
-	/* The issuing CA certificate itself: its issuer is the root. */
+	/* The issuing CA certificate, before the root signed for it. */
 	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(
 	    ca_cert(f->ca, CA_ISSUING)), &s), LY_OK);
 	der = request1(ca_cert(f->ca, CA_ROOT), &s, EVP_sha1(), 0, NULL, &len);
@@ -449,6 +450,126 @@ test_unauthorized(void **state)
 	OPENSSL_free(der);
 	X509_free(other);
 	X509_free(x);
+}
+
+/* ocsp_respond() on a request for serial under issuer; *rp to clear. */
+static void
+ask(struct fixture *f, X509 *issuer, const struct ca_serial *s,
+    const EVP_MD *md, int noncelen, struct ocsp_reply *rp)
+{
+	unsigned char *der;
+	size_t len;
+
+	der = request1(issuer, s, md, noncelen, NULL, &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, rp), LY_OK);
+	OPENSSL_free(der);
+}
+
+/* The status the root's response gives the issuing CA (serial is). */
+static int
+root_status(struct fixture *f, const struct ocsp_reply *rp,
+    const struct ca_serial *is, int *reason)
+{
+	OCSP_BASICRESP *bs = reply_check(f, rp,
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OCSP_CERTID *id = certid(ca_cert(f->ca, CA_ROOT), is, EVP_sha1());
+	X509_STORE *st = X509_STORE_new();
+	int r = -1, rsn = -1;
+
+	/* Signed by the root itself: the trust anchor alone verifies it. */
+	X509_STORE_add_cert(st, ca_cert(f->ca, CA_ROOT));
+	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st), ly_now());
+	assert_int_equal(OCSP_basic_verify(bs, NULL, st, 0), 1);
+	assert_int_equal(OCSP_resp_find_status(bs, id, &r, &rsn, NULL, NULL,
+	    NULL), 1);
+	if (reason != NULL)
+		*reason = rsn;
+	X509_STORE_free(st);
+	OCSP_CERTID_free(id);
+	OCSP_BASICRESP_free(bs);
+	return r;
+}
+
+/*
+ * The issuing CA certificate, asked about under the root (nginx ssl_ocsp
+ * on): the root's pre-signed response (ocsp_root_presign()), served
+ * without signing, for a SHA-1 CertID, nonce or not; never for the
+ * issuing CA's hashes, never stale, and dropped at once on revocation.
+ */
+static void
+test_root_ca(void **state)
+{
+	struct fixture *f = *state;
+	X509 *root = ca_cert(f->ca, CA_ROOT), *iss = ca_cert(f->ca, CA_ISSUING);
+	struct ocsp_reply rp;
+	struct ca_serial is, rs;
+	time_t now = time(NULL), nu = 0, earliest = 0;
+	size_t n = 0;
+	int reason;
+
+	ly_clock_set(now);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(iss), &is),
+	    LY_OK);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(root), &rs),
+	    LY_OK);
+	/* Nothing signed by the root yet: unauthorized, and status says so. */
+	ask(f, root, &is, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	assert_int_equal(ocsp_root_next_update(f->ca, &earliest, &n), LY_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(earliest, 0);
+
+	assert_int_equal(ocsp_root_presign(f->ca, "test", &n, &nu), LY_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(nu, now + ca_conf(f->ca)->root.ocsp_validity);
+	assert_int_equal(ca_conf(f->ca)->root.ocsp_validity, 180 * 86400);
+	assert_int_equal(ocsp_root_next_update(f->ca, &earliest, &n), LY_OK);
+	assert_int_equal(earliest, nu);
+
+	ask(f, root, &is, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	assert_int_equal(rp.next_update, nu);
+	assert_int_equal(root_status(f, &rp, &is, NULL),
+	    V_OCSP_CERTSTATUS_GOOD);
+	ocsp_reply_clear(&rp);
+	/* A nonce cannot be signed for the root: the stored response. */
+	ask(f, root, &is, EVP_sha1(), 16, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+	/* It was signed for a SHA-1 CertID only. */
+	ask(f, root, &is, EVP_sha256(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	/* The root itself has no issuer to answer for it. */
+	ask(f, root, &rs, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	/* Under the issuing CA's hashes the serial is none of its own. */
+	ask(f, iss, &is, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
+	assert_int_equal(rp.presigned, 0);
+	ocsp_reply_clear(&rp);
+
+	/* Revoked by the root: the good response goes at once. */
+	assert_int_equal(ca_revoke(f->ca, &is, 1, 0, "test"), LY_OK);
+	ask(f, root, &is, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	assert_int_equal(ocsp_root_presign(f->ca, "test", &n, NULL), LY_OK);
+	ask(f, root, &is, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
+	assert_int_equal(root_status(f, &rp, &is, &reason),
+	    V_OCSP_CERTSTATUS_REVOKED);
+	assert_int_equal(reason, 1);
+	ocsp_reply_clear(&rp);
+	/* Past its nextUpdate a response is never served. */
+	ly_clock_set(nu);
+	ask(f, root, &is, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
 }
 
 static void
@@ -871,6 +992,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revoked, setup_ocsp, teardown_ocsp),
 		cmocka_unit_test_setup_teardown(test_unknown, setup_ocsp, teardown_ocsp),
 		cmocka_unit_test_setup_teardown(test_unauthorized, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_root_ca, setup_ocsp,
 		    teardown_ocsp),
 		cmocka_unit_test_setup_teardown(test_malformed, setup_ocsp,
 		    teardown_ocsp),

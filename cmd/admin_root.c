@@ -1,0 +1,300 @@
+/*
+ * cmd/admin_root.c — ca-admin's commands for the root CA, the ones that
+ * need its token: the root's ceremony. "root crl" signs what the root
+ * must sign for a period, so that its token can go back offline: the
+ * root's CRL (the CA certificates it revoked) and the OCSP responses
+ * about the CA certificates it issued (ocsp/root.c); "root sign-issuer"
+ * certifies an issuing CA made on another instance (ca/ceremony.c).
+ * On that issuing instance ([root] offline = yes), "root import-crl"
+ * installs what the ceremony signed, and "issuer import" the issuing
+ * CA's certificate (docs/operations.md, "Years of operation").
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ca/ca.h"
+#include "cmd/admin.h"
+#include "crl/bundle.h"
+#include "crl/crl.h"
+#include "ocsp/ocsp.h"
+#include "util/util.h"
+
+static int
+root_crl(const char *out)
+{
+	struct ca *ca = NULL;
+	const char *dir;
+	time_t nu = 0;
+	char t[21];
+	size_t n = 0;
+	int r;
+
+	/* Before any CRL number is used: the directory must take files. */
+	if (out != NULL && (r = admin_outdir_check(out)) != LY_OK)
+		goto out;
+	if ((r = ca_open(admin_dir, 0, &ca)) != LY_OK)
+		goto out;
+	dir = out != NULL ? out : ca_conf(ca)->publish_dir;
+	if (ca_root_offline(ca)) {
+		r = ly_fail(LY_ERR_STATE, "the root is offline on this instance "
+		    "([root] offline = yes): run root crl on the root's "
+		    "instance, then root import-crl here");
+		goto out;
+	}
+	if ((r = crl_generate_ca(ca, CA_ROOT, admin_actor(), dir)) != LY_OK ||
+	    (r = crl_write_bundle(ca, dir)) != LY_OK ||
+	    (r = ocsp_root_presign(ca, admin_actor(), &n, &nu)) != LY_OK)
+		goto out;
+	ly_time_fmt(nu, t);
+	printf("root CRL published to %s; %zu OCSP responses about CA "
+	    "certificates, valid until %s\n", dir, n, t);
+	/* For an issuing instance elsewhere (root import-crl --ocsp-dir). */
+	if (out != NULL) {
+		if ((r = ocsp_root_export(ca, out, &n)) != LY_OK)
+			goto out;
+		printf("%zu of them written to %s/%s\n", n, out,
+		    OCSP_ROOT_DIR);
+	}
+ out:
+	ca_close(ca);
+	if (r != LY_OK) {
+		admin_fail(r);
+		return 1;
+	}
+	return 0;
+}
+
+/* root sign-issuer: the root certifies an issuing CA's CSR. */
+static int
+root_sign_issuer(const char *csr, const char *outp, int days)
+{
+	struct admin_out o;
+	struct ca *ca = NULL;
+	unsigned char *buf = NULL;
+	X509 *x = NULL;
+	size_t len;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.fd = -1;
+	/* The output is writable before the root signs anything. */
+	if ((r = admin_out_open(outp, &o)) != LY_OK ||
+	    (r = admin_read_input(csr, &buf, &len)) != LY_OK ||
+	    (r = ca_open(admin_dir, 0, &ca)) != LY_OK ||
+	    (r = ca_root_sign_issuer(ca, buf, len, days, admin_actor(),
+	    &x)) != LY_OK || (r = admin_output_cert(ca, x, 0, &o)) != LY_OK)
+		goto out;
+	if (outp != NULL)
+		fprintf(stderr, "issuing CA certificate written to %s: carry "
+		    "it with certs/root.crt to the issuing instance (ca-admin "
+		    "issuer import)\n", outp);
+ out:
+	admin_out_abort(&o);
+	X509_free(x);
+	free(buf);
+	ca_close(ca);
+	if (r != LY_OK) {
+		admin_fail(r);
+		return 1;
+	}
+	return 0;
+}
+
+/* root import-crl: what the root's ceremony signed, on the issuing instance. */
+static int
+root_import_crl(const char *crlp, const char *ocspdir)
+{
+	struct ocsp_responder *resp = NULL;
+	struct crl_info info;
+	struct ca *ca = NULL;
+	unsigned char *der = NULL;
+	size_t len, n = 0;
+	char t[21];
+	int r;
+
+	if ((r = ly_file_read(crlp, CRL_IMPORT_MAX, &der, &len)) != LY_OK ||
+	    (r = admin_open_with_ocsp(0, 1, &ca, &resp)) != LY_OK)
+		goto out;
+	if (!ca_root_offline(ca)) {
+		r = ly_fail(LY_ERR_STATE, "the root is not offline here: its "
+		    "CRL is signed here (ca-admin root crl)");
+		goto out;
+	}
+	if ((r = crl_import_root(ca, der, len, admin_actor(), &info)) != LY_OK)
+		goto out;
+	ly_time_fmt(info.next_update, t);
+	printf("root CRL number %llu imported, nextUpdate %s\n",
+	    (unsigned long long)info.number, t);
+	if (ocspdir != NULL) {
+		if ((r = ocsp_root_import(ca, ocspdir, admin_actor(), &n)) !=
+		    LY_OK)
+			goto out;
+		printf("%zu OCSP responses of the root imported\n", n);
+	}
+	/* Served at once: the publish directory and the bundle. */
+	r = crl_publish_all(ca, admin_actor(), NULL);
+ out:
+	ocsp_responder_free(resp);
+	ca_close(ca);
+	free(der);
+	if (r != LY_OK) {
+		admin_fail(r);
+		return 1;
+	}
+	return 0;
+}
+
+static const char *root_u = "root crl [--out DIR]\n"
+    "       ca-admin root sign-issuer --csr FILE [--out FILE] [--days N]\n"
+    "       ca-admin root import-crl --crl FILE [--ocsp-dir DIR]";
+
+int
+admin_root(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "csr", required_argument, NULL, 'c' },
+		{ "days", required_argument, NULL, 'd' },
+		{ "crl", required_argument, NULL, 'l' },
+		{ "ocsp-dir", required_argument, NULL, 'O' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *about = "crl: signs, with the root CA key, the root's CRL "
+	    "and the OCSP responses\nabout the CA certificates the root issued "
+	    "(valid for [root] ocsp_validity),\nand publishes the CRL and the "
+	    "bundle to --out or the publish directory;\nwith --out, the OCSP "
+	    "responses too, in DIR/root-ocsp/. Run it with the root\ntoken "
+	    "present, before [crl] root_validity and [root] ocsp_validity run "
+	    "out\n(ca-admin status warns [root] renew_before ahead), and after "
+	    "revoking an\nissuing CA (ca-admin revoke with the serial of its "
+	    "certificate).\n"
+	    "sign-issuer: on the root's instance, signs the CSR an issuing "
+	    "instance made\n(an issuer-only ca-admin init): CA:TRUE, pathlen 0, "
+	    "the [issuing] name\nconstraints and the URLs of this ca.conf, for "
+	    "--days (default [issuing] days).\n"
+	    "import-crl: on an issuing instance whose root is offline, installs "
+	    "the root\nCRL and (--ocsp-dir DIR/root-ocsp) the OCSP responses "
+	    "that root crl --out DIR\nwrote, and publishes them.";
+	const char *out = NULL, *csr = NULL, *crl = NULL, *ocspdir = NULL;
+	const char *sub;
+	long days = 0;
+	char *end;
+	int c;
+
+	if (admin_help_asked(argc, argv))
+		return admin_help(root_u, about);
+	if (argc < 2)
+		return admin_usage(root_u, NULL);
+	sub = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'c':
+			csr = optarg;
+			break;
+		case 'd':
+			days = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || days < 1 ||
+			    days > 36600)
+				return admin_usage(root_u, "--days: 1 to 36600");
+			break;
+		case 'l':
+			crl = optarg;
+			break;
+		case 'O':
+			ocspdir = optarg;
+			break;
+		default:
+			return admin_usage(root_u, NULL);
+		}
+	}
+	if (optind != argc)
+		return admin_usage(root_u, "unexpected argument");
+	if (strcmp(sub, "crl") == 0 && csr == NULL && crl == NULL &&
+	    ocspdir == NULL && days == 0)
+		return root_crl(out);
+	if (strcmp(sub, "sign-issuer") == 0 && csr != NULL && crl == NULL &&
+	    ocspdir == NULL)
+		return root_sign_issuer(csr, out, (int)days);
+	if (strcmp(sub, "import-crl") == 0 && crl != NULL && csr == NULL &&
+	    out == NULL && days == 0)
+		return root_import_crl(crl, ocspdir);
+	return admin_usage(root_u, NULL);
+}
+
+/* issuer import: the certificate the root signed, on the issuing instance. */
+static int
+issuer_import(const char *cert, const char *root)
+{
+	struct ocsp_responder *resp = NULL;
+	struct ca *ca = NULL;
+	int issued, r;
+
+	if ((r = ca_issuer_import(admin_dir, cert, root, admin_actor())) !=
+	    LY_OK)
+		goto out;
+	/* As init does: the TLS certificate, the OCSP signer, the CRLs. */
+	if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) != LY_OK ||
+	    (strcmp(ca_conf(ca)->https_listen, "off") != 0 &&
+	    (r = ca_tls_ensure(ca, admin_dir, admin_actor(), &issued)) !=
+	    LY_OK) || (r = crl_publish_all(ca, admin_actor(), NULL)) != LY_OK)
+		goto out;
+	printf("issuing CA certificate imported into %s; import the root's "
+	    "CRL and OCSP\nresponses with ca-admin root import-crl\n",
+	    admin_dir);
+ out:
+	ocsp_responder_free(resp);
+	ca_close(ca);
+	if (r != LY_OK) {
+		admin_fail(r);
+		return 1;
+	}
+	return 0;
+}
+
+int
+admin_issuer(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cert", required_argument, NULL, 'c' },
+		{ "root", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "issuer import --cert FILE [--root FILE]";
+	const char *about = "On an instance made by an issuer-only init: checks "
+	    "that the certificate the\nroot signed (root sign-issuer) is for "
+	    "the issuing CA key on this token and\nchains to the root (--root, "
+	    "default the [root] cert file), then stores it on\nthe token, in "
+	    "the store and in certs/, and issues the TLS certificate.";
+	const char *cert = NULL, *root = NULL;
+	int c;
+
+	if (admin_help_asked(argc, argv))
+		return admin_help(u, about);
+	if (argc < 2 || strcmp(argv[1], "import") != 0)
+		return admin_usage(u, NULL);
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cert = optarg;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		default:
+			return admin_usage(u, NULL);
+		}
+	}
+	if (optind != argc || cert == NULL)
+		return admin_usage(u, "--cert FILE is required");
+	return issuer_import(cert, root);
+}
