@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <dirent.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -378,29 +379,57 @@ cpu_self(void)
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* CPU seconds of process pid from /proc (utime + stime), or -1. */
+/* CPU seconds of process pid from /proc (utime + stime), or -1; *ppidp. */
 static double
-cpu_pid(long pid)
+cpu_one(long pid, long *ppidp)
 {
 	char path[64], buf[1024], *p;
 	unsigned long ut, st;
+	long ppid;
 	size_t n;
 	FILE *f;
 
-	if (pid <= 0)
-		return -1;
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
 	if ((f = fopen(path, "r")) == NULL)
 		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* After "(comm)": state is field 3, utime and stime fields 14, 15. */
+	/* After "(comm)": state, ppid (fields 3, 4); utime, stime (14, 15). */
 	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%lu %lu", &ut, &st) != 2)
+	    sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	    "%lu %lu", &ppid, &ut, &st) != 3)
 		return -1;
+	*ppidp = ppid;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * CPU seconds of process pid and its children (ca-server's front and
+ * engine), or -1.
+ */
+static double
+cpu_pid(long pid)
+{
+	struct dirent *d;
+	DIR *dir;
+	double c, sum;
+	long ppid, k;
+	char *end;
+
+	if (pid <= 0 || (sum = cpu_one(pid, &ppid)) < 0)
+		return -1;
+	if ((dir = opendir("/proc")) == NULL)
+		return sum;
+	while ((d = readdir(dir)) != NULL) {
+		k = strtol(d->d_name, &end, 10);
+		if (*end != '\0' || k <= 0 || k == pid)
+			continue;
+		if ((c = cpu_one(k, &ppid)) >= 0 && ppid == pid)
+			sum += c;
+	}
+	closedir(dir);
+	return sum;
 }
 
 /* ---- the load ------------------------------------------------------------ */

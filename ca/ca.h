@@ -431,6 +431,15 @@ struct ca_commit_stats {
 };
 void		 ca_commit_stats(struct ca *, struct ca_commit_stats *);
 
+/*
+ * Appends an audit entry that records an event and changes nothing else
+ * (a request ca-server's engine refused), durably, through the group
+ * commit. actor and action non-empty; detail may be NULL. The errors of
+ * store_audit_append() (LY_ERR_TOO_LARGE for a field over the limit).
+ */
+int		 ca_audit(struct ca *, const char *actor, const char *action,
+		    const char *detail);
+
 /* ---- hooks and helpers for crl/, ocsp/ and web/ ------------------------ */
 
 /* The slot of a CA by its name in URLs ("root", "issuing"); -1 if none. */
@@ -602,6 +611,12 @@ void		 ca_signer_put(struct ca_signer *);
 X509		*ca_signer_cert(const struct ca_signer *);
 const char	*ca_signer_label(const struct ca_signer *);
 time_t		 ca_signer_not_after(const struct ca_signer *);
+/*
+ * The notAfter of the signer the store names, read without its key (a
+ * responder of an instance opened read-only: ca-server's front); 0 if
+ * there is none or it is not valid.
+ */
+time_t		 ca_signers_stored_not_after(struct ca_signers *);
 /*
  * Signs obj with the signer's key through fn, as ca_sign() does with a
  * CA key: the caller checks what it gets, and reports a signature that

@@ -140,6 +140,30 @@ rec_read(struct ca_signers *h, unsigned char **vp, size_t *lenp)
 	return r;
 }
 
+time_t
+ca_signers_stored_not_after(struct ca_signers *h)
+{
+	struct signer_rec sr;
+	struct store_txn *txn = NULL;
+	struct store_cert *rec = NULL;
+	unsigned char *v = NULL;
+	size_t len;
+	time_t na = 0;
+
+	if (rec_read(h, &v, &len) != LY_OK || v == NULL ||
+	    rec_parse(v, len, &sr) != LY_OK)
+		goto out;
+	if (store_txn_begin(ca_store(h->ca), 0, &txn) == LY_OK &&
+	    store_cert_get(txn, &sr.serial, &rec) == LY_OK &&
+	    rec->status == STORE_VALID)
+		na = (time_t)rec->not_after;
+	store_txn_abort(txn);
+ out:
+	store_cert_free(rec);
+	free(v);
+	return na;
+}
+
 static void
 signer_free(struct ca_signer *s)
 {
@@ -587,7 +611,8 @@ ca_signers_sync(struct ca_signers *h)
 		s = NULL;
 	}
  out:
-	if (r != LY_OK)
+	/* LY_ERR_ARG: opened without the HSM (the caller says so). */
+	if (r != LY_OK && r != LY_ERR_ARG)
 		ly_log(LY_LOG_ERR, "ocsp: signer: %s: %s", ly_strerror(r),
 		    ly_errdetail());
 	ca_signer_put(cur);

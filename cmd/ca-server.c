@@ -1,95 +1,92 @@
 /*
  * ca-server — serves revocation data and CA certificates over HTTP,
  * enrollment (enroll/) over HTTPS, and keeps the CRLs, pre-signed OCSP
- * responses and its own TLS certificate fresh. See ca-server(8).
+ * responses and its own TLS certificate fresh. See ca-server(8) and
+ * docs/architecture.md.
  *
  *	ca-server --dir DIR [--http ADDR:PORT] [--https ADDR:PORT|off]
  *	    [--syslog] [-v]
  *
- * Threads: libmicrohttpd's pool answers requests (web/); one background
- * thread regenerates CRLs (after revocations, debounced, and when due)
- * and re-signs OCSP responses; the main thread only waits for signals.
+ * Processes: this one, the supervisor, takes the instance's lock file,
+ * checks that the listening addresses are free (so a start that cannot
+ * serve exits before the engine does any work: no CRL number is used
+ * up), then forks
+ *   - the front (cmd/server_front.c): listeners and request parsing,
+ *     the store read-only, no PIN, no token; and
+ *   - the engine (cmd/server_engine.c): PINs, the token, the store
+ *     writer, signing, CRL and OCSP upkeep;
+ * the front first, before anything has read a PIN. It links them with a
+ * socketpair (ipc/ipc.h), handing each its end over a control socket,
+ * and restarts either when it dies, with a backoff (1 s doubling to
+ * 30 s; back to 1 s after a minute of service), giving both ends of a
+ * new socketpair. A child that dies before it first served ends the
+ * server (exit 1): a configuration that cannot start does not loop.
  *
- * SIGTERM/SIGINT: stop accepting, let requests in flight finish, stop the
- * background thread, exit 0. SIGHUP: re-read ca.conf and the CA material,
- * and restart the HTTPS listener on the same address with the current
- * DIR/tls files. The background thread looks at them once an hour and
- * renews them when due; the main thread then restarts the HTTPS listener
- * (MHD 0.9.75 reads its key and certificate only at start).
- * A configuration that does not load is refused and the running one kept.
- * One process cannot hold two instances of a CA at once (LMDB forbids
- * opening an environment twice in a process, and hsm/ has one PKCS#11
- * module per process whose shutdown frees every key), so a reload checks
- * what it can first, then holds new requests for a moment, closes the old
- * instance and opens the new one; the listener is never dropped.
+ * SIGTERM/SIGINT: the front stops accepting and finishes its requests,
+ * then the engine finishes its own; exit 0. SIGHUP: passed to both; each
+ * re-reads ca.conf and the CA material (ca-server(8)).
  *
  * Exit status: 0 after a signal to stop, 1 if it cannot start, 2 usage.
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 
 #include "ca/ca.h"
-#include "ca/ops.h"
-#include "ca/store.h"
 #include "cmd/notify.h"
+#include "cmd/server.h"
 #include "conf/conf.h"
-#include "crl/crl.h"
-#include "ocsp/ocsp.h"
+#include "ipc/ipc.h"
 #include "util/util.h"
 #include "web/web.h"
 
 #define EXIT_USAGE		2
-/* Seconds between the background thread's looks at the store. */
-#define TICK			1
-/* Seconds between OCSP refreshes (and the first one, at start). */
-#define OCSP_REFRESH_EVERY	600
-/* After a failed CRL generation, wait this long before trying again. */
-#define CRL_RETRY		30
-/* After a failed reload left no instance, try again this often. */
-#define REOPEN_EVERY		5
-/* Seconds between looks at the HTTPS server certificate. */
-#ifndef TLS_CHECK_EVERY
-#define TLS_CHECK_EVERY		3600
-#endif
 /* A CA certificate file larger than this is not one. */
 #define CERT_FILE_MAX		(256 * 1024)
+#define LOCK_FILE		"ca-server.lock"
+/* Seconds the lock of a killed supervisor's dying children is waited for. */
+#define LOCK_WAIT		5
+/* Restart backoff, seconds: from BACKOFF_MIN doubling to BACKOFF_MAX. */
+#define BACKOFF_MIN		1
+#define BACKOFF_MAX		30
+/* A child that served this long starts again from BACKOFF_MIN. */
+#define BACKOFF_RESET		60
+/* How long a child gets to stop after SIGTERM before SIGKILL. */
+#define STOP_WAIT		15
 
-struct server {
-	const char		*dir;
-	/* Held by the background thread while it works, and by a reload. */
-	pthread_mutex_t		 lock;
-	pthread_cond_t		 wake;
-	struct ca		*ca;		/* NULL after a failed reload */
-	struct ocsp_responder	*responder;
-	struct enroll		*enroll;	/* NULL with ca */
-	int			 stop;
-	const char		*https;		/* NULL: off */
-	char			 https_buf[300];	/* outlives a reload */
-	char			 https_at[300];	/* its address, port fixed */
-	struct web		*tls;		/* the HTTPS listener */
+enum role { ROLE_FRONT, ROLE_ENGINE };
 
-	/* The background thread's own state. */
-	uint64_t		 seen;		/* revocations already in CRLs */
-	time_t			 pending;	/* first unpublished revocation */
-	time_t			 retry_at;	/* after a failed generation */
-	time_t			 refreshed;	/* last ocsp_refresh */
-	time_t			 tls_checked;	/* last ca_tls_ensure */
-	time_t			 tidied;	/* last tidy ([ca] tidy_interval) */
-	int			 tls_renewed;	/* the listener must restart */
+struct child {
+	const char	*name;
+	enum role	 role;
+	pid_t		 pid;		/* 0: not running */
+	int		 ctl;		/* our end of its control socket */
+	int		 ready;		/* it said it serves */
+	int		 ever_ready;	/* some run of it did */
+	time_t		 started;
+	unsigned int	 backoff;
+	time_t		 restart_at;	/* 0: none due */
 };
 
 static void
@@ -97,12 +94,13 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: ca-server --dir DIR [--http ADDR:PORT] "
 	    "[--https ADDR:PORT|off] [--syslog] [-v]\n"
+	    "       ca-server --dir DIR --engine-fd FD   (the engine alone, "
+	    "for tests)\n"
 	    "       ca-server --help | --version\n"
 	    "The instance directory is --dir or $LANYARD_DIR.\n");
 }
 
-/* The process holds PINs and CA key handles: no core files, no ptrace. */
-static int
+int
 no_core_dumps(void)
 {
 	struct rlimit rl = { 0, 0 };
@@ -114,25 +112,34 @@ no_core_dumps(void)
 	return LY_OK;
 }
 
+int
+wait_signal(const sigset_t *set, int seconds)
+{
+	struct timespec t = { seconds, 0 };
+	int sig;
+
+	if ((sig = sigtimedwait(set, NULL, &t)) == -1)
+		return 0;
+	return sig;
+}
+
 /*
  * What only the server's user may read: the PIN files, the store (it
  * holds the token hashes and every record) and the TLS key. Checked
  * before anything is opened, so a server never runs on files that others
  * can read; ca-admin makes them 0600 and the server never widens them.
  * A file that does not exist is someone else's business (a PIN from the
- * environment, an offline root, a TLS key made at start).
+ * environment, an offline root, a TLS key made at start). Only stat():
+ * the supervisor reads no PIN.
  */
 static int
-private_files(const char *dir)
+private_files(const struct conf *conf, const char *dir)
 {
-	struct conf *conf = NULL;
 	struct stat st;
 	char *paths[6] = { NULL };
 	size_t i, n = 0;
-	int r;
+	int r = LY_OK;
 
-	if ((r = conf_load(dir, NULL, &conf)) != LY_OK)
-		return r;
 	if (conf->root.pin_file != NULL)
 		paths[n++] = strdup(conf->root.pin_file);
 	if (conf->issuing.pin_file != NULL)
@@ -158,165 +165,313 @@ private_files(const char *dir)
 	}
 	for (i = 0; i < n; i++)
 		free(paths[i]);
-	conf_free(conf);
 	return r;
-}
-
-static int
-revocations(struct ca *ca, uint64_t *np)
-{
-	struct store_txn *txn = NULL;
-	int r;
-
-	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
-		return r;
-	r = ca_revocations(txn, np);
-	store_txn_abort(txn);
-	return r;
-}
-
-/* One look at the store; called with s->lock held and s->ca open. */
-static void
-tick(struct server *s)
-{
-	const struct conf *conf = ca_conf(s->ca);
-	time_t now = ly_now();
-	unsigned int flags = 0;
-	uint64_t n;
-	size_t count;
-	int issued, r;
-
-	if (revocations(s->ca, &n) == LY_OK && n != s->seen) {
-		s->seen = n;
-		/* Timed from the first: a stream of revocations cannot starve it. */
-		if (s->pending == 0)
-			s->pending = now;
-	}
-	if (s->pending != 0 && now - s->pending >= conf->crl_debounce)
-		flags |= CRL_PUBLISH_REVOKED;
-	if (now >= s->retry_at) {
-		r = crl_publish_due(s->ca, flags, "ca-server",
-		    flags != 0 ? "revocation" : "due");
-		if (r < 0)
-			s->retry_at = now + CRL_RETRY;
-		else if (flags & CRL_PUBLISH_REVOKED)
-			s->pending = 0;
-	}
-	if (s->refreshed == 0 || now - s->refreshed >= OCSP_REFRESH_EVERY) {
-		count = 0;
-		if (ocsp_refresh(s->responder, &count) != LY_OK)
-			ly_log(LY_LOG_ERR, "OCSP refresh: %s", ly_errdetail());
-		else if (count > 0)
-			ly_log(LY_LOG_INFO, "OCSP: %zu responses re-signed",
-			    count);
-		s->refreshed = now;
-	}
-	/* [ca] tidy_interval: off by default; the first one an interval in. */
-	if (conf->tidy_interval > 0 && s->tidied == 0)
-		s->tidied = now;
-	else if (conf->tidy_interval > 0 &&
-	    now - s->tidied >= conf->tidy_interval) {
-		struct ca_tidy_info ti;
-
-		s->tidied = now;
-		if (ca_tidy(s->ca, conf->tidy_keep, 0, "ca-server", NULL, NULL,
-		    &ti) != LY_OK)
-			ly_log(LY_LOG_ERR, "tidy: %s", ly_errdetail());
-		else
-			ly_log(LY_LOG_INFO, "tidy: %zu certificate records, %zu "
-			    "tokens removed", ti.certs, ti.tokens);
-	}
-	if (s->https != NULL && now - s->tls_checked >= TLS_CHECK_EVERY) {
-		s->tls_checked = now;
-		if (ca_tls_ensure(s->ca, s->dir, "ca-server", &issued) != LY_OK)
-			ly_log(LY_LOG_ERR, "TLS server certificate: %s",
-			    ly_errdetail());
-		else if (issued)
-			s->tls_renewed = 1;	/* served by https_restart() */
-	}
-}
-
-static void *
-background(void *arg)
-{
-	struct server *s = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&s->lock);
-	while (!s->stop) {
-		if (s->ca != NULL)
-			tick(s);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += TICK;
-		while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock,
-		    &until) != ETIMEDOUT)
-			continue;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
-}
-
-static int
-instance_open(const char *dir, struct ca **cap, struct ocsp_responder **rp,
-    struct enroll **ep)
-{
-	struct ca *ca = NULL;
-	int r;
-
-	*ep = NULL;
-	if ((r = ca_open(dir, 0, &ca)) != LY_OK)
-		return r;
-	if ((r = ocsp_responder_new(ca, rp)) != LY_OK) {
-		ca_close(ca);
-		return r;
-	}
-	if ((r = enroll_new(ca, ep)) != LY_OK) {
-		ocsp_responder_free(*rp);
-		*rp = NULL;
-		ca_close(ca);
-		return r;
-	}
-	*cap = ca;
-	return LY_OK;
-}
-
-static void
-instance_close(struct server *s)
-{
-	enroll_free(s->enroll);
-	ocsp_responder_free(s->responder);
-	ca_close(s->ca);
-	s->enroll = NULL;
-	s->responder = NULL;
-	s->ca = NULL;
 }
 
 /*
- * (Re)starts the HTTPS listener after making sure its certificate is
- * usable. The first start fixes the port (for "ADDR:0"), so a restart
- * after SIGHUP listens where clients already connect.
+ * One ca-server per instance: an exclusive flock on DIR/ca-server.lock,
+ * held (by the children too, who inherit the descriptor) until the last
+ * process exits. The file holds the supervisor's PID for the message of
+ * a second server. ca-admin does not take it: it works beside a server.
  */
 static int
-https_start(struct server *s)
+lock_take(const char *dir, int *fdp)
 {
-	const char *colon;
-	int issued, r;
+	char *path, buf[32];
+	ssize_t n;
+	int fd, tries = 0, r = LY_OK;
 
-	if ((r = ca_tls_ensure(s->ca, s->dir, "ca-server", &issued)) != LY_OK)
-		return r;
-	s->tls_checked = ly_now();
-	if ((r = web_start_https(s->ca, s->responder, s->enroll, s->dir,
-	    s->https_at[0] != '\0' ? s->https_at : s->https, &s->tls)) !=
-	    LY_OK)
-		return r;
-	if (s->https_at[0] == '\0' &&
-	    (colon = strrchr(s->https, ':')) != NULL)
-		snprintf(s->https_at, sizeof(s->https_at), "%.*s:%u",
-		    (int)(colon - s->https), s->https, web_port(s->tls));
+	if ((path = ly_path_join(dir, LOCK_FILE)) == NULL)
+		return LY_ERR_ALLOC;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600)) == -1) {
+		r = ly_fail(LY_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			n = pread(fd, buf, sizeof(buf) - 1, 0);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			/*
+			 * A supervisor that was killed leaves its children
+			 * dying (PR_SET_PDEATHSIG) with the lock for a moment.
+			 */
+			if (tries++ < LOCK_WAIT * 10 && buf[0] != '\0' &&
+			    kill((pid_t)strtol(buf, NULL, 10), 0) == -1 &&
+			    errno == ESRCH) {
+				usleep(100 * 1000);
+				continue;
+			}
+			r = ly_fail(LY_ERR_EXISTS, "another ca-server (pid %s) "
+			    "serves %s: it holds %s", buf[0] != '\0' ? buf :
+			    "unknown", dir, path);
+		} else
+			r = ly_fail(LY_ERR_IO, "%s: flock: %s", path,
+			    strerror(errno));
+		close(fd);
+		goto out;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, buf, (size_t)n, 0) != n)
+		ly_log(LY_LOG_WARN, "%s: %s", path, strerror(errno));
+	*fdp = fd;
+ out:
+	free(path);
+	return r;
+}
+
+/*
+ * Bind first: the supervisor binds and listens on the addresses before
+ * it starts anything, so a server whose port is taken exits before the
+ * engine does any work (no CRL is regenerated, no CRL number used up),
+ * and a restarted front serves on the same sockets (the same ports, for
+ * "ADDR:0" too). *fdp is -1 for "off".
+ */
+static int
+addr_bind(const char *scheme, const char *addr, int *fdp)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[300];
+	const char *colon, *h;
+	size_t hlen;
+	int fd = -1, one = 1, zero = 0, rc, r;
+
+	*fdp = -1;
+	if (strcmp(addr, "off") == 0)
+		return LY_OK;
+	if ((colon = strrchr(addr, ':')) == NULL || colon == addr ||
+	    colon[1] == '\0')
+		return ly_fail(LY_ERR_CONFIG, "listen address %s: expected "
+		    "ADDR:PORT", addr);
+	h = addr;
+	hlen = (size_t)(colon - addr);
+	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		return ly_fail(LY_ERR_CONFIG, "listen address %s: too long",
+		    addr);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &res)) != 0)
+		return ly_fail(LY_ERR_CONFIG, "listen address %s: %s", addr,
+		    gai_strerror(rc));
+	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+	    -1) {
+		r = ly_fail(LY_ERR_IO, "socket: %s", strerror(errno));
+		goto out;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+		    sizeof(zero));
+	/* Worded as libmicrohttpd's own message was, for the same fault. */
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+		r = ly_fail(LY_ERR_IO, "%s://%s: Failed to bind to port %s: %s",
+		    scheme, addr, colon + 1, strerror(errno));
+		goto out;
+	}
+	if (listen(fd, SOMAXCONN) == -1) {
+		r = ly_fail(LY_ERR_IO, "cannot listen on %s: %s", addr,
+		    strerror(errno));
+		goto out;
+	}
+	*fdp = fd;
+	fd = -1;
+	r = LY_OK;
+ out:
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return r;
+}
+
+/* ---- children ------------------------------------------------------------- */
+
+static struct child kids[2] = {
+	{ "front", ROLE_FRONT, 0, -1, 0, 0, 0, BACKOFF_MIN, 0 },
+	{ "engine", ROLE_ENGINE, 0, -1, 0, 0, 0, BACKOFF_MIN, 0 },
+};
+
+/* In a new child: nothing of the supervisor's but its own control end. */
+static void
+child_setup(int keep, int lockfd)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (kids[i].ctl != -1 && kids[i].ctl != keep)
+			close(kids[i].ctl);
+	(void)lockfd;	/* inherited: the lock lasts as long as any of us */
+	/*
+	 * The supervisor killed, we die with it, at once: a crash of the
+	 * server is a crash of all three (a stop by signal is orderly: the
+	 * supervisor stops us first).
+	 */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+}
+
+static int
+spawn(struct child *c, const struct srv_opts *o, int lockfd)
+{
+	int sv[2], status;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return ly_fail(LY_ERR_IO, "socketpair: %s", strerror(errno));
+	fflush(NULL);
+	if ((pid = fork()) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return ly_fail(LY_ERR_IO, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		child_setup(sv[1], lockfd);
+		/* The listening sockets are the front's alone. */
+		if (c->role == ROLE_ENGINE) {
+			if (o->http_fd != -1)
+				close(o->http_fd);
+			if (o->https_fd != -1)
+				close(o->https_fd);
+		}
+		status = c->role == ROLE_FRONT ? front_main(o, sv[1]) :
+		    engine_main(o, sv[1], -1);
+		fflush(NULL);
+		_exit(status);
+	}
+	close(sv[1]);
+	c->pid = pid;
+	c->ctl = sv[0];
+	c->ready = 0;
+	c->started = ly_now();
+	c->restart_at = 0;
+	ly_log(LY_LOG_INFO, "%s started (pid %ld)", c->name, (long)pid);
 	return LY_OK;
 }
 
-/* A reload should not close a working instance for a missing certificate. */
+/* A new socketpair between the running front and engine. */
+static int
+link_children(void)
+{
+	int sv[2], r;
+
+	if (kids[ROLE_FRONT].pid == 0 || kids[ROLE_ENGINE].pid == 0)
+		return LY_OK;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return ly_fail(LY_ERR_IO, "socketpair: %s", strerror(errno));
+	if ((r = ipc_fd_send(kids[ROLE_FRONT].ctl, sv[0])) == LY_OK)
+		r = ipc_fd_send(kids[ROLE_ENGINE].ctl, sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+/* Reads the READY byte of a child that sent it. */
+static void
+check_ready(struct child *c)
+{
+	struct pollfd p = { c->ctl, POLLIN, 0 };
+	char b;
+
+	if (c->pid == 0 || c->ready || poll(&p, 1, 0) != 1)
+		return;
+	if (read(c->ctl, &b, 1) == 1 && b == IPC_CTL_READY) {
+		/* The front's first "ready": the service is up. */
+		if (c->role == ROLE_FRONT && !c->ever_ready)
+			server_notify("READY=1");
+		c->ready = c->ever_ready = 1;
+		ly_log(LY_LOG_DEBUG, "%s (pid %ld) serves", c->name,
+		    (long)c->pid);
+	}
+}
+
+/* Reaps dead children; -1 if one died before any run of it served. */
+static int
+reap(void)
+{
+	struct child *c;
+	time_t now = ly_now();
+	pid_t pid;
+	int i, st, fatal = 0;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (c = NULL, i = 0; i < 2; i++)
+			if (kids[i].pid == pid)
+				c = &kids[i];
+		if (c == NULL)
+			continue;
+		check_ready(c);
+		if (WIFSIGNALED(st))
+			ly_log(LY_LOG_ERR, "%s (pid %ld) killed by signal %d",
+			    c->name, (long)pid, WTERMSIG(st));
+		else
+			ly_log(c->ever_ready ? LY_LOG_ERR : LY_LOG_INFO,
+			    "%s (pid %ld) exited with status %d", c->name,
+			    (long)pid, WEXITSTATUS(st));
+		close(c->ctl);
+		c->ctl = -1;
+		c->pid = 0;
+		c->ready = 0;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_RESTART &&
+		    c->ever_ready) {
+			/* Asked for (a reload under its own user): at once. */
+			c->restart_at = now;
+			continue;
+		}
+		if (!c->ever_ready) {
+			fatal = -1;
+			continue;
+		}
+		if (now - c->started >= BACKOFF_RESET)
+			c->backoff = BACKOFF_MIN;
+		c->restart_at = now + c->backoff;
+		c->backoff = c->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX :
+		    c->backoff * 2;
+		ly_log(LY_LOG_WARN, "restarting the %s in %lld s", c->name,
+		    (long long)(c->restart_at - now));
+	}
+	return fatal;
+}
+
+/* SIGTERM to a child, SIGKILL after STOP_WAIT seconds; reaps it. */
+static void
+stop_child(struct child *c)
+{
+	int i, st;
+
+	if (c->pid == 0)
+		return;
+	kill(c->pid, SIGTERM);
+	for (i = 0; i < STOP_WAIT * 10; i++) {
+		if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
+			c->pid = 0;
+			break;
+		}
+		usleep(100 * 1000);
+	}
+	if (c->pid != 0) {
+		ly_log(LY_LOG_ERR, "%s (pid %ld) did not stop: killed",
+		    c->name, (long)c->pid);
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, &st, 0);
+		c->pid = 0;
+	}
+	if (c->ctl != -1)
+		close(c->ctl);
+	c->ctl = -1;
+}
+
+/*
+ * SIGHUP: a configuration that does not load is refused here, and both
+ * keep serving the running one; else both are told.
+ */
+/* A reload should not replace a working instance for a missing certificate. */
 static int
 cert_file_check(const char *path)
 {
@@ -337,205 +492,173 @@ cert_file_check(const char *path)
 	return r;
 }
 
-/* What can be checked while the old instance still serves. */
+/* What must hold before the front and the engine are told to reload. */
 static int
-reload_check(struct server *s)
+reload_check(const struct srv_opts *o)
 {
 	struct conf *nc = NULL;
 	int r;
 
-	if ((r = conf_load(s->dir, NULL, &nc)) != LY_OK)
+	if ((r = conf_load(o->dir, NULL, &nc)) != LY_OK)
 		return r;
-	if (s->ca != NULL &&
-	    strcmp(nc->store_dir, ca_conf(s->ca)->store_dir) != 0)
+	if (strcmp(nc->store_dir, o->store_dir) != 0)
 		r = ly_fail(LY_ERR_CONFIG, "the store directory changed: "
 		    "restart ca-server for that");
 	else if ((r = cert_file_check(nc->root.cert_file)) != LY_OK ||
 	    (r = cert_file_check(nc->issuing.cert_file)) != LY_OK)
 		;
-	else if (s->ca != NULL &&
-	    strcmp(nc->http_listen, ca_conf(s->ca)->http_listen) != 0)
-		ly_log(LY_LOG_WARN, "reload: a new [server] http address "
-		    "takes effect at restart");
-	if (r == LY_OK && s->ca != NULL &&
-	    strcmp(nc->https_listen, ca_conf(s->ca)->https_listen) != 0)
-		ly_log(LY_LOG_WARN, "reload: a new [server] https address "
-		    "takes effect at restart");
+	else {
+		if (strcmp(nc->http_listen, o->conf_http) != 0)
+			ly_log(LY_LOG_WARN, "reload: a new [server] http "
+			    "address takes effect at restart");
+		if (strcmp(nc->https_listen, o->conf_https) != 0)
+			ly_log(LY_LOG_WARN, "reload: a new [server] https "
+			    "address takes effect at restart");
+	}
 	conf_free(nc);
 	return r;
 }
 
 static void
-reload(struct server *s, struct web *w, int check)
+hup(const struct srv_opts *o)
 {
-	struct ca *ca = NULL;
-	struct ocsp_responder *rp = NULL;
-	struct enroll *en = NULL;
-	int r;
+	int i;
 
-	if (check && reload_check(s) != LY_OK) {
+	if (reload_check(o) != LY_OK) {
 		ly_log(LY_LOG_ERR, "reload refused, still serving the running "
 		    "configuration: %s", ly_errdetail());
 		return;
 	}
-	pthread_mutex_lock(&s->lock);
-	/* The HTTPS listener is started again with the new instance. */
-	web_stop(s->tls);
-	s->tls = NULL;
-	web_hold(w);
-	instance_close(s);
-	if ((r = instance_open(s->dir, &ca, &rp, &en)) == LY_OK) {
-		s->ca = ca;
-		s->responder = rp;
-		s->enroll = en;
-		s->refreshed = 0;
-		ly_log(LY_LOG_INFO, "reloaded %s", s->dir);
-	} else
-		ly_log(LY_LOG_ERR, "reload failed after the running instance "
-		    "was closed: %s; answering 503, retrying every %d s",
-		    ly_errdetail(), REOPEN_EVERY);
-	web_resume(w, s->ca, s->responder, NULL);
-	s->tls_renewed = 0;
-	if (s->ca != NULL && s->https != NULL && https_start(s) != LY_OK)
-		ly_log(LY_LOG_ERR, "HTTPS listener not restarted: %s",
-		    ly_errdetail());
-	pthread_mutex_unlock(&s->lock);
+	ly_log(LY_LOG_INFO, "SIGHUP: reloading the front and the engine");
+	server_notify("RELOADING=1");
+	for (i = 0; i < 2; i++)
+		if (kids[i].pid != 0)
+			kill(kids[i].pid, SIGHUP);
+	/* Each reloads on its own; requests wait meanwhile, none is lost. */
+	server_notify("READY=1");
 }
 
-/*
- * Serves a certificate the background thread renewed: MHD 0.9.75 reads
- * its key and certificate only at start, so the HTTPS listener is started
- * again on the same port (connections in flight finish first).
- */
-static void
-https_restart(struct server *s)
+static int
+supervise(const struct srv_opts *o, int lockfd)
 {
-	pthread_mutex_lock(&s->lock);
-	if (s->tls_renewed && s->ca != NULL && s->https != NULL) {
-		s->tls_renewed = 0;
-		web_stop(s->tls);
-		s->tls = NULL;
-		if (https_start(s) != LY_OK)
-			ly_log(LY_LOG_ERR, "HTTPS listener not restarted: %s",
-			    ly_errdetail());
-		else
-			ly_log(LY_LOG_INFO, "HTTPS listener restarted with the "
-			    "renewed certificate");
+	struct child *c;
+	time_t now;
+	int i, sig, r = 1;
+
+	/* The front first: it exists before any process has read a PIN. */
+	if (spawn(&kids[ROLE_FRONT], o, lockfd) != LY_OK ||
+	    spawn(&kids[ROLE_ENGINE], o, lockfd) != LY_OK ||
+	    link_children() != LY_OK) {
+		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
+		goto out;
 	}
-	pthread_mutex_unlock(&s->lock);
-}
-
-/* Waits for signals until one says stop. */
-static void
-signal_loop(struct server *s, struct web *w, const sigset_t *set)
-{
-	struct timespec every = { REOPEN_EVERY, 0 };
-	int sig;
-
 	for (;;) {
-		sig = sigtimedwait(set, NULL, &every);
+		sig = wait_signal(o->sigs, 1);
 		if (sig == SIGTERM || sig == SIGINT) {
 			ly_log(LY_LOG_INFO, "signal %d: stopping", sig);
 			server_notify("STOPPING=1");
-			return;
+			r = 0;
+			break;
 		}
-		if (sig == SIGHUP) {
-			ly_log(LY_LOG_INFO, "SIGHUP: reloading");
-			server_notify("RELOADING=1");
-			reload(s, w, 1);
-			server_notify("READY=1");
-		} else if (sig == -1 && s->ca == NULL)
-			reload(s, w, 0);
-		else if (sig == -1)
-			https_restart(s);
+		if (sig == SIGHUP)
+			hup(o);
+		for (i = 0; i < 2; i++)
+			check_ready(&kids[i]);
+		if (reap() != 0) {
+			ly_log(LY_LOG_ERR, "cannot start: stopping");
+			break;
+		}
+		now = ly_now();
+		for (i = 0; i < 2; i++) {
+			c = &kids[i];
+			if (c->pid != 0 || c->restart_at == 0 ||
+			    now < c->restart_at)
+				continue;
+			if (spawn(c, o, lockfd) != LY_OK ||
+			    link_children() != LY_OK) {
+				ly_log(LY_LOG_ERR, "%s", ly_errdetail());
+				c->restart_at = now + BACKOFF_MAX;
+			}
+		}
 	}
+ out:
+	/* The front first: its requests in flight need the engine. */
+	stop_child(&kids[ROLE_FRONT]);
+	stop_child(&kids[ROLE_ENGINE]);
+	return r;
 }
 
-/* ca_reconcile() at start, logged; an error keeps the server from starting. */
+/*
+ * The front's user: [server] user when started as root (an error if it
+ * does not exist: the front would otherwise run as root unnoticed);
+ * none, with a warning, when the key is absent; ignored when not root.
+ */
 static int
-reconcile(struct ca *ca)
+user_find(const struct conf *conf, struct srv_opts *o)
 {
-	struct ca_reconcile_stats st;
-	int r;
+	struct passwd *pw;
 
-	if ((r = ca_reconcile(ca, "ca-server", &st)) != LY_OK) {
-		ly_log(LY_LOG_ERR, "reconcile: %s", ly_errdetail());
-		return r;
+	if (geteuid() != 0) {
+		if (conf->server_user != NULL)
+			ly_log(LY_LOG_INFO, "not started as root: [server] "
+			    "user %s is not needed", conf->server_user);
+		return LY_OK;
 	}
-	if (st.burned > 0 || st.left > 0)
-		ly_log(LY_LOG_INFO, "reconcile: %zu reserved serials burned, "
-		    "%zu tokens usable again, %zu recent reservations left",
-		    st.burned, st.tokens, st.left);
+	if (conf->server_user == NULL) {
+		ly_log(LY_LOG_WARN, "started as root without [server] user: "
+		    "the front runs as root (confined otherwise)");
+		return LY_OK;
+	}
+	errno = 0;
+	if ((pw = getpwnam(conf->server_user)) == NULL)
+		return ly_fail(LY_ERR_CONFIG, "[server] user %s: %s",
+		    conf->server_user, errno != 0 ? strerror(errno) :
+		    "no such user (create it, e.g. useradd --system "
+		    "--no-create-home lanyard, or remove the key)");
+	if (pw->pw_uid == 0)
+		return ly_fail(LY_ERR_CONFIG, "[server] user %s is root",
+		    conf->server_user);
+	if ((o->user = strdup(conf->server_user)) == NULL)
+		return LY_ERR_ALLOC;
+	o->uid = pw->pw_uid;
+	o->gid = pw->pw_gid;
+	o->drop = 1;
 	return LY_OK;
 }
 
+/* Starts when nothing stands in the way: lock, files, addresses. */
 static int
-serve(struct server *s, const char *http, const sigset_t *set)
+preflight(struct srv_opts *o, int *lockfdp)
 {
-	struct web *w = NULL;
-	pthread_t bg;
-	int r, started = 0;
+	struct conf *conf = NULL;
+	int r;
 
-	if ((r = private_files(s->dir)) != LY_OK ||
-	    (r = instance_open(s->dir, &s->ca, &s->responder, &s->enroll)) !=
-	    LY_OK) {
-		ly_log(LY_LOG_ERR, "%s: %s", s->dir, ly_errdetail());
+	if ((r = conf_load(o->dir, NULL, &conf)) != LY_OK)
+		goto out;
+	if ((r = lock_take(o->dir, lockfdp)) != LY_OK ||
+	    (r = private_files(conf, o->dir)) != LY_OK)
+		goto out;
+	/* What a reload may not change (reload_check()). */
+	if ((o->store_dir = strdup(conf->store_dir)) == NULL ||
+	    (o->conf_http = strdup(conf->http_listen)) == NULL ||
+	    (o->conf_https = strdup(conf->https_listen)) == NULL) {
+		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	/*
-	 * Before anything is served, no claim can be in flight: what a
-	 * crash left between a reservation and its certificate is burned,
-	 * and its token given back (ca_reconcile()).
-	 */
-	if ((r = reconcile(s->ca)) != LY_OK)
-		goto out;
-	/*
-	 * Revocations made while no server ran (ca-admin revoke without crl
-	 * publish) may be in no CRL yet: the issuing CA's CRLs are made now
-	 * if so, so that every revocation counted here is in them. Nothing
-	 * else is made but what is due: a restart signs no CRL for nothing.
-	 */
-	if ((r = revocations(s->ca, &s->seen)) != LY_OK) {
-		ly_log(LY_LOG_ERR, "store: %s", ly_errdetail());
+	/* The addresses as they are now: a reload does not move them. */
+	if ((o->https = strdup(o->https != NULL ? o->https :
+	    conf->https_listen)) == NULL ||
+	    (o->http = strdup(o->http != NULL ? o->http :
+	    conf->http_listen)) == NULL) {
+		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	(void)crl_publish_due(s->ca, CRL_PUBLISH_MISSING, "ca-server", "start");
-	/* The conf goes with a reload: keep the address in s. */
-	snprintf(s->https_buf, sizeof(s->https_buf), "%s", s->https != NULL ?
-	    s->https : ca_conf(s->ca)->https_listen);
-	s->https = strcmp(s->https_buf, "off") == 0 ? NULL : s->https_buf;
-	if (s->https != NULL) {
-		/* Before HTTP: its "listening" line says all is up. */
-		if ((r = https_start(s)) != LY_OK) {
-			ly_log(LY_LOG_ERR, "HTTPS: %s", ly_errdetail());
-			goto out;
-		}
-	}
-	if ((r = web_start(s->ca, s->responder, http, &w)) != LY_OK) {
-		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
+	if ((r = addr_bind("https", o->https, &o->https_fd)) != LY_OK ||
+	    (r = addr_bind("http", o->http, &o->http_fd)) != LY_OK)
 		goto out;
-	}
-	if (pthread_create(&bg, NULL, background, s) != 0) {
-		r = ly_fail(LY_ERR_INTERNAL, "cannot start a thread");
-		ly_log(LY_LOG_ERR, "%s", ly_errdetail());
-		goto out;
-	}
-	started = 1;
-	server_notify("READY=1");
-	signal_loop(s, w, set);
-	r = LY_OK;
+	r = user_find(conf, o);
  out:
-	/* Requests first: they use the instance the background thread may. */
-	web_stop(s->tls);
-	web_stop(w);
-	if (started) {
-		pthread_mutex_lock(&s->lock);
-		s->stop = 1;
-		pthread_cond_signal(&s->wake);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(bg, NULL);
-	}
-	instance_close(s);
+	conf_free(conf);
 	return r;
 }
 
@@ -546,28 +669,40 @@ main(int argc, char **argv)
 		{ "dir",	required_argument, NULL, 'd' },
 		{ "http",	required_argument, NULL, 'H' },
 		{ "https",	required_argument, NULL, 'S' },
+		{ "engine-fd",	required_argument, NULL, 'E' },
 		{ "syslog",	no_argument,	   NULL, 's' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "version",	no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct server s;
-	const char *http = NULL;
+	struct srv_opts o;
 	sigset_t set;
-	int c, r;
+	char *end;
+	long efd = -1;
+	int c, lockfd = -1, r;
 
-	memset(&s, 0, sizeof(s));
+	memset(&o, 0, sizeof(o));
+	o.http_fd = o.https_fd = -1;
 	while ((c = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			s.dir = optarg;
+			o.dir = optarg;
 			break;
 		case 'H':
-			http = optarg;
+			o.http = optarg;
 			break;
 		case 'S':
-			s.https = optarg;
+			o.https = optarg;
+			break;
+		case 'E':
+			errno = 0;
+			efd = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || efd < 3 ||
+			    efd > 65535) {
+				usage(stderr);
+				return EXIT_USAGE;
+			}
 			break;
 		case 's':
 			web_log_syslog(1);
@@ -586,9 +721,9 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (s.dir == NULL)
-		s.dir = getenv("LANYARD_DIR");
-	if (optind != argc || s.dir == NULL) {
+	if (o.dir == NULL)
+		o.dir = getenv("LANYARD_DIR");
+	if (optind != argc || o.dir == NULL) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -597,22 +732,29 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/*
-	 * Block the signals we wait for before any thread exists, so every
-	 * thread inherits the mask and only sigtimedwait() sees them.
+	 * Block the signals we wait for before any thread or child exists,
+	 * so every thread inherits the mask and only sigtimedwait() sees
+	 * them.
 	 */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
 	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
 		ly_log(LY_LOG_ERR, "cannot set up signals");
 		return 1;
 	}
-	pthread_mutex_init(&s.lock, NULL);
-	pthread_cond_init(&s.wake, NULL);
-	r = serve(&s, http, &set);
-	pthread_cond_destroy(&s.wake);
-	pthread_mutex_destroy(&s.lock);
-	return r == LY_OK ? 0 : 1;
+	o.sigs = &set;
+	/* The engine alone on an inherited socket: for tests (ipc_hostile). */
+	if (efd != -1)
+		return engine_main(&o, -1, (int)efd) == 0 ? 0 : 1;
+	if ((r = preflight(&o, &lockfd)) != LY_OK) {
+		ly_log(LY_LOG_ERR, "%s: %s", o.dir, ly_errdetail());
+		return 1;
+	}
+	r = supervise(&o, lockfd);
+	close(lockfd);
+	return r == 0 ? 0 : 1;
 }

@@ -725,6 +725,12 @@ server_key(struct parse *p, int line, const char *sec, const char *k,
 		    (unsigned int)n;
 		return 1;
 	}
+	if (strcmp(k, "user") == 0) {
+		/* Looked up by ca-server (getpwnam) when it starts as root. */
+		if (v[0] == '\0' || strlen(v) > 32 || strchr(v, '/') != NULL)
+			return set_fail(p, line, sec, k, "a user name");
+		return set_str(&c->server_user, v);
+	}
 	if (strcmp(k, "tls_dns") == 0 || strcmp(k, "tls_ip") == 0) {
 		/* Names are checked by ca/tls.c with ca/'s identity rules. */
 		if (strlen(v) > 4096)
@@ -1076,6 +1082,7 @@ conf_free(struct conf *c)
 	free(c->identity_oid);
 	free(c->http_listen);
 	free(c->https_listen);
+	free(c->server_user);
 	free(c->tls_dns);
 	free(c->tls_ip);
 	free(c->tls_priority);
@@ -1245,6 +1252,9 @@ conf_default_text(enum conf_keytype kt)
 "tls_priority = %s\n"
 "# Threads per listener; auto: 4 per core, at most 32.\n"
 "threads = auto\n"
+"# Started as root, ca-server runs its front (what parses requests) as\n"
+"# this user; without it the front stays root, with a warning.\n"
+"# user = lanyard\n"
 "max_connections = 1024\n"
 "max_connections_per_ip = 64\n"
 "connection_timeout = 10\n"

@@ -193,6 +193,8 @@ struct conf {
 	unsigned int	 connection_timeout;	/* seconds, idle */
 	size_t		 max_body;		/* bytes of a request body */
 	size_t		 max_header;		/* bytes of request headers */
+	/* The user ca-server's front runs as when started as root, or NULL. */
+	char		*server_user;
 };
 
 /*

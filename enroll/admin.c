@@ -19,7 +19,6 @@
 #include <openssl/crypto.h>
 
 #include "conf/conf.h"
-#include "crl/crl.h"
 #include "enroll/extern.h"
 #include "util/util.h"
 
@@ -29,7 +28,8 @@
 
 static int
 tokens_create(struct enroll *e, const struct enroll_request *req,
-    struct enroll_response *resp, const char *actor)
+    struct enroll_response *resp, const struct store_cert *me,
+    const char *actor)
 {
 	struct enroll_body b;
 	char *tok = NULL, *id = NULL;
@@ -45,8 +45,8 @@ tokens_create(struct enroll *e, const struct enroll_request *req,
 		    "duration of at most 30d");
 		goto out;
 	}
-	if ((r = ca_token_create(e->ca, b.profile, b.identity, ttl, actor, &tok,
-	    &id)) != LY_OK) {
+	if ((r = e->ops->token_create(e->arg, me, b.profile, b.identity, ttl,
+	    actor, &tok, &id)) != LY_OK) {
 		r = enroll_ca_error(resp, r);
 		goto out;
 	}
@@ -72,13 +72,14 @@ tokens_list_cb(const struct ca_token_info *t, void *arg)
 
 static int
 tokens(struct enroll *e, const struct enroll_request *req,
-    struct enroll_response *resp, const char *rest, const char *actor)
+    struct enroll_response *resp, const char *rest,
+    const struct store_cert *me, const char *actor)
 {
 	json_t *a;
 	int r;
 
 	if (rest[0] == '\0' && strcmp(req->method, "POST") == 0)
-		return tokens_create(e, req, resp, actor);
+		return tokens_create(e, req, resp, me, actor);
 	if (rest[0] == '\0' && strcmp(req->method, "GET") == 0) {
 		if ((a = json_array()) == NULL)
 			return LY_ERR_ALLOC;
@@ -90,7 +91,8 @@ tokens(struct enroll *e, const struct enroll_request *req,
 		    "tokens", a));
 	}
 	if (rest[0] == '/' && strcmp(req->method, "DELETE") == 0) {
-		if ((r = ca_token_revoke(e->ca, rest + 1, actor)) == LY_ERR_STATE)
+		if ((r = e->ops->token_revoke(e->arg, me, rest + 1, actor)) ==
+		    LY_ERR_STATE)
 			return enroll_error(resp, 409, "token_used", "%s",
 			    ly_errdetail());
 		if (r != LY_OK)
@@ -153,7 +155,8 @@ certs_list(struct enroll *e, struct enroll_response *resp, const char *query)
 
 static int
 cert_one(struct enroll *e, const struct enroll_request *req,
-    struct enroll_response *resp, const char *rest, const char *actor)
+    struct enroll_response *resp, const char *rest,
+    const struct store_cert *me, const char *actor)
 {
 	char hex[128];
 	const char *slash = strchr(rest, '/');
@@ -196,7 +199,7 @@ cert_one(struct enroll *e, const struct enroll_request *req,
 			    "reason");
 		}
 	}
-	r = ca_revoke(e->ca, &serial, code, 0, actor);
+	r = e->ops->revoke(e->arg, me, &serial, code, actor);
 	enroll_body_clear(&b);
 	if (r == LY_ERR_STATE)
 		return enroll_error(resp, 409, "revoked", "%s", ly_errdetail());
@@ -207,11 +210,12 @@ cert_one(struct enroll *e, const struct enroll_request *req,
 }
 
 static int
-crl_publish(struct enroll *e, struct enroll_response *resp, const char *actor)
+crl_publish(struct enroll *e, struct enroll_response *resp,
+    const struct store_cert *me, const char *actor)
 {
 	int r;
 
-	if ((r = crl_publish_all(e->ca, actor, NULL)) != LY_OK)
+	if ((r = e->ops->crl_publish(e->arg, me, actor)) != LY_OK)
 		return enroll_ca_error(resp, r);
 	return enroll_json_reply(resp, 200, json_pack("{s:s}", "status",
 	    "published"));
@@ -242,20 +246,22 @@ admin_handle(struct enroll *e, const struct enroll_request *req,
 	}
 	snprintf(actor, sizeof(actor), "admin:%s",
 	    me->identity != NULL ? me->identity : "-");
-	store_cert_free(me);
 	/* The query (web/ splits it off the path) matters only to the list. */
 	if (strncmp(p, "tokens", 6) == 0 && (p[6] == '\0' || p[6] == '/'))
-		return tokens(e, req, resp, p + 6, actor);
-	if (strcmp(p, "certificates") == 0 &&
+		r = tokens(e, req, resp, p + 6, me, actor);
+	else if (strcmp(p, "certificates") == 0 &&
 	    strcmp(req->method, "GET") == 0)
-		return certs_list(e, resp, req->query);
-	if (strncmp(p, "certificates/", 13) == 0)
-		return cert_one(e, req, resp, p + 13, actor);
-	if (strcmp(p, "crl/publish") == 0 &&
+		r = certs_list(e, resp, req->query);
+	else if (strncmp(p, "certificates/", 13) == 0)
+		r = cert_one(e, req, resp, p + 13, me, actor);
+	else if (strcmp(p, "crl/publish") == 0 &&
 	    strcmp(req->method, "POST") == 0)
-		return crl_publish(e, resp, actor);
-	if (strcmp(p, "identities/disabled") == 0 ||
+		r = crl_publish(e, resp, me, actor);
+	else if (strcmp(p, "identities/disabled") == 0 ||
 	    strcmp(p, "identities/enabled") == 0)
-		return admin_identities(e, req, resp, p + 11, actor);
-	return enroll_error(resp, 404, "not_found", "no such endpoint");
+		r = admin_identities(e, req, resp, p + 11, me, actor);
+	else
+		r = enroll_error(resp, 404, "not_found", "no such endpoint");
+	store_cert_free(me);
+	return r;
 }

@@ -45,7 +45,8 @@ body_identity(struct enroll *e, const struct enroll_body *b,
 
 static int
 disable(struct enroll *e, const struct enroll_request *req,
-    struct enroll_response *resp, const char *actor, int on)
+    struct enroll_response *resp, const struct store_cert *me,
+    const char *actor, int on)
 {
 	struct enroll_body b;
 	char *key = NULL;
@@ -62,8 +63,8 @@ disable(struct enroll *e, const struct enroll_request *req,
 	}
 	if ((r = body_identity(e, &b, resp, &key)) != LY_OK || key == NULL)
 		goto out;
-	r = on ? ca_identity_disable(e->ca, key, reason, actor, &n) :
-	    ca_identity_enable(e->ca, key, actor);
+	r = on ? e->ops->identity_disable(e->arg, me, key, reason, actor, &n) :
+	    e->ops->identity_enable(e->arg, me, key, actor);
 	if (r == LY_ERR_STATE)
 		r = enroll_error(resp, 409, "conflict", "%s", ly_errdetail());
 	else if (r != LY_OK)
@@ -80,14 +81,15 @@ disable(struct enroll *e, const struct enroll_request *req,
 
 int
 admin_identities(struct enroll *e, const struct enroll_request *req,
-    struct enroll_response *resp, const char *rest, const char *actor)
+    struct enroll_response *resp, const char *rest,
+    const struct store_cert *me, const char *actor)
 {
 	json_t *a = NULL;
 	int r;
 
 	if (strcmp(rest, "enabled") == 0) {
 		if (strcmp(req->method, "POST") == 0)
-			return disable(e, req, resp, actor, 0);
+			return disable(e, req, resp, me, actor, 0);
 		return enroll_method_error(resp, "POST");
 	}
 	if (strcmp(req->method, "GET") == 0) {
@@ -97,6 +99,6 @@ admin_identities(struct enroll *e, const struct enroll_request *req,
 		    "disabled", a));
 	}
 	if (strcmp(req->method, "POST") == 0)
-		return disable(e, req, resp, actor, 1);
+		return disable(e, req, resp, me, actor, 1);
 	return enroll_method_error(resp, "GET, POST");
 }

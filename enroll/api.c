@@ -87,7 +87,7 @@ api_enroll(struct enroll *e, const struct enroll_request *req,
 	snprintf(actor, sizeof(actor), "enroll:%s",
 	    req->client_addr != NULL ? req->client_addr : "-");
 	memset(&is, 0, sizeof(is));
-	r = ca_issue_token_der(e->ca, b.token, (const unsigned char *)b.csr,
+	r = e->ops->issue_token(e->arg, b.token, (const unsigned char *)b.csr,
 	    strlen(b.csr), actor, &is);
 	if (r == LY_ERR_TOKEN)
 		r = enroll_token_error(e, req, resp, b.token, r);
@@ -122,7 +122,7 @@ api_reissue(struct enroll *e, const struct enroll_request *req,
 		goto out;
 	hex = ca_serial_hex(&old->serial);
 	snprintf(actor, sizeof(actor), "reissue:%s", hex != NULL ? hex : "-");
-	r = ca_reissue_der(e->ca, &old->serial, (const unsigned char *)b.csr,
+	r = e->ops->reissue(e->arg, old, (const unsigned char *)b.csr,
 	    strlen(b.csr), actor, &is);
 	if (r == LY_ERR_STATE)
 		r = enroll_error(resp, 403, "forbidden", "%s", ly_errdetail());

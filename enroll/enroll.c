@@ -5,7 +5,8 @@
  * Error bodies are {"error": code, "detail": text}; the codes are stable:
  * bad_request, bad_csr, key_policy, token_invalid, token_used,
  * token_expired, unauthorized, forbidden, reissue_too_early, revoked,
- * rate_limited, hsm_unavailable, not_found, too_large, internal.
+ * rate_limited, hsm_unavailable, engine_unavailable, not_found,
+ * too_large, internal.
  */
 #include "config.h"
 
@@ -21,6 +22,13 @@
 int
 enroll_new(struct ca *ca, struct enroll **ep)
 {
+	return enroll_new_engine(ca, &enroll_local, ca, ep);
+}
+
+int
+enroll_new_engine(struct ca *ca, const struct enroll_engine *ops, void *arg,
+    struct enroll **ep)
+{
 	struct enroll *e;
 
 	const unsigned char *der;
@@ -32,6 +40,8 @@ enroll_new(struct ca *ca, struct enroll **ep)
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return LY_ERR_ALLOC;
 	e->ca = ca;
+	e->ops = ops;
+	e->arg = arg;
 	if (pthread_mutex_init(&e->lock, NULL) != 0) {
 		free(e);
 		return LY_ERR_INTERNAL;
@@ -238,6 +248,10 @@ enroll_ca_error(struct enroll_response *resp, int r)
 	case LY_ERR_HSM_PIN:
 		resp->retry_after = ENROLL_HSM_RETRY;
 		return enroll_error(resp, 503, "hsm_unavailable", "%s", d);
+	case LY_ERR_ENGINE:
+		/* The supervisor restarts the engine: ask again shortly. */
+		resp->retry_after = ENROLL_HSM_RETRY;
+		return enroll_error(resp, 503, "engine_unavailable", "%s", d);
 	case LY_ERR_LINT:
 		/*
 		 * The certificate we built broke a rule: our bug, not the

@@ -83,12 +83,56 @@ struct enroll_response {
  * unsupported_media_type (415: EST wants application/pkcs10),
  * method_not_allowed (405 + Allow), too_large (413),
  * rate_limited (429 + Retry-After: 10 failed tokens a minute per
- * client_addr), hsm_unavailable (503 + Retry-After: 5), store_full (507:
+ * client_addr), hsm_unavailable (503 + Retry-After: 5), engine_unavailable
+ * (503 + Retry-After: 5: ca-server's engine process is down), store_full (507:
  * the store map is full, nothing was written), internal (500).
  */
 
-/* ca must stay open while e lives. */
+/*
+ * What enroll/ asks of the engine: the operations that sign or write.
+ * enroll_new() does them with ca/ in this process (ca-admin's tests, the
+ * unit tests); ca-server's front passes the IPC client (ipc/ipc.h), and
+ * its engine process checks every request again as if the front were
+ * hostile (docs/architecture.md). Each returns LY_OK or a negative
+ * LY_ERR_* with ly_errdetail() set, as the ca/ function of the same
+ * name does, or LY_ERR_ENGINE when the engine cannot be reached. client
+ * and admin are the store's records of the certificate web/ verified
+ * (enroll_client()): the engine looks them up again by serial and
+ * compares the DER. Outputs are set on success only.
+ */
+struct store_cert;
+struct enroll_engine {
+	int	(*issue_token)(void *, const char *token,
+		    const unsigned char *csr, size_t csrlen, const char *actor,
+		    struct ca_issued *out);
+	int	(*reissue)(void *, const struct store_cert *client,
+		    const unsigned char *csr, size_t csrlen, const char *actor,
+		    struct ca_issued *out);
+	int	(*token_create)(void *, const struct store_cert *admin,
+		    const char *profile, const char *identity, long ttl,
+		    const char *actor, char **tokenp, char **idp);
+	int	(*token_revoke)(void *, const struct store_cert *admin,
+		    const char *id, const char *actor);
+	int	(*revoke)(void *, const struct store_cert *admin,
+		    const struct ca_serial *, int reason, const char *actor);
+	int	(*crl_publish)(void *, const struct store_cert *admin,
+		    const char *actor);
+	int	(*identity_disable)(void *, const struct store_cert *admin,
+		    const char *identity, int reason, const char *actor,
+		    size_t *revokedp);
+	int	(*identity_enable)(void *, const struct store_cert *admin,
+		    const char *identity, const char *actor);
+};
+
+/* ca must stay open while e lives. The operations run in this process. */
 int		 enroll_new(struct ca *, struct enroll **);
+/*
+ * As enroll_new(), the operations that sign or write going to ops with
+ * arg (both must outlive e). ca may be opened read-only: enroll/ reads
+ * the store itself (token states, certificate lists, the client check).
+ */
+int		 enroll_new_engine(struct ca *, const struct enroll_engine *ops,
+		    void *arg, struct enroll **);
 void		 enroll_free(struct enroll *);
 
 /*

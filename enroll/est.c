@@ -119,6 +119,15 @@ est_certs_reply(struct enroll_response *resp, X509 *const *xs, size_t n)
 	return r;
 }
 
+/* The certificate the engine stored and returned, for the PKCS#7 reply. */
+static X509 *
+est_decode(const struct ca_issued *is)
+{
+	const unsigned char *p = is->der;
+
+	return d2i_X509(NULL, &p, (long)is->derlen);
+}
+
 static int
 est_cacerts(struct enroll *e, struct enroll_response *resp)
 {
@@ -135,7 +144,7 @@ est_simpleenroll(struct enroll *e, const struct enroll_request *req,
 {
 	unsigned char *csr = NULL;
 	size_t csrlen = 0;
-	struct ca_serial serial;
+	struct ca_issued is;
 	X509 *x = NULL;
 	char actor[96];
 	int r;
@@ -153,8 +162,11 @@ est_simpleenroll(struct enroll *e, const struct enroll_request *req,
 		    "bad_csr", "%s", ly_errdetail());
 	snprintf(actor, sizeof(actor), "est:%s",
 	    req->client_addr != NULL ? req->client_addr : "-");
-	r = ca_issue_token(e->ca, req->basic_pass, csr, csrlen, actor, &x,
-	    &serial);
+	memset(&is, 0, sizeof(is));
+	r = e->ops->issue_token(e->arg, req->basic_pass, csr, csrlen, actor,
+	    &is);
+	if (r == LY_OK && (x = est_decode(&is)) == NULL)
+		r = LY_ERR_INTERNAL;
 	if (r == LY_ERR_TOKEN) {
 		r = enroll_token_error(e, req, resp, req->basic_pass, r);
 		/* RFC 7030 3.2.3: a refused credential is a 401. */
@@ -167,6 +179,7 @@ est_simpleenroll(struct enroll *e, const struct enroll_request *req,
 	else if ((r = est_certs_reply(resp, &x, 1)) != LY_OK)
 		r = enroll_error(resp, 500, "internal", "cannot encode");
 	X509_free(x);
+	ca_issued_clear(&is);
 	free(csr);
 	return r;
 }
@@ -178,11 +191,12 @@ est_simplereenroll(struct enroll *e, const struct enroll_request *req,
 	struct store_cert *old = NULL;
 	unsigned char *csr = NULL;
 	size_t csrlen = 0;
-	struct ca_serial serial;
+	struct ca_issued is;
 	X509 *x = NULL;
 	char actor[96], *hex = NULL;
 	int r;
 
+	memset(&is, 0, sizeof(is));
 	if ((r = enroll_client(e, req, resp, &old)) != LY_OK || old == NULL)
 		return r;
 	if (est_ctype_refused(req, resp, &r))
@@ -199,7 +213,9 @@ est_simplereenroll(struct enroll *e, const struct enroll_request *req,
 		goto out;
 	hex = ca_serial_hex(&old->serial);
 	snprintf(actor, sizeof(actor), "reissue:%s", hex != NULL ? hex : "-");
-	r = ca_reissue(e->ca, &old->serial, csr, csrlen, actor, &x, &serial);
+	r = e->ops->reissue(e->arg, old, csr, csrlen, actor, &is);
+	if (r == LY_OK && (x = est_decode(&is)) == NULL)
+		r = LY_ERR_INTERNAL;
 	if (r == LY_ERR_STATE)
 		r = enroll_error(resp, 403, "forbidden", "%s", ly_errdetail());
 	else if (r != LY_OK)
@@ -210,6 +226,7 @@ est_simplereenroll(struct enroll *e, const struct enroll_request *req,
 	free(hex);
 	free(csr);
 	X509_free(x);
+	ca_issued_clear(&is);
 	store_cert_free(old);
 	return r;
 }

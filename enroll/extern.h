@@ -29,10 +29,15 @@ struct enroll_rl {
 
 struct enroll {
 	struct ca	*ca;
+	const struct enroll_engine *ops;	/* what signs or writes */
+	void		*arg;
 	char		*chain_json;	/* ["<issuing PEM>","<root PEM>"] */
 	pthread_mutex_t	 lock;		/* guards rl[] */
 	struct enroll_rl rl[ENROLL_RL_SLOTS];
 };
+
+/* local.c: the operations done with ca/ in this process (arg: the ca) */
+extern const struct enroll_engine enroll_local;
 
 /* body.c: the JSON API's bodies, and the members each kind takes. */
 enum enroll_body_kind {
@@ -121,7 +126,8 @@ int	 api_handle(struct enroll *, const struct enroll_request *,
  * "enabled"; the admin is checked already.
  */
 int	 admin_identities(struct enroll *, const struct enroll_request *,
-	    struct enroll_response *, const char *rest, const char *actor);
+	    struct enroll_response *, const char *rest,
+	    const struct store_cert *admin, const char *actor);
 int	 admin_handle(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *);
 

@@ -163,6 +163,8 @@ struct ocsp_responder {
 	/* The root's: requests about CA certificates (ocsp/root.c). */
 	struct ocsp_issuer_hash	 root_hash[OCSP_NHASH];
 	struct ca_signers	*signers;	/* the delegated signer (ca/) */
+	ocsp_remote_fn		 remote;	/* signs what the store lacks */
+	void			*remote_arg;
 };
 
 #endif /* LANYARD_OCSP_EXTERN_H */

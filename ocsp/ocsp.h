@@ -85,6 +85,19 @@ int		 ocsp_publish(struct ocsp_responder *, struct ca *,
 #define OCSP_PUBLISH_INDEX	"_"
 
 /*
+ * A responder without a signer (ca opened read-only: ca-server's front)
+ * hands what the store cannot answer to fn: the request's DER, checked
+ * to be well-formed and about the issuing CA, for a process that holds
+ * the signer (ca-server's engine) to answer with ocsp_respond(). fn
+ * fills reply as ocsp_respond() does; an error from it (the engine is
+ * down) is answered tryLater. Set before the responder serves.
+ */
+typedef int	(*ocsp_remote_fn)(void *arg, const unsigned char *req,
+		    size_t len, struct ocsp_reply *reply);
+void		 ocsp_responder_set_remote(struct ocsp_responder *,
+		    ocsp_remote_fn, void *arg);
+
+/*
  * The root's part (ocsp/root.c). Relying parties that check every link
  * of a chain by OCSP (nginx ssl_ocsp on) ask about the issuing CA
  * certificate too; its issuer is the root, whose key may be offline, so

@@ -303,6 +303,31 @@ respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
 	return r;
 }
 
+/* What the store cannot answer, answered by the process with the signer. */
+static int
+respond_remote(struct ocsp_responder *resp, const unsigned char *der,
+    size_t len, struct ocsp_reply *reply)
+{
+	int r;
+
+	if ((r = resp->remote(resp->remote_arg, der, len, reply)) == LY_OK)
+		return LY_OK;
+	ocsp_reply_clear(reply);
+	if (r == LY_ERR_ALLOC)
+		return r;
+	ly_log(LY_LOG_WARN, "ocsp: cannot sign: %s", ly_errdetail());
+	return reply_error(reply, OCSP_RESPONSE_STATUS_TRYLATER,
+	    OCSP_OUT_TRYLATER);
+}
+
+void
+ocsp_responder_set_remote(struct ocsp_responder *resp, ocsp_remote_fn fn,
+    void *arg)
+{
+	resp->remote = fn;
+	resp->remote_arg = arg;
+}
+
 int
 ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
     size_t len, struct ocsp_reply *reply)
@@ -360,7 +385,11 @@ ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
 		if (r == LY_OK || r == LY_ERR_ALLOC)
 			goto out;
 	}
-	r = respond_signed(resp, req, reply);
+	/* Set in a responder without a signer only (ca-server's front). */
+	if (resp->remote != NULL)
+		r = respond_remote(resp, der, len, reply);
+	else
+		r = respond_signed(resp, req, reply);
  out:
 	ocsp_request_free(req);
 	if (r != LY_OK)
@@ -494,7 +523,8 @@ ocsp_signer_not_after(const struct ocsp_responder *resp)
 	time_t t;
 
 	if ((s = ca_signers_get(resp->signers)) == NULL)
-		return 0;
+		return resp->remote != NULL ?
+		    ca_signers_stored_not_after(resp->signers) : 0;
 	t = ca_signer_not_after(s);
 	ca_signer_put(s);
 	return t;

@@ -12,7 +12,7 @@ nfail=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); nfail=$((nfail + 1)); echo "not ok $n - $*"; }
 
-PARTS="conf util crl ocsp enroll web cmd"
+PARTS="conf util crl ocsp enroll web ipc cmd"
 # What hsm/ exports: its functions and struct tags, from its headers.
 API=$(grep -ohE '(hsm_[a-z0-9_]+[[:space:]]*\(|struct[[:space:]]+hsm_[a-z0-9_]+)' \
     hsm/hsm.h hsm/extern.h | sed 's/[[:space:]]*($//; s/struct[[:space:]]*//' | sort -u |

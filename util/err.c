@@ -37,6 +37,7 @@ static const struct {
 	{ "lint",		"to-be-signed object violates a rule" },
 	{ "token",		"enrollment token refused" },
 	{ "identity_disabled",	"the identity is disabled" },
+	{ "engine_unavailable",	"the signing engine is unavailable" },
 };
 
 static _Thread_local char detail[512];

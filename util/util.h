@@ -45,7 +45,8 @@
 #define LY_ERR_LINT		-22	/* to-be-signed object fails a rule */
 #define LY_ERR_TOKEN		-23	/* enrollment token unknown, used, expired, revoked */
 #define LY_ERR_IDENTITY_DISABLED -24	/* an admin disabled the identity */
-#define LY_ERR_MAX		 24
+#define LY_ERR_ENGINE		-25	/* ca-server's engine process unavailable */
+#define LY_ERR_MAX		 25
 
 /* Human text for an error code; never NULL. */
 const char	*ly_strerror(int);

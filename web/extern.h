@@ -229,6 +229,8 @@ void		 web_metrics_hsm_error(void);
 void		 web_metrics_refused(void);
 /* The HSM layer's own counters, as of this scrape (ca_hsm_stats()). */
 void		 web_metrics_hsm(const struct ca_hsm_stats *);
+/* The lint's counters of another process (CA_LINT_KINDS of them). */
+void		 web_metrics_lint(const uint64_t *);
 /* Zeroes everything (tests). */
 void		 web_metrics_reset(void);
 

@@ -52,6 +52,9 @@ static struct {
 	atomic_uint_fast64_t	 hsm_reinits;
 	atomic_uint_fast64_t	 hsm_bad_signatures;
 	atomic_uint_fast64_t	 refused;
+	/* Another process's lint counters (web_metrics_lint), if set. */
+	atomic_int		 lint_remote;
+	atomic_uint_fast64_t	 lint[CA_LINT_KINDS];
 	/* Not cumulative here (one increment per request); +Inf last. */
 	atomic_uint_fast64_t	 hist[NBUCKETS + 1];
 	atomic_uint_fast64_t	 hist_sum;	/* microseconds */
@@ -112,6 +115,17 @@ web_metrics_hsm(const struct ca_hsm_stats *st)
 	    memory_order_relaxed);
 	atomic_store_explicit(&m.hsm_bad_signatures, st->bad_signatures,
 	    memory_order_relaxed);
+}
+
+void
+web_metrics_lint(const uint64_t *counts)
+{
+	int k;
+
+	for (k = 0; k < CA_LINT_KINDS; k++)
+		atomic_store_explicit(&m.lint[k], counts[k],
+		    memory_order_relaxed);
+	atomic_store(&m.lint_remote, 1);
 }
 
 void
@@ -233,8 +247,9 @@ text_lint(struct mbuf *mb)
 	    "# TYPE lanyard_lint_failures_total counter\n");
 	for (k = 0; k < CA_LINT_KINDS; k++)
 		mb_printf(mb, "lanyard_lint_failures_total{kind=\"%s\"} %llu\n",
-		    ca_lint_kind_name(k),
-		    (unsigned long long)ca_lint_failures(k));
+		    ca_lint_kind_name(k), (unsigned long long)
+		    (atomic_load(&m.lint_remote) ? get(&m.lint[k]) :
+		    ca_lint_failures(k)));
 }
 
 static void

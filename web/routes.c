@@ -652,6 +652,25 @@ handle_ocsp_get(struct web_instance *in, struct MHD_Connection *c,
  * requests. The first one is waited for. why gets the reason if the
  * result is not LY_OK.
  */
+static int	(*hsm_check_fn)(void *);
+static void	*hsm_check_arg;
+static int	(*stats_fn)(void *, struct web_engine_stats *);
+static void	*stats_arg;
+
+void
+web_set_stats(int (*fn)(void *, struct web_engine_stats *), void *arg)
+{
+	stats_fn = fn;
+	stats_arg = arg;
+}
+
+void
+web_set_hsm_check(int (*fn)(void *), void *arg)
+{
+	hsm_check_fn = fn;
+	hsm_check_arg = arg;
+}
+
 static int
 hsm_probe(struct web *w, struct web_instance *in, char *why, size_t whylen)
 {
@@ -665,7 +684,8 @@ hsm_probe(struct web *w, struct web_instance *in, char *why, size_t whylen)
 		in->hsm_probing = 1;
 		if (!first)
 			web_hsm_unlock(w);
-		r = ca_hsm_check(in->ca);
+		r = hsm_check_fn != NULL ? hsm_check_fn(hsm_check_arg) :
+		    ca_hsm_check(in->ca);
 		if (!first)
 			web_hsm_lock(w);
 		if ((in->hsm_r = r) != LY_OK) {
@@ -776,6 +796,7 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 {
 	struct web_crl_gauge g[2];
 	struct ca_hsm_stats hs;
+	struct web_engine_stats es;
 	struct crl_info info[2];
 	struct MHD_Response *resp;
 	char *text = NULL;
@@ -795,8 +816,13 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 		g[n].next_update = info[slot].next_update;
 		n++;
 	}
-	ca_hsm_stats(&hs);
-	web_metrics_hsm(&hs);
+	if (stats_fn == NULL) {
+		ca_hsm_stats(&hs);
+		web_metrics_hsm(&hs);
+	} else if (stats_fn(stats_arg, &es) == LY_OK) {
+		web_metrics_hsm(&es.hsm);
+		web_metrics_lint(es.lint);
+	}
 	if (web_metrics_text(g, n, ly_now(), &text, &len) != LY_OK)
 		return MHD_NO;
 	/* The operator's gauges (ca/status.c): read-only store, no HSM. */

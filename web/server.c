@@ -63,6 +63,7 @@ struct web {
 	size_t			 max_body;
 	unsigned int		 timeout;
 	int			 tls;		/* the HTTPS listener */
+	int			 fd;		/* the caller's socket, or -1 */
 	/* MHD reads these at start; kept for the daemon's life anyway. */
 	char			*key_pem, *cert_pem, *trust_pem;
 	size_t			 key_len;
@@ -567,6 +568,7 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 {
 	const union MHD_DaemonInfo *di;
 	struct sockaddr_storage ss;
+	struct MHD_OptionItem addr[2];
 	socklen_t slen;
 	unsigned int flags;
 	int r;
@@ -580,8 +582,15 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	    ntohs(((struct sockaddr_in *)(void *)&ss)->sin_port));
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_USE_ERROR_LOG | MHD_USE_ITC;
-	if (ss.ss_family == AF_INET6)
+	if (ss.ss_family == AF_INET6 && w->fd == -1)
 		flags |= MHD_USE_DUAL_STACK;
+	/* The address to bind, or the socket the caller bound (web_start_fd). */
+	memset(addr, 0, sizeof(addr));
+	addr[0].option = w->fd != -1 ? MHD_OPTION_LISTEN_SOCKET :
+	    MHD_OPTION_SOCK_ADDR;
+	addr[0].value = w->fd;
+	addr[0].ptr_value = w->fd != -1 ? NULL : &ss;
+	addr[1].option = MHD_OPTION_END;
 	if (w->tls)
 		flags |= MHD_USE_TLS;
 	/*
@@ -589,11 +598,14 @@ daemon_start(struct web *w, const struct conf *conf, const char *listen)
 	 * TLS options are last, ended early by MHD_OPTION_END for HTTP.
 	 */
 	errno = 0;
-	/* The address is SOCK_ADDR's; the port argument names it in messages. */
+	/*
+	 * The address is SOCK_ADDR's (or the caller's socket); the port
+	 * argument names it in messages.
+	 */
 	w->d = MHD_start_daemon(flags, (uint16_t)atomic_load(&w->log_port),
 	    NULL, NULL, mhd_handler, w,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, w,
-	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
+	    MHD_OPTION_ARRAY, addr,
 	    MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned int)(conf->threads > 0 ? conf->threads : 1),
 	    MHD_OPTION_CONNECTION_LIMIT, conf->max_connections,
@@ -636,6 +648,7 @@ web_new(struct ca *ca, struct ocsp_responder *responder,
 	pthread_cond_init(&w->cond, NULL);
 	pthread_mutex_init(&w->hsm_lock, NULL);
 	atomic_init(&w->inflight, 0);
+	w->fd = -1;
 	atomic_init(&w->log_port, 0);
 	w->inst.ca = ca;
 	w->inst.responder = responder;
@@ -654,11 +667,19 @@ int
 web_start(struct ca *ca, struct ocsp_responder *responder, const char *listen,
     struct web **wp)
 {
+	return web_start_fd(ca, responder, -1, listen, wp);
+}
+
+int
+web_start_fd(struct ca *ca, struct ocsp_responder *responder, int fd,
+    const char *listen, struct web **wp)
+{
 	struct web *w;
 	int r;
 
 	if ((w = web_new(ca, responder, NULL)) == NULL)
 		return LY_ERR_ALLOC;
+	w->fd = fd;
 	if ((r = daemon_start(w, ca_conf(ca), listen != NULL ? listen :
 	    ca_conf(ca)->http_listen)) != LY_OK) {
 		web_stop(w);
@@ -673,6 +694,14 @@ web_start_https(struct ca *ca, struct ocsp_responder *responder,
     struct enroll *enroll, const char *dir, const char *listen,
     struct web **wp)
 {
+	return web_start_https_fd(ca, responder, enroll, dir, -1, listen, wp);
+}
+
+int
+web_start_https_fd(struct ca *ca, struct ocsp_responder *responder,
+    struct enroll *enroll, const char *dir, int fd, const char *listen,
+    struct web **wp)
+{
 	struct web *w;
 	char *keyp = NULL, *crtp = NULL;
 	size_t len;
@@ -681,6 +710,7 @@ web_start_https(struct ca *ca, struct ocsp_responder *responder,
 	if ((w = web_new(ca, responder, enroll)) == NULL)
 		return LY_ERR_ALLOC;
 	w->tls = 1;
+	w->fd = fd;
 	if ((r = ca_tls_paths(dir, &keyp, &crtp)) != LY_OK ||
 	    (r = ly_file_read(keyp, 64 * 1024, (unsigned char **)&w->key_pem,
 	    &w->key_len)) != LY_OK ||
@@ -724,7 +754,8 @@ web_stop(struct web *w)
 		    atomic_load(&w->inflight) > 0; i++)
 			nanosleep(&tick, NULL);
 		MHD_stop_daemon(w->d);
-		if (fd != MHD_INVALID_SOCKET)
+		/* A socket of the caller's stays open for the next start. */
+		if (fd != MHD_INVALID_SOCKET && w->fd == -1)
 			close(fd);
 	}
 	web_crlcache_free(w->crls);

@@ -38,6 +38,19 @@ int		 web_start_https(struct ca *, struct ocsp_responder *,
 		    struct enroll *, const char *dir, const char *listen,
 		    struct web **);
 /*
+ * As web_start() and web_start_https(), on fd: a socket the caller bound
+ * to listen (the address, for the log and the URLs) and listens on.
+ * web_stop() leaves fd open, so that a listener started again (reload,
+ * a renewed certificate, a restarted process) keeps its port: ca-server's
+ * supervisor binds before anything else starts and hands the sockets to
+ * the front.
+ */
+int		 web_start_fd(struct ca *, struct ocsp_responder *, int fd,
+		    const char *listen, struct web **);
+int		 web_start_https_fd(struct ca *, struct ocsp_responder *,
+		    struct enroll *, const char *dir, int fd, const char *listen,
+		    struct web **);
+/*
  * Stops accepting, lets requests in flight finish, and frees. NULL is a
  * no-op.
  */
@@ -60,6 +73,27 @@ unsigned int	 web_port(const struct web *);
 void		 web_hold(struct web *);
 void		 web_resume(struct web *, struct ca *, struct ocsp_responder *,
 		    struct enroll *);
+
+/*
+ * The probe of /healthz's "hsm" (cached, see routes.c) through fn(arg)
+ * instead of ca_hsm_check(): ca-server's front has no token and asks its
+ * engine. fn returns LY_OK or an LY_ERR_* with ly_errdetail(). NULL
+ * restores ca_hsm_check(). Set before web_start().
+ */
+void		 web_set_hsm_check(int (*fn)(void *), void *arg);
+
+/*
+ * The counters of another process for /metrics: ca-server's front asks
+ * its engine, where hsm/ and the lint count. fn fills *st and returns
+ * LY_OK; on an error the last values stay. NULL: this process's own
+ * (ca_hsm_stats(), ca_lint_failures()). Set before web_start().
+ */
+struct web_engine_stats {
+	struct ca_hsm_stats	 hsm;
+	uint64_t		 lint[CA_LINT_KINDS];
+};
+void		 web_set_stats(int (*fn)(void *, struct web_engine_stats *),
+		    void *arg);
 
 /* The access log goes to syslog instead of stderr (before web_start()). */
 void		 web_log_syslog(int);
