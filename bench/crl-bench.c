@@ -29,17 +29,10 @@
 #include "ca/store.h"
 #include "crl/crl.h"
 #include "util/util.h"
+#define BENCH_PROG	"crl-bench"
+#include "bench/bench.h"
 
 #define BATCH	10000
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long
 maxrss_kib(void)
@@ -48,14 +41,6 @@ maxrss_kib(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_maxrss;
-}
-
-static int
-fail(const char *what, int r)
-{
-	fprintf(stderr, "crl-bench: %s: %s: %s\n", what, ly_strerror(r),
-	    ly_errdetail());
-	return 1;
 }
 
 /*
@@ -74,11 +59,11 @@ insert(const char *dir, long n)
 	int r;
 
 	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) != LY_OK)
-		return fail("ca_open", r);
+		return bench_fail("ca_open", r);
 	srandom(1);
 	for (i = 0; i < n; i += BATCH) {
 		if ((r = store_txn_begin(ca_store(ca), 1, &txn)) != LY_OK)
-			return fail("store_txn_begin", r);
+			return bench_fail("store_txn_begin", r);
 		for (j = i; j < n && j < i + BATCH; j++) {
 			memset(&rec, 0, sizeof(rec));
 			rec.status = STORE_RESERVED;
@@ -88,23 +73,23 @@ insert(const char *dir, long n)
 			rec.created = rec.not_before = now - 86400 * 60;
 			if ((r = ca_serial_new(&rec.serial)) != LY_OK ||
 			    (r = store_cert_reserve(txn, &rec)) != LY_OK)
-				return fail("store_cert_reserve", r);
+				return bench_fail("store_cert_reserve", r);
 			rec.status = STORE_REVOKED;
 			rec.not_after = now + 86400 * 30;
 			rec.reason = 1;
 			rec.revoked_at = now - random() % (86400 * 30);
 			if ((r = store_cert_put(txn, &rec)) != LY_OK)
-				return fail("store_cert_put", r);
+				return bench_fail("store_cert_put", r);
 		}
 		if ((r = store_txn_commit(txn)) != LY_OK)
-			return fail("store_txn_commit", r);
+			return bench_fail("store_txn_commit", r);
 	}
 	ca_close(ca);
 	return 0;
 }
 
 static int
-generate(const char *dir)
+make_instance(const char *dir)
 {
 	struct ca *ca = NULL;
 	struct hsm_key *key;
@@ -118,24 +103,24 @@ generate(const char *dir)
 	int r;
 
 	if ((r = ca_open(dir, 0, &ca)) != LY_OK)
-		return fail("ca_open", r);
+		return bench_fail("ca_open", r);
 	/* Token start-up and login are not the CRL's cost. */
 	if ((r = ca_key(ca, CA_ISSUING, &key)) != LY_OK)
-		return fail("ca_key", r);
+		return bench_fail("ca_key", r);
 	base = maxrss_kib();
 	memset(&id, 0, sizeof(id));
 	id.slot = CA_ISSUING;
 	id.shard = -1;
-	t0 = now_s();
+	t0 = bench_now();
 	if ((r = crl_generate(ca, &id, "bench", &info)) != LY_OK)
-		return fail("crl_generate", r);
-	t = now_s() - t0;
+		return bench_fail("crl_generate", r);
+	t = bench_now() - t0;
 	printf("entries=%zu seconds=%.3f ", info.entries, t);
 	/* Peak first: reading the CRL back would map it into memory. */
 	printf("peak_rss_kib=%ld base_rss_kib=%ld ", maxrss_kib(), base);
 	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK ||
 	    (r = crl_get(txn, ca, &id, &der, &len, NULL)) != LY_OK)
-		return fail("crl_get", r);
+		return bench_fail("crl_get", r);
 	printf("bytes=%zu\n", len);
 	store_txn_abort(txn);
 	ca_close(ca);
@@ -180,10 +165,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	ly_log_setlevel(LY_LOG_ERR);
-	t0 = now_s();
+	t0 = bench_now();
 	if (in_child(insert_n, argv[1]) != 0)
 		return 1;
 	fprintf(stderr, "crl-bench: %ld revoked records stored in %.1f s\n",
-	    nrec, now_s() - t0);
-	return in_child(generate, argv[1]);
+	    nrec, bench_now() - t0);
+	return in_child(make_instance, argv[1]);
 }

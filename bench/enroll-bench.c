@@ -52,6 +52,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "bench/bench.h"
+
 #define RESP_MAX	65536	/* an enrollment answer is about 3 KiB */
 #define IO_TIMEOUT	30	/* seconds: a hung server does not hang us */
 #define MAX_CONNS	512
@@ -84,15 +86,6 @@ struct req {
 	char		*msg;
 	size_t		 len;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 ssl_err(const char *where)
@@ -333,40 +326,6 @@ mint_tokens(const struct target *t, long n, atomic_long *user,
 
 /* ---- CSRs and requests, made before the clock starts -------------------- */
 
-/* A PEM CSR for a fresh P-256 key, or NULL. */
-static char *
-make_csr(int i)
-{
-	EVP_PKEY *k = NULL;
-	X509_REQ *req = NULL;
-	X509_NAME *nm;
-	BIO *b = NULL;
-	char *data, *out = NULL, cn[32];
-	long len;
-
-	snprintf(cn, sizeof(cn), "bench-%d", i);
-	if ((k = EVP_EC_gen("P-256")) == NULL ||
-	    (req = X509_REQ_new()) == NULL ||
-	    (nm = X509_REQ_get_subject_name(req)) == NULL ||
-	    !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-	    (unsigned char *)cn, -1, -1, 0) ||
-	    !X509_REQ_set_pubkey(req, k) ||
-	    !X509_REQ_sign(req, k, EVP_sha256()) ||
-	    (b = BIO_new(BIO_s_mem())) == NULL ||
-	    !PEM_write_bio_X509_REQ(b, req))
-		goto out;
-	len = BIO_get_mem_data(b, &data);
-	if ((out = malloc((size_t)len + 1)) != NULL) {
-		memcpy(out, data, (size_t)len);
-		out[len] = '\0';
-	}
- out:
-	BIO_free(b);
-	X509_REQ_free(req);
-	EVP_PKEY_free(k);
-	return out;
-}
-
 /* The enrollment request of each token; the CSRs round robin. */
 static struct req *
 make_requests(const struct target *t, char **tokens, long n, char **csrs,
@@ -522,7 +481,7 @@ load_loop(void *arg)
 	pthread_barrier_wait(&l->go);
 	while (up && !l->stop && !l->connect_failed &&
 	    (i = atomic_fetch_add(&l->next, 1)) < l->n) {
-		t = now_s();
+		t = bench_now();
 		if (conn_roundtrip(&c, l->rq[i].msg, l->rq[i].len, &r) != 0) {
 			/* The token's fate is unknown: it is not retried. */
 			l->status[i] = 0;
@@ -537,7 +496,7 @@ load_loop(void *arg)
 			l->status[i] = (short)r.status;
 			load_sample(l, &r);
 		}
-		last = now_s();
+		last = bench_now();
 		l->lat[i] = last - t;
 		if (r.close) {
 			conn_close(&c);
@@ -609,16 +568,16 @@ run_load(const struct target *t, const struct req *rq, long n, int conns,
 	pthread_barrier_wait(&l.ready);
 	cg = cpu_self();
 	cs = cpu_pid(srvpid);
-	l.t0 = now_s();
+	l.t0 = bench_now();
 	until = l.t0 + secs;
 	pthread_barrier_wait(&l.go);
-	while (l.running > 0 && now_s() < until)
+	while (l.running > 0 && bench_now() < until)
 		nanosleep(&ts, NULL);
 	l.stop = 1;
 	for (k = 0; k < nth; k++)
 		pthread_join(th[k], NULL);
 	/* Over the wall time until the last thread stopped. */
-	until = now_s() - l.t0;
+	until = bench_now() - l.t0;
 	res->cpu_gen = until > 0 ? (cpu_self() - cg) / until : 0;
 	res->cpu_srv = cs >= 0 && until > 0 ? (cpu_pid(srvpid) - cs) / until :
 	    -1;
@@ -664,13 +623,13 @@ measure(const struct target *t, long n, int conns, double secs,
 	long i;
 	int r = -1;
 
-	t0 = now_s();
+	t0 = bench_now();
 	if (mint_tokens(t, n, user, &tokens) != 0) {
 		fprintf(stderr, "enroll-bench: could not make %ld tokens\n", n);
 		return -1;
 	}
 	fprintf(stderr, "enroll-bench: %ld tokens made in %.1f s (%.0f/s)\n",
-	    n, now_s() - t0, n / (now_s() - t0));
+	    n, bench_now() - t0, n / (bench_now() - t0));
 	if ((rq = make_requests(t, tokens, n, csrs, ncsr)) == NULL)
 		goto out;
 	r = run_load(t, rq, n, conns, secs, srvpid, res);
@@ -706,7 +665,7 @@ ctx_new(const char *cafile, const char *cert, const char *key)
 }
 
 static void
-usage(void)
+enroll_bench_usage(void)
 {
 	fprintf(stderr, "usage: enroll-bench -a HOST:PORT -C CAFILE "
 	    "-c ADMIN_CRT -k ADMIN_KEY\n"
@@ -737,7 +696,7 @@ main(int argc, char **argv)
 		case 'n': ntok = atol(optarg); break;
 		case 'p': ncsr = atoi(optarg); break;
 		case 'P': srvpid = atol(optarg); break;
-		default: usage();
+		default: enroll_bench_usage();
 		}
 	}
 	argc -= optind;
@@ -747,7 +706,7 @@ main(int argc, char **argv)
 	    (colon = strrchr(addr, ':')) == NULL ||
 	    (size_t)(colon - addr) >= sizeof(t.host) ||
 	    strlen(colon + 1) >= sizeof(t.port))
-		usage();
+		enroll_bench_usage();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&t, 0, sizeof(t));
 	snprintf(t.host, sizeof(t.host), "%.*s", (int)(colon - addr), addr);
@@ -758,15 +717,19 @@ main(int argc, char **argv)
 		return 1;
 	if ((csrs = calloc((size_t)ncsr, sizeof(char *))) == NULL)
 		return 1;
-	for (i = 0; i < ncsr; i++)
-		if ((csrs[i] = make_csr(i)) == NULL) {
+	for (i = 0; i < ncsr; i++) {
+		char cn[32];
+
+		snprintf(cn, sizeof(cn), "bench-%d", i);
+		if ((csrs[i] = bench_csr_pem(cn)) == NULL) {
 			ssl_err("CSR");
 			return 1;
 		}
+	}
 
 	for (i = 0; i < argc; i++) {
 		if ((conns = atoi(argv[i])) < 1 || conns > MAX_CONNS)
-			usage();
+			enroll_bench_usage();
 		n = ntok;
 		if (n == 0) {
 			/*

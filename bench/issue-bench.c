@@ -31,6 +31,7 @@
 #include "ca/ca.h"
 #include "hsm/hsm.h"
 #include "util/util.h"
+#include "bench/bench.h"
 
 #define MAX_THREADS	256
 #define MAX_COUNTS	16
@@ -45,15 +46,6 @@ struct worker {
 	char		 detail[512];
 	double		 t;
 };
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /*
  * CPU seconds of the whole process, user and system: on a shared
@@ -92,13 +84,13 @@ raw_loop(void *arg)
 {
 	struct raw_arg *a = arg;
 	unsigned char blob[32] = { 1 };
-	double t0 = now_s();
+	double t0 = bench_now();
 
 	do {
 		if ((a->r = hsm_sign(a->key, sign_blob, blob)) != LY_OK)
 			break;
 		a->n++;
-	} while (now_s() - t0 < a->secs);
+	} while (bench_now() - t0 < a->secs);
 	return NULL;
 }
 
@@ -112,7 +104,7 @@ raw_rate(struct hsm_key *key, int nthreads, double secs, long *np,
 {
 	struct raw_arg a[64];
 	pthread_t th[64];
-	double t0 = now_s();
+	double t0 = bench_now();
 	long n = 0;
 	int i, r = LY_OK;
 
@@ -133,31 +125,8 @@ raw_rate(struct hsm_key *key, int nthreads, double secs, long *np,
 			r = a[i].r;
 	}
 	*np = n;
-	*tp = now_s() - t0;
+	*tp = bench_now() - t0;
 	return r;
-}
-
-static unsigned char *
-make_csr(size_t *lenp)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509_REQ *req = X509_REQ_new();
-	BIO *b = BIO_new(BIO_s_mem());
-	unsigned char *out;
-	char *data;
-	long len;
-
-	X509_REQ_set_pubkey(req, k);
-	X509_REQ_sign(req, k, EVP_sha256());
-	PEM_write_bio_X509_REQ(b, req);
-	len = BIO_get_mem_data(b, &data);
-	out = malloc((size_t)len);
-	memcpy(out, data, (size_t)len);
-	*lenp = (size_t)len;
-	BIO_free(b);
-	X509_REQ_free(req);
-	EVP_PKEY_free(k);
-	return out;
 }
 
 /* Issues until the time is up; every thread starts at the barrier. */
@@ -170,7 +139,7 @@ worker_run(void *arg)
 	X509 *x;
 
 	pthread_barrier_wait(w->start);
-	t0 = now_s();
+	t0 = bench_now();
 	do {
 		if ((w->r = ca_issue(w->ca, w->rq, &x, &serial)) != LY_OK) {
 			/* The detail is per thread: copy it for main(). */
@@ -180,7 +149,7 @@ worker_run(void *arg)
 		}
 		X509_free(x);
 		w->n++;
-	} while ((w->t = now_s() - t0) < w->secs);
+	} while ((w->t = bench_now() - t0) < w->secs);
 	return NULL;
 }
 
@@ -321,7 +290,11 @@ main(int argc, char **argv)
 		return 0;
 	}
 
-	csr = make_csr(&csrlen);
+	if ((csr = (unsigned char *)bench_csr_pem("bench")) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto fail;
+	}
+	csrlen = strlen((char *)csr);
 	memset(&rq, 0, sizeof(rq));
 	rq.profile = "client";
 	rq.csr = csr;

@@ -26,41 +26,10 @@
 #include "ca/ca.h"
 #include "ca/store.h"
 #include "util/util.h"
+#define BENCH_PROG	"ops-bench"
+#include "bench/bench.h"
 
 #define BATCH	10000
-
-static int
-fail(const char *what, int r)
-{
-	fprintf(stderr, "ops-bench: %s: %s: %s\n", what, ly_strerror(r),
-	    ly_errdetail());
-	return 1;
-}
-
-/* A CSR for a fresh P-256 key, PEM; caller frees. */
-static unsigned char *
-csr_new(size_t *lenp)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509_REQ *req = X509_REQ_new();
-	BIO *b = BIO_new(BIO_s_mem());
-	unsigned char *out = NULL;
-	char *data;
-	long len;
-
-	if (k != NULL && req != NULL && b != NULL &&
-	    X509_REQ_set_pubkey(req, k) && X509_REQ_sign(req, k, EVP_sha256()) &&
-	    PEM_write_bio_X509_REQ(b, req) &&
-	    (len = BIO_get_mem_data(b, &data)) > 0 &&
-	    (out = malloc((size_t)len)) != NULL) {
-		memcpy(out, data, (size_t)len);
-		*lenp = (size_t)len;
-	}
-	EVP_PKEY_free(k);
-	X509_REQ_free(req);
-	BIO_free(b);
-	return out;
-}
 
 static int
 fill(const char *dir, long n)
@@ -79,9 +48,10 @@ fill(const char *dir, long n)
 	int derlen, r;
 
 	if ((r = ca_open(dir, 0, &ca)) != LY_OK)
-		return fail("ca_open", r);
-	if ((csr = csr_new(&csrlen)) == NULL)
-		return fail("csr", LY_ERR_INTERNAL);
+		return bench_fail("ca_open", r);
+	if ((csr = (unsigned char *)bench_csr_pem("ops-bench")) == NULL)
+		return bench_fail("csr", LY_ERR_INTERNAL);
+	csrlen = strlen((char *)csr);
 	memset(&rq, 0, sizeof(rq));
 	rq.profile = "client";
 	rq.csr = csr;
@@ -90,12 +60,12 @@ fill(const char *dir, long n)
 	rq.identity.value = (char *)"{\"userId\":0}";
 	rq.actor = "bench";
 	if ((r = ca_issue(ca, &rq, &x, &s)) != LY_OK)
-		return fail("ca_issue", r);
+		return bench_fail("ca_issue", r);
 	if ((derlen = i2d_X509(x, &der)) <= 0)
-		return fail("i2d_X509", LY_ERR_INTERNAL);
+		return bench_fail("i2d_X509", LY_ERR_INTERNAL);
 	for (i = 0; i < n; i += BATCH) {
 		if ((r = store_txn_begin(ca_store(ca), 1, &txn)) != LY_OK)
-			return fail("store_txn_begin", r);
+			return bench_fail("store_txn_begin", r);
 		for (j = i; j < n && j < i + BATCH; j++) {
 			memset(&rec, 0, sizeof(rec));
 			rec.status = STORE_RESERVED;
@@ -108,15 +78,15 @@ fill(const char *dir, long n)
 			rec.not_after = now + 30 * 86400;
 			if ((r = ca_serial_new(&rec.serial)) != LY_OK ||
 			    (r = store_cert_reserve(txn, &rec)) != LY_OK)
-				return fail("store_cert_reserve", r);
+				return bench_fail("store_cert_reserve", r);
 			rec.status = STORE_VALID;
 			rec.der = der;
 			rec.derlen = (size_t)derlen;
 			if ((r = store_cert_put(txn, &rec)) != LY_OK)
-				return fail("store_cert_put", r);
+				return bench_fail("store_cert_put", r);
 		}
 		if ((r = store_txn_commit(txn)) != LY_OK)
-			return fail("store_txn_commit", r);
+			return bench_fail("store_txn_commit", r);
 	}
 	OPENSSL_free(der);
 	X509_free(x);
@@ -131,7 +101,7 @@ struct list {
 };
 
 static int
-valid_cb(const struct store_cert *c, void *arg)
+count_valid_cb(const struct store_cert *c, void *arg)
 {
 	struct list *l = arg;
 
@@ -158,27 +128,27 @@ revoke(const char *dir)
 	int r;
 
 	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) != LY_OK)
-		return fail("ca_open", r);
+		return bench_fail("ca_open", r);
 	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK ||
-	    (r = store_cert_foreach(txn, valid_cb, &l)) != LY_OK)
-		return fail("foreach", r);
+	    (r = store_cert_foreach(txn, count_valid_cb, &l)) != LY_OK)
+		return bench_fail("foreach", r);
 	store_txn_abort(txn);
 	for (i = 0; i < l.n; i += BATCH) {
 		if ((r = store_txn_begin(ca_store(ca), 1, &txn)) != LY_OK)
-			return fail("store_txn_begin", r);
+			return bench_fail("store_txn_begin", r);
 		for (j = i; j < l.n && j < i + BATCH; j++) {
 			if ((r = store_cert_get(txn, &l.v[j], &rec)) != LY_OK)
-				return fail("store_cert_get", r);
+				return bench_fail("store_cert_get", r);
 			rec->status = STORE_REVOKED;
 			rec->reason = 1;
 			rec->revoked_at = now;
 			r = store_cert_put(txn, rec);
 			store_cert_free(rec);
 			if (r != LY_OK)
-				return fail("store_cert_put", r);
+				return bench_fail("store_cert_put", r);
 		}
 		if ((r = store_txn_commit(txn)) != LY_OK)
-			return fail("store_txn_commit", r);
+			return bench_fail("store_txn_commit", r);
 	}
 	printf("revoked %zu\n", l.n);
 	free(l.v);

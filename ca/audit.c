@@ -60,8 +60,8 @@ audit_hash(uint64_t seq, int64_t time, const unsigned char prev[32],
 
 	if ((buf = malloc(len)) == NULL)
 		return LY_ERR_ALLOC;
-	store_be64_put(buf, seq);
-	store_be64_put(buf + 8, (uint64_t)time);
+	ly_be64_put(buf, seq);
+	ly_be64_put(buf + 8, (uint64_t)time);
 	memcpy(buf + 16, prev, 32);
 	memcpy(buf + 48, strs, strslen);
 	if (!EVP_Digest(buf, len, out, NULL, EVP_sha256(), NULL)) {
@@ -97,10 +97,10 @@ audit_decode(const MDB_val *k, const MDB_val *v, struct audit_rec *e)
 	if (k->mv_size != 8)
 		return ly_fail(LY_ERR_AUDIT, "audit: key of %zu bytes",
 		    k->mv_size);
-	e->seq = store_be64_get(k->mv_data);
+	e->seq = ly_be64_get(k->mv_data);
 	if (v->mv_size < AUDIT_HDR || p[0] != AUDIT_VERSION)
 		goto bad;
-	e->time = (int64_t)store_be64_get(p + 1);
+	e->time = (int64_t)ly_be64_get(p + 1);
 	e->prev = p + 9;
 	e->hash = p + 41;
 	p += AUDIT_HDR;
@@ -151,10 +151,10 @@ audit_head(struct store_txn *t, uint64_t *seqp, unsigned char hash[32])
 	if (v.mv_size != STORE_AUDIT_HEAD_LEN)
 		return ly_fail(LY_ERR_AUDIT, "audit: head of %zu bytes",
 		    v.mv_size);
-	seq = store_be64_get(v.mv_data);
+	seq = ly_be64_get(v.mv_data);
 	memcpy(hash, (const unsigned char *)v.mv_data + 8, 32);
 
-	store_be64_put(key, seq);
+	ly_be64_put(key, seq);
 	k.mv_size = sizeof(key);
 	k.mv_data = key;
 	rc = mdb_get(t->txn, st->audit, &k, &v);
@@ -216,7 +216,7 @@ store_audit_append(struct store_txn *t, const char *actor,
 		goto out;
 	}
 	buf[0] = AUDIT_VERSION;
-	store_be64_put(buf + 1, (uint64_t)now);
+	ly_be64_put(buf + 1, (uint64_t)now);
 	memcpy(buf + 9, head + 8, 32);
 	memcpy(buf + AUDIT_HDR, actor, alen);
 	memcpy(buf + AUDIT_HDR + alen, action, aclen);
@@ -225,7 +225,7 @@ store_audit_append(struct store_txn *t, const char *actor,
 	    alen + aclen + dlen, buf + 41)) != LY_OK)
 		goto out;
 
-	store_be64_put(key, seq);
+	ly_be64_put(key, seq);
 	k.mv_size = sizeof(key);
 	k.mv_data = key;
 	v.mv_size = len;
@@ -241,7 +241,7 @@ store_audit_append(struct store_txn *t, const char *actor,
 		goto out;
 	}
 
-	store_be64_put(head, seq);
+	ly_be64_put(head, seq);
 	memcpy(head + 8, buf + 41, 32);
 	k.mv_size = sizeof(STORE_META_AUDIT_HEAD) - 1;
 	k.mv_data = (void *)STORE_META_AUDIT_HEAD;
@@ -317,7 +317,7 @@ audit_verify_head(struct store_txn *t, uint64_t n, const unsigned char hash[32])
 	if (v.mv_size != STORE_AUDIT_HEAD_LEN)
 		return ly_fail(LY_ERR_AUDIT, "audit: head of %zu bytes",
 		    v.mv_size);
-	hseq = store_be64_get(v.mv_data);
+	hseq = ly_be64_get(v.mv_data);
 	if (hseq > n)
 		return ly_fail(LY_ERR_AUDIT, "audit: entry %" PRIu64 " missing "
 		    "(last entry removed; head names %" PRIu64 ")", n + 1,
@@ -351,7 +351,7 @@ store_audit_verify(struct store_txn *t, uint64_t *countp)
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
 		/* Keys sort by value: anything but n + 1 means a gap. */
-		if (k.mv_size != 8 || store_be64_get(k.mv_data) != n + 1) {
+		if (k.mv_size != 8 || ly_be64_get(k.mv_data) != n + 1) {
 			r = ly_fail(LY_ERR_AUDIT, "audit: entry %" PRIu64
 			    " missing", n + 1);
 			goto out;

@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,22 +85,6 @@ ca_backup_hash_file(const char *path, char hex[65], uint64_t *sizep)
 	EVP_MD_CTX_free(ctx);
 	close(fd);
 	return r;
-}
-
-static int
-rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == -1 && errno != ENOENT ? -1 : 0;
-}
-
-void
-ca_backup_rm_tree(const char *dir)
-{
-	if (dir != NULL)
-		(void)nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int
@@ -314,7 +297,7 @@ ca_backup_record(struct store *st, const char *out,
 	unsigned char tb[8];
 	json_t *o = NULL;
 	char *detail = NULL, ts[21];
-	int i, r = LY_ERR_ALLOC;
+	int r = LY_ERR_ALLOC;
 
 	ly_time_fmt(bi->created, ts);
 	if ((o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "file", out, "sha256",
@@ -322,8 +305,7 @@ ca_backup_record(struct store *st, const char *out,
 	    (json_int_t)bi->audit_seq, "created", ts)) == NULL ||
 	    (detail = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto out;
-	for (i = 0; i < 8; i++)
-		tb[i] = (unsigned char)((uint64_t)bi->created >> (56 - 8 * i));
+	ly_be64_put(tb, (uint64_t)bi->created);
 	if ((r = store_txn_begin(st, 1, &txn)) != LY_OK)
 		goto out;
 	if ((r = store_meta_put(txn, CA_META_BACKUP_LAST, tb, sizeof(tb))) !=
@@ -464,7 +446,7 @@ ca_backup_write(struct ca *ca, const char *out, struct ca_backup_info *info)
  out:
 	if (fd != -1)
 		close(fd);
-	ca_backup_rm_tree(tmp);
+	(void)ly_remove_tree(tmp, 0);
 	for (i = 0; i < n; i++) {
 		free(f[i].name);
 		free(f[i].path);

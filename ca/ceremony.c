@@ -207,7 +207,7 @@ ca_root_sign_issuer(struct ca *ca, const unsigned char *csr, size_t len,
 		return ly_fail(LY_ERR_ARG, "days: 1 to 36600");
 	if ((r = ca_csr_parse(csr, len, &req, &key)) != LY_OK ||
 	    (r = issuer_csr_check(ca, req, key)) != LY_OK ||
-	    (r = ca_asn1_time(X509_get0_notAfter(ca->certs[CA_ROOT]),
+	    (r = ly_asn1_time(X509_get0_notAfter(ca->certs[CA_ROOT]),
 	    &root_end)) != LY_OK)
 		goto out;
 	memset(&rec, 0, sizeof(rec));
@@ -297,8 +297,8 @@ issuer_store(struct ca *ca, X509 *cert, const char *actor, json_t *detail)
 	memset(&rec, 0, sizeof(rec));
 	if ((r = ca_serial_from_asn1(X509_get0_serialNumber(cert),
 	    &rec.serial)) != LY_OK ||
-	    (r = ca_asn1_time(X509_get0_notBefore(cert), &nb)) != LY_OK ||
-	    (r = ca_asn1_time(X509_get0_notAfter(cert), &na)) != LY_OK)
+	    (r = ly_asn1_time(X509_get0_notBefore(cert), &nb)) != LY_OK ||
+	    (r = ly_asn1_time(X509_get0_notAfter(cert), &na)) != LY_OK)
 		return r;
 	if ((len = i2d_X509(cert, &der)) <= 0)
 		return ly_fail(LY_ERR_INTERNAL, "i2d_X509");

@@ -18,7 +18,7 @@ ca_crl_number_next(struct ca *ca, int slot, uint64_t *np)
 	unsigned char buf[8];
 	char key[64];
 	uint64_t n = 0;
-	size_t len, i;
+	size_t len;
 	int r;
 
 	snprintf(key, sizeof(key), "crl_number/%s", ca_slot_name(ca, slot));
@@ -26,16 +26,14 @@ ca_crl_number_next(struct ca *ca, int slot, uint64_t *np)
 		return r;
 	r = store_meta_get(txn, key, &v, &len);
 	if (r == LY_OK && len == sizeof(buf)) {
-		for (i = 0; i < sizeof(buf); i++)
-			n = n << 8 | ((const unsigned char *)v)[i];
+		n = ly_be64_get(v);
 	} else if (r == LY_OK) {
 		r = ly_fail(LY_ERR_STORE, "%s: corrupt", key);
 		goto out;
 	} else if (r != LY_ERR_NOT_FOUND)
 		goto out;
 	n++;
-	for (i = 0; i < sizeof(buf); i++)
-		buf[i] = (unsigned char)(n >> (56 - 8 * i));
+	ly_be64_put(buf, n);
 	if ((r = store_meta_put(txn, key, buf, sizeof(buf))) != LY_OK)
 		goto out;
 	r = store_txn_commit(txn);
@@ -85,16 +83,13 @@ crl_stored_number(struct store_txn *txn, const char *key, const char *nkey,
     uint64_t *np)
 {
 	const void *v;
-	uint64_t n = 0;
-	size_t len, i;
+	size_t len;
 	int r;
 
 	if ((r = store_meta_get(txn, nkey, &v, &len)) == LY_OK) {
 		if (len != 8)
 			return ly_fail(LY_ERR_STORE, "%s: corrupt", nkey);
-		for (i = 0; i < len; i++)
-			n = n << 8 | ((const unsigned char *)v)[i];
-		*np = n;
+		*np = ly_be64_get(v);
 		return LY_OK;
 	}
 	if (r != LY_ERR_NOT_FOUND)
@@ -117,7 +112,6 @@ ca_crl_record(struct ca *ca, const char *key, uint64_t number,
 	unsigned char nb[8];
 	char ikey[128], nkey[128];
 	uint64_t cur = 0;
-	size_t i;
 	int r;
 
 	if ((size_t)snprintf(ikey, sizeof(ikey), "%s/info", key) >=
@@ -147,8 +141,7 @@ ca_crl_record(struct ca *ca, const char *key, uint64_t number,
 		r = LY_OK;
 		goto out;
 	}
-	for (i = 0; i < sizeof(nb); i++)
-		nb[i] = (unsigned char)(number >> (56 - 8 * i));
+	ly_be64_put(nb, number);
 	if ((r = store_meta_put(txn, key, der, len)) != LY_OK ||
 	    (r = store_meta_put(txn, ikey, info, infolen)) != LY_OK ||
 	    (r = store_meta_put(txn, nkey, nb, sizeof(nb))) != LY_OK ||

@@ -128,8 +128,6 @@ void	 ca_json_serial(json_t *, const char *key, const struct ca_serial *);
 int	 ca_identity_check(const struct conf *, const struct conf_profile *,
 	    const struct ca_identity *in, struct ca_identity *out);
 
-/* issue.c: a certificate's time as time_t (LY_ERR_INTERNAL if bad). */
-int	 ca_asn1_time(const ASN1_TIME *, time_t *);
 /* certp NULL: no X509, only *out (see issue()). */
 int	 ca_issue_tok(struct ca *, const char *profile,
 	    const struct ca_identity *, const unsigned char *tok,

@@ -11,7 +11,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,19 +40,6 @@ dir_is_empty(const char *dir)
 			empty = 0;
 	closedir(d);
 	return empty;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* Removes what is below the top, leaving a directory the user made. */
-static int
-rm_below(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return ftw->level == 0 ? 0 : remove(path);
 }
 
 /* A random PIN as hex, written to path with mode 0600. */
@@ -341,10 +327,10 @@ init_any(const char *dir, enum conf_keytype kt, const char *config,
 	    (!issuer_only && (r = init_tls(dir)) != LY_OK)) {
 		char detail[512];
 
-		/* Keep the message: nftw's calls must not replace it. */
+		/* Keep the message: the clean-up must not replace it. */
 		snprintf(detail, sizeof(detail), "%s", ly_errdetail());
-		nftw(dir, existed ? rm_below : rm_entry, 16,
-		    FTW_DEPTH | FTW_PHYS);
+		/* A directory the user made stays, empty. */
+		(void)ly_remove_tree(dir, existed);
 		ly_fail(r, "%s", detail);
 	}
 	free(text);

@@ -23,18 +23,6 @@
 #include "ca/ops.h"
 #include "util/util.h"
 
-int
-ca_asn1_time(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return ly_fail(LY_ERR_INTERNAL, "unreadable time in a "
-		    "certificate");
-	*out = timegm(&tm);
-	return LY_OK;
-}
-
 void
 ca_issued_clear(struct ca_issued *is)
 {
@@ -115,8 +103,8 @@ issue_validity(struct ca *ca, const struct conf_profile *p, int days,
 	if (days < 0 || days > p->max_days)
 		return ly_fail(LY_ERR_POLICY, "profile %s allows 1 to %d days, "
 		    "not %d", p->name, p->max_days, days);
-	if ((r = ca_asn1_time(X509_get0_notBefore(issuer), &inb)) != LY_OK ||
-	    (r = ca_asn1_time(X509_get0_notAfter(issuer), &ina)) != LY_OK)
+	if ((r = ly_asn1_time(X509_get0_notBefore(issuer), &inb)) != LY_OK ||
+	    (r = ly_asn1_time(X509_get0_notAfter(issuer), &ina)) != LY_OK)
 		return r;
 	if (now >= ina)
 		return ly_fail(LY_ERR_STATE, "the issuing CA certificate has "

@@ -78,13 +78,11 @@ int		 ca_backup_check_store(const char *dir, size_t map_size,
 		    uint64_t *seqp);
 
 /*
- * Helpers shared by backup and restore: SHA-256 (hex) and size of a
- * file; removing a directory tree made by them (symbolic links are
- * removed, never followed).
+ * Shared by backup and restore: SHA-256 (hex) and size of a file. (A
+ * tree they made is removed with ly_remove_tree().)
  */
 int		 ca_backup_hash_file(const char *path, char hex[65],
 		    uint64_t *sizep);
-void		 ca_backup_rm_tree(const char *dir);
 
 struct ca_restore_info {
 	size_t		 crls;		/* CRLs read and verified */

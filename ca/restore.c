@@ -54,17 +54,6 @@ revlist_add(struct revlist *l, const struct ca_revocation *rv)
 	return LY_OK;
 }
 
-static int
-asn1_to_time(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return ly_fail(LY_ERR_BAD_INPUT, "bad time");
-	*out = timegm(&tm);
-	return LY_OK;
-}
-
 /* The CA slot whose certificate signed the CRL; -1 if none. */
 static int
 crl_issuer(struct ca *ca, X509_CRL *crl)
@@ -96,7 +85,7 @@ crl_entry(const X509_REVOKED *x, int slot, struct ca_revocation *rv)
 	rv->reason = -1;
 	if (ca_serial_from_asn1(X509_REVOKED_get0_serialNumber(x),
 	    &rv->serial) != LY_OK ||
-	    asn1_to_time(X509_REVOKED_get0_revocationDate(x),
+	    ly_asn1_time(X509_REVOKED_get0_revocationDate(x),
 	    &rv->revoked_at) != LY_OK)
 		return ly_fail(LY_ERR_BAD_INPUT, "bad entry");
 	if ((e = X509_REVOKED_get_ext_d2i(x, NID_crl_reason, &crit,
@@ -111,7 +100,7 @@ crl_entry(const X509_REVOKED *x, int slot, struct ca_revocation *rv)
 		return 0;
 	if ((g = X509_REVOKED_get_ext_d2i(x, NID_invalidity_date, &crit,
 	    NULL)) != NULL) {
-		(void)asn1_to_time(g, &rv->invalidity);
+		(void)ly_asn1_time(g, &rv->invalidity);
 		ASN1_GENERALIZEDTIME_free(g);
 	}
 	return 1;
@@ -119,8 +108,8 @@ crl_entry(const X509_REVOKED *x, int slot, struct ca_revocation *rv)
 
 /* A verified CRL: its number and every revocation it lists. */
 static int
-crl_take(struct ca *ca, const char *path, X509_CRL *crl, struct revlist *l,
-    struct ca_restore_info *info)
+restore_crl_take(struct ca *ca, const char *path, X509_CRL *crl,
+    struct revlist *l, struct ca_restore_info *info)
 {
 	STACK_OF(X509_REVOKED) *revs;
 	ASN1_INTEGER *num;
@@ -173,7 +162,7 @@ crl_file(struct ca *ca, const char *path, struct revlist *l,
 		}
 		while ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) !=
 		    NULL) {
-			r = crl_take(ca, path, crl, l, info);
+			r = restore_crl_take(ca, path, crl, l, info);
 			X509_CRL_free(crl);
 			crl = NULL;
 			if (r != LY_OK)
@@ -193,7 +182,7 @@ crl_file(struct ca *ca, const char *path, struct revlist *l,
 		    "nothing trailing)", path);
 		goto out;
 	}
-	r = crl_take(ca, path, crl, l, info);
+	r = restore_crl_take(ca, path, crl, l, info);
  out:
 	X509_CRL_free(crl);
 	BIO_free(b);
@@ -249,7 +238,7 @@ ocsp_file(struct ca *ca, const char *path, X509_STORE *xs, struct revlist *l,
 		    reason != 8 ? reason : -1;
 		if (!OCSP_id_get0_info(NULL, NULL, NULL, &sn, (OCSP_CERTID *)id)
 		    || ca_serial_from_asn1(sn, &rv.serial) != LY_OK ||
-		    asn1_to_time(rt, &rv.revoked_at) != LY_OK)
+		    ly_asn1_time(rt, &rv.revoked_at) != LY_OK)
 			goto out;
 		if ((r = revlist_add(l, &rv)) != LY_OK)
 			goto out;
@@ -330,7 +319,7 @@ crl_numbers_raise(struct ca *ca, struct store_txn *txn,
 	unsigned char buf[8];
 	char key[64];
 	uint64_t cur;
-	size_t len, i;
+	size_t len;
 	int slot, r;
 
 	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
@@ -340,16 +329,13 @@ crl_numbers_raise(struct ca *ca, struct store_txn *txn,
 		cur = 0;
 		r = store_meta_get(txn, key, &v, &len);
 		if (r == LY_OK && len == 8)
-			for (i = 0; i < 8; i++)
-				cur = cur << 8 | ((const unsigned char *)v)[i];
+			cur = ly_be64_get(v);
 		else if (r != LY_ERR_NOT_FOUND)
 			return r == LY_OK ? ly_fail(LY_ERR_STORE, "%s: corrupt",
 			    key) : r;
 		if (info->crl_number[slot] <= cur)
 			continue;
-		for (i = 0; i < 8; i++)
-			buf[i] = (unsigned char)(info->crl_number[slot] >>
-			    (56 - 8 * i));
+		ly_be64_put(buf, info->crl_number[slot]);
 		if ((r = store_meta_put(txn, key, buf, sizeof(buf))) != LY_OK)
 			return r;
 	}
@@ -591,7 +577,7 @@ ca_restore(const char *file, const char *dir, const char *const *crls,
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", ly_errdetail());
-		ca_backup_rm_tree(dir);
+		(void)ly_remove_tree(dir, 0);
 		if (!made)
 			(void)mkdir(dir, 0700);
 		(void)ly_fail(r, "%s", why);

@@ -43,10 +43,8 @@ ca_reason_name(int reason)
 int
 ca_revocations(struct store_txn *txn, uint64_t *np)
 {
-	const unsigned char *v;
 	const void *vp;
-	size_t len, i;
-	uint64_t n = 0;
+	size_t len;
 	int r;
 
 	if ((r = store_meta_get(txn, META_REVOCATIONS, &vp, &len)) ==
@@ -58,10 +56,7 @@ ca_revocations(struct store_txn *txn, uint64_t *np)
 		return r;
 	if (len != 8)
 		return ly_fail(LY_ERR_STORE, "meta %s: corrupt", META_REVOCATIONS);
-	v = vp;
-	for (i = 0; i < 8; i++)
-		n = n << 8 | v[i];
-	*np = n;
+	*np = ly_be64_get(vp);
 	return LY_OK;
 }
 
@@ -71,13 +66,11 @@ revocations_bump(struct store_txn *txn)
 {
 	unsigned char buf[8];
 	uint64_t n;
-	int i, r;
+	int r;
 
 	if ((r = ca_revocations(txn, &n)) != LY_OK)
 		return r;
-	n++;
-	for (i = 0; i < 8; i++)
-		buf[i] = (unsigned char)(n >> (56 - 8 * i));
+	ly_be64_put(buf, n + 1);
 	return store_meta_put(txn, META_REVOCATIONS, buf, sizeof(buf));
 }
 

@@ -32,13 +32,11 @@ ca_revocations_add(struct store_txn *txn, uint64_t k)
 {
 	unsigned char buf[8];
 	uint64_t n;
-	int i, r;
+	int r;
 
 	if ((r = ca_revocations(txn, &n)) != LY_OK)
 		return r;
-	n += k;
-	for (i = 0; i < 8; i++)
-		buf[i] = (unsigned char)(n >> (56 - 8 * i));
+	ly_be64_put(buf, n + k);
 	return store_meta_put(txn, META_REVOCATIONS, buf, sizeof(buf));
 }
 

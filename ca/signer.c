@@ -88,8 +88,7 @@ rec_parse(const unsigned char *v, size_t len, struct signer_rec *sr)
 	    memchr(v + REC_FIXED, '\0', ll) != NULL)
 		return ly_fail(LY_ERR_STORE, "meta %s: corrupt",
 		    CA_META_OCSP_SIGNER);
-	sr->gen = (uint32_t)v[1] << 24 | (uint32_t)v[2] << 16 |
-	    (uint32_t)v[3] << 8 | v[4];
+	sr->gen = ly_be32_get(v + 1);
 	memcpy(sr->serial.b, v + 5, CA_SERIAL_LEN);
 	memcpy(sr->label, v + REC_FIXED, ll);
 	sr->label[ll] = '\0';
@@ -105,10 +104,7 @@ rec_encode(const struct signer_rec *sr, unsigned char **vp, size_t *lenp)
 	if ((v = malloc(len)) == NULL)
 		return LY_ERR_ALLOC;
 	v[0] = REC_VERSION;
-	v[1] = (unsigned char)(sr->gen >> 24);
-	v[2] = (unsigned char)(sr->gen >> 16);
-	v[3] = (unsigned char)(sr->gen >> 8);
-	v[4] = (unsigned char)sr->gen;
+	ly_be32_put(v + 1, sr->gen);
 	memcpy(v + 5, sr->serial.b, CA_SERIAL_LEN);
 	memcpy(v + REC_FIXED, sr->label, ll);
 	*vp = v;
@@ -310,7 +306,7 @@ signer_load(struct ca_signers *h, const unsigned char *v, size_t len,
 	}
 	p = rec->der;
 	if ((s->cert = d2i_X509(NULL, &p, (long)rec->derlen)) == NULL ||
-	    (r = ca_asn1_time(X509_get0_notAfter(s->cert),
+	    (r = ly_asn1_time(X509_get0_notAfter(s->cert),
 	    &s->not_after)) != LY_OK) {
 		r = ly_fail(LY_ERR_STATE, "OCSP signer %s: stored certificate "
 		    "unreadable", sr.label);
@@ -476,7 +472,7 @@ signer_make(struct ca_signers *h, const char *pin, uint32_t gen,
 	rq.cn = SIGNER_CN;
 	if ((r = ca_issue(h->ca, &rq, &s->cert, &s->serial)) != LY_OK)
 		goto out;
-	if ((r = ca_asn1_time(X509_get0_notAfter(s->cert),
+	if ((r = ly_asn1_time(X509_get0_notAfter(s->cert),
 	    &s->not_after)) != LY_OK)
 		goto out;
 	/* hsm/ finds the key through the certificate (same CKA_ID) beside it. */

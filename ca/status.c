@@ -20,11 +20,12 @@
 static time_t
 not_after_of(const X509 *x)
 {
-	struct tm tm;
+	time_t t = 0;
 
-	if (x == NULL || !ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
-		return 0;
-	return timegm(&tm);
+	/* Unreadable or no certificate: 0, shown as unknown. */
+	if (x != NULL)
+		(void)ly_asn1_time(X509_get0_notAfter(x), &t);
+	return t;
 }
 
 static struct ca_status_profile *
@@ -44,7 +45,7 @@ profile_slot(struct ca_status *st, const char *name)
 }
 
 static int
-cert_cb(const struct store_cert *c, void *arg)
+status_cert_cb(const struct store_cert *c, void *arg)
 {
 	struct ca_status *st = arg;
 	struct ca_status_profile *p;
@@ -70,7 +71,8 @@ cert_cb(const struct store_cert *c, void *arg)
 }
 
 static int
-token_cb(const unsigned char *hash, const void *rec, size_t len, void *arg)
+status_token_cb(const unsigned char *hash, const void *rec, size_t len,
+    void *arg)
 {
 	struct ca_status *st = arg;
 	time_t expires, used_at;
@@ -139,8 +141,8 @@ ca_status_get(struct ca *ca, struct ca_status *out)
 			    8 | v[i]);
 	else if (r != LY_OK && r != LY_ERR_NOT_FOUND)
 		goto out;
-	if ((r = store_cert_foreach(txn, cert_cb, st)) != LY_OK ||
-	    (r = store_token_foreach(txn, token_cb, st)) != LY_OK ||
+	if ((r = store_cert_foreach(txn, status_cert_cb, st)) != LY_OK ||
+	    (r = store_token_foreach(txn, status_token_cb, st)) != LY_OK ||
 	    (r = store_disabled_foreach(txn, disabled_cb, st)) != LY_OK)
 		goto out;
 	*out = *st;

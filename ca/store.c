@@ -171,7 +171,7 @@ store_schema_check(struct store *st, MDB_txn *txn)
 		if (ms.ms_entries != 0)
 			return ly_fail(LY_ERR_STORE, "store: schema version "
 			    "missing from a store that has certificates");
-		store_be32_put(buf, STORE_SCHEMA_VERSION);
+		ly_be32_put(buf, STORE_SCHEMA_VERSION);
 		st->schema = STORE_SCHEMA_VERSION;
 		v.mv_size = sizeof(buf);
 		v.mv_data = buf;
@@ -184,7 +184,7 @@ store_schema_check(struct store *st, MDB_txn *txn)
 	if (v.mv_size != sizeof(buf))
 		return ly_fail(LY_ERR_STORE, "store: schema version of %zu "
 		    "bytes, expected 4", v.mv_size);
-	ver = store_be32_get(v.mv_data);
+	ver = ly_be32_get(v.mv_data);
 	if (ver > STORE_SCHEMA_VERSION || ver == 0)
 		return ly_fail(LY_ERR_STORE, "store: schema version %u was "
 		    "written by a newer Lanyard (this one knows up to version "
@@ -483,23 +483,23 @@ cert_encode(const struct store_cert *c, unsigned char **bufp, size_t *lenp)
 	p[1] = c->status;
 	p[2] = c->ca;
 	p[3] = (unsigned char)c->reason;
-	store_be64_put(p + 4, (uint64_t)c->created);
-	store_be64_put(p + 12, (uint64_t)c->not_before);
-	store_be64_put(p + 20, (uint64_t)c->not_after);
-	store_be64_put(p + 28, (uint64_t)c->revoked_at);
-	store_be64_put(p + 36, (uint64_t)c->invalidity);
+	ly_be64_put(p + 4, (uint64_t)c->created);
+	ly_be64_put(p + 12, (uint64_t)c->not_before);
+	ly_be64_put(p + 20, (uint64_t)c->not_after);
+	ly_be64_put(p + 28, (uint64_t)c->revoked_at);
+	ly_be64_put(p + 36, (uint64_t)c->invalidity);
 	memcpy(p + 44, c->supersedes.b, CA_SERIAL_LEN);
 	memcpy(p + 64, c->superseded_by.b, CA_SERIAL_LEN);
 	p[84] = (unsigned char)plen;
 	p += REC_FIXED;
 	memcpy(p, c->profile, plen);
 	p += plen;
-	store_be32_put(p, (uint32_t)ilen);
+	ly_be32_put(p, (uint32_t)ilen);
 	p += 4;
 	if (ilen > 0)
 		memcpy(p, c->identity, ilen);
 	p += ilen;
-	store_be32_put(p, (uint32_t)c->derlen);
+	ly_be32_put(p, (uint32_t)c->derlen);
 	p += 4;
 	if (c->derlen > 0)
 		memcpy(p, c->der, c->derlen);
@@ -514,7 +514,7 @@ cert_encode(const struct store_cert *c, unsigned char **bufp, size_t *lenp)
  * point into v (borrowed, valid as long as v is).
  */
 static int
-cert_decode(const MDB_val *k, const MDB_val *v, struct store_cert *c)
+record_decode(const MDB_val *k, const MDB_val *v, struct store_cert *c)
 {
 	const unsigned char *p = v->mv_data, *end = p + v->mv_size;
 	const char *why;
@@ -542,11 +542,11 @@ cert_decode(const MDB_val *k, const MDB_val *v, struct store_cert *c)
 	    (c->ca != CA_ROOT && c->ca != CA_ISSUING) ||
 	    c->reason < -1 || c->reason > REC_REASON_MAX)
 		goto bad;
-	c->created = (int64_t)store_be64_get(p + 4);
-	c->not_before = (int64_t)store_be64_get(p + 12);
-	c->not_after = (int64_t)store_be64_get(p + 20);
-	c->revoked_at = (int64_t)store_be64_get(p + 28);
-	c->invalidity = (int64_t)store_be64_get(p + 36);
+	c->created = (int64_t)ly_be64_get(p + 4);
+	c->not_before = (int64_t)ly_be64_get(p + 12);
+	c->not_after = (int64_t)ly_be64_get(p + 20);
+	c->revoked_at = (int64_t)ly_be64_get(p + 28);
+	c->invalidity = (int64_t)ly_be64_get(p + 36);
 	memcpy(c->supersedes.b, p + 44, CA_SERIAL_LEN);
 	memcpy(c->superseded_by.b, p + 64, CA_SERIAL_LEN);
 	plen = p[84];
@@ -563,7 +563,7 @@ cert_decode(const MDB_val *k, const MDB_val *v, struct store_cert *c)
 	why = "bad identity";
 	if (end - p < 4)
 		goto bad;
-	ilen = store_be32_get(p);
+	ilen = ly_be32_get(p);
 	p += 4;
 	if ((size_t)(end - p) < ilen)
 		goto bad;
@@ -576,7 +576,7 @@ cert_decode(const MDB_val *k, const MDB_val *v, struct store_cert *c)
 	why = "bad DER length";
 	if (end - p < 4)
 		goto bad;
-	dlen = store_be32_get(p);
+	dlen = ly_be32_get(p);
 	p += 4;
 	if ((size_t)(end - p) != dlen)
 		goto bad;
@@ -687,13 +687,13 @@ cert_index(struct store_txn *t, const struct store_cert *nc,
 	k.mv_data = ek;
 	if (old != NULL && old->not_after != 0 &&
 	    old->not_after != nw->not_after) {
-		store_be64_put(ek, (uint64_t)old->not_after);
+		ly_be64_put(ek, (uint64_t)old->not_after);
 		if ((r = idx_del(t, st->expiry, &k, NULL, "expiry index")) !=
 		    LY_OK)
 			return r;
 	}
 	if (nw->not_after != 0) {
-		store_be64_put(ek, (uint64_t)nw->not_after);
+		ly_be64_put(ek, (uint64_t)nw->not_after);
 		v.mv_size = 0;
 		v.mv_data = NULL;
 		if ((rc = mdb_put(t->txn, st->expiry, &k, &v, 0)) != 0)
@@ -713,9 +713,9 @@ cert_index(struct store_txn *t, const struct store_cert *nc,
 	}
 	if (nw->revoked) {
 		rk[0] = nw->ca;
-		store_be64_put(rv, (uint64_t)nc->revoked_at);
+		ly_be64_put(rv, (uint64_t)nc->revoked_at);
 		rv[8] = (unsigned char)nc->reason;
-		store_be64_put(rv + 9, (uint64_t)nc->invalidity);
+		ly_be64_put(rv + 9, (uint64_t)nc->invalidity);
 		v.mv_size = sizeof(rv);
 		v.mv_data = rv;
 		if ((rc = mdb_put(t->txn, st->revoked, &k, &v, 0)) != 0)
@@ -846,7 +846,7 @@ store_cert_put(struct store_txn *t, const struct store_cert *c)
 		goto out;
 	}
 	/* The old record must decode: its index entries are to be undone. */
-	if ((r = cert_decode(&k, &v, &oc)) != LY_OK)
+	if ((r = record_decode(&k, &v, &oc)) != LY_OK)
 		goto out;
 	/*
 	 * Burned is final: a certificate that an issuance in flight still
@@ -896,7 +896,7 @@ store_cert_del(struct store_txn *t, const struct ca_serial *serial)
 	if ((rc = mdb_get(t->txn, t->st->certs, &k, &v)) != 0)
 		return store_mdb_err(rc, "store_cert_del");
 	/* The index entries come from the record, taken before it goes. */
-	if ((r = cert_decode(&k, &v, &oc)) != LY_OK ||
+	if ((r = record_decode(&k, &v, &oc)) != LY_OK ||
 	    (r = cert_idx_of(&oc, &old)) != LY_OK)
 		return r;
 	iv.mv_size = CA_SERIAL_LEN;
@@ -912,7 +912,7 @@ store_cert_del(struct store_txn *t, const struct ca_serial *serial)
 	if (old.not_after != 0) {
 		MDB_val ekv = { sizeof(ek), ek };
 
-		store_be64_put(ek, (uint64_t)old.not_after);
+		ly_be64_put(ek, (uint64_t)old.not_after);
 		memcpy(ek + 8, serial->b, CA_SERIAL_LEN);
 		if ((r = idx_del(t, t->st->expiry, &ekv, NULL,
 		    "expiry index")) != LY_OK)
@@ -973,7 +973,7 @@ store_cert_get(struct store_txn *t, const struct ca_serial *serial,
 	if (rc != 0)
 		return store_mdb_err(rc, "store_cert_get");
 	/* A deep copy: the caller keeps it past the transaction. */
-	if ((r = cert_decode(&k, &v, &tmp)) != LY_OK ||
+	if ((r = record_decode(&k, &v, &tmp)) != LY_OK ||
 	    (r = cert_dup(&tmp, &c)) != LY_OK)
 		return r;
 	*certp = c;
@@ -1006,7 +1006,7 @@ store_cert_foreach(struct store_txn *t, store_cert_cb cb, void *arg)
 	/* Keys are big-endian serials of one width: LMDB order is numeric. */
 	while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
 		op = MDB_NEXT;
-		if ((r = cert_decode(&k, &v, &c)) != LY_OK)
+		if ((r = record_decode(&k, &v, &c)) != LY_OK)
 			goto out;
 		if ((r = cert_call(t, &c, cb, arg)) != 0)
 			goto out;
@@ -1062,7 +1062,7 @@ store_cert_by_identity(struct store_txn *t, const char *identity,
 			r = store_mdb_err(rc, "store_cert_by_identity");
 			goto out;
 		}
-		if ((r = cert_decode(&ck, &cv, &c)) != LY_OK)
+		if ((r = record_decode(&ck, &cv, &c)) != LY_OK)
 			goto out;
 		/* Equal hashes are not equal strings; trust the record. */
 		if (c.identity == NULL || strcmp(c.identity, identity) != 0)
@@ -1218,9 +1218,9 @@ store_revoked_foreach(struct store_txn *t, uint8_t ca, store_revoked_cb cb,
 			goto out;
 		}
 		memcpy(rv.serial.b, kp + 1, CA_SERIAL_LEN);
-		rv.revoked_at = (int64_t)store_be64_get(vp);
+		rv.revoked_at = (int64_t)ly_be64_get(vp);
 		rv.reason = (int8_t)vp[8];
-		rv.invalidity = (int64_t)store_be64_get(vp + 9);
+		rv.invalidity = (int64_t)ly_be64_get(vp + 9);
 		if ((r = cb(&rv, arg)) != 0)
 			goto out;
 		store_span_add(&span, kp);

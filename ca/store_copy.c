@@ -76,7 +76,7 @@ store_upgrade(struct store *st, const char *actor, const char *detail)
 	 * STORE_UPGRADE, and the version; revocation records without a
 	 * certificate need no change of the records there are.
 	 */
-	store_be32_put(buf, STORE_SCHEMA_VERSION);
+	ly_be32_put(buf, STORE_SCHEMA_VERSION);
 	/* store_meta_put() keeps its hands off the store's own keys. */
 	k.mv_size = 6;
 	k.mv_data = (void *)"schema";

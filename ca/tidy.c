@@ -72,12 +72,8 @@ crl_of(struct tidy *t, const struct store_cert *c, time_t *thisp)
 	if (store_meta_get(t->txn, key, &der, &len) == LY_OK) {
 		p = der;
 		if ((cc->crl = d2i_X509_CRL(NULL, &p, (long)len)) != NULL) {
-			struct tm tm;
-
-			if (ASN1_TIME_to_tm(X509_CRL_get0_lastUpdate(cc->crl),
-			    &tm))
-				cc->this_update = timegm(&tm);
-			else {
+			if (ly_asn1_time(X509_CRL_get0_lastUpdate(cc->crl),
+			    &cc->this_update) != LY_OK) {
 				X509_CRL_free(cc->crl);
 				cc->crl = NULL;
 			}

@@ -41,16 +41,6 @@ ca_tls_renew_due(time_t not_before, time_t not_after, time_t now)
 	return not_after - now <= (not_after - not_before) / 3;
 }
 
-static time_t
-asn1_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return 0;
-	return timegm(&tm);
-}
-
 /* The DNS/IP identity of [server] tls_dns and tls_ip, checked by ca/. */
 static int
 tls_identity(const struct conf *conf, struct ca_identity *id)
@@ -141,7 +131,7 @@ renew_reason(struct ca *ca, const char *keyp, const char *crtp,
 	EVP_PKEY *pk = NULL;
 	X509 *x = NULL;
 	const char *why = NULL;
-	time_t nb, na;
+	time_t nb = 0, na = 0;
 
 	*rp = LY_OK;
 	if (stat(keyp, &st) == -1)
@@ -169,8 +159,9 @@ renew_reason(struct ca *ca, const char *keyp, const char *crtp,
 		why = "no certificate";
 		goto out;
 	}
-	nb = asn1_time(X509_get0_notBefore(x));
-	na = asn1_time(X509_get0_notAfter(x));
+	/* Unreadable: 0, which makes the certificate due for renewal. */
+	(void)ly_asn1_time(X509_get0_notBefore(x), &nb);
+	(void)ly_asn1_time(X509_get0_notAfter(x), &na);
 	if (X509_check_private_key(x, pk) != 1)
 		why = "key and certificate differ";
 	else if (X509_check_issued(ca_cert(ca, CA_ISSUING), x) != X509_V_OK)

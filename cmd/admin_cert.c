@@ -265,9 +265,7 @@ admin_revoke(int argc, char **argv)
 	struct ocsp_responder *resp = NULL;
 	struct ca_serial serial;
 	const char *sarg = NULL;
-	struct tm tm;
 	time_t inv = 0;
-	char *end;
 	int c, reason = -1, unknown = 0, r;
 
 	if (admin_help_asked(argc, argv))
@@ -285,11 +283,8 @@ admin_revoke(int argc, char **argv)
 				return admin_usage(u, "unknown reason");
 			break;
 		case 'i':
-			memset(&tm, 0, sizeof(tm));
-			end = strptime(optarg, "%Y-%m-%dT%H:%M:%SZ", &tm);
-			if (end == NULL || *end != '\0')
+			if (ly_time_parse(optarg, &inv) != LY_OK)
 				return admin_usage(u, "bad --invalidity-date");
-			inv = timegm(&tm);
 			break;
 		case 'h':
 			return admin_help(u, NULL);
@@ -334,7 +329,7 @@ struct list_arg {
 };
 
 static int
-list_cb(const struct store_cert *c, void *arg)
+cert_list_cb(const struct store_cert *c, void *arg)
 {
 	struct list_arg *la = arg;
 	char *hex, na[21];
@@ -411,7 +406,7 @@ admin_list(int argc, char **argv)
 	if (!json)
 		printf("%-40s %-8s %-12s %-20s %s\n", "SERIAL", "STATUS",
 		    "PROFILE", "NOT_AFTER", "IDENTITY");
-	if ((r = store_cert_foreach(txn, list_cb, &la)) != LY_OK)
+	if ((r = store_cert_foreach(txn, cert_list_cb, &la)) != LY_OK)
 		goto out;
 	if (json)
 		r = admin_print_json(la.array);

@@ -15,34 +15,18 @@
 #include "ca/ca.h"
 #include "ca/ops.h"
 #include "ca/store.h"
+#include "cmd/admin.h"
 #include "cmd/admin_ops.h"
 #include "util/util.h"
 
-#define EXIT_USAGE	2
 #define RESTORE_MAX_CRLS	256
 
-static const char *cmdname = "ca-admin";
-
+/* admin_fail() with the exit status of a failed operation. */
 static int
-fail(int r)
+ops_fail(int r)
 {
-	const char *d = ly_errdetail();
-
-	if (d[0] != '\0')
-		fprintf(stderr, "ca-admin: %s: %s: %s\n", cmdname,
-		    ly_strerror(r), d);
-	else
-		fprintf(stderr, "ca-admin: %s: %s\n", cmdname, ly_strerror(r));
+	admin_fail(r);
 	return 1;
-}
-
-static int
-usage_err(const char *usage, const char *why)
-{
-	if (why != NULL)
-		fprintf(stderr, "ca-admin: %s: %s\n", cmdname, why);
-	fprintf(stderr, "usage: ca-admin [--dir DIR] %s\n", usage);
-	return EXIT_USAGE;
 }
 
 static int
@@ -69,17 +53,17 @@ cmd_backup(const char *dir, const char *actor, int argc, char **argv)
 			printf("usage: ca-admin --dir DIR %s\n", u);
 			return 0;
 		default:
-			return usage_err(u, NULL);
+			return admin_usage(u, NULL);
 		}
 	}
 	if (optind != argc || out == NULL)
-		return usage_err(u, "--out is required");
+		return admin_usage(u, "--out is required");
 	/* No HSM: a backup signs nothing and must work with the token away. */
 	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) == LY_OK)
 		r = ca_backup(ca, out, actor, &bi);
 	ca_close(ca);
 	if (r != LY_OK)
-		return fail(r);
+		return ops_fail(r);
 	ly_time_fmt(bi.created, ts);
 	printf("backup %s: %llu bytes, sha256 %s, audit log verified to "
 	    "entry %llu, at %s\n", out, (unsigned long long)bi.size, bi.sha256,
@@ -116,7 +100,7 @@ cmd_restore(const char *dir, const char *actor, int argc, char **argv)
 			break;
 		case 'c':
 			if (ncrls == RESTORE_MAX_CRLS)
-				return usage_err(u, "too many --crl");
+				return admin_usage(u, "too many --crl");
 			crls[ncrls++] = optarg;
 			break;
 		case 'o':
@@ -126,16 +110,16 @@ cmd_restore(const char *dir, const char *actor, int argc, char **argv)
 			printf("usage: ca-admin %s\n", u);
 			return 0;
 		default:
-			return usage_err(u, NULL);
+			return admin_usage(u, NULL);
 		}
 	}
 	if (optind != argc || from == NULL || to == NULL || to[0] == '\0')
-		return usage_err(u, "--from and --dir are required");
+		return admin_usage(u, "--from and --dir are required");
 	if (ncrls == 0 && ocsp == NULL)
 		fprintf(stderr, "ca-admin: restore: warning: no --crl given: "
 		    "revocations made since the backup are not re-applied\n");
 	if ((r = ca_restore(from, to, crls, ncrls, ocsp, actor, &ri)) != LY_OK)
-		return fail(r);
+		return ops_fail(r);
 	printf("restored %s into %s: %zu CRLs and %zu OCSP revocations read; "
 	    "%zu revocations re-applied (%zu without a certificate); next CRL "
 	    "numbers above root %llu, issuing %llu\n", from, to, ri.crls,
@@ -177,25 +161,26 @@ identity_change(const char *dir, const char *actor, int argc, char **argv,
 		case 's':
 		case 'd':
 			if (kind != NULL)
-				return usage_err(identity_usage, "one identity");
+				return admin_usage(identity_usage,
+				    "one identity");
 			kind = c == 'i' ? "identity" : c == 's' ? "spiffe" :
 			    "dns";
 			value = optarg;
 			break;
 		case 'r':
 			if (!disable || (reason = ca_reason_parse(optarg)) < -1)
-				return usage_err(identity_usage, disable ?
+				return admin_usage(identity_usage, disable ?
 				    "unknown reason" : "--revoke is for disable");
 			break;
 		case 'h':
 			printf("usage: ca-admin --dir DIR %s\n", identity_usage);
 			return 0;
 		default:
-			return usage_err(identity_usage, NULL);
+			return admin_usage(identity_usage, NULL);
 		}
 	}
 	if (optind != argc || kind == NULL)
-		return usage_err(identity_usage, "--identity, --spiffe or "
+		return admin_usage(identity_usage, "--identity, --spiffe or "
 		    "--dns is required");
 	if ((r = ca_open(dir, CA_OPEN_NO_HSM, &ca)) != LY_OK ||
 	    (r = ca_identity_parse_key(ca_conf(ca), kind, value, &key)) !=
@@ -209,7 +194,7 @@ identity_change(const char *dir, const char *actor, int argc, char **argv,
 	ca_close(ca);
 	if (r != LY_OK) {
 		free(key);
-		return fail(r);
+		return ops_fail(r);
 	}
 	if (disable)
 		printf("disabled %s; %zu certificates revoked\n", key, n);
@@ -228,12 +213,12 @@ identity_list(const char *dir, int argc, char **argv)
 	int json = argc == 2 && strcmp(argv[1], "--json") == 0, r;
 
 	if (argc > 2 || (argc == 2 && !json))
-		return usage_err(identity_usage, NULL);
+		return admin_usage(identity_usage, NULL);
 	if ((r = ca_open(dir, CA_OPEN_READONLY, &ca)) == LY_OK)
 		r = ca_identity_disabled_list(ca, &a);
 	ca_close(ca);
 	if (r != LY_OK)
-		return fail(r);
+		return ops_fail(r);
 	if (json) {
 		char *s = json_dumps(a, JSON_INDENT(2));
 
@@ -257,7 +242,7 @@ cmd_identity(const char *dir, const char *actor, int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
 		if (argc < 2)
-			return usage_err(identity_usage, NULL);
+			return admin_usage(identity_usage, NULL);
 		printf("usage: ca-admin --dir DIR %s\n", identity_usage);
 		return 0;
 	}
@@ -267,7 +252,7 @@ cmd_identity(const char *dir, const char *actor, int argc, char **argv)
 		return identity_change(dir, actor, argc - 1, argv + 1, 0);
 	if (strcmp(argv[1], "list") == 0)
 		return identity_list(dir, argc - 1, argv + 1);
-	return usage_err(identity_usage, "unknown identity command");
+	return admin_usage(identity_usage, "unknown identity command");
 }
 
 static int
@@ -293,13 +278,13 @@ cmd_upgrade(const char *dir, const char *actor, int argc, char **argv)
 			printf("usage: ca-admin --dir DIR %s\n", u);
 			return 0;
 		default:
-			return usage_err(u, NULL);
+			return admin_usage(u, NULL);
 		}
 	}
 	if (optind != argc)
-		return usage_err(u, NULL);
+		return admin_usage(u, NULL);
 	if ((r = ca_upgrade(dir, backup, actor, &from, &path)) != LY_OK)
-		return fail(r);
+		return ops_fail(r);
 	printf("store upgraded from schema version %u to %d; backup before "
 	    "the upgrade: %s\n", from, STORE_SCHEMA_VERSION, path);
 	free(path);
@@ -342,24 +327,24 @@ cmd_tidy(const char *dir, const char *actor, int argc, char **argv)
 			keep = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || keep < 0 ||
 			    keep > 36600)
-				return usage_err(u, "--keep takes 0 to 36600 "
+				return admin_usage(u, "--keep takes 0 to 36600 "
 				    "days");
 			break;
 		case 'h':
 			printf("usage: ca-admin --dir DIR %s\n", u);
 			return 0;
 		default:
-			return usage_err(u, NULL);
+			return admin_usage(u, NULL);
 		}
 	}
 	if (optind != argc)
-		return usage_err(u, NULL);
+		return admin_usage(u, NULL);
 	if ((r = ca_open(dir, dry ? CA_OPEN_READONLY : CA_OPEN_NO_HSM,
 	    &ca)) == LY_OK)
 		r = ca_tidy(ca, (int)keep, dry, actor, tidy_print, &dry, &ti);
 	ca_close(ca);
 	if (r != LY_OK)
-		return fail(r);
+		return ops_fail(r);
 	printf("%s %zu certificate records (%zu revoked) and %zu tokens that "
 	    "expired or were used more than %ld days ago; %zu revoked kept "
 	    "until a CRL after their expiry lists them\n", dry ?
@@ -394,7 +379,7 @@ admin_ops(const char *dir, const char *actor, int argc, char **argv)
 
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (strcmp(argv[0], ops[i].name) == 0) {
-			cmdname = ops[i].name;
+			admin_cmdname = ops[i].name;
 			return ops[i].fn(dir, actor, argc, argv);
 		}
 	fprintf(stderr, "ca-admin: unknown command \"%s\"\n", argv[0]);

@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "cmd/agent.h"
+#include "util/util.h"
 
 /* ---- URL ---------------------------------------------------------------- */
 
@@ -542,16 +543,14 @@ agent_reply_parse(const char *body, size_t len, struct agent_reply *a)
 time_t
 agent_time_parse(const char *s)
 {
-	struct tm tm;
+	time_t t;
 	char *end;
 	long long v;
 
 	if (s == NULL)
 		return 0;
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end != NULL && *end == '\0')
-		return timegm(&tm);
+	if (ly_time_parse(s, &t) == LY_OK)
+		return t;
 	v = strtoll(s, &end, 10);
 	if (*s != '\0' && *end == '\0' && v > 0)
 		return (time_t)v;

@@ -380,16 +380,14 @@ agent_current(const char *dir, time_t *not_after, const char **key_type)
 {
 	X509 *x = agent_load_cert(dir, "cert.pem");
 	EVP_PKEY *k = agent_load_key(dir, "key.pem");
-	struct tm tm;
 	int r = -1;
 
 	if (x == NULL || k == NULL) {
 		agent_err("no usable identity in %s (enroll first)", dir);
 		goto out;
 	}
-	if (!ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm))
+	if (ly_asn1_time(X509_get0_notAfter(x), not_after) != LY_OK)
 		goto out;
-	*not_after = timegm(&tm);
 	*key_type = agent_keytype_of(k);
 	r = 0;
  out:

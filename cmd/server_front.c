@@ -63,7 +63,7 @@ struct front {
 };
 
 static int
-instance_open(struct front *f)
+front_instance_open(struct front *f)
 {
 	struct ca *ca = NULL;
 	struct ocsp_responder *rp = NULL;
@@ -90,7 +90,7 @@ instance_open(struct front *f)
 }
 
 static void
-instance_close(struct front *f)
+front_instance_close(struct front *f)
 {
 	enroll_free(f->enroll);
 	ocsp_responder_free(f->responder);
@@ -177,7 +177,7 @@ tls_watch(struct front *f, int dropped)
 
 /* Takes the socket of each (re)started engine from the supervisor. */
 static void *
-control(void *arg)
+front_control(void *arg)
 {
 	struct front *f = ((void **)arg)[0];
 	int ctl = *(int *)((void **)arg)[1];
@@ -227,7 +227,7 @@ front_main(const struct srv_opts *o, int ctl)
 		goto out;
 	web_set_hsm_check(ipc_health, f.ipc);
 	web_set_stats(ipc_stats, f.ipc);
-	if (instance_open(&f) != LY_OK) {
+	if (front_instance_open(&f) != LY_OK) {
 		ly_log(LY_LOG_ERR, "%s: %s", f.dir, ly_errdetail());
 		goto out;
 	}
@@ -238,7 +238,7 @@ front_main(const struct srv_opts *o, int ctl)
 	}
 	carg[0] = &f;
 	carg[1] = &ctl;
-	if (pthread_create(&ct, NULL, control, carg) != 0 ||
+	if (pthread_create(&ct, NULL, front_control, carg) != 0 ||
 	    pthread_detach(ct) != 0) {
 		ly_log(LY_LOG_ERR, "front: cannot start a thread");
 		goto out;
@@ -291,7 +291,7 @@ front_main(const struct srv_opts *o, int ctl)
  out:
 	web_stop(f.tls);
 	web_stop(w);
-	instance_close(&f);
+	front_instance_close(&f);
 	/* The control thread may still attach: the process ends next. */
 	pthread_mutex_destroy(&f.lock);
 	return r;

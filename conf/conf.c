@@ -226,7 +226,7 @@ set_list(char **v, size_t *n, const char *value)
 }
 
 static int
-add_eku(const char *item, void *arg)
+add_eku_name(const char *item, void *arg)
 {
 	unsigned int *eku = arg;
 
@@ -447,7 +447,7 @@ static int	set_duration(struct parse *, int, const char *, const char *,
 		    const char *, long, long *);
 
 static int
-ca_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
+slot_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
     const char *k, const char *v)
 {
 	struct conf *c = p->conf;
@@ -527,7 +527,8 @@ profile_key(struct parse *p, int line, const char *sec,
 	}
 	if (strcmp(k, "eku") == 0) {
 		pr->eku = 0;
-		return (parse_flags(v, add_eku, &pr->eku) && pr->eku != 0) ||
+		return (parse_flags(v, add_eku_name, &pr->eku) &&
+		    pr->eku != 0) ||
 		    set_fail(p, line, sec, k, "client, server, ocsp");
 	}
 	if (strcmp(k, "key_types") == 0) {
@@ -853,9 +854,9 @@ handler(void *arg, const char *sec, const char *k, const char *v)
 		return set_fail(p, line, sec, k, "unknown key");
 	}
 	if (strcmp(sec, "root") == 0)
-		return ca_key(p, line, sec, &c->root, k, v);
+		return slot_key(p, line, sec, &c->root, k, v);
 	if (strcmp(sec, "issuing") == 0)
-		return ca_key(p, line, sec, &c->issuing, k, v);
+		return slot_key(p, line, sec, &c->issuing, k, v);
 	if (strcmp(sec, "urls") == 0) {
 		if (strcmp(k, "base") != 0 && strcmp(k, "crl") != 0 &&
 		    strcmp(k, "ocsp") != 0 && strcmp(k, "ca_issuers") != 0)
@@ -935,7 +936,7 @@ check_ca(const struct conf_ca *ca)
 }
 
 static int
-check(struct conf *c)
+check_conf(struct conf *c)
 {
 	size_t i;
 	int r;
@@ -1007,7 +1008,7 @@ conf_parse(const char *dir, const char *name, const char *text,
 		    field_set(&p, 0, "role", "string") == 0)
 			goto out;
 	}
-	if ((r = check(c)) != LY_OK)
+	if ((r = check_conf(c)) != LY_OK)
 		goto out;
 	*confp = c;
 	c = NULL;

@@ -173,44 +173,22 @@ crl_name_parse(const struct ca *ca, const char *name, struct crl_id *id)
 /* ---- the summary kept beside each CRL ---------------------------------- */
 
 static void
-be64_put(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-be64_get(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void
 info_encode(const struct crl_info *info, unsigned char out[CRL_INFO_LEN])
 {
 	out[0] = CRL_INFO_VERSION;
-	be64_put(out + 1, info->number);
-	be64_put(out + 9, info->base);
-	be64_put(out + 17, (uint64_t)(int64_t)info->this_update);
-	be64_put(out + 25, (uint64_t)(int64_t)info->next_update);
-	be64_put(out + 33, (uint64_t)info->entries);
-	be64_put(out + 41, info->revocations);
+	ly_be64_put(out + 1, info->number);
+	ly_be64_put(out + 9, info->base);
+	ly_be64_put(out + 17, (uint64_t)(int64_t)info->this_update);
+	ly_be64_put(out + 25, (uint64_t)(int64_t)info->next_update);
+	ly_be64_put(out + 33, (uint64_t)info->entries);
+	ly_be64_put(out + 41, info->revocations);
 }
 
 /* The count of recent serials of a version 3 summary. */
 static uint32_t
 recent_count(const unsigned char *p)
 {
-	return (uint32_t)p[CRL_INFO_LEN] << 24 |
-	    (uint32_t)p[CRL_INFO_LEN + 1] << 16 |
-	    (uint32_t)p[CRL_INFO_LEN + 2] << 8 | p[CRL_INFO_LEN + 3];
+	return ly_be32_get(p + CRL_INFO_LEN);
 }
 
 /*
@@ -250,12 +228,12 @@ info_decode(const unsigned char *p, size_t len, struct crl_info *info)
 	    !(len == CRL_INFO_V1_LEN && p[0] == 1))
 		return ly_fail(LY_ERR_STORE, "CRL summary: version %u, %zu "
 		    "bytes: not understood", len > 0 ? p[0] : 0, len);
-	info->number = be64_get(p + 1);
-	info->base = be64_get(p + 9);
-	info->this_update = (time_t)(int64_t)be64_get(p + 17);
-	info->next_update = (time_t)(int64_t)be64_get(p + 25);
-	info->entries = (size_t)be64_get(p + 33);
-	info->revocations = len >= CRL_INFO_LEN ? be64_get(p + 41) :
+	info->number = ly_be64_get(p + 1);
+	info->base = ly_be64_get(p + 9);
+	info->this_update = (time_t)(int64_t)ly_be64_get(p + 17);
+	info->next_update = (time_t)(int64_t)ly_be64_get(p + 25);
+	info->entries = (size_t)ly_be64_get(p + 33);
+	info->revocations = len >= CRL_INFO_LEN ? ly_be64_get(p + 41) :
 	    CRL_REVOCATIONS_UNKNOWN;
 	return LY_OK;
 }
@@ -503,10 +481,7 @@ info_encode_full(struct ca *ca, const struct crl_id *id,
 	n = rc.none ? CRL_RECENT_NONE : rc.n;
 	if (rc.none)
 		rc.len = CRL_INFO_RECENT_LEN;
-	rc.b[CRL_INFO_LEN] = (unsigned char)(n >> 24);
-	rc.b[CRL_INFO_LEN + 1] = (unsigned char)(n >> 16);
-	rc.b[CRL_INFO_LEN + 2] = (unsigned char)(n >> 8);
-	rc.b[CRL_INFO_LEN + 3] = (unsigned char)n;
+	ly_be32_put(rc.b + CRL_INFO_LEN, n);
 	*bp = rc.b;
 	*lenp = rc.len;
 	rc.b = NULL;
@@ -646,13 +621,12 @@ crl_generate(struct ca *ca, const struct crl_id *id, const char *actor,
 
 /* An ASN1_TIME as time_t; 0 if absent or unreadable. */
 static time_t
-asn1_time(const ASN1_TIME *t)
+time_or_zero(const ASN1_TIME *t)
 {
-	struct tm tm;
+	time_t v = 0;
 
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return 0;
-	return timegm(&tm);
+	(void)ly_asn1_time(t, &v);
+	return v;
 }
 
 int
@@ -691,8 +665,8 @@ crl_import_root(struct ca *ca, const unsigned char *der, size_t len,
 		goto out;
 	}
 	ci.number = n;
-	ci.this_update = asn1_time(X509_CRL_get0_lastUpdate(crl));
-	ci.next_update = asn1_time(X509_CRL_get0_nextUpdate(crl));
+	ci.this_update = time_or_zero(X509_CRL_get0_lastUpdate(crl));
+	ci.next_update = time_or_zero(X509_CRL_get0_nextUpdate(crl));
 	/* No revokedCertificates at all is -1 entries to OpenSSL. */
 	if (X509_CRL_get_REVOKED(crl) != NULL)
 		ci.entries = (size_t)sk_X509_REVOKED_num(

@@ -31,27 +31,21 @@ tokens_create(struct enroll *e, const struct enroll_request *req,
     struct enroll_response *resp, const struct store_cert *me,
     const char *actor)
 {
-	json_t *o = NULL;
-	json_error_t err;
-	const char *profile, *identity, *ttls = NULL;
+	struct enroll_body b;
 	char *tok = NULL, *id = NULL;
 	long ttl = 86400;
 	int r;
 
-	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+	r = enroll_body_read(req, ENROLL_BODY_TOKEN, resp, &b);
+	if (r != LY_OK || b.json == NULL)
 		return r;
-	if (json_unpack_ex(o, &err, JSON_STRICT, "{s:s, s:s, s?s}",
-	    "profile", &profile, "identity", &identity, "ttl", &ttls) != 0) {
-		r = enroll_error(resp, 400, "bad_request", "%s", err.text);
-		goto out;
-	}
-	if (ttls != NULL && ((ttl = conf_duration_parse(ttls)) <= 0 ||
+	if (b.ttl != NULL && ((ttl = conf_duration_parse(b.ttl)) <= 0 ||
 	    ttl > CA_TOKEN_TTL_MAX)) {
 		r = enroll_error(resp, 400, "bad_request", "ttl must be a "
 		    "duration of at most 30d");
 		goto out;
 	}
-	if ((r = e->ops->token_create(e->arg, me, profile, identity, ttl,
+	if ((r = e->ops->token_create(e->arg, me, b.profile, b.identity, ttl,
 	    actor, &tok, &id)) != LY_OK) {
 		r = enroll_ca_error(resp, r);
 		goto out;
@@ -62,7 +56,7 @@ tokens_create(struct enroll *e, const struct enroll_request *req,
  out:
 	free(tok);
 	free(id);
-	json_decref(o);
+	enroll_body_clear(&b);
 	return r;
 }
 
@@ -169,9 +163,8 @@ cert_one(struct enroll *e, const struct enroll_request *req,
 	struct ca_serial serial;
 	struct store_txn *txn = NULL;
 	struct store_cert *c = NULL;
-	json_t *o = NULL;
-	json_error_t err;
-	const char *reason = NULL;
+	struct enroll_body b;
+	json_t *o;
 	int r, code = -1;
 
 	if ((slash != NULL ? (size_t)(slash - rest) : strlen(rest)) >=
@@ -194,23 +187,20 @@ cert_one(struct enroll *e, const struct enroll_request *req,
 	if (slash == NULL || strcmp(slash, "/revoke") != 0 ||
 	    strcmp(req->method, "POST") != 0)
 		return enroll_error(resp, 404, "not_found", "no such endpoint");
+	memset(&b, 0, sizeof(b));
 	if (req->bodylen > 0) {
-		if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+		r = enroll_body_read(req, ENROLL_BODY_REVOKE, resp, &b);
+		if (r != LY_OK || b.json == NULL)
 			return r;
-		if (json_unpack_ex(o, &err, JSON_STRICT, "{s?s}", "reason",
-		    &reason) != 0) {
-			json_decref(o);
-			return enroll_error(resp, 400, "bad_request", "%s",
-			    err.text);
-		}
-		if (reason != NULL && (code = ca_reason_parse(reason)) < -1) {
-			json_decref(o);
+		if (b.reason != NULL &&
+		    (code = ca_reason_parse(b.reason)) < -1) {
+			enroll_body_clear(&b);
 			return enroll_error(resp, 400, "bad_request", "unknown "
 			    "reason");
 		}
 	}
 	r = e->ops->revoke(e->arg, me, &serial, code, actor);
-	json_decref(o);
+	enroll_body_clear(&b);
 	if (r == LY_ERR_STATE)
 		return enroll_error(resp, 409, "revoked", "%s", ly_errdetail());
 	if (r != LY_OK)

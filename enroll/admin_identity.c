@@ -18,29 +18,25 @@
 #include "enroll/extern.h"
 #include "util/util.h"
 
-/* The one identity of the body, as an identity key. */
+/* The one identity of the body (identity, spiffe or dns), as a key. */
 static int
-body_identity(struct enroll *e, json_t *o, struct enroll_response *resp,
-    char **keyp)
+body_identity(struct enroll *e, const struct enroll_body *b,
+    struct enroll_response *resp, char **keyp)
 {
-	static const char *kinds[] = { "identity", "spiffe", "dns" };
-	const char *kind = NULL, *value = NULL;
-	json_t *v;
-	size_t i;
+	const char *kind, *value;
 	int r;
 
-	for (i = 0; i < 3; i++) {
-		if ((v = json_object_get(o, kinds[i])) == NULL)
-			continue;
-		if (kind != NULL || !json_is_string(v))
-			return enroll_error(resp, 400, "bad_request", "one of "
-			    "identity, spiffe, dns, as a string");
-		kind = kinds[i];
-		value = json_string_value(v);
+	/* enroll_body_parse() let exactly one of them through. */
+	if (b->identity != NULL) {
+		kind = "identity";
+		value = b->identity;
+	} else if (b->spiffe != NULL) {
+		kind = "spiffe";
+		value = b->spiffe;
+	} else {
+		kind = "dns";
+		value = b->dns;
 	}
-	if (kind == NULL)
-		return enroll_error(resp, 400, "bad_request", "identity, "
-		    "spiffe or dns is required");
 	if ((r = ca_identity_parse_key(ca_conf(e->ca), kind, value, keyp)) !=
 	    LY_OK)
 		return enroll_ca_error(resp, r);
@@ -52,28 +48,20 @@ disable(struct enroll *e, const struct enroll_request *req,
     struct enroll_response *resp, const struct store_cert *me,
     const char *actor, int on)
 {
-	json_t *o = NULL, *rv;
+	struct enroll_body b;
 	char *key = NULL;
-	const char *k;
 	size_t n = 0;
 	int reason = -2, r;
 
-	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+	r = enroll_body_read(req, on ? ENROLL_BODY_DISABLE :
+	    ENROLL_BODY_ENABLE, resp, &b);
+	if (r != LY_OK || b.json == NULL)
 		return r;
-	json_object_foreach(o, k, rv)
-		if (strcmp(k, "identity") != 0 && strcmp(k, "spiffe") != 0 &&
-		    strcmp(k, "dns") != 0 && (!on || strcmp(k, "revoke") != 0)) {
-			r = enroll_error(resp, 400, "bad_request", "unknown "
-			    "member %s", k);
-			goto out;
-		}
-	if ((rv = json_object_get(o, "revoke")) != NULL &&
-	    (!json_is_string(rv) ||
-	    (reason = ca_reason_parse(json_string_value(rv))) < -1)) {
+	if (b.revoke != NULL && (reason = ca_reason_parse(b.revoke)) < -1) {
 		r = enroll_error(resp, 400, "bad_request", "unknown reason");
 		goto out;
 	}
-	if ((r = body_identity(e, o, resp, &key)) != LY_OK || key == NULL)
+	if ((r = body_identity(e, &b, resp, &key)) != LY_OK || key == NULL)
 		goto out;
 	r = on ? e->ops->identity_disable(e->arg, me, key, reason, actor, &n) :
 	    e->ops->identity_enable(e->arg, me, key, actor);
@@ -87,7 +75,7 @@ disable(struct enroll *e, const struct enroll_request *req,
 		    (json_int_t)n));
  out:
 	free(key);
-	json_decref(o);
+	enroll_body_clear(&b);
 	return r;
 }
 

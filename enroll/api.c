@@ -44,10 +44,12 @@ api_cert_reply(struct enroll *e, struct enroll_response *resp,
 {
 	char *pem = NULL, *hex = NULL, *jpem = NULL, *jna = NULL;
 	char *jhex = NULL, *body = NULL, na[21];
+	size_t pemlen;
 	int r = LY_ERR_ALLOC;
 
 	ly_time_fmt(is->not_after, na);
-	if ((pem = enroll_pem(is->der, is->derlen)) == NULL ||
+	if (ly_pem_encode("CERTIFICATE", is->der, is->derlen, &pem,
+	    &pemlen) != LY_OK ||
 	    (hex = ca_serial_hex(&is->serial)) == NULL ||
 	    (jpem = api_json_string(pem)) == NULL ||
 	    (jna = api_json_string(na)) == NULL ||
@@ -72,34 +74,28 @@ static int
 api_enroll(struct enroll *e, const struct enroll_request *req,
     struct enroll_response *resp)
 {
-	json_t *o = NULL;
-	json_error_t err;
-	const char *token, *csr;
+	struct enroll_body b;
 	struct ca_issued is;
 	char actor[96];
 	int r;
 
 	if (enroll_rl_refused(e, req, resp, &r))
 		return r;
-	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+	r = enroll_body_read(req, ENROLL_BODY_ENROLL, resp, &b);
+	if (r != LY_OK || b.json == NULL)
 		return r;
-	if (json_unpack_ex(o, &err, JSON_STRICT, "{s:s, s:s}", "token", &token,
-	    "csr", &csr) != 0) {
-		json_decref(o);
-		return enroll_error(resp, 400, "bad_request", "%s", err.text);
-	}
 	snprintf(actor, sizeof(actor), "enroll:%s",
 	    req->client_addr != NULL ? req->client_addr : "-");
 	memset(&is, 0, sizeof(is));
-	r = e->ops->issue_token(e->arg, token, (const unsigned char *)csr,
-	    strlen(csr), actor, &is);
+	r = e->ops->issue_token(e->arg, b.token, (const unsigned char *)b.csr,
+	    strlen(b.csr), actor, &is);
 	if (r == LY_ERR_TOKEN)
-		r = enroll_token_error(e, req, resp, token, r);
+		r = enroll_token_error(e, req, resp, b.token, r);
 	else if (r != LY_OK)
 		r = enroll_ca_error(resp, r);
 	else
 		r = api_cert_reply(e, resp, &is);
-	json_decref(o);
+	enroll_body_clear(&b);
 	ca_issued_clear(&is);
 	return r;
 }
@@ -110,28 +106,24 @@ api_reissue(struct enroll *e, const struct enroll_request *req,
 {
 	struct store_cert *old = NULL;
 	struct ca_issued is;
-	json_t *o = NULL;
-	json_error_t err;
-	const char *csr;
+	struct enroll_body b;
 	char actor[96], *hex = NULL;
 	int r;
 
 	memset(&is, 0, sizeof(is));
+	memset(&b, 0, sizeof(b));
 
 	if ((r = enroll_client(e, req, resp, &old)) != LY_OK || old == NULL)
 		return r;
-	if ((r = enroll_json_body(req, resp, &o)) != LY_OK || o == NULL)
+	r = enroll_body_read(req, ENROLL_BODY_REISSUE, resp, &b);
+	if (r != LY_OK || b.json == NULL)
 		goto out;
-	if (json_unpack_ex(o, &err, JSON_STRICT, "{s:s}", "csr", &csr) != 0) {
-		r = enroll_error(resp, 400, "bad_request", "%s", err.text);
-		goto out;
-	}
 	if (enroll_reissue_allowed(e, old, resp) != 0)
 		goto out;
 	hex = ca_serial_hex(&old->serial);
 	snprintf(actor, sizeof(actor), "reissue:%s", hex != NULL ? hex : "-");
-	r = e->ops->reissue(e->arg, old, (const unsigned char *)csr,
-	    strlen(csr), actor, &is);
+	r = e->ops->reissue(e->arg, old, (const unsigned char *)b.csr,
+	    strlen(b.csr), actor, &is);
 	if (r == LY_ERR_STATE)
 		r = enroll_error(resp, 403, "forbidden", "%s", ly_errdetail());
 	else if (r != LY_OK)
@@ -140,7 +132,7 @@ api_reissue(struct enroll *e, const struct enroll_request *req,
 		r = api_cert_reply(e, resp, &is);
  out:
 	free(hex);
-	json_decref(o);
+	enroll_body_clear(&b);
 	ca_issued_clear(&is);
 	store_cert_free(old);
 	return r;

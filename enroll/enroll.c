@@ -10,13 +10,11 @@
  */
 #include "config.h"
 
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/pem.h>
 
 #include "enroll/extern.h"
 #include "util/util.h"
@@ -36,7 +34,7 @@ enroll_new_engine(struct ca *ca, const struct enroll_engine *ops, void *arg,
 	const unsigned char *der;
 	json_t *chain = NULL;
 	char *pem;
-	size_t len;
+	size_t len, pemlen;
 	int i, r = LY_ERR_ALLOC;
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
@@ -56,7 +54,8 @@ enroll_new_engine(struct ca *ca, const struct enroll_engine *ops, void *arg,
 		goto out;
 	for (i = 0; i < 2; i++) {
 		if (ca_cert_der(ca, i == 0 ? CA_ISSUING : CA_ROOT, &der,
-		    &len) != LY_OK || (pem = enroll_pem(der, len)) == NULL)
+		    &len) != LY_OK || ly_pem_encode("CERTIFICATE", der, len,
+		    &pem, &pemlen) != LY_OK)
 			goto out;
 		r = json_array_append_new(chain, json_string(pem));
 		free(pem);
@@ -285,29 +284,23 @@ enroll_token_error(struct enroll *e, const struct enroll_request *req,
 	    "or revoked");
 }
 
-/* The body as one JSON object: duplicates refused, at most 64 KiB. */
 int
-enroll_json_body(const struct enroll_request *req,
-    struct enroll_response *resp, json_t **op)
+enroll_body_read(const struct enroll_request *req,
+    enum enroll_body_kind kind, struct enroll_response *resp,
+    struct enroll_body *b)
 {
-	json_error_t err;
-	json_t *o;
+	int r;
 
-	*op = NULL;
-	if (req->bodylen > ENROLL_BODY_MAX)
-		return enroll_error(resp, 413, "too_large", "body over %d bytes",
-		    ENROLL_BODY_MAX);
-	if (req->bodylen == 0 || (o = json_loadb((const char *)req->body,
-	    req->bodylen, JSON_REJECT_DUPLICATES, &err)) == NULL)
-		return enroll_error(resp, 400, "bad_request", "body is not "
-		    "JSON: %s", req->bodylen == 0 ? "empty" : err.text);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return enroll_error(resp, 400, "bad_request", "body is not a "
-		    "JSON object");
-	}
-	*op = o;
-	return LY_OK;
+	memset(b, 0, sizeof(*b));
+	if ((r = enroll_body_parse(req->body, req->bodylen, kind, b)) == LY_OK)
+		return LY_OK;
+	if (r == LY_ERR_TOO_LARGE)
+		return enroll_error(resp, 413, "too_large", "%s",
+		    ly_errdetail());
+	if (r == LY_ERR_BAD_INPUT)
+		return enroll_error(resp, 400, "bad_request", "%s",
+		    ly_errdetail());
+	return enroll_ca_error(resp, r);
 }
 
 /*
@@ -437,26 +430,6 @@ enroll_reissue_allowed(struct enroll *e, const struct store_cert *rec,
 	    "the certificate's expiry", "allowed_after", buf)) != LY_OK)
 		enroll_error(resp, 500, "internal", "out of memory");
 	return -1;
-}
-
-char *
-enroll_pem(const unsigned char *der, size_t len)
-{
-	BIO *b;
-	BUF_MEM *m;
-	char *s = NULL;
-
-	if (len > INT_MAX || (b = BIO_new(BIO_s_mem())) == NULL)
-		return NULL;
-	if (PEM_write_bio(b, PEM_STRING_X509, "", der, (long)len) > 0) {
-		BIO_get_mem_ptr(b, &m);
-		if ((s = malloc(m->length + 1)) != NULL) {
-			memcpy(s, m->data, m->length);
-			s[m->length] = '\0';
-		}
-	}
-	BIO_free(b);
-	return s;
 }
 
 /* ---- failed-token rate limit ------------------------------------------- */

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
 #include <openssl/pkcs7.h>
 
 #include "enroll/extern.h"
@@ -26,11 +25,6 @@
 #define EST_PREFIX	"/.well-known/est/"
 #define EST_PKCS7	"application/pkcs7-mime; smime-type=certs-only"
 
-/*
- * Decodes a base64 body with OpenSSL's decoder, which skips white space
- * and line breaks (RFC 8951 3) and refuses anything else. *outp is freed
- * by the caller.
- */
 /*
  * RFC 7030 4.2.1: the body is application/pkcs10 (parameters allowed).
  * Anything else is refused before it is decoded.
@@ -54,32 +48,24 @@ int
 est_b64_decode(const unsigned char *in, size_t len, unsigned char **outp,
     size_t *outlen)
 {
-	EVP_ENCODE_CTX *ctx;
 	unsigned char *out;
-	int n = 0, m = 0, r = LY_ERR_BAD_INPUT;
+	int n;
 
 	if (len == 0 || len > ENROLL_BODY_MAX)
 		return ly_fail(LY_ERR_BAD_INPUT, "empty or oversized body");
-	if ((out = malloc(len + 4)) == NULL)
+	if ((out = malloc(len / 4 * 3 + 3)) == NULL)
 		return LY_ERR_ALLOC;
-	if ((ctx = EVP_ENCODE_CTX_new()) == NULL) {
+	/* White space and line breaks are allowed (RFC 8951 3), no more. */
+	if ((n = ly_b64_decode((const char *)in, len, LY_B64_WS, out,
+	    len / 4 * 3 + 3)) < 0) {
 		free(out);
-		return LY_ERR_ALLOC;
-	}
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, out, &n, in, (int)len) < 0 ||
-	    EVP_DecodeFinal(ctx, out + n, &m) != 1 || n + m == 0) {
-		ly_fail(LY_ERR_BAD_INPUT, "body is not base64");
-		goto out;
+		if (n == LY_ERR_ALLOC)
+			return n;
+		return ly_fail(LY_ERR_BAD_INPUT, "body is not base64");
 	}
 	*outp = out;
-	*outlen = (size_t)(n + m);
-	out = NULL;
-	r = LY_OK;
- out:
-	EVP_ENCODE_CTX_free(ctx);
-	free(out);
-	return r;
+	*outlen = (size_t)n;
+	return LY_OK;
 }
 
 /*

@@ -123,13 +123,9 @@ struct objinfo {
 static int
 rd_ulong(const unsigned char *b, size_t len, size_t *pos, uint64_t *v)
 {
-	size_t i;
-
 	if (len - *pos < 8)
 		return -1;
-	*v = 0;
-	for (i = 0; i < 8; i++)
-		*v = *v << 8 | b[*pos + i];
+	*v = ly_be64_get(b + *pos);
 	*pos += 8;
 	return 0;
 }

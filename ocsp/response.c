@@ -202,26 +202,6 @@ ocsp_response_error(int status, unsigned char **derp, size_t *lenp)
 	return LY_OK;
 }
 
-static void
-put64(unsigned char *p, int64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
-}
-
-static int64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return (int64_t)v;
-}
-
 int
 ocsp_stored_encode(const struct ocsp_signed *s, int status,
     unsigned char **valp, size_t *lenp)
@@ -232,9 +212,9 @@ ocsp_stored_encode(const struct ocsp_signed *s, int status,
 		return LY_ERR_ALLOC;
 	memcpy(v, stored_magic, sizeof(stored_magic));
 	v[4] = (unsigned char)status;
-	put64(v + 8, s->this_update);
-	put64(v + 16, s->next_update);
-	put64(v + 24, s->produced_at);
+	ly_be64_put(v + 8, (uint64_t)(int64_t)s->this_update);
+	ly_be64_put(v + 16, (uint64_t)(int64_t)s->next_update);
+	ly_be64_put(v + 24, (uint64_t)(int64_t)s->produced_at);
 	SHA256(s->der, s->len, v + 32);
 	memcpy(v + OCSP_STORED_HDR, s->der, s->len);
 	*valp = v;
@@ -255,9 +235,9 @@ ocsp_stored_parse(const void *val, size_t len, struct ocsp_stored *st)
 		    "unknown format");
 	st->status = v[4];
 	st->by_root = v[OCSP_STORED_SIGNER] == OCSP_STORED_ROOT;
-	st->this_update = (time_t)get64(v + 8);
-	st->next_update = (time_t)get64(v + 16);
-	st->produced_at = (time_t)get64(v + 24);
+	st->this_update = (time_t)(int64_t)ly_be64_get(v + 8);
+	st->next_update = (time_t)(int64_t)ly_be64_get(v + 16);
+	st->produced_at = (time_t)(int64_t)ly_be64_get(v + 24);
 	memcpy(st->hash, v + 32, sizeof(st->hash));
 	st->der = v + OCSP_STORED_HDR;
 	st->len = len - OCSP_STORED_HDR;

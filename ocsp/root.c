@@ -34,7 +34,7 @@ struct root_collect {
 };
 
 static int
-collect_cb(const struct store_cert *rec, void *arg)
+root_collect_cb(const struct store_cert *rec, void *arg)
 {
 	struct root_collect *col = arg;
 	struct root_item *it, *ni;
@@ -81,7 +81,7 @@ root_collect(struct ca *ca, struct root_collect *col)
 		return ly_fail(LY_ERR_STATE, "no root CA certificate");
 	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
 		return r;
-	r = store_cert_foreach(txn, collect_cb, col);
+	r = store_cert_foreach(txn, root_collect_cb, col);
 	store_txn_abort(txn);
 	return r;
 }
@@ -136,7 +136,6 @@ ocsp_root_presign(struct ca *ca, const char *actor, size_t *countp,
 	struct root_collect col;
 	struct ca_ocsp_item *items = NULL;
 	struct ocsp_by s;
-	struct tm tm;
 	unsigned char **vals = NULL;
 	char detail[96], nu[21];
 	time_t now = ly_now();
@@ -156,11 +155,9 @@ ocsp_root_presign(struct ca *ca, const char *actor, size_t *countp,
 	s.sign = root_sign;
 	s.bad = root_bad;
 	s.arg = ca;
-	if (!ASN1_TIME_to_tm(X509_get0_notAfter(s.cert), &tm)) {
-		r = ly_fail(LY_ERR_INTERNAL, "the root's notAfter is unreadable");
+	if ((r = ly_asn1_time(X509_get0_notAfter(s.cert), &s.not_after)) !=
+	    LY_OK)
 		goto out;
-	}
-	s.not_after = timegm(&tm);
 	for (i = 0; i < col.n; i++) {
 		items[i].serial = col.items[i].serial;
 		items[i].status = col.items[i].status;

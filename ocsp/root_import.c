@@ -98,11 +98,11 @@ ocsp_root_export(struct ca *ca, const char *dir, size_t *countp)
 static time_t
 gen_time(const ASN1_GENERALIZEDTIME *t)
 {
-	struct tm tm;
+	time_t v = 0;
 
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
-		return 0;
-	return timegm(&tm);
+	/* Absent or unreadable: 0. */
+	(void)ly_asn1_time(t, &v);
+	return v;
 }
 
 /*

@@ -1,5 +1,6 @@
 /*
- * util/misc.c — the clock seam, files, paths, hex and time formatting.
+ * util/misc.c — the clock seam, files, paths and time formatting (hex is
+ * in codec.c).
  */
 #include "config.h"
 
@@ -8,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -177,66 +179,42 @@ ly_mkdir_p(const char *dir, unsigned int mode)
 	return LY_OK;
 }
 
-char *
-ly_hex_encode(const unsigned char *b, size_t len)
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
 {
-	static const char digits[] = "0123456789abcdef";
-	char *s;
-	size_t i;
-
-	if ((s = malloc(len * 2 + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < len; i++) {
-		s[2 * i] = digits[b[i] >> 4];
-		s[2 * i + 1] = digits[b[i] & 0xf];
-	}
-	s[2 * len] = '\0';
-	return s;
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	/* Gone already (a race with another cleaner) is what was wanted. */
+	return remove(path) == -1 && errno != ENOENT ? -1 : 0;
 }
 
 static int
-hexval(int c)
+remove_below(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	(void)st;
+	(void)flag;
+	if (ftw->level == 0)
+		return 0;
+	return remove(path) == -1 && errno != ENOENT ? -1 : 0;
 }
 
 int
-ly_hex_decode(const char *s, unsigned char *out, size_t max)
+ly_remove_tree(const char *dir, int keep_top)
 {
-	char digits[2 * 64 + 1];
-	size_t nd = 0, i, n;
+	struct stat st;
 
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		s += 2;
-	for (; *s != '\0'; s++) {
-		if (*s == ':')
-			continue;
-		if (hexval((unsigned char)*s) < 0)
-			return ly_fail(LY_ERR_BAD_INPUT,
-			    "'%c' is not a hex digit", *s);
-		if (nd >= sizeof(digits) - 1)
-			return ly_fail(LY_ERR_TOO_LARGE, "hex string too long");
-		digits[nd++] = *s;
-	}
-	if (nd == 0)
-		return ly_fail(LY_ERR_BAD_INPUT, "empty hex string");
-	/* An odd count is a leading nibble: "abc" is 0x0abc. */
-	n = (nd + 1) / 2;
-	if (n > max)
-		return ly_fail(LY_ERR_TOO_LARGE, "hex value longer than %zu "
-		    "bytes", max);
-	for (i = 0; i < n; i++) {
-		size_t hi = 2 * i - (nd & 1);
-		int h = (nd & 1) && i == 0 ? 0 : hexval(digits[hi]);
-		out[i] = (unsigned char)(h << 4 | hexval(digits[hi + 1]));
-	}
-	return (int)n;
+	/* rm -rf: nothing there is nothing to do. */
+	if (dir == NULL || (lstat(dir, &st) == -1 && errno == ENOENT))
+		return LY_OK;
+	/* Depth first, so a directory is empty when its turn comes. */
+	if (nftw(dir, keep_top ? remove_below : remove_entry, 16,
+	    FTW_DEPTH | FTW_PHYS) != 0)
+		return ly_fail(LY_ERR_IO, "%s: cannot remove: %s", dir,
+		    strerror(errno));
+	return LY_OK;
 }
 
 void
@@ -246,6 +224,21 @@ ly_time_fmt(time_t t, char buf[21])
 
 	gmtime_r(&t, &tm);
 	strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+ly_time_parse(const char *s, time_t *tp)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || (end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) ==
+	    NULL || *end != '\0')
+		return ly_fail(LY_ERR_BAD_INPUT, "not an RFC 3339 UTC time "
+		    "(2026-11-23T18:58:00Z)");
+	*tp = timegm(&tm);
+	return LY_OK;
 }
 
 int

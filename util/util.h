@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/types.h>	/* ASN1_TIME */
+
 /*
  * Error codes. Library-level functions return LY_OK (0) or one of these
  * negative values. The numeric values and the codes returned by
@@ -104,18 +106,30 @@ char		*ly_path_join(const char *dir, const char *name);
 /* Creates dir (and missing parents) with mode; existing dir is fine. */
 int		 ly_mkdir_p(const char *dir, unsigned int mode);
 /*
+ * rm -rf dir, without following symbolic links; with keep_top, dir
+ * itself stays (a directory the user made). A dir that is not there, or
+ * NULL, is LY_OK. LY_ERR_IO if anything could not be removed;
+ * ly_errdetail() is set only then.
+ */
+int		 ly_remove_tree(const char *dir, int keep_top);
+/*
  * Splits a comma list, trimming blanks and dropping empty items. *itemsp
  * (n strings) is freed with ly_list_free().
  */
 int		 ly_list_split(const char *list, char ***itemsp, size_t *np);
 void		 ly_list_free(char **, size_t);
 
+/* ---- codec.c: hex, base64, PEM, ASN.1 time; big-endian below -------- */
+
+/* The value of hex digit c (either case), or -1. */
+int		 ly_hex_digit(int c);
 /* Lower-case hex of len bytes into a new string. */
 char		*ly_hex_encode(const unsigned char *, size_t);
 /*
  * Parses hex (upper or lower case, an optional "0x" prefix and ':'
- * separators are accepted) into at most max bytes. Returns the byte count or
- * a negative error.
+ * separators are accepted; an odd count has a leading nibble, "abc" is
+ * 0x0abc) into at most max bytes. Returns the byte count, or
+ * LY_ERR_BAD_INPUT (empty, not hex) or LY_ERR_TOO_LARGE.
  */
 int		 ly_hex_decode(const char *, unsigned char *out, size_t max);
 
@@ -129,7 +143,68 @@ int		 ly_hex_decode(const char *, unsigned char *out, size_t max);
  */
 char		*ly_utf8_clean(const char *in, char *out, size_t outlen);
 
+#define LY_B64_WS	0x1	/* skip white space (RFC 8951 3, PEM bodies) */
+/*
+ * Decodes base64 (RFC 4648 section 4: '+' and '/', padding required, and
+ * canonical: the bits a final quantum leaves over are zero, so a value
+ * has one spelling) of len bytes of in into out (room for max bytes).
+ * Flags: LY_B64_WS skips spaces, tabs, CRs and LFs anywhere; without it
+ * they are refused like any other byte outside the alphabet. Returns
+ * the byte count (> 0), LY_ERR_BAD_INPUT (empty included),
+ * LY_ERR_TOO_LARGE or LY_ERR_ALLOC.
+ */
+int		 ly_b64_decode(const char *in, size_t len, unsigned int flags,
+		    unsigned char *out, size_t max);
+/*
+ * PEM armour ("-----BEGIN label-----", base64 in 64-character lines,
+ * "-----END label-----\n") of len bytes of der, NUL-terminated. *pemp
+ * (*lenp bytes without the NUL) is the caller's to free. LY_ERR_ALLOC.
+ */
+int		 ly_pem_encode(const char *label, const unsigned char *der,
+		    size_t len, char **pemp, size_t *lenp);
+/*
+ * An ASN.1 UTCTime or GeneralizedTime as seconds since the epoch (UTC;
+ * UTCTime years 50-99 are 19xx, 00-49 20xx). LY_ERR_INTERNAL if t is NULL
+ * or unreadable: the times we read come from certificates already parsed.
+ */
+int		 ly_asn1_time(const ASN1_TIME *t, time_t *out);
+
+/* Big-endian integers of 4 and 8 bytes at p (store keys, records). */
+static inline void
+ly_be32_put(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static inline uint32_t
+ly_be32_get(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline void
+ly_be64_put(unsigned char *p, uint64_t v)
+{
+	ly_be32_put(p, (uint32_t)(v >> 32));
+	ly_be32_put(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t
+ly_be64_get(const unsigned char *p)
+{
+	return (uint64_t)ly_be32_get(p) << 32 | ly_be32_get(p + 4);
+}
+
 /* Formats t as RFC 3339 UTC ("2026-11-23T18:58:00Z") into buf[21]. */
 void		 ly_time_fmt(time_t t, char buf[21]);
+/*
+ * Parses what ly_time_fmt writes (RFC 3339 UTC, "Z", no fraction) into
+ * *tp. LY_ERR_BAD_INPUT for anything else, *tp untouched.
+ */
+int		 ly_time_parse(const char *s, time_t *tp);
 
 #endif /* LANYARD_UTIL_H */

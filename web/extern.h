@@ -164,25 +164,21 @@ void		 web_crlcache_clear(struct web_crlcache *);
  */
 int		 web_pct_decode(const char *in, size_t len, unsigned char *out);
 /*
- * Strict base64 (RFC 4648 section 4, '+' and '/', padding required, no
- * white space) of len bytes into out (room for max bytes). Returns the
- * byte count, LY_ERR_BAD_INPUT or LY_ERR_TOO_LARGE.
+ * The name between prefix and suffix of a raw path ("/crl/" and ".crl"),
+ * percent-decoded into name (namelen bytes, CONF_NAME_MAX + 16 in the
+ * routes) and NUL-terminated. LY_ERR_NOT_FOUND if the path is not of
+ * that shape, the name is empty or does not fit, or its escapes are bad.
  */
-int		 web_b64_decode(const char *in, size_t len, unsigned char *out,
-		    size_t max);
+int		 web_path_name(const char *path, const char *prefix,
+		    const char *suffix, char *name, size_t namelen);
 /*
  * The DER of an RFC 5019 GET request from the raw path after "/ocsp/":
- * percent-decoded, then base64-decoded strictly into out (max bytes).
+ * percent-decoded, then base64-decoded strictly (ly_b64_decode without
+ * LY_B64_WS) into out (max bytes).
  * Returns the byte count or LY_ERR_BAD_INPUT / LY_ERR_TOO_LARGE.
  */
 int		 web_ocsp_path_decode(const char *raw, unsigned char *out,
 		    size_t max);
-/*
- * PEM armour ("-----BEGIN label-----", base64 in 64-character lines) of
- * der. *pemp is the caller's to free.
- */
-int		 web_pem_encode(const char *label, const unsigned char *der,
-		    size_t len, char **pemp, size_t *lenp);
 
 /* RFC 7231 7.1.1.1 IMF-fixdate of t into buf[WEB_DATE_LEN]. */
 void		 web_http_date_fmt(time_t t, char *buf);

@@ -34,22 +34,8 @@
 
 /* Snapshots kept: one per CRL name; more names than this are copied per request. */
 #define CRLCACHE_MAX	64
-/* Input bytes per EVP_EncodeUpdate call (its length is an int). */
-#define PEM_CHUNK	(48 * 1024 * 1024)
 
 /* ---- pure helpers (tested in tests/unit/test_web.c) --------------------- */
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int
 web_pct_decode(const char *in, size_t len, unsigned char *out)
@@ -67,8 +53,8 @@ web_pct_decode(const char *in, size_t len, unsigned char *out)
 		}
 		if (len - i < 3)
 			return LY_ERR_BAD_INPUT;
-		if ((hi = hexval((unsigned char)in[i + 1])) < 0 ||
-		    (lo = hexval((unsigned char)in[i + 2])) < 0)
+		if ((hi = ly_hex_digit((unsigned char)in[i + 1])) < 0 ||
+		    (lo = ly_hex_digit((unsigned char)in[i + 2])) < 0)
 			return LY_ERR_BAD_INPUT;
 		/* A NUL would cut the name short in every C string after us. */
 		if (hi == 0 && lo == 0)
@@ -77,53 +63,6 @@ web_pct_decode(const char *in, size_t len, unsigned char *out)
 		i += 2;
 	}
 	return (int)o;
-}
-
-int
-web_b64_decode(const char *in, size_t len, unsigned char *out, size_t max)
-{
-	unsigned char *dec = NULL;
-	char *enc = NULL;
-	size_t pad = 0;
-	int n, r = LY_ERR_BAD_INPUT;
-
-	if (len == 0 || len % 4 != 0)
-		goto out;
-	if (len / 4 * 3 > max + 2) {
-		r = LY_ERR_TOO_LARGE;
-		goto out;
-	}
-	if (len > (size_t)INT32_MAX)
-		goto out;
-	while (pad < 2 && in[len - 1 - pad] == '=')
-		pad++;
-	if ((dec = malloc(len / 4 * 3 + 1)) == NULL ||
-	    (enc = malloc(len + 1)) == NULL) {
-		r = LY_ERR_ALLOC;
-		goto out;
-	}
-	if ((n = EVP_DecodeBlock(dec, (const unsigned char *)in, (int)len)) < 0 ||
-	    (size_t)n != len / 4 * 3)
-		goto out;
-	/*
-	 * EVP_DecodeBlock skips white space and does not look at the bits a
-	 * final quantum leaves over; encoding the result again and asking
-	 * for the same text refuses both, and any character outside the
-	 * alphabet, without a base64 decoder of our own.
-	 */
-	if (EVP_EncodeBlock((unsigned char *)enc, dec, (int)((size_t)n - pad)) !=
-	    (int)len || memcmp(enc, in, len) != 0)
-		goto out;
-	if ((size_t)n - pad > max) {
-		r = LY_ERR_TOO_LARGE;
-		goto out;
-	}
-	memcpy(out, dec, (size_t)n - pad);
-	r = (int)((size_t)n - pad);
- out:
-	free(dec);
-	free(enc);
-	return r;
 }
 
 int
@@ -141,47 +80,8 @@ web_ocsp_path_decode(const char *raw, unsigned char *out, size_t max)
 	if ((n = web_pct_decode(raw, len, b64)) < 0)
 		r = n;
 	else
-		r = web_b64_decode((const char *)b64, (size_t)n, out, max);
+		r = ly_b64_decode((const char *)b64, (size_t)n, 0, out, max);
 	free(b64);
-	return r;
-}
-
-int
-web_pem_encode(const char *label, const unsigned char *der, size_t len,
-    char **pemp, size_t *lenp)
-{
-	EVP_ENCODE_CTX *ctx = NULL;
-	char *pem = NULL;
-	size_t cap, pos, off, chunk;
-	int outl, n, r = LY_ERR_ALLOC;
-
-	/* 64 characters and a newline per 48 bytes, plus the armour. */
-	cap = (len / 48 + 2) * 65 + 2 * (strlen(label) + 20) + 1;
-	if ((pem = malloc(cap)) == NULL || (ctx = EVP_ENCODE_CTX_new()) == NULL)
-		goto out;
-	n = snprintf(pem, cap, "-----BEGIN %s-----\n", label);
-	pos = (size_t)n;
-	EVP_EncodeInit(ctx);
-	for (off = 0; off < len; off += chunk) {
-		chunk = len - off < PEM_CHUNK ? len - off : PEM_CHUNK;
-		if (EVP_EncodeUpdate(ctx, (unsigned char *)pem + pos, &outl,
-		    der + off, (int)chunk) != 1) {
-			r = LY_ERR_INTERNAL;
-			goto out;
-		}
-		pos += (size_t)outl;
-	}
-	EVP_EncodeFinal(ctx, (unsigned char *)pem + pos, &outl);
-	pos += (size_t)outl;
-	n = snprintf(pem + pos, cap - pos, "-----END %s-----\n", label);
-	pos += (size_t)n;
-	*pemp = pem;
-	*lenp = pos;
-	pem = NULL; /* transferred */
-	r = LY_OK;
- out:
-	EVP_ENCODE_CTX_free(ctx);
-	free(pem);
 	return r;
 }
 
@@ -516,12 +416,8 @@ header(struct MHD_Connection *c, const char *name)
 
 /* ---- handlers ------------------------------------------------------------- */
 
-/*
- * The name between prefix and suffix of a raw path, percent-decoded into
- * name (CONF_NAME_MAX + 16 bytes). LY_ERR_NOT_FOUND if it does not fit.
- */
-static int
-path_name(const char *path, const char *prefix, const char *suffix,
+int
+web_path_name(const char *path, const char *prefix, const char *suffix,
     char *name, size_t namelen)
 {
 	size_t plen = strlen(prefix), slen = strlen(suffix), len = strlen(path);
@@ -550,7 +446,7 @@ handle_ca(struct web_instance *in, struct MHD_Connection *c,
 	size_t len;
 	int slot, nm;
 
-	if (path_name(path, "/ca/", ".crt", name, sizeof(name)) != LY_OK ||
+	if (web_path_name(path, "/ca/", ".crt", name, sizeof(name)) != LY_OK ||
 	    (slot = ca_slot_by_name(in->ca, name)) < 0)
 		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such CA certificate", NULL);
@@ -585,7 +481,7 @@ crl_body(struct crlsnap *s, int pem, size_t *lenp)
 
 	if (pem) {
 		pthread_mutex_lock(&s->pem_lock);
-		if (s->pem == NULL && web_pem_encode("X509 CRL", s->der, s->len,
+		if (s->pem == NULL && ly_pem_encode("X509 CRL", s->der, s->len,
 		    &s->pem, &s->pemlen) != LY_OK)
 			s->pem = NULL;
 		pthread_mutex_unlock(&s->pem_lock);
@@ -643,7 +539,7 @@ handle_crl(struct web *w, struct web_instance *in, struct MHD_Connection *c,
 	size_t bodylen = 0;
 	int pem, nm, r;
 
-	if (path_name(path, "/crl/", ".crl", name, sizeof(name)) != LY_OK ||
+	if (web_path_name(path, "/crl/", ".crl", name, sizeof(name)) != LY_OK ||
 	    crl_name_parse(in->ca, name, &id) != LY_OK)
 		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such CRL", NULL);

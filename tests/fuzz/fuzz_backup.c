@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		abort();
 	if (ca_backup_unpack(file, dir, &m) == LY_OK)
 		json_decref(m);
-	ca_backup_rm_tree(dir);
+	(void)ly_remove_tree(dir, 0);
 	unlink(file);
 	fuzz_reset();
 	return 0;

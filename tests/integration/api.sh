@@ -10,13 +10,9 @@
 # are rate-limited per address.
 . "$(dirname "$0")/lib.sh"
 
-skip_rest() { skip "JSON API" "$1"; done_testing; exit 0; }
-need curl || skip_rest "curl not installed"
-need openssl || skip_rest "openssl not installed"
-need jq || skip_rest "jq not installed"
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
-ROOT="$CA/root.crt"
+need openssl curl jq
+
+instance
 ID='{"userId":42,"platform":"linux"}'
 CANON='{"platform":"linux","userId":42}'
 
@@ -37,7 +33,7 @@ CONF
 # used (the test waits for that below, bounded, instead of sleeping).
 admin token create --profile client --identity '{"userId":3}' --ttl 1s \
     >"$T/tokexp.out" 2>>"$LOG"
-start_server_https || { not_ok "ca-server starts with HTTPS"; done_testing; exit 0; }
+must "ca-server starts with HTTPS" start_server_https
 
 # api PATH [curl options...]: the HTTPS status; body in $T/body, response
 # headers in $T/hdr.
@@ -72,12 +68,7 @@ san() {
 	openssl x509 -in "$1" -noout -ext subjectAltName 2>>"$LOG" | sed 1d |
 	    sed 's/^ *//'
 }
-serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 ncerts() { admin list --status all --json 2>>"$LOG" | jq length; }
-token_state() {
-	admin token list --json 2>>"$LOG" | jq -r --arg id "$1" \
-	    '.[] | select(.id == $id) | .state'
-}
 ADM_ID='{"role":"admin","userId":7}'
 csr adm
 admin issue --profile admin --csr "$T/adm.csr" --identity "$ADM_ID" \

@@ -10,9 +10,7 @@
 # handles shards.
 . "$(dirname "$0")/lib.sh"
 
-for tool in certtool certutil crlutil vfychain openssl; do
-	need "$tool" || { not_ok "$tool is installed (gnutls-bin, libnss3-tools)"; done_testing; exit 1; }
-done
+need certtool certutil crlutil vfychain openssl
 
 # shard_of CERT SHARDS: the CRL shard of a certificate (ca_crl_shard():
 # the serial's last octet modulo the number of shards).

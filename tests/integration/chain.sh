@@ -15,17 +15,10 @@ if [ -z "${LANYARD_IN_NS:-}" ] && command -v unshare >/dev/null 2>&1 &&
 fi
 . "$(dirname "$0")/lib.sh"
 
-if [ -z "${LANYARD_IN_NS:-}" ]; then
-	not_ok "unshare -n works (root, util-linux, iproute2)"
-	done_testing
-	exit 1
-fi
-for tool in nginx curl openssl; do
-	need "$tool" || { not_ok "$tool is installed"; done_testing; exit 1; }
-done
-new_instance || { not_ok "init"; done_testing; exit 1; }
+[ -n "${LANYARD_IN_NS:-}" ] || bail "unshare -n works (root, util-linux, iproute2)"
+need nginx curl openssl
+must "init" new_instance
 ok "init"
-CA="$T/ca/certs"
 
 # What init made: the issuing CA points at the responder, which answers
 # for it with the root's response.
@@ -34,7 +27,7 @@ has "the issuing CA certificate carries an OCSP URL" "$T/aia" "OCSP - URI:http:/
 admin audit list >"$T/audit" 2>>"$LOG"
 has "init signed the root's OCSP responses, audited" "$T/audit" "root-ocsp"
 
-start_server --http 127.0.0.1:8080 || { not_ok "ca-server starts on 8080"; done_testing; exit 1; }
+must "ca-server starts on 8080" start_server --http 127.0.0.1:8080
 ok "ca-server on $BASE"
 
 # ask CERT ISSUER OUT: openssl ocsp about CERT, verified against the root.
@@ -86,7 +79,7 @@ start_nginx "
     ssl_verify_depth 2;
     ssl_ocsp on;
     location / { return 200 \"through: \$ssl_client_verify\n\"; }
-  }" || { not_ok "nginx starts"; done_testing; exit 1; }
+  }" || bail "nginx starts"
 ok "nginx with ssl_ocsp on started on port $NGINX_PORT"
 URL="https://127.0.0.1:$NGINX_PORT/"
 

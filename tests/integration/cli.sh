@@ -7,6 +7,7 @@
 # that list the options --help lists.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
+need openssl curl unshare
 CA_ENROLL="$top_builddir/ca-enroll"
 MAN="$top_srcdir/man"
 unset LANYARD_DIR
@@ -130,7 +131,7 @@ if [ "$took" -lt 5 ]; then ok "... at once (${took} s)"
 else not_ok "... at once (took ${took} s)"; fi
 # A name that does not resolve: in a namespace without a network, so no
 # query leaves the machine.
-if need unshare && unshare -n true 2>/dev/null; then
+if unshare -n true 2>/dev/null; then
 	unshare -n "$CA_ENROLL" --server https://ca.example.invalid:8443 \
 	    --ca-file "$T/ca/certs/root.crt" --token x --identity-dir "$T/e2" \
 	    >"$T/e.out" 2>"$T/e.err"

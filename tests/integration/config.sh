@@ -5,6 +5,8 @@
 # refuses to sign names outside them.
 . "$(dirname "$0")/lib.sh"
 
+need openssl pkcs11-tool softhsm2-util
+
 "$CA_ADMIN" config >"$T/ca.conf" 2>>"$LOG"
 has "config prints a ca.conf" "$T/ca.conf" "[issuing]"
 sed -i -e 's/^# permitted_dns = .*/permitted_dns = example.org, example.net/' \
@@ -42,16 +44,12 @@ has "permitted IPv4 range" "$T/iss.txt" "IP:10.0.0.0/255.0.0.0"
 has "excluded DNS subtree" "$T/iss.txt" "DNS:.internal.example.org"
 has "P-384 issuing key" "$T/iss.txt" "NIST CURVE: P-384"
 
-if need pkcs11-tool; then
-	SOFTHSM2_CONF="$T/ca/hsm/softhsm2.conf" pkcs11-tool --module "$(softhsm_module)" \
-	    --token-label lanyard-root --login --pin "$(cat "$T/ca/hsm/root.pin")" \
-	    --list-objects --type privkey >"$T/keys.txt" 2>>"$LOG"
-	has "the root key is on the one token" "$T/keys.txt" "label:      root-ca"
-	has "the issuing key is on the same token" "$T/keys.txt" "label:      issuing-ca"
-	lacks "no second token was made" "$T/ca/ca.conf" "token=lanyard-issuing"
-else
-	skip "both CA keys on the one token" "pkcs11-tool not installed"
-fi
+SOFTHSM2_CONF="$T/ca/hsm/softhsm2.conf" pkcs11-tool --module "$(softhsm_module)" \
+    --token-label lanyard-root --login --pin "$(cat "$T/ca/hsm/root.pin")" \
+    --list-objects --type privkey >"$T/keys.txt" 2>>"$LOG"
+has "the root key is on the one token" "$T/keys.txt" "label:      root-ca"
+has "the issuing key is on the same token" "$T/keys.txt" "label:      issuing-ca"
+lacks "no second token was made" "$T/ca/ca.conf" "token=lanyard-issuing"
 
 csr svc
 nrec=$(admin list --status all --json | grep -c '"serial"')
@@ -72,29 +70,25 @@ eq "refused names left no record" "$(admin list --status all --json | grep -c '"
 
 # The vendor-HSM path: a token the operator made, no softhsm2_conf, the
 # PIN from the environment. SoftHSM2 stands in for the vendor here.
-if need softhsm2-util; then
-	mkdir -p "$T/vendor/tokens"
-	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-	    "$T/vendor/tokens" >"$T/vendor/softhsm2.conf"
-	export SOFTHSM2_CONF="$T/vendor/softhsm2.conf"
-	softhsm2-util --init-token --free --label hsm-a --so-pin 11112222 --pin 33334444 >>"$LOG" 2>&1
-	"$CA_ADMIN" config | sed -e '/^softhsm2_conf/d' \
-	    -e 's|token=lanyard-root;|token=hsm-a;|' -e 's|token=lanyard-issuing;|token=hsm-a;|' \
-	    -e 's|^pin_file = .*|pin_env = VENDOR_PIN|' >"$T/vendor.conf"
-	VENDOR_PIN=33334444 "$CA_ADMIN" --dir "$T/v" init --config "$T/vendor.conf" >>"$LOG" 2>&1
-	eq "init on an existing vendor token, PIN from the environment" "$?" 0
-	check "no SoftHSM2 files were made" test ! -e "$T/v/hsm"
-	check "vendor CA chain verifies" openssl verify -x509_strict -CAfile "$T/v/certs/root.crt" "$T/v/certs/issuing.crt"
-	VENDOR_PIN=33334444 "$CA_ADMIN" --dir "$T/v" issue --profile client --csr "$T/svc.csr" \
-	    --identity '{"userId":5}' --out "$T/vendor-leaf.crt" >>"$LOG" 2>&1
-	eq "issue on the vendor token" "$?" 0
-	"$CA_ADMIN" --dir "$T/v" issue --profile client --csr "$T/svc.csr" \
-	    --identity '{"userId":5}' >>"$LOG" 2>&1
-	eq "without the PIN in the environment issue is refused" "$?" 1
-	unset SOFTHSM2_CONF
-else
-	skip "vendor-HSM path" "softhsm2-util not installed"
-fi
+mkdir -p "$T/vendor/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+    "$T/vendor/tokens" >"$T/vendor/softhsm2.conf"
+export SOFTHSM2_CONF="$T/vendor/softhsm2.conf"
+softhsm2-util --init-token --free --label hsm-a --so-pin 11112222 --pin 33334444 >>"$LOG" 2>&1
+"$CA_ADMIN" config | sed -e '/^softhsm2_conf/d' \
+    -e 's|token=lanyard-root;|token=hsm-a;|' -e 's|token=lanyard-issuing;|token=hsm-a;|' \
+    -e 's|^pin_file = .*|pin_env = VENDOR_PIN|' >"$T/vendor.conf"
+VENDOR_PIN=33334444 "$CA_ADMIN" --dir "$T/v" init --config "$T/vendor.conf" >>"$LOG" 2>&1
+eq "init on an existing vendor token, PIN from the environment" "$?" 0
+check "no SoftHSM2 files were made" test ! -e "$T/v/hsm"
+check "vendor CA chain verifies" openssl verify -x509_strict -CAfile "$T/v/certs/root.crt" "$T/v/certs/issuing.crt"
+VENDOR_PIN=33334444 "$CA_ADMIN" --dir "$T/v" issue --profile client --csr "$T/svc.csr" \
+    --identity '{"userId":5}' --out "$T/vendor-leaf.crt" >>"$LOG" 2>&1
+eq "issue on the vendor token" "$?" 0
+"$CA_ADMIN" --dir "$T/v" issue --profile client --csr "$T/svc.csr" \
+    --identity '{"userId":5}' >>"$LOG" 2>&1
+eq "without the PIN in the environment issue is refused" "$?" 1
+unset SOFTHSM2_CONF
 
 # A configuration error is caught before anything is made.
 printf '[profile client]\ndays = 9999\n' >>"$T/ca.conf"

@@ -23,20 +23,8 @@ DEADLINE=$((SECONDS + ${CRASH_SECONDS:-900}))
 WORKERS=3
 PER_WORKER=4		# tokens a worker may use in one cycle
 
-# A tool missing is a skip on a workstation and a failure in CI.
-require() {
-	need "$1" && return 0
-	if [ "${CI:-}" = true ]; then not_ok "crash safety: $1 is missing"
-	else skip "crash safety" "no $1"; fi
-	done_testing
-	exit 0
-}
-require curl
-require jq
-require openssl
-require softhsm2-util
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
+need openssl curl jq softhsm2-util
+instance
 PUB="$T/ca/publish"
 mkdir -p "$T/acks" "$T/revs" "$T/tok" "$T/seq" "$T/cnt"
 
@@ -57,7 +45,7 @@ while [ $w -lt $WORKERS ]; do
 done
 csr adm
 admin issue --profile admin --csr "$T/adm.csr" --identity '{"userId":1}' \
-    --out "$T/adm.crt" >>"$LOG" 2>&1 || { not_ok "admin certificate"; done_testing; exit 0; }
+    --out "$T/adm.crt" >>"$LOG" 2>&1 || bail "admin certificate"
 
 # Every token up front, each for its own identity (userId = its number).
 total=$((CYCLES * WORKERS * PER_WORKER))

@@ -9,12 +9,9 @@
 # superseded or revoked one without issuing anything.
 . "$(dirname "$0")/lib.sh"
 
-skip_rest() { skip "EST" "$1"; done_testing; exit 0; }
-need curl || skip_rest "curl not installed"
-need openssl || skip_rest "openssl not installed"
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
-ROOT="$CA/root.crt"
+need openssl curl jq
+
+instance
 ID='{"userId":42,"platform":"linux"}'
 CANON='{"platform":"linux","userId":42}'
 
@@ -25,7 +22,7 @@ cat >>"$T/ca/ca.conf" <<'CONF'
 [profile device]
 reissue_threshold = 100%
 CONF
-start_server_https || { not_ok "ca-server starts with HTTPS"; done_testing; exit 0; }
+must "ca-server starts with HTTPS" start_server_https
 
 # est OP [curl options...]: the status of an EST request; the body in
 # $T/body, the response headers in $T/hdr.
@@ -59,12 +56,8 @@ san() {
 	openssl x509 -in "$1" -noout -ext subjectAltName 2>>"$LOG" | sed 1d |
 	    sed 's/^ *//'
 }
-serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 pubkey_of() { openssl x509 -in "$1" -noout -pubkey; }
 ncerts() { admin list --status all --json 2>>"$LOG" | grep -c '"serial"'; }
-token_state() {
-	admin token list 2>>"$LOG" | awk -v id="$1" '$1 == id { print $2 }'
-}
 
 # ---- cacerts, csrattrs ------------------------------------------------------
 eq "cacerts is 200" "$(est cacerts)" 200

@@ -5,9 +5,9 @@
 # `ca-admin revoke` and `ca-admin crl publish` and a reload, it does not.
 . "$(dirname "$0")/lib.sh"
 
-need nginx || { skip "nginx gateway" "nginx not installed"; done_testing; exit 0; }
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
+need openssl curl nginx
+
+instance
 
 csr gw
 admin issue --profile service --csr "$T/gw.csr" --dns localhost --ip 127.0.0.1 \
@@ -41,7 +41,7 @@ start_nginx "
   server {
     listen unix:$T/nginx/backend.sock;
     location / { return 200 \"backend: \$http_x_client_identity\n\"; }
-  }" || { not_ok "nginx starts"; done_testing; exit 0; }
+  }" || bail "nginx starts"
 ok "nginx gateway started on port $NGINX_PORT"
 URL="https://127.0.0.1:$NGINX_PORT/"
 

@@ -12,12 +12,9 @@
 # by PID; every request is bounded. bash for /dev/tcp.
 . "$(dirname "$0")/lib.sh"
 
-need curl || { skip "hostile input" "no curl"; done_testing; exit 0; }
-need jq || { skip "hostile input" "no jq"; done_testing; exit 0; }
-need mdb_dump || { skip "hostile input" "no mdb_dump (lmdb-utils)"; done_testing; exit 0; }
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
-ROOT="$CA/root.crt"
+need openssl curl jq mdb_dump
+
+instance
 STORE="$T/ca/store"
 sed -i -e 's/^connection_timeout = .*/connection_timeout = 2/' \
     -e 's/^max_connections_per_ip = .*/max_connections_per_ip = 8/' "$T/ca/ca.conf"
@@ -38,7 +35,7 @@ USED=$(mktok '{"platform":"linux","userId":101}')
 EXPIRED=$(mktok '{"platform":"linux","userId":102}' 1s)
 DEVJ=$(jq -Rs . <"$T/dev.csr")
 
-start_server_https || { not_ok "ca-server starts"; done_testing; exit 0; }
+must "ca-server starts" start_server_https
 # Spend USED now; from here on nothing may change but the audit log.
 c=$(curl -sS --max-time 20 --cacert "$ROOT" -o /dev/null -w '%{http_code}' \
     -H 'Content-Type: application/json' -d "{\"token\":\"$USED\",\"csr\":$DEVJ}" \

@@ -9,15 +9,11 @@
 # again): enrollment succeeds and /healthz is ok, within a bounded time.
 . "$(dirname "$0")/lib.sh"
 
-skip_rest() { skip "HSM faults" "$1"; done_testing; exit 0; }
-need curl || skip_rest "curl not installed"
-need openssl || skip_rest "openssl not installed"
-need jq || skip_rest "jq not installed"
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
-ROOT="$CA/root.crt"
+need openssl curl jq
+
+instance
 TOKENS="$T/ca/hsm/tokens"
-grep -q '^softhsm2_conf' "$T/ca/ca.conf" || skip_rest "the instance has no SoftHSM2 token"
+must "the instance has a SoftHSM2 token" grep -q '^softhsm2_conf' "$T/ca/ca.conf"
 # Loops per enrolling client, tokens per loop, requests per loop at most.
 NLOOPS=2
 NTOK=40
@@ -47,7 +43,7 @@ while [ $l -lt $NLOOPS ]; do
 	l=$((l + 1))
 done
 
-start_server_https || { not_ok "ca-server starts with HTTPS"; done_testing; exit 0; }
+must "ca-server starts with HTTPS" start_server_https
 PID0=$SERVER_PID
 
 # enroll TOKEN OUT: POST /api/v1/enroll; prints the status, body in OUT,

@@ -9,14 +9,10 @@
 # instead), no CRL is published (ca-admin), and /healthz reports it.
 . "$(dirname "$0")/lib.sh"
 
-skip_rest() { skip "signing faults" "$1"; done_testing; exit 0; }
-need curl || skip_rest "curl not installed"
-need openssl || skip_rest "openssl not installed"
-need jq || skip_rest "jq not installed"
-[ -n "${P11SHIM:-}" ] && [ -r "$P11SHIM" ] || skip_rest "no PKCS#11 shim (make check builds it)"
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
-ROOT="$CA/root.crt"
+need openssl curl jq
+
+must "the PKCS#11 shim is built (make check builds it)" test -r "${P11SHIM:-}"
+instance
 PUB="$T/ca/publish"
 
 # From here on every process of the instance goes through the shim.
@@ -31,7 +27,7 @@ csr pre
 check "ca-admin issues through the shim" admin issue --profile client \
     --csr "$T/pre.csr" --identity '{"userId":1}' --out "$T/pre.crt"
 csr dev
-start_server_https || { not_ok "ca-server starts with HTTPS"; done_testing; exit 0; }
+must "ca-server starts with HTTPS" start_server_https
 # Let the start-up signing (OCSP responses) finish before faults are set.
 i=0
 while [ $i -lt 100 ] && ! grep -q "responses re-signed" "$SERVER_LOG"; do
@@ -63,10 +59,6 @@ metric() { # NAME: its value in a fresh /metrics
 	curl -sS --max-time 10 "$BASE/metrics" 2>>"$LOG" | sed -n "s/^$1 //p"
 }
 ncerts() { admin list --status valid --json 2>>"$LOG" | jq length; }
-token_state() {
-	admin token list --json 2>>"$LOG" | jq -r --arg id "$1" \
-	    '.[] | select(.id == $id) | .state'
-}
 
 token base 10
 eq "enrollment through the shim" "$(enroll base)" 200

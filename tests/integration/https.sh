@@ -7,17 +7,17 @@
 # waits. bash for /dev/tcp.
 . "$(dirname "$0")/lib.sh"
 
-need curl || { skip "ca-server https" "no curl"; done_testing; exit 0; }
-new_instance || { not_ok "init"; done_testing; exit 0; }
+need openssl curl ss
+
+instance
 # A short idle timeout so the idle-connection check does not wait long.
 sed -i 's/^connection_timeout = .*/connection_timeout = 2/' "$T/ca/ca.conf"
-ROOT="$T/ca/certs/root.crt"
 KEY="$T/ca/tls/server.key"
 CRT="$T/ca/tls/server.crt"
 check "init made the TLS key" test -s "$KEY"
 check "init made the TLS certificate" test -s "$CRT"
 
-start_server_https || { not_ok "ca-server starts with HTTPS"; done_testing; exit 0; }
+must "ca-server starts with HTTPS" start_server_https
 ok "ca-server listens on HTTPS on a port of its choice ($HTTPS_PORT)"
 
 # scode URL [curl options...]: HTTPS status, body to $T/body.
@@ -132,27 +132,23 @@ else
 fi
 # A connection idle after the handshake too: s_client stays until its
 # input ends, so the socket's state tells whether the server closed it.
-if need ss; then
-	sleep 8 | timeout 10 openssl s_client -connect "127.0.0.1:$HTTPS_PORT" \
-	    -CAfile "$ROOT" -quiet >>"$LOG" 2>&1 &
-	sc=$!
-	i=0 est1=0
-	while [ $i -lt 30 ] && [ "$est1" -eq 0 ]; do
-		sleep 0.1; i=$((i + 1))
-		est1=$(ss -Htn state established "( dport = :$HTTPS_PORT )" | wc -l)
-	done
-	sleep 4
-	est2=$(ss -Htn state established "( dport = :$HTTPS_PORT )" | wc -l)
-	kill "$sc" 2>/dev/null
-	wait "$sc" 2>/dev/null
-	if [ "$est1" -ge 1 ] && [ "$est2" -eq 0 ]; then
-		ok "an idle TLS session is closed by the timeout"
-	else
-		echo "established: $est1, then $est2" >>"$LOG"
-		not_ok "an idle TLS session is closed by the timeout"
-	fi
+sleep 8 | timeout 10 openssl s_client -connect "127.0.0.1:$HTTPS_PORT" \
+    -CAfile "$ROOT" -quiet >>"$LOG" 2>&1 &
+sc=$!
+i=0 est1=0
+while [ $i -lt 30 ] && [ "$est1" -eq 0 ]; do
+	sleep 0.1; i=$((i + 1))
+	est1=$(ss -Htn state established "( dport = :$HTTPS_PORT )" | wc -l)
+done
+sleep 4
+est2=$(ss -Htn state established "( dport = :$HTTPS_PORT )" | wc -l)
+kill "$sc" 2>/dev/null
+wait "$sc" 2>/dev/null
+if [ "$est1" -ge 1 ] && [ "$est2" -eq 0 ]; then
+	ok "an idle TLS session is closed by the timeout"
 else
-	skip "an idle TLS session is closed by the timeout" "no ss"
+	echo "established: $est1, then $est2" >>"$LOG"
+	not_ok "an idle TLS session is closed by the timeout"
 fi
 
 # SIGHUP restarts the HTTPS listener on the same port.

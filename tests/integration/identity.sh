@@ -7,11 +7,8 @@
 # under the admin's identity.
 . "$(dirname "$0")/lib.sh"
 
-skip_rest() { skip "identity disable" "$1"; done_testing; exit 0; }
-need curl || skip_rest "curl not installed"
-need jq || skip_rest "jq not installed"
-new_instance || { not_ok "init"; done_testing; exit 0; }
-ROOT="$T/ca/certs/root.crt"
+need openssl curl jq
+instance
 cat >>"$T/ca/ca.conf" <<'CONF'
 
 [profile fast]
@@ -33,7 +30,6 @@ token() {
 	admin token create --profile "$2" --identity "$3" --ttl 1h 2>>"$LOG" |
 	    sed -n 's/^token: //p' >"$T/$1.tok"
 }
-serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 ncerts() { admin list --status all --json 2>>"$LOG" | jq length; }
 b64csr() { openssl req -in "$1" -outform DER | openssl base64 -A; }
 
@@ -47,7 +43,7 @@ admin issue --profile fast --csr "$T/d2.csr" --identity "$ID" --out "$T/d2.crt" 
 admin issue --profile fast --csr "$T/d1.csr" --identity '{"userId":43}' --out "$T/o.crt" >>"$LOG" 2>&1
 token t1 client "$ID"
 token t2 client "$ID"
-start_server_https || { not_ok "ca-server starts with HTTPS"; done_testing; exit 0; }
+must "ca-server starts with HTTPS" start_server_https
 
 check "identity disable (CLI)" admin identity disable --identity '{ "userId": 42 }'
 refuse "disabling it twice is refused" admin identity disable --identity "$ID"

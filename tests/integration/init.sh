@@ -3,6 +3,8 @@
 # extractable, CA certificates as RFC 5280 wants them.
 . "$(dirname "$0")/lib.sh"
 
+need openssl certtool pkcs11-tool
+
 check "init on a new directory" new_instance
 for f in ca.conf hsm/softhsm2.conf hsm/root.pin hsm/issuing.pin \
     certs/root.crt certs/issuing.crt certs/chain.pem store/data.mdb; do
@@ -33,64 +35,56 @@ iss_aki=$(openssl x509 -in "$T/ca/certs/issuing.crt" -noout -ext authorityKeyIde
 eq "issuing AKI is the root SKI" "$iss_aki" "$root_ski"
 check "openssl verifies the issuing CA strictly" \
     openssl verify -x509_strict -CAfile "$T/ca/certs/root.crt" "$T/ca/certs/issuing.crt"
-if need certtool; then
-	cat "$T/ca/certs/issuing.crt" "$T/ca/certs/root.crt" >"$T/chain.pem"
-	certtool --verify-chain --infile "$T/chain.pem" >"$T/certtool.out" 2>&1
-	has "GnuTLS verifies the CA chain" "$T/certtool.out" "Chain verification output: Verified."
-else
-	skip "GnuTLS verifies the CA chain" "certtool not installed"
-fi
+cat "$T/ca/certs/issuing.crt" "$T/ca/certs/root.crt" >"$T/chain.pem"
+certtool --verify-chain --infile "$T/chain.pem" >"$T/certtool.out" 2>&1
+has "GnuTLS verifies the CA chain" "$T/certtool.out" "Chain verification output: Verified."
 
 # The keys live on the tokens, sensitive and never extractable.
-if need pkcs11-tool; then
-	export SOFTHSM2_CONF="$T/ca/hsm/softhsm2.conf"
-	mod=$(softhsm_module)
-	for tok in root issuing; do
-		pkcs11-tool --module "$mod" --token-label "lanyard-$tok" --login \
-		    --pin "$(cat "$T/ca/hsm/$tok.pin")" --list-objects \
-		    >"$T/objs-$tok.txt" 2>>"$LOG"
-		has "$tok key is on its token" "$T/objs-$tok.txt" "Private Key Object; EC"
-		has "$tok key is sensitive and never extractable" "$T/objs-$tok.txt" \
-		    "sensitive, always sensitive, never extractable"
-		has "$tok certificate stored beside its key" "$T/objs-$tok.txt" "Certificate Object"
-		# Reading the private key's value must be refused by the token.
-		id=$(sed -n '/Private Key Object/,/Usage/s/^ *ID: *//p' "$T/objs-$tok.txt" | head -n 1)
-		if pkcs11-tool --module "$mod" --token-label "lanyard-$tok" --login \
-		    --pin "$(cat "$T/ca/hsm/$tok.pin")" --read-object --type privkey \
-		    --id "$id" -o "$T/stolen.der" >>"$LOG" 2>&1 && [ -s "$T/stolen.der" ]; then
-			not_ok "$tok private key cannot be read off the token"
-		else
-			ok "$tok private key cannot be read off the token"
-		fi
-	done
-	# CA and OCSP signer keys sign and verify, nothing else: no decrypt,
-	# unwrap or derive. Also for the keys a signer rotation makes (due
-	# at once while signer_rotate_before exceeds signer_days).
-	usage_only() { # FILE CLASS WANT: every CLASS key's Usage line is WANT
-		awk -v c="$2" -v w="$3" '$0 ~ "^" c " Key Object" { in_k = 1; n++ }
-		    in_k && /^ *Usage:/ { sub(/^ *Usage: */, ""); if ($0 != w) bad++; in_k = 0 }
-		    /Object;/ && $0 !~ "^" c " Key Object" { in_k = 0 }
-		    END { exit !(n > 0 && !bad) }' "$1"
-	}
-	sed -i 's/^signer_rotate_before = .*/signer_rotate_before = 8d/' "$T/ca/ca.conf"
-	check "an OCSP signer rotation" admin ocsp refresh
-	sed -i 's/^signer_rotate_before = .*/signer_rotate_before = 2d/' "$T/ca/ca.conf"
-	for tok in root issuing; do
-		pkcs11-tool --module "$mod" --token-label "lanyard-$tok" --login \
-		    --pin "$(cat "$T/ca/hsm/$tok.pin")" --list-objects \
-		    >"$T/objs-$tok.txt" 2>>"$LOG"
-		check "$tok token: every private key can only sign" \
-		    usage_only "$T/objs-$tok.txt" Private sign
-		check "$tok token: every public key can only verify" \
-		    usage_only "$T/objs-$tok.txt" Public verify
-	done
-	has "the rotation made ocsp-signer-2" "$T/objs-issuing.txt" "ocsp-signer-2"
-	eq "issuing token: CA key and 3 signer keys, all sign-only" \
-	    "$(grep -A4 '^Private Key Object' "$T/objs-issuing.txt" | grep -c 'Usage: *sign$')" 4
-	unset SOFTHSM2_CONF
-else
-	skip "CA keys on the token" "pkcs11-tool not installed"
-fi
+export SOFTHSM2_CONF="$T/ca/hsm/softhsm2.conf"
+mod=$(softhsm_module)
+for tok in root issuing; do
+	pkcs11-tool --module "$mod" --token-label "lanyard-$tok" --login \
+	    --pin "$(cat "$T/ca/hsm/$tok.pin")" --list-objects \
+	    >"$T/objs-$tok.txt" 2>>"$LOG"
+	has "$tok key is on its token" "$T/objs-$tok.txt" "Private Key Object; EC"
+	has "$tok key is sensitive and never extractable" "$T/objs-$tok.txt" \
+	    "sensitive, always sensitive, never extractable"
+	has "$tok certificate stored beside its key" "$T/objs-$tok.txt" "Certificate Object"
+	# Reading the private key's value must be refused by the token.
+	id=$(sed -n '/Private Key Object/,/Usage/s/^ *ID: *//p' "$T/objs-$tok.txt" | head -n 1)
+	if pkcs11-tool --module "$mod" --token-label "lanyard-$tok" --login \
+	    --pin "$(cat "$T/ca/hsm/$tok.pin")" --read-object --type privkey \
+	    --id "$id" -o "$T/stolen.der" >>"$LOG" 2>&1 && [ -s "$T/stolen.der" ]; then
+		not_ok "$tok private key cannot be read off the token"
+	else
+		ok "$tok private key cannot be read off the token"
+	fi
+done
+# CA and OCSP signer keys sign and verify, nothing else: no decrypt,
+# unwrap or derive. Also for the keys a signer rotation makes (due
+# at once while signer_rotate_before exceeds signer_days).
+usage_only() { # FILE CLASS WANT: every CLASS key's Usage line is WANT
+	awk -v c="$2" -v w="$3" '$0 ~ "^" c " Key Object" { in_k = 1; n++ }
+	    in_k && /^ *Usage:/ { sub(/^ *Usage: */, ""); if ($0 != w) bad++; in_k = 0 }
+	    /Object;/ && $0 !~ "^" c " Key Object" { in_k = 0 }
+	    END { exit !(n > 0 && !bad) }' "$1"
+}
+sed -i 's/^signer_rotate_before = .*/signer_rotate_before = 8d/' "$T/ca/ca.conf"
+check "an OCSP signer rotation" admin ocsp refresh
+sed -i 's/^signer_rotate_before = .*/signer_rotate_before = 2d/' "$T/ca/ca.conf"
+for tok in root issuing; do
+	pkcs11-tool --module "$mod" --token-label "lanyard-$tok" --login \
+	    --pin "$(cat "$T/ca/hsm/$tok.pin")" --list-objects \
+	    >"$T/objs-$tok.txt" 2>>"$LOG"
+	check "$tok token: every private key can only sign" \
+	    usage_only "$T/objs-$tok.txt" Private sign
+	check "$tok token: every public key can only verify" \
+	    usage_only "$T/objs-$tok.txt" Public verify
+done
+has "the rotation made ocsp-signer-2" "$T/objs-issuing.txt" "ocsp-signer-2"
+eq "issuing token: CA key and 3 signer keys, all sign-only" \
+    "$(grep -A4 '^Private Key Object' "$T/objs-issuing.txt" | grep -c 'Usage: *sign$')" 4
+unset SOFTHSM2_CONF
 
 # Other key types: P-384 and RSA.
 for kt in ec-p384 rsa-2048; do

@@ -3,7 +3,14 @@
 # "not ok N - ..."; done_testing prints the plan and cleans up.
 #
 # Each test makes its own temp dir (T) with its own SoftHSM2 tokens; no
-# state is shared between tests or left behind.
+# state is shared between tests or left behind. A test starts
+#
+#	. "$(dirname "$0")/lib.sh"
+#	need openssl curl	# every outside tool it runs: missing = failed
+#	instance		# $T/ca, its certificates in $CA ($ROOT the root)
+#	must "ca-server starts" start_server_https
+#
+# and ends with done_testing; a set-up step that fails ends it with bail.
 
 set -u
 
@@ -72,16 +79,55 @@ eq() {
 
 done_testing() { echo "1..$n"; }
 
+# bail DESC: a failed check DESC, and the test ends here: what follows
+# depends on a step that did not happen. The plan counts what ran.
+bail() { not_ok "$1"; done_testing; exit 0; }
+
+# must DESC CMD...: a set-up step; CMD (a function may set variables)
+# must succeed, else bail DESC.
+must() {
+	must_desc=$1; shift
+	"$@" || bail "$must_desc"
+}
+
+# have TOOL: TOOL is on PATH. A predicate for lib.sh; tests call need.
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# need TOOL...: every TOOL the test runs must be installed, else the test
+# fails here. Never a skip: quickstart's PKGS installs every tool the
+# suite uses, so a missing one is a broken machine, and a silent skip
+# would pass checks that never ran.
 need() {
-	command -v "$1" >/dev/null 2>&1
+	need_missing=
+	for need_tool in "$@"; do
+		have "$need_tool" || need_missing="$need_missing $need_tool"
+	done
+	[ -z "$need_missing" ] ||
+	    bail "tools installed (missing:$need_missing; see quickstart's PKGS)"
 }
 
 # admin ARGS...: ca-admin on the test instance.
 admin() { "$CA_ADMIN" --dir "$T/ca" "$@"; }
 
+# The test instance's CA certificates, once new_instance or instance made them.
+CA="$T/ca/certs"
+ROOT="$CA/root.crt"
+
 # new_instance [KEYTYPE]: a fresh instance in $T/ca.
 new_instance() {
 	"$CA_ADMIN" --dir "$T/ca" init ${1:+--key-type "$1"} >>"$LOG" 2>&1
+}
+
+# instance [KEYTYPE]: new_instance, or the test ends with "init" failed.
+instance() { must "init" new_instance "$@"; }
+
+# serial_of CERT: the serial of the PEM certificate CERT, in hex.
+serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
+
+# token_state ID: the state of the one-time token ID (ca-admin token list).
+token_state() {
+	admin token list --json 2>>"$LOG" | jq -r --arg id "$1" \
+	    '.[] | select(.id == $id) | .state'
 }
 
 # csr NAME [openssl req options...]: key and CSR in $T/NAME.{key,csr}; EC P-256 by default.

@@ -3,9 +3,9 @@
 # changed byte in the audit log is found.
 . "$(dirname "$0")/lib.sh"
 
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
-serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
+need openssl
+
+instance
 status_of() { admin show --serial "$1" --json | sed -n 's/.*"status": "\(.*\)".*/\1/p'; }
 field_of() { admin show --serial "$1" --json | sed -n "s/.*\"$2\": \"\\(.*\\)\".*/\\1/p"; }
 

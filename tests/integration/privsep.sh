@@ -11,14 +11,8 @@
 # (DESIGN.md section 3). bash for $RANDOM.
 . "$(dirname "$0")/lib.sh"
 
-for t in curl jq openssl python3; do
-	if ! need "$t"; then
-		if [ "${CI:-}" = true ]; then not_ok "$t is installed"; else skip "privsep" "no $t"; fi
-		done_testing; exit 0
-	fi
-done
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
+need curl jq openssl python3
+instance
 mkdir -p "$T/acks" "$T/tok"
 
 # pids: FRONT and ENGINE from the server's log (the last started of each).
@@ -64,7 +58,7 @@ lacks "... and no engine was started" "$T/taken.log" "engine started"
 csr adm
 admin issue --profile admin --csr "$T/adm.csr" --identity '{"userId":1}' \
     --out "$T/adm.crt" >>"$LOG" 2>&1 || not_ok "admin certificate"
-start_server_https || { not_ok "ca-server starts"; done_testing; exit 0; }
+must "ca-server starts" start_server_https
 pids
 [ -n "$FRONT" ] && [ -n "$ENGINE" ] && [ "$FRONT" != "$ENGINE" ] &&
     ok "a front ($FRONT) and an engine ($ENGINE)" || not_ok "a front and an engine"
@@ -226,7 +220,7 @@ sed -i 's/^\[server\]$/[server]\nuser = lanyard-no-such-user/' "$T/ca/ca.conf"
 eq "a [server] user that does not exist: exit 1" "$?" 1
 has "... saying so" "$T/nouser.log" "user lanyard-no-such-user: no such user"
 sed -i 's/^user = lanyard-no-such-user$/user = nobody/' "$T/ca/ca.conf"
-start_server_https || { not_ok "ca-server starts with user = nobody"; done_testing; exit 0; }
+must "ca-server starts with user = nobody" start_server_https
 pids
 eq "the front runs as nobody" "$(awk '/^Uid:/ {print $2 $3 $4 $5}' /proc/"$FRONT"/status)" \
     "$(id -u nobody)$(id -u nobody)$(id -u nobody)$(id -u nobody)"

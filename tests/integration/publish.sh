@@ -5,9 +5,9 @@
 # the same bytes as ca-server.
 . "$(dirname "$0")/lib.sh"
 
-need nginx || { skip "static publishing" "nginx not installed"; done_testing; exit 0; }
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
+need openssl curl nginx
+
+instance
 csr a
 admin issue --profile client --csr "$T/a.csr" --identity '{"userId":1}' --out "$T/a.crt" 2>>"$LOG"
 csr b
@@ -22,7 +22,7 @@ done
 
 # ca-server first: it makes fresh CRLs as it starts, and publish must
 # write the current ones.
-start_server || { not_ok "ca-server starts"; done_testing; exit 0; }
+must "ca-server starts" start_server
 admin publish --out "$T/pub" >"$T/publish.txt" 2>>"$LOG"
 has "publish reports what it wrote" "$T/publish.txt" "OCSP responses"
 check "the issuing CA certificate" test -s "$T/pub/ca/issuing.crt"
@@ -36,7 +36,7 @@ start_nginx "
     listen 127.0.0.1:@PORT@;
     root $T/pub;
     location /ocsp/ { index _; default_type application/ocsp-response; }
-  }" || { not_ok "nginx starts"; done_testing; exit 0; }
+  }" || bail "nginx starts"
 NG="http://127.0.0.1:$NGINX_PORT"
 
 for c in a b; do

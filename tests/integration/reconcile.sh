@@ -11,25 +11,9 @@
 # ca-admin never reconciles.
 . "$(dirname "$0")/lib.sh"
 
-require() {
-	need "$1" && return 0
-	if [ "${CI:-}" = true ]; then not_ok "reconcile: $1 is missing"
-	else skip "reconcile" "no $1"; fi
-	done_testing
-	exit 0
-}
-require curl
-require openssl
-require jq
-if [ -z "${P11SHIM:-}" ] || [ ! -r "$P11SHIM" ]; then
-	if [ "${CI:-}" = true ]; then not_ok "reconcile: no PKCS#11 shim (make check builds it)"
-	else skip "reconcile" "no PKCS#11 shim (make check builds it)"; fi
-	done_testing
-	exit 0
-fi
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
-ROOT="$CA/root.crt"
+need openssl curl jq
+must "the PKCS#11 shim is built (make check builds it)" test -r "${P11SHIM:-}"
+instance
 
 SHIM_MODULE=$(softhsm_module)
 SHIM_FAULT_FILE="$T/faults"
@@ -51,7 +35,7 @@ token_field() {
 	admin token list --json 2>>"$LOG" | jq -r --arg id "$TID" ".[] | select(.id == \$id) | $1"
 }
 
-start_server_https || { not_ok "ca-server starts"; done_testing; exit 0; }
+must "ca-server starts" start_server_https
 # Let the start-up signing (CRLs, OCSP responses) finish first.
 i=0
 while [ $i -lt 100 ] && ! grep -q "responses re-signed" "$SERVER_LOG"; do
@@ -93,7 +77,7 @@ eq "ca-admin issue was killed after signing" "$?" 137
 : >"$SHIM_FAULT_FILE"
 eq "two reservations now" "$(admin list --status reserved --json 2>>"$LOG" | jq length)" 2
 
-start_server_https || { not_ok "ca-server starts again"; done_testing; exit 0; }
+must "ca-server starts again" start_server_https
 has "the start-up reconcile is logged" "$SERVER_LOG" \
     "reconcile: 1 reserved serials burned, 1 tokens usable again, 1 recent reservations left"
 eq "ca-admin's young reservation is left reserved" \
@@ -132,7 +116,7 @@ eq "one serial burned in all" "$(admin list --status burned --json 2>>"$LOG" | j
 stop_server
 
 # A restart reconciles nothing more.
-start_server_https || { not_ok "ca-server starts a third time"; done_testing; exit 0; }
+must "ca-server starts a third time" start_server_https
 has "nothing more is burned the second time" "$SERVER_LOG" "reconcile: 0 reserved serials burned"
 stop_server
 

@@ -7,13 +7,13 @@
 # the audit log or in a process's argv; core dumps are off in ca-server.
 . "$(dirname "$0")/lib.sh"
 
-need curl || { skip "secrets" "no curl"; done_testing; exit 0; }
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
+need openssl curl
+
+instance
 OUT="$T/messages"	# every message a command printed but the token itself
 : >"$OUT"
 # -v: the server logs at debug level, the most it ever says.
-start_server_https -v || { not_ok "ca-server starts"; done_testing; exit 0; }
+must "ca-server starts" start_server_https -v
 
 mktoken() {
 	admin token create --profile client --identity "$1" --ttl 1h \
@@ -79,7 +79,7 @@ for f in serverlog messages audit.json argv responses; do
 	fi
 done
 # Core dumps: the server turns them off for itself at start.
-start_server || { not_ok "ca-server starts again"; done_testing; exit 0; }
+must "ca-server starts again" start_server
 eq "ca-server's core file limit is 0" \
     "$(sed -n 's/^Max core file size *\([0-9a-z]*\).*/\1/p' /proc/"$SERVER_PID"/limits)" 0
 stop_server

@@ -4,12 +4,13 @@
 # picks; every wait is bounded. bash for /dev/tcp.
 . "$(dirname "$0")/lib.sh"
 
-need curl || { skip "ca-server" "no curl"; done_testing; exit 0; }
-new_instance || { not_ok "init"; done_testing; exit 0; }
+need openssl curl
+
+instance
 # A short idle timeout so the slowloris check does not wait long.
 sed -i 's/^connection_timeout = .*/connection_timeout = 2/' "$T/ca/ca.conf"
 
-start_server || { not_ok "ca-server starts"; done_testing; exit 0; }
+must "ca-server starts" start_server
 ok "ca-server listens on a port of its choice ($SERVER_PORT)"
 
 # code URL [curl options...]: the HTTP status, body to $T/body, headers to $T/hdr.

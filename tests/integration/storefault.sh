@@ -7,10 +7,9 @@
 # 127.0.0.1 only, servers stopped by PID, bounded. bash for $((...)) only.
 . "$(dirname "$0")/lib.sh"
 
-need curl || { skip "store faults" "no curl"; done_testing; exit 0; }
-need jq || { skip "store faults" "no jq"; done_testing; exit 0; }
-new_instance || { not_ok "init"; done_testing; exit 0; }
-CA="$T/ca/certs"
+need openssl curl jq
+
+instance
 
 # A small map: 2 MiB, of which init uses about 100 KiB.
 sed -i 's/^store_map_mb = .*/store_map_mb = 2/' "$T/ca/ca.conf"
@@ -24,7 +23,7 @@ admin token create --profile client --identity '{"platform":"linux","userId":77}
     --ttl 1h 2>>"$LOG" | sed -n 's/^token: *//p' >"$T/late.tok"
 jq -n --arg t "$(cat "$T/late.tok")" --rawfile c "$T/dev.csr" '{token: $t, csr: $c}' \
     >"$T/late.json"
-start_server_https || { not_ok "ca-server starts"; done_testing; exit 0; }
+must "ca-server starts" start_server_https
 openssl ocsp -issuer "$CA/issuing.crt" -cert "$T/dev.crt" -no_nonce \
     -reqout "$T/req.der" >>"$LOG" 2>&1
 ocsp_path=$(ocsp_get_path "$T/req.der")
@@ -85,7 +84,7 @@ eq "every acknowledged token is in the store" "$(jq length "$T/tokens.json")" "$
 
 # A larger map: the same instance carries on.
 sed -i 's/^store_map_mb = .*/store_map_mb = 64/' "$T/ca/ca.conf"
-start_server_https || { not_ok "ca-server starts with a larger map"; done_testing; exit 0; }
+must "ca-server starts with a larger map" start_server_https
 c=$(curl -sS --max-time 20 --cacert "$CA/root.crt" -o "$T/body" -w '%{http_code}' \
     -H 'Content-Type: application/json' -d @"$T/late.json" "$SBASE/api/v1/enroll" 2>>"$LOG")
 eq "with a larger map the same token enrolls" "$c" 200

@@ -6,11 +6,8 @@
 # network namespace of the test's own (unshare -n).
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
-if ! need unshare || ! need ip || ! unshare -n true 2>/dev/null; then
-	not_ok "unshare -n works (root, util-linux, iproute2)"
-	done_testing
-	exit 1
-fi
+need unshare ip curl openssl
+must "unshare -n works (root, util-linux, iproute2)" unshare -n true
 
 # The tour as the README has it, with a guard that stops its ca-server if
 # a line fails before its own "kill $srv".

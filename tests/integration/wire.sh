@@ -7,14 +7,8 @@
 # right listener). bash for /dev/tcp.
 . "$(dirname "$0")/lib.sh"
 
-for t in openssl gnutls-cli curl jq; do
-	if ! need "$t"; then
-		if [ "${CI:-}" = true ]; then not_ok "$t is installed"; else skip "wire" "no $t"; fi
-		done_testing; exit 0
-	fi
-done
-new_instance || { not_ok "init"; done_testing; exit 0; }
-ROOT="$T/ca/certs/root.crt"
+need openssl gnutls-cli curl jq
+instance
 sed -i -e 's/^connection_timeout = .*/connection_timeout = 8/' "$T/ca/ca.conf"
 csr dev
 openssl req -in "$T/dev.csr" -outform DER -out "$T/dev.der" 2>>"$LOG"
@@ -30,7 +24,7 @@ tokstate() {
 	admin token list --json 2>>"$LOG" | jq -r --arg u "\"userId\":$1" \
 	    '.[] | select(.identity | contains($u)) | .state'
 }
-start_server_https || { not_ok "ca-server starts"; done_testing; exit 0; }
+must "ca-server starts" start_server_https
 
 # ---- TLS versions and suites ---------------------------------------------------
 # OpenSSL 3 refuses TLS < 1.2 itself at its default security level: level 0
@@ -76,7 +70,7 @@ else
 	not_ok "ca-server starts with a tls_priority of NORMAL"
 fi
 cp "$T/ca.conf.good" "$T/ca/ca.conf"
-start_server_https || { not_ok "ca-server starts again"; done_testing; exit 0; }
+must "ca-server starts again" start_server_https
 
 # ---- request framing (RFC 9112) --------------------------------------------------
 # raw_http FMT / raw_https FMT: the printf format FMT sent as is; the

@@ -16,6 +16,8 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "hsm/hsm.h"
+#include "hsm/extern.h"
 #include "tests/unit/fixture.h"
 #include "util/util.h"
 
@@ -59,6 +61,36 @@ fixture_csr(const char *cn, const char *san, int pem, size_t *lenp)
 	return out;
 }
 
+const char *
+fixture_softhsm_module(void)
+{
+	const char	*m = getenv("SOFTHSM2_MODULE");
+
+	return m != NULL && *m != '\0' ? m : "/usr/lib/softhsm/libsofthsm2.so";
+}
+
+X509 *
+fixture_cert(EVP_PKEY *key, const char *cn, long serial)
+{
+	X509		*x;
+	X509_NAME	*name;
+
+	assert_non_null(x = X509_new());
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial),
+	    1);
+	assert_non_null(name = X509_NAME_new());
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	    (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_set_subject_name(x, name), 1);
+	assert_int_equal(X509_set_issuer_name(x, name), 1);
+	X509_NAME_free(name);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	return x;
+}
+
 int
 fixture_instance(const char *prefix, enum conf_keytype kt,
     const char *config, char *base, char *dir)
@@ -78,9 +110,61 @@ fixture_instance(const char *prefix, enum conf_keytype kt,
 void
 fixture_remove(const char *base)
 {
-	char cmd[128];
+	if (ly_remove_tree(base, 0) != LY_OK)
+		fprintf(stderr, "%s\n", ly_errdetail());
+}
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", base);
+void
+fixture_faults_set(const char *path, const char *text)
+{
+	FILE	*fp;
+
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+char *
+fixture_faults_get(const char *path)
+{
+	static char	 buf[1024];
+	FILE		*fp;
+	size_t		 n = 0;
+
+	if ((fp = fopen(path, "r")) != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, fp);
+		fclose(fp);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+int
+fixture_wait_recovered(struct hsm_key *k, int tries)
+{
+	int	i;
+
+	for (i = 0; i < tries; i++) {
+		if (hsm_key_check(k) == 0)
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+void
+fixture_token_logout(void)
+{
+	CK_FUNCTION_LIST_PTR f = hsm_p11();
+	CK_SLOT_ID	 slots[16];
+	CK_SESSION_HANDLE s;
+	CK_ULONG	 n = 16, i;
+
+	assert_int_equal(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
+	for (i = 0; i < n; i++)
+		if (f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL,
+		    &s) == CKR_OK) {
+			(void)f->C_Logout(s);
+			(void)f->C_CloseSession(s);
+		}
 }

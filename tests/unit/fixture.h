@@ -7,7 +7,11 @@
 
 #include <stddef.h>
 
+#include <openssl/x509.h>
+
 #include "conf/conf.h"
+
+struct hsm_key;
 
 /*
  * A P-256 key and a CSR for it, signed, as DER (pem 0) or PEM (pem 1).
@@ -18,6 +22,16 @@
 unsigned char	*fixture_csr(const char *cn, const char *san, int pem,
 		    size_t *lenp);
 
+/* The SoftHSM2 module: $SOFTHSM2_MODULE (make check sets it) or Debian's. */
+const char	*fixture_softhsm_module(void);
+
+/*
+ * A self-signed-shaped certificate for key, not yet signed: subject and
+ * issuer CN=cn, the given serial, valid from now for a day. Aborts the
+ * test on failure; the caller frees it.
+ */
+X509		*fixture_cert(EVP_PKEY *key, const char *cn, long serial);
+
 /*
  * A new instance: mkdtemp(prefix-XXXXXX) into base (at least 64 bytes),
  * ca_init() of base/i with config (NULL: the default with keys of kt) into dir
@@ -25,6 +39,24 @@ unsigned char	*fixture_csr(const char *cn, const char *san, int pem,
  */
 int		 fixture_instance(const char *prefix, enum conf_keytype kt,
 		    const char *config, char *base, char *dir);
+/*
+ * The PKCS#11 fault shim's rule file (tests/shim/p11shim.c): set writes
+ * text to path; get reads it back as the shim left it (counts consumed),
+ * into a static buffer valid until the next call.
+ */
+void		 fixture_faults_set(const char *path, const char *text);
+char		*fixture_faults_get(const char *path);
+/*
+ * Polls hsm_key_check(k) every 100 ms, at most tries times, until it
+ * passes: 0 if it did, -1 if it never did.
+ */
+int		 fixture_wait_recovered(struct hsm_key *k, int tries);
+/*
+ * Logs every session of the process out, as a token reset would: a
+ * C_Logout on any session of a token logs out all of them (hsm/'s pool).
+ */
+void		 fixture_token_logout(void);
+
 /* rm -rf base. */
 void		 fixture_remove(const char *base);
 

@@ -12,7 +12,6 @@ int ca_enroll_main(int, char *[]);
 #include "cmd/ca-enroll.c"
 #undef main
 
-#include <ftw.h>
 #include <setjmp.h>
 #include <stddef.h>
 
@@ -307,17 +306,11 @@ tdir_setup(void **state)
 }
 
 static int
-rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static int
 tdir_teardown(void **state)
 {
 	struct tdir *t = *state;
 
-	nftw(t->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	(void)ly_remove_tree(t->dir, 0);
 	EVP_PKEY_free(t->k1);
 	EVP_PKEY_free(t->k2);
 	X509_free(t->c1);

@@ -39,7 +39,7 @@ struct fixture {
 
 /* A P-256 CSR that asks for a subject and SAN it must not get. */
 static int
-setup(void **state)
+setup_ca(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -52,7 +52,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_ca(void **state)
 {
 	struct fixture *f = *state;
 
@@ -821,7 +821,7 @@ issuer_run(void *arg)
 }
 
 static int
-serial_cmp(const void *a, const void *b)
+cmp_serials(const void *a, const void *b)
 {
 	return memcmp(a, b, CA_SERIAL_LEN);
 }
@@ -904,7 +904,7 @@ test_threads_issue(void **state)
 		}
 	}
 	store_txn_abort(txn);
-	qsort(all, n, sizeof(all[0]), serial_cmp);
+	qsort(all, n, sizeof(all[0]), cmp_serials);
 	for (i = 1; i < (int)n; i++)
 		assert_true(memcmp(all[i - 1].b, all[i].b, CA_SERIAL_LEN) != 0);
 	assert_int_equal(count(f->ca), before + n);
@@ -1227,7 +1227,7 @@ strand(struct fixture *f, const unsigned char *hash, struct ca_serial *s)
 }
 
 static int
-status_of(struct fixture *f, const struct ca_serial *s)
+record_status_of(struct fixture *f, const struct ca_serial *s)
 {
 	struct store_txn *txn;
 	struct store_cert *c;
@@ -1306,10 +1306,10 @@ test_reconcile(void **state)
 	/* s2, and what failed issuances of the tests before left just now. */
 	assert_true(st.left >= 1);
 	left = st.left;
-	assert_int_equal(status_of(f, &s1), STORE_BURNED);
-	assert_int_equal(status_of(f, &s2), STORE_RESERVED);
-	assert_int_equal(status_of(f, &s3), STORE_BURNED);
-	assert_int_equal(status_of(f, &s4), STORE_BURNED);
+	assert_int_equal(record_status_of(f, &s1), STORE_BURNED);
+	assert_int_equal(record_status_of(f, &s2), STORE_RESERVED);
+	assert_int_equal(record_status_of(f, &s3), STORE_BURNED);
+	assert_int_equal(record_status_of(f, &s4), STORE_BURNED);
 	assert_int_equal(ca_token_status(f->ca, t1, &state1), LY_OK);
 	assert_int_equal(state1, CA_TOKEN_UNUSED);
 	assert_int_equal(ca_token_status(f->ca, t5, &state1), LY_OK);
@@ -1376,5 +1376,5 @@ main(void)
 		cmocka_unit_test(test_reconcile),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_ca, teardown_ca);
 }

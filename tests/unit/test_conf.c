@@ -88,7 +88,7 @@ test_default(void **state)
 }
 
 static void
-test_threads(void **state)
+test_conf_threads(void **state)
 {
 	struct conf *c;
 
@@ -172,7 +172,7 @@ test_profile_override(void **state)
 }
 
 static void
-test_errors(void **state)
+test_conf_errors(void **state)
 {
 	assert_int_equal(parse_err("[profile client]\nrsa_min_bit = 1\n"),
 	    LY_ERR_CONFIG);
@@ -277,11 +277,11 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default),
-		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_conf_threads),
 		cmocka_unit_test(test_hsm_sessions),
 		cmocka_unit_test(test_tidy_keys),
 		cmocka_unit_test(test_profile_override),
-		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_conf_errors),
 		cmocka_unit_test(test_line_numbers),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_missing_required),

@@ -35,7 +35,7 @@ struct fixture {
 };
 
 static int
-setup(void **state)
+setup_confine(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -47,7 +47,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_confine(void **state)
 {
 	struct fixture *f = *state;
 
@@ -168,8 +168,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_front_confined, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_front_confined, setup_confine,
+		    teardown_confine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,12 +42,6 @@ struct fixture {
 	size_t		 csrlen;
 };
 
-static void
-make_csr(struct fixture *f)
-{
-	f->csr = fixture_csr(NULL, NULL, 1, &f->csrlen);
-}
-
 /* An instance of key type kt; config edits: replace from with to. */
 static struct fixture *
 fixture_new(enum conf_keytype kt, const char *const *edits)
@@ -76,7 +70,7 @@ fixture_new(enum conf_keytype kt, const char *const *edits)
 	free(text);
 	if (ca_open(f->dir, 0, &f->ca) != LY_OK)
 		return NULL;
-	make_csr(f);
+	f->csr = fixture_csr(NULL, NULL, 1, &f->csrlen);
 	return f;
 }
 
@@ -91,20 +85,20 @@ fixture_free(struct fixture *f)
 }
 
 static int
-setup(void **state)
+setup_crl(void **state)
 {
 	return (*state = fixture_new(CONF_KEY_EC_P256, NULL)) == NULL ? -1 : 0;
 }
 
 static int
-teardown(void **state)
+teardown_crl(void **state)
 {
 	fixture_free(*state);
 	return 0;
 }
 
 static void
-issue(struct fixture *f, int user, struct ca_serial *s)
+issue_user(struct fixture *f, int user, struct ca_serial *s)
 {
 	struct ca_request rq;
 	char json[64];
@@ -254,7 +248,7 @@ test_full(void **state)
 	int i, crit, days, secs;
 
 	for (i = 0; i < 5; i++)
-		issue(f, i, &s[i]);
+		issue_user(f, i, &s[i]);
 	assert_int_equal(ca_revoke(f->ca, &s[0], ca_reason_parse(
 	    "keyCompromise"), T0 - 86400, "test"), LY_OK);
 	assert_int_equal(ca_revoke(f->ca, &s[2], ca_reason_parse(
@@ -350,7 +344,7 @@ test_delta(void **state)
 	int i, crit;
 
 	for (i = 0; i < 3; i++)
-		issue(f, i, &s[i]);
+		issue_user(f, i, &s[i]);
 	/* No delta without its base. */
 	assert_int_equal(crl_generate(f->ca, &delta, "test", NULL),
 	    LY_ERR_STATE);
@@ -417,7 +411,7 @@ test_delta_since_base(void **state)
 	int i, crit;
 
 	for (i = 0; i < 3; i++)
-		issue(f, i, &s[i]);
+		issue_user(f, i, &s[i]);
 	assert_int_equal(ca_revoke(f->ca, &s[0], 1, 0, "test"), LY_OK);
 	assert_int_equal(crl_generate(f->ca, &full, "test", &fi), LY_OK);
 	assert_int_equal(fi.entries, 1);
@@ -473,7 +467,7 @@ test_root(void **state)
 	X509_REVOKED *rev;
 
 	/* A revoked leaf is the issuing CA's business, not the root's. */
-	issue(f, 1, &s);
+	issue_user(f, 1, &s);
 	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
 	assert_int_equal(crl_generate(f->ca, &id, "test", &info), LY_OK);
 	assert_int_equal(info.entries, 0);
@@ -635,7 +629,7 @@ test_publish_due(void **state)
 	struct ca_serial s;
 	X509_CRL *crl;
 
-	issue(f, 1, &s);
+	issue_user(f, 1, &s);
 	assert_int_equal(crl_due_cas(f->ca, 0), 1u << CA_ROOT |
 	    1u << CA_ISSUING);
 	assert_int_equal(crl_publish_due(f->ca, 0, "test", "test"), 1);
@@ -787,7 +781,7 @@ test_shards(void **state)
 	assert_non_null(f = fixture_new(CONF_KEY_EC_P256, edits));
 	assert_int_equal(ca_conf(f->ca)->crl_shards, 4);
 	for (i = 0; i < 16; i++) {
-		issue(f, i, &s[i]);
+		issue_user(f, i, &s[i]);
 		if (i % 4 != 3)
 			assert_int_equal(ca_revoke(f->ca, &s[i], 1, 0,
 			    "test"), LY_OK);
@@ -886,7 +880,7 @@ test_rsa_pss(void **state)
 
 	(void)state;
 	assert_non_null(f = fixture_new(CONF_KEY_RSA_2048, edits));
-	issue(f, 1, &s);
+	issue_user(f, 1, &s);
 	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
 	assert_int_equal(crl_generate(f->ca, &id, "test", NULL), LY_OK);
 	crl = load(f, id, NULL);
@@ -922,7 +916,7 @@ stored(struct fixture *f, struct crl_id id, unsigned char **derp,
 }
 
 static uint64_t
-audit_count(struct fixture *f)
+crl_audit_count(struct fixture *f)
 {
 	struct store_txn *txn;
 	uint64_t n;
@@ -980,7 +974,7 @@ test_monotonic(void **state)
 		store_txn_abort(txn);
 
 		/* Older, then equal: no-ops, not errors, and not audited. */
-		na = audit_count(f);
+		na = crl_audit_count(f);
 		st = -1;
 		assert_int_equal(ca_crl_record(f->ca, c[i].key, n1, old, oldlen,
 		    info, ilen, "test", NULL, &st), LY_OK);
@@ -988,7 +982,7 @@ test_monotonic(void **state)
 		assert_int_equal(ca_crl_record(f->ca, c[i].key, n2, old, oldlen,
 		    info, ilen, "test", NULL, &st), LY_OK);
 		assert_int_equal(st, 0);
-		assert_int_equal(audit_count(f), na);
+		assert_int_equal(crl_audit_count(f), na);
 		assert_int_equal(stored(f, id, &p, &len), n2);
 		assert_int_equal(len, curlen);
 		assert_memory_equal(p, cur, len);
@@ -997,7 +991,7 @@ test_monotonic(void **state)
 		assert_int_equal(ca_crl_record(f->ca, c[i].key, n2 + 1, cur,
 		    curlen, info, ilen, "test", NULL, &st), LY_OK);
 		assert_int_equal(st, 1);
-		assert_int_equal(audit_count(f), na + 1);
+		assert_int_equal(crl_audit_count(f), na + 1);
 		/* Number 0 is no CRL number. */
 		assert_int_equal(ca_crl_record(f->ca, c[i].key, 0, cur, curlen,
 		    info, ilen, "test", NULL, &st), LY_ERR_ARG);
@@ -1123,26 +1117,30 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delta, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delta_since_base, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_root, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_due_clock, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_clock_back, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_generate_all, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_publish_due, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_monotonic, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_monotonic_threads, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_root_offline, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_full, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_delta, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_delta_since_base, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_root, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_names, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_due_clock, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_clock_back, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_generate_all, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_publish_due, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_monotonic, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_monotonic_threads, setup_crl,
+		    teardown_crl),
+		cmocka_unit_test_setup_teardown(test_root_offline, setup_crl,
+		    teardown_crl),
 		cmocka_unit_test(test_shards),
 		cmocka_unit_test(test_bundle_shards),
 		cmocka_unit_test(test_rsa_pss),

@@ -130,7 +130,7 @@ tcsr_make(EVP_PKEY *pkey, struct tcsr *c)
 }
 
 static int
-setup(void **state)
+setup_csr(void **state)
 {
 	size_t i;
 
@@ -152,7 +152,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_csr(void **state)
 {
 	size_t i;
 
@@ -832,5 +832,5 @@ main(void)
 		T(test_ext_request_vector),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_csr, teardown_csr);
 }

@@ -41,7 +41,7 @@ struct fixture {
 };
 
 static int
-setup(void **state)
+setup_enroll(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -57,7 +57,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_enroll(void **state)
 {
 	struct fixture *f = *state;
 
@@ -163,7 +163,7 @@ uri_san(X509 *x)
 
 /* The PEM of x in buf. */
 static const char *
-pem_of(X509 *x, char *buf, size_t n)
+pem_text(X509 *x, char *buf, size_t n)
 {
 	BIO *b;
 	char *data;
@@ -213,9 +213,9 @@ enroll_ok(struct fixture *f, const char *profile, const char *id,
 	assert_int_equal(json_unpack(o, "{s:s, s:[s, s], s:s, s:s}",
 	    "certificate", &pem, "chain", &iss, &root, "not_after", &na,
 	    "serial", &hex), 0);
-	assert_string_equal(iss, pem_of(ca_cert(f->ca, CA_ISSUING), buf,
+	assert_string_equal(iss, pem_text(ca_cert(f->ca, CA_ISSUING), buf,
 	    sizeof(buf)));
-	assert_string_equal(root, pem_of(ca_cert(f->ca, CA_ROOT), buf,
+	assert_string_equal(root, pem_text(ca_cert(f->ca, CA_ROOT), buf,
 	    sizeof(buf)));
 	b = BIO_new_mem_buf(pem, -1);
 	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
@@ -241,7 +241,7 @@ enroll_ok(struct fixture *f, const char *profile, const char *id,
 }
 
 static int
-list_cb(const struct ca_token_info *t, void *arg)
+tokens_collect_cb(const struct ca_token_info *t, void *arg)
 {
 	size_t *n = arg;
 
@@ -264,7 +264,7 @@ test_token_lifecycle(void **state)
 	    "opqrstuvwxyz0123456789-_"), CA_TOKEN_LEN);
 	assert_int_equal(ca_token_status(f->ca, tok, &st), LY_OK);
 	assert_int_equal(st, CA_TOKEN_UNUSED);
-	assert_int_equal(ca_token_list(f->ca, list_cb, &n), LY_OK);
+	assert_int_equal(ca_token_list(f->ca, tokens_collect_cb, &n), LY_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(ca_token_revoke(f->ca, tid, "test"), LY_OK);
 	assert_int_equal(ca_token_status(f->ca, tok, &st), LY_OK);
@@ -841,7 +841,7 @@ race_one(void *arg)
 }
 
 static int
-valid_cb(const struct store_cert *c, void *arg)
+enroll_valid_cb(const struct store_cert *c, void *arg)
 {
 	if (c->status == STORE_VALID)
 		(*(size_t *)arg)++;
@@ -855,7 +855,7 @@ nvalid(struct ca *ca)
 	size_t n = 0;
 
 	assert_int_equal(store_txn_begin(ca_store(ca), 0, &txn), LY_OK);
-	assert_int_equal(store_cert_foreach(txn, valid_cb, &n), LY_OK);
+	assert_int_equal(store_cert_foreach(txn, enroll_valid_cb, &n), LY_OK);
 	store_txn_abort(txn);
 	return n;
 }
@@ -904,7 +904,7 @@ struct audit_count {
 };
 
 static int
-audit_cb(const struct store_audit_entry *a, void *arg)
+audit_entry_cb(const struct store_audit_entry *a, void *arg)
 {
 	struct audit_count *au = arg;
 
@@ -946,7 +946,7 @@ test_race(void **state)
 	assert_int_equal(st, CA_TOKEN_USED);
 	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
 	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
-	assert_int_equal(store_audit_foreach(txn, audit_cb, &au), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, audit_entry_cb, &au), LY_OK);
 	store_txn_abort(txn);
 	assert_int_equal(au.create, 1);
 	assert_int_equal(au.use, 1);
@@ -957,21 +957,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_token_lifecycle, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_enroll_json, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_enroll_bad, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_reissue, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reissue_window, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_est, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rate_limit, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_race, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_lifecycle, setup_enroll,
+		    teardown_enroll),
+		cmocka_unit_test_setup_teardown(test_enroll_json, setup_enroll,
+		    teardown_enroll),
+		cmocka_unit_test_setup_teardown(test_enroll_bad, setup_enroll,
+		    teardown_enroll),
+		cmocka_unit_test_setup_teardown(test_reissue, setup_enroll, teardown_enroll),
+		cmocka_unit_test_setup_teardown(test_reissue_window, setup_enroll,
+		    teardown_enroll),
+		cmocka_unit_test_setup_teardown(test_est, setup_enroll, teardown_enroll),
+		cmocka_unit_test_setup_teardown(test_admin, setup_enroll, teardown_enroll),
+		cmocka_unit_test_setup_teardown(test_rate_limit, setup_enroll,
+		    teardown_enroll),
+		cmocka_unit_test_setup_teardown(test_race, setup_enroll, teardown_enroll),
+		cmocka_unit_test_setup_teardown(test_release, setup_enroll, teardown_enroll),
 	};
 
 	ly_log_setlevel(LY_LOG_ERR);

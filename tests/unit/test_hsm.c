@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +38,7 @@
 #include "util/util.h"
 #include "hsm/hsm.h"
 #include "hsm/extern.h"
+#include "tests/unit/fixture.h"
 
 #define TOKEN		"lanyard-test"
 #define TOKEN2		"lanyard-two"
@@ -56,34 +56,6 @@ static EVP_PKEY	*pub_ec256, *pub_ec384, *pub_rsa;
 
 /* --- helpers ------------------------------------------------------------ */
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* A certificate for key (not yet signed), named cn. */
-static X509 *
-cert_new(EVP_PKEY *key, const char *cn)
-{
-	X509		*x;
-	X509_NAME	*name;
-
-	assert_non_null(x = X509_new());
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 4711), 1);
-	assert_non_null(name = X509_NAME_new());
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_set_subject_name(x, name), 1);
-	assert_int_equal(X509_set_issuer_name(x, name), 1);
-	X509_NAME_free(name);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	return x;
-}
-
 /* Opens uri, signs a certificate, checks it against pub; returns the nid. */
 static int
 sign_check(const char *uri, enum conf_rsapad pad, EVP_PKEY *pub)
@@ -95,7 +67,7 @@ sign_check(const char *uri, enum conf_rsapad pad, EVP_PKEY *pub)
 	assert_int_equal(hsm_key_open(uri, USER_PIN, pad, &k), 0);
 	assert_non_null(k);
 	assert_int_equal(EVP_PKEY_eq(hsm_key_get0_public(k), pub), 1);
-	x = cert_new(pub, "signed on the token");
+	x = fixture_cert(pub, "signed on the token", 4711);
 	assert_int_equal(hsm_sign(k, hsm_sign_x509, x), 0);
 	assert_int_equal(X509_verify(x, pub), 1);
 	nid = X509_get_signature_nid(x);
@@ -129,14 +101,6 @@ cert_object_der(const char *label, unsigned char **derp, size_t *lenp)
 
 /* --- set-up ------------------------------------------------------------- */
 
-static const char *
-module_path(void)
-{
-	const char	*m = getenv("SOFTHSM2_MODULE");
-
-	return m != NULL && *m != '\0' ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
 static int
 group_setup(void **state)
 {
@@ -153,12 +117,12 @@ group_setup(void **state)
 	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n"
 	    "log.level = ERROR\nslots.removable = false\n", tokens);
 	fclose(fp);
-	if (hsm_init(module_path(), confpath) != 0) {
+	if (hsm_init(fixture_softhsm_module(), confpath) != 0) {
 		fprintf(stderr, "hsm_init: %s\n", ly_errdetail());
 		return -1;
 	}
 	/* A second call is a no-op. */
-	if (hsm_init(module_path(), confpath) != 0)
+	if (hsm_init(fixture_softhsm_module(), confpath) != 0)
 		return -1;
 	return 0;
 }
@@ -170,7 +134,7 @@ group_teardown(void **state)
 	EVP_PKEY_free(pub_ec384);
 	EVP_PKEY_free(pub_rsa);
 	hsm_shutdown();
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return ly_remove_tree(tmpdir, 0);
 }
 
 /* --- tests -------------------------------------------------------------- */
@@ -277,7 +241,7 @@ test_sign_pss(void **state)
 	    NID_rsassaPss);
 	/* The algorithm OID itself, and the TBS copy agrees. */
 	assert_int_equal(hsm_key_open(URI_RSA, USER_PIN, CONF_RSA_PSS, &k), 0);
-	x = cert_new(pub_rsa, "pss");
+	x = fixture_cert(pub_rsa, "pss", 4711);
 	assert_int_equal(hsm_sign(k, hsm_sign_x509, x), 0);
 	X509_get0_signature(NULL, &alg, x);
 	X509_ALGOR_get0(&oid, NULL, NULL, alg);
@@ -344,7 +308,7 @@ test_cert_store(void **state)
 	/* A self-signed CA certificate made with the token key. */
 	assert_int_equal(hsm_key_open(URI_EC256, USER_PIN, CONF_RSA_PKCS1, &k),
 	    0);
-	ca = cert_new(pub_ec256, "Lanyard Test Root");
+	ca = fixture_cert(pub_ec256, "Lanyard Test Root", 4711);
 	assert_int_equal(hsm_sign(k, hsm_sign_x509, ca), 0);
 	hsm_key_free(k);
 	k = NULL;
@@ -363,7 +327,7 @@ test_cert_store(void **state)
 	    NID_ecdsa_with_SHA256);
 	assert_int_equal(hsm_key_open(URI_EC256, USER_PIN, CONF_RSA_PKCS1, &k),
 	    0);
-	x = cert_new(pub_ec256, "after store");
+	x = fixture_cert(pub_ec256, "after store", 4711);
 	assert_int_equal(hsm_sign(k, hsm_sign_x509, x), 0);
 	assert_int_equal(X509_verify(x, pub_ec256), 1);
 	X509_free(x);
@@ -378,7 +342,7 @@ test_cert_store_other_key(void **state)
 	unsigned char	*der = NULL;
 	size_t		 len = 0;
 
-	x = cert_new(pub_ec384, "not the RSA key");
+	x = fixture_cert(pub_ec384, "not the RSA key", 4711);
 	assert_int_equal(hsm_cert_store(URI_RSA, USER_PIN, x), LY_ERR_ARG);
 	assert_non_null(strstr(ly_errdetail(), "another key"));
 	X509_free(x);
@@ -588,7 +552,7 @@ test_reopen(void **state)
 
 	assert_int_equal(hsm_key_open(URI_RSA, USER_PIN, CONF_RSA_PKCS1, &k),
 	    0);
-	x = cert_new(pub_rsa, "reopen");
+	x = fixture_cert(pub_rsa, "reopen", 4711);
 	flaky_calls = 0;
 	before = hsm_stat_logins();
 	assert_int_equal(hsm_sign(k, flaky_signer, x), 0);
@@ -609,27 +573,6 @@ test_reopen(void **state)
 	hsm_key_free(NULL);
 }
 
-/*
- * Logs every session of the process out, as a token reset would: a
- * C_Logout on any session of a token logs out all of them (the pool's).
- */
-static void
-token_logout(void)
-{
-	CK_FUNCTION_LIST_PTR f = hsm_p11();
-	CK_SLOT_ID	 slots[16];
-	CK_SESSION_HANDLE s;
-	CK_ULONG	 n = 16, i;
-
-	assert_int_equal(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-	for (i = 0; i < n; i++)
-		if (f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL,
-		    &s) == CKR_OK) {
-			(void)f->C_Logout(s);
-			(void)f->C_CloseSession(s);
-		}
-}
-
 static void
 test_relogin(void **state)
 {
@@ -643,8 +586,8 @@ test_relogin(void **state)
 	 */
 	assert_int_equal(hsm_key_open(URI_EC384, USER_PIN, CONF_RSA_PKCS1, &k),
 	    0);
-	x = cert_new(pub_ec384, "relogin");
-	token_logout();
+	x = fixture_cert(pub_ec384, "relogin", 4711);
+	fixture_token_logout();
 	before = hsm_stat_logins();
 	assert_int_equal(hsm_sign(k, hsm_sign_x509, x), 0);
 	assert_int_equal(X509_verify(x, pub_ec384), 1);
@@ -666,7 +609,7 @@ sign_thread(void *p)
 	X509			*x;
 	int			 i;
 
-	x = cert_new(pub_ec256, "thread");
+	x = fixture_cert(pub_ec256, "thread", 4711);
 	for (i = 0; i < THREAD_SIGS; i++) {
 		if ((a->rc = hsm_sign(a->key, hsm_sign_x509, x)) != 0)
 			break;
@@ -776,10 +719,10 @@ test_shutdown_reinit(void **state)
 	hsm_shutdown();
 	assert_int_equal(hsm_key_open(URI_EC256, USER_PIN, CONF_RSA_PKCS1, &k),
 	    LY_ERR_HSM);
-	assert_int_equal(hsm_init(module_path(), confpath), 0);
+	assert_int_equal(hsm_init(fixture_softhsm_module(), confpath), 0);
 	assert_int_equal(hsm_key_open(URI_EC256, USER_PIN, CONF_RSA_PKCS1, &k),
 	    0);
-	x = cert_new(pub_ec256, "after re-init");
+	x = fixture_cert(pub_ec256, "after re-init", 4711);
 	assert_int_equal(hsm_sign(k, hsm_sign_x509, x), 0);
 	assert_int_equal(X509_verify(x, pub_ec256), 1);
 	X509_free(x);
@@ -901,7 +844,7 @@ test_guard_restore(void **state)
 	token_dir(TOKEN, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/token.object", dir);
 	cut(path, 0);
-	assert_int_equal(hsm_init(module_path(), confpath), 0);
+	assert_int_equal(hsm_init(fixture_softhsm_module(), confpath), 0);
 	assert_int_equal(restores_take("token.object", NULL), 1);
 	assert_true(file_size(path) > 0);
 	assert_int_equal(sign_check(URI_EC256, CONF_RSA_PKCS1, pub_ec256),
@@ -909,7 +852,7 @@ test_guard_restore(void **state)
 	/* Cut at a record boundary (no user PIN): found by the copy. */
 	hsm_shutdown();
 	cut(path, file_size(path) - 96);
-	assert_int_equal(hsm_init(module_path(), confpath), 0);
+	assert_int_equal(hsm_init(fixture_softhsm_module(), confpath), 0);
 	assert_int_equal(restores_take("token.object", NULL), 1);
 	assert_int_equal(sign_check(URI_EC256, CONF_RSA_PKCS1, pub_ec256),
 	    NID_ecdsa_with_SHA256);
@@ -947,7 +890,7 @@ test_guard_objects(void **state)
 	assert_non_null(fp = fopen(junk, "w"));
 	fputs("\0\0\0", fp);
 	fclose(fp);
-	assert_int_equal(hsm_init(module_path(), confpath), 0);
+	assert_int_equal(hsm_init(fixture_softhsm_module(), confpath), 0);
 	assert_int_equal(restores_take(NULL, &q), n);
 	assert_int_equal(q, 1);
 	/* Nothing left to repair... */
@@ -981,7 +924,8 @@ test_guard_no_copy(void **state)
 	    tmpdir, strrchr(dir, '/') + 1);
 	assert_int_equal(unlink(copy), 0);
 	cut(path, 0);
-	assert_int_equal(hsm_init(module_path(), confpath), LY_ERR_HSM);
+	assert_int_equal(hsm_init(fixture_softhsm_module(), confpath),
+	    LY_ERR_HSM);
 	assert_non_null(strstr(ly_errdetail(), "no verified copy"));
 	assert_int_equal(file_size(path), 0);
 	assert_int_equal(access(copy, F_OK), -1);

@@ -15,7 +15,6 @@
 
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,6 +36,7 @@
 #include "util/util.h"
 #include "hsm/hsm.h"
 #include "hsm/extern.h"
+#include "tests/unit/fixture.h"
 
 #define TOKEN		"lanyard-fault"
 #define SO_PIN		"so-pin-1234"
@@ -45,7 +45,6 @@
 #define URI_RSA		"pkcs11:token=" TOKEN ";object=rsa"
 /* Bounded waits for the module to come back (backoff at most 4 s). */
 #define RECOVER_TRIES	100
-#define RECOVER_SLEEP	100000	/* microseconds */
 #define NTHREADS	4
 
 static char	 tmpdir[] = "/tmp/lanyard-test-hsmfault-XXXXXX";
@@ -54,66 +53,11 @@ static EVP_PKEY	*pub_ec, *pub_rsa;
 static struct hsm_key *key_ec, *key_rsa;
 static int	 have_shim;
 
-/* --- helpers ------------------------------------------------------------ */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void
-faults_set(const char *text)
-{
-	FILE	*fp;
-
-	assert_non_null(fp = fopen(faultpath, "w"));
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
-}
-
-/* The fault file as the shim left it (counts consumed). */
-static char *
-faults_get(void)
-{
-	static char	 buf[1024];
-	FILE		*fp;
-	size_t		 n = 0;
-
-	if ((fp = fopen(faultpath, "r")) != NULL) {
-		n = fread(buf, 1, sizeof(buf) - 1, fp);
-		fclose(fp);
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-static X509 *
-cert_new(EVP_PKEY *key, const char *cn)
-{
-	X509		*x;
-	X509_NAME	*name;
-
-	assert_non_null(x = X509_new());
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 42), 1);
-	assert_non_null(name = X509_NAME_new());
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_set_subject_name(x, name), 1);
-	assert_int_equal(X509_set_issuer_name(x, name), 1);
-	X509_NAME_free(name);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	return x;
-}
-
 /* hsm_sign() of a new certificate: its result; on 0 it must verify. */
 static int
 sign_cert(struct hsm_key *k, EVP_PKEY *pub)
 {
-	X509	*x = cert_new(pub, "fault");
+	X509	*x = fixture_cert(pub, "fault", 42);
 	int	 r;
 
 	if ((r = hsm_sign(k, hsm_sign_x509, x)) == 0)
@@ -123,32 +67,10 @@ sign_cert(struct hsm_key *k, EVP_PKEY *pub)
 	return r;
 }
 
-/* Polls hsm_key_check() until it passes; 0 if it did in time. */
-static int
-wait_recovered(struct hsm_key *k)
-{
-	int	i;
-
-	for (i = 0; i < RECOVER_TRIES; i++) {
-		if (hsm_key_check(k) == 0)
-			return 0;
-		usleep(RECOVER_SLEEP);
-	}
-	return -1;
-}
-
 /* --- set-up ------------------------------------------------------------- */
 
-static const char *
-module_path(void)
-{
-	const char	*m = getenv("SOFTHSM2_MODULE");
-
-	return m != NULL && *m != '\0' ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
 static int
-group_setup(void **state)
+fault_group_setup(void **state)
 {
 	const char	*shim = getenv("P11SHIM");
 	FILE		*fp;
@@ -167,7 +89,7 @@ group_setup(void **state)
 	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n"
 	    "log.level = ERROR\nslots.removable = false\n", tokens);
 	fclose(fp);
-	if (setenv("SHIM_MODULE", module_path(), 1) == -1 ||
+	if (setenv("SHIM_MODULE", fixture_softhsm_module(), 1) == -1 ||
 	    setenv("SHIM_FAULT_FILE", faultpath, 1) == -1)
 		return -1;
 	if (hsm_init(shim, confpath) != 0 ||
@@ -184,7 +106,7 @@ group_setup(void **state)
 }
 
 static int
-group_teardown(void **state)
+fault_group_teardown(void **state)
 {
 	if (!have_shim)
 		return 0;
@@ -193,14 +115,14 @@ group_teardown(void **state)
 	EVP_PKEY_free(pub_ec);
 	EVP_PKEY_free(pub_rsa);
 	hsm_shutdown();
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return ly_remove_tree(tmpdir, 0);
 }
 
 static int
 test_setup(void **state)
 {
 	if (have_shim)
-		faults_set("");
+		fixture_faults_set(faultpath, "");
 	return 0;
 }
 
@@ -239,18 +161,18 @@ sign_error_recovered(const char *code)
 
 	snprintf(rule, sizeof(rule), "sign:%s:1\n", code);
 	snprintf(done, sizeof(done), "sign:%s:0\n", code);
-	faults_set(rule);
+	fixture_faults_set(faultpath, rule);
 	hsm_stats(&before);
 	assert_int_equal(sign_cert(key_ec, pub_ec), 0);
-	assert_string_equal(faults_get(), done);
+	assert_string_equal(fixture_faults_get(faultpath), done);
 	hsm_stats(&after);
 	assert_int_equal(after.reopens, before.reopens);
 
 	snprintf(rule, sizeof(rule), "sign:%s:2\n", code);
-	faults_set(rule);
+	fixture_faults_set(faultpath, rule);
 	logins = hsm_stat_logins();
 	assert_int_equal(sign_cert(key_ec, pub_ec), 0);
-	assert_string_equal(faults_get(), done);
+	assert_string_equal(fixture_faults_get(faultpath), done);
 	hsm_stats(&after);
 	assert_int_equal(after.reopens, before.reopens + 1);
 	assert_int_equal(after.sign_failures, before.sign_failures + 1);
@@ -296,9 +218,9 @@ test_escalates_to_restart(void **state)
 	NEED_SHIM();
 	hsm_stats(&before);
 	/* 2 on the session, 2 on the new one, 2 for the probe. */
-	faults_set("sign:CKR_DEVICE_ERROR:6\n");
+	fixture_faults_set(faultpath, "sign:CKR_DEVICE_ERROR:6\n");
 	assert_int_equal(sign_cert(key_ec, pub_ec), 0);
-	assert_string_equal(faults_get(), "sign:CKR_DEVICE_ERROR:0\n");
+	assert_string_equal(fixture_faults_get(faultpath), "sign:CKR_DEVICE_ERROR:0\n");
 	hsm_stats(&after);
 	assert_int_equal(after.reinits, before.reinits + 1);
 	assert_int_equal(after.down, 0);
@@ -317,7 +239,7 @@ test_gives_up_within_backoff(void **state)
 
 	NEED_SHIM();
 	hsm_stats(&before);
-	faults_set("sign:CKR_DEVICE_ERROR:*\n");
+	fixture_faults_set(faultpath, "sign:CKR_DEVICE_ERROR:*\n");
 	assert_int_equal(sign_cert(key_ec, pub_ec), LY_ERR_HSM);
 	assert_int_equal(sign_cert(key_ec, pub_ec), LY_ERR_HSM);
 	assert_non_null(strstr(ly_errdetail(), "next re-initialisation"));
@@ -325,13 +247,13 @@ test_gives_up_within_backoff(void **state)
 	hsm_stats(&after);
 	assert_int_equal(after.reinits, before.reinits + 1);
 	assert_int_equal(after.bad_signatures, before.bad_signatures);
-	faults_set("");
+	fixture_faults_set(faultpath, "");
 	assert_int_equal(sign_cert(key_ec, pub_ec), 0);
 	assert_int_equal(hsm_key_check(key_ec), 0);
 }
 
 static int
-failing_signer(void *obj, EVP_MD_CTX *ctx)
+fault_failing_signer(void *obj, EVP_MD_CTX *ctx)
 {
 	return 0;
 }
@@ -344,9 +266,9 @@ test_signer_failure_no_restart(void **state)
 	X509		*x;
 
 	NEED_SHIM();
-	x = cert_new(pub_ec, "refused");
+	x = fixture_cert(pub_ec, "refused", 42);
 	hsm_stats(&before);
-	assert_int_equal(hsm_sign(key_ec, failing_signer, x), LY_ERR_HSM);
+	assert_int_equal(hsm_sign(key_ec, fault_failing_signer, x), LY_ERR_HSM);
 	assert_non_null(strstr(ly_errdetail(), "signs other data"));
 	hsm_stats(&after);
 	assert_int_equal(after.reinits, before.reinits);
@@ -369,12 +291,12 @@ test_bad_signature(void **state)
 
 	NEED_SHIM();
 	hsm_stats(&before);
-	faults_set("sign:corrupt:2\n");
-	x = cert_new(pub_ec, "corrupt");
+	fixture_faults_set(faultpath, "sign:corrupt:2\n");
+	x = fixture_cert(pub_ec, "corrupt", 42);
 	assert_int_equal(hsm_sign(key_ec, hsm_sign_x509, x), LY_ERR_HSM);
 	assert_non_null(strstr(ly_errdetail(), "does not verify"));
 	assert_int_equal(X509_verify(x, pub_ec), 0);
-	assert_string_equal(faults_get(), "sign:corrupt:1\n");
+	assert_string_equal(fixture_faults_get(faultpath), "sign:corrupt:1\n");
 	X509_free(x);
 	ERR_clear_error();
 
@@ -384,15 +306,15 @@ test_bad_signature(void **state)
 	    (const unsigned char *)"crl", -1, -1, 0), 1);
 	assert_int_equal(X509_CRL_set_issuer_name(crl, name), 1);
 	assert_int_equal(hsm_sign(key_rsa, hsm_sign_x509_crl, crl), LY_ERR_HSM);
-	assert_string_equal(faults_get(), "sign:corrupt:0\n");
+	assert_string_equal(fixture_faults_get(faultpath), "sign:corrupt:0\n");
 
-	faults_set("sign:corrupt:1\n");
+	fixture_faults_set(faultpath, "sign:corrupt:1\n");
 	assert_non_null(req = X509_REQ_new());
 	assert_int_equal(X509_REQ_set_subject_name(req, name), 1);
 	assert_int_equal(X509_REQ_set_pubkey(req, pub_ec), 1);
 	assert_int_equal(hsm_sign(key_ec, hsm_sign_x509_req, req), LY_ERR_HSM);
 
-	faults_set("sign:corrupt:1\n");
+	fixture_faults_set(faultpath, "sign:corrupt:1\n");
 	assert_int_equal(hsm_key_check(key_ec), LY_ERR_HSM);
 	hsm_stats(&after);
 	assert_int_equal(after.bad_signatures, before.bad_signatures + 4);
@@ -404,34 +326,13 @@ test_bad_signature(void **state)
 	hsm_stats(&after);
 	assert_int_equal(after.bad_signatures, before.bad_signatures + 5);
 
-	faults_set("");
+	fixture_faults_set(faultpath, "");
 	assert_int_equal(hsm_sign(key_ec, hsm_sign_x509_req, req), 0);
 	assert_int_equal(X509_REQ_verify(req, pub_ec), 1);
 	X509_REQ_free(req);
 	X509_NAME_free(name);
 	X509_CRL_free(crl);
 	ERR_clear_error();
-}
-
-/*
- * Logs every session of the process out, as a token reset would: a
- * C_Logout on any session of a token logs out all of them (the pool's).
- */
-static void
-token_logout(void)
-{
-	CK_FUNCTION_LIST_PTR f = hsm_p11();
-	CK_SLOT_ID	 slots[16];
-	CK_SESSION_HANDLE s;
-	CK_ULONG	 n = 16, i;
-
-	assert_int_equal(f->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-	for (i = 0; i < n; i++)
-		if (f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL,
-		    &s) == CKR_OK) {
-			(void)f->C_Logout(s);
-			(void)f->C_CloseSession(s);
-		}
 }
 
 /* A key opened while C_Login fails once is opened after a restart. */
@@ -443,12 +344,12 @@ test_open_login_fault(void **state)
 
 	NEED_SHIM();
 	hsm_stats(&before);
-	faults_set("login:CKR_DEVICE_ERROR:1\n");
+	fixture_faults_set(faultpath, "login:CKR_DEVICE_ERROR:1\n");
 	/* Log out first, so that the raw session logs in again. */
-	token_logout();
+	fixture_token_logout();
 	assert_int_equal(hsm_key_open(URI_EC, USER_PIN, CONF_RSA_PKCS1, &k),
 	    0);
-	assert_string_equal(faults_get(), "login:CKR_DEVICE_ERROR:0\n");
+	assert_string_equal(fixture_faults_get(faultpath), "login:CKR_DEVICE_ERROR:0\n");
 	hsm_stats(&after);
 	assert_int_equal(after.reinits, before.reinits + 1);
 	assert_int_equal(sign_cert(k, pub_ec), 0);
@@ -466,7 +367,7 @@ test_module_down(void **state)
 	struct hsm_stats st;
 
 	NEED_SHIM();
-	faults_set("sign:CKR_DEVICE_ERROR:*\ninitialize:CKR_GENERAL_ERROR:*\n");
+	fixture_faults_set(faultpath, "sign:CKR_DEVICE_ERROR:*\ninitialize:CKR_GENERAL_ERROR:*\n");
 	assert_int_equal(sign_cert(key_ec, pub_ec), LY_ERR_HSM);
 	hsm_stats(&st);
 	assert_int_equal(st.down, 1);
@@ -476,8 +377,8 @@ test_module_down(void **state)
 	/* While down, opening a key fails at once too. */
 	assert_int_equal(hsm_key_open(URI_EC, USER_PIN, CONF_RSA_PKCS1,
 	    &(struct hsm_key *){ NULL }), LY_ERR_HSM);
-	faults_set("");
-	assert_int_equal(wait_recovered(key_ec), 0);
+	fixture_faults_set(faultpath, "");
+	assert_int_equal(fixture_wait_recovered(key_ec, RECOVER_TRIES), 0);
 	hsm_stats(&st);
 	assert_int_equal(st.down, 0);
 	assert_int_equal(sign_cert(key_ec, pub_ec), 0);
@@ -500,7 +401,7 @@ test_token_dir_away(void **state)
 	hsm_stats(&st);
 	assert_int_equal(st.down, 1);
 	assert_int_equal(rename(away, tokens), 0);
-	assert_int_equal(wait_recovered(key_ec), 0);
+	assert_int_equal(fixture_wait_recovered(key_ec, RECOVER_TRIES), 0);
 	assert_int_equal(sign_cert(key_ec, pub_ec), 0);
 	assert_int_equal(sign_cert(key_rsa, pub_rsa), 0);
 	hsm_stats(&st);
@@ -543,10 +444,10 @@ struct thread_arg {
 };
 
 static void *
-sign_thread(void *p)
+fault_sign_thread(void *p)
 {
 	struct thread_arg	*a = p;
-	X509			*x = cert_new(a->pub, "thread");
+	X509			*x = fixture_cert(a->pub, "thread", 42);
 
 	while (!atomic_load(a->stop)) {
 		if (hsm_sign(a->key, hsm_sign_x509, x) != 0)
@@ -567,7 +468,7 @@ sign_thread(void *p)
  * not verify, and every thread signs again afterwards.
  */
 static void
-test_threads(void **state)
+test_fault_threads(void **state)
 {
 	struct thread_arg	 a[NTHREADS];
 	pthread_t		 t[NTHREADS];
@@ -582,20 +483,20 @@ test_threads(void **state)
 		a[i].key = i % 2 ? key_rsa : key_ec;
 		a[i].pub = i % 2 ? pub_rsa : pub_ec;
 		a[i].stop = &stop;
-		assert_int_equal(pthread_create(&t[i], NULL, sign_thread,
+		assert_int_equal(pthread_create(&t[i], NULL, fault_sign_thread,
 		    &a[i]), 0);
 	}
 	for (round = 0; round < 3; round++) {
 		usleep(100000);
-		faults_set("sign:CKR_DEVICE_ERROR:12\n");
+		fixture_faults_set(faultpath, "sign:CKR_DEVICE_ERROR:12\n");
 		usleep(100000);
-		faults_set("sign:CKR_SESSION_HANDLE_INVALID:12\n");
+		fixture_faults_set(faultpath, "sign:CKR_SESSION_HANDLE_INVALID:12\n");
 		usleep(100000);
-		faults_set("sign:CKR_DEVICE_ERROR:*\n"
+		fixture_faults_set(faultpath, "sign:CKR_DEVICE_ERROR:*\n"
 		    "initialize:CKR_GENERAL_ERROR:*\n");
 		usleep(300000);
-		faults_set("");
-		assert_int_equal(wait_recovered(key_ec), 0);
+		fixture_faults_set(faultpath, "");
+		assert_int_equal(fixture_wait_recovered(key_ec, RECOVER_TRIES), 0);
 	}
 	atomic_store(&stop, 1);
 	for (i = 0; i < NTHREADS; i++) {
@@ -630,8 +531,9 @@ main(void)
 		cmocka_unit_test_setup(test_module_down, test_setup),
 		cmocka_unit_test_setup(test_token_dir_away, test_setup),
 		cmocka_unit_test_setup(test_open_after_token_back, test_setup),
-		cmocka_unit_test_setup(test_threads, test_setup),
+		cmocka_unit_test_setup(test_fault_threads, test_setup),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fault_group_setup,
+	    fault_group_teardown);
 }

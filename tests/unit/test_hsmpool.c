@@ -12,7 +12,6 @@
 
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,6 +34,7 @@
 #include "util/util.h"
 #include "hsm/hsm.h"
 #include "hsm/extern.h"
+#include "tests/unit/fixture.h"
 
 #define TOKEN		"lanyard-pool"
 #define SO_PIN		"so-pin-1234"
@@ -52,74 +52,6 @@ static char	 confpath[256], faultpath[256], tokens[256], away[256];
 static EVP_PKEY	*pub_ec, *pub_rsa;
 static struct hsm_key *key_ec, *key_rsa;
 
-/* --- helpers ------------------------------------------------------------ */
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void
-faults_set(const char *text)
-{
-	FILE	*fp;
-
-	assert_non_null(fp = fopen(faultpath, "w"));
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static char *
-faults_get(void)
-{
-	static char	 buf[1024];
-	FILE		*fp;
-	size_t		 n = 0;
-
-	if ((fp = fopen(faultpath, "r")) != NULL) {
-		n = fread(buf, 1, sizeof(buf) - 1, fp);
-		fclose(fp);
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-static X509 *
-cert_new(EVP_PKEY *key, const char *cn)
-{
-	X509		*x;
-	X509_NAME	*name;
-
-	assert_non_null(x = X509_new());
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
-	assert_non_null(name = X509_NAME_new());
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0), 1);
-	assert_int_equal(X509_set_subject_name(x, name), 1);
-	assert_int_equal(X509_set_issuer_name(x, name), 1);
-	X509_NAME_free(name);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	return x;
-}
-
-/* Polls hsm_key_check() until it passes; 0 if it did in time. */
-static int
-wait_recovered(struct hsm_key *k)
-{
-	int	i;
-
-	for (i = 0; i < WAIT_TRIES; i++) {
-		if (hsm_key_check(k) == 0)
-			return 0;
-		usleep(WAIT_SLEEP);
-	}
-	return -1;
-}
-
 /* --- signing threads ------------------------------------------------------ */
 
 struct signer {
@@ -135,7 +67,7 @@ static void *
 sign_loop(void *p)
 {
 	struct signer	*s = p;
-	X509		*x = cert_new(s->pub, "pool");
+	X509		*x = fixture_cert(s->pub, "pool", 7);
 	int		 n = 0;
 
 	while (s->count > 0 ? n++ < s->count : !atomic_load(s->stop)) {
@@ -193,18 +125,8 @@ ok_total(struct signer *s, int n)
 	return t;
 }
 
-/* --- set-up ------------------------------------------------------------- */
-
-static const char *
-module_path(void)
-{
-	const char	*m = getenv("SOFTHSM2_MODULE");
-
-	return m != NULL && *m != '\0' ? m : "/usr/lib/softhsm/libsofthsm2.so";
-}
-
 static int
-group_setup(void **state)
+pool_group_setup(void **state)
 {
 	const char	*shim = getenv("P11SHIM");
 	FILE		*fp;
@@ -226,7 +148,7 @@ group_setup(void **state)
 	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n"
 	    "log.level = ERROR\nslots.removable = false\n", tokens);
 	fclose(fp);
-	if (setenv("SHIM_MODULE", module_path(), 1) == -1 ||
+	if (setenv("SHIM_MODULE", fixture_softhsm_module(), 1) == -1 ||
 	    setenv("SHIM_FAULT_FILE", faultpath, 1) == -1)
 		return -1;
 	hsm_sessions_max(MAX_SESSIONS);
@@ -243,20 +165,20 @@ group_setup(void **state)
 }
 
 static int
-group_teardown(void **state)
+pool_group_teardown(void **state)
 {
 	hsm_key_free(key_ec);
 	hsm_key_free(key_rsa);
 	EVP_PKEY_free(pub_ec);
 	EVP_PKEY_free(pub_rsa);
 	hsm_shutdown();
-	return nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return ly_remove_tree(tmpdir, 0) == LY_OK ? 0 : -1;
 }
 
 static int
-test_setup(void **state)
+pool_test_setup(void **state)
 {
-	faults_set("");
+	fixture_faults_set(faultpath, "");
 	return 0;
 }
 
@@ -330,11 +252,11 @@ test_session_fails_midway(void **state)
 		for (i = 0; i < WAIT_TRIES && ok_total(s, NTHREADS) <
 		    NTHREADS * 5; i++)
 			usleep(10000);
-		faults_set(rules[j][0]);
+		fixture_faults_set(faultpath, rules[j][0]);
 		for (i = 0; i < WAIT_TRIES &&
-		    strcmp(faults_get(), rules[j][1]) != 0; i++)
+		    strcmp(fixture_faults_get(faultpath), rules[j][1]) != 0; i++)
 			usleep(10000);
-		assert_string_equal(faults_get(), rules[j][1]);
+		assert_string_equal(fixture_faults_get(faultpath), rules[j][1]);
 		base = ok_total(s, NTHREADS);
 		for (i = 0; i < WAIT_TRIES && ok_total(s, NTHREADS) <
 		    base + NTHREADS * 5; i++)
@@ -380,8 +302,8 @@ test_token_loss(void **state)
 		usleep(10000);
 	usleep(200000);
 	assert_int_equal(rename(away, tokens), 0);
-	assert_int_equal(wait_recovered(key_ec), 0);
-	assert_int_equal(wait_recovered(key_rsa), 0);
+	assert_int_equal(fixture_wait_recovered(key_ec, WAIT_TRIES), 0);
+	assert_int_equal(fixture_wait_recovered(key_rsa, WAIT_TRIES), 0);
 	for (i = 0; i < NTHREADS; i++)
 		base[i] = atomic_load(&s[i].ok);
 	/* Every thread signs again: the pools came back with the module. */
@@ -439,7 +361,7 @@ test_ocsp(void **state)
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		assert_non_null(a.bs = OCSP_BASICRESP_new());
-		a.cert = cert_new(keys[i].pub, "ocsp");
+		a.cert = fixture_cert(keys[i].pub, "ocsp", 7);
 		assert_int_equal(hsm_sign(keys[i].k, ocsp_sign, &a), 0);
 		assert_int_equal(ASN1_item_verify(
 		    ASN1_ITEM_rptr(OCSP_RESPDATA),
@@ -456,11 +378,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_parallel, test_setup),
-		cmocka_unit_test_setup(test_ocsp, test_setup),
-		cmocka_unit_test_setup(test_session_fails_midway, test_setup),
-		cmocka_unit_test_setup(test_token_loss, test_setup),
+		cmocka_unit_test_setup(test_parallel, pool_test_setup),
+		cmocka_unit_test_setup(test_ocsp, pool_test_setup),
+		cmocka_unit_test_setup(test_session_fails_midway, pool_test_setup),
+		cmocka_unit_test_setup(test_token_loss, pool_test_setup),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, pool_group_setup, pool_group_teardown);
 }

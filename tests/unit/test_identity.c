@@ -20,7 +20,7 @@
 static struct conf tconf;
 
 static int
-setup(void **state)
+setup_identity(void **state)
 {
 	(void)state;
 	memset(&tconf, 0, sizeof(tconf));
@@ -593,5 +593,5 @@ main(void)
 		cmocka_unit_test(test_add_ip_only),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, setup_identity, NULL);
 }

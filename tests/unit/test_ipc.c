@@ -144,7 +144,7 @@ test_parse_refused(void **state)
 /* ---- a hostile front against a real engine -------------------------------- */
 
 static void
-issue(struct ca *ca, const char *profile, const char *id,
+ipc_issue(struct ca *ca, const char *profile, const char *id,
     struct ca_issued *out)
 {
 	char *tok = NULL, *tid = NULL;
@@ -227,7 +227,7 @@ raw_call(struct fixture *f, const unsigned char *buf, size_t len,
 }
 
 static int
-call(struct fixture *f, uint8_t type, const struct ipc_field *fl, size_t n,
+ipc_call(struct fixture *f, uint8_t type, const struct ipc_field *fl, size_t n,
     struct ipc_msg *reply)
 {
 	unsigned char *buf = NULL;
@@ -242,7 +242,7 @@ call(struct fixture *f, uint8_t type, const struct ipc_field *fl, size_t n,
 }
 
 static int
-setup(void **state)
+setup_ipc(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct ca *ca = NULL;
@@ -251,22 +251,22 @@ setup(void **state)
 	    CONF_KEY_EC_P256, NULL, f->base, f->dir) != 0 ||
 	    ca_open(f->dir, 0, &ca) != LY_OK)
 		return -1;
-	issue(ca, "client", ID_DEV, &f->dev);
-	issue(ca, "client", ID_VICTIM, &f->victim);
-	issue(ca, "client", "{\"userId\":9}", &f->revoked);
-	issue(ca, "admin", ID_ADMIN, &f->admin);
+	ipc_issue(ca, "client", ID_DEV, &f->dev);
+	ipc_issue(ca, "client", ID_VICTIM, &f->victim);
+	ipc_issue(ca, "client", "{\"userId\":9}", &f->revoked);
+	ipc_issue(ca, "admin", ID_ADMIN, &f->admin);
 	assert_int_equal(ca_revoke(ca, &f->revoked.serial, 1, 0, "test"),
 	    LY_OK);
 	ca_close(ca);
 	engine_start(f);
 	/* The engine answers once it has done its start. */
-	assert_int_equal(call(f, IPC_HELLO, NULL, 0, NULL), LY_OK);
+	assert_int_equal(ipc_call(f, IPC_HELLO, NULL, 0, NULL), LY_OK);
 	*state = f;
 	return 0;
 }
 
 static int
-teardown(void **state)
+teardown_ipc(void **state)
 {
 	struct fixture *f = *state;
 
@@ -290,7 +290,7 @@ struct audit_count {
 };
 
 static int
-audit_cb(const struct store_audit_entry *e, void *arg)
+ipc_audit_cb(const struct store_audit_entry *e, void *arg)
 {
 	struct audit_count *a = arg;
 
@@ -313,7 +313,7 @@ refusals(struct fixture *f, const char *what)
 	assert_int_equal(store_open(conf->store_dir, conf->store_map_size,
 	    STORE_RDONLY | STORE_EXISTING, &st), LY_OK);
 	assert_int_equal(store_txn_begin(st, 0, &txn), LY_OK);
-	assert_int_equal(store_audit_foreach(txn, audit_cb, &a), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, ipc_audit_cb, &a), LY_OK);
 	store_txn_abort(txn);
 	store_close(st);
 	conf_free(conf);
@@ -334,7 +334,7 @@ test_revoked_client(void **state)
 		struct ipc_field fl[3] = { SER(&f->revoked), DER(&f->revoked),
 		    { csr, len } };
 
-		assert_int_equal(call(f, IPC_REISSUE, fl, 3, NULL),
+		assert_int_equal(ipc_call(f, IPC_REISSUE, fl, 3, NULL),
 		    LY_ERR_STATE);
 	}
 	free(csr);
@@ -359,7 +359,7 @@ test_foreign_identity(void **state)
 		struct ipc_field fl[3] = { SER(&f->victim), DER(&f->dev),
 		    { csr, len } };
 
-		assert_int_equal(call(f, IPC_REISSUE, fl, 3, NULL),
+		assert_int_equal(ipc_call(f, IPC_REISSUE, fl, 3, NULL),
 		    LY_ERR_POLICY);
 	}
 	free(csr);
@@ -371,14 +371,14 @@ test_foreign_identity(void **state)
 		    { (const unsigned char *)ID_VICTIM, strlen(ID_VICTIM) },
 		    { ttl, 8 } };
 
-		assert_int_equal(call(f, IPC_TOKEN_CREATE, fl, 5, NULL),
+		assert_int_equal(ipc_call(f, IPC_TOKEN_CREATE, fl, 5, NULL),
 		    LY_ERR_POLICY);
 	}
 	{
 		/* The admin's serial with a device certificate's DER. */
 		struct ipc_field fl[2] = { SER(&f->admin), DER(&f->dev) };
 
-		assert_int_equal(call(f, IPC_CRL_PUBLISH, fl, 2, NULL),
+		assert_int_equal(ipc_call(f, IPC_CRL_PUBLISH, fl, 2, NULL),
 		    LY_ERR_POLICY);
 	}
 	{
@@ -387,7 +387,7 @@ test_foreign_identity(void **state)
 		    SER(&f->victim), { reason, 8 } };
 
 		ipc_i64_put(reason, 1);
-		assert_int_equal(call(f, IPC_REVOKE, fl, 4, NULL),
+		assert_int_equal(ipc_call(f, IPC_REVOKE, fl, 4, NULL),
 		    LY_ERR_POLICY);
 	}
 	{
@@ -398,7 +398,7 @@ test_foreign_identity(void **state)
 		    { reason, 8 } };
 
 		ipc_i64_put(reason, 1);
-		assert_int_equal(call(f, IPC_IDENTITY_DISABLE, fl, 4, NULL),
+		assert_int_equal(ipc_call(f, IPC_IDENTITY_DISABLE, fl, 4, NULL),
 		    LY_ERR_POLICY);
 	}
 	assert_int_equal(refusals(f, NULL), before + 5);
@@ -468,11 +468,12 @@ test_no_ca_certificate(void **state)
 		    { (const unsigned char *)ID_VICTIM, strlen(ID_VICTIM) },
 		    { ttl, 8 } };
 
-		assert_int_not_equal(call(f, IPC_TOKEN_CREATE, fl, 5, NULL),
+		assert_int_not_equal(ipc_call(f, IPC_TOKEN_CREATE, fl, 5, NULL),
 		    LY_OK);
 		fl[2].p = (const unsigned char *)"client";
 		fl[2].len = 6;
-		assert_int_equal(call(f, IPC_TOKEN_CREATE, fl, 5, &m), LY_OK);
+		assert_int_equal(ipc_call(f, IPC_TOKEN_CREATE, fl, 5, &m),
+		    LY_OK);
 		tok = strdup(ipc_field_str(&m.f[2]));
 		ipc_msg_clear(&m);
 	}
@@ -482,7 +483,7 @@ test_no_ca_certificate(void **state)
 		    strlen(tok) }, { csr, len },
 		    { (const unsigned char *)"enroll:test", 11 } };
 
-		r = call(f, IPC_ENROLL, fl, 3, &m);
+		r = ipc_call(f, IPC_ENROLL, fl, 3, &m);
 		if (r == LY_OK) {
 			p = m.f[2].p;
 			x = d2i_X509(NULL, &p, (long)m.f[2].len);
@@ -518,7 +519,7 @@ test_arbitrary_tbs(void **state)
 	engine_stop(f);
 	assert_int_equal(refusals(f, "malformed header"), before + 1);
 	engine_start(f);
-	assert_int_equal(call(f, IPC_HELLO, NULL, 0, NULL), LY_OK);
+	assert_int_equal(ipc_call(f, IPC_HELLO, NULL, 0, NULL), LY_OK);
 	/* An answer type from the front is no request. */
 	msg[1] = IPC_REPLY | IPC_HEALTH;
 	msg[11] = 0;
@@ -543,7 +544,7 @@ test_malformed_oversized(void **state)
 	free(buf);
 	assert_int_equal(refusals(f, "malformed message"), before + 1);
 	/* Still in step. */
-	assert_int_equal(call(f, IPC_HELLO, NULL, 0, NULL), LY_OK);
+	assert_int_equal(ipc_call(f, IPC_HELLO, NULL, 0, NULL), LY_OK);
 	/* 16 MiB announced: refused before a byte of it is read. */
 	memset(hdr, 0, sizeof(hdr));
 	hdr[0] = IPC_VERSION;
@@ -561,16 +562,16 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_roundtrip),
 		cmocka_unit_test(test_parse_refused),
-		cmocka_unit_test_setup_teardown(test_revoked_client, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_identity, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_no_ca_certificate, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_arbitrary_tbs, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_malformed_oversized, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_client, setup_ipc,
+		    teardown_ipc),
+		cmocka_unit_test_setup_teardown(test_foreign_identity, setup_ipc,
+		    teardown_ipc),
+		cmocka_unit_test_setup_teardown(test_no_ca_certificate, setup_ipc,
+		    teardown_ipc),
+		cmocka_unit_test_setup_teardown(test_arbitrary_tbs, setup_ipc,
+		    teardown_ipc),
+		cmocka_unit_test_setup_teardown(test_malformed_oversized, setup_ipc,
+		    teardown_ipc),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

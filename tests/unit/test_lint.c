@@ -110,7 +110,7 @@ enum base { B_LEAF, B_SERVICE, B_CA, B_ROOT, B_SIGNER };
  * the delegated OCSP signer. Signed by nobody: lint does not look.
  */
 static X509 *
-cert_new(enum base b)
+tbs_cert_new(enum base b)
 {
 	X509 *x = X509_new(), *issuer = b == B_ROOT ? NULL : root;
 	X509_NAME *subj = X509_NAME_new();
@@ -764,7 +764,7 @@ static void
 run_cert(void **state)
 {
 	const struct cert_case *c = *state;
-	X509 *x = cert_new(c->base);
+	X509 *x = tbs_cert_new(c->base);
 
 	if (c->mut != NULL)
 		c->mut(x);
@@ -782,7 +782,7 @@ test_cert_good_edges(void **state)
 
 	(void)state;
 	/* 20 octets, top bit clear: the largest serial allowed. */
-	x = cert_new(B_LEAF);
+	x = tbs_cert_new(B_LEAF);
 	n = serial_of(0x7f, 20);
 	assert_true(X509_set_serialNumber(x, n));
 	ASN1_INTEGER_free(n);
@@ -793,18 +793,18 @@ test_cert_good_edges(void **state)
 	assert_rule(ca_lint_cert(x, root), NULL);
 	X509_free(x);
 	/* No subject: a critical SAN carries the name (RFC 5280 4.2.1.6). */
-	x = cert_new(B_LEAF);
+	x = tbs_cert_new(B_LEAF);
 	m_subject_empty(x);
 	san_one(x, GEN_URI, "spiffe://example.org/ns/prod/sa/web", 35, 1);
 	assert_rule(ca_lint_cert(x, root), NULL);
 	X509_free(x);
 	/* A root may leave its AKI out. */
-	x = cert_new(B_ROOT);
+	x = tbs_cert_new(B_ROOT);
 	m_aki_missing(x);
 	assert_rule(ca_lint_cert(x, NULL), NULL);
 	X509_free(x);
 	/* A critical extension we put there on purpose. */
-	x = cert_new(B_LEAF);
+	x = tbs_cert_new(B_LEAF);
 	ext_conf(x, root, NID_ext_key_usage, "critical,clientAuth");
 	assert_rule(ca_lint_cert(x, root), NULL);
 	X509_free(x);
@@ -1406,11 +1406,11 @@ run_ocsp(void **state)
 		signer = root;
 		break;
 	case S_LEAF:
-		signer = cert_new(B_LEAF);
+		signer = tbs_cert_new(B_LEAF);
 		break;
 	case S_SIGNER:
 	case S_SIGNER_BROKEN:
-		signer = cert_new(B_SIGNER);
+		signer = tbs_cert_new(B_SIGNER);
 		if (c->signer_mut != NULL)
 			c->signer_mut(signer);
 		break;
@@ -1428,7 +1428,7 @@ static void
 test_ocsp_no_single(void **state)
 {
 	OCSP_BASICRESP *bs = OCSP_BASICRESP_new();
-	X509 *signer = cert_new(B_SIGNER);
+	X509 *signer = tbs_cert_new(B_SIGNER);
 
 	(void)state;
 	assert_non_null(ASN1_GENERALIZEDTIME_set((ASN1_GENERALIZEDTIME *)
@@ -1447,7 +1447,7 @@ test_counters(void **state)
 	uint64_t c0 = ca_lint_failures(CA_LINT_CERT);
 	uint64_t r0 = ca_lint_failures(CA_LINT_CRL);
 	uint64_t o0 = ca_lint_failures(CA_LINT_OCSP);
-	X509 *x = cert_new(B_LEAF);
+	X509 *x = tbs_cert_new(B_LEAF);
 	X509_CRL *crl = crl_new(1);
 	OCSP_BASICRESP *bs = ocsp_new(V_OCSP_CERTSTATUS_GOOD);
 	char *text = NULL, want[128];
@@ -1504,7 +1504,7 @@ test_counters(void **state)
 /* ---- the run ------------------------------------------------------------- */
 
 static int
-setup(void **state)
+setup_lint(void **state)
 {
 	(void)state;
 	/* A failure logs at error level; these are expected. */
@@ -1514,12 +1514,12 @@ setup(void **state)
 	    (leaf_key = EVP_EC_gen("P-256")) == NULL ||
 	    (signer_key = EVP_EC_gen("P-256")) == NULL)
 		return -1;
-	root = cert_new(B_ROOT);
+	root = tbs_cert_new(B_ROOT);
 	return 0;
 }
 
 static int
-teardown(void **state)
+teardown_lint(void **state)
 {
 	(void)state;
 	X509_free(root);
@@ -1567,7 +1567,7 @@ main(void)
 	}
 	for (i = 0; i < NELEM(fixed); i++, n++)
 		tests[n] = fixed[i];
-	r = _cmocka_run_group_tests("test_lint", tests, n, setup, teardown);
+	r = _cmocka_run_group_tests("test_lint", tests, n, setup_lint, teardown_lint);
 	free(tests);
 	return r;
 }

@@ -41,14 +41,8 @@ struct fixture {
 	size_t			 csrlen;
 };
 
-static void
-make_csr(struct fixture *f)
-{
-	f->csr = fixture_csr(NULL, NULL, 0, &f->csrlen);
-}
-
 static int
-setup(void **state)
+setup_ocsp(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -62,13 +56,13 @@ setup(void **state)
 		fprintf(stderr, "ocsp_responder_new: %s\n", ly_errdetail());
 		return -1;
 	}
-	make_csr(f);
+	f->csr = fixture_csr(NULL, NULL, 0, &f->csrlen);
 	*state = f;
 	return 0;
 }
 
 static int
-teardown(void **state)
+teardown_ocsp(void **state)
 {
 	struct fixture *f = *state;
 
@@ -82,7 +76,7 @@ teardown(void **state)
 }
 
 static void
-issue(struct fixture *f, X509 **x, struct ca_serial *s)
+issue_leaf(struct fixture *f, X509 **x, struct ca_serial *s)
 {
 	struct ca_request rq;
 
@@ -145,18 +139,19 @@ request1(X509 *issuer, const struct ca_serial *s, const EVP_MD *md,
 	return request(&id, 1, noncelen, keep, lenp);
 }
 
+/* An ASN.1 time that must be readable, as time_t. */
 static time_t
-asn1_time(const ASN1_GENERALIZEDTIME *t)
+time_of(const ASN1_GENERALIZEDTIME *t)
 {
-	struct tm tm;
+	time_t v = 0;
 
-	assert_true(ASN1_TIME_to_tm(t, &tm));
-	return timegm(&tm);
+	assert_int_equal(ly_asn1_time(t, &v), LY_OK);
+	return v;
 }
 
 /* Parses a reply, checks its status and, if successful, its signature. */
 static OCSP_BASICRESP *
-check(struct fixture *f, const struct ocsp_reply *rp, int want)
+reply_check(struct fixture *f, const struct ocsp_reply *rp, int want)
 {
 	const unsigned char *p = rp->der;
 	OCSP_RESPONSE *resp;
@@ -196,14 +191,14 @@ status(struct fixture *f, OCSP_BASICRESP *bs, const struct ca_serial *s,
 
 	assert_int_equal(OCSP_resp_find_status(bs, id, &st, &rsn, &revt,
 	    &thisupd, &nextupd), 1);
-	assert_true(asn1_time(thisupd) <= ly_now());
-	assert_true(ly_now() < asn1_time(nextupd));
+	assert_true(time_of(thisupd) <= ly_now());
+	assert_true(ly_now() < time_of(nextupd));
 	if (reason != NULL)
 		*reason = rsn;
 	if (rev != NULL && revt != NULL)
-		*rev = asn1_time(revt);
+		*rev = time_of(revt);
 	if (thisp != NULL)
-		*thisp = asn1_time(thisupd);
+		*thisp = time_of(thisupd);
 	OCSP_CERTID_free(id);
 	return st;
 }
@@ -231,11 +226,11 @@ test_signer(void **state)
 	char cn[64];
 	time_t na;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	signer = signer_of(bs);
 	assert_true(X509_get_extension_flags(signer) & EXFLAG_XKUSAGE);
 	assert_int_equal(X509_get_extended_key_usage(signer), XKU_OCSP_SIGN);
@@ -248,7 +243,7 @@ test_signer(void **state)
 	assert_string_equal(cn, "Lanyard OCSP Responder");
 	assert_int_equal(EVP_PKEY_get_base_id(X509_get0_pubkey(signer)),
 	    EVP_PKEY_EC);
-	na = asn1_time(X509_get0_notAfter(signer));
+	na = time_of(X509_get0_notAfter(signer));
 	assert_true(na == ocsp_signer_not_after(f->resp));
 	assert_true(na > ly_now() + (ca_conf(f->ca)->ocsp_signer_days - 1) *
 	    86400L);
@@ -287,7 +282,7 @@ test_presigned_good(void **state)
 	X509 *x;
 	time_t thisupd;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	/* Stored in the same transaction as the certificate. */
 	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
 	assert_int_equal(store_ocsp_get(txn, &s, &v, &vlen), LY_OK);
@@ -299,7 +294,7 @@ test_presigned_good(void **state)
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
 	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, &thisupd),
 	    V_OCSP_CERTSTATUS_GOOD);
 	assert_true(rp.this_update == thisupd);
@@ -341,7 +336,7 @@ test_revoked(void **state)
 	int reason = -1;
 
 	ly_clock_set(t0);
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	ly_clock_set(t0 + 60);
 	assert_int_equal(ca_revoke(f->ca, &s, ca_reason_parse("keyCompromise"),
 	    0, "test"), LY_OK);
@@ -350,7 +345,7 @@ test_revoked(void **state)
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
 	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), &reason, &rev, NULL),
 	    V_OCSP_CERTSTATUS_REVOKED);
 	assert_int_equal(reason, OCSP_REVOKED_STATUS_KEYCOMPROMISE);
@@ -394,7 +389,7 @@ test_unknown(void **state)
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 0);
 	assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_UNKNOWN);
 	OCSP_BASICRESP_free(bs);
@@ -433,14 +428,14 @@ test_unauthorized(void **state)
 	size_t len;
 	X509 *other = foreign_ca(), *x;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	/* Our serial, another CA (same subject name, another key). */
 	der = request1(other, &s, EVP_sha1(), 0, NULL, &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
 	assert_int_equal(rp.presigned, 0);
 	assert_string_equal(rp.etag, "");
-	check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+	reply_check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
 	ocsp_reply_clear(&rp);
 	OPENSSL_free(der);
 
@@ -450,7 +445,7 @@ test_unauthorized(void **state)
 	der = request1(ca_cert(f->ca, CA_ROOT), &s, EVP_sha1(), 0, NULL, &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
-	check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+	reply_check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
 	ocsp_reply_clear(&rp);
 	OPENSSL_free(der);
 	X509_free(other);
@@ -475,7 +470,8 @@ static int
 root_status(struct fixture *f, const struct ocsp_reply *rp,
     const struct ca_serial *is, int *reason)
 {
-	OCSP_BASICRESP *bs = check(f, rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	OCSP_BASICRESP *bs = reply_check(f, rp,
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	OCSP_CERTID *id = certid(ca_cert(f->ca, CA_ROOT), is, EVP_sha1());
 	X509_STORE *st = X509_STORE_new();
 	int r = -1, rsn = -1;
@@ -585,7 +581,7 @@ malformed(struct fixture *f, const unsigned char *der, size_t len)
 	assert_int_equal(rp.outcome, OCSP_OUT_MALFORMED);
 	assert_int_equal(rp.presigned, 0);
 	assert_true(rp.next_update == 0);
-	check(f, &rp, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	reply_check(f, &rp, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
 	ocsp_reply_clear(&rp);
 }
 
@@ -674,7 +670,7 @@ test_nonce(void **state)
 	size_t len;
 	X509 *x;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 16, &req,
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
@@ -682,7 +678,7 @@ test_nonce(void **state)
 	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
 	assert_true(rp.next_update == 0);
 	assert_string_equal(rp.etag, "");
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(OCSP_check_nonce(req, bs), 1);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_GOOD);
@@ -693,7 +689,7 @@ test_nonce(void **state)
 	((struct conf *)ca_conf(f->ca))->ocsp_nonce_sign = 0;
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(OCSP_check_nonce(req, bs), -1);
 	OCSP_BASICRESP_free(bs);
 	ocsp_reply_clear(&rp);
@@ -715,8 +711,8 @@ test_sha256_multi(void **state)
 	size_t len;
 	X509 *x, *x2;
 
-	issue(f, &x, &s);
-	issue(f, &x2, &s2);
+	issue_leaf(f, &x, &s);
+	issue_leaf(f, &x2, &s2);
 	assert_int_equal(ca_revoke(f->ca, &s2, -1, 0, "test"), LY_OK);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha256(), 0, NULL,
 	    &len);
@@ -726,7 +722,7 @@ test_sha256_multi(void **state)
 	/* Signed on demand without a nonce: still cacheable. */
 	assert_true(rp.next_update > rp.this_update);
 	assert_int_equal(rp.etag[0], '"');
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha256(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_GOOD);
 	OCSP_BASICRESP_free(bs);
@@ -741,7 +737,7 @@ test_sha256_multi(void **state)
 	der = request(ids, 3, 0, NULL, &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(OCSP_resp_count(bs), 3);
 	assert_int_equal(status(f, bs, &s2, EVP_sha384(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_REVOKED);
@@ -770,7 +766,7 @@ test_refresh(void **state)
 	X509 *x;
 
 	ly_clock_set(t0);
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	/*
 	 * Only what was issued before the hook was set: the HTTPS server
 	 * certificate of init and the signer's own certificate.
@@ -787,7 +783,7 @@ test_refresh(void **state)
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, &thisupd),
 	    V_OCSP_CERTSTATUS_GOOD);
 	assert_true(thisupd == t0 + c->ocsp_validity - 3600);
@@ -814,11 +810,11 @@ test_rotation(void **state)
 	X509 *x, *signer;
 
 	ly_clock_set(t0);
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	old = ASN1_INTEGER_dup(X509_get0_serialNumber(signer_of(bs)));
 	OCSP_BASICRESP_free(bs);
 	ocsp_reply_clear(&rp);
@@ -832,11 +828,11 @@ test_rotation(void **state)
 	assert_true(na2 > na);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.presigned, 1);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	signer = signer_of(bs);
 	assert_int_not_equal(ASN1_INTEGER_cmp(old,
 	    X509_get0_serialNumber(signer)), 0);
-	assert_true(asn1_time(X509_get0_notAfter(signer)) == na2);
+	assert_true(time_of(X509_get0_notAfter(signer)) == na2);
 	assert_int_equal(status(f, bs, &s, EVP_sha1(), NULL, NULL, NULL),
 	    V_OCSP_CERTSTATUS_GOOD);
 	OCSP_BASICRESP_free(bs);
@@ -847,7 +843,7 @@ test_rotation(void **state)
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 8, NULL,
 	    &len);
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
-	bs = check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	bs = reply_check(f, &rp, OCSP_RESPONSE_STATUS_SUCCESSFUL);
 	assert_int_not_equal(ASN1_INTEGER_cmp(old,
 	    X509_get0_serialNumber(signer_of(bs))), 0);
 	OCSP_BASICRESP_free(bs);
@@ -916,7 +912,7 @@ test_trylater(void **state)
 	size_t len;
 	X509 *x;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	/* Past the signer's notAfter, and with no refresh to rotate it. */
 	ly_clock_set(ocsp_signer_not_after(f->resp) + 60);
 	der = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
@@ -924,7 +920,7 @@ test_trylater(void **state)
 	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
 	assert_int_equal(rp.outcome, OCSP_OUT_TRYLATER);
 	assert_int_equal(rp.presigned, 0);
-	check(f, &rp, OCSP_RESPONSE_STATUS_TRYLATER);
+	reply_check(f, &rp, OCSP_RESPONSE_STATUS_TRYLATER);
 	ocsp_reply_clear(&rp);
 	OPENSSL_free(der);
 	X509_free(x);
@@ -954,7 +950,7 @@ work(void *arg)
 }
 
 static void
-test_threads(void **state)
+test_ocsp_threads(void **state)
 {
 	struct fixture *f = *state;
 	struct worker w[4];
@@ -965,7 +961,7 @@ test_threads(void **state)
 	X509 *x;
 	int i;
 
-	issue(f, &x, &s);
+	issue_leaf(f, &x, &s);
 	der[0] = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha1(), 0, NULL,
 	    &len[0]);
 	der[1] = request1(ca_cert(f->ca, CA_ISSUING), &s, EVP_sha256(), 16,
@@ -990,27 +986,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_signer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_presigned_good, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unauthorized, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_root_ca, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_malformed, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_nonce, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sha256_multi, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotation, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_other_process, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_trylater, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signer, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_presigned_good, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_revoked, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_unknown, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_unauthorized, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_root_ca, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_malformed, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_nonce, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_sha256_multi, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_refresh, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_rotation, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_other_process, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_trylater, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_ocsp_threads, setup_ocsp, teardown_ocsp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

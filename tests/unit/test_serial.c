@@ -22,7 +22,7 @@
 #define NDRAWS	1000
 
 static int
-serial_cmp(const void *a, const void *b)
+serial_order(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct ca_serial));
 }
@@ -80,7 +80,7 @@ test_new_distinct_positive(void **state)
 		OPENSSL_free(p);
 		ASN1_INTEGER_free(ai);
 	}
-	qsort(s, NDRAWS, sizeof(*s), serial_cmp);
+	qsort(s, NDRAWS, sizeof(*s), serial_order);
 	for (i = 1; i < NDRAWS; i++)
 		assert_int_not_equal(memcmp(&s[i - 1], &s[i], sizeof(*s)), 0);
 	free(s);

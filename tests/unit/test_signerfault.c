@@ -36,7 +36,7 @@ struct fixture {
 };
 
 static void
-faults_set(struct fixture *f, const char *text)
+signer_faults_set(struct fixture *f, const char *text)
 {
 	FILE *fp;
 
@@ -87,7 +87,7 @@ label_check(struct ocsp_responder *resp, const char *label)
 }
 
 static int
-setup(void **state)
+setup_signer(void **state)
 {
 	struct fixture *f;
 	const char *shim = getenv("P11SHIM");
@@ -118,7 +118,7 @@ setup(void **state)
 	free(conf);
 	setenv("SHIM_MODULE", "/usr/lib/softhsm/libsofthsm2.so", 0);
 	setenv("SHIM_FAULT_FILE", f->faults, 1);
-	faults_set(f, "");
+	signer_faults_set(f, "");
 	/* The first responder makes ocsp-signer-1, as ca-admin init does. */
 	if (ca_open(f->dir, 0, &f->ca) != LY_OK ||
 	    ca_key(f->ca, CA_ISSUING, &k) != LY_OK ||
@@ -132,7 +132,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_signer(void **state)
 {
 	struct fixture *f = *state;
 
@@ -175,9 +175,9 @@ test_transient_no_rotation(void **state)
 	assert_true(has);
 	assert_int_equal(n0, 2);	/* the issuing CA's and the signer's */
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		faults_set(f, rules[i]);
+		signer_faults_set(f, rules[i]);
 		r = ocsp_responder_new(f->ca, &resp);
-		faults_set(f, "");
+		signer_faults_set(f, "");
 		if (r == LY_OK) {
 			label_check(resp, "ocsp-signer-1");
 			ocsp_responder_free(resp);
@@ -206,5 +206,5 @@ main(void)
 		cmocka_unit_test(test_transient_no_rotation),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup_signer, teardown_signer);
 }

@@ -1,16 +1,15 @@
 /*
  * tests/unit/test_store.c — the LMDB store and the audit chain.
  *
- * Each test gets its own temporary directory (setup/teardown). Damage is
- * done behind the store's back with a raw LMDB handle opened while the
- * store is closed (LMDB forbids two handles on one environment in one
- * process), or with stdio on data.mdb.
+ * Each test gets its own temporary directory (setup_store, teardown_store).
+ * Damage is done behind the store's back with a raw LMDB handle opened
+ * while the store is closed (LMDB forbids two handles on one environment
+ * in one process), or with stdio on data.mdb.
  */
 #include "config.h"
 
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -38,13 +37,7 @@ struct fx {
 };
 
 static int
-rm_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int
-setup(void **state)
+setup_store(void **state)
 {
 	struct fx *fx;
 
@@ -61,12 +54,12 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_store(void **state)
 {
 	struct fx *fx = *state;
 
 	ly_clock_set(0);
-	nftw(fx->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	(void)ly_remove_tree(fx->base, 0);
 	free(fx->dir);
 	free(fx);
 	return 0;
@@ -482,7 +475,7 @@ struct collect {
 };
 
 static int
-collect_cb(const struct store_cert *c, void *arg)
+collect_certs_cb(const struct store_cert *c, void *arg)
 {
 	struct collect *col = arg;
 
@@ -511,7 +504,7 @@ test_foreach_order(void **state)
 		add_cert(st, in[i], NULL, 1800000000 + (int64_t)i);
 	t = begin(st, 0);
 	memset(&col, 0, sizeof(col));
-	assert_int_equal(store_cert_foreach(t, collect_cb, &col), LY_OK);
+	assert_int_equal(store_cert_foreach(t, collect_certs_cb, &col), LY_OK);
 	assert_int_equal(col.n, n);
 	for (i = 0; i < n; i++) {
 		struct ca_serial w = sn(want[i]);
@@ -521,7 +514,7 @@ test_foreach_order(void **state)
 	/* A non-zero callback value stops the walk and is returned. */
 	memset(&col, 0, sizeof(col));
 	col.stop_at = 3;
-	assert_int_equal(store_cert_foreach(t, collect_cb, &col), 42);
+	assert_int_equal(store_cert_foreach(t, collect_certs_cb, &col), 42);
 	assert_int_equal(col.n, 3);
 	store_txn_abort(t);
 	store_close(st);
@@ -568,10 +561,10 @@ test_write_during_foreach(void **state)
 
 	t = begin(st, 0);
 	memset(&col, 0, sizeof(col));
-	assert_int_equal(store_cert_by_identity(t, "same-identity", collect_cb,
+	assert_int_equal(store_cert_by_identity(t, "same-identity", collect_certs_cb,
 	    &col), LY_OK);
 	assert_int_equal(col.n, 0);
-	assert_int_equal(store_cert_by_identity(t, "renamed-7", collect_cb,
+	assert_int_equal(store_cert_by_identity(t, "renamed-7", collect_certs_cb,
 	    &col), LY_OK);
 	assert_int_equal(col.n, 1);
 	store_txn_abort(t);
@@ -590,7 +583,7 @@ reader_main(void *arg)
 {
 	struct reader *rd = arg;
 
-	rd->r = store_cert_foreach(rd->t, collect_cb, &rd->col);
+	rd->r = store_cert_foreach(rd->t, collect_certs_cb, &rd->col);
 	return NULL;
 }
 
@@ -649,17 +642,17 @@ test_by_identity(void **state)
 	t = begin(st, 0);
 	memset(&col, 0, sizeof(col));
 	assert_int_equal(store_cert_by_identity(t, "spiffe://example.org/a",
-	    collect_cb, &col), LY_OK);
+	    collect_certs_cb, &col), LY_OK);
 	assert_int_equal(col.n, 3);
 	assert_true(has(&col, 10) && has(&col, 11) && has(&col, 14));
 	memset(&col, 0, sizeof(col));
 	assert_int_equal(store_cert_by_identity(t, "spiffe://example.org/b",
-	    collect_cb, &col), LY_OK);
+	    collect_certs_cb, &col), LY_OK);
 	assert_int_equal(col.n, 1);
 	assert_true(has(&col, 12));
 	memset(&col, 0, sizeof(col));
 	assert_int_equal(store_cert_by_identity(t, "spiffe://example.org/c",
-	    collect_cb, &col), LY_OK);
+	    collect_certs_cb, &col), LY_OK);
 	assert_int_equal(col.n, 0);
 	store_txn_abort(t);
 
@@ -675,12 +668,12 @@ test_by_identity(void **state)
 	t = begin(st, 0);
 	memset(&col, 0, sizeof(col));
 	assert_int_equal(store_cert_by_identity(t, "spiffe://example.org/a",
-	    collect_cb, &col), LY_OK);
+	    collect_certs_cb, &col), LY_OK);
 	assert_int_equal(col.n, 2);
 	assert_true(has(&col, 10) && has(&col, 14));
 	memset(&col, 0, sizeof(col));
 	assert_int_equal(store_cert_by_identity(t, "spiffe://example.org/b",
-	    collect_cb, &col), LY_OK);
+	    collect_certs_cb, &col), LY_OK);
 	assert_int_equal(col.n, 2);
 	assert_true(has(&col, 11) && has(&col, 12));
 	store_txn_abort(t);
@@ -1075,9 +1068,9 @@ test_corrupt_record(void **state)
 	assert_null(g);
 	assert_non_null(strstr(ly_errdetail(), "corrupt record for serial 77"));
 	memset(&col, 0, sizeof(col));
-	assert_int_equal(store_cert_foreach(t, collect_cb, &col),
+	assert_int_equal(store_cert_foreach(t, collect_certs_cb, &col),
 	    LY_ERR_STORE);
-	assert_int_equal(store_cert_by_identity(t, "victim", collect_cb, &col),
+	assert_int_equal(store_cert_by_identity(t, "victim", collect_certs_cb, &col),
 	    LY_ERR_STORE);
 	reservation(&c, 0x77, NULL);
 	c.status = STORE_VALID;
@@ -1357,7 +1350,7 @@ test_audit_file_flip(void **state)
 	assert_non_null(strstr(ly_errdetail(), "entry 42 modified"));
 }
 
-#define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f)	cmocka_unit_test_setup_teardown(f, setup_store, teardown_store)
 
 int
 main(void)

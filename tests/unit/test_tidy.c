@@ -37,7 +37,7 @@ struct fixture {
 };
 
 static int
-setup(void **state)
+setup_tidy(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
@@ -51,7 +51,7 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+teardown_tidy(void **state)
 {
 	struct fixture *f = *state;
 
@@ -64,7 +64,7 @@ teardown(void **state)
 }
 
 static struct ca_serial
-issue(struct fixture *f, int uid, int days)
+issue_days(struct fixture *f, int uid, int days)
 {
 	struct ca_request rq;
 	struct ca_serial s;
@@ -83,9 +83,9 @@ issue(struct fixture *f, int uid, int days)
 	return s;
 }
 
-/* The record's status, or "gone". */
+/* The record's tidy_status_of, or "gone". */
 static const char *
-status(struct fixture *f, const struct ca_serial *s)
+tidy_status_of(struct fixture *f, const struct ca_serial *s)
 {
 	static char buf[16];
 	struct store_txn *txn;
@@ -121,7 +121,7 @@ ntokens(struct fixture *f)
 }
 
 static int
-audit_cb(const struct store_audit_entry *e, void *arg)
+tidy_audit_cb(const struct store_audit_entry *e, void *arg)
 {
 	if (strcmp(e->action, "tidy") == 0)
 		(*(size_t *)arg)++;
@@ -135,7 +135,7 @@ tidies(struct fixture *f)
 	size_t n = 0;
 
 	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
-	assert_int_equal(store_audit_foreach(txn, audit_cb, &n), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, tidy_audit_cb, &n), LY_OK);
 	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
 	store_txn_abort(txn);
 	return n;
@@ -152,10 +152,10 @@ test_tidy(void **state)
 	memset(&orphan, 0, sizeof(orphan));
 	orphan.b[CA_SERIAL_LEN - 1] = 0x42;
 
-	x = issue(f, 1, 1);		/* expires T0 + 1d */
-	r1 = issue(f, 2, 1);
-	r2 = issue(f, 3, 1);
-	longer = issue(f, 4, 30);
+	x = issue_days(f, 1, 1);		/* expires T0 + 1d */
+	r1 = issue_days(f, 2, 1);
+	r2 = issue_days(f, 3, 1);
+	longer = issue_days(f, 4, 30);
 	assert_int_equal(ca_revoke(f->ca, &r1, 1, 0, "test"), LY_OK);
 	assert_int_equal(ca_revoke(f->ca, &r2, 4, 0, "test"), LY_OK);
 	assert_int_equal(ca_revoke_unknown(f->ca, &orphan, CA_ISSUING, 1, 0, 0,
@@ -196,16 +196,16 @@ test_tidy(void **state)
 	assert_int_equal(ti.kept, 2);
 	assert_int_equal(ti.tokens, 3);
 	/* ... the dry run wrote nothing. */
-	assert_string_equal(status(f, &x), "expired");
+	assert_string_equal(tidy_status_of(f, &x), "expired");
 	assert_int_equal(ntokens(f), 3);
 	assert_int_equal(tidies(f), 1);
 	assert_int_equal(ca_tidy(f->ca, 0, 0, "test", NULL, NULL, &ti), LY_OK);
 	assert_int_equal(ti.certs, 1);
 	assert_int_equal(ti.revoked, 0);
 	assert_int_equal(ti.kept, 2);
-	assert_string_equal(status(f, &x), "gone");
-	assert_string_equal(status(f, &r1), "revoked");
-	assert_string_equal(status(f, &r2), "revoked");
+	assert_string_equal(tidy_status_of(f, &x), "gone");
+	assert_string_equal(tidy_status_of(f, &r1), "revoked");
+	assert_string_equal(tidy_status_of(f, &r2), "revoked");
 	assert_int_equal(ntokens(f), 0);
 	assert_int_equal(tidies(f), 2);
 
@@ -216,19 +216,19 @@ test_tidy(void **state)
 	assert_int_equal(ti.certs, 2);
 	assert_int_equal(ti.revoked, 2);
 	assert_int_equal(ti.kept, 0);
-	assert_string_equal(status(f, &r1), "gone");
-	assert_string_equal(status(f, &r2), "gone");
+	assert_string_equal(tidy_status_of(f, &r1), "gone");
+	assert_string_equal(tidy_status_of(f, &r2), "gone");
 	/* Never: a revocation without a certificate, a valid certificate. */
-	assert_string_equal(status(f, &orphan), "revoked");
-	assert_string_equal(status(f, &longer), "valid");
+	assert_string_equal(tidy_status_of(f, &orphan), "revoked");
+	assert_string_equal(tidy_status_of(f, &longer), "valid");
 	assert_int_equal(tidies(f), 3);
 
 	/* Long after: the 30-day one goes once it is past the cutoff. */
 	ly_clock_set(T0 + 40 * DAY);
 	assert_int_equal(ca_tidy(f->ca, 5, 0, "test", NULL, NULL, &ti), LY_OK);
 	assert_int_equal(ti.certs, 2);	/* longer and the token's */
-	assert_string_equal(status(f, &longer), "gone");
-	assert_string_equal(status(f, &orphan), "revoked");
+	assert_string_equal(tidy_status_of(f, &longer), "gone");
+	assert_string_equal(tidy_status_of(f, &orphan), "revoked");
 	assert_int_equal(ca_tidy(f->ca, -1, 1, "test", NULL, NULL, &ti),
 	    LY_ERR_ARG);
 }
@@ -237,7 +237,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_tidy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tidy, setup_tidy,
+		    teardown_tidy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

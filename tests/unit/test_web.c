@@ -41,41 +41,6 @@ test_pct_decode(void **state)
 }
 
 static void
-test_b64_decode(void **state)
-{
-	unsigned char out[16];
-
-	(void)state;
-	assert_int_equal(web_b64_decode("QUJD", 4, out, sizeof(out)), 3);
-	assert_memory_equal(out, "ABC", 3);
-	assert_int_equal(web_b64_decode("QUI=", 4, out, sizeof(out)), 2);
-	assert_int_equal(web_b64_decode("QQ==", 4, out, sizeof(out)), 1);
-	assert_int_equal(out[0], 'A');
-	/* '+' and '/' are the alphabet's, not URL-safe '-' and '_'. */
-	assert_int_equal(web_b64_decode("+/+/", 4, out, sizeof(out)), 3);
-	assert_memory_equal(out, "\xfb\xff\xbf", 3);
-	assert_int_equal(web_b64_decode("-_-_", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	/* Missing padding, bad characters, white space, non-canonical bits. */
-	assert_int_equal(web_b64_decode("QQ", 2, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("", 0, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("!!!!", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode(" QUJ", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("QR==", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("Q===", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("QQ=A", 4, out, sizeof(out)),
-	    LY_ERR_BAD_INPUT);
-	assert_int_equal(web_b64_decode("QUJDQUJD", 8, out, 5),
-	    LY_ERR_TOO_LARGE);
-}
-
-static void
 test_ocsp_path(void **state)
 {
 	unsigned char out[16];
@@ -93,30 +58,6 @@ test_ocsp_path(void **state)
 	    sizeof(out)) < 0);
 	assert_true(web_ocsp_path_decode("QQ%3", out, sizeof(out)) < 0);
 	assert_true(web_ocsp_path_decode("QQ%00%3D", out, sizeof(out)) < 0);
-}
-
-static void
-test_pem(void **state)
-{
-	unsigned char der[100];
-	char *pem = NULL, *line, *save = NULL;
-	size_t len, i, nlines = 0;
-
-	(void)state;
-	for (i = 0; i < sizeof(der); i++)
-		der[i] = (unsigned char)i;
-	assert_int_equal(web_pem_encode("X509 CRL", der, sizeof(der), &pem,
-	    &len), LY_OK);
-	assert_int_equal(strlen(pem), len);
-	assert_int_equal(strncmp(pem, "-----BEGIN X509 CRL-----\n", 25), 0);
-	assert_non_null(strstr(pem, "\n-----END X509 CRL-----\n"));
-	for (line = strtok_r(pem, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save), nlines++)
-		if (line[0] != '-')
-			assert_true(strlen(line) <= 64);
-	/* 100 bytes: 136 characters, lines of 64, 64 and 8. */
-	assert_int_equal(nlines, 5);
-	free(pem);
 }
 
 static void
@@ -366,9 +307,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pct_decode),
-		cmocka_unit_test(test_b64_decode),
 		cmocka_unit_test(test_ocsp_path),
-		cmocka_unit_test(test_pem),
 		cmocka_unit_test(test_http_date),
 		cmocka_unit_test(test_not_modified),
 		cmocka_unit_test(test_log_escape),
