@@ -626,15 +626,41 @@ user_find(const struct conf *conf, struct srv_opts *o)
 	return LY_OK;
 }
 
+/* Frees what preflight() copied into o. */
+static void
+opts_clear(struct srv_opts *o)
+{
+	if (!o->owned)
+		return;
+	free((char *)o->http);
+	free((char *)o->https);
+	free((char *)o->user);
+	free((char *)o->store_dir);
+	free((char *)o->conf_http);
+	free((char *)o->conf_https);
+	o->owned = 0;
+}
+
 /* Starts when nothing stands in the way: lock, files, addresses. */
 static int
 preflight(struct srv_opts *o, int *lockfdp)
 {
 	struct conf *conf = NULL;
+	char *http, *https;
 	int r;
 
 	if ((r = conf_load(o->dir, NULL, &conf)) != LY_OK)
 		goto out;
+	/* The addresses as they are now: a reload does not move them. */
+	https = strdup(o->https != NULL ? o->https : conf->https_listen);
+	http = strdup(o->http != NULL ? o->http : conf->http_listen);
+	o->https = https;
+	o->http = http;
+	o->owned = 1;
+	if (https == NULL || http == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
 	if ((r = lock_take(o->dir, lockfdp)) != LY_OK ||
 	    (r = private_files(conf, o->dir)) != LY_OK)
 		goto out;
@@ -642,14 +668,6 @@ preflight(struct srv_opts *o, int *lockfdp)
 	if ((o->store_dir = strdup(conf->store_dir)) == NULL ||
 	    (o->conf_http = strdup(conf->http_listen)) == NULL ||
 	    (o->conf_https = strdup(conf->https_listen)) == NULL) {
-		r = LY_ERR_ALLOC;
-		goto out;
-	}
-	/* The addresses as they are now: a reload does not move them. */
-	if ((o->https = strdup(o->https != NULL ? o->https :
-	    conf->https_listen)) == NULL ||
-	    (o->http = strdup(o->http != NULL ? o->http :
-	    conf->http_listen)) == NULL) {
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
@@ -752,9 +770,11 @@ main(int argc, char **argv)
 		return engine_main(&o, -1, (int)efd) == 0 ? 0 : 1;
 	if ((r = preflight(&o, &lockfd)) != LY_OK) {
 		ly_log(LY_LOG_ERR, "%s: %s", o.dir, ly_errdetail());
+		opts_clear(&o);
 		return 1;
 	}
 	r = supervise(&o, lockfd);
 	close(lockfd);
+	opts_clear(&o);
 	return r == 0 ? 0 : 1;
 }

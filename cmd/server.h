@@ -30,6 +30,8 @@ struct srv_opts {
 	const char	*store_dir;
 	const char	*conf_http;
 	const char	*conf_https;
+	/* preflight() copied http, https and the above: opts_clear() frees */
+	int		 owned;
 };
 
 /*
