@@ -145,4 +145,13 @@ int		 ocsp_root_import(struct ca *, const char *dir, const char *actor,
 /* The signer certificate's notAfter (for /healthz and metrics). */
 time_t		 ocsp_signer_not_after(const struct ocsp_responder *);
 
+/*
+ * The DER of an RFC 5019 GET request (the one door for its bytes) from the raw path after "/ocsp/":
+ * percent-decoded, then base64-decoded strictly (ly_b64_decode without
+ * LY_B64_WS) into out (max bytes).
+ * Returns the byte count or LY_ERR_BAD_INPUT / LY_ERR_TOO_LARGE.
+ */
+int		 ocsp_get_decode(const char *raw, unsigned char *out,
+		    size_t max);
+
 #endif /* LANYARD_OCSP_H */

@@ -169,3 +169,23 @@ ocsp_request_free(struct ocsp_request *r)
 	free(r->ids);
 	free(r);
 }
+
+int
+ocsp_get_decode(const char *raw, unsigned char *out, size_t max)
+{
+	size_t len = strlen(raw);
+	unsigned char *b64;
+	int n, r;
+
+	/* Base64 of max bytes, each byte percent-encoded at worst. */
+	if (len > 3 * (4 * (max / 3 + 1)))
+		return LY_ERR_TOO_LARGE;
+	if ((b64 = malloc(len + 1)) == NULL)
+		return LY_ERR_ALLOC;
+	if ((n = ly_pct_decode(raw, len, b64)) < 0)
+		r = n;
+	else
+		r = ly_b64_decode((const char *)b64, (size_t)n, 0, out, max);
+	free(b64);
+	return r;
+}

@@ -218,3 +218,31 @@ ly_asn1_time(const ASN1_TIME *t, time_t *out)
 	*out = timegm(&tm);
 	return LY_OK;
 }
+
+int
+ly_pct_decode(const char *in, size_t len, unsigned char *out)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (in[i] != '%') {
+			/* A raw NUL cannot come from MHD, but the API allows it. */
+			if (in[i] == '\0')
+				return LY_ERR_BAD_INPUT;
+			out[o++] = (unsigned char)in[i];
+			continue;
+		}
+		if (len - i < 3)
+			return LY_ERR_BAD_INPUT;
+		if ((hi = ly_hex_digit((unsigned char)in[i + 1])) < 0 ||
+		    (lo = ly_hex_digit((unsigned char)in[i + 2])) < 0)
+			return LY_ERR_BAD_INPUT;
+		/* A NUL would cut the name short in every C string after us. */
+		if (hi == 0 && lo == 0)
+			return LY_ERR_BAD_INPUT;
+		out[o++] = (unsigned char)(hi << 4 | lo);
+		i += 2;
+	}
+	return (int)o;
+}

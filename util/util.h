@@ -145,6 +145,13 @@ char		*ly_utf8_clean(const char *in, char *out, size_t outlen);
 
 #define LY_B64_WS	0x1	/* skip white space (RFC 8951 3, PEM bodies) */
 /*
+ * Percent-decodes len bytes of in into out (room for len bytes: decoding
+ * never lengthens). '+' stays '+' (it is not a space in a path). Refuses
+ * a '%' not followed by two hex digits, and %00. Returns the decoded
+ * length or LY_ERR_BAD_INPUT.
+ */
+int		 ly_pct_decode(const char *in, size_t len, unsigned char *out);
+/*
  * Decodes base64 (RFC 4648 section 4: '+' and '/', padding required, and
  * canonical: the bits a final quantum leaves over are zero, so a value
  * has one spelling) of len bytes of in into out (room for max bytes).

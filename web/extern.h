@@ -157,13 +157,6 @@ void		 web_crlcache_free(struct web_crlcache *);
 void		 web_crlcache_clear(struct web_crlcache *);
 
 /*
- * Percent-decodes len bytes of in into out (room for len bytes: decoding
- * never lengthens). '+' stays '+' (it is not a space in a path). Refuses
- * a '%' not followed by two hex digits, and %00. Returns the decoded
- * length or LY_ERR_BAD_INPUT.
- */
-int		 web_pct_decode(const char *in, size_t len, unsigned char *out);
-/*
  * The name between prefix and suffix of a raw path ("/crl/" and ".crl"),
  * percent-decoded into name (namelen bytes, CONF_NAME_MAX + 16 in the
  * routes) and NUL-terminated. LY_ERR_NOT_FOUND if the path is not of
@@ -171,14 +164,6 @@ int		 web_pct_decode(const char *in, size_t len, unsigned char *out);
  */
 int		 web_path_name(const char *path, const char *prefix,
 		    const char *suffix, char *name, size_t namelen);
-/*
- * The DER of an RFC 5019 GET request from the raw path after "/ocsp/":
- * percent-decoded, then base64-decoded strictly (ly_b64_decode without
- * LY_B64_WS) into out (max bytes).
- * Returns the byte count or LY_ERR_BAD_INPUT / LY_ERR_TOO_LARGE.
- */
-int		 web_ocsp_path_decode(const char *raw, unsigned char *out,
-		    size_t max);
 
 /* RFC 7231 7.1.1.1 IMF-fixdate of t into buf[WEB_DATE_LEN]. */
 void		 web_http_date_fmt(time_t t, char *buf);

@@ -37,54 +37,6 @@
 
 /* ---- pure helpers (tested in tests/unit/test_web.c) --------------------- */
 
-int
-web_pct_decode(const char *in, size_t len, unsigned char *out)
-{
-	size_t i, o = 0;
-	int hi, lo;
-
-	for (i = 0; i < len; i++) {
-		if (in[i] != '%') {
-			/* A raw NUL cannot come from MHD, but the API allows it. */
-			if (in[i] == '\0')
-				return LY_ERR_BAD_INPUT;
-			out[o++] = (unsigned char)in[i];
-			continue;
-		}
-		if (len - i < 3)
-			return LY_ERR_BAD_INPUT;
-		if ((hi = ly_hex_digit((unsigned char)in[i + 1])) < 0 ||
-		    (lo = ly_hex_digit((unsigned char)in[i + 2])) < 0)
-			return LY_ERR_BAD_INPUT;
-		/* A NUL would cut the name short in every C string after us. */
-		if (hi == 0 && lo == 0)
-			return LY_ERR_BAD_INPUT;
-		out[o++] = (unsigned char)(hi << 4 | lo);
-		i += 2;
-	}
-	return (int)o;
-}
-
-int
-web_ocsp_path_decode(const char *raw, unsigned char *out, size_t max)
-{
-	size_t len = strlen(raw);
-	unsigned char *b64;
-	int n, r;
-
-	/* Base64 of max bytes, each byte percent-encoded at worst. */
-	if (len > 3 * (4 * (max / 3 + 1)))
-		return LY_ERR_TOO_LARGE;
-	if ((b64 = malloc(len + 1)) == NULL)
-		return LY_ERR_ALLOC;
-	if ((n = web_pct_decode(raw, len, b64)) < 0)
-		r = n;
-	else
-		r = ly_b64_decode((const char *)b64, (size_t)n, 0, out, max);
-	free(b64);
-	return r;
-}
-
 void
 web_http_date_fmt(time_t t, char *buf)
 {
@@ -427,7 +379,7 @@ web_path_name(const char *path, const char *prefix, const char *suffix,
 	    strcmp(path + len - slen, suffix) != 0 ||
 	    len - plen - slen >= namelen)
 		return LY_ERR_NOT_FOUND;
-	if ((n = web_pct_decode(path + plen, len - plen - slen,
+	if ((n = ly_pct_decode(path + plen, len - plen - slen,
 	    (unsigned char *)name)) <= 0)
 		return LY_ERR_NOT_FOUND;
 	name[n] = '\0';
@@ -639,7 +591,7 @@ handle_ocsp_get(struct web_instance *in, struct MHD_Connection *c,
 	unsigned char der[OCSP_REQUEST_MAX];
 	int n;
 
-	if ((n = web_ocsp_path_decode(raw, der, sizeof(der))) < 0)
+	if ((n = ocsp_get_decode(raw, der, sizeof(der))) < 0)
 		n = 0;
 	return handle_ocsp(in, c, rq, der, (size_t)n, 1);
 }

@@ -10,8 +10,8 @@
 
 #include "ocsp/ocsp.h"
 #include "ocsp/extern.h"
-#include "web/extern.h"
 #include "tests/fuzz/fuzz.h"
+#include "util/util.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 	memcpy(path, data, len);
 	path[len] = '\0';
-	if ((n = web_ocsp_path_decode(path, out, sizeof(out))) > 0 &&
+	if ((n = ocsp_get_decode(path, out, sizeof(out))) > 0 &&
 	    ocsp_request_parse(out, (size_t)n, conf->ocsp_max_requests,
 	    &rq) == LY_OK)
 		ocsp_request_free(rq);

@@ -13,9 +13,10 @@
 
 #include <openssl/evp.h>
 
+#include "ocsp/ocsp.h"
 #include "ocsp/extern.h"
-#include "web/extern.h"
 #include "tests/fuzz/fuzz.h"
+#include "util/util.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -31,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		return 0;
 	memcpy(path, data, len);
 	path[len] = '\0';
-	n = web_ocsp_path_decode(path, out, sizeof(out));
+	n = ocsp_get_decode(path, out, sizeof(out));
 	if (n == 0 || n > (int)sizeof(out))
 		abort();
 	if (n > 0) {
@@ -39,7 +40,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if ((b64 = malloc(len + 1)) == NULL ||
 		    (enc = malloc(4 * ((size_t)n / 3 + 1) + 1)) == NULL)
 			goto out;
-		if ((m = web_pct_decode(path, strlen(path), b64)) < 0)
+		if ((m = ly_pct_decode(path, strlen(path), b64)) < 0)
 			abort();
 		if (EVP_EncodeBlock(enc, out, n) != m ||
 		    memcmp(enc, b64, (size_t)m) != 0)

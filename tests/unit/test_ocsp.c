@@ -982,10 +982,31 @@ test_ocsp_threads(void **state)
 	X509_free(x);
 }
 
+static void
+test_get_decode(void **state)
+{
+	unsigned char out[16];
+
+	(void)state;
+	assert_int_equal(ocsp_get_decode("%2B%2F%2B%2F", out,
+	    sizeof(out)), 3);
+	assert_memory_equal(out, "\xfb\xff\xbf", 3);
+	assert_int_equal(ocsp_get_decode("+/+/", out, sizeof(out)), 3);
+	assert_int_equal(ocsp_get_decode("QQ%3D%3D", out, sizeof(out)),
+	    1);
+	assert_int_equal(ocsp_get_decode("QQ%3d%3d", out, sizeof(out)),
+	    1);
+	assert_true(ocsp_get_decode("!!!notbase64", out,
+	    sizeof(out)) < 0);
+	assert_true(ocsp_get_decode("QQ%3", out, sizeof(out)) < 0);
+	assert_true(ocsp_get_decode("QQ%00%3D", out, sizeof(out)) < 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_get_decode),
 		cmocka_unit_test_setup_teardown(test_signer, setup_ocsp, teardown_ocsp),
 		cmocka_unit_test_setup_teardown(test_presigned_good, setup_ocsp,
 		    teardown_ocsp),

@@ -332,6 +332,28 @@ test_utf8_clean(void **state)
 	assert_string_equal(ly_utf8_clean("abc", small, 1), "");
 }
 
+static void
+test_pct_decode(void **state)
+{
+	unsigned char out[64];
+	int n;
+
+	(void)state;
+	n = ly_pct_decode("ab%2Bcd%2fef+gh", 15, out);
+	assert_int_equal(n, 11);
+	assert_memory_equal(out, "ab+cd/ef+gh", 11);
+	assert_int_equal(ly_pct_decode("", 0, out), 0);
+	/* Truncated or non-hex escapes, and NUL, are refused. */
+	assert_int_equal(ly_pct_decode("ab%2", 4, out), LY_ERR_BAD_INPUT);
+	assert_int_equal(ly_pct_decode("ab%", 3, out), LY_ERR_BAD_INPUT);
+	assert_int_equal(ly_pct_decode("%zz", 3, out), LY_ERR_BAD_INPUT);
+	assert_int_equal(ly_pct_decode("a%00b", 5, out), LY_ERR_BAD_INPUT);
+	/* Traversal decodes to what it is; the name checks refuse it. */
+	n = ly_pct_decode("..%2f..%2fca.conf", 17, out);
+	assert_int_equal(n, 13);
+	assert_memory_equal(out, "../../ca.conf", 13);
+}
+
 int
 main(void)
 {
@@ -339,6 +361,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_hex),
 		cmocka_unit_test(test_b64),
+		cmocka_unit_test(test_pct_decode),
 		cmocka_unit_test(test_pem),
 		cmocka_unit_test(test_asn1_time),
 		cmocka_unit_test(test_be),

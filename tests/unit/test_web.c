@@ -19,48 +19,6 @@
 #include "web/extern.h"
 
 static void
-test_pct_decode(void **state)
-{
-	unsigned char out[64];
-	int n;
-
-	(void)state;
-	n = web_pct_decode("ab%2Bcd%2fef+gh", 15, out);
-	assert_int_equal(n, 11);
-	assert_memory_equal(out, "ab+cd/ef+gh", 11);
-	assert_int_equal(web_pct_decode("", 0, out), 0);
-	/* Truncated or non-hex escapes, and NUL, are refused. */
-	assert_int_equal(web_pct_decode("ab%2", 4, out), LY_ERR_BAD_INPUT);
-	assert_int_equal(web_pct_decode("ab%", 3, out), LY_ERR_BAD_INPUT);
-	assert_int_equal(web_pct_decode("%zz", 3, out), LY_ERR_BAD_INPUT);
-	assert_int_equal(web_pct_decode("a%00b", 5, out), LY_ERR_BAD_INPUT);
-	/* Traversal decodes to what it is; the name checks refuse it. */
-	n = web_pct_decode("..%2f..%2fca.conf", 17, out);
-	assert_int_equal(n, 13);
-	assert_memory_equal(out, "../../ca.conf", 13);
-}
-
-static void
-test_ocsp_path(void **state)
-{
-	unsigned char out[16];
-
-	(void)state;
-	assert_int_equal(web_ocsp_path_decode("%2B%2F%2B%2F", out,
-	    sizeof(out)), 3);
-	assert_memory_equal(out, "\xfb\xff\xbf", 3);
-	assert_int_equal(web_ocsp_path_decode("+/+/", out, sizeof(out)), 3);
-	assert_int_equal(web_ocsp_path_decode("QQ%3D%3D", out, sizeof(out)),
-	    1);
-	assert_int_equal(web_ocsp_path_decode("QQ%3d%3d", out, sizeof(out)),
-	    1);
-	assert_true(web_ocsp_path_decode("!!!notbase64", out,
-	    sizeof(out)) < 0);
-	assert_true(web_ocsp_path_decode("QQ%3", out, sizeof(out)) < 0);
-	assert_true(web_ocsp_path_decode("QQ%00%3D", out, sizeof(out)) < 0);
-}
-
-static void
 test_http_date(void **state)
 {
 	char buf[WEB_DATE_LEN];
@@ -306,8 +264,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pct_decode),
-		cmocka_unit_test(test_ocsp_path),
 		cmocka_unit_test(test_http_date),
 		cmocka_unit_test(test_not_modified),
 		cmocka_unit_test(test_log_escape),
