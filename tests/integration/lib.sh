@@ -174,8 +174,10 @@ start_nginx() {
 		nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' \
 		    >>"$T/nginx/logs/stdout" 2>&1 &
 		NGINX_PID=$!
+		# A loaded machine (both builds' suites at once) may take
+		# seconds: wait while nginx lives; a port taken makes it exit.
 		i=0
-		while [ $i -lt 50 ]; do
+		while [ $i -lt 200 ]; do
 			if ! kill -0 "$NGINX_PID" 2>/dev/null; then
 				break
 			fi
@@ -187,6 +189,8 @@ start_nginx() {
 		done
 		stop_nginx
 	done
+	# Why, for the log of the test that failed.
+	sed 's/^/# nginx: /' "$T/nginx/logs/error.log" "$T/nginx/logs/stdout" 2>/dev/null | tail -n 20
 	return 1
 }
 
