@@ -3,8 +3,10 @@
 # against ca-server over HTTPS while it is SIGKILLed at random points,
 # CYCLES times, restarted each time; before each of those starts it is
 # also SIGKILLed during start-up (at a random point of the first 200 ms
-# after spawn), and ca-admin (revoke, crl publish, list, token create)
-# runs beside it all along. Afterwards every certificate a client
+# after spawn), every third cycle ends in a shutdown that is cut short
+# (SIGTERM under load, then SIGKILL 0 to 99 ms into the shutdown), and
+# ca-admin (revoke, crl publish, list, token create) runs beside it all
+# along. Afterwards every certificate a client
 # received is in the store and answered by OCSP (revoked if its
 # revocation was acknowledged), no serial or token was used twice, no
 # token is left claimed (ca-server's start reconciles them), no CRL
@@ -215,7 +217,18 @@ while [ $cycle -lt $CYCLES ] && [ $SECONDS -lt $DEADLINE ]; do
 	pids="$pids $!"
 	# A random point in the first 0.05 to 0.75 s of load.
 	sleep "0.$(printf '%02d' $((5 + RANDOM % 71)))"
-	kill -KILL "$SERVER_PID" 2>/dev/null
+	if [ $((cycle % 3)) -eq 0 ]; then
+		# A shutdown cut short: SIGTERM under load, SIGKILL into it.
+		kill -TERM "$SERVER_PID" 2>/dev/null
+		sleep "$(printf '0.%03d' $((RANDOM % 100)))"
+		if kill -KILL "$SERVER_PID" 2>/dev/null; then
+			echo >>"$T/cnt/shutdown"
+		else
+			echo >>"$T/cnt/shutdown-done"
+		fi
+	else
+		kill -KILL "$SERVER_PID" 2>/dev/null
+	fi
 	wait "$SERVER_PID" 2>/dev/null
 	SERVER_PID=
 	# shellcheck disable=SC2086
@@ -228,6 +241,11 @@ skills=$(count startup)
 [ "$skills" -gt 0 ] && ok "ca-server was killed during start-up ($skills times; $(count startup-late) more came after it was up)" ||
     not_ok "ca-server was killed during start-up"
 eq "every spawned ca-server was still running when killed" "$(count startup-exited)" 0
+# Whether a kill lands inside the shutdown is chance; that shutdowns were
+# cut at all is not, and the invariants below must hold either way.
+[ $(( $(count shutdown) + $(count shutdown-done) )) -gt 0 ] &&
+    ok "shutdowns were cut short by SIGKILL ($(count shutdown) inside, $(count shutdown-done) after the end)" ||
+    not_ok "shutdowns were cut short by SIGKILL"
 [ "$(count publish)" -gt 0 ] && [ "$(count list)" -gt 0 ] && [ "$(count token)" -gt 0 ] &&
     ok "ca-admin ran beside: $(count revoke) revoke, $(count publish) crl publish, $(count list) list, $(count token) token create" ||
     not_ok "ca-admin ran beside the server"
@@ -239,7 +257,7 @@ if ! start_server_https; then
 	not_ok "ca-server starts after the crashes"
 	tokens_destroyed
 	eq "both CA tokens are still initialised and their keys sign (tokens destroyed)" "$destroyed" 0
-	echo "# counts: kills during start-up=$skills, kills under load=$started, acknowledged enrollments=$(ls "$T"/acks/*.json 2>/dev/null | wc -l), revocations=$(ls "$T/revs" | wc -l), lost=?, tokens stranded=? (claimed before the reconcile: $claimed_before), CRL regressions=?, tokens destroyed=$destroyed"
+	echo "# counts: kills during start-up=$skills, kills under load=$started (shutdowns among them: $(count shutdown)), acknowledged enrollments=$(ls "$T"/acks/*.json 2>/dev/null | wc -l), revocations=$(ls "$T/revs" | wc -l), lost=?, tokens stranded=? (claimed before the reconcile: $claimed_before), CRL regressions=?, tokens destroyed=$destroyed"
 	done_testing
 	exit 0
 fi
@@ -325,7 +343,7 @@ burned=$(jq '[.[] | select(.action == "serial-burn")] | length' "$T/audit.json")
 lburned=$(jq '[.[] | select(.status == "burned")] | length' "$T/list.json")
 
 echo "# cycles=$started acknowledged=$acked revocations=$revs lost=$lost duplicates=$((dups + sdups + idups + tdups))"
-echo "# counts: kills during start-up=$skills, kills under load=$started, acknowledged enrollments=$acked, revocations=$revs, lost=$lost, tokens stranded=$stranded (claimed before the last start: $claimed_before; given back by start-up reconciles: $reclaimed, serials burned: $burned), CRL regressions=$((inc + fback)) ($nfile CRL files read), tokens destroyed=$destroyed"
+echo "# counts: kills during start-up=$skills, kills under load=$((started - $(count shutdown) - $(count shutdown-done))), kills during shutdown=$(count shutdown) (+$(count shutdown-done) after it had ended), acknowledged enrollments=$acked, revocations=$revs, lost=$lost, tokens stranded=$stranded (claimed before the last start: $claimed_before; given back by start-up reconciles: $reclaimed, serials burned: $burned), CRL regressions=$((inc + fback)) ($nfile CRL files read), tokens destroyed=$destroyed"
 [ "$acked" -gt 0 ] && ok "clients received certificates across the crashes ($acked)" ||
     not_ok "clients received certificates across the crashes"
 eq "every certificate a client received is in the store (lost)" "$lost" 0
