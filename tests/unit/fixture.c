@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/store.h"
 #include "hsm/hsm.h"
 #include "hsm/extern.h"
 #include "tests/unit/fixture.h"
@@ -167,4 +168,33 @@ fixture_token_logout(void)
 			(void)f->C_Logout(s);
 			(void)f->C_CloseSession(s);
 		}
+}
+
+struct audit_count {
+	const char	*action;
+	size_t		 n;
+};
+
+static int
+fixture_audit_cb(const struct store_audit_entry *e, void *arg)
+{
+	struct audit_count *ac = arg;
+
+	if (strcmp(e->action, ac->action) == 0)
+		ac->n++;
+	return 0;
+}
+
+size_t
+fixture_audit_count(struct ca *ca, const char *action)
+{
+	struct audit_count ac = { action, 0 };
+	struct store_txn *txn;
+
+	assert_int_equal(store_txn_begin(ca_store(ca), 0, &txn), LY_OK);
+	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
+	assert_int_equal(store_audit_foreach(txn, fixture_audit_cb, &ac),
+	    LY_OK);
+	store_txn_abort(txn);
+	return ac.n;
 }

@@ -11,6 +11,7 @@
 
 #include "conf/conf.h"
 
+struct ca;
 struct hsm_key;
 
 /*
@@ -56,6 +57,12 @@ int		 fixture_wait_recovered(struct hsm_key *k, int tries);
  * C_Logout on any session of a token logs out all of them (hsm/'s pool).
  */
 void		 fixture_token_logout(void);
+
+/*
+ * The audit entries of ca whose action is action, counted in one read
+ * transaction after the whole chain verified (the test fails if not).
+ */
+size_t		 fixture_audit_count(struct ca *ca, const char *action);
 
 /* rm -rf base. */
 void		 fixture_remove(const char *base);

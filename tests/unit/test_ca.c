@@ -826,27 +826,6 @@ cmp_serials(const void *a, const void *b)
 	return memcmp(a, b, CA_SERIAL_LEN);
 }
 
-static int
-audit_issue_cb(const struct store_audit_entry *a, void *arg)
-{
-	if (strcmp(a->action, "issue") == 0)
-		(*(size_t *)arg)++;
-	return 0;
-}
-
-static size_t
-audit_issues(struct ca *ca)
-{
-	struct store_txn *txn;
-	size_t n = 0;
-
-	assert_int_equal(store_txn_begin(ca_store(ca), 0, &txn), LY_OK);
-	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
-	assert_int_equal(store_audit_foreach(txn, audit_issue_cb, &n), LY_OK);
-	store_txn_abort(txn);
-	return n;
-}
-
 /*
  * Many threads issuing at once on one CA, as ca-server's do: every one
  * gets a certificate with a serial of its own, stored as returned with
@@ -862,7 +841,7 @@ test_threads_issue(void **state)
 	struct store_cert *rec;
 	const void *ocsp;
 	unsigned char *der;
-	size_t before = count(f->ca), issues = audit_issues(f->ca), n = 0, len;
+	size_t before = count(f->ca), issues = fixture_audit_count(f->ca, "issue"), n = 0, len;
 	int i, j, derlen;
 
 	ca_set_presign(f->ca, presign_fake, NULL);
@@ -908,7 +887,7 @@ test_threads_issue(void **state)
 	for (i = 1; i < (int)n; i++)
 		assert_true(memcmp(all[i - 1].b, all[i].b, CA_SERIAL_LEN) != 0);
 	assert_int_equal(count(f->ca), before + n);
-	assert_int_equal(audit_issues(f->ca), issues + n);
+	assert_int_equal(fixture_audit_count(f->ca, "issue"), issues + n);
 	free(is);
 }
 

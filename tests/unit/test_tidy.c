@@ -120,27 +120,6 @@ ntokens(struct fixture *f)
 	return n;
 }
 
-static int
-tidy_audit_cb(const struct store_audit_entry *e, void *arg)
-{
-	if (strcmp(e->action, "tidy") == 0)
-		(*(size_t *)arg)++;
-	return 0;
-}
-
-static size_t
-tidies(struct fixture *f)
-{
-	struct store_txn *txn;
-	size_t n = 0;
-
-	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
-	assert_int_equal(store_audit_foreach(txn, tidy_audit_cb, &n), LY_OK);
-	assert_int_equal(store_audit_verify(txn, NULL), LY_OK);
-	store_txn_abort(txn);
-	return n;
-}
-
 static void
 test_tidy(void **state)
 {
@@ -198,7 +177,7 @@ test_tidy(void **state)
 	/* ... the dry run wrote nothing. */
 	assert_string_equal(tidy_status_of(f, &x), "expired");
 	assert_int_equal(ntokens(f), 3);
-	assert_int_equal(tidies(f), 1);
+	assert_int_equal(fixture_audit_count(f->ca, "tidy"), 1);
 	assert_int_equal(ca_tidy(f->ca, 0, 0, "test", NULL, NULL, &ti), LY_OK);
 	assert_int_equal(ti.certs, 1);
 	assert_int_equal(ti.revoked, 0);
@@ -207,7 +186,7 @@ test_tidy(void **state)
 	assert_string_equal(tidy_status_of(f, &r1), "revoked");
 	assert_string_equal(tidy_status_of(f, &r2), "revoked");
 	assert_int_equal(ntokens(f), 0);
-	assert_int_equal(tidies(f), 2);
+	assert_int_equal(fixture_audit_count(f->ca, "tidy"), 2);
 
 	/* A CRL after their expiry lists them: now they may go. */
 	assert_int_equal(crl_generate_all(f->ca, "test", NULL), LY_OK);
@@ -221,7 +200,7 @@ test_tidy(void **state)
 	/* Never: a revocation without a certificate, a valid certificate. */
 	assert_string_equal(tidy_status_of(f, &orphan), "revoked");
 	assert_string_equal(tidy_status_of(f, &longer), "valid");
-	assert_int_equal(tidies(f), 3);
+	assert_int_equal(fixture_audit_count(f->ca, "tidy"), 3);
 
 	/* Long after: the 30-day one goes once it is past the cutoff. */
 	ly_clock_set(T0 + 40 * DAY);
