@@ -110,36 +110,3 @@ ca_cert(const struct ca *ca, int slot)
 {
 	return ca->certs[slot];
 }
-
-const struct conf_ca *
-ca_slot_conf(const struct ca *ca, int slot)
-{
-	return slot == CA_ROOT ? &ca->conf->root : &ca->conf->issuing;
-}
-
-int
-ca_slot_by_name(const struct ca *ca, const char *name)
-{
-	if (strcmp(name, ca->conf->root.name) == 0)
-		return CA_ROOT;
-	if (strcmp(name, ca->conf->issuing.name) == 0)
-		return CA_ISSUING;
-	return -1;
-}
-
-const char *
-ca_slot_name(const struct ca *ca, int slot)
-{
-	return ca_slot_conf(ca, slot)->name;
-}
-
-int
-ca_cert_der(const struct ca *ca, int slot, const unsigned char **derp,
-    size_t *lenp)
-{
-	if (slot != CA_ROOT && slot != CA_ISSUING)
-		return ly_fail(LY_ERR_NOT_FOUND, "no such CA");
-	*derp = ca->der[slot];
-	*lenp = ca->derlen[slot];
-	return LY_OK;
-}

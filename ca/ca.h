@@ -442,10 +442,65 @@ int		 ca_audit(struct ca *, const char *actor, const char *action,
 
 /* ---- hooks and helpers for crl/, ocsp/ and web/ ------------------------ */
 
-/* The slot of a CA by its name in URLs ("root", "issuing"); -1 if none. */
+/*
+ * ---- CA slots (ca/slots.c) ----
+ *
+ * Every CA an instance has had is a slot: a small number that the
+ * store's records name as their issuer (store_cert.ca). Slot 0 is the
+ * first root (CA_ROOT), slot 1 the first generation of [issuing]
+ * (CA_ISSUING); further issuers ([issuer NAME] in ca.conf) and further
+ * generations of an issuer or of the root (rollovers) take the next
+ * numbers, registered in the store. A slot is never removed nor
+ * renumbered: a retired CA keeps its slot, so its records stay
+ * readable. Serials are unique across all slots, so the store is keyed
+ * by serial, and every lookup from outside names the issuer too: a
+ * record of another slot is "not found".
+ *
+ * Slots are only ever added, so 0..ca_nslots()-1 stay valid and a
+ * reader needs no lock; ca_slots_refresh() picks up the slots another
+ * process registered (a rollover by ca-admin while ca-server runs).
+ */
+#define CA_MAX_SLOTS	32
+
+enum ca_slot_state {
+	CA_SLOT_ACTIVE = 1,	/* issues (the newest generation in force) */
+	CA_SLOT_NEXT,		/* registered, issues from its activation time */
+	CA_SLOT_RETIRING,	/* superseded: revokes, CRLs and OCSP only */
+	CA_SLOT_RETIRED,	/* last CRL published: nothing more */
+};
+const char	*ca_slot_state_name(int);
+
+/* The number of slots; 0..n-1 are valid for the calls below. */
+int		 ca_nslots(const struct ca *);
+/* The slot of a CA by its name in URLs and files ("root", "issuing",
+ * "devices-2"); -1 if none. */
 int		 ca_slot_by_name(const struct ca *, const char *name);
-/* The name of a CA slot in URLs and files. Borrowed from the conf. */
+/* The name of a CA slot in URLs and files. Borrowed until ca_close(). */
 const char	*ca_slot_name(const struct ca *, int slot);
+/* The ca.conf section a slot belongs to: "root", "issuing", or NAME of
+ * [issuer NAME]. Borrowed. */
+const char	*ca_slot_issuer(const struct ca *, int slot);
+/* 1 for the first generation of a CA, 2 after one rollover, ... */
+unsigned int	 ca_slot_gen(const struct ca *, int slot);
+/* Whether slot is a root (the first root or a later generation). */
+int		 ca_slot_is_root(const struct ca *, int slot);
+/* The slot whose key signed slot's certificate (itself for a root). */
+int		 ca_slot_parent(const struct ca *, int slot);
+/* enum ca_slot_state of slot at time now. */
+int		 ca_slot_state(const struct ca *, int slot, time_t now);
+/* When slot starts issuing (its generation's activation time). */
+time_t		 ca_slot_activates(const struct ca *, int slot);
+/*
+ * The slot that issues for the issuer section name at time now (the
+ * newest generation activated by then, not retired); -1 if none (an
+ * [issuer] section whose CA was never created: ca-admin issuer create).
+ */
+int		 ca_issuer_slot(const struct ca *, const char *issuer,
+		    time_t now);
+/* The root slot that signs now (the newest root generation in force). */
+int		 ca_root_slot(const struct ca *, time_t now);
+/* Reads slots registered since open by another process; LY_OK if none. */
+int		 ca_slots_refresh(struct ca *);
 /*
  * The DER of a CA certificate, borrowed: valid until ca_close(). For
  * GET /ca/<name>.crt, which must not know X.509.

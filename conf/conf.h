@@ -14,6 +14,7 @@
 #define CONF_MAX_FIELDS		16
 #define CONF_MAX_LIST		16
 #define CONF_NAME_MAX		64
+#define CONF_MAX_ISSUERS	8
 
 enum conf_keytype {
 	CONF_KEY_NONE = 0,
@@ -60,6 +61,13 @@ struct conf_ca {
 	 * ca_root_renew_before().
 	 */
 	long		 renew_before;
+	/*
+	 * Issuers: partitions of this CA's CRL (0: [crl] shards), and how
+	 * long before this CA's notAfter ca-server rolls it over on its own
+	 * (0: never; ca-admin issuer rollover does it by hand).
+	 */
+	unsigned int	 crl_shards;
+	long		 rollover_before;
 	/* Name constraints put into this CA's certificate (issuing only). */
 	char		*permitted_dns[CONF_MAX_LIST];
 	size_t		 npermitted_dns;
@@ -125,6 +133,8 @@ struct conf_profile {
 	 */
 	long		 reissue_before;
 	int		 reissue_percent;
+	/* The issuer section whose CA signs this profile ("issuing"). */
+	char		*issuer;
 };
 
 struct conf {
@@ -143,6 +153,13 @@ struct conf {
 
 	struct conf_ca	 root;
 	struct conf_ca	 issuing;
+	/*
+	 * Every issuing CA section: issuers[0] is &issuing, then each
+	 * [issuer NAME] in file order (owned). A profile names one by
+	 * conf_profile.issuer.
+	 */
+	struct conf_ca	*issuers[CONF_MAX_ISSUERS];
+	size_t		 nissuers;
 
 	char		*url_base;	/* "http://127.0.0.1:8080" */
 	char		*crl_url;	/* NULL → url_base/crl/<ca>.crl */
@@ -222,6 +239,9 @@ int		 conf_load(const char *dir, const char *path,
 int		 conf_parse(const char *dir, const char *name,
 		    const char *text, struct conf **confp);
 void		 conf_free(struct conf *);
+
+/* The issuer section called name ("issuing", [issuer NAME]), or NULL. */
+const struct conf_ca *conf_issuer(const struct conf *, const char *name);
 
 /* The profile called name, or NULL. Borrowed from conf. */
 const struct conf_profile *conf_profile_get(const struct conf *,
