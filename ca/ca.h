@@ -502,6 +502,52 @@ int		 ca_root_slot(const struct ca *, time_t now);
 /* Reads slots registered since open by another process; LY_OK if none. */
 int		 ca_slots_refresh(struct ca *);
 /*
+ * A new CA generation or issuer to register (ca_slot_register()): the
+ * section it belongs to, its key on the token and its certificate
+ * (signed by parent, or self-signed for a root), and when it starts
+ * issuing. Borrowed for the call.
+ */
+struct ca_slot_new {
+	const char	*issuer;	/* "root", "issuing" or NAME */
+	const char	*key_uri;	/* RFC 7512, the generation's object */
+	X509		*cert;
+	int		 parent;	/* slot that signed cert; -1: self */
+	time_t		 activates;	/* 0: now */
+};
+/*
+ * Registers a slot in the store in one durable transaction with the
+ * record of its certificate (issued by parent) and an audit entry
+ * (action, detail compact JSON or NULL); writes certs/<name>.crt.
+ * *slotp is its number. LY_ERR_STATE when CA_MAX_SLOTS are taken.
+ */
+int		 ca_slot_register(struct ca *, const struct ca_slot_new *,
+		    const char *actor, const char *action, const char *detail,
+		    int *slotp);
+/*
+ * Marks a retiring slot retired, after its last CRL (audited
+ * "issuer-retire"). LY_ERR_STATE unless it is retiring and every
+ * certificate it issued has expired.
+ */
+int		 ca_slot_retire(struct ca *, int slot, const char *actor);
+/*
+ * The latest notAfter among the valid or revoked certificates slot
+ * issued that have not expired at now; 0 when there is none.
+ */
+int		 ca_slot_last_expiry(struct ca *, int slot, time_t now,
+		    time_t *tp);
+/*
+ * Cross-certificates (a root rollover signs two) go into every trust
+ * bundle beside the slots' certificates. ca_cross_register() stores one
+ * (audited "cross-certify" by the caller's transaction is not needed:
+ * it audits itself); ca_trust_bundle() gives every certificate a
+ * relying party may need, newest issuers first, then roots and
+ * cross-certificates, borrowed until ca_close(): the slots that are
+ * not retired and every cross-certificate. *np is their number.
+ */
+int		 ca_cross_register(struct ca *, X509 *, const char *actor);
+int		 ca_trust_bundle(struct ca *, X509 **out, size_t max,
+		    size_t *np);
+/*
  * The DER of a CA certificate, borrowed: valid until ca_close(). For
  * GET /ca/<name>.crt, which must not know X.509.
  */
