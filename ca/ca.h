@@ -564,6 +564,14 @@ int		 ca_issuer_create(struct ca *, const char *name,
 		    const char *actor, int *slotp);
 int		 ca_issuer_rollover(struct ca *, const char *name,
 		    time_t activates, const char *actor, int *slotp);
+/*
+ * ca-server's schedule: rolls over, now, every issuer with a
+ * rollover_before whose generation in force has less left than that
+ * and no rollover waiting. *rolledp is how many; the last error (the
+ * others are tried all the same, and logged).
+ */
+int		 ca_issuer_rollover_due(struct ca *, const char *actor,
+		    int *rolledp);
 
 /*
  * Cross-certificates (a root rollover signs two) go into every trust
