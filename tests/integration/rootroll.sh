@@ -1,0 +1,182 @@
+#!/bin/sh
+# Root renewal by cross-signing (ca-admin root rollover, docs/operations.md
+# "Root renewal"): a new root generation with its own key and name, and
+# two cross-certificates, one each way. A relying party that trusts only
+# the old root verifies what the new root signed through the old root's
+# cross-certificate, and one that trusts only the new root verifies the
+# old hierarchy's leaves through the new root's -- with OpenSSL, GnuTLS
+# (certtool) and NSS (vfychain), and neither without the cross-certificate.
+# Refusals change nothing: an offline root, a subject without a CN or
+# equal to the old root's.
+. "$(dirname "$0")/lib.sh"
+
+need openssl certtool vfychain certutil jq
+
+instance
+audits() { admin audit list --json 2>>"$LOG" | jq --arg a "$1" \
+    '[.[] | select(.action == $a)] | length'; }
+nrec() { admin list --status all --json 2>>"$LOG" | jq length; }
+# subj/issuer/ski/aki CERT: one field of a PEM certificate, one line.
+subj() { openssl x509 -in "$1" -noout -subject -nameopt RFC2253 | sed 's/^subject=//'; }
+issuer() { openssl x509 -in "$1" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//'; }
+ski() { openssl x509 -in "$1" -noout -ext subjectKeyIdentifier 2>>"$LOG" |
+    sed -n '2s/^ *//p'; }
+aki() { openssl x509 -in "$1" -noout -ext authorityKeyIdentifier 2>>"$LOG" |
+    sed -n '2{s/^ *//;s/^keyid://;p}'; }
+spki() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER |
+    openssl dgst -sha256 -r | cut -d' ' -f1; }
+enddate() { date -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s; }
+
+OLD="$CA/root.crt"
+NEW="$CA/root-2.crt"
+XON="$CA/cross-1-2.crt"	# the old root's certificate for the new root
+XNO="$CA/cross-2-1.crt"	# the new root's certificate for the old root
+
+# L1: a leaf of today's hierarchy.
+csr l1
+must "issue L1 under the old hierarchy" admin issue --profile client \
+    --csr "$T/l1.csr" --identity '{"userId":1}' --out "$T/l1.crt" \
+    >>"$LOG" 2>&1
+
+# ---- refusals, before the rollover: nothing changes --------------------
+a0=$(admin audit list 2>>"$LOG" | wc -l); r0=$(nrec)
+refuse "rollover refuses the old root's subject" admin root rollover \
+    --subject "/O=Lanyard Demo/CN=Lanyard Root CA"
+has "... saying why" "$T/refuse.err" "a new root needs a name of its own"
+refuse "rollover refuses a subject without a CN" admin root rollover \
+    --subject "/O=Lanyard Demo"
+has "... saying why" "$T/refuse.err" "has no CN"
+admin root crl --subject "/CN=x" >>"$LOG" 2>&1
+eq "--subject is a usage error for another root command" "$?" 2
+cp "$T/ca/ca.conf" "$T/ca.conf.orig"
+printf '\n[root]\noffline = yes\n' >>"$T/ca/ca.conf"
+refuse "rollover refuses where the root is offline" admin root rollover
+has "... saying where to run it" "$T/refuse.err" "on the root's own instance"
+cp "$T/ca.conf.orig" "$T/ca/ca.conf"
+eq "... the refusals audited nothing" "$(admin audit list 2>>"$LOG" | wc -l)" "$a0"
+eq "... and recorded no certificate" "$(nrec)" "$r0"
+[ ! -e "$NEW" ] && ok "... and wrote no root-2.crt" || not_ok "... and wrote no root-2.crt"
+
+# ---- the rollover --------------------------------------------------------
+admin root rollover >"$T/roll.out" 2>>"$LOG"
+eq "root rollover succeeds" "$?" 0
+cat "$T/roll.out" >>"$LOG"
+has "... and names the files" "$T/roll.out" "certs/cross-1-2.crt"
+for f in "$NEW" "$XON" "$XNO"; do
+	check "... wrote $(basename "$f")" openssl x509 -in "$f" -noout
+done
+eq "the new root's subject: the old CN + G2" "$(subj "$NEW")" \
+    "CN=Lanyard Root CA G2,O=Lanyard Demo"
+eq "... self-signed" "$(issuer "$NEW")" "$(subj "$NEW")"
+check "... and its signature verifies with its own key" \
+    openssl verify -CAfile "$NEW" "$NEW"
+[ "$(spki "$NEW")" != "$(spki "$OLD")" ] && ok "... a new key" ||
+    not_ok "... a new key"
+openssl x509 -in "$NEW" -noout -text >"$T/new.txt" 2>>"$LOG"
+has "... CA:TRUE" "$T/new.txt" "CA:TRUE"
+has "... keyCertSign" "$T/new.txt" "Certificate Sign"
+eq "... in the store's audit (root-rollover)" "$(audits root-rollover)" 1
+eq "two cross-certificates audited (cross-certify)" "$(audits cross-certify)" 2
+eq "three certificates recorded" "$(nrec)" "$((r0 + 3))"
+
+# Cross A: the old root vouches for the new root's name and key.
+eq "cross 1-2: issuer is the old root" "$(issuer "$XON")" "$(subj "$OLD")"
+eq "... subject is the new root" "$(subj "$XON")" "$(subj "$NEW")"
+eq "... key is the new root's" "$(spki "$XON")" "$(spki "$NEW")"
+eq "... SKI is the new root's" "$(ski "$XON")" "$(ski "$NEW")"
+eq "... AKI is the old root's SKI" "$(aki "$XON")" "$(ski "$OLD")"
+check "... signed by the old root" openssl verify -CAfile "$OLD" "$XON"
+# Cross B: the new root vouches for the old root's name and key.
+eq "cross 2-1: issuer is the new root" "$(issuer "$XNO")" "$(subj "$NEW")"
+eq "... subject is the old root" "$(subj "$XNO")" "$(subj "$OLD")"
+eq "... key is the old root's" "$(spki "$XNO")" "$(spki "$OLD")"
+eq "... SKI is the old root's" "$(ski "$XNO")" "$(ski "$OLD")"
+eq "... AKI is the new root's SKI" "$(aki "$XNO")" "$(ski "$NEW")"
+check "... signed by the new root" openssl verify -CAfile "$NEW" "$XNO"
+for x in "$XON" "$XNO"; do
+	openssl x509 -in "$x" -noout -text >"$T/x.txt" 2>>"$LOG"
+	has "$(basename "$x"): CA:TRUE" "$T/x.txt" "CA:TRUE"
+	if [ "$(enddate "$x")" -le "$(enddate "$OLD")" ]; then
+		ok "$(basename "$x"): not past the old root's notAfter"
+	else
+		not_ok "$(basename "$x"): not past the old root's notAfter"
+	fi
+	sn=$(serial_of "$x")
+	admin show --serial "$sn" --json >"$T/show.json" 2>>"$LOG"
+	eq "$(basename "$x"): in the store, valid" \
+	    "$(jq -r .status "$T/show.json")" valid
+done
+
+# ---- the relying parties ---------------------------------------------------
+# nss_db DIR ROOT: an NSS database that trusts ROOT only.
+nss_db() {
+	rm -rf "$1"; mkdir -p "$1"
+	certutil -N -d "sql:$1" --empty-password >>"$LOG" 2>&1 &&
+	    certutil -A -d "sql:$1" -n anchor -t "CT,C,C" -i "$2" >>"$LOG" 2>&1
+}
+must "an NSS database trusting the old root only" nss_db "$T/nss-old" "$OLD"
+must "an NSS database trusting the new root only" nss_db "$T/nss-new" "$NEW"
+
+# verify3 DESC ANCHOR NSSDB LEAF [INTERMEDIATE...]: each of OpenSSL,
+# GnuTLS and NSS, trusting ANCHOR only, verifies LEAF with the
+# intermediates given (and nothing else).
+verify3() {
+	desc=$1 anchor=$2 db=$3 leaf=$4; shift 4
+	ou=""; vf=""
+	for i in "$@"; do ou="$ou -untrusted $i"; vf="$vf -a $i"; done
+	cat "$leaf" "$@" >"$T/chain.pem"
+	# shellcheck disable=SC2086
+	check "openssl: $desc" openssl verify -x509_strict -CAfile "$anchor" \
+	    $ou "$leaf"
+	certtool --verify --load-ca-certificate "$anchor" \
+	    --infile "$T/chain.pem" >"$T/gnutls.out" 2>&1
+	cat "$T/gnutls.out" >>"$LOG"
+	has "certtool: $desc" "$T/gnutls.out" "Chain verification output: Verified"
+	# shellcheck disable=SC2086
+	vfychain -d "sql:$db" -u 0 -a "$leaf" $vf >"$T/nss.out" 2>&1
+	cat "$T/nss.out" >>"$LOG"
+	has "vfychain: $desc" "$T/nss.out" "Chain is good"
+}
+# refuse3: the same, each must fail.
+refuse3() {
+	desc=$1 anchor=$2 db=$3 leaf=$4; shift 4
+	ou=""; vf=""
+	for i in "$@"; do ou="$ou -untrusted $i"; vf="$vf -a $i"; done
+	cat "$leaf" "$@" >"$T/chain.pem"
+	# shellcheck disable=SC2086
+	fails "openssl refuses: $desc" openssl verify -CAfile "$anchor" $ou "$leaf"
+	certtool --verify --load-ca-certificate "$anchor" \
+	    --infile "$T/chain.pem" >"$T/gnutls.out" 2>&1
+	cat "$T/gnutls.out" >>"$LOG"
+	lacks "certtool refuses: $desc" "$T/gnutls.out" \
+	    "Chain verification output: Verified"
+	# shellcheck disable=SC2086
+	vfychain -d "sql:$db" -u 0 -a "$leaf" $vf >"$T/nss.out" 2>&1
+	cat "$T/nss.out" >>"$LOG"
+	lacks "vfychain refuses: $desc" "$T/nss.out" "Chain is good"
+}
+
+# (b) Trusting only the new root: L1 of the old hierarchy, through cross 2-1.
+verify3 "new root only, L1 via cross 2-1" "$NEW" "$T/nss-new" "$T/l1.crt" \
+    "$CA/issuing.crt" "$XNO"
+refuse3 "new root only, L1 without the cross-certificate" "$NEW" \
+    "$T/nss-new" "$T/l1.crt" "$CA/issuing.crt"
+# And the old root alone still verifies L1 as before.
+verify3 "old root only, L1 as before" "$OLD" "$T/nss-old" "$T/l1.crt" \
+    "$CA/issuing.crt"
+
+# (a) Trusting only the old root: what the new root signs, through cross
+# 1-2. Cross 2-1 is such a certificate (issued by the new root); vfychain
+# checks a leaf usage, so it is checked by OpenSSL and GnuTLS as a CA.
+check "openssl: old root only, a certificate of the new root via cross 1-2" \
+    openssl verify -x509_strict -CAfile "$OLD" -untrusted "$XON" "$XNO"
+fails "openssl refuses: ... without the cross-certificate" \
+    openssl verify -CAfile "$OLD" "$XNO"
+cat "$XNO" "$XON" >"$T/chain.pem"
+certtool --verify --load-ca-certificate "$OLD" --infile "$T/chain.pem" \
+    >"$T/gnutls.out" 2>&1
+cat "$T/gnutls.out" >>"$LOG"
+has "certtool: old root only, the new root via cross 1-2" "$T/gnutls.out" \
+    "Chain verification output: Verified"
+
+done_testing
