@@ -1,11 +1,13 @@
 #!/bin/sh
 # Root renewal by cross-signing (ca-admin root rollover, docs/operations.md
 # "Root renewal"): a new root generation with its own key and name, and
-# two cross-certificates, one each way. A relying party that trusts only
-# the old root verifies what the new root signed through the old root's
-# cross-certificate, and one that trusts only the new root verifies the
-# old hierarchy's leaves through the new root's -- with OpenSSL, GnuTLS
-# (certtool) and NSS (vfychain), and neither without the cross-certificate.
+# two cross-certificates, one each way, whose names and key identifiers
+# are checked. L1 is issued before the rollover, L2 after it under the
+# issuing CA the new root certifies (ca-admin issuer rollover). A relying
+# party that trusts only the old root verifies L2 through the old root's
+# cross-certificate, and one that trusts only the new root verifies L1
+# through the new root's -- with OpenSSL, GnuTLS (certtool) and NSS
+# (vfychain) -- and neither without the cross-certificate.
 # Refusals change nothing: an offline root, a subject without a CN or
 # equal to the old root's.
 . "$(dirname "$0")/lib.sh"
@@ -165,18 +167,25 @@ refuse3 "new root only, L1 without the cross-certificate" "$NEW" \
 verify3 "old root only, L1 as before" "$OLD" "$T/nss-old" "$T/l1.crt" \
     "$CA/issuing.crt"
 
-# (a) Trusting only the old root: what the new root signs, through cross
-# 1-2. Cross 2-1 is such a certificate (issued by the new root); vfychain
-# checks a leaf usage, so it is checked by OpenSSL and GnuTLS as a CA.
-check "openssl: old root only, a certificate of the new root via cross 1-2" \
-    openssl verify -x509_strict -CAfile "$OLD" -untrusted "$XON" "$XNO"
-fails "openssl refuses: ... without the cross-certificate" \
-    openssl verify -CAfile "$OLD" "$XNO"
-cat "$XNO" "$XON" >"$T/chain.pem"
-certtool --verify --load-ca-certificate "$OLD" --infile "$T/chain.pem" \
-    >"$T/gnutls.out" 2>&1
-cat "$T/gnutls.out" >>"$LOG"
-has "certtool: old root only, the new root via cross 1-2" "$T/gnutls.out" \
-    "Chain verification output: Verified"
+# (a) The new hierarchy: the next issuing CA comes from the root in force,
+# the new one, and issues L2.
+ISS2="$CA/issuing-2.crt"
+check "issuer rollover after the root rollover" admin issuer rollover issuing
+eq "... the new issuing CA is the new root's" "$(issuer "$ISS2")" "$(subj "$NEW")"
+eq "... by its key (AKI)" "$(aki "$ISS2")" "$(ski "$NEW")"
+csr l2
+must "issue L2 under the new hierarchy" admin issue --profile client \
+    --csr "$T/l2.csr" --identity '{"userId":2}' --out "$T/l2.crt" \
+    >>"$LOG" 2>&1
+eq "L2 is the new issuing CA's" "$(issuer "$T/l2.crt")" "$(subj "$ISS2")"
+verify3 "new root only, L2 as is" "$NEW" "$T/nss-new" "$T/l2.crt" "$ISS2"
+# Trusting only the old root: L2 through cross 1-2.
+verify3 "old root only, L2 via cross 1-2" "$OLD" "$T/nss-old" "$T/l2.crt" \
+    "$ISS2" "$XON"
+refuse3 "old root only, L2 without the cross-certificate" "$OLD" \
+    "$T/nss-old" "$T/l2.crt" "$ISS2"
+# The wrong cross-certificate does not do either.
+refuse3 "old root only, L2 with cross 2-1 instead" "$OLD" "$T/nss-old" \
+    "$T/l2.crt" "$ISS2" "$XNO"
 
 done_testing
