@@ -217,6 +217,10 @@ int		 ca_issuer_import(const char *dir, const char *cert_path,
  * both CA_CROSS_FILEs. *slotp is the new root's slot. LY_ERR_STATE if
  * the root is offline here, or a root generation newer than the one in
  * force exists; LY_ERR_ARG for a bad subject or days (nothing made).
+ * A rollover that registered the new root but stopped before both
+ * cross-certificates were made is finished by the next call, which
+ * makes the ones missing (subject and days must then be NULL and 0,
+ * else LY_ERR_STATE) and sets *slotp to that root's slot.
  * XXX a run that fails after the key was made leaves the key on the
  * token (its label is then taken: remove it before trying again).
  */

@@ -189,6 +189,45 @@ cross_make(struct ca *ca, int signer, X509 *subject, const char *actor,
 	return r;
 }
 
+/* The root slot of generation gen, or -1. */
+static int
+root_gen_slot(const struct ca *ca, unsigned int gen)
+{
+	int s;
+
+	for (s = 0; s < ca_nslots(ca); s++)
+		if (ca_slot_is_root(ca, s) && ca_slot_gen(ca, s) == gen)
+			return s;
+	return -1;
+}
+
+/*
+ * The cross-certificate in the trust bundle by the root of slot signer
+ * for the name and key of the root certificate subject, or NULL.
+ * Borrowed until ca_close().
+ */
+static X509 *
+cross_find(struct ca *ca, int signer, X509 *subject)
+{
+	X509 *b[CA_MAX_SLOTS * 2], *issuer = ca_cert(ca, signer), *found = NULL;
+	size_t i, n;
+
+	if (issuer == NULL || ca_trust_bundle(ca, b, sizeof(b) / sizeof(b[0]),
+	    &n) != LY_OK)
+		return NULL;
+	for (i = 0; i < n && found == NULL; i++)
+		if (b[i] != subject && X509_NAME_cmp(X509_get_subject_name(b[i]),
+		    X509_get_subject_name(subject)) == 0 &&
+		    X509_NAME_cmp(X509_get_issuer_name(b[i]),
+		    X509_get_subject_name(issuer)) == 0 &&
+		    EVP_PKEY_eq(X509_get0_pubkey(b[i]),
+		    X509_get0_pubkey(subject)) == 1 &&
+		    X509_verify(b[i], X509_get0_pubkey(issuer)) == 1)
+			found = b[i];
+	ERR_clear_error();
+	return found;
+}
+
 /* Writes x to certs/cross-<from>-<to>.crt. */
 static int
 cross_write(struct ca *ca, X509 *x, unsigned int from, unsigned int to)
@@ -269,6 +308,61 @@ root_register(struct ca *ca, int old, unsigned int gen, const char *uri,
 	return r;
 }
 
+/*
+ * The two cross-certificates between the root slots older and newer,
+ * each made unless the trust bundle has it (a rollover that stopped
+ * half-way is finished so), and both written to certs/.
+ */
+static int
+crosses(struct ca *ca, int older, int newer, const char *actor)
+{
+	X509 *a = NULL, *b = NULL, *ea, *eb;
+	unsigned int og = ca_slot_gen(ca, older), ng = ca_slot_gen(ca, newer);
+	int r = LY_OK;
+
+	/* A: the old root vouches for the new key; B: the new for the old. */
+	if ((ea = cross_find(ca, older, ca_cert(ca, newer))) == NULL &&
+	    (r = cross_make(ca, older, ca_cert(ca, newer), actor, &a)) != LY_OK)
+		goto out;
+	if ((eb = cross_find(ca, newer, ca_cert(ca, older))) == NULL &&
+	    (r = cross_make(ca, newer, ca_cert(ca, older), actor, &b)) != LY_OK)
+		goto out;
+	if ((r = cross_write(ca, a != NULL ? a : ea, og, ng)) != LY_OK)
+		goto out;
+	r = cross_write(ca, b != NULL ? b : eb, ng, og);
+ out:
+	X509_free(a);
+	X509_free(b);
+	return r;
+}
+
+/*
+ * A rollover registered the root in force, slot cur, but stopped before
+ * both its cross-certificates were made: the next run finishes it (with
+ * the subject and days of the first), rather than make yet another
+ * generation. 1 if so, with the outcome in *rp.
+ */
+static int
+rollover_resume(struct ca *ca, int cur, const char *subject, int days,
+    const char *actor, int *rp)
+{
+	int prev;
+
+	if (ca_slot_gen(ca, cur) < 2 ||
+	    (prev = root_gen_slot(ca, ca_slot_gen(ca, cur) - 1)) < 0 ||
+	    (cross_find(ca, prev, ca_cert(ca, cur)) != NULL &&
+	    cross_find(ca, cur, ca_cert(ca, prev)) != NULL))
+		return 0;
+	if (subject != NULL || days != 0)
+		*rp = ly_fail(LY_ERR_STATE, "the rollover to %s stopped before "
+		    "its cross-certificates were made: run root rollover "
+		    "again, without --subject and --days, to finish it",
+		    ca_slot_name(ca, cur));
+	else
+		*rp = crosses(ca, prev, cur, actor);
+	return 1;
+}
+
 int
 ca_root_rollover(struct ca *ca, const char *subject, int days,
     const char *actor, int *slotp)
@@ -276,9 +370,9 @@ ca_root_rollover(struct ca *ca, const char *subject, int days,
 	struct conf_ca cc;
 	struct store_cert rec;
 	struct hsm_key *k;
-	X509 *root = NULL, *a = NULL, *b = NULL;
+	X509 *root = NULL;
 	char *subj = NULL, *uri = NULL, name[CONF_NAME_MAX];
-	unsigned int gen, oldgen;
+	unsigned int gen;
 	int old, slot, r;
 
 	/* Before anything: an offline root's key is not here to use. */
@@ -293,8 +387,12 @@ ca_root_rollover(struct ca *ca, const char *subject, int days,
 	old = ca_root_slot(ca, ly_now());
 	if ((r = rollover_check(ca, old)) != LY_OK)
 		return r;
-	oldgen = ca_slot_gen(ca, old);
-	gen = oldgen + 1;
+	if (rollover_resume(ca, old, subject, days, actor, &r)) {
+		if (r == LY_OK)
+			*slotp = old;
+		return r;
+	}
+	gen = ca_slot_gen(ca, old) + 1;
 	if (subject == NULL &&
 	    (r = default_subject(ca->conf->root.subject, gen, &subj)) != LY_OK)
 		goto out;
@@ -316,17 +414,18 @@ ca_root_rollover(struct ca *ca, const char *subject, int days,
 	    (r = root_register(ca, old, gen, uri, root, &rec, actor, &slot)) !=
 	    LY_OK)
 		goto out;
-	/* A: the old root vouches for the new key; B: the new for the old. */
-	if ((r = cross_make(ca, old, root, actor, &a)) != LY_OK ||
-	    (r = cross_make(ca, slot, ca_cert(ca, old), actor, &b)) != LY_OK ||
-	    (r = cross_write(ca, a, oldgen, gen)) != LY_OK ||
-	    (r = cross_write(ca, b, gen, oldgen)) != LY_OK)
+	if ((r = crosses(ca, old, slot, actor)) != LY_OK) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", ly_errdetail());
+		r = ly_fail(r, "%s; %s is in force, without both its "
+		    "cross-certificates: run root rollover again to make "
+		    "them", why, ca_slot_name(ca, slot));
 		goto out;
+	}
 	*slotp = slot;
  out:
 	X509_free(root);
-	X509_free(a);
-	X509_free(b);
 	free(subj);
 	free(uri);
 	return r;

@@ -159,11 +159,12 @@ root_rollover(int days, const char *subject)
 
 	if ((r = ca_open(admin_dir, 0, &ca)) != LY_OK)
 		goto out;
-	old = ca_slot_gen(ca, ca_root_slot(ca, ly_now()));
 	if ((r = ca_root_rollover(ca, subject, days, admin_actor(), &slot)) !=
 	    LY_OK)
 		goto out;
+	/* Root generations follow each other: 1, 2, 3... */
 	gen = ca_slot_gen(ca, slot);
+	old = gen - 1;
 	printf("root generation %u (%s) made and in force; in %s:\n"
 	    CA_ROOT_GEN_FILE " (the new root), " CA_CROSS_FILE " (the old "
 	    "root's\ncertificate for it), " CA_CROSS_FILE " (its certificate "

@@ -9,7 +9,8 @@
 # through the new root's -- with OpenSSL, GnuTLS (certtool) and NSS
 # (vfychain) -- and neither without the cross-certificate.
 # Refusals change nothing: an offline root, a subject without a CN or
-# equal to the old root's.
+# equal to the old root's. A rollover cut short by an HSM failure after
+# the new root was registered is finished by the next run.
 . "$(dirname "$0")/lib.sh"
 
 need openssl certtool vfychain certutil jq
@@ -187,5 +188,39 @@ refuse3 "old root only, L2 without the cross-certificate" "$OLD" \
 # The wrong cross-certificate does not do either.
 refuse3 "old root only, L2 with cross 2-1 instead" "$OLD" "$T/nss-old" \
     "$T/l2.crt" "$ISS2" "$XNO"
+
+# ---- a rollover cut short after the new root, finished by the next run ----
+# A second instance goes through the PKCS#11 shim (tests/shim/p11shim.c):
+# two signatures pass (the new root's own, the old root's cross-certificate),
+# the third (the new root's) and every later one fail.
+must "the PKCS#11 shim is built (make check builds it)" test -r "${P11SHIM:-}"
+I2="$T/ca2"
+admin2() { "$CA_ADMIN" --dir "$I2" "$@"; }
+must "a second instance" admin2 init
+SHIM_MODULE=$(sed -n 's/^module = //p' "$I2/ca.conf")
+SHIM_FAULT_FILE="$T/faults"
+export SHIM_MODULE SHIM_FAULT_FILE
+sed -i "s|^module = .*|module = $P11SHIM|" "$I2/ca.conf"
+printf 'sign:CKR_OK:2\nsign:CKR_DEVICE_ERROR:*\n' >"$SHIM_FAULT_FILE"
+refuse "a rollover whose third signature fails" admin2 root rollover
+has "... says to run it again" "$T/refuse.err" "run root rollover again"
+: >"$SHIM_FAULT_FILE"
+n2() { admin2 audit list --json 2>>"$LOG" | jq --arg a "$1" \
+    '[.[] | select(.action == $a)] | length'; }
+eq "... the new root is registered" "$(n2 root-rollover)" 1
+eq "... with one cross-certificate" "$(n2 cross-certify)" 1
+refuse "finishing it takes no --days" admin2 root rollover --days 10
+has "... saying why" "$T/refuse.err" "without --subject and --days"
+check "the next run finishes it" admin2 root rollover
+eq "... one root generation still" "$(n2 root-rollover)" 1
+eq "... and both cross-certificates now" "$(n2 cross-certify)" 2
+[ ! -e "$I2/certs/root-3.crt" ] && ok "... no third generation" ||
+    not_ok "... no third generation"
+check "... cross 1-2 verifies with the old root" openssl verify -CAfile \
+    "$I2/certs/root.crt" "$I2/certs/cross-1-2.crt"
+check "... cross 2-1 with the new root" openssl verify -CAfile \
+    "$I2/certs/root-2.crt" "$I2/certs/cross-2-1.crt"
+eq "... signed by the keys the store has" "$(spki "$I2/certs/cross-2-1.crt")" \
+    "$(spki "$I2/certs/root.crt")"
 
 done_testing
