@@ -230,7 +230,7 @@ cross_find(struct ca *ca, int signer, X509 *subject)
 
 /* Writes x to certs/cross-<from>-<to>.crt. */
 static int
-cross_write(struct ca *ca, X509 *x, unsigned int from, unsigned int to)
+cross_save(struct ca *ca, X509 *x, unsigned int from, unsigned int to)
 {
 	char rel[64], *path;
 	int r;
@@ -327,9 +327,9 @@ crosses(struct ca *ca, int older, int newer, const char *actor)
 	if ((eb = cross_find(ca, newer, ca_cert(ca, older))) == NULL &&
 	    (r = cross_make(ca, newer, ca_cert(ca, older), actor, &b)) != LY_OK)
 		goto out;
-	if ((r = cross_write(ca, a != NULL ? a : ea, og, ng)) != LY_OK)
+	if ((r = cross_save(ca, a != NULL ? a : ea, og, ng)) != LY_OK)
 		goto out;
-	r = cross_write(ca, b != NULL ? b : eb, ng, og);
+	r = cross_save(ca, b != NULL ? b : eb, ng, og);
  out:
 	X509_free(a);
 	X509_free(b);

@@ -83,7 +83,7 @@ name_eq(const X509_NAME *a, const X509_NAME *b)
 }
 
 static void
-test_refused(void **state)
+test_rollover_refused(void **state)
 {
 	struct fixture *f = *state;
 	int slot = -1, n = ca_nslots(f->ca);
@@ -214,7 +214,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_rollover_refused),
 		cmocka_unit_test(test_rollover),
 		cmocka_unit_test(test_newer_generation),
 	};
