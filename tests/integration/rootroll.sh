@@ -7,13 +7,15 @@
 # party that trusts only the old root verifies L2 through the old root's
 # cross-certificate, and one that trusts only the new root verifies L1
 # through the new root's -- with OpenSSL, GnuTLS (certtool) and NSS
-# (vfychain) -- and neither without the cross-certificate.
+# (vfychain) -- and neither without the cross-certificate. ca-admin
+# publish, GET /ca/bundle.pem and EST /cacerts carry both roots and both
+# cross-certificates.
 # Refusals change nothing: an offline root, a subject without a CN or
 # equal to the old root's. A rollover cut short by an HSM failure after
 # the new root was registered is finished by the next run.
 . "$(dirname "$0")/lib.sh"
 
-need openssl certtool vfychain certutil jq
+need openssl certtool vfychain certutil jq curl
 
 instance
 audits() { admin audit list --json 2>>"$LOG" | jq --arg a "$1" \
@@ -188,6 +190,39 @@ refuse3 "old root only, L2 without the cross-certificate" "$OLD" \
 # The wrong cross-certificate does not do either.
 refuse3 "old root only, L2 with cross 2-1 instead" "$OLD" "$T/nss-old" \
     "$T/l2.crt" "$ISS2" "$XNO"
+
+# ---- the trust bundle: publish, /ca/bundle.pem, EST /cacerts --------------
+# fps FILE: the SHA-256 fingerprint of each certificate in FILE.
+fps() {
+	awk '/-----BEGIN CERTIFICATE-----/ { pem = "" } { pem = pem $0 "\n" }
+	    /-----END CERTIFICATE-----/ {
+		cmd = "openssl x509 -noout -fingerprint -sha256"
+		printf "%s", pem | cmd; close(cmd) }' "$1"
+}
+# bundle_has DESC FILE: FILE has both roots, both crosses and issuing-2.
+bundle_has() {
+	fps "$2" >"$T/b.fp"
+	missing=""
+	for c in "$OLD" "$NEW" "$XON" "$XNO" "$ISS2"; do
+		grep -qxF "$(fps "$c")" "$T/b.fp" || missing="$missing $(basename "$c")"
+	done
+	eq "$1 has both roots, both cross-certificates, issuing-2" "$missing" ""
+}
+check "publish after the rollovers" admin publish --out "$T/pub"
+bundle_has "publish: ca/bundle.pem" "$T/pub/ca/bundle.pem"
+if start_server_https; then
+	curl -sS --max-time 20 -o "$T/bundle.pem" "$BASE/ca/bundle.pem" 2>>"$LOG"
+	bundle_has "GET /ca/bundle.pem" "$T/bundle.pem"
+	curl -sS --max-time 20 --cacert "$OLD" -o "$T/body" \
+	    "$SBASE/.well-known/est/cacerts" 2>>"$LOG"
+	tr -d '\r\n' <"$T/body" | openssl base64 -d -A >"$T/cacerts.p7" 2>>"$LOG"
+	openssl pkcs7 -inform DER -in "$T/cacerts.p7" -print_certs \
+	    -out "$T/cacerts.pem" >>"$LOG" 2>&1
+	bundle_has "EST /cacerts" "$T/cacerts.pem"
+	stop_server
+else
+	not_ok "ca-server starts after the rollovers"
+fi
 
 # ---- a rollover cut short after the new root, finished by the next run ----
 # A second instance goes through the PKCS#11 shim (tests/shim/p11shim.c):
