@@ -129,15 +129,14 @@ gen_key_uri(const struct ca *ca, unsigned int gen, char **urip)
 	return r;
 }
 
-
 /*
  * Cross-certificate of the root certificate subject by the root slot
  * signer: subject's name, key (its encoding kept) and path length, so
  * that the cross-certificate allows what the self-signed one does (no
  * name constraints: roots carry none), with signer's URLs; valid from now
  * until the earlier of the two notAfters. Reserved, signed, recorded as
- * issued by signer (audited "cross-certify"), added to the trust bundle
- * and written to certs/. *xp is freed by the caller.
+ * issued by signer (audited "cross-certify") and added to the trust
+ * bundle. *xp is freed by the caller.
  */
 static int
 cross_make(struct ca *ca, int signer, X509 *subject, const char *actor,
