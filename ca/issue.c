@@ -91,10 +91,10 @@ issue_identity(struct ca *ca, const struct ca_issue_req *rq,
  * validity (RFC 5280 6.1.3 would reject a leaf outliving its issuer).
  */
 static int
-issue_validity(struct ca *ca, const struct conf_profile *p, int days,
-    time_t *nbp, time_t *nap)
+issue_validity(struct ca *ca, int slot, const struct conf_profile *p,
+    int days, time_t *nbp, time_t *nap)
 {
-	X509 *issuer = ca->certs[CA_ISSUING];
+	X509 *issuer = ca_cert(ca, slot);
 	time_t now = ly_now(), inb = 0, ina = 0;
 	int r;
 
@@ -135,17 +135,18 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	unsigned char *der = NULL;
 	time_t nb = 0, na = 0;
 	int derlen, r = LY_ERR_INTERNAL, claimed = 0;
+	int slot = rq->slot > 0 ? rq->slot : CA_ISSUING;
 
-	if ((r = issue_validity(ca, p, rq->days, &nb, &na)) != LY_OK)
+	if ((r = issue_validity(ca, slot, p, rq->days, &nb, &na)) != LY_OK)
 		return r;
 	/*
 	 * Open the key before drawing a serial, so that a missing PIN or an
 	 * absent token refuses the request without touching the store.
 	 */
-	if ((r = ca_key_get(ca, CA_ISSUING, &key)) != LY_OK)
+	if ((r = ca_key_get(ca, slot, &key)) != LY_OK)
 		return r;
 	memset(&rec, 0, sizeof(rec));
-	rec.ca = CA_ISSUING;
+	rec.ca = slot;
 	rec.reason = -1;
 	snprintf(rec.profile, sizeof(rec.profile), "%s", p->name);
 	rec.identity = (char *)ca_identity_key(id);
@@ -164,8 +165,8 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	memset(&spec, 0, sizeof(spec));
 	spec.conf = ca->conf;
 	spec.profile = p;
-	spec.issuer = ca->certs[CA_ISSUING];
-	spec.issuer_name = ca->conf->issuing.name;
+	spec.issuer = ca_cert(ca, slot);
+	spec.issuer_name = ca_slot_name(ca, slot);
 	spec.pubkey = reqkey;
 	spec.spki = X509_REQ_get_X509_PUBKEY(req);
 	spec.subject = subject;
@@ -176,7 +177,7 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	spec.id = id;
 	if ((r = cert_build(&spec, &x)) != LY_OK)
 		goto out;
-	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK)
+	if ((r = ca_sign_cert(ca, slot, x)) != LY_OK)
 		goto out;
 	if ((derlen = i2d_X509(x, &der)) <= 0) {
 		ly_log_crypto("issue");
@@ -273,12 +274,16 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 		    "(profiles: %s)", rq->profile != NULL ? rq->profile : "",
 		    names);
 	}
+	if (rq->slot != 0 && (rq->slot < 0 || rq->slot >= ca_nslots(ca) ||
+	    ca_slot_is_root(ca, rq->slot)))
+		return ly_fail(LY_ERR_ARG, "slot %d issues nothing", rq->slot);
 	ir.csr = rq->csr;
 	ir.csrlen = rq->csrlen;
 	ir.identity = &rq->identity;
 	ir.days = rq->days;
 	ir.actor = rq->actor;
 	ir.cn = rq->cn;
+	ir.slot = rq->slot;
 	if ((r = issue(ca, &ir, &is, certp)) == LY_OK)
 		*serialp = is.serial;
 	ca_issued_clear(&is);

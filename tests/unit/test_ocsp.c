@@ -258,8 +258,8 @@ test_signer(void **state)
 	assert_int_equal(ocsp_responder_new(f->ca, &f->resp), LY_OK);
 
 	/* Compare-and-set: a record that changed meanwhile is not overwritten. */
-	assert_int_equal(ca_ocsp_signer_set(f->ca, "stale", 5, "x", 1, "test",
-	    NULL), LY_ERR_EXISTS);
+	assert_int_equal(ca_ocsp_signer_set(f->ca, CA_ISSUING, "stale", 5, "x",
+	    1, "test", NULL), LY_ERR_EXISTS);
 
 	OCSP_BASICRESP_free(bs);
 	ocsp_reply_clear(&rp);
