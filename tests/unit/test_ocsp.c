@@ -982,6 +982,219 @@ test_ocsp_threads(void **state)
 	X509_free(x);
 }
 
+/*
+ * CA slots: a CertID names its CA by both hashes of one slot. The name
+ * hash of one CA with the key hash of another, a request naming two
+ * CAs, or a CA we do not know is unauthorized, every time (the slot
+ * refresh it may trigger changes nothing here).
+ */
+static void
+test_slot_unknown_issuer(void **state)
+{
+	struct fixture *f = *state;
+	X509 *root = ca_cert(f->ca, CA_ROOT), *iss = ca_cert(f->ca, CA_ISSUING);
+	X509 *other = foreign_ca(), *x;
+	OCSP_CERTID *ids[2];
+	ASN1_INTEGER *sn;
+	struct ocsp_reply rp;
+	struct ca_serial s, is;
+	unsigned char *der;
+	size_t len;
+	int i;
+
+	issue_leaf(f, &x, &s);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(iss), &is),
+	    LY_OK);
+	assert_true(ca_nslots(f->ca) >= 2);
+	for (i = 0; i < 3; i++) {
+		ask(f, other, &s, i == 1 ? EVP_sha256() : EVP_sha1(),
+		    i == 2 ? 16 : 0, &rp);
+		assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+		reply_check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+		ocsp_reply_clear(&rp);
+	}
+	/* The issuing CA's name, the root's key. */
+	sn = ca_serial_to_asn1(&s);
+	ids[0] = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(iss),
+	    X509_get0_pubkey_bitstr(root), sn);
+	assert_non_null(ids[0]);
+	ASN1_INTEGER_free(sn);
+	der = request(ids, 1, 0, NULL, &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+	/* One response, one signer: two CAs in one request are refused. */
+	assert_int_equal(ocsp_root_presign(f->ca, "test", NULL, NULL), LY_OK);
+	ids[0] = certid(iss, &s, EVP_sha1());
+	ids[1] = certid(root, &is, EVP_sha1());
+	der = request(ids, 2, 0, NULL, &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+	/* Each alone is answered. */
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	ocsp_reply_clear(&rp);
+	ask(f, root, &is, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	ocsp_reply_clear(&rp);
+	X509_free(other);
+	X509_free(x);
+}
+
+/* Rewrites the slot byte of serial's stored response (0: before slots). */
+static void
+stored_slot_set(struct fixture *f, const struct ca_serial *s, int byte)
+{
+	struct store_txn *txn;
+	unsigned char *copy;
+	const void *v;
+	size_t vlen;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_ocsp_get(txn, s, &v, &vlen), LY_OK);
+	assert_non_null(copy = malloc(vlen));
+	memcpy(copy, v, vlen);
+	store_txn_abort(txn);
+	copy[6] = (unsigned char)byte;
+	assert_int_equal(ca_ocsp_store(f->ca, s, copy, vlen), LY_OK);
+	free(copy);
+}
+
+/*
+ * A serial of another slot is an unknown serial of the slot asked
+ * about, on every path (stored, signed with a nonce, SHA-256), and the
+ * stored response of one CA is never served for another.
+ */
+static void
+test_slot_other_serial(void **state)
+{
+	struct fixture *f = *state;
+	X509 *root = ca_cert(f->ca, CA_ROOT), *iss = ca_cert(f->ca, CA_ISSUING);
+	struct ocsp_reply rp;
+	struct ca_serial s, is;
+	X509 *x;
+	int i;
+
+	issue_leaf(f, &x, &s);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(iss), &is),
+	    LY_OK);
+	assert_int_equal(ocsp_root_presign(f->ca, "test", NULL, NULL), LY_OK);
+	/* The root's record (the issuing CA) under the issuing CA. */
+	for (i = 0; i < 3; i++) {
+		ask(f, iss, &is, i == 1 ? EVP_sha256() : EVP_sha1(),
+		    i == 2 ? 16 : 0, &rp);
+		assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
+		assert_int_equal(rp.presigned, 0);
+		ocsp_reply_clear(&rp);
+	}
+	/* The issuing CA's leaf under the root: no root response for it. */
+	for (i = 0; i < 2; i++) {
+		ask(f, root, &s, EVP_sha1(), i == 1 ? 16 : 0, &rp);
+		assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+		ocsp_reply_clear(&rp);
+	}
+	/* Stored before slots (slot byte 0): served as the issuing CA's. */
+	stored_slot_set(f, &s, 0);
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+	/* Said to be about another CA's certificate: signed afresh. */
+	stored_slot_set(f, &s, CA_ROOT + 1);
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 0);
+	ocsp_reply_clear(&rp);
+	stored_slot_set(f, &s, CA_MAX_SLOTS + 1);
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.presigned, 0);
+	ocsp_reply_clear(&rp);
+	X509_free(x);
+}
+
+/*
+ * One signer per issuing slot: slot 1's keeps the meta key and labels of
+ * before slots, is certified by slot 1 (its record's ca), and a root
+ * slot has none; the signer's certificate cannot come from a root.
+ */
+static void
+test_slot_signer(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_signers *h = NULL;
+	struct ca_signer *sg;
+	struct store_txn *txn;
+	struct store_cert *rec = NULL;
+	struct ca_serial ss;
+	struct ca_request rq;
+	char key[CA_SIGNER_KEY_MAX], want[CA_SIGNER_KEY_MAX];
+	const void *v;
+	size_t vlen;
+	X509 *x = NULL;
+
+	assert_int_equal(ca_ocsp_signer_key(f->ca, CA_ISSUING, key,
+	    sizeof(key)), LY_OK);
+	assert_string_equal(key, CA_META_OCSP_SIGNER);
+	assert_int_equal(ca_ocsp_signer_key(f->ca, CA_ROOT, key, sizeof(key)),
+	    LY_OK);
+	snprintf(want, sizeof(want), "%s/%s", CA_META_OCSP_SIGNER,
+	    ca_slot_name(f->ca, CA_ROOT));
+	assert_string_equal(key, want);
+	assert_int_equal(ca_ocsp_signer_key(f->ca, CA_ROOT, key, 8),
+	    LY_ERR_TOO_LARGE);
+	assert_false(ca_signer_slot_wanted(f->ca, CA_ROOT));
+	assert_true(ca_signer_slot_wanted(f->ca, CA_ISSUING));
+	assert_false(ca_signer_slot_wanted(f->ca, ca_nslots(f->ca)));
+
+	assert_int_equal(ca_signers_new(f->ca, &h), LY_OK);
+	assert_int_equal(ca_signers_sync(h), LY_OK);
+	assert_null(ca_signers_get(h, CA_ROOT));
+	assert_null(ca_signers_get(h, -1));
+	assert_null(ca_signers_get(h, CA_MAX_SLOTS));
+	assert_non_null(sg = ca_signers_get(h, CA_ISSUING));
+	assert_int_equal(ca_signer_slot(sg), CA_ISSUING);
+	assert_string_equal(ca_signer_label(sg), "ocsp-signer-1");
+	assert_int_equal(X509_check_issued(ca_cert(f->ca, CA_ISSUING),
+	    ca_signer_cert(sg)), X509_V_OK);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(
+	    ca_signer_cert(sg)), &ss), LY_OK);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_cert_get(txn, &ss, &rec), LY_OK);
+	assert_int_equal(rec->ca, CA_ISSUING);
+	assert_int_equal(store_meta_get(txn, CA_META_OCSP_SIGNER, &v, &vlen),
+	    LY_OK);
+	assert_int_equal(store_meta_get(txn, want, &v, &vlen),
+	    LY_ERR_NOT_FOUND);
+	store_txn_abort(txn);
+	store_cert_free(rec);
+	assert_true(ca_signer_not_after(sg) ==
+	    ca_signers_stored_not_after(h, CA_ISSUING));
+	assert_true(ca_signers_stored_not_after(h, CA_ROOT) == 0);
+	ca_signer_put(sg);
+	ca_signers_free(h);
+
+	/* ca_request.slot: an issuing slot only. */
+	memset(&rq, 0, sizeof(rq));
+	rq.profile = "client";
+	rq.csr = f->csr;
+	rq.csrlen = f->csrlen;
+	rq.identity.kind = CONF_ID_JSON;
+	rq.identity.value = (char *)"{\"userId\":42}";
+	rq.actor = "test";
+	rq.slot = CA_MAX_SLOTS;
+	assert_int_equal(ca_issue(f->ca, &rq, &x, &ss), LY_ERR_ARG);
+	rq.slot = -1;
+	assert_int_equal(ca_issue(f->ca, &rq, &x, &ss), LY_ERR_ARG);
+	rq.slot = CA_ISSUING;
+	assert_int_equal(ca_issue(f->ca, &rq, &x, &ss), LY_OK);
+	assert_int_equal(X509_check_issued(ca_cert(f->ca, CA_ISSUING), x),
+	    X509_V_OK);
+	X509_free(x);
+}
+
 static void
 test_get_decode(void **state)
 {
@@ -1028,6 +1241,12 @@ main(void)
 		    teardown_ocsp),
 		cmocka_unit_test_setup_teardown(test_trylater, setup_ocsp, teardown_ocsp),
 		cmocka_unit_test_setup_teardown(test_ocsp_threads, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_slot_unknown_issuer,
+		    setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_slot_other_serial,
+		    setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_slot_signer, setup_ocsp,
+		    teardown_ocsp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
