@@ -193,8 +193,8 @@ struct ocsp_responder {
 	/* Which CA a CertID names, by slot (root slots: ocsp/root.c). */
 	struct ocsp_slot_hash	 slots[CA_MAX_SLOTS];
 	pthread_mutex_t		 hash_lock;	/* one writer of slots[] */
-	/* CLOCK_MONOTONIC second of the last ca_slots_refresh(). */
-	atomic_llong		 refreshed;
+	/* CLOCK_MONOTONIC second of the last sync for a CA without a signer. */
+	atomic_llong		 synced;
 	struct ca_signers	*signers;	/* the delegated signers (ca/) */
 	int			 presigning;	/* ca_set_presign() is ours */
 	ocsp_remote_fn		 remote;	/* signs what the store lacks */

@@ -82,6 +82,19 @@ hash_match(const struct ocsp_issuer_hash *hash, const struct ocsp_certreq *c)
 	return 0;
 }
 
+/* Whether now is a new CLOCK_MONOTONIC second since *last (and claims it). */
+static int
+second_claim(atomic_llong *last)
+{
+	struct timespec ts;
+	long long then;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	then = atomic_load(last);
+	return (long long)ts.tv_sec > then &&
+	    atomic_compare_exchange_strong(last, &then, (long long)ts.tv_sec);
+}
+
 /*
  * The hashes of slot, computed on first use; NULL if its certificate is
  * not there (a slot whose CA was not made yet).
@@ -122,25 +135,18 @@ issuer_match(struct ocsp_responder *resp, const struct ocsp_certreq *c)
 }
 
 /*
- * issuer_match(), and when no slot matches, once a second at most
- * (anyone may send unknown CertIDs), a look for slots another process
- * registered since (ca-admin's rollover while ca-server runs).
+ * issuer_match(), and when no slot matches, a look for slots another
+ * process registered since (ca-admin's rollover while ca-server runs):
+ * ca_slots_refresh() reads the store once a second at most (anyone may
+ * send unknown CertIDs) and is one atomic load otherwise.
  */
 static int
 issuer_which(struct ocsp_responder *resp, const struct ocsp_certreq *c)
 {
-	struct timespec ts;
-	long long last;
 	int slot, n;
 
 	if ((slot = issuer_match(resp, c)) != -1)
 		return slot;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	last = atomic_load(&resp->refreshed);
-	if ((long long)ts.tv_sec <= last ||
-	    !atomic_compare_exchange_strong(&resp->refreshed, &last,
-	    (long long)ts.tv_sec))
-		return -1;
 	n = ca_nslots(resp->ca);
 	if (ca_slots_refresh(resp->ca) != LY_OK) {
 		ly_log(LY_LOG_WARN, "ocsp: CA slots: %s", ly_errdetail());
@@ -292,6 +298,26 @@ statuses_get(struct ocsp_responder *resp, const struct ocsp_request *req,
 	return r;
 }
 
+/*
+ * The signer of slot, made or loaded now if slot has none yet (a CA
+ * registered since the last sync, by another process): once a second
+ * at most, and only in a responder that holds the HSM. NULL if none.
+ */
+static struct ca_signer *
+signer_get(struct ocsp_responder *resp, int slot)
+{
+	struct ca_signer *s;
+
+	if ((s = ca_signers_get(resp->signers, slot)) != NULL ||
+	    !resp->presigning || !ca_signer_slot_wanted(resp->ca, slot) ||
+	    !second_claim(&resp->synced))
+		return s;
+	ly_log(LY_LOG_INFO, "ocsp: %s has no signer yet; syncing",
+	    ca_slot_name(resp->ca, slot));
+	(void)ca_signers_sync(resp->signers);
+	return ca_signers_get(resp->signers, slot);
+}
+
 /* Signs a response for every CertID (of slot) as the client sent it. */
 static int
 respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
@@ -319,7 +345,7 @@ respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
 		    OCSP_OUT_INTERNAL);
 		goto out;
 	}
-	if ((s = ca_signers_get(resp->signers, slot)) == NULL)
+	if ((s = signer_get(resp, slot)) == NULL)
 		r = ly_fail(LY_ERR_HSM, "no OCSP signer for %s",
 		    ca_slot_name(resp->ca, slot));
 	else
