@@ -1195,6 +1195,209 @@ test_slot_signer(void **state)
 	X509_free(x);
 }
 
+/* An instance with a second issuing CA, [issuer devices], for "client". */
+static int
+setup_two(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char *def = conf_default_text(CONF_KEY_EC_P256), *text = NULL, *at;
+	const char *mark = "[profile client]\n";
+	int r = -1;
+
+	ly_clock_set(0);
+	if (f == NULL || def == NULL || (at = strstr(def, mark)) == NULL)
+		goto out;
+	at += strlen(mark);
+	if (asprintf(&text, "%.*sissuer = devices\n%s\n[issuer devices]\n"
+	    "key = pkcs11:token=lanyard-issuing;object=devices-ca\n"
+	    "pin_file = hsm/issuing.pin\nsubject = /O=Test/CN=Devices CA\n"
+	    "key_type = ec-p256\ndays = 1000\ncert = certs/devices.crt\n",
+	    (int)(at - def), def, at) == -1) {
+		text = NULL;
+		goto out;
+	}
+	if (fixture_instance("/tmp/lanyard-ocsp2", CONF_KEY_EC_P256, text,
+	    f->base, f->dir) != 0 || ca_open(f->dir, 0, &f->ca) != LY_OK)
+		goto out;
+	if (ocsp_responder_new(f->ca, &f->resp) != LY_OK) {
+		fprintf(stderr, "ocsp_responder_new: %s\n", ly_errdetail());
+		goto out;
+	}
+	f->csr = fixture_csr(NULL, NULL, 0, &f->csrlen);
+	*state = f;
+	f = NULL;
+	r = 0;
+ out:
+	free(def);
+	free(text);
+	free(f);
+	return r;
+}
+
+/* The signer certificate of a successful reply, verified up to the root. */
+static X509 *
+reply_signer(struct fixture *f, const struct ocsp_reply *rp, int slot,
+    OCSP_BASICRESP **bsp)
+{
+	const unsigned char *p = rp->der;
+	OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)rp->len);
+	X509_STORE *st = X509_STORE_new();
+	OCSP_BASICRESP *bs;
+
+	assert_non_null(resp);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_non_null(bs = OCSP_response_get1_basic(resp));
+	OCSP_RESPONSE_free(resp);
+	X509_STORE_add_cert(st, ca_cert(f->ca, CA_ROOT));
+	X509_STORE_add_cert(st, ca_cert(f->ca, slot));
+	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st), ly_now());
+	assert_int_equal(OCSP_basic_verify(bs, NULL, st, 0), 1);
+	X509_STORE_free(st);
+	*bsp = bs;
+	return signer_of(bs);
+}
+
+/*
+ * Two issuing CAs: each has its own signer (key on its token, labelled
+ * after it, certified by it, recorded under its own meta key), answers
+ * for its own certificates only, pre-signed and signed; the root signs
+ * for both CA certificates.
+ */
+static void
+test_slot_two_issuers(void **state)
+{
+	struct fixture *f = *state;
+	int dev = ca_slot_by_name(f->ca, "devices");
+	X509 *iss = ca_cert(f->ca, CA_ISSUING), *x, *y, *sx;
+	struct ca_signers *h = NULL;
+	struct ca_signer *s1, *s2;
+	struct store_txn *txn;
+	struct store_cert *rec = NULL;
+	struct ca_serial s, ss, sn;
+	struct ca_request rq;
+	struct ocsp_reply rp;
+	OCSP_BASICRESP *bs;
+	const void *v;
+	size_t vlen, n = 0;
+	char key[CA_SIGNER_KEY_MAX];
+
+	assert_true(dev > CA_ISSUING);
+	assert_false(ca_slot_is_root(f->ca, dev));
+	assert_true(ca_signer_slot_wanted(f->ca, dev));
+
+	/* The signers: one each, certified by its own CA. */
+	assert_int_equal(ca_signers_new(f->ca, &h), LY_OK);
+	assert_int_equal(ca_signers_sync(h), LY_OK);
+	assert_non_null(s1 = ca_signers_get(h, CA_ISSUING));
+	assert_non_null(s2 = ca_signers_get(h, dev));
+	assert_string_equal(ca_signer_label(s1), "ocsp-signer-1");
+	assert_string_equal(ca_signer_label(s2), "devices-ocsp-signer-1");
+	assert_int_equal(ca_signer_slot(s2), dev);
+	assert_int_equal(X509_check_issued(ca_cert(f->ca, dev),
+	    ca_signer_cert(s2)), X509_V_OK);
+	assert_int_not_equal(X509_check_issued(iss, ca_signer_cert(s2)),
+	    X509_V_OK);
+	assert_int_not_equal(EVP_PKEY_eq(X509_get0_pubkey(ca_signer_cert(s1)),
+	    X509_get0_pubkey(ca_signer_cert(s2))), 1);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(
+	    ca_signer_cert(s2)), &sn), LY_OK);
+	assert_int_equal(ca_ocsp_signer_key(f->ca, dev, key, sizeof(key)),
+	    LY_OK);
+	assert_string_equal(key, CA_META_OCSP_SIGNER "/devices");
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_meta_get(txn, key, &v, &vlen), LY_OK);
+	assert_int_equal(store_cert_get(txn, &sn, &rec), LY_OK);
+	assert_int_equal(rec->ca, dev);
+	store_txn_abort(txn);
+	store_cert_free(rec);
+	assert_true(ocsp_signer_not_after(f->resp) ==
+	    (ca_signer_not_after(s1) < ca_signer_not_after(s2) ?
+	    ca_signer_not_after(s1) : ca_signer_not_after(s2)));
+
+	/* A client leaf comes from devices; its response from its signer. */
+	issue_leaf(f, &x, &s);
+	assert_int_equal(X509_check_issued(ca_cert(f->ca, dev), x), X509_V_OK);
+	ask(f, ca_cert(f->ca, dev), &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	sx = reply_signer(f, &rp, dev, &bs);
+	assert_int_equal(X509_cmp(sx, ca_signer_cert(s2)), 0);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	ask(f, ca_cert(f->ca, dev), &s, EVP_sha256(), 16, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 0);
+	sx = reply_signer(f, &rp, dev, &bs);
+	assert_int_equal(X509_cmp(sx, ca_signer_cert(s2)), 0);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	/* Under the issuing CA: unknown, said by the issuing CA's signer. */
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
+	assert_int_equal(rp.presigned, 0);
+	sx = reply_signer(f, &rp, CA_ISSUING, &bs);
+	assert_int_equal(X509_cmp(sx, ca_signer_cert(s1)), 0);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+
+	/* A service leaf comes from issuing: unknown under devices. */
+	memset(&rq, 0, sizeof(rq));
+	rq.profile = "service";
+	rq.csr = f->csr;
+	rq.csrlen = f->csrlen;
+	rq.identity.kind = CONF_ID_NONE;
+	assert_int_equal(ca_identity_add_dns(&rq.identity, "svc.example"),
+	    LY_OK);
+	rq.actor = "test";
+	assert_int_equal(ca_issue(f->ca, &rq, &y, &ss), LY_OK);
+	ca_identity_clear(&rq.identity);
+	assert_int_equal(X509_check_issued(iss, y), X509_V_OK);
+	ask(f, ca_cert(f->ca, dev), &ss, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
+	ocsp_reply_clear(&rp);
+	ask(f, iss, &ss, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+
+	/* Revoked under devices at once; refresh keeps each CA's own. */
+	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
+	ask(f, ca_cert(f->ca, dev), &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+	ly_clock_set(time(NULL) + ca_conf(f->ca)->ocsp_validity);
+	assert_int_equal(ocsp_refresh(f->resp, &n), LY_OK);
+	assert_true(n >= 2);
+	ask(f, ca_cert(f->ca, dev), &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+	ask(f, iss, &ss, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+	ly_clock_set(0);
+
+	/* The root signs for both CA certificates. */
+	assert_int_equal(ocsp_root_presign(f->ca, "test", &n, NULL), LY_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(
+	    ca_cert(f->ca, dev)), &sn), LY_OK);
+	ask(f, ca_cert(f->ca, CA_ROOT), &sn, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(root_status(f, &rp, &sn, NULL),
+	    V_OCSP_CERTSTATUS_GOOD);
+	ocsp_reply_clear(&rp);
+
+	ca_signer_put(s1);
+	ca_signer_put(s2);
+	ca_signers_free(h);
+	X509_free(x);
+	X509_free(y);
+}
+
 static void
 test_get_decode(void **state)
 {
@@ -1247,6 +1450,8 @@ main(void)
 		    setup_ocsp, teardown_ocsp),
 		cmocka_unit_test_setup_teardown(test_slot_signer, setup_ocsp,
 		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_slot_two_issuers,
+		    setup_two, teardown_ocsp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
