@@ -184,6 +184,7 @@ int	 ocsp_root_slots(struct ca *, unsigned char root[CA_MAX_SLOTS],
  */
 struct ocsp_slot_hash {
 	atomic_int		 ready;
+	int			 root;		/* ca_slot_is_root() */
 	struct ocsp_issuer_hash	 h[OCSP_NHASH];
 };
 

@@ -110,8 +110,10 @@ slot_hash(struct ocsp_responder *resp, int slot)
 	pthread_mutex_lock(&resp->hash_lock);
 	if (!atomic_load_explicit(&sh->ready, memory_order_relaxed) &&
 	    (x = ca_cert(resp->ca, slot)) != NULL &&
-	    issuer_hashes(x, sh->h) == LY_OK)
+	    issuer_hashes(x, sh->h) == LY_OK) {
+		sh->root = ca_slot_is_root(resp->ca, slot);
 		atomic_store_explicit(&sh->ready, 1, memory_order_release);
+	}
 	pthread_mutex_unlock(&resp->hash_lock);
 	return atomic_load_explicit(&sh->ready, memory_order_acquire) ?
 	    sh->h : NULL;
@@ -450,7 +452,8 @@ ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
 		slot = which;
 	}
 	c = &req->ids[0];
-	if ((root = ca_slot_is_root(resp->ca, slot)) && req->nids != 1) {
+	/* issuer_which() made slots[slot] ready. */
+	if ((root = resp->slots[slot].root) && req->nids != 1) {
 		r = reply_error(reply, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
 		    OCSP_OUT_UNAUTHORIZED);
 		goto out;
