@@ -131,6 +131,28 @@ ask "$CA/devices.crt" "$T/d1b.txt" -cert "$T/d1.crt"
 has "the first generation still answers for its own" "$T/d1b.txt" \
     "$T/d1.crt: revoked"
 
+# A root rollover: the new root signs for the CA it certifies (the next
+# devices generation), the old one still for those it certified.
+admin root rollover >>"$LOG" 2>&1 || bail "root rollover"
+admin issuer rollover devices >"$T/roll3.txt" 2>>"$LOG" ||
+    bail "issuer rollover devices under the new root"
+root2="$CA/root-2.crt"
+dev3="$CA/$(tail -n 1 "$T/roll3.txt").crt"
+[ -f "$root2" ] && [ -f "$dev3" ] && ok "the new root and devices-3 are in certs/" ||
+    not_ok "the new root and devices-3 are in certs/"
+admin root crl >>"$LOG" 2>&1 || not_ok "root crl after the rollover"
+sleep 1.1
+openssl ocsp -issuer "$root2" -cert "$dev3" -url "$BASE/ocsp" -CAfile "$root2" \
+    -resp_text >"$T/rr1.txt" 2>&1
+has "the new root says devices-3 is good" "$T/rr1.txt" "$dev3: good"
+has "signed by the new root itself" "$T/rr1.txt" "Response verify OK"
+ask "$ROOT" "$T/rr2.txt" -cert "$CA/devices.crt"
+has "the old root still says the devices CA is good" "$T/rr2.txt" \
+    "$CA/devices.crt: good"
+ask "$ROOT" "$T/rr3.txt" -serial "0x$(serial_of "$dev3")"
+has "the old root does not answer for devices-3's serial" "$T/rr3.txt" \
+    "unauthorized"
+
 # Published as static files: every CA's responses.
 admin publish --out "$T/pub" >"$T/pub.txt" 2>>"$LOG" || not_ok "publish"
 has "publish writes the responses of every CA" "$T/pub.txt" "OCSP responses"
