@@ -764,6 +764,16 @@ int		 ca_crl_record(struct ca *, const char *key, uint64_t number,
  */
 char		*ca_crl_url(const struct conf *, const char *ca, int shard);
 unsigned int	 ca_crl_shard(const struct conf *, const struct ca_serial *);
+/*
+ * The partitions of a slot's CRL: 1 for a root (never partitioned), else
+ * its section's crl_shards, or [crl] shards when that is 0; and the
+ * shard of a serial among shards partitions (ca_crl_shard() is this with
+ * [crl] shards).
+ */
+unsigned int	 ca_crl_shards(const struct ca *, int slot);
+unsigned int	 ca_crl_shard_of(unsigned int shards, const struct ca_serial *);
+/* The RSA padding (conf_ca.rsa_padding) slot's key signs CRLs with. */
+int		 ca_crl_padding(const struct ca *, int slot);
 
 /* ---- pre-issuance lint (ca/lint.c, ca/lint_crl.c, ca/lint_ocsp.c) ------ */
 

@@ -29,7 +29,7 @@ struct store_txn;
 
 /* Which CRL: a CA slot, a shard (-1: the whole CA), full or delta. */
 struct crl_id {
-	int		 slot;		/* CA_ROOT, CA_ISSUING */
+	int		 slot;		/* 0 .. ca_nslots() - 1 */
 	int		 shard;		/* -1 or 0 .. shards-1 */
 	int		 delta;
 };
@@ -121,12 +121,13 @@ typedef int	(*crl_current_fn)(void *arg, const unsigned char *der,
 int		 crl_current(struct ca *, const struct crl_id *,
 		    crl_current_fn fn, void *arg);
 /*
- * The summaries of the current full CRL of each CA, read in one snapshot
- * (for /healthz and /metrics): info[slot] is set and bit 1u << slot of
- * *havep for each CA that has one (with shards: none; see crl_get()). An
- * error only if the store cannot be read.
+ * The summaries of the current full CRL of each CA slot (0 ..
+ * ca_nslots() - 1), read in one snapshot (for /healthz and /metrics):
+ * info[slot] is set and bit 1u << slot of *havep for each slot that has
+ * one (with bundle_shards: none; see crl_get()). An error only if the
+ * store cannot be read.
  */
-int		 crl_summary(struct ca *, struct crl_info info[2],
+int		 crl_summary(struct ca *, struct crl_info info[CA_MAX_SLOTS],
 		    unsigned int *havep);
 
 /*

@@ -1,0 +1,316 @@
+/*
+ * Unit tests of crl/ for N CA slots: CRL names of slots whose names hold
+ * '-' (crl_name_match(), no CA needed), a delta CRL that lists what a
+ * revocation changed while its base stays (crl_publish_due()), and a
+ * retiring CA's last CRL (crl_generate_last()), on a SoftHSM2 instance
+ * with the clock pinned.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/x509.h>
+
+#include "ca/ca.h"
+#include "ca/store.h"
+#include "crl/crl.h"
+#include "crl/extern.h"
+#include "tests/unit/fixture.h"
+#include "util/util.h"
+
+/* 2030-01-01T00:00:00Z */
+#define T0	((time_t)1893456000)
+
+/* ---- names ------------------------------------------------------------- */
+
+/*
+ * A root and its second generation, the [issuing] CA, "devices" in 4
+ * shards with its whole CRL, and "devices-2" (its next generation) in 1
+ * or 4.
+ */
+static void
+table(struct crl_slotname *t, unsigned int dev2shards, int reversed)
+{
+	struct crl_slotname s[] = {
+		{ "root", 0, 1, 0, 1 },
+		{ "issuing", 1, 1, 0, 0 },
+		{ "devices", 2, 4, 1, 0 },
+		{ "devices-2", 3, 1, 0, 0 },
+		{ "root-2", 4, 1, 0, 1 },
+	};
+	size_t i, n = sizeof(s) / sizeof(s[0]);
+
+	s[3].shards = dev2shards;
+	for (i = 0; i < n; i++)
+		t[reversed ? n - 1 - i : i] = s[i];
+}
+
+static void
+expect(const struct crl_slotname *t, const char *name, int slot, int shard,
+    int delta)
+{
+	struct crl_id id;
+
+	memset(&id, 0x55, sizeof(id));
+	if (slot < 0) {
+		assert_int_equal(crl_name_match(t, 5, name, &id),
+		    LY_ERR_NOT_FOUND);
+		return;
+	}
+	assert_int_equal(crl_name_match(t, 5, name, &id), LY_OK);
+	assert_int_equal(id.slot, slot);
+	assert_int_equal(id.shard, shard);
+	assert_int_equal(id.delta, delta);
+}
+
+/*
+ * "devices-2" starts with "devices", and "-2" is a shard of devices: the
+ * longer slot name wins, whatever the order of the slots, so a newer
+ * generation's CRLs are never taken for an older one's shards; what only
+ * the shorter name explains is still found.
+ */
+static void
+test_names_hyphen(void **state)
+{
+	struct crl_slotname t[5];
+	int rev;
+
+	(void)state;
+	for (rev = 0; rev <= 1; rev++) {
+		table(t, 1, rev);
+		expect(t, "devices-2", 3, -1, 0);
+		expect(t, "devices-2-delta", 3, -1, 1);
+		expect(t, "devices-3", 2, 3, 0);
+		expect(t, "devices-3-delta", 2, 3, 1);
+		expect(t, "devices-0", 2, 0, 0);
+		expect(t, "devices", 2, -1, 0);
+		expect(t, "devices-delta", -1, 0, 0);	/* whole: no delta */
+		expect(t, "devices-4", -1, 0, 0);	/* 4 shards: 0..3 */
+		expect(t, "devices-02", -1, 0, 0);
+		expect(t, "devices-2-3", -1, 0, 0);	/* devices-2: no shards */
+		expect(t, "devices-2-", -1, 0, 0);
+		expect(t, "devices-", -1, 0, 0);
+		expect(t, "root-2", 4, -1, 0);
+		expect(t, "root-2-delta", -1, 0, 0);	/* a root: no delta */
+		expect(t, "root-delta", -1, 0, 0);
+		expect(t, "root-3", -1, 0, 0);
+		expect(t, "issuing-delta", 1, -1, 1);
+		expect(t, "issuing-2", -1, 0, 0);
+
+		/* devices-2 partitioned too: its own shards. */
+		table(t, 4, rev);
+		expect(t, "devices-2-3", 3, 3, 0);
+		expect(t, "devices-2-3-delta", 3, 3, 1);
+		expect(t, "devices-2-delta", 2, 2, 1);	/* devices' shard 2 */
+		expect(t, "devices-2-4", -1, 0, 0);
+	}
+}
+
+/* ---- on an instance ------------------------------------------------------ */
+
+struct fixture {
+	char		 base[64];
+	char		 dir[80];
+	struct ca	*ca;
+	unsigned char	*csr;
+	size_t		 csrlen;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	ly_clock_set(T0);
+	if (fixture_instance("/tmp/lanyard-crlslots", CONF_KEY_EC_P256, NULL,
+	    f->base, f->dir) != 0 || ca_open(f->dir, 0, &f->ca) != LY_OK)
+		return -1;
+	f->csr = fixture_csr(NULL, NULL, 1, &f->csrlen);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ca_close(f->ca);
+	fixture_remove(f->base);
+	free(f->csr);
+	free(f);
+	ly_clock_set(0);
+	return 0;
+}
+
+static void
+issue(struct fixture *f, int user, struct ca_serial *s)
+{
+	struct ca_request rq;
+	char json[64];
+	X509 *x = NULL;
+
+	snprintf(json, sizeof(json), "{\"userId\":%d}", user);
+	memset(&rq, 0, sizeof(rq));
+	rq.profile = "client";
+	rq.csr = f->csr;
+	rq.csrlen = f->csrlen;
+	rq.identity.kind = CONF_ID_JSON;
+	rq.identity.value = json;
+	rq.actor = "test";
+	assert_int_equal(ca_issue(f->ca, &rq, &x, s), LY_OK);
+	X509_free(x);
+}
+
+/* The current CRL of slot (shard -1), decoded and verified; *info too. */
+static X509_CRL *
+load(struct fixture *f, int slot, int delta, struct crl_info *info)
+{
+	struct crl_id id = { slot, -1, delta };
+	struct store_txn *txn;
+	const unsigned char *der, *p;
+	size_t len;
+	X509_CRL *crl;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(crl_get(txn, f->ca, &id, &der, &len, info), LY_OK);
+	p = der;
+	assert_non_null(crl = d2i_X509_CRL(NULL, &p, (long)len));
+	store_txn_abort(txn);
+	assert_int_equal(X509_CRL_verify(crl,
+	    X509_get0_pubkey(ca_cert(f->ca, slot))), 1);
+	return crl;
+}
+
+static int
+lists(X509_CRL *crl, const struct ca_serial *s)
+{
+	X509_REVOKED *rev = NULL;
+	ASN1_INTEGER *a = ca_serial_to_asn1(s);
+	int r;
+
+	r = X509_CRL_get0_by_serial(crl, &rev, a) == 1;
+	ASN1_INTEGER_free(a);
+	return r;
+}
+
+/* The base number a delta CRL names (its Delta CRL Indicator). */
+static uint64_t
+base_of(X509_CRL *crl)
+{
+	ASN1_INTEGER *n;
+	uint64_t v = 0;
+	int crit = 0;
+
+	assert_non_null(n = X509_CRL_get_ext_d2i(crl, NID_delta_crl, &crit,
+	    NULL));
+	assert_int_equal(crit, 1);
+	assert_int_equal(ASN1_INTEGER_get_uint64(&v, n), 1);
+	ASN1_INTEGER_free(n);
+	return v;
+}
+
+/*
+ * After a revocation (CRL_PUBLISH_REVOKED, what ca-server passes) only
+ * the issuing CA's delta is made: it lists the revocation against the
+ * unchanged base, which does not. Once the full CRL is due, both are
+ * made: the base lists it and the new delta, against the new base, not.
+ */
+static void
+test_revoked_delta(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_info full0, delta0, full1, delta1, full2, delta2, root0,
+	    root1;
+	struct ca_serial s;
+	X509_CRL *c;
+
+	issue(f, 1, &s);
+	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, CA_ISSUING, 0, &full0));
+	X509_CRL_free(load(f, CA_ISSUING, 1, &delta0));
+	X509_CRL_free(load(f, CA_ROOT, 0, &root0));
+
+	ly_clock_set(T0 + 60);
+	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
+	    "revocation"), 1);
+	c = load(f, CA_ISSUING, 0, &full1);
+	assert_false(lists(c, &s));
+	X509_CRL_free(c);
+	assert_true(full1.number == full0.number);
+	c = load(f, CA_ISSUING, 1, &delta1);
+	assert_true(delta1.number > delta0.number);
+	assert_true(base_of(c) == full0.number);
+	assert_true(lists(c, &s));
+	assert_int_equal(delta1.entries, 1);
+	X509_CRL_free(c);
+	X509_CRL_free(load(f, CA_ROOT, 0, &root1));
+	assert_true(root1.number == root0.number);
+
+	/* The full CRL is due ([crl] refresh_before of its nextUpdate). */
+	ly_clock_set(full0.next_update - ca_conf(f->ca)->crl_refresh_before);
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
+	    "revocation"), 1);
+	c = load(f, CA_ISSUING, 0, &full2);
+	assert_true(full2.number > delta1.number);
+	assert_true(lists(c, &s));
+	X509_CRL_free(c);
+	c = load(f, CA_ISSUING, 1, &delta2);
+	assert_true(base_of(c) == full2.number);
+	assert_false(lists(c, &s));
+	X509_CRL_free(c);
+}
+
+/*
+ * A retiring CA's last CRL: full, good until the CA certificate's
+ * notAfter, numbered after the others; never a delta.
+ */
+static void
+test_last_crl(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_id id = { CA_ISSUING, -1, 0 };
+	struct crl_info info, last;
+	time_t na = 0;
+	X509_CRL *c;
+
+	assert_int_equal(crl_generate_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, CA_ISSUING, 1, &info));
+	assert_int_equal(ly_asn1_time(X509_get0_notAfter(ca_cert(f->ca,
+	    CA_ISSUING)), &na), LY_OK);
+	assert_int_equal(crl_generate_last(f->ca, &id, "test"), LY_OK);
+	c = load(f, CA_ISSUING, 0, &last);
+	assert_true(last.number > info.number);
+	assert_true(last.next_update == na);
+	assert_int_equal(ASN1_TIME_cmp_time_t(X509_CRL_get0_nextUpdate(c),
+	    na), 0);
+	X509_CRL_free(c);
+	id.delta = 1;
+	assert_int_equal(crl_generate_last(f->ca, &id, "test"), LY_ERR_ARG);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names_hyphen),
+		cmocka_unit_test_setup_teardown(test_revoked_delta, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_last_crl, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
