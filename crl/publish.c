@@ -49,14 +49,16 @@ id_due(struct store_txn *txn, struct ca *ca, const struct crl_id *id)
 }
 
 /*
- * Whether the full CRLs of slot were made before revocations that the
- * store now holds (the count in their summary is not the store's, or
- * unknown). One that cannot be read is crl_due()'s to report.
+ * Whether the CRLs of slot were made before revocations that the store
+ * now holds: the count in the summary of a full CRL is not the store's
+ * (or unknown), nor that of a delta against it (ca-server makes deltas
+ * alone after a revocation). One that cannot be read is crl_due()'s to
+ * report.
  */
 static int
 missing(struct store_txn *txn, struct ca *ca, int slot, uint64_t revs)
 {
-	struct crl_info info;
+	struct crl_info info, delta;
 	struct crl_id id;
 	unsigned int k, n = crl_shards(ca, slot);
 	int r;
@@ -65,10 +67,18 @@ missing(struct store_txn *txn, struct ca *ca, int slot, uint64_t revs)
 	id.slot = slot;
 	for (k = 0; k < n; k++) {
 		id.shard = n > 1 ? (int)k : -1;
+		id.delta = 0;
 		if ((r = crl_get(txn, ca, &id, NULL, NULL, &info)) ==
-		    LY_ERR_NOT_FOUND || (r == LY_OK && info.revocations != revs))
+		    LY_ERR_NOT_FOUND)
+			return 1;
+		if (r != LY_OK || info.revocations == revs)
+			continue;
+		id.delta = 1;
+		if (crl_get(txn, ca, &id, NULL, NULL, &delta) != LY_OK ||
+		    delta.base != info.number || delta.revocations != revs)
 			return 1;
 	}
+	ly_errclear();
 	return 0;
 }
 
