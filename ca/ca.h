@@ -788,8 +788,9 @@ int		 ca_crl_record(struct ca *, const char *key, uint64_t number,
 		    const char *detail, int *storedp);
 /*
  * The CRL shard of a serial (0 when there is one shard), and the URL of a
- * CA's CRL: <base>/crl/<ca>.crl, or <base>/crl/<ca>-<shard>.crl when the
- * issuing CA's CRL is partitioned. Caller frees.
+ * CA's CRL: <base>/crl/<ca>.crl for shard -1, else
+ * <base>/crl/<ca>-<shard>.crl (a partitioned CA's, ca_crl_shards()).
+ * Caller frees.
  */
 char		*ca_crl_url(const struct conf *, const char *ca, int shard);
 unsigned int	 ca_crl_shard(const struct conf *, const struct ca_serial *);
