@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,22 +344,50 @@ slot_deltas(struct ca *ca, int slot, const char *actor, const char *dir)
 }
 
 /*
+ * ca_slot_last_expiry() reads every certificate in the store, and
+ * crl_publish_due() runs each second: the last expiry it found is kept,
+ * as a retiring CA issues nothing, so it cannot be spent before then.
+ * XXX process-wide, one instance per process: kept per (ca, slot
+ * certificate) so another instance in the same process starts afresh.
+ */
+static pthread_mutex_t spent_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	const struct ca	*ca;
+	const X509	*cert;
+	time_t		 until;
+} spent_seen[CA_MAX_SLOTS];
+
+/*
  * Whether a retiring slot is spent: nothing it issued is unexpired
  * (ca_slot_last_expiry()). One that cannot be told is not (logged).
  */
 static int
 spent(struct ca *ca, int slot, time_t now)
 {
+	const X509 *cert = ca_cert(ca, slot);
 	time_t t = 0;
+	int known;
 
-	if (ca_slot_state(ca, slot, now) != CA_SLOT_RETIRING ||
+	if (slot >= CA_MAX_SLOTS ||
+	    ca_slot_state(ca, slot, now) != CA_SLOT_RETIRING ||
 	    offline_root(ca, slot))
 		return 0;	/* an offline root retires in its ceremony */
+	pthread_mutex_lock(&spent_lock);
+	known = spent_seen[slot].ca == ca && spent_seen[slot].cert == cert &&
+	    now < spent_seen[slot].until;
+	pthread_mutex_unlock(&spent_lock);
+	if (known)
+		return 0;
 	if (ca_slot_last_expiry(ca, slot, now, &t) != LY_OK) {
 		ly_log(LY_LOG_ERR, "%s CA: last expiry: %s",
 		    ca_slot_name(ca, slot), ly_errdetail());
 		return 0;
 	}
+	pthread_mutex_lock(&spent_lock);
+	spent_seen[slot].ca = ca;
+	spent_seen[slot].cert = cert;
+	spent_seen[slot].until = t;
+	pthread_mutex_unlock(&spent_lock);
 	return t == 0;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "ca/ca.h"
@@ -154,8 +155,9 @@ teardown(void **state)
 	return 0;
 }
 
+/* A leaf of the client profile; *nap (if not NULL) its notAfter. */
 static void
-issue(struct fixture *f, int user, struct ca_serial *s)
+issue_na(struct fixture *f, int user, struct ca_serial *s, time_t *nap)
 {
 	struct ca_request rq;
 	char json[64];
@@ -170,7 +172,16 @@ issue(struct fixture *f, int user, struct ca_serial *s)
 	rq.identity.value = json;
 	rq.actor = "test";
 	assert_int_equal(ca_issue(f->ca, &rq, &x, s), LY_OK);
+	if (nap != NULL)
+		assert_int_equal(ly_asn1_time(X509_get0_notAfter(x), nap),
+		    LY_OK);
 	X509_free(x);
+}
+
+static void
+issue(struct fixture *f, int user, struct ca_serial *s)
+{
+	issue_na(f, user, s, NULL);
 }
 
 /* The current CRL of slot (shard -1), decoded and verified; *info too. */
@@ -303,6 +314,115 @@ test_last_crl(void **state)
 	assert_int_equal(crl_generate_last(f->ca, &id, "test"), LY_ERR_ARG);
 }
 
+/* How many CRLs the publish directory's bundle holds. */
+static int
+bundle_count(struct fixture *f)
+{
+	char path[512];
+	X509_CRL *crl;
+	FILE *fp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", ca_conf(f->ca)->publish_dir,
+	    "crl-bundle.pem");
+	assert_non_null(fp = fopen(path, "r"));
+	while ((crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL)) != NULL) {
+		n++;
+		X509_CRL_free(crl);
+	}
+	fclose(fp);
+	return n;
+}
+
+/*
+ * An issuer rollover: the new generation ("issuing-2") gets its own CRLs
+ * at the next crl_publish_due(); the old one, retiring, keeps its CRLs
+ * while its leaf is unexpired, then gets its last CRL (until its
+ * certificate's notAfter), is retired, signs no CRL again, and leaves
+ * the bundle, its last CRL still in the store.
+ */
+static void
+test_retire(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_info a, b, last, again;
+	struct crl_id id;
+	struct ca_serial s;
+	time_t leaf_na = 0, ca_na = 0, t = 0;
+	int slot2;
+	X509_CRL *c;
+
+	issue_na(f, 1, &s, &leaf_na);
+	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
+	assert_int_equal(bundle_count(f), 2);
+	assert_int_equal(ca_issuer_rollover(f->ca, "issuing", 0, "test",
+	    &slot2), LY_OK);
+	assert_string_equal(ca_slot_name(f->ca, slot2), "issuing-2");
+	assert_int_equal(ca_slot_state(f->ca, CA_ISSUING, ly_now()),
+	    CA_SLOT_RETIRING);
+	X509_CRL_free(load(f, CA_ISSUING, 0, &a));
+	/* The new generation's CRLs are due: it has none. */
+	assert_true(crl_due_cas(f->ca, 0) & (1u << slot2));
+	assert_int_equal(crl_publish_due(f->ca, 0, "test", "test"), 1);
+	assert_int_equal(crl_name_parse(f->ca, "issuing-2-delta", &id), LY_OK);
+	assert_int_equal(id.slot, slot2);
+	assert_int_equal(id.delta, 1);
+	X509_CRL_free(load(f, slot2, 0, NULL));
+	X509_CRL_free(load(f, slot2, 1, NULL));
+	assert_int_equal(bundle_count(f), 3);
+
+	/* A revocation of the old generation's leaf: in its delta. */
+	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
+	    "test"), 1);
+	c = load(f, CA_ISSUING, 1, NULL);
+	assert_true(lists(c, &s));
+	X509_CRL_free(c);
+	c = load(f, slot2, 1, NULL);
+	assert_false(lists(c, &s));
+	X509_CRL_free(c);
+	assert_int_equal(ca_slot_state(f->ca, CA_ISSUING, ly_now()),
+	    CA_SLOT_RETIRING);
+
+	/*
+	 * Its last certificate (the leaf, or one init made such as the OCSP
+	 * signer's) expires at t: not retired a second before, then
+	 * retired with its last CRL.
+	 */
+	assert_int_equal(ca_slot_last_expiry(f->ca, CA_ISSUING, ly_now(),
+	    &t), LY_OK);
+	assert_true(t >= leaf_na);
+	ly_clock_set(t - 1);
+	assert_int_equal(crl_publish_due(f->ca, 0, "test", "test"), 1);
+	assert_int_equal(ca_slot_state(f->ca, CA_ISSUING, ly_now()),
+	    CA_SLOT_RETIRING);
+	ly_clock_set(t);
+	assert_int_equal(crl_publish_due(f->ca, 0, "test", "test"), 1);
+	assert_int_equal(ca_slot_state(f->ca, CA_ISSUING, ly_now()),
+	    CA_SLOT_RETIRED);
+	assert_int_equal(ly_asn1_time(X509_get0_notAfter(ca_cert(f->ca,
+	    CA_ISSUING)), &ca_na), LY_OK);
+	c = load(f, CA_ISSUING, 0, &last);
+	assert_true(last.number > a.number);
+	assert_true(last.next_update == ca_na);
+	assert_true(lists(c, &s));
+	X509_CRL_free(c);
+	assert_int_equal(bundle_count(f), 2);
+
+	/* Never again: neither when everything else is due nor by hand. */
+	ly_clock_set(t + 40 * 86400);
+	assert_false(crl_due_cas(f->ca, CRL_PUBLISH_MISSING) &
+	    (1u << CA_ISSUING));
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
+	    "test"), 1);
+	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, CA_ISSUING, 0, &again));
+	assert_true(again.number == last.number);
+	X509_CRL_free(load(f, slot2, 0, &b));
+	assert_true(b.this_update == t + 40 * 86400);
+	assert_int_equal(bundle_count(f), 2);
+}
+
 int
 main(void)
 {
@@ -311,6 +431,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_revoked_delta, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_last_crl, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_retire, setup,
 		    teardown),
 	};
 
