@@ -163,31 +163,37 @@ time_json(time_t t)
 	return json_string(ts);
 }
 
-/*
- * Every CA slot, with its state. One that is superseded (retiring) or
- * retired needs no rollover: its successor issues.
- */
 static void
-check_cas(struct ca *ca, const struct ca_status *st, struct report *rp)
+check_cas(const struct ca_status *st, struct report *rp)
 {
 	json_t *a = json_array();
-	time_t na;
-	int slot, state;
+	int slot;
 
-	for (slot = 0; slot < ca_nslots(ca); slot++) {
-		na = 0;
-		(void)ly_asn1_time(X509_get0_notAfter(ca_cert(ca, slot)), &na);
-		state = ca_slot_state(ca, slot, st->now);
-		json_array_append_new(a, json_pack("{s:s, s:o, s:s}", "name",
-		    ca_slot_name(ca, slot), "not_after", time_json(na),
-		    "state", ca_slot_state_name(state)));
-		if ((state == CA_SLOT_ACTIVE || state == CA_SLOT_NEXT) &&
-		    na - st->now < ST_CA_DAYS * 86400L)
+	for (slot = 0; slot < st->nca; slot++) {
+		long left = (long)(st->ca[slot].not_after - st->now);
+		int state = st->ca[slot].state;
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}",
+		    "name", st->ca[slot].name, "issuer", st->ca[slot].issuer,
+		    "state", ca_slot_state_name(state), "not_after",
+		    time_json(st->ca[slot].not_after)));
+		/* A superseded generation is meant to run out. */
+		if (state != CA_SLOT_ACTIVE)
+			continue;
+		if (st->ca[slot].need > 0 && left < st->ca[slot].need)
+			action(rp, "the %s CA has %ld days left, less than the "
+			    "%ld days a certificate of its profiles needs "
+			    "(validity plus reissue window): new ones are cut "
+			    "to its notAfter; roll it over (ca-admin issuer "
+			    "rollover %s) or set rollover_before",
+			    st->ca[slot].name, left / 86400,
+			    (st->ca[slot].need + 86399) / 86400,
+			    st->ca[slot].issuer);
+		else if (left < ST_CA_DAYS * 86400L)
 			action(rp, "the %s CA certificate expires within %d "
-			    "days: plan its rollover", ca_slot_name(ca, slot),
+			    "days: plan its rollover", st->ca[slot].name,
 			    ST_CA_DAYS);
 	}
-	ly_errclear();
 	json_object_set_new(rp->o, "cas", a);
 }
 
@@ -436,7 +442,7 @@ admin_status(const char *dir, int argc, char **argv)
 		    ly_errdetail());
 		goto out;
 	}
-	check_cas(ca, st, &rp);
+	check_cas(st, &rp);
 	check_crls(ca, st, &rp);
 	check_root(ca, st, &rp);
 	check_rest(st, &rp);
