@@ -6,7 +6,8 @@
 # CRL and accepts a valid one; the gateways' bundle holds a CRL for every
 # CA; ca-server, after a revocation, makes the revoking CA's delta list it
 # and serves every CA's CRLs; an [issuer] with crl_shards = 2 gets its own
-# partitions, each certificate's CRL DP naming its shard.
+# partitions, each certificate's CRL DP naming its shard; after a root
+# rollover the new root has its own CRL.
 . "$(dirname "$0")/lib.sh"
 
 need openssl curl jq
@@ -167,5 +168,20 @@ openssl crl -inform DER -in "$PUB/root.crl" -out "$T/proot.pem" 2>>"$LOG"
 cat "$T/p0.pem" "$T/p1.pem" "$T/proot.pem" >"$T/pshards.pem"
 vfy "$CA/devices.crt" "$T/pshards.pem" "$T/p1.crt" >"$T/vp1"
 has "verify -crl_check_all with the shards refuses a revoked devices leaf" "$T/vp1" "certificate revoked"
+
+# A root rollover: the new root (root-2) has its own full CRL, no delta,
+# signed by it; root crl signs both roots'; the bundle has all five.
+check "root rollover" admin root rollover
+check "crl publish after the root rollover" admin crl publish
+check "root-2.crl is published" test -s "$PUB/root-2.crl"
+check "root-2 has no delta" test ! -e "$PUB/root-2-delta.crl"
+openssl crl -inform DER -in "$PUB/root-2.crl" -out "$T/root2.pem" 2>>"$LOG"
+openssl crl -in "$T/root2.pem" -CAfile "$CA/root-2.crt" -noout >"$T/r2.v" 2>&1
+has "openssl crl: root-2.crl is signed by root-2" "$T/r2.v" "verify OK"
+eq "the bundle: devices, issuing, root, root-2" \
+    "$(grep -c 'BEGIN X509 CRL' "$PUB/crl-bundle.pem")" 4
+admin root crl >"$T/rootcrl.out" 2>>"$LOG"
+has "root crl signs root's CRL" "$T/rootcrl.out" "root CRL published"
+has "... and root-2's" "$T/rootcrl.out" "root-2 CRL published"
 
 done_testing
