@@ -131,7 +131,9 @@ append_slot(BIO *b, struct store_txn *txn, struct ca *ca, int slot)
 	}
 	for (k = 0, r = LY_OK; r == LY_OK && k < shards; k++) {
 		id.shard = (int)k;
-		r = append(b, txn, ca, &id);
+		/* Another CA's CRL has its name: never made (crl/extern.h). */
+		if (!crl_shadowed(ca, &id))
+			r = append(b, txn, ca, &id);
 	}
 	return r;
 }

@@ -91,7 +91,10 @@ crl_id_check(const struct ca *ca, const struct crl_id *id)
 		return ly_fail(LY_ERR_ARG, "CRL shard %d of the %s CA does not "
 		    "exist (%u shards)", id->shard, ca_slot_name(ca, id->slot),
 		    n);
-	return LY_OK;
+	return crl_shadowed(ca, id) ? ly_fail(LY_ERR_STATE, "a CRL of the "
+	    "%s CA (shard %d%s) has the name of another CA's CRL (a later "
+	    "generation's): it cannot be published", ca_slot_name(ca,
+	    id->slot), id->shard, id->delta ? ", delta" : "") : LY_OK;
 }
 
 char *
@@ -192,6 +195,20 @@ crl_name_match(const struct crl_slotname *slots, size_t nslots,
 		return ly_fail(LY_ERR_NOT_FOUND, "no such CRL");
 	*id = best;
 	return LY_OK;
+}
+
+int
+crl_shadowed(const struct ca *ca, const struct crl_id *id)
+{
+	char name[CRL_NAME_MAX];
+	struct crl_id p;
+
+	/* "root" and "issuing" alone: nothing to share a name with. */
+	if (ca_nslots(ca) <= 2)
+		return 0;
+	crl_name(ca, id, name, sizeof(name));
+	return crl_name_parse(ca, name, &p) == LY_OK && (p.slot != id->slot ||
+	    p.shard != id->shard || p.delta != id->delta);
 }
 
 int

@@ -193,7 +193,9 @@ int		 crl_publish_due(struct ca *, unsigned int flags,
 /*
  * Publishes every CRL of every CA, due or not (crl_generate_all()), to
  * dir (NULL: the [publish] dir), then the bundle: ca-admin init,
- * crl publish, publish, and POST /api/v1/crl/publish. The first error.
+ * crl publish, publish, and POST /api/v1/crl/publish. The bundle is
+ * written even when a CRL failed (from what the store holds); the first
+ * error.
  */
 int		 crl_publish_all(struct ca *, const char *actor,
 		    const char *dir);

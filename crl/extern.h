@@ -53,6 +53,15 @@ int	 crl_name_match(const struct crl_slotname *, size_t nslots,
 	    const char *name, struct crl_id *);
 unsigned int crl_shards(const struct ca *, int slot);
 /*
+ * XXX Whether the name of the CRL id is taken by another CA's CRL, which
+ * crl_name_parse() finds first: shard k of "devices" when the CA
+ * "devices-k" (a later generation) exists. The two would share the
+ * store's key and the file, so id is refused (crl_get(), crl_generate():
+ * LY_ERR_STATE) and left out of the bundle; the registry must not name a
+ * CA so.
+ */
+int	 crl_shadowed(const struct ca *, const struct crl_id *);
+/*
  * A retiring CA's last full CRL id: as crl_generate(), with nextUpdate
  * the CA certificate's notAfter (nothing it signed is valid after).
  */

@@ -41,6 +41,9 @@ id_due(struct store_txn *txn, struct ca *ca, const struct crl_id *id)
 	char name[CRL_NAME_MAX];
 	int d;
 
+	/* Refused each time it is made (logged then), never due. */
+	if (crl_shadowed(ca, id))
+		return 0;
 	if ((d = crl_due(txn, ca, id)) < 0) {
 		ly_log(LY_LOG_ERR, "CRL %s: %s", crl_name(ca, id, name,
 		    sizeof(name)), ly_errdetail());
@@ -481,13 +484,14 @@ crl_publish_due(struct ca *ca, unsigned int flags, const char *actor,
 int
 crl_publish_all(struct ca *ca, const char *actor, const char *dir)
 {
-	int r;
+	int r, r2;
 
 	if (dir == NULL)
 		dir = ca_conf(ca)->publish_dir;
-	if ((r = crl_generate_all(ca, actor, dir)) != LY_OK)
-		return r;
-	return crl_write_bundle(ca, dir);
+	/* As crl_publish_due(): one CRL that fails keeps no other back. */
+	r = crl_generate_all(ca, actor, dir);
+	r2 = crl_write_bundle(ca, dir);
+	return r != LY_OK ? r : r2;
 }
 
 int

@@ -126,20 +126,39 @@ struct fixture {
 	size_t		 csrlen;
 };
 
+/* An instance, its issuing CA's CRL in shards partitions. */
 static int
-setup(void **state)
+setup_shards(void **state, char shards)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	char *text, *p;
+	int r;
 
-	if (f == NULL)
+	if (f == NULL || (text = conf_default_text(CONF_KEY_EC_P256)) ==
+	    NULL || (p = strstr(text, "\nshards = 1\n")) == NULL)
 		return -1;
+	p[sizeof("\nshards = ") - 1] = shards;
 	ly_clock_set(T0);
-	if (fixture_instance("/tmp/lanyard-crlslots", CONF_KEY_EC_P256, NULL,
-	    f->base, f->dir) != 0 || ca_open(f->dir, 0, &f->ca) != LY_OK)
+	r = fixture_instance("/tmp/lanyard-crlslots", CONF_KEY_EC_P256, text,
+	    f->base, f->dir);
+	free(text);
+	if (r != 0 || ca_open(f->dir, 0, &f->ca) != LY_OK)
 		return -1;
 	f->csr = fixture_csr(NULL, NULL, 1, &f->csrlen);
 	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_shards(state, '1');
+}
+
+static int
+setup4(void **state)
+{
+	return setup_shards(state, '4');
 }
 
 static int
@@ -423,6 +442,60 @@ test_retire(void **state)
 	assert_int_equal(bundle_count(f), 2);
 }
 
+/*
+ * [crl] shards = 4 and a rollover of issuing to "issuing-2": shard 2 of
+ * issuing would be called "issuing-2" too. The new CA has the name; the
+ * shard is refused, not written over it, and the rest is published.
+ */
+static void
+test_shadowed(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_id id = { CA_ISSUING, 2, 0 };
+	struct crl_info info;
+	char path[512];
+	X509_CRL *c;
+	int slot2;
+
+	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
+	assert_int_equal(ca_issuer_rollover(f->ca, "issuing", 0, "test",
+	    &slot2), LY_OK);
+	assert_string_equal(ca_slot_name(f->ca, slot2), "issuing-2");
+	assert_true(crl_shadowed(f->ca, &id));
+	assert_int_equal(crl_generate(f->ca, &id, "test", NULL),
+	    LY_ERR_STATE);
+	/* issuing-2, partitioned too, has no "issuing-2-delta": the shard's. */
+	id.delta = 1;
+	assert_false(crl_shadowed(f->ca, &id));
+	id.shard = 3;
+	assert_false(crl_shadowed(f->ca, &id));
+	assert_int_equal(crl_name_parse(f->ca, "issuing-2", &id), LY_OK);
+	assert_int_equal(id.slot, slot2);
+	assert_int_equal(id.shard, -1);
+	/* The first error is the shard's; every other CRL is made. */
+	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_ERR_STATE);
+	c = load(f, slot2, 0, &info);	/* verified with issuing-2's key */
+	X509_CRL_free(c);
+	snprintf(path, sizeof(path), "%s/issuing-2.crl",
+	    ca_conf(f->ca)->publish_dir);
+	{
+		unsigned char *der;
+		const unsigned char *p;
+		size_t len;
+
+		assert_int_equal(ly_file_read(path, 1 << 20, &der, &len),
+		    LY_OK);
+		p = der;
+		assert_non_null(c = d2i_X509_CRL(NULL, &p, (long)len));
+		free(der);
+	}
+	assert_int_equal(X509_CRL_verify(c, X509_get0_pubkey(ca_cert(f->ca,
+	    slot2))), 1);
+	X509_CRL_free(c);
+	/* issuing's whole CRL, issuing-2's, the root's. */
+	assert_int_equal(bundle_count(f), 3);
+}
+
 int
 main(void)
 {
@@ -433,6 +506,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_last_crl, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retire, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_shadowed, setup4,
 		    teardown),
 	};
 
