@@ -70,8 +70,9 @@ struct crl_info {
  * one of that slot's forms wins, so a newer generation's CRLs are never
  * read as an older one's shards, and "devices-2-delta" is a shard of
  * "devices" only when "devices-2" has no such CRL. XXX a generation
- * "<ca>-<k>" of a CA partitioned in more than k shards shadows shard k's
- * full CRL: the registry must not name one so.
+ * "<ca>-<k>" of a CA partitioned in more than k shards takes shard k's
+ * name: that shard is refused (crl_shadowed() in crl/extern.h), and the
+ * registry should not name a CA so.
  */
 int		 crl_name_parse(const struct ca *, const char *name,
 		    struct crl_id *);
