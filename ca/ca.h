@@ -863,11 +863,22 @@ int		 ca_crl_record(struct ca *, const char *key, uint64_t number,
 		    const char *detail, int *storedp);
 /*
  * The CRL shard of a serial (0 when there is one shard), and the URL of a
- * CA's CRL: <base>/crl/<ca>.crl, or <base>/crl/<ca>-<shard>.crl when the
- * issuing CA's CRL is partitioned. Caller frees.
+ * CA's CRL: <base>/crl/<ca>.crl for shard -1, else
+ * <base>/crl/<ca>-<shard>.crl (a partitioned CA's, ca_crl_shards()).
+ * Caller frees.
  */
 char		*ca_crl_url(const struct conf *, const char *ca, int shard);
 unsigned int	 ca_crl_shard(const struct conf *, const struct ca_serial *);
+/*
+ * The partitions of a slot's CRL: 1 for a root (never partitioned), else
+ * its section's crl_shards, or [crl] shards when that is 0; and the
+ * shard of a serial among shards partitions (ca_crl_shard() is this with
+ * [crl] shards).
+ */
+unsigned int	 ca_crl_shards(const struct ca *, int slot);
+unsigned int	 ca_crl_shard_of(unsigned int shards, const struct ca_serial *);
+/* The RSA padding (conf_ca.rsa_padding) slot's key signs CRLs with. */
+int		 ca_crl_padding(const struct ca *, int slot);
 
 /* ---- pre-issuance lint (ca/lint.c, ca/lint_crl.c, ca/lint_ocsp.c) ------ */
 

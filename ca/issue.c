@@ -186,6 +186,7 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	spec.profile = p;
 	spec.issuer = ca->certs[slot];
 	spec.issuer_name = ca_slot_name(ca, slot);
+	spec.crl_shards = ca_crl_shards(ca, slot);
 	spec.pubkey = reqkey;
 	spec.spki = X509_REQ_get_X509_PUBKEY(req);
 	spec.subject = subject;
