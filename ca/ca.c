@@ -24,6 +24,7 @@ ca_alloc(void)
 	if ((ca = calloc(1, sizeof(*ca))) == NULL)
 		return NULL;
 	pthread_mutex_init(&ca->lock, NULL);
+	pthread_mutex_init(&ca->slots_lock, NULL);
 	commit_init(&ca->commit);
 	return ca;
 }
@@ -32,7 +33,7 @@ int
 ca_open(const char *dir, unsigned int flags, struct ca **cap)
 {
 	struct ca *ca;
-	int i, r;
+	int r;
 
 	if ((ca = ca_alloc()) == NULL)
 		return LY_ERR_ALLOC;
@@ -50,20 +51,9 @@ ca_open(const char *dir, unsigned int flags, struct ca **cap)
 	    STORE_EXISTING | ((flags & CA_OPEN_READONLY) ? STORE_RDONLY : 0),
 	    &ca->store)) != LY_OK)
 		goto out;
-	if ((r = cert_load_pem(ca->conf->root.cert_file,
-	    &ca->certs[CA_ROOT])) != LY_OK ||
-	    (r = cert_load_pem(ca->conf->issuing.cert_file,
-	    &ca->certs[CA_ISSUING])) != LY_OK)
+	if ((r = slots_implied(ca)) != LY_OK ||
+	    (r = slots_load(ca)) != LY_OK)
 		goto out;
-	for (i = 0; i < 2; i++) {
-		int len = i2d_X509(ca->certs[i], &ca->der[i]);
-
-		if (len <= 0) {
-			r = LY_ERR_INTERNAL;
-			goto out;
-		}
-		ca->derlen[i] = (size_t)len;
-	}
 	*cap = ca;
 	ca = NULL;
 	r = LY_OK;
@@ -79,17 +69,19 @@ ca_close(struct ca *ca)
 
 	if (ca == NULL)
 		return;
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < CA_MAX_SLOTS; i++) {
 		hsm_key_free(ca->keys[i]);
 		X509_free(ca->certs[i]);
 		OPENSSL_free(ca->der[i]);
 	}
+	slots_free(ca);
 	if (ca->hsm_ready)
 		hsm_shutdown();
 	store_close(ca->store);
 	conf_free(ca->conf);
 	commit_destroy(&ca->commit);
 	pthread_mutex_destroy(&ca->lock);
+	pthread_mutex_destroy(&ca->slots_lock);
 	free(ca);
 }
 

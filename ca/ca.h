@@ -501,6 +501,7 @@ int		 ca_issuer_slot(const struct ca *, const char *issuer,
 int		 ca_root_slot(const struct ca *, time_t now);
 /* Reads slots registered since open by another process; LY_OK if none. */
 int		 ca_slots_refresh(struct ca *);
+struct store_cert;
 /*
  * A new CA generation or issuer to register (ca_slot_register()): the
  * section it belongs to, its key on the token and its certificate
@@ -513,6 +514,13 @@ struct ca_slot_new {
 	X509		*cert;
 	int		 parent;	/* slot that signed cert; -1: self */
 	time_t		 activates;	/* 0: now */
+	/*
+	 * The store record of cert, reserved before it was signed; written
+	 * valid with the slot. Its ca is parent, or CA_MAX_SLOTS for a
+	 * self-signed root (set to the new slot's number). NULL: recorded
+	 * already.
+	 */
+	struct store_cert *rec;
 };
 /*
  * Registers a slot in the store in one durable transaction with the
@@ -535,6 +543,27 @@ int		 ca_slot_retire(struct ca *, int slot, const char *actor);
  */
 int		 ca_slot_last_expiry(struct ca *, int slot, time_t now,
 		    time_t *tp);
+/*
+ * ca/issuers.c. ca_issuer_create() makes the CA of the [issuer NAME]
+ * section name (ca-admin init does it for each section of the file;
+ * ca-admin issuer create for one added later): a key on its token, a
+ * certificate from the root in force, its slot, audited
+ * "issuer-create". LY_ERR_EXISTS if the issuer has a CA already,
+ * LY_ERR_STATE if the root is offline here (a ceremony makes it).
+ *
+ * ca_issuer_rollover() makes the next generation of issuer name
+ * ("issuing-2", "devices-3": a new key on the issuer's token, object
+ * "<name>-ca"), certified by the root in force, which takes over new
+ * issuance at activates (earlier: now); the generation it replaces
+ * revokes and publishes until its last certificate has expired.
+ * Audited "issuer-rollover". LY_ERR_STATE if a rollover is waiting
+ * already. *slotp (if not NULL) is the new slot.
+ */
+int		 ca_issuer_create(struct ca *, const char *name,
+		    const char *actor, int *slotp);
+int		 ca_issuer_rollover(struct ca *, const char *name,
+		    time_t activates, const char *actor, int *slotp);
+
 /*
  * Cross-certificates (a root rollover signs two) go into every trust
  * bundle beside the slots' certificates. ca_cross_register() stores one
@@ -826,7 +855,8 @@ const char	*ca_cert_status(const struct store_cert *);
  * identity, times (RFC 3339), revocation, supersession; with the PEM
  * under pem_key unless that is NULL. NULL on allocation failure.
  */
-struct json_t	*ca_cert_json(const struct store_cert *, const char *pem_key);
+struct json_t	*ca_cert_json(const struct ca *, const struct store_cert *,
+		    const char *pem_key);
 /* A token's record (never the token itself) as a JSON object, or NULL. */
 struct json_t	*ca_token_json(const struct ca_token_info *);
 

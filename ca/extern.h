@@ -5,6 +5,7 @@
 #define LANYARD_CA_EXTERN_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
@@ -31,16 +32,44 @@ struct commit_queue {
 	struct ca_commit_stats	 stats;
 };
 
+/*
+ * One CA of the instance (ca/slots.c). Filled in before nslots counts it
+ * and never changed after, but for retired.
+ */
+struct ca_slot {
+	char		 name[CONF_NAME_MAX];	/* in URLs and files */
+	char		 issuer[CONF_NAME_MAX];	/* its ca.conf section */
+	unsigned int	 gen;
+	int		 parent;		/* slot that signed it */
+	int64_t		 activates;
+	_Atomic int	 retired;
+	/*
+	 * Its section's settings with the generation's own name, key URI
+	 * and certificate file (owned: key_uri, cert_file, name; the rest
+	 * is borrowed from conf).
+	 */
+	struct conf_ca	 cc;
+	int		 own;			/* cc's three strings are ours */
+};
+
 struct ca {
 	struct conf	*conf;
 	struct store	*store;
 	unsigned int	 flags;
-	X509		*certs[2];	/* CA_ROOT, CA_ISSUING */
-	struct hsm_key	*keys[2];	/* opened on first use */
+	struct ca_slot	 slots[CA_MAX_SLOTS];
+	_Atomic int	 nslots;
+	X509		*certs[CA_MAX_SLOTS];
+	struct hsm_key	*keys[CA_MAX_SLOTS];	/* opened on first use */
 	pthread_mutex_t	 lock;		/* guards keys[] and hsm_ready */
 	int		 hsm_ready;
-	unsigned char	*der[2];	/* certs[] encoded, for web/ */
-	size_t		 derlen[2];
+	unsigned char	*der[CA_MAX_SLOTS];	/* certs[] encoded, for web/ */
+	size_t		 derlen[CA_MAX_SLOTS];
+	/* The registry as last read (ca_slots_refresh()). */
+	pthread_mutex_t	 slots_lock;
+	uint64_t	 slots_version;
+	_Atomic int64_t	 slots_checked;	/* time of the last look */
+	X509		*cross[CA_MAX_SLOTS];	/* cross-certificates */
+	_Atomic int	 ncross;
 	ca_presign_fn	 presign;	/* ocsp/'s, or NULL */
 	void		*presign_arg;
 	struct commit_queue commit;	/* its writers (commit.c) */
@@ -105,6 +134,27 @@ int	 ca_issuer_csr(struct ca *, const char *actor);
 /* ca.c */
 struct ca *ca_alloc(void);
 const struct conf_ca *ca_slot_conf(const struct ca *, int slot);
+
+/*
+ * slots.c: slots_implied() sets slots 0 and 1 from [root] and [issuing]
+ * (certificates not loaded: init makes them); slots_load() reads the
+ * certificates of 0 and 1 from their files and every registered slot
+ * from the store. slots_free() frees what they own.
+ */
+int	 slots_implied(struct ca *);
+int	 slots_load(struct ca *);
+void	 slots_free(struct ca *);
+/* Sets a slot's certificate and its DER (takes x). */
+int	 slot_set_cert(struct ca *, int slot, X509 *x);
+/*
+ * Makes the key of a new CA on its token and its certificate, signed by
+ * the slot parent (reserved, signed, stored on the token and in certs/),
+ * for cc (its key_uri, subject, days, constraints). *xp and *recp (the
+ * store record of the certificate, status valid, not yet written) are set
+ * on success.
+ */
+int	 ca_make_cert(struct ca *, const struct conf_ca *cc, int parent,
+	    X509 **xp, struct store_cert *recp);
 
 /* sign.c */
 int	 ca_pin_load(const struct conf_ca *, char **pinp);

@@ -128,22 +128,22 @@ softhsm_token(const struct conf_ca *ca, const char *sopin)
 }
 
 /*
- * Generates the key of a CA on its token and issues its certificate,
- * signed by itself (root) or by the root (issuing); stores the certificate
- * beside the key, in the store and in certs/.
+ * Generates the key of a CA (cc) on its token and issues its certificate,
+ * signed by itself (parent -1) or by the CA of slot parent; stores the
+ * certificate beside the key. The caller records *recp (reserved now,
+ * valid once written) and keeps *xp.
  */
-static int
-make_ca(struct ca *ca, int slot)
+int
+ca_make_cert(struct ca *ca, const struct conf_ca *cc, int parent, X509 **xp,
+    struct store_cert *recp)
 {
-	const struct conf_ca *cc = slot == CA_ROOT ? &ca->conf->root :
-	    &ca->conf->issuing;
 	struct store_cert rec;
 	struct cert_spec spec;
 	EVP_PKEY *pub = NULL;
 	X509_NAME *subject = NULL;
 	X509 *x = NULL;
 	char *pin = NULL;
-	time_t now = ly_now();
+	time_t now = ly_now(), pna = 0;
 	int r;
 
 	if ((r = ca_pin_load(cc, &pin)) != LY_OK)
@@ -153,11 +153,28 @@ make_ca(struct ca *ca, int slot)
 	if ((r = cert_name_parse(cc->subject, &subject)) != LY_OK)
 		goto out;
 	memset(&rec, 0, sizeof(rec));
-	rec.ca = CA_ROOT;	/* the root signs both */
+	rec.ca = parent < 0 ? CA_MAX_SLOTS : (uint8_t)parent;
 	rec.reason = -1;
 	snprintf(rec.profile, sizeof(rec.profile), "%s-ca", cc->name);
 	rec.not_before = now - CA_BACKDATE;
 	rec.not_after = now + (time_t)cc->days * 86400;
+	/* Never past the CA that signs it. */
+	if (parent >= 0 && (r = ly_asn1_time(X509_get0_notAfter(
+	    ca->certs[parent]), &pna)) == LY_OK && rec.not_after > pna)
+		rec.not_after = pna;
+	if (r != LY_OK)
+		goto out;
+	/*
+	 * Self-signed: only the first root, slot 0, is made here (a later
+	 * root generation signs itself with a key no slot holds yet).
+	 */
+	if (parent < 0 && ca->certs[CA_ROOT] != NULL) {
+		r = ly_fail(LY_ERR_ARG, "ca_make_cert: only the first root "
+		    "signs itself");
+		goto out;
+	}
+	if (parent < 0)
+		rec.ca = CA_ROOT;
 	if ((r = ca_reserve(ca, &rec, NULL)) != LY_OK)
 		goto out;
 
@@ -168,34 +185,49 @@ make_ca(struct ca *ca, int slot)
 	spec.serial = &rec.serial;
 	spec.not_before = rec.not_before;
 	spec.not_after = rec.not_after;
-	if (slot == CA_ROOT) {
+	if (parent < 0) {
 		spec.pathlen = -1;
 	} else {
-		spec.issuer = ca->certs[CA_ROOT];
-		spec.issuer_name = ca->conf->root.name;
+		spec.issuer = ca->certs[parent];
+		spec.issuer_name = ca_slot_name(ca, parent);
 		spec.pathlen = 0;
 		spec.constraints = cc;
 	}
 	if ((r = cert_build(&spec, &x)) != LY_OK ||
-	    (r = ca_sign_cert(ca, CA_ROOT, x)) != LY_OK)
+	    (r = ca_sign_cert(ca, parent < 0 ? CA_ROOT : parent, x)) != LY_OK)
 		goto out;
-	/* The placeholder certificate goes; reopen the key through the real one. */
+	/* The placeholder certificate goes; the real one goes beside the key. */
 	if ((r = hsm_cert_store(cc->key_uri, pin, x)) != LY_OK)
 		goto out;
-	hsm_key_free(ca->keys[slot]);
-	ca->keys[slot] = NULL;
-	if ((r = cert_write_pem(cc->cert_file, &x, 1)) != LY_OK)
-		goto out;
-
-	if ((r = ca_record(ca, &rec, x, NULL, "init", slot == CA_ROOT ?
-	    "init-root" : "init-issuing")) != LY_OK)
-		goto out;
-	ca->certs[slot] = x;
+	*xp = x;
 	x = NULL;
+	*recp = rec;
  out:
 	hsm_pin_free(pin);
 	EVP_PKEY_free(pub);
 	X509_NAME_free(subject);
+	X509_free(x);
+	return r;
+}
+
+/* The root and the first issuing CA of a new instance, slots 0 and 1. */
+static int
+make_ca(struct ca *ca, int slot)
+{
+	const struct conf_ca *cc = ca_slot_conf(ca, slot);
+	struct store_cert rec;
+	X509 *x = NULL;
+	int r;
+
+	if ((r = ca_make_cert(ca, cc, slot == CA_ROOT ? -1 : CA_ROOT, &x,
+	    &rec)) != LY_OK)
+		return r;
+	hsm_key_free(ca->keys[slot]);
+	ca->keys[slot] = NULL;
+	if ((r = cert_write_pem(cc->cert_file, &x, 1)) == LY_OK &&
+	    (r = ca_record(ca, &rec, x, NULL, "init", slot == CA_ROOT ?
+	    "init-root" : "init-issuing")) == LY_OK)
+		return slot_set_cert(ca, slot, x);
 	X509_free(x);
 	return r;
 }
@@ -211,6 +243,7 @@ init_in(const char *dir, const char *text0, int issuer_only)
 	struct ca *ca = NULL;
 	char *sopin = NULL, *path = NULL, *chain = NULL, *certs = NULL;
 	char rl[33], il[33];
+	size_t i;
 	int r;
 
 	if ((r = ly_mkdir_p(dir, 0700)) != LY_OK)
@@ -228,6 +261,7 @@ init_in(const char *dir, const char *text0, int issuer_only)
 		goto out;
 	}
 	if ((r = conf_parse(dir, path, text, &ca->conf)) != LY_OK ||
+	    (r = slots_implied(ca)) != LY_OK ||
 	    (r = ly_file_write_atomic(path, text, strlen(text), 0640)) != LY_OK)
 		goto out;
 	if ((r = ly_mkdir_p(ca->conf->publish_dir, 0755)) != LY_OK)
@@ -260,6 +294,26 @@ init_in(const char *dir, const char *text0, int issuer_only)
 		    (strcmp(rl, il) != 0 &&
 		    (r = softhsm_token(&ca->conf->issuing, sopin)) != LY_OK))
 			goto out;
+		/* An [issuer NAME] on a token of its own gets one too. */
+		for (i = 1; i < ca->conf->nissuers; i++) {
+			char xl[33];
+			size_t k;
+			int seen;
+
+			if ((r = hsm_uri_token(ca->conf->issuers[i]->key_uri,
+			    xl)) != LY_OK)
+				goto out;
+			seen = strcmp(xl, rl) == 0 || strcmp(xl, il) == 0;
+			for (k = 1; k < i && !seen; k++) {
+				char yl[33];
+
+				seen = hsm_uri_token(ca->conf->issuers[k]->
+				    key_uri, yl) == LY_OK && strcmp(xl, yl) == 0;
+			}
+			if (!seen && (r = softhsm_token(ca->conf->issuers[i],
+			    sopin)) != LY_OK)
+				goto out;
+		}
 	}
 	if (issuer_only) {
 		r = ca_issuer_csr(ca, "init");
@@ -268,6 +322,11 @@ init_in(const char *dir, const char *text0, int issuer_only)
 	if ((r = make_ca(ca, CA_ROOT)) != LY_OK ||
 	    (r = make_ca(ca, CA_ISSUING)) != LY_OK)
 		goto out;
+	/* Every [issuer NAME] of the file, each a slot of its own. */
+	for (i = 1; i < ca->conf->nissuers; i++)
+		if ((r = ca_issuer_create(ca, ca->conf->issuers[i]->name,
+		    "init", NULL)) != LY_OK)
+			goto out;
 	{
 		/* Leaf-side first, as TLS peers send it. */
 		X509 *both[2] = { ca->certs[CA_ISSUING], ca->certs[CA_ROOT] };

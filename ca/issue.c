@@ -91,10 +91,10 @@ issue_identity(struct ca *ca, const struct ca_issue_req *rq,
  * validity (RFC 5280 6.1.3 would reject a leaf outliving its issuer).
  */
 static int
-issue_validity(struct ca *ca, const struct conf_profile *p, int days,
-    time_t *nbp, time_t *nap)
+issue_validity(struct ca *ca, int slot, const struct conf_profile *p,
+    int days, time_t *nbp, time_t *nap)
 {
-	X509 *issuer = ca->certs[CA_ISSUING];
+	X509 *issuer = ca->certs[slot];
 	time_t now = ly_now(), inb = 0, ina = 0;
 	int r;
 
@@ -107,11 +107,22 @@ issue_validity(struct ca *ca, const struct conf_profile *p, int days,
 	    (r = ly_asn1_time(X509_get0_notAfter(issuer), &ina)) != LY_OK)
 		return r;
 	if (now >= ina)
-		return ly_fail(LY_ERR_STATE, "the issuing CA certificate has "
-		    "expired");
+		return ly_fail(LY_ERR_STATE, "the %s CA certificate has "
+		    "expired", ca_slot_name(ca, slot));
 	*nbp = now - CA_BACKDATE < inb ? inb : now - CA_BACKDATE;
-	*nap = now + (time_t)days * 86400 > ina ? ina :
-	    now + (time_t)days * 86400;
+	*nap = now + (time_t)days * 86400;
+	/*
+	 * The last resort only: ca-admin status and /metrics warn long
+	 * before (ca_issuer_health()), and a rollover_before schedule
+	 * rolls the issuer over before it comes to this.
+	 */
+	if (*nap > ina) {
+		ly_log(LY_LOG_WARN, "%s: a %s certificate of %d days would "
+		    "outlive the %s CA; cut to its notAfter: roll the issuer "
+		    "over (ca-admin issuer rollover %s)", p->name, p->name,
+		    days, ca_slot_name(ca, slot), ca_slot_issuer(ca, slot));
+		*nap = ina;
+	}
 	return LY_OK;
 }
 
@@ -134,18 +145,24 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	X509_NAME *subject = NULL;
 	unsigned char *der = NULL;
 	time_t nb = 0, na = 0;
-	int derlen, r = LY_ERR_INTERNAL, claimed = 0;
+	int derlen, r = LY_ERR_INTERNAL, claimed = 0, slot;
 
-	if ((r = issue_validity(ca, p, rq->days, &nb, &na)) != LY_OK)
+	/* A rollover another process made shows within a second. */
+	(void)ca_slots_refresh(ca);
+	if ((slot = ca_issuer_slot(ca, p->issuer, ly_now())) < 0)
+		return ly_fail(LY_ERR_STATE, "the issuer %s of profile %s has "
+		    "no CA yet: ca-admin issuer create %s", p->issuer, p->name,
+		    p->issuer);
+	if ((r = issue_validity(ca, slot, p, rq->days, &nb, &na)) != LY_OK)
 		return r;
 	/*
 	 * Open the key before drawing a serial, so that a missing PIN or an
 	 * absent token refuses the request without touching the store.
 	 */
-	if ((r = ca_key_get(ca, CA_ISSUING, &key)) != LY_OK)
+	if ((r = ca_key_get(ca, slot, &key)) != LY_OK)
 		return r;
 	memset(&rec, 0, sizeof(rec));
-	rec.ca = CA_ISSUING;
+	rec.ca = (uint8_t)slot;
 	rec.reason = -1;
 	snprintf(rec.profile, sizeof(rec.profile), "%s", p->name);
 	rec.identity = (char *)ca_identity_key(id);
@@ -164,8 +181,8 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	memset(&spec, 0, sizeof(spec));
 	spec.conf = ca->conf;
 	spec.profile = p;
-	spec.issuer = ca->certs[CA_ISSUING];
-	spec.issuer_name = ca->conf->issuing.name;
+	spec.issuer = ca->certs[slot];
+	spec.issuer_name = ca_slot_name(ca, slot);
 	spec.pubkey = reqkey;
 	spec.spki = X509_REQ_get_X509_PUBKEY(req);
 	spec.subject = subject;
@@ -176,7 +193,7 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	spec.id = id;
 	if ((r = cert_build(&spec, &x)) != LY_OK)
 		goto out;
-	if ((r = ca_sign_cert(ca, CA_ISSUING, x)) != LY_OK)
+	if ((r = ca_sign_cert(ca, slot, x)) != LY_OK)
 		goto out;
 	if ((derlen = i2d_X509(x, &der)) <= 0) {
 		ly_log_crypto("issue");
@@ -390,8 +407,9 @@ reissue(struct ca *ca, const struct ca_serial *serial,
 		r = ly_fail(LY_ERR_STATE, "the certificate is revoked");
 		goto out;
 	}
-	if (old->status != STORE_VALID || old->ca != CA_ISSUING) {
-		r = ly_fail(LY_ERR_STATE, "not a certificate of the issuing CA");
+	if (old->status != STORE_VALID || old->ca >= ca_nslots(ca) ||
+	    ca_slot_is_root(ca, old->ca)) {
+		r = ly_fail(LY_ERR_STATE, "not a certificate of an issuing CA");
 		goto out;
 	}
 	if (old->not_after <= ly_now()) {

@@ -78,12 +78,14 @@ ca_cert_status(const struct store_cert *c)
 }
 
 json_t *
-ca_cert_json(const struct store_cert *c, const char *pem_key)
+ca_cert_json(const struct ca *ca, const struct store_cert *c,
+    const char *pem_key)
 {
 	json_t *o;
 
 	if ((o = json_pack("{s:s, s:s, s:s, s:s?}", "status",
-	    ca_cert_status(c), "issuer", c->ca == CA_ROOT ? "root" : "issuing",
+	    ca_cert_status(c), "issuer", c->ca < ca_nslots(ca) ?
+	    ca_slot_name(ca, c->ca) : "unknown",
 	    "profile", c->profile, "identity", c->identity)) == NULL)
 		return NULL;
 	ca_json_serial(o, "serial", &c->serial);

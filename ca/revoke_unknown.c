@@ -111,7 +111,7 @@ ca_revoke_unknown(struct ca *ca, const struct ca_serial *serial, int slot,
 	if (reason < -1 || reason > 10 || reason == 7 || reason == 8)
 		return ly_fail(LY_ERR_ARG, "reason code %d cannot be used "
 		    "to revoke", reason);
-	if (slot != CA_ROOT && slot != CA_ISSUING)
+	if (slot < 0 || slot >= ca_nslots(ca))
 		return ly_fail(LY_ERR_ARG, "no such CA slot");
 	if ((r = store_txn_begin(ca_store(ca), 1, &txn)) != LY_OK)
 		return r;

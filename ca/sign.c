@@ -177,7 +177,9 @@ ca_hsm_check(struct ca *ca)
 	struct hsm_key *key;
 	int r;
 
-	if ((r = ca_key_get(ca, CA_ISSUING, &key)) != LY_OK)
+	int slot = ca_issuer_slot(ca, ca->conf->issuing.name, ly_now());
+
+	if ((r = ca_key_get(ca, slot >= 0 ? slot : CA_ISSUING, &key)) != LY_OK)
 		return r;
 	r = hsm_key_check(key);
 	/* A re-initialisation of the module may have restored a token. */

@@ -8,7 +8,7 @@
  *	off	len	field
  *	  0	  1	record version (1)
  *	  1	  1	status (enum store_status)
- *	  2	  1	ca (CA_ROOT, CA_ISSUING)
+ *	  2	  1	ca (slot: ca/slots.c)
  *	  3	  1	reason (int8, two's complement; -1 none)
  *	  4	  8	created
  *	 12	  8	not_before
@@ -443,7 +443,7 @@ cert_check(const struct store_cert *c, const char *op)
 	if (c->status < STORE_RESERVED || c->status > STORE_BURNED)
 		return ly_fail(LY_ERR_ARG, "%s: serial %s: bad status %u", op,
 		    sn, c->status);
-	if (c->ca != CA_ROOT && c->ca != CA_ISSUING)
+	if (c->ca >= CA_MAX_SLOTS)
 		return ly_fail(LY_ERR_ARG, "%s: serial %s: bad CA slot %u", op,
 		    sn, c->ca);
 	if (c->reason < -1 || c->reason > REC_REASON_MAX)
@@ -539,7 +539,7 @@ record_decode(const MDB_val *k, const MDB_val *v, struct store_cert *c)
 	c->reason = (int8_t)p[3];
 	why = "bad status, CA slot or reason";
 	if (c->status < STORE_RESERVED || c->status > STORE_BURNED ||
-	    (c->ca != CA_ROOT && c->ca != CA_ISSUING) ||
+	    c->ca >= CA_MAX_SLOTS ||
 	    c->reason < -1 || c->reason > REC_REASON_MAX)
 		goto bad;
 	c->created = (int64_t)ly_be64_get(p + 4);

@@ -322,6 +322,7 @@ admin_revoke(int argc, char **argv)
 }
 
 struct list_arg {
+	const struct ca	*ca;
 	const char	*status;
 	const char	*profile;
 	json_t		*array;
@@ -341,7 +342,7 @@ cert_list_cb(const struct store_cert *c, void *arg)
 		return 0;
 	la->n++;
 	if (la->array != NULL)
-		return json_array_append_new(la->array, ca_cert_json(c, NULL)) == 0 ?
+		return json_array_append_new(la->array, ca_cert_json(la->ca, c, NULL)) == 0 ?
 		    0 : LY_ERR_ALLOC;
 	if ((hex = ca_serial_hex(&c->serial)) == NULL)
 		return LY_ERR_ALLOC;
@@ -403,6 +404,7 @@ admin_list(int argc, char **argv)
 	if ((r = ca_open(admin_dir, CA_OPEN_READONLY, &ca)) != LY_OK ||
 	    (r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
 		goto out;
+	la.ca = ca;
 	if (!json)
 		printf("%-40s %-8s %-12s %-20s %s\n", "SERIAL", "STATUS",
 		    "PROFILE", "NOT_AFTER", "IDENTITY");
@@ -467,7 +469,7 @@ admin_show(int argc, char **argv)
 			ly_fail(r, "no certificate with serial %s", sarg);
 		goto out;
 	}
-	if ((o = ca_cert_json(rec, "pem")) == NULL) {
+	if ((o = ca_cert_json(ca, rec, "pem")) == NULL) {
 		r = LY_ERR_ALLOC;
 		goto out;
 	}

@@ -6,8 +6,8 @@
  * about the CA certificates it issued (ocsp/root.c); "root sign-issuer"
  * certifies an issuing CA made on another instance (ca/ceremony.c).
  * On that issuing instance ([root] offline = yes), "root import-crl"
- * installs what the ceremony signed, and "issuer import" the issuing
- * CA's certificate (docs/operations.md, "Years of operation").
+ * installs what the ceremony signed (cmd/admin_issuer.c has "issuer
+ * import"; docs/operations.md, "Years of operation").
  */
 #include "config.h"
 
@@ -228,73 +228,4 @@ admin_root(int argc, char **argv)
 	    out == NULL && days == 0)
 		return root_import_crl(crl, ocspdir);
 	return admin_usage(root_u, NULL);
-}
-
-/* issuer import: the certificate the root signed, on the issuing instance. */
-static int
-issuer_import(const char *cert, const char *root)
-{
-	struct ocsp_responder *resp = NULL;
-	struct ca *ca = NULL;
-	int issued, r;
-
-	if ((r = ca_issuer_import(admin_dir, cert, root, admin_actor())) !=
-	    LY_OK)
-		goto out;
-	/* As init does: the TLS certificate, the OCSP signer, the CRLs. */
-	if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) != LY_OK ||
-	    (strcmp(ca_conf(ca)->https_listen, "off") != 0 &&
-	    (r = ca_tls_ensure(ca, admin_dir, admin_actor(), &issued)) !=
-	    LY_OK) || (r = crl_publish_all(ca, admin_actor(), NULL)) != LY_OK)
-		goto out;
-	printf("issuing CA certificate imported into %s; import the root's "
-	    "CRL and OCSP\nresponses with ca-admin root import-crl\n",
-	    admin_dir);
- out:
-	ocsp_responder_free(resp);
-	ca_close(ca);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
-}
-
-int
-admin_issuer(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "cert", required_argument, NULL, 'c' },
-		{ "root", required_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *u = "issuer import --cert FILE [--root FILE]";
-	const char *about = "On an instance made by an issuer-only init: checks "
-	    "that the certificate the\nroot signed (root sign-issuer) is for "
-	    "the issuing CA key on this token and\nchains to the root (--root, "
-	    "default the [root] cert file), then stores it on\nthe token, in "
-	    "the store and in certs/, and issues the TLS certificate.";
-	const char *cert = NULL, *root = NULL;
-	int c;
-
-	if (admin_help_asked(argc, argv))
-		return admin_help(u, about);
-	if (argc < 2 || strcmp(argv[1], "import") != 0)
-		return admin_usage(u, NULL);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			cert = optarg;
-			break;
-		case 'r':
-			root = optarg;
-			break;
-		default:
-			return admin_usage(u, NULL);
-		}
-	}
-	if (optind != argc || cert == NULL)
-		return admin_usage(u, "--cert FILE is required");
-	return issuer_import(cert, root);
 }

@@ -55,7 +55,7 @@ static const struct cmd cmds[] = {
 	{ "crl", admin_crl, "generate and publish every CRL now" },
 	{ "ocsp", admin_ocsp, "re-sign OCSP responses that are due" },
 	{ "root", admin_root, "sign the root CRL and the OCSP responses about CA certificates" },
-	{ "issuer", admin_issuer, "import the issuing CA certificate the root signed (ceremony)" },
+	{ "issuer", admin_issuer, "list, create, roll over or import issuing CAs" },
 	{ "publish", admin_publish, "write CA certificates, CRLs and OCSP responses as static files" },
 	{ "backup", admin_run_ops, "write a verified backup of the instance to a file" },
 	{ "restore", admin_run_ops, "make a new instance from a backup and the published CRLs" },

@@ -384,6 +384,8 @@ defaults(struct conf *c)
 	c->root.key_type = CONF_KEY_EC_P256;
 	c->issuing.days = 1825;
 	c->issuing.key_type = CONF_KEY_EC_P256;
+	c->issuers[0] = &c->issuing;
+	c->nissuers = 1;
 	if ((c->root.name = strdup("root")) == NULL ||
 	    (c->issuing.name = strdup("issuing")) == NULL ||
 	    (c->identity_oid = strdup("1.3.6.1.4.1.32473.1.1")) == NULL ||
@@ -501,6 +503,20 @@ slot_key(struct parse *p, int line, const char *sec, struct conf_ca *ca,
 	if (strcmp(k, "renew_before") == 0 && ca == &c->root)
 		return set_duration(p, line, sec, k, v, 3600,
 		    &ca->renew_before);
+	if (strcmp(k, "crl_shards") == 0 && ca != &c->root) {
+		if (!parse_int(v, 1, 64, &n))
+			return set_fail(p, line, sec, k, "1 to 64");
+		ca->crl_shards = (unsigned int)n;
+		return 1;
+	}
+	if (strcmp(k, "rollover_before") == 0 && ca != &c->root) {
+		if (strcmp(v, "off") == 0) {
+			ca->rollover_before = 0;
+			return 1;
+		}
+		return set_duration(p, line, sec, k, v, 86400,
+		    &ca->rollover_before);
+	}
 	if (strcmp(k, "permitted_dns") == 0)
 		return set_list(ca->permitted_dns, &ca->npermitted_dns, v) ||
 		    set_fail(p, line, sec, k, "too many names");
@@ -570,6 +586,9 @@ profile_key(struct parse *p, int line, const char *sec,
 		    set_fail(p, line, sec, k, "yes or no");
 	if (strcmp(k, "role") == 0)
 		return set_str(&pr->role, v);
+	/* Checked against the [issuer] sections once the file is read. */
+	if (strcmp(k, "issuer") == 0)
+		return set_str(&pr->issuer, v);
 	if (strcmp(k, "reissue_threshold") == 0) {
 		size_t len = strlen(v);
 
@@ -791,6 +810,67 @@ reader(char *buf, int size, void *arg)
 	return buf;
 }
 
+/*
+ * The [issuer NAME] section's CA, made on its first key. NAME is the
+ * CA's name in URLs and file names, and the first generation's slot name:
+ * lower-case letters, digits and '-' (not leading), and never "root",
+ * "issuing" nor a name ending in "-delta" or "-<digits>", which CRL file
+ * names and later generations ("NAME-2") use.
+ */
+static struct conf_ca *
+issuer_section(struct parse *p, const char *sec, int line, const char *k)
+{
+	struct conf *c = p->conf;
+	struct conf_ca *ic;
+	const char *name = sec + 7, *q, *dash;
+	size_t i;
+
+	while (*name == ' ')
+		name++;
+	for (i = 1; i < c->nissuers; i++)
+		if (strcmp(c->issuers[i]->name, name) == 0)
+			return c->issuers[i];
+	for (q = name; *q != '\0'; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
+		    (*q == '-' && q != name)))
+			break;
+	dash = strrchr(name, '-');
+	if (*q != '\0' || q == name || q - name > 32 || q[-1] == '-' ||
+	    strcmp(name, "root") == 0 || strcmp(name, "issuing") == 0 ||
+	    (dash != NULL && (strcmp(dash, "-delta") == 0 ||
+	    strspn(dash + 1, "0123456789") == strlen(dash + 1)))) {
+		set_fail(p, line, sec, k, "an issuer name is 1 to 32 "
+		    "of a-z, 0-9 and '-', not root or issuing, and does not "
+		    "end in -delta or -<number>");
+		return NULL;
+	}
+	if (c->nissuers == CONF_MAX_ISSUERS) {
+		set_fail(p, line, sec, k, "too many issuers");
+		return NULL;
+	}
+	if ((ic = calloc(1, sizeof(*ic))) == NULL ||
+	    (ic->name = strdup(name)) == NULL) {
+		free(ic);
+		set_fail(p, line, sec, k, "out of memory");
+		return NULL;
+	}
+	ic->days = 1825;
+	ic->key_type = CONF_KEY_EC_P256;
+	c->issuers[c->nissuers++] = ic;
+	return ic;
+}
+
+const struct conf_ca *
+conf_issuer(const struct conf *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nissuers; i++)
+		if (strcmp(c->issuers[i]->name, name) == 0)
+			return c->issuers[i];
+	return NULL;
+}
+
 static int
 handler(void *arg, const char *sec, const char *k, const char *v)
 {
@@ -857,6 +937,13 @@ handler(void *arg, const char *sec, const char *k, const char *v)
 		return slot_key(p, line, sec, &c->root, k, v);
 	if (strcmp(sec, "issuing") == 0)
 		return slot_key(p, line, sec, &c->issuing, k, v);
+	if (strncmp(sec, "issuer ", 7) == 0) {
+		struct conf_ca *ic;
+
+		if ((ic = issuer_section(p, sec, line, k)) == NULL)
+			return 0;
+		return slot_key(p, line, sec, ic, k, v);
+	}
 	if (strcmp(sec, "urls") == 0) {
 		if (strcmp(k, "base") != 0 && strcmp(k, "crl") != 0 &&
 		    strcmp(k, "ocsp") != 0 && strcmp(k, "ca_issuers") != 0)
@@ -945,11 +1032,21 @@ check_conf(struct conf *c)
 		return ly_fail(LY_ERR_CONFIG, "[hsm] module is required");
 	if (c->store_dir == NULL)
 		return ly_fail(LY_ERR_CONFIG, "[ca] store is required");
-	if ((r = check_ca(&c->root)) != LY_OK ||
-	    (r = check_ca(&c->issuing)) != LY_OK)
+	if ((r = check_ca(&c->root)) != LY_OK)
 		return r;
+	for (i = 0; i < c->nissuers; i++)
+		if ((r = check_ca(c->issuers[i])) != LY_OK)
+			return r;
 	for (i = 0; i < c->nprofiles; i++) {
-		const struct conf_profile *p = &c->profiles[i];
+		struct conf_profile *p = &c->profiles[i];
+
+		if (p->issuer == NULL &&
+		    (p->issuer = strdup(c->issuing.name)) == NULL)
+			return LY_ERR_ALLOC;
+		if (conf_issuer(c, p->issuer) == NULL)
+			return ly_fail(LY_ERR_CONFIG, "[profile %s] issuer %s: "
+			    "no such [issuer] section (issuing, or [issuer "
+			    "NAME])", p->name, p->issuer);
 
 		if (p->days > p->max_days)
 			return ly_fail(LY_ERR_CONFIG, "[profile %s] days %d "
@@ -1083,6 +1180,10 @@ conf_free(struct conf *c)
 	free(c->softhsm2_conf);
 	ca_free(&c->root);
 	ca_free(&c->issuing);
+	for (i = 1; i < c->nissuers; i++) {
+		ca_free(c->issuers[i]);
+		free(c->issuers[i]);
+	}
 	free(c->url_base);
 	free(c->crl_url);
 	free(c->ocsp_url);
@@ -1100,6 +1201,7 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nprofiles; i++) {
 		free(c->profiles[i].name);
 		free(c->profiles[i].role);
+		free(c->profiles[i].issuer);
 	}
 	free(c);
 }

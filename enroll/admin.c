@@ -107,6 +107,7 @@ tokens(struct enroll *e, const struct enroll_request *req,
 /* ---- certificates ------------------------------------------------------ */
 
 struct certs_arg {
+	const struct ca	*ca;
 	json_t		*array;
 	const char	*status;
 };
@@ -119,7 +120,7 @@ certs_cb(const struct store_cert *c, void *arg)
 
 	if (ca->status != NULL && strcmp(ca->status, ca_cert_status(c)) != 0)
 		return 0;
-	if ((o = ca_cert_json(c, NULL)) == NULL)
+	if ((o = ca_cert_json(ca->ca, c, NULL)) == NULL)
 		return LY_ERR_ALLOC;
 	return json_array_append_new(ca->array, o) == 0 ? 0 : LY_ERR_ALLOC;
 }
@@ -128,7 +129,7 @@ static int
 certs_list(struct enroll *e, struct enroll_response *resp, const char *query)
 {
 	struct store_txn *txn = NULL;
-	struct certs_arg a = { NULL, NULL };
+	struct certs_arg a = { e->ca, NULL, NULL };
 	int r;
 
 	if (query != NULL && query[0] != '\0') {
@@ -180,7 +181,7 @@ cert_one(struct enroll *e, const struct enroll_request *req,
 		store_txn_abort(txn);
 		if (r != LY_OK)
 			return enroll_ca_error(resp, r);
-		o = ca_cert_json(c, "certificate");
+		o = ca_cert_json(e->ca, c, "certificate");
 		store_cert_free(c);
 		return enroll_json_reply(resp, 200, o);
 	}

@@ -1,0 +1,165 @@
+/*
+ * ca/issuers.c — issuing CAs beyond the first: making the CA of an
+ * [issuer NAME] section, and rolling an issuer over to a new generation
+ * (a new key, a certificate from the root in force, issuance switching
+ * at a chosen time) while the old generation stays for revocation until
+ * its last certificate expires (crl/ publishes its last CRL and retires
+ * it). docs/operations.md, "Years of operation", is the runbook.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca/extern.h"
+#include "util/util.h"
+
+/*
+ * Makes generation gen of section sec: its key on sec's token (the
+ * first generation under sec's own key URI, later ones under the object
+ * "<slot name>-ca" on the same token), its certificate from the root in
+ * force, and its slot, activated at activates. action is audited.
+ */
+static int
+make_gen(struct ca *ca, const struct conf_ca *sec, const char *name,
+    unsigned int gen, time_t activates, const char *actor, const char *action, int *slotp)
+{
+	struct conf_ca cc = *sec;
+	struct ca_slot_new nw;
+	struct store_cert rec;
+	char object[CONF_NAME_MAX + 8], *uri = NULL, *detail = NULL, *sn;
+	char *subject = NULL;
+	unsigned char *der = NULL;
+	X509 *x = NULL;
+	json_t *o;
+	int len, r, root;
+
+	if (ca_root_offline(ca))
+		return ly_fail(LY_ERR_STATE, "the root is offline on this "
+		    "instance: a new issuing CA is made in a ceremony (ca-admin "
+		    "init --issuer-only elsewhere, root sign-issuer, issuer "
+		    "import; docs/operations.md)");
+	root = ca_root_slot(ca, ly_now());
+	if (strcmp(name, sec->name) != 0) {
+		snprintf(object, sizeof(object), "%s-ca", name);
+		if ((r = hsm_uri_sibling(sec->key_uri, object, &uri)) != LY_OK)
+			return r;
+		cc.key_uri = uri;
+	}
+	cc.name = (char *)name;
+	/*
+	 * A generation's subject differs from its predecessor's (" G2" ends
+	 * it): relying parties that keep one CRL per issuer name (GnuTLS)
+	 * or pick an issuer by name alone must not confuse the two.
+	 */
+	if (gen > 1) {
+		if (asprintf(&subject, "%s G%u", sec->subject, gen) == -1) {
+			r = LY_ERR_ALLOC;
+			goto out;
+		}
+		cc.subject = subject;
+	}
+	/* Opens the HSM (and checks the root's key) before making a key. */
+	{
+		struct hsm_key *k;
+
+		if ((r = ca_key_get(ca, root, &k)) != LY_OK)
+			goto out;
+	}
+	if ((r = ca_make_cert(ca, &cc, root, &x, &rec)) != LY_OK)
+		goto out;
+	sn = ca_serial_hex(&rec.serial);
+	o = json_pack("{s:s, s:s, s:s?, s:I, s:s}", "ca", name, "issuer",
+	    sec->name, "serial", sn, "activates", (json_int_t)activates,
+	    "key", cc.key_uri);
+	free(sn);
+	detail = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) :
+	    NULL;
+	json_decref(o);
+	if (detail == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((len = i2d_X509(x, &der)) <= 0) {
+		r = LY_ERR_INTERNAL;
+		goto out;
+	}
+	rec.status = STORE_VALID;
+	rec.der = der;
+	rec.derlen = (size_t)len;
+	memset(&nw, 0, sizeof(nw));
+	nw.issuer = sec->name;
+	nw.key_uri = cc.key_uri;
+	nw.cert = x;
+	nw.parent = root;
+	nw.activates = activates;
+	nw.rec = &rec;
+	r = ca_slot_register(ca, &nw, actor, action, detail, slotp);
+ out:
+	OPENSSL_free(der);
+	X509_free(x);
+	free(uri);
+	free(subject);
+	free(detail);
+	return r;
+}
+
+int
+ca_issuer_create(struct ca *ca, const char *name, const char *actor,
+    int *slotp)
+{
+	const struct conf_ca *sec;
+	int i, slot;
+
+	if ((sec = conf_issuer(ca->conf, name)) == NULL)
+		return ly_fail(LY_ERR_NOT_FOUND, "no [issuer %s] section in "
+		    "ca.conf", name);
+	(void)ca_slots_refresh(ca);
+	for (i = 0; i < ca_nslots(ca); i++)
+		if (strcmp(ca_slot_issuer(ca, i), name) == 0)
+			return ly_fail(LY_ERR_EXISTS, "the issuer %s has its CA "
+			    "already (%s); a new generation is made by ca-admin "
+			    "issuer rollover %s", name, ca_slot_name(ca, i),
+			    name);
+	return make_gen(ca, sec, name, 1, 0, actor, "issuer-create",
+	    slotp != NULL ? slotp : &slot);
+}
+
+int
+ca_issuer_rollover(struct ca *ca, const char *name, time_t activates,
+    const char *actor, int *slotp)
+{
+	const struct conf_ca *sec;
+	char next[CONF_NAME_MAX];
+	time_t now = ly_now();
+	unsigned int gen = 0;
+	int i, slot;
+
+	if ((sec = conf_issuer(ca->conf, name)) == NULL)
+		return ly_fail(LY_ERR_NOT_FOUND, "no issuer %s in ca.conf "
+		    "(issuing, or an [issuer NAME] section)", name);
+	(void)ca_slots_refresh(ca);
+	for (i = 0; i < ca_nslots(ca); i++) {
+		if (strcmp(ca_slot_issuer(ca, i), name) != 0)
+			continue;
+		if (ca_slot_state(ca, i, now) == CA_SLOT_NEXT)
+			return ly_fail(LY_ERR_STATE, "the issuer %s has a "
+			    "rollover waiting already: %s starts issuing at "
+			    "%lld", name, ca_slot_name(ca, i),
+			    (long long)ca_slot_activates(ca, i));
+		if (ca_slot_gen(ca, i) > gen)
+			gen = ca_slot_gen(ca, i);
+	}
+	if (gen == 0)
+		return ly_fail(LY_ERR_STATE, "the issuer %s has no CA to roll "
+		    "over: ca-admin issuer create %s", name, name);
+	if (activates < now)
+		activates = now;
+	if (snprintf(next, sizeof(next), "%s-%u", name, gen + 1) >=
+	    (int)sizeof(next))
+		return ly_fail(LY_ERR_CONFIG, "issuer name too long");
+	return make_gen(ca, sec, next, gen + 1, activates, actor,
+	    "issuer-rollover",
+	    slotp != NULL ? slotp : &slot);
+}

@@ -1,0 +1,196 @@
+/*
+ * cmd/admin_issuer.c — ca-admin's issuer commands: the issuing CAs of an
+ * instance. "issuer list" shows every CA the instance has had, "issuer
+ * create" makes the CA of an [issuer NAME] section added to ca.conf,
+ * "issuer rollover" makes an issuer's next generation (ca/issuers.c),
+ * and "issuer import" installs the certificate a root signed in a
+ * ceremony (ca/ceremony.c). docs/operations.md, "Years of operation".
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ca/ca.h"
+#include "cmd/admin.h"
+#include "crl/crl.h"
+#include "ocsp/ocsp.h"
+#include "util/util.h"
+
+static const char *issuer_u =
+    "issuer list\n"
+    "       ca-admin issuer create NAME\n"
+    "       ca-admin issuer rollover NAME [--at TIME]\n"
+    "       ca-admin issuer import --cert FILE [--root FILE]";
+
+static const char *issuer_about =
+    "list: every CA of the instance: name, ca.conf section, generation, "
+    "state\n(active, next, retiring, retired), notAfter and when it "
+    "starts issuing.\n"
+    "create: makes the CA of an [issuer NAME] section added to ca.conf "
+    "(init\nmakes those in the file): a key on its token and a "
+    "certificate from the root.\n"
+    "rollover: makes the next generation of issuer NAME (NAME-2, "
+    "NAME-3, ...): a new\nkey on its token, certified by the root; it "
+    "takes over new issuance at TIME\n(RFC 3339, default now), and the "
+    "generation it replaces keeps revoking and\npublishing CRLs until "
+    "its last certificate has expired. A running ca-server\nfollows "
+    "within a second.\n"
+    "import: on an instance made by an issuer-only init: checks that the "
+    "certificate\nthe root signed (root sign-issuer) is for the issuing "
+    "CA key on this token and\nchains to the root (--root, default the "
+    "[root] cert file), then stores it on\nthe token, in the store and "
+    "in certs/, and issues the TLS certificate.";
+
+/* issuer import: the certificate the root signed, on the issuing instance. */
+static int
+issuer_import(const char *cert, const char *root)
+{
+	struct ocsp_responder *resp = NULL;
+	struct ca *ca = NULL;
+	int issued, r;
+
+	if ((r = ca_issuer_import(admin_dir, cert, root, admin_actor())) !=
+	    LY_OK)
+		goto out;
+	/* As init does: the TLS certificate, the OCSP signer, the CRLs. */
+	if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) != LY_OK ||
+	    (strcmp(ca_conf(ca)->https_listen, "off") != 0 &&
+	    (r = ca_tls_ensure(ca, admin_dir, admin_actor(), &issued)) !=
+	    LY_OK) || (r = crl_publish_all(ca, admin_actor(), NULL)) != LY_OK)
+		goto out;
+	printf("issuing CA certificate imported into %s; import the root's "
+	    "CRL and OCSP\nresponses with ca-admin root import-crl\n",
+	    admin_dir);
+ out:
+	ocsp_responder_free(resp);
+	ca_close(ca);
+	if (r != LY_OK) {
+		admin_fail(r);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+time_or_dash(time_t t, char buf[21])
+{
+	if (t == 0)
+		snprintf(buf, 21, "-");
+	else
+		ly_time_fmt(t, buf);
+}
+
+static int
+issuer_list(void)
+{
+	struct ca *ca = NULL;
+	char na[21], act[21];
+	time_t now = ly_now(), t;
+	int n, slot, r;
+
+	if ((r = ca_open(admin_dir, CA_OPEN_READONLY, &ca)) != LY_OK) {
+		admin_fail(r);
+		return 1;
+	}
+	printf("%-20s %-12s %4s %-9s %-20s %s\n", "NAME", "SECTION", "GEN",
+	    "STATE", "NOT-AFTER", "ISSUES-FROM");
+	n = ca_nslots(ca);
+	for (slot = 0; slot < n; slot++) {
+		if (ly_asn1_time(X509_get0_notAfter(ca_cert(ca, slot)), &t) !=
+		    LY_OK)
+			t = 0;
+		time_or_dash(t, na);
+		time_or_dash(ca_slot_activates(ca, slot), act);
+		printf("%-20s %-12s %4u %-9s %-20s %s\n", ca_slot_name(ca, slot),
+		    ca_slot_issuer(ca, slot), ca_slot_gen(ca, slot),
+		    ca_slot_state_name(ca_slot_state(ca, slot, now)), na, act);
+	}
+	ca_close(ca);
+	return 0;
+}
+
+/* create and rollover: a new CA, then its OCSP signer and first CRLs. */
+static int
+issuer_make(const char *name, int rollover, time_t at)
+{
+	struct ocsp_responder *resp = NULL;
+	struct ca *ca = NULL;
+	int slot = -1, r;
+
+	if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) != LY_OK)
+		goto out;
+	r = rollover ? ca_issuer_rollover(ca, name, at, admin_actor(), &slot) :
+	    ca_issuer_create(ca, name, admin_actor(), &slot);
+	if (r != LY_OK)
+		goto out;
+	/* Its CRLs exist before anything it issues names them. */
+	if ((r = crl_publish_all(ca, admin_actor(), NULL)) != LY_OK)
+		goto out;
+	printf("%s\n", ca_slot_name(ca, slot));
+ out:
+	ocsp_responder_free(resp);
+	ca_close(ca);
+	if (r != LY_OK) {
+		admin_fail(r);
+		return 1;
+	}
+	return 0;
+}
+
+int
+admin_issuer(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cert", required_argument, NULL, 'c' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "at", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cert = NULL, *root = NULL, *sub, *at = NULL;
+	time_t when = 0;
+	int c;
+
+	if (admin_help_asked(argc, argv))
+		return admin_help(issuer_u, issuer_about);
+	if (argc < 2)
+		return admin_usage(issuer_u, NULL);
+	sub = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cert = optarg;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'a':
+			at = optarg;
+			break;
+		default:
+			return admin_usage(issuer_u, NULL);
+		}
+	}
+	if (strcmp(sub, "list") == 0 && optind == argc && cert == NULL &&
+	    root == NULL && at == NULL)
+		return issuer_list();
+	if (strcmp(sub, "import") == 0 && optind == argc && at == NULL) {
+		if (cert == NULL)
+			return admin_usage(issuer_u, "--cert FILE is required");
+		return issuer_import(cert, root);
+	}
+	if ((strcmp(sub, "create") == 0 || strcmp(sub, "rollover") == 0) &&
+	    optind + 1 == argc && cert == NULL && root == NULL) {
+		if (at != NULL && (sub[0] == 'c' ||
+		    (strcmp(at, "now") != 0 && ly_time_parse(at, &when) !=
+		    LY_OK)))
+			return admin_usage(issuer_u, "--at wants a time like "
+			    "2027-01-31T00:00:00Z, or now (rollover only)");
+		return issuer_make(argv[optind], sub[0] == 'r', when);
+	}
+	return admin_usage(issuer_u, NULL);
+}
