@@ -303,16 +303,16 @@ eq "... and no other" "$before_other" 0
     not_ok "requests after the switch: issuing-2"
 eq "... and no other" "$after_old" 0
 for kind in renew est enroll; do
-	n=$(awk -v t="$sw" -v k=$kind '$3 == k && $4 == "ok" && $1 > t && $6 == "issuing-2"' \
+	nk=$(awk -v t="$sw" -v k=$kind '$3 == k && $4 == "ok" && $1 > t && $6 == "issuing-2"' \
 	    "$T/classified" | wc -l)
-	[ "$n" -gt 0 ] && ok "$kind after the switch got issuing-2 certificates ($n)" ||
+	[ "$nk" -gt 0 ] && ok "$kind after the switch got issuing-2 certificates ($nk)" ||
 	    not_ok "$kind after the switch got issuing-2 certificates"
 done
 
 # The chain of each answer is the chain of its signer: issuing-2's for
 # the answers after the switch, issuing's for those before.
 badchain=0 nchain=0
-while read -r s e kind res f by; do
+while read -r _ _ kind res f by; do
 	[ "$res" = ok ] && [ "$by" != - ] || continue
 	nchain=$((nchain + 1))
 	ch=${f%.pem}.chain
@@ -402,10 +402,17 @@ through() {
 	cat "$T/gw.out" >>"$LOG"
 	grep -q "through: SUCCESS" "$T/gw.out"
 }
-# gate MODE WHO YES|NO KEY CHAIN DESC
+# gate MODE WHO YES|NO KEY CHAIN DESC: YES, nginx lets the client through;
+# NO, it refuses it because the certificate is revoked (what nginx logs
+# for it says so), not for any other reason.
 gate() {
-	if through "$5" "$4"; then got=YES; else got=NO; fi
+	lines=$(wc -l <"$T/nginx/logs/error.log")
+	if through "$5" "$4"; then got=YES
+	elif tail -n +$((lines + 1)) "$T/nginx/logs/error.log" | grep -q "certificate revoked"; then
+		got=NO
+	else got="refused for another reason"; fi
 	if [ "$got" = "$3" ]; then ok "nginx ($1): $6"; else
+		echo "nginx ($1) $2: $got" >>"$LOG"
 		not_ok "nginx ($1): $6"
 		tail -n 3 "$T/nginx/logs/error.log" | sed 's/^/# /'
 	fi
