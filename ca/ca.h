@@ -236,6 +236,7 @@ struct ca_issued {
 	size_t		 derlen;
 	struct ca_serial serial;
 	time_t		 not_after;
+	int		 slot;		/* the CA that signed it */
 };
 void		 ca_issued_clear(struct ca_issued *);
 
@@ -883,7 +884,10 @@ int		 ca_tls_paths(const char *dir, char **keyp, char **crtp);
  */
 int		 ca_tls_ensure(struct ca *, const char *dir, const char *actor,
 		    int *issuedp);
-/* PEM of the root and issuing CA certificates (a trust list); caller frees. */
+/*
+ * PEM of every certificate of ca_trust_bundle(): issuers, roots and
+ * cross-certificates (a trust list, /ca/bundle.pem); caller frees.
+ */
 int		 ca_trust_pem(struct ca *, char **pemp);
 
 #endif /* LANYARD_CA_H */

@@ -213,6 +213,7 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	out->derlen = (size_t)derlen;
 	out->serial = rec.serial;
 	out->not_after = na;
+	out->slot = slot;
 	if (certp != NULL) {
 		*certp = y;
 		y = NULL;
@@ -353,6 +354,7 @@ reissue_replay(struct ca *ca, const struct store_cert *old,
 	out->derlen = next->derlen;
 	out->serial = next->serial;
 	out->not_after = (time_t)next->not_after;
+	out->slot = next->ca;
 	if (certp != NULL) {
 		*certp = x;
 		x = NULL;

@@ -86,7 +86,7 @@ int		 ca_backup_hash_file(const char *path, char hex[65],
 
 struct ca_restore_info {
 	size_t		 crls;		/* CRLs read and verified */
-	uint64_t	 crl_number[2];	/* highest published, per CA slot */
+	uint64_t	 crl_number[CA_MAX_SLOTS];	/* highest published, per slot */
 	size_t		 reapplied;	/* revocations the backup lacked */
 	size_t		 unknown;	/* ... of which for serials it lacked */
 	size_t		 ocsp;		/* revocations found in OCSP responses */
@@ -190,10 +190,22 @@ struct ca_status_profile {
 };
 struct ca_status {
 	time_t		 now;
+	/* Every CA slot (ca/slots.c), in slot order. */
 	struct {
 		char	 name[CONF_NAME_MAX];
+		char	 issuer[CONF_NAME_MAX];	/* its ca.conf section */
+		int	 state;		/* enum ca_slot_state */
+		int	 root;
 		time_t	 not_after;
-	}		 ca[2];		/* CA_ROOT, CA_ISSUING */
+		/*
+		 * An issuer in force: the life a leaf issued now needs
+		 * (conf_issuer_need()); the CA is short when
+		 * not_after - now < need: a leaf would be cut to its
+		 * notAfter. 0 for roots and other states.
+		 */
+		long	 need;
+	}		 ca[CA_MAX_SLOTS];
+	int		 nca;
 	time_t		 ocsp_not_after;	/* newest valid "ocsp" cert; 0 */
 	time_t		 tls_not_after;		/* DIR/tls/server.crt; 0 */
 	size_t		 store_used, store_map;	/* bytes */

@@ -60,7 +60,7 @@ crl_issuer(struct ca *ca, X509_CRL *crl)
 {
 	int slot;
 
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+	for (slot = 0; slot < ca_nslots(ca); slot++) {
 		X509 *c = ca_cert(ca, slot);
 
 		if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
@@ -208,7 +208,7 @@ ocsp_file(struct ca *ca, const char *path, X509_STORE *xs, struct revlist *l,
 	ASN1_GENERALIZEDTIME *rt;
 	ASN1_INTEGER *sn;
 	size_t len;
-	int i, st, reason, r;
+	int i, st, reason, slot, r;
 
 	if ((r = ly_file_read(path, RESTORE_OCSP_MAX, &buf, &len)) != LY_OK)
 		return r;
@@ -219,9 +219,20 @@ ocsp_file(struct ca *ca, const char *path, X509_STORE *xs, struct revlist *l,
 	    p != buf + len ||
 	    OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
 	    (bs = OCSP_response_get1_basic(resp)) == NULL ||
-	    (issuer = sk_X509_new_null()) == NULL ||
-	    !sk_X509_push(issuer, ca_cert(ca, CA_ISSUING)) ||
-	    OCSP_basic_verify(bs, issuer, xs, OCSP_TRUSTOTHER) != 1)
+	    (issuer = sk_X509_new_null()) == NULL)
+		goto out;
+	/* The issuing CA (of any generation) that answered. */
+	for (slot = ca_nslots(ca) - 1; slot >= 0; slot--) {
+		if (ca_slot_is_root(ca, slot))
+			continue;
+		(void)sk_X509_pop(issuer);
+		if (!sk_X509_push(issuer, ca_cert(ca, slot)))
+			goto out;
+		if (OCSP_basic_verify(bs, issuer, xs, OCSP_TRUSTOTHER) == 1)
+			break;
+		ERR_clear_error();
+	}
+	if (slot < 0)
 		goto out;
 	for (i = 0; i < OCSP_resp_count(bs); i++) {
 		OCSP_SINGLERESP *s = OCSP_resp_get0(bs, i);
@@ -233,7 +244,7 @@ ocsp_file(struct ca *ca, const char *path, X509_STORE *xs, struct revlist *l,
 		if (st != V_OCSP_CERTSTATUS_REVOKED)
 			continue;
 		memset(&rv, 0, sizeof(rv));
-		rv.slot = CA_ISSUING;
+		rv.slot = slot;
 		rv.reason = reason >= 0 && reason <= 10 && reason != 7 &&
 		    reason != 8 ? reason : -1;
 		if (!OCSP_id_get0_info(NULL, NULL, NULL, &sn, (OCSP_CERTID *)id)
@@ -302,9 +313,13 @@ ocsp_dir_read(struct ca *ca, const char *dir, struct revlist *l,
 	size_t n = 0;
 	int r = LY_ERR_ALLOC;
 
-	if ((xs = X509_STORE_new()) != NULL &&
-	    X509_STORE_add_cert(xs, ca_cert(ca, CA_ROOT)) &&
-	    X509_STORE_add_cert(xs, ca_cert(ca, CA_ISSUING)))
+	int slot, ok = 1;
+
+	if ((xs = X509_STORE_new()) == NULL)
+		return LY_ERR_ALLOC;
+	for (slot = 0; slot < ca_nslots(ca) && ok; slot++)
+		ok = X509_STORE_add_cert(xs, ca_cert(ca, slot));
+	if (ok)
 		r = ocsp_walk(ca, dir, 0, xs, l, info, &n);
 	X509_STORE_free(xs);
 	return r;
@@ -322,7 +337,7 @@ crl_numbers_raise(struct ca *ca, struct store_txn *txn,
 	size_t len;
 	int slot, r;
 
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+	for (slot = 0; slot < ca_nslots(ca); slot++) {
 		/* XXX the key of ca_crl_number_next() in ca/ca.c. */
 		snprintf(key, sizeof(key), "crl_number/%s",
 		    ca_slot_name(ca, slot));
@@ -344,22 +359,26 @@ crl_numbers_raise(struct ca *ca, struct store_txn *txn,
 
 /* The summary audit entry of the restore. */
 static int
-restore_audit(struct store_txn *txn, const char *file, json_t *manifest,
-    const struct ca_restore_info *info, const char *actor)
+restore_audit(struct ca *ca, struct store_txn *txn, const char *file,
+    json_t *manifest, const struct ca_restore_info *info, const char *actor)
 {
-	json_t *o;
+	json_t *o, *nums;
 	char *detail = NULL;
-	int r = LY_ERR_ALLOC;
+	int slot, r = LY_ERR_ALLOC;
 
-	if ((o = json_pack("{s:s, s:O?, s:O?, s:I, s:I, s:I, s:I, s:{s:I, "
-	    "s:I}}", "from", file, "backup_created",
+	if ((nums = json_object()) == NULL)
+		return LY_ERR_ALLOC;
+	for (slot = 0; slot < ca_nslots(ca); slot++)
+		json_object_set_new(nums, ca_slot_name(ca, slot),
+		    json_integer((json_int_t)info->crl_number[slot]));
+	if ((o = json_pack("{s:s, s:O?, s:O?, s:I, s:I, s:I, s:I, s:o}",
+	    "from", file, "backup_created",
 	    json_object_get(manifest, "created"), "backup_audit_seq",
 	    json_object_get(manifest, "audit_seq"), "crls",
 	    (json_int_t)info->crls, "ocsp_revocations", (json_int_t)info->ocsp,
 	    "reapplied", (json_int_t)info->reapplied, "without_certificate",
-	    (json_int_t)info->unknown, "crl_number_published", "root",
-	    (json_int_t)info->crl_number[CA_ROOT], "issuing",
-	    (json_int_t)info->crl_number[CA_ISSUING])) != NULL &&
+	    (json_int_t)info->unknown, "crl_number_published", nums)) !=
+	    NULL &&
 	    (detail = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL)
 		r = store_audit_append(txn, actor, "restore", detail);
 	json_decref(o);
@@ -391,7 +410,7 @@ restore_apply(struct ca *ca, const struct revlist *l, const char *file,
 			goto out;
 		if (i == l->n &&
 		    ((r = crl_numbers_raise(ca, txn, info)) != LY_OK ||
-		    (r = restore_audit(txn, file, manifest, info,
+		    (r = restore_audit(ca, txn, file, manifest, info,
 		    actor)) != LY_OK))
 			goto out;
 		r = store_txn_commit(txn);

@@ -122,10 +122,20 @@ ca_status_get(struct ca *ca, struct ca_status *out)
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return LY_ERR_ALLOC;
 	st->now = ly_now();
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+	(void)ca_slots_refresh(ca);
+	st->nca = ca_nslots(ca);
+	for (slot = 0; slot < st->nca; slot++) {
 		snprintf(st->ca[slot].name, sizeof(st->ca[slot].name), "%s",
 		    ca_slot_name(ca, slot));
+		snprintf(st->ca[slot].issuer, sizeof(st->ca[slot].issuer), "%s",
+		    ca_slot_issuer(ca, slot));
+		st->ca[slot].state = ca_slot_state(ca, slot, st->now);
+		st->ca[slot].root = ca_slot_is_root(ca, slot);
 		st->ca[slot].not_after = not_after_of(ca_cert(ca, slot));
+		if (!st->ca[slot].root &&
+		    st->ca[slot].state == CA_SLOT_ACTIVE)
+			st->ca[slot].need = conf_issuer_need(ca_conf(ca),
+			    ca_slot_issuer(ca, slot));
 	}
 	tls_not_after(ca, st);
 	if ((r = store_usage(ca_store(ca), &st->store_used,

@@ -116,6 +116,19 @@ names_match(X509 *x, const struct ca_identity *id)
 	return ok;
 }
 
+/* The issuing CA slot whose certificate signed x; -1 if none. */
+static int
+tls_signer(struct ca *ca, X509 *x)
+{
+	int slot, n = ca_nslots(ca);
+
+	for (slot = n - 1; slot >= 0; slot--)
+		if (!ca_slot_is_root(ca, slot) &&
+		    X509_check_issued(ca_cert(ca, slot), x) == X509_V_OK)
+			return slot;
+	return -1;
+}
+
 /*
  * Why the files at keyp/crtp must be replaced (a static string), or NULL
  * if they are fine. LY_ERR_CONFIG in *rp for a key file others can read.
@@ -132,6 +145,7 @@ renew_reason(struct ca *ca, const char *keyp, const char *crtp,
 	X509 *x = NULL;
 	const char *why = NULL;
 	time_t nb = 0, na = 0;
+	int slot;
 
 	*rp = LY_OK;
 	if (stat(keyp, &st) == -1)
@@ -164,8 +178,13 @@ renew_reason(struct ca *ca, const char *keyp, const char *crtp,
 	(void)ly_asn1_time(X509_get0_notAfter(x), &na);
 	if (X509_check_private_key(x, pk) != 1)
 		why = "key and certificate differ";
-	else if (X509_check_issued(ca_cert(ca, CA_ISSUING), x) != X509_V_OK)
-		why = "not issued by the issuing CA";
+	/*
+	 * A rollover alone does not replace it (a renewal restarts the
+	 * front): the next renewal comes from the new generation.
+	 */
+	else if ((slot = tls_signer(ca, x)) < 0 ||
+	    ca_slot_state(ca, slot, ly_now()) == CA_SLOT_RETIRED)
+		why = "not issued by an issuing CA of this instance";
 	else if (!names_match(x, id))
 		why = "names differ from [server] tls_dns/tls_ip";
 	else if (ca_tls_renew_due(nb, na, ly_now()))
@@ -208,7 +227,7 @@ renew(struct ca *ca, const char *keyp, const char *crtp,
 	BIO *kb = NULL, *cb = NULL;
 	unsigned char *der = NULL;
 	const char *cn;
-	int len, r = LY_ERR_INTERNAL;
+	int len, slot, r = LY_ERR_INTERNAL;
 
 	cn = id->ndns > 0 ? id->dns[0] : id->ip[0];
 	if ((pk = EVP_EC_gen("P-256")) == NULL ||
@@ -235,8 +254,8 @@ renew(struct ca *ca, const char *keyp, const char *crtp,
 	if ((kb = BIO_new(BIO_s_secmem())) == NULL ||
 	    (cb = BIO_new(BIO_s_mem())) == NULL ||
 	    !PEM_write_bio_PrivateKey(kb, pk, NULL, NULL, 0, NULL, NULL) ||
-	    !PEM_write_bio_X509(cb, x) ||
-	    !PEM_write_bio_X509(cb, ca_cert(ca, CA_ISSUING))) {
+	    !PEM_write_bio_X509(cb, x) || (slot = tls_signer(ca, x)) < 0 ||
+	    !PEM_write_bio_X509(cb, ca_cert(ca, slot))) {
 		r = ly_fail(LY_ERR_INTERNAL, "TLS server PEM: OpenSSL failed");
 		goto out;
 	}
@@ -312,10 +331,16 @@ ca_tls_ensure(struct ca *ca, const char *dir, const char *actor,
 	return r;
 }
 
-/* PEM of the root and issuing CA certificates, for MHD's trust list. */
+/*
+ * PEM of every CA certificate of ca_trust_bundle(): MHD's trust list,
+ * GET /ca/bundle.pem and ca-admin publish.
+ */
 int
 ca_trust_pem(struct ca *ca, char **pemp)
 {
+	X509 *xs[2 * CA_MAX_SLOTS];
+	size_t i, n;
+	int ok = 1;
 	BIO *b;
 	char *data;
 	long len;
@@ -323,9 +348,13 @@ ca_trust_pem(struct ca *ca, char **pemp)
 
 	if ((b = BIO_new(BIO_s_mem())) == NULL)
 		return LY_ERR_ALLOC;
-	if (PEM_write_bio_X509(b, ca_cert(ca, CA_ROOT)) &&
-	    PEM_write_bio_X509(b, ca_cert(ca, CA_ISSUING)) &&
-	    (len = BIO_get_mem_data(b, &data)) > 0) {
+	if (ca_trust_bundle(ca, xs, 2 * CA_MAX_SLOTS, &n) != LY_OK) {
+		BIO_free(b);
+		return LY_ERR_INTERNAL;
+	}
+	for (i = 0; i < n && ok; i++)
+		ok = PEM_write_bio_X509(b, xs[i]);
+	if (ok && (len = BIO_get_mem_data(b, &data)) > 0) {
 		if ((*pemp = malloc((size_t)len + 1)) == NULL)
 			r = LY_ERR_ALLOC;
 		else {

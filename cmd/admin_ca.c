@@ -287,7 +287,7 @@ admin_publish(int argc, char **argv)
 	struct ca *ca = NULL;
 	struct ocsp_responder *resp = NULL;
 	const unsigned char *der;
-	char *sub = NULL, name[64];
+	char *sub = NULL, *pem = NULL, name[64];
 	size_t len, n = 0;
 	int slot, r;
 
@@ -300,12 +300,17 @@ admin_publish(int argc, char **argv)
 	    (r = admin_open_with_ocsp(0, 0, &ca, &resp)) != LY_OK)
 		goto out;
 	/* The same paths as ca-server's GET URLs: /ca, /crl, /ocsp. */
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+	for (slot = 0; slot < ca_nslots(ca); slot++) {
 		snprintf(name, sizeof(name), "%s.crt", ca_slot_name(ca, slot));
 		if ((r = ca_cert_der(ca, slot, &der, &len)) != LY_OK ||
 		    (r = write_under(argv[2], "ca", name, der, len)) != LY_OK)
 			goto out;
 	}
+	/* GET /ca/bundle.pem: every issuer, root and cross-certificate. */
+	if ((r = ca_trust_pem(ca, &pem)) != LY_OK ||
+	    (r = write_under(argv[2], "ca", "bundle.pem", (unsigned char *)pem,
+	    strlen(pem))) != LY_OK)
+		goto out;
 	if ((sub = ly_path_join(argv[2], "crl")) == NULL) {
 		r = LY_ERR_ALLOC;
 		goto out;
@@ -324,6 +329,7 @@ admin_publish(int argc, char **argv)
 	    argv[2], n);
  out:
 	free(sub);
+	free(pem);
 	ocsp_responder_free(resp);
 	ca_close(ca);
 	if (r != LY_OK) {

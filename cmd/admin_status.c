@@ -163,11 +163,27 @@ check_cas(const struct ca_status *st, struct report *rp)
 	json_t *a = json_array();
 	int slot;
 
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
-		json_array_append_new(a, json_pack("{s:s, s:o}", "name",
-		    st->ca[slot].name, "not_after",
+	for (slot = 0; slot < st->nca; slot++) {
+		long left = (long)(st->ca[slot].not_after - st->now);
+		int state = st->ca[slot].state;
+
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o}",
+		    "name", st->ca[slot].name, "issuer", st->ca[slot].issuer,
+		    "state", ca_slot_state_name(state), "not_after",
 		    time_json(st->ca[slot].not_after)));
-		if (st->ca[slot].not_after - st->now < ST_CA_DAYS * 86400L)
+		/* A superseded generation is meant to run out. */
+		if (state != CA_SLOT_ACTIVE)
+			continue;
+		if (st->ca[slot].need > 0 && left < st->ca[slot].need)
+			action(rp, "the %s CA has %ld days left, less than the "
+			    "%ld days a certificate of its profiles needs "
+			    "(validity plus reissue window): new ones are cut "
+			    "to its notAfter; roll it over (ca-admin issuer "
+			    "rollover %s) or set rollover_before",
+			    st->ca[slot].name, left / 86400,
+			    (st->ca[slot].need + 86399) / 86400,
+			    st->ca[slot].issuer);
+		else if (left < ST_CA_DAYS * 86400L)
 			action(rp, "the %s CA certificate expires within %d "
 			    "days: plan its rollover", st->ca[slot].name,
 			    ST_CA_DAYS);

@@ -860,6 +860,26 @@ issuer_section(struct parse *p, const char *sec, int line, const char *k)
 	return ic;
 }
 
+long
+conf_issuer_need(const struct conf *c, const char *name)
+{
+	long need = 0, n;
+	size_t i;
+
+	for (i = 0; i < c->nprofiles; i++) {
+		const struct conf_profile *p = &c->profiles[i];
+
+		if (p->issuer == NULL || strcmp(p->issuer, name) != 0)
+			continue;
+		n = (long)p->days * 86400;
+		n += p->reissue_percent > 0 ? n / 100 * p->reissue_percent :
+		    p->reissue_before;
+		if (n > need)
+			need = n;
+	}
+	return need;
+}
+
 const struct conf_ca *
 conf_issuer(const struct conf *c, const char *name)
 {
@@ -1058,6 +1078,18 @@ check_conf(struct conf *c)
 		if (p->encoding == CONF_ENC_OTHERNAME && c->identity_oid == NULL)
 			return ly_fail(LY_ERR_CONFIG, "[profile %s] othername "
 			    "encoding needs [identity] othername_oid", p->name);
+	}
+	for (i = 0; i < c->nissuers; i++) {
+		const struct conf_ca *ic = c->issuers[i];
+		long need = conf_issuer_need(c, ic->name);
+
+		if (ic->rollover_before != 0 && ic->rollover_before < need)
+			return ly_fail(LY_ERR_CONFIG, "[%s%s] rollover_before "
+			    "%ld days is shorter than %ld days, the longest "
+			    "validity plus reissue window of its profiles: "
+			    "leaves would be cut to its notAfter before it "
+			    "rolls over", i == 0 ? "" : "issuer ", ic->name,
+			    ic->rollover_before / 86400, (need + 86399) / 86400);
 	}
 	if (c->nfields == 0)
 		return ly_fail(LY_ERR_CONFIG,

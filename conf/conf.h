@@ -243,6 +243,16 @@ void		 conf_free(struct conf *);
 /* The issuer section called name ("issuing", [issuer NAME]), or NULL. */
 const struct conf_ca *conf_issuer(const struct conf *, const char *name);
 
+/*
+ * The life a certificate issued now by issuer name needs, in seconds:
+ * the longest, over the profiles that name it, of the default validity
+ * plus the reissue window (a holder renews within it). An issuer with
+ * less left cuts leaves to its own notAfter (ca/issue.c): ca-admin
+ * status and /metrics warn, and rollover_before must be at least this.
+ * 0 if no profile names it.
+ */
+long		 conf_issuer_need(const struct conf *, const char *name);
+
 /* The profile called name, or NULL. Borrowed from conf. */
 const struct conf_profile *conf_profile_get(const struct conf *,
 		    const char *name);

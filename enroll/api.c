@@ -44,10 +44,14 @@ api_cert_reply(struct enroll *e, struct enroll_response *resp,
 {
 	char *pem = NULL, *hex = NULL, *jpem = NULL, *jna = NULL;
 	char *jhex = NULL, *body = NULL, na[21];
+	const char *chain;
 	size_t pemlen;
 	int r = LY_ERR_ALLOC;
 
 	ly_time_fmt(is->not_after, na);
+	if ((chain = enroll_chain_json(e, is->slot)) == NULL)
+		return enroll_error(resp, 500, "internal", "no chain for the "
+		    "CA that signed the certificate");
 	if (ly_pem_encode("CERTIFICATE", is->der, is->derlen, &pem,
 	    &pemlen) != LY_OK ||
 	    (hex = ca_serial_hex(&is->serial)) == NULL ||
@@ -55,7 +59,7 @@ api_cert_reply(struct enroll *e, struct enroll_response *resp,
 	    (jna = api_json_string(na)) == NULL ||
 	    (jhex = api_json_string(hex)) == NULL ||
 	    asprintf(&body, "{\"certificate\":%s,\"chain\":%s,"
-	    "\"not_after\":%s,\"serial\":%s}", jpem, e->chain_json, jna,
+	    "\"not_after\":%s,\"serial\":%s}", jpem, chain, jna,
 	    jhex) == -1) {
 		body = NULL;
 		goto out;

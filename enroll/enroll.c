@@ -31,12 +31,6 @@ enroll_new_engine(struct ca *ca, const struct enroll_engine *ops, void *arg,
 {
 	struct enroll *e;
 
-	const unsigned char *der;
-	json_t *chain = NULL;
-	char *pem;
-	size_t len, pemlen;
-	int i, r = LY_ERR_ALLOC;
-
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return LY_ERR_ALLOC;
 	e->ca = ca;
@@ -46,43 +40,72 @@ enroll_new_engine(struct ca *ca, const struct enroll_engine *ops, void *arg,
 		free(e);
 		return LY_ERR_INTERNAL;
 	}
-	/*
-	 * The chain of every certificate reply, as JSON, made once: the CA
-	 * certificates stay, and escaping their PEM was a third of a reply.
-	 */
+	*ep = e;
+	return LY_OK;
+}
+
+/*
+ * The chain of a certificate slot signed, as JSON: the slot's CA
+ * certificate, then each CA above it to its root. Made once per slot:
+ * escaping the PEM was a third of a reply. Borrowed from e; NULL if it
+ * cannot be made.
+ */
+const char *
+enroll_chain_json(struct enroll *e, int slot)
+{
+	const unsigned char *der;
+	json_t *chain = NULL;
+	char *pem, *js = NULL;
+	size_t len, pemlen;
+	int s, depth;
+
+	if (slot < 0 || slot >= CA_MAX_SLOTS)
+		return NULL;
+	if ((js = atomic_load(&e->chain_json[slot])) != NULL)
+		return js;
+	/* A CA the engine registered since this process read the store. */
+	if (slot >= ca_nslots(e->ca))
+		(void)ca_slots_refresh(e->ca);
 	if ((chain = json_array()) == NULL)
-		goto out;
-	for (i = 0; i < 2; i++) {
-		if (ca_cert_der(ca, i == 0 ? CA_ISSUING : CA_ROOT, &der,
-		    &len) != LY_OK || ly_pem_encode("CERTIFICATE", der, len,
-		    &pem, &pemlen) != LY_OK)
+		return NULL;
+	for (s = slot, depth = 0; depth < 4; depth++) {
+		if (ca_cert_der(e->ca, s, &der, &len) != LY_OK ||
+		    ly_pem_encode("CERTIFICATE", der, len, &pem, &pemlen) !=
+		    LY_OK)
 			goto out;
-		r = json_array_append_new(chain, json_string(pem));
-		free(pem);
-		if (r != 0) {
-			r = LY_ERR_ALLOC;
+		if (json_array_append_new(chain, json_string(pem)) != 0) {
+			free(pem);
 			goto out;
 		}
+		free(pem);
+		if (ca_slot_parent(e->ca, s) == s)
+			break;
+		s = ca_slot_parent(e->ca, s);
 	}
-	if ((e->chain_json = json_dumps(chain, JSON_COMPACT)) == NULL) {
-		r = LY_ERR_ALLOC;
+	if ((js = json_dumps(chain, JSON_COMPACT)) == NULL)
 		goto out;
+	pthread_mutex_lock(&e->lock);
+	if (atomic_load(&e->chain_json[slot]) == NULL) {
+		atomic_store(&e->chain_json[slot], js);
+		js = NULL;
 	}
-	*ep = e;
-	e = NULL;
-	r = LY_OK;
+	pthread_mutex_unlock(&e->lock);
+	free(js);
+	js = atomic_load(&e->chain_json[slot]);
  out:
 	json_decref(chain);
-	enroll_free(e);
-	return r;
+	return js;
 }
 
 void
 enroll_free(struct enroll *e)
 {
+	int i;
+
 	if (e == NULL)
 		return;
-	free(e->chain_json);
+	for (i = 0; i < CA_MAX_SLOTS; i++)
+		free(atomic_load(&e->chain_json[i]));
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }

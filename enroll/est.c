@@ -128,14 +128,40 @@ est_decode(const struct ca_issued *is)
 	return d2i_X509(NULL, &p, (long)is->derlen);
 }
 
+/*
+ * RFC 7030 4.1.3: every CA certificate a client may need to build its
+ * chain: each issuer that is not retired, the roots, and the
+ * cross-certificates of a root rollover (ca_trust_bundle()).
+ */
 static int
 est_cacerts(struct enroll *e, struct enroll_response *resp)
 {
-	X509 *xs[2] = { ca_cert(e->ca, CA_ISSUING), ca_cert(e->ca, CA_ROOT) };
+	X509 *xs[2 * CA_MAX_SLOTS];
+	size_t n;
 
-	if (est_certs_reply(resp, xs, 2) != LY_OK)
+	if (ca_trust_bundle(e->ca, xs, 2 * CA_MAX_SLOTS, &n) != LY_OK ||
+	    est_certs_reply(resp, xs, n) != LY_OK)
 		return enroll_error(resp, 500, "internal", "cannot encode");
 	return LY_OK;
+}
+
+/*
+ * The reply to (re)enrollment: the certificate and the CA certificate
+ * that signed it, so that a device whose issuer rolled over installs the
+ * new chain without asking /cacerts (RFC 7030 4.2.3 allows more
+ * certificates than the one issued).
+ */
+static int
+est_issued_reply(struct enroll *e, struct enroll_response *resp, X509 *x,
+    int slot)
+{
+	X509 *xs[2] = { x, NULL };
+
+	if (slot >= ca_nslots(e->ca))
+		(void)ca_slots_refresh(e->ca);
+	if (slot >= 0 && slot < ca_nslots(e->ca))
+		xs[1] = ca_cert(e->ca, slot);
+	return est_certs_reply(resp, xs, xs[1] != NULL ? 2 : 1);
 }
 
 static int
@@ -176,7 +202,7 @@ est_simpleenroll(struct enroll *e, const struct enroll_request *req,
 		}
 	} else if (r != LY_OK)
 		r = enroll_ca_error(resp, r);
-	else if ((r = est_certs_reply(resp, &x, 1)) != LY_OK)
+	else if ((r = est_issued_reply(e, resp, x, is.slot)) != LY_OK)
 		r = enroll_error(resp, 500, "internal", "cannot encode");
 	X509_free(x);
 	ca_issued_clear(&is);
@@ -220,7 +246,7 @@ est_simplereenroll(struct enroll *e, const struct enroll_request *req,
 		r = enroll_error(resp, 403, "forbidden", "%s", ly_errdetail());
 	else if (r != LY_OK)
 		r = enroll_ca_error(resp, r);
-	else if ((r = est_certs_reply(resp, &x, 1)) != LY_OK)
+	else if ((r = est_issued_reply(e, resp, x, is.slot)) != LY_OK)
 		r = enroll_error(resp, 500, "internal", "cannot encode");
  out:
 	free(hex);

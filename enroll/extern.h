@@ -5,6 +5,7 @@
 #define LANYARD_ENROLL_EXTERN_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -31,10 +32,18 @@ struct enroll {
 	struct ca	*ca;
 	const struct enroll_engine *ops;	/* what signs or writes */
 	void		*arg;
-	char		*chain_json;	/* ["<issuing PEM>","<root PEM>"] */
-	pthread_mutex_t	 lock;		/* guards rl[] */
+	/*
+	 * Per CA slot, made on first use and kept (a slot's chain never
+	 * changes): ["<issuing PEM>","<root PEM>"] for a certificate it
+	 * signed. Read without the lock once set.
+	 */
+	_Atomic(char *)	 chain_json[CA_MAX_SLOTS];
+	pthread_mutex_t	 lock;		/* guards rl[], chain_json[] writes */
 	struct enroll_rl rl[ENROLL_RL_SLOTS];
 };
+
+/* enroll.c: the JSON chain of a certificate CA slot signed (borrowed). */
+const char	*enroll_chain_json(struct enroll *, int slot);
 
 /* local.c: the operations done with ca/ in this process (arg: the ca) */
 extern const struct enroll_engine enroll_local;

@@ -316,6 +316,8 @@ ipc_call(struct ipc_client *c, uint8_t type, const struct ipc_field *f,
 static int
 issued_from(const struct ipc_msg *m, struct ca_issued *out)
 {
+	int64_t slot;
+
 	if (m->f[2].len == 0 || m->f[3].len != CA_SERIAL_LEN)
 		return ly_fail(LY_ERR_INTERNAL, "engine: an issuance without "
 		    "a certificate");
@@ -325,6 +327,11 @@ issued_from(const struct ipc_msg *m, struct ca_issued *out)
 	out->derlen = m->f[2].len;
 	memcpy(out->serial.b, m->f[3].p, CA_SERIAL_LEN);
 	out->not_after = (time_t)ipc_field_i64(&m->f[4]);
+	slot = ipc_field_i64(&m->f[5]);
+	if (slot < 0 || slot >= CA_MAX_SLOTS)
+		return ly_fail(LY_ERR_INTERNAL, "engine: an issuance by CA "
+		    "slot %lld", (long long)slot);
+	out->slot = (int)slot;
 	return LY_OK;
 }
 

@@ -264,7 +264,11 @@ issued_answer(struct answer *a, struct ca_issued *is)
 	ipc_i64_put(a->ints[0], is->not_after);
 	a->f[2].p = a->ints[0];
 	a->f[2].len = 8;
-	a->n = 3;
+	/* The CA slot that signed it: the front sends that CA's chain. */
+	ipc_i64_put(a->ints[1], is->slot);
+	a->f[3].p = a->ints[1];
+	a->f[3].len = 8;
+	a->n = 4;
 	return LY_OK;
 }
 

@@ -42,7 +42,7 @@
 enum ipc_type {
 	IPC_HELLO = 1,		/* () → (r, detail): the engine is ready */
 	IPC_ENROLL,		/* (token, csr, actor) → (r, detail, der,
-				 *  serial, not_after) */
+				 *  serial, not_after, CA slot) */
 	IPC_REISSUE,		/* (serial, client cert, csr) → as ENROLL */
 	IPC_TOKEN_CREATE,	/* (admin serial, admin cert, profile,
 				 *  identity, ttl) → (r, detail, token, id) */

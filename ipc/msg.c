@@ -79,10 +79,10 @@ static const struct ipc_shape requests[IPC_TYPES] = {
 /* An answer's serial may be empty (an error): K_BLOB of at most 20. */
 static const struct ipc_shape replies[IPC_TYPES] = {
 	[IPC_HELLO] = { "hello", 2, { F_R } },
-	[IPC_ENROLL] = { "enroll", 5, { F_R, { K_BLOB, S_CERT },
-	    { K_BLOB, 20 }, F_I64 } },
-	[IPC_REISSUE] = { "reissue", 5, { F_R, { K_BLOB, S_CERT },
-	    { K_BLOB, 20 }, F_I64 } },
+	[IPC_ENROLL] = { "enroll", 6, { F_R, { K_BLOB, S_CERT },
+	    { K_BLOB, 20 }, F_I64, F_I64 } },
+	[IPC_REISSUE] = { "reissue", 6, { F_R, { K_BLOB, S_CERT },
+	    { K_BLOB, 20 }, F_I64, F_I64 } },
 	[IPC_TOKEN_CREATE] = { "token-create", 4, { F_R,
 	    { K_TEXT, S_TOKEN }, { K_TEXT, S_NAME } } },
 	[IPC_TOKEN_REVOKE] = { "token-revoke", 2, { F_R } },

@@ -197,12 +197,15 @@ int		 web_tls_priority_check(const char *prio);
 #define WEB_PEER_UNTRUSTED	2	/* why: GnuTLS's words */
 /*
  * The client certificate of an HTTPS request, verified by GnuTLS against
- * the listener's trust list (Lanyard's root and issuing CA) for the TLS
+ * the instance's CA certificates, read again within a second of a
+ * rollover (ca_trust_pem()), for the TLS
  * WWW client purpose, with its validity dates. Returns WEB_PEER_* or
  * LY_ERR_ALLOC.
  */
-int		 web_tls_peer(struct MHD_Connection *, unsigned char **derp,
-		    size_t *lenp, char *why, size_t whylen);
+struct ca;
+int		 web_tls_peer(struct ca *, struct MHD_Connection *,
+		    unsigned char **derp, size_t *lenp, char *why,
+		    size_t whylen);
 
 /* ---- metrics.c: counters, histogram, text --------------------------------- */
 

@@ -61,10 +61,22 @@ web_metrics_status_text(const struct ca_status *st, char **textp,
 		return LY_ERR_ALLOC;
 	gauge(f, "lanyard_ca_expiry_seconds", "Seconds until the CA "
 	    "certificate's notAfter.");
-	for (slot = 0; slot < 2; slot++)
-		fprintf(f, "lanyard_ca_expiry_seconds{ca=\"%s\"} %lld\n",
-		    st->ca[slot].name,
-		    (long long)(st->ca[slot].not_after - st->now));
+	for (slot = 0; slot < st->nca; slot++)
+		if (st->ca[slot].state != CA_SLOT_RETIRED)
+			fprintf(f, "lanyard_ca_expiry_seconds{ca=\"%s\","
+			    "state=\"%s\"} %lld\n", st->ca[slot].name,
+			    ca_slot_state_name(st->ca[slot].state),
+			    (long long)(st->ca[slot].not_after - st->now));
+	gauge(f, "lanyard_issuer_headroom_seconds", "Seconds an issuing CA "
+	    "in force has left beyond what a certificate issued now needs "
+	    "(its profiles' validity plus reissue window); negative: leaves "
+	    "are cut to the CA's notAfter, roll the issuer over.");
+	for (slot = 0; slot < st->nca; slot++)
+		if (st->ca[slot].need > 0)
+			fprintf(f, "lanyard_issuer_headroom_seconds{ca=\"%s\","
+			    "issuer=\"%s\"} %lld\n", st->ca[slot].name,
+			    st->ca[slot].issuer, (long long)(st->ca[slot].
+			    not_after - st->now - st->ca[slot].need));
 	if (st->ocsp_not_after != 0) {
 		gauge(f, "lanyard_ocsp_signer_expiry_seconds", "Seconds until "
 		    "the current OCSP signing certificate's notAfter.");

@@ -386,6 +386,30 @@ web_path_name(const char *path, const char *prefix, const char *suffix,
 	return LY_OK;
 }
 
+/*
+ * GET /ca/bundle.pem: every CA certificate a relying party may need
+ * (issuers not retired, roots, cross-certificates), as PEM.
+ */
+static enum MHD_Result
+handle_bundle(struct web_instance *in, struct MHD_Connection *c,
+    struct web_req *rq)
+{
+	struct MHD_Response *resp;
+	char *pem = NULL;
+	size_t len;
+
+	if (ca_trust_pem(in->ca, &pem) != LY_OK)
+		return web_error(c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "internal", "CA certificates unavailable", NULL);
+	len = strlen(pem);
+	resp = copy_response(pem, len, "application/pem-certificate-chain");
+	free(pem);
+	if (resp == NULL)
+		return MHD_NO;
+	add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=300");
+	return web_queue(c, rq, MHD_HTTP_OK, resp, len);
+}
+
 static enum MHD_Result
 handle_ca(struct web_instance *in, struct MHD_Connection *c,
     struct web_req *rq, const char *path)
@@ -398,8 +422,16 @@ handle_ca(struct web_instance *in, struct MHD_Connection *c,
 	size_t len;
 	int slot, nm;
 
-	if (web_path_name(path, "/ca/", ".crt", name, sizeof(name)) != LY_OK ||
-	    (slot = ca_slot_by_name(in->ca, name)) < 0)
+	if (strcmp(path, "/ca/bundle.pem") == 0)
+		return handle_bundle(in, c, rq);
+	if (web_path_name(path, "/ca/", ".crt", name, sizeof(name)) != LY_OK)
+		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no such CA certificate", NULL);
+	/* A CA registered since this process read the store (a rollover). */
+	if ((slot = ca_slot_by_name(in->ca, name)) < 0 &&
+	    ca_slots_refresh(in->ca) == LY_OK)
+		slot = ca_slot_by_name(in->ca, name);
+	if (slot < 0)
 		return web_error(c, rq, MHD_HTTP_NOT_FOUND, "not_found",
 		    "no such CA certificate", NULL);
 	if (ca_cert_der(in->ca, slot, &der, &len) != LY_OK ||
@@ -836,7 +868,7 @@ handle_enroll(struct web_instance *in, struct MHD_Connection *c,
 	enum MHD_Result ret = MHD_NO;
 	int pr;
 
-	if ((pr = web_tls_peer(c, &cert, &certlen, why, sizeof(why))) < 0)
+	if ((pr = web_tls_peer(in->ca, c, &cert, &certlen, why, sizeof(why))) < 0)
 		return MHD_NO;
 	if (pr == WEB_PEER_UNTRUSTED) {
 		snprintf(detail, sizeof(detail), "client certificate not "

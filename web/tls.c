@@ -2,21 +2,23 @@
  * web/tls.c — client certificates of the HTTPS listener.
  *
  * libmicrohttpd requests one (MHD_OPTION_HTTPS_MEM_TRUST) but accepts any
- * at the handshake; web_tls_peer() verifies it with
- * gnutls_certificate_verify_peers() for the TLS WWW client purpose
- * (verify_peers2 would accept a serverAuth-only certificate) and hands the
- * leaf on as DER: what it means is enroll/'s and ca/'s business. The
+ * at the handshake; web_tls_peer() verifies it against the instance's
+ * current CA certificates (every issuer generation, see trust_current())
+ * for the TLS WWW client purpose and hands the leaf on as DER: what it means is enroll/'s and ca/'s business. The
  * listener's own key and certificate are ca/'s (ca/tls.c).
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "ca/ca.h"
 #include "util/util.h"
 #include "web/extern.h"
 
@@ -40,17 +42,110 @@ web_tls_priority_check(const char *prio)
 
 /* ---- client certificates ------------------------------------------------ */
 
+/*
+ * The trust list client certificates are verified against: every CA
+ * certificate of ca_trust_pem(), read again at most once a second, so
+ * that a certificate from an issuer generation registered after the
+ * listener started (a rollover) is trusted at once. MHD's own list
+ * (MHD_OPTION_HTTPS_MEM_TRUST) only makes it ask for a certificate.
+ * One list per process; verification holds its lock (client
+ * certificates come with enrollment and admin requests, not OCSP).
+ */
+static pthread_mutex_t	 trust_mu = PTHREAD_MUTEX_INITIALIZER;
+static gnutls_x509_trust_list_t trust_tl;
+static char		*trust_pem;
+static time_t		 trust_checked;
+
+/* Under trust_mu: the list is current, or the last good one is kept. */
+static int
+trust_current(struct ca *ca)
+{
+	gnutls_x509_trust_list_t tl;
+	gnutls_datum_t d;
+	time_t now = time(NULL);
+	char *pem = NULL;
+
+	if (trust_tl != NULL && now == trust_checked)
+		return 0;
+	trust_checked = now;
+	if (ca_trust_pem(ca, &pem) != LY_OK)
+		return trust_tl != NULL ? 0 : -1;
+	if (trust_pem != NULL && strcmp(pem, trust_pem) == 0) {
+		free(pem);
+		return 0;
+	}
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned int)strlen(pem);
+	if (gnutls_x509_trust_list_init(&tl, 0) < 0) {
+		free(pem);
+		return trust_tl != NULL ? 0 : -1;
+	}
+	if (gnutls_x509_trust_list_add_trust_mem(tl, &d, NULL,
+	    GNUTLS_X509_FMT_PEM, 0, 0) <= 0) {
+		gnutls_x509_trust_list_deinit(tl, 1);
+		free(pem);
+		return trust_tl != NULL ? 0 : -1;
+	}
+	if (trust_tl != NULL)
+		gnutls_x509_trust_list_deinit(trust_tl, 1);
+	free(trust_pem);
+	trust_tl = tl;
+	trust_pem = pem;
+	return 0;
+}
+
+#define PEER_CHAIN_MAX	8
+
+/* Verifies the peer's chain for the TLS WWW client purpose; 0 or why. */
+static int
+peer_verify(struct ca *ca, const gnutls_datum_t *peers, unsigned int n,
+    unsigned int *statusp, char *why, size_t whylen)
+{
+	gnutls_x509_crt_t crts[PEER_CHAIN_MAX];
+	gnutls_typed_vdata_st data;
+	unsigned int i, k = 0;
+	int rc = -1;
+
+	if (n > PEER_CHAIN_MAX)
+		n = PEER_CHAIN_MAX;
+	for (i = 0; i < n; i++) {
+		if ((rc = gnutls_x509_crt_init(&crts[k])) < 0)
+			goto out;
+		if ((rc = gnutls_x509_crt_import(crts[k++], &peers[i],
+		    GNUTLS_X509_FMT_DER)) < 0)
+			goto out;
+	}
+	/* The purpose matters: a serverAuth-only certificate is refused. */
+	memset(&data, 0, sizeof(data));
+	data.type = GNUTLS_DT_KEY_PURPOSE_OID;
+	data.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT;
+	pthread_mutex_lock(&trust_mu);
+	if (trust_current(ca) != 0) {
+		pthread_mutex_unlock(&trust_mu);
+		snprintf(why, whylen, "no trust list");
+		rc = -1;
+		goto out;
+	}
+	rc = gnutls_x509_trust_list_verify_crt2(trust_tl, crts, n, &data, 1,
+	    0, statusp, NULL);
+	pthread_mutex_unlock(&trust_mu);
+ out:
+	if (rc < 0 && why[0] == '\0')
+		snprintf(why, whylen, "%s", gnutls_strerror(rc));
+	for (i = 0; i < k; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	return rc < 0 ? -1 : 0;
+}
+
 int
-web_tls_peer(struct MHD_Connection *c, unsigned char **derp, size_t *lenp,
-    char *why, size_t whylen)
+web_tls_peer(struct ca *ca, struct MHD_Connection *c, unsigned char **derp,
+    size_t *lenp, char *why, size_t whylen)
 {
 	const union MHD_ConnectionInfo *ci;
 	gnutls_session_t ss;
 	const gnutls_datum_t *peers;
 	gnutls_datum_t out = { NULL, 0 };
-	gnutls_typed_vdata_st data;
 	unsigned int n = 0, status = 0;
-	int rc;
 
 	*derp = NULL;
 	*lenp = 0;
@@ -61,18 +156,11 @@ web_tls_peer(struct MHD_Connection *c, unsigned char **derp, size_t *lenp,
 		return WEB_PEER_NONE;
 	if ((peers = gnutls_certificate_get_peers(ss, &n)) == NULL || n == 0)
 		return WEB_PEER_NONE;
-	/* The purpose matters: verify_peers2 would take a serverAuth-only one. */
-	memset(&data, 0, sizeof(data));
-	data.type = GNUTLS_DT_KEY_PURPOSE_OID;
-	data.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT;
-	if ((rc = gnutls_certificate_verify_peers(ss, &data, 1, &status)) < 0) {
-		snprintf(why, whylen, "%s", gnutls_strerror(rc));
+	if (peer_verify(ca, peers, n, &status, why, whylen) != 0)
 		return WEB_PEER_UNTRUSTED;
-	}
 	if (status != 0) {
 		if (gnutls_certificate_verification_status_print(status,
-		    gnutls_certificate_type_get(ss), &out, 0) == 0 &&
-		    out.data != NULL)
+		    GNUTLS_CRT_X509, &out, 0) == 0 && out.data != NULL)
 			snprintf(why, whylen, "%s", (const char *)out.data);
 		else
 			snprintf(why, whylen, "status 0x%x", status);

@@ -141,7 +141,9 @@ application/pkcs7-mime*) ok "... application/pkcs7-mime" ;;
 *) echo "Content-Type: $ct" >>"$LOG"; not_ok "... application/pkcs7-mime" ;;
 esac
 eq "... Content-Transfer-Encoding: base64" "$(hdr Content-Transfer-Encoding)" base64
-eq "... a PKCS#7 of one certificate" "$(p7certs "$T/p7.pem")" 1
+eq "... a PKCS#7 of the certificate and its issuer" "$(p7certs "$T/p7.pem")" 2
+eq "... the second is the issuing CA that signed it" \
+    "$(fps "$T/p7.pem" | sed -n 2p)" "$(fps "$CA/issuing.crt")"
 openssl x509 -in "$T/p7.pem" -out "$T/dev.crt" 2>>"$LOG"
 eq "its only SAN is the token's canonical identity" "$(san "$T/dev.crt")" "URI:$CANON"
 openssl x509 -in "$T/dev.crt" -noout -text >"$T/dev.txt" 2>>"$LOG"
@@ -173,7 +175,9 @@ eq "simplereenroll without a client certificate is 401" \
 # shellcheck disable=SC2086
 eq "simplereenroll with the enrolled certificate is 200" "$(est simplereenroll \
     --cert "$T/dev.crt" --key "$T/dev.key" $RE_CSR)" 200
-eq "... a PKCS#7 of one certificate" "$(p7certs "$T/p7b.pem")" 1
+eq "... a PKCS#7 of the certificate and its issuer" "$(p7certs "$T/p7b.pem")" 2
+eq "... the second is the issuing CA that signed it" \
+    "$(fps "$T/p7b.pem" | sed -n 2p)" "$(fps "$CA/issuing.crt")"
 openssl x509 -in "$T/p7b.pem" -out "$T/dev2.crt" 2>>"$LOG"
 S2=$(serial_of "$T/dev2.crt")
 [ -n "$S2" ] && [ "$S2" != "$S1" ] && ok "the new certificate has a new serial" ||

@@ -35,7 +35,8 @@ eq "--json: one identity disabled" "$(jq -r .identities_disabled "$T/s.json")" 1
 eq "--json: no actions" "$(jq -r '.actions | length' "$T/s.json")" 0
 
 curl -sS --max-time 10 -o "$T/metrics.txt" "$BASE/metrics" 2>>"$LOG"
-has "/metrics: CA expiry" "$T/metrics.txt" 'lanyard_ca_expiry_seconds{ca="issuing"}'
+has "/metrics: CA expiry" "$T/metrics.txt" 'lanyard_ca_expiry_seconds{ca="issuing",state="active"}'
+has "/metrics: issuer headroom" "$T/metrics.txt" 'lanyard_issuer_headroom_seconds{ca="issuing",issuer="issuing"}'
 has "/metrics: OCSP signer expiry" "$T/metrics.txt" 'lanyard_ocsp_signer_expiry_seconds '
 has "/metrics: TLS expiry" "$T/metrics.txt" 'lanyard_tls_expiry_seconds '
 has "/metrics: store usage" "$T/metrics.txt" 'lanyard_store_used_ratio '

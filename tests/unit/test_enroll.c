@@ -692,8 +692,11 @@ test_est(void **state)
 	    &resp);
 	assert_int_equal(resp.status, 200);
 	sk = est_certs(&resp);
-	assert_int_equal(sk_X509_num(sk), 1);
+	/* The certificate first, then the CA that signed it. */
+	assert_int_equal(sk_X509_num(sk), 2);
 	assert_string_equal(uri_san(sk_X509_value(sk, 0)), ID_CANON);
+	assert_int_equal(X509_check_issued(sk_X509_value(sk, 1),
+	    sk_X509_value(sk, 0)), X509_V_OK);
 	der = NULL;
 	len = i2d_X509(sk_X509_value(sk, 0), &der);
 	sk_X509_pop_free(sk, X509_free);
@@ -706,8 +709,11 @@ test_est(void **state)
 	ly_clock_set(0);
 	assert_int_equal(resp.status, 200);
 	sk = est_certs(&resp);
-	assert_int_equal(sk_X509_num(sk), 1);
+	/* The certificate first, then the CA that signed it. */
+	assert_int_equal(sk_X509_num(sk), 2);
 	assert_string_equal(uri_san(sk_X509_value(sk, 0)), ID_CANON);
+	assert_int_equal(X509_check_issued(sk_X509_value(sk, 1),
+	    sk_X509_value(sk, 0)), X509_V_OK);
 	sk_X509_pop_free(sk, X509_free);
 	enroll_response_clear(&resp);
 	call(f, "POST", "/.well-known/est/simplereenroll", b64, NULL, 0, NULL,
