@@ -470,8 +470,11 @@ check "ca-admin root crl" admin root crl
 # crl_has NAME CERT: the CRL served as /crl/NAME.crl verifies with NAME's
 # certificate and lists CERT's serial.
 crl_has() {
-	curl -sS --max-time 10 -o "$T/$1.crl" "$BASE/crl/$1.crl" 2>>"$LOG"
-	openssl crl -inform DER -in "$T/$1.crl" -CAfile "$CA/$1.crt" -noout -text >"$T/$1.crl.txt" 2>&1 &&
+	c=$(curl -sS --max-time 10 -o "$T/$1.crl" -w '%{http_code}' "$BASE/crl/$1.crl" 2>>"$LOG")
+	echo "GET /crl/$1.crl: HTTP $c" >>"$LOG"
+	openssl crl -inform DER -in "$T/$1.crl" -CAfile "$CA/$1.crt" -noout -text >"$T/$1.crl.txt" 2>&1
+	grep -E "verify|Issuer:|error" "$T/$1.crl.txt" >>"$LOG"
+	[ "$c" = 200 ] &&
 	    grep -q "verify OK" "$T/$1.crl.txt" &&
 	    grep -q "Serial Number: $(serial_of "$2")" "$T/$1.crl.txt"
 }
