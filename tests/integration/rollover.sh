@@ -9,7 +9,9 @@
 # ca-enroll installs it; issuing stays on-line for revocation (ca-admin,
 # admin API, its CRL, OCSP); nginx trusting only the root accepts leaves
 # of both generations and refuses revoked ones of both, by the published
-# CRL bundle and by OCSP of every link (ssl_ocsp on).
+# CRL bundle and by OCSP of every link (ssl_ocsp on). Last, a rollover
+# --at a time a few seconds ahead: the new generation is "next" and the
+# current one issues until then, the new one from then on.
 # Prints one line: what the rollover took and what the load saw.
 #
 # The certificates name the default http://127.0.0.1:8080 (OCSP, CRLs),
@@ -493,6 +495,35 @@ for mode in crl ocsp; do
 	gate $mode dev1 YES "$D1/key.pem" "$D1/chain.pem" "still accepts the renewed device"
 done
 stop_nginx
+
+# ---- a rollover at a chosen time ------------------------------------------------
+# enroll_one USERID OUT: a new device through the JSON API; its
+# certificate in OUT.
+enroll_one() {
+	body=$(printf '{"token":"%s","csr":%s}' "$(token client "$1")" "$(cat "$T/w1.csrjson")")
+	curl -sS --max-time 10 --cacert "$ROOT" -H 'Content-Type: application/json' \
+	    -d "$body" "$SBASE/api/v1/enroll" 2>>"$LOG" | jq -r .certificate >"$2" 2>>"$LOG"
+}
+at=$(($(date +%s) + 4))
+AT=$(date -u -d "@$at" +%Y-%m-%dT%H:%M:%SZ)
+admin issuer rollover issuing --at "$AT" >"$T/roll3.out" 2>>"$LOG"
+eq "ca-admin issuer rollover issuing --at $AT makes issuing-3" "$(tail -n 1 "$T/roll3.out")" issuing-3
+admin issuer list >"$T/issuers3" 2>>"$LOG"
+cat "$T/issuers3" >>"$LOG"
+awk '$1 == "issuing-3"' "$T/issuers3" | grep -qw next &&
+    ok "... which is next until then" || not_ok "... which is next until then"
+enroll_one 3001 "$T/before3.crt"
+check "... and issuing-2 issues until then" openssl verify -partial_chain -CAfile "$NEW" "$T/before3.crt"
+# The time, and the second the server may take to see it.
+while [ "$(date +%s)" -le $((at + 1)) ] && [ $SECONDS -lt $DEADLINE ]; do sleep 0.2; done
+enroll_one 3002 "$T/after3.crt"
+check "at that time issuing-3 takes over" openssl verify -partial_chain -CAfile "$CA/issuing-3.crt" "$T/after3.crt"
+admin issuer list >"$T/issuers4" 2>>"$LOG"
+cat "$T/issuers4" >>"$LOG"
+awk '$1 == "issuing-3"' "$T/issuers4" | grep -qw active &&
+    awk '$1 == "issuing-2"' "$T/issuers4" | grep -qw retiring &&
+    ok "ca-admin issuer list: issuing-3 active, issuing-2 retiring" ||
+    not_ok "ca-admin issuer list: issuing-3 active, issuing-2 retiring"
 
 check "the audit chain verifies" admin audit verify
 admin audit list >"$T/audit" 2>>"$LOG"
