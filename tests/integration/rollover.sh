@@ -272,7 +272,6 @@ fi
 # Each request: START END KIND RESULT FILE SIGNER (- if none).
 awk 'NR == FNR { by[$1] = $2; next } { print $0, ($5 in by ? by[$5] : "-") }' \
     "$T/by" "$REQ" | sort -n >"$T/classified"
-cp "$T/classified" "$T/requests.txt"
 cat "$T/refusals" >>"$LOG"
 acked=$(awk '$4 == "ok"' "$T/classified" | wc -l)
 refused=$(awk '$4 != "ok"' "$T/classified" | wc -l)
