@@ -200,6 +200,35 @@ int		 ca_root_sign_issuer(struct ca *, const unsigned char *csr,
  */
 int		 ca_issuer_import(const char *dir, const char *cert_path,
 		    const char *root_path, const char *actor);
+/*
+ * On the root's instance (ca/rootroll.c): renews the root by
+ * cross-signing. Makes root generation gen (the one in force + 1): a key
+ * on the [root] token labelled with the [root] key's object and
+ * "-<gen>", and a self-signed certificate as ca_init() makes the root's,
+ * for subject (NULL: [root] subject with " G<gen>" after its CN; it
+ * must have a CN and differ from every CA's) and days (0: [root] days);
+ * registers it as a root slot in force at once (audited
+ * "root-rollover"; later issuer rollovers are signed by it); then the
+ * two cross-certificates, each with the name, key and path length of
+ * the root it certifies, valid until the earlier notAfter of the two
+ * roots, recorded as issued by the root that signed it (audited
+ * "cross-certify") and added to the trust bundle: the old root's of the
+ * new key, the new root's of the old key. Writes CA_ROOT_GEN_FILE and
+ * both CA_CROSS_FILEs. *slotp is the new root's slot. LY_ERR_STATE if
+ * the root is offline here, or a root generation newer than the one in
+ * force exists; LY_ERR_ARG for a bad subject or days (nothing made).
+ * A rollover that registered the new root but stopped before both
+ * cross-certificates were made is finished by the next call, which
+ * makes the ones missing (subject and days must then be NULL and 0,
+ * else LY_ERR_STATE) and sets *slotp to that root's slot.
+ * XXX a run that fails between making the key and registering the root
+ * leaves the key on the token (its label is then taken: remove it
+ * before trying again).
+ */
+#define CA_ROOT_GEN_FILE	"certs/root-%u.crt"
+#define CA_CROSS_FILE		"certs/cross-%u-%u.crt"	/* signer, subject */
+int		 ca_root_rollover(struct ca *, const char *subject, int days,
+		    const char *actor, int *slotp);
 
 /*
  * Opens the instance in dir. HSM keys are opened lazily, on the first
@@ -564,6 +593,14 @@ int		 ca_issuer_create(struct ca *, const char *name,
 		    const char *actor, int *slotp);
 int		 ca_issuer_rollover(struct ca *, const char *name,
 		    time_t activates, const char *actor, int *slotp);
+/*
+ * ca-server's schedule: rolls over, now, every issuer with a
+ * rollover_before whose generation in force has less left than that
+ * and no rollover waiting. *rolledp is how many; the last error (the
+ * others are tried all the same, and logged).
+ */
+int		 ca_issuer_rollover_due(struct ca *, const char *actor,
+		    int *rolledp);
 
 /*
  * Cross-certificates (a root rollover signs two) go into every trust

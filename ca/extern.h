@@ -160,6 +160,12 @@ int	 ca_make_cert(struct ca *, const struct conf_ca *cc, int parent,
 int	 ca_pin_load(const struct conf_ca *, char **pinp);
 int	 ca_key_get(struct ca *, int slot, struct hsm_key **);
 int	 ca_sign_cert(struct ca *, int slot, X509 *);
+/*
+ * Lints the self-signed x and signs it with the key of cc opened with
+ * pin for this one signature: a new root generation, whose key no slot
+ * holds until it is registered.
+ */
+int	 ca_sign_cert_self(const struct conf_ca *cc, const char *pin, X509 *x);
 
 /* record.c (tok: see ca_issue_req.tok) */
 int	 ca_reserve(struct ca *, struct store_cert *, const unsigned char *tok);

@@ -165,18 +165,19 @@ ca_make_cert(struct ca *ca, const struct conf_ca *cc, int parent, X509 **xp,
 	if (r != LY_OK)
 		goto out;
 	/*
-	 * Self-signed: only the first root, slot 0, is made here (a later
-	 * root generation signs itself with a key no slot holds yet).
+	 * Self-signed: the first root is slot 0. A later root generation
+	 * (ca_root_rollover()) gets its number when it is registered: it is
+	 * reserved under the next number now (the store takes no other), and
+	 * *recp says CA_MAX_SLOTS, which ca_slot_register() replaces with the
+	 * number the slot gets.
 	 */
-	if (parent < 0 && ca->certs[CA_ROOT] != NULL) {
-		r = ly_fail(LY_ERR_ARG, "ca_make_cert: only the first root "
-		    "signs itself");
-		goto out;
-	}
 	if (parent < 0)
-		rec.ca = CA_ROOT;
+		rec.ca = ca->certs[CA_ROOT] == NULL ? CA_ROOT :
+		    (uint8_t)ca_nslots(ca);
 	if ((r = ca_reserve(ca, &rec, NULL)) != LY_OK)
 		goto out;
+	if (parent < 0 && ca->certs[CA_ROOT] != NULL)
+		rec.ca = CA_MAX_SLOTS;
 
 	memset(&spec, 0, sizeof(spec));
 	spec.conf = ca->conf;
@@ -193,8 +194,14 @@ ca_make_cert(struct ca *ca, const struct conf_ca *cc, int parent, X509 **xp,
 		spec.pathlen = 0;
 		spec.constraints = cc;
 	}
-	if ((r = cert_build(&spec, &x)) != LY_OK ||
-	    (r = ca_sign_cert(ca, parent < 0 ? CA_ROOT : parent, x)) != LY_OK)
+	if ((r = cert_build(&spec, &x)) != LY_OK)
+		goto out;
+	/* A later root generation signs with a key no slot holds yet. */
+	if (parent < 0 && ca->certs[CA_ROOT] != NULL)
+		r = ca_sign_cert_self(cc, pin, x);
+	else
+		r = ca_sign_cert(ca, parent < 0 ? CA_ROOT : parent, x);
+	if (r != LY_OK)
 		goto out;
 	/* The placeholder certificate goes; the real one goes beside the key. */
 	if ((r = hsm_cert_store(cc->key_uri, pin, x)) != LY_OK)

@@ -163,3 +163,45 @@ ca_issuer_rollover(struct ca *ca, const char *name, time_t activates,
 	    "issuer-rollover",
 	    slotp != NULL ? slotp : &slot);
 }
+
+int
+ca_issuer_rollover_due(struct ca *ca, const char *actor, int *rolledp)
+{
+	const struct conf *conf = ca->conf;
+	time_t now = ly_now(), na;
+	size_t i;
+	int slot, k, waiting, r, rc = LY_OK;
+
+	*rolledp = 0;
+	if (ca_root_offline(ca))
+		return LY_OK;
+	(void)ca_slots_refresh(ca);
+	for (i = 0; i < conf->nissuers; i++) {
+		const struct conf_ca *ic = conf->issuers[i];
+
+		if (ic->rollover_before == 0 ||
+		    (slot = ca_issuer_slot(ca, ic->name, now)) < 0 ||
+		    ly_asn1_time(X509_get0_notAfter(ca->certs[slot]), &na) !=
+		    LY_OK || na - now > ic->rollover_before)
+			continue;
+		for (waiting = 0, k = 0; k < ca_nslots(ca); k++)
+			if (strcmp(ca_slot_issuer(ca, k), ic->name) == 0 &&
+			    ca_slot_state(ca, k, now) == CA_SLOT_NEXT)
+				waiting = 1;
+		if (waiting)
+			continue;
+		if ((r = ca_issuer_rollover(ca, ic->name, now, actor, &k)) !=
+		    LY_OK) {
+			ly_log(LY_LOG_ERR, "scheduled rollover of %s: %s",
+			    ic->name, ly_errdetail());
+			rc = r;
+			continue;
+		}
+		ly_log(LY_LOG_INFO, "issuer %s rolled over on schedule "
+		    "(rollover_before): %s issues from now on, %s revokes until "
+		    "its last certificate expires", ic->name,
+		    ca_slot_name(ca, k), ca_slot_name(ca, slot));
+		(*rolledp)++;
+	}
+	return rc;
+}

@@ -136,6 +136,26 @@ ca_sign_cert(struct ca *ca, int slot, X509 *x)
 }
 
 int
+ca_sign_cert_self(const struct conf_ca *cc, const char *pin, X509 *x)
+{
+	struct hsm_key *key = NULL;
+	int r;
+
+	if ((r = ca_lint_cert(x, NULL)) != LY_OK ||
+	    (r = hsm_key_open(cc->key_uri, pin, cc->rsa_padding, &key)) !=
+	    LY_OK)
+		return r;
+	/* hsm_sign() checks the signature with the key's public key. */
+	if (EVP_PKEY_eq(hsm_key_get0_public(key), X509_get0_pubkey(x)) != 1)
+		r = ly_fail(LY_ERR_INTERNAL, "the %s certificate is not for "
+		    "its key on the token", cc->name);
+	else
+		r = hsm_sign(key, hsm_sign_x509, x);
+	hsm_key_free(key);
+	return r;
+}
+
+int
 ca_root_offline(const struct ca *ca)
 {
 	return ca->conf->root.offline;

@@ -253,7 +253,7 @@ slots_free(struct ca *ca)
 }
 
 static void
-meta_key(char *buf, size_t len, const char *what, int n)
+slot_meta_key(char *buf, size_t len, const char *what, int n)
 {
 	snprintf(buf, len, "ca/%s/%02d", what, n);
 }
@@ -268,7 +268,7 @@ der_get(struct store_txn *txn, const char *what, int n, X509 **xp)
 	X509 *x;
 	int r;
 
-	meta_key(key, sizeof(key), what, n);
+	slot_meta_key(key, sizeof(key), what, n);
 	if ((r = store_meta_get(txn, key, &v, &len)) != LY_OK)
 		return r;
 	p = v;
@@ -292,7 +292,7 @@ rec_get(struct store_txn *txn, int n, json_t **op)
 	json_t *o;
 	int r;
 
-	meta_key(key, sizeof(key), "slot", n);
+	slot_meta_key(key, sizeof(key), "slot", n);
 	if ((r = store_meta_get(txn, key, &v, &len)) != LY_OK)
 		return r;
 	if ((o = json_loadb(v, len, 0, NULL)) == NULL || !json_is_object(o)) {
@@ -419,7 +419,8 @@ slots_load(struct ca *ca)
 	r = registry_read(ca, txn);
 	pthread_mutex_unlock(&ca->slots_lock);
 	store_txn_abort(txn);
-	atomic_store(&ca->slots_checked, (int64_t)ly_now());
+	/* Real time: the rate of looks, not a time in a certificate. */
+	atomic_store(&ca->slots_checked, (int64_t)time(NULL));
 	return r;
 }
 
@@ -473,7 +474,7 @@ rec_put(struct store_txn *txn, int n, const struct ca_slot *s,
 	json_decref(o);
 	if (d == NULL)
 		return LY_ERR_ALLOC;
-	meta_key(key, sizeof(key), "slot", n);
+	slot_meta_key(key, sizeof(key), "slot", n);
 	r = store_meta_put(txn, key, d, strlen(d));
 	free(d);
 	return r;
@@ -488,7 +489,7 @@ der_put(struct store_txn *txn, const char *what, int n, X509 *x)
 
 	if ((len = i2d_X509(x, &der)) <= 0)
 		return LY_ERR_INTERNAL;
-	meta_key(key, sizeof(key), what, n);
+	slot_meta_key(key, sizeof(key), what, n);
 	r = store_meta_put(txn, key, der, (size_t)len);
 	OPENSSL_free(der);
 	return r;

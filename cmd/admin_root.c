@@ -149,9 +149,42 @@ root_import_crl(const char *crlp, const char *ocspdir)
 	return 0;
 }
 
+/* root rollover: a new root generation, cross-signed both ways. */
+static int
+root_rollover(int days, const char *subject)
+{
+	struct ca *ca = NULL;
+	unsigned int gen, old;
+	int slot, r;
+
+	if ((r = ca_open(admin_dir, 0, &ca)) != LY_OK)
+		goto out;
+	if ((r = ca_root_rollover(ca, subject, days, admin_actor(), &slot)) !=
+	    LY_OK)
+		goto out;
+	/* Root generations follow each other: 1, 2, 3... */
+	gen = ca_slot_gen(ca, slot);
+	old = gen - 1;
+	printf("root generation %u (%s) made and in force; in %s:\n"
+	    CA_ROOT_GEN_FILE " (the new root), " CA_CROSS_FILE " (the old "
+	    "root's\ncertificate for it), " CA_CROSS_FILE " (its certificate "
+	    "for the old root).\nGive relying parties the new root, and serve "
+	    "the cross-certificates with\nthe chains (the trust bundle has "
+	    "them); then run ca-admin root crl.\n", gen, ca_slot_name(ca,
+	    slot), admin_dir, gen, old, gen, gen, old);
+ out:
+	ca_close(ca);
+	if (r != LY_OK) {
+		admin_fail(r);
+		return 1;
+	}
+	return 0;
+}
+
 static const char *root_u = "root crl [--out DIR]\n"
     "       ca-admin root sign-issuer --csr FILE [--out FILE] [--days N]\n"
-    "       ca-admin root import-crl --crl FILE [--ocsp-dir DIR]";
+    "       ca-admin root import-crl --crl FILE [--ocsp-dir DIR]\n"
+    "       ca-admin root rollover [--days N] [--subject S]";
 
 int
 admin_root(int argc, char **argv)
@@ -162,6 +195,7 @@ admin_root(int argc, char **argv)
 		{ "days", required_argument, NULL, 'd' },
 		{ "crl", required_argument, NULL, 'l' },
 		{ "ocsp-dir", required_argument, NULL, 'O' },
+		{ "subject", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *about = "crl: signs, with the root CA key, the root's CRL "
@@ -179,8 +213,14 @@ admin_root(int argc, char **argv)
 	    "--days (default [issuing] days).\n"
 	    "import-crl: on an issuing instance whose root is offline, installs "
 	    "the root\nCRL and (--ocsp-dir DIR/root-ocsp) the OCSP responses "
-	    "that root crl --out DIR\nwrote, and publishes them.";
+	    "that root crl --out DIR\nwrote, and publishes them.\n"
+	    "rollover: on the root's instance, renews the root: a new key on "
+	    "its token,\na self-signed root of a new name (--subject, default "
+	    "the CN + \" G<gen>\") for\n--days (default [root] days), and the "
+	    "two cross-certificates by which each\nroot vouches for the other's "
+	    "key; the new root signs from now on.";
 	const char *out = NULL, *csr = NULL, *crl = NULL, *ocspdir = NULL;
+	const char *subject = NULL;
 	const char *sub;
 	long days = 0;
 	char *end;
@@ -212,12 +252,17 @@ admin_root(int argc, char **argv)
 		case 'O':
 			ocspdir = optarg;
 			break;
+		case 's':
+			subject = optarg;
+			break;
 		default:
 			return admin_usage(root_u, NULL);
 		}
 	}
 	if (optind != argc)
 		return admin_usage(root_u, "unexpected argument");
+	if (subject != NULL && strcmp(sub, "rollover") != 0)
+		return admin_usage(root_u, "--subject is for root rollover");
 	if (strcmp(sub, "crl") == 0 && csr == NULL && crl == NULL &&
 	    ocspdir == NULL && days == 0)
 		return root_crl(out);
@@ -227,5 +272,8 @@ admin_root(int argc, char **argv)
 	if (strcmp(sub, "import-crl") == 0 && crl != NULL && csr == NULL &&
 	    out == NULL && days == 0)
 		return root_import_crl(crl, ocspdir);
+	if (strcmp(sub, "rollover") == 0 && out == NULL && csr == NULL &&
+	    crl == NULL && ocspdir == NULL)
+		return root_rollover((int)days, subject);
 	return admin_usage(root_u, NULL);
 }

@@ -47,6 +47,8 @@
 #ifndef TLS_CHECK_EVERY
 #define TLS_CHECK_EVERY		3600
 #endif
+/* How often the engine looks for an issuer due to roll over (rollover_before). */
+#define ROLLOVER_CHECK_EVERY	600
 
 struct engine {
 	const char		*dir;
@@ -65,6 +67,7 @@ struct engine {
 	time_t			 retry_at;	/* after a failed generation */
 	time_t			 refreshed;	/* last ocsp_refresh */
 	time_t			 tls_checked;	/* last ca_tls_ensure */
+	time_t			 rolled_checked; /* last rollover_before look */
 };
 
 static int
@@ -115,6 +118,17 @@ tick(struct engine *s)
 			ly_log(LY_LOG_INFO, "OCSP: %zu responses re-signed",
 			    count);
 		s->refreshed = now;
+	}
+	/*
+	 * rollover_before: a new generation takes over before leaves would
+	 * be cut to the old one's notAfter; its first CRLs at once.
+	 */
+	if (now - s->rolled_checked >= ROLLOVER_CHECK_EVERY) {
+		s->rolled_checked = now;
+		if (ca_issuer_rollover_due(s->ca, "ca-server", &issued) ==
+		    LY_OK && issued > 0)
+			(void)crl_publish_due(s->ca, CRL_PUBLISH_MISSING,
+			    "ca-server", "rollover");
 	}
 	/* The front sees the new files and restarts its HTTPS listener. */
 	if (s->https && now - s->tls_checked >= TLS_CHECK_EVERY) {

@@ -1083,6 +1083,11 @@ check_conf(struct conf *c)
 		const struct conf_ca *ic = c->issuers[i];
 		long need = conf_issuer_need(c, ic->name);
 
+		if (ic->rollover_before >= (long)ic->days * 86400)
+			return ly_fail(LY_ERR_CONFIG, "[%s%s] rollover_before "
+			    "must be shorter than the CA's days, or every new "
+			    "generation would be due at once", i == 0 ? "" :
+			    "issuer ", ic->name);
 		if (ic->rollover_before != 0 && ic->rollover_before < need)
 			return ly_fail(LY_ERR_CONFIG, "[%s%s] rollover_before "
 			    "%ld days is shorter than %ld days, the longest "

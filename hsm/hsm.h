@@ -102,6 +102,12 @@ int		 hsm_uri_token(const char *uri, char label[33]);
  */
 int		 hsm_uri_sibling(const char *uri, const char *object,
 		    char **outp);
+/*
+ * The object= label of uri (*outp freed by the caller): the base of the
+ * labels of a CA's later key generations. LY_ERR_CONFIG if uri has none.
+ * Needs no hsm_init().
+ */
+int		 hsm_uri_object(const char *uri, char **outp);
 
 /*
  * Generates a key pair of type kt on the token named by uri, labelled with

@@ -115,6 +115,26 @@ hsm_uri_token(const char *uri, char label[33])
 }
 
 int
+hsm_uri_object(const char *uri, char **outp)
+{
+	struct hsm_uri u;
+	char *s;
+	int r;
+
+	if ((r = hsm_uri_parse(uri, 0, &u)) != LY_OK)
+		return r;
+	if (!u.has_object)
+		r = ly_fail(LY_ERR_CONFIG, "PKCS#11 URI \"%s\": no object= "
+		    "label", uri);
+	else if ((s = strdup(u.object)) == NULL)
+		r = LY_ERR_ALLOC;
+	else
+		*outp = s;
+	hsm_uri_clear(&u);
+	return r;
+}
+
+int
 hsm_uri_sibling(const char *uri, const char *object, char **outp)
 {
 	struct hsm_uri u;

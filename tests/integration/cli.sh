@@ -213,7 +213,7 @@ for w in $WORDS; do
 	identity) subs="disable enable list" ;;
 	crl) subs="publish" ;;
 	ocsp) subs="refresh" ;;
-	root) subs="crl sign-issuer import-crl" ;;
+	root) subs="crl sign-issuer import-crl rollover" ;;
 	issuer) subs="import" ;;
 	*) subs="-" ;;
 	esac
