@@ -246,6 +246,36 @@ admin_reissue(int argc, char **argv)
 	return ex;
 }
 
+/*
+ * --issuer: the certificate with that serial must be one the CA named
+ * issued (issuer and serial name a certificate together; a record of
+ * another CA is "not found"). LY_ERR_NOT_FOUND if not, or no record.
+ */
+static int
+issuer_check(struct ca *ca, const struct ca_serial *serial,
+    const char *issuer)
+{
+	struct store_txn *txn = NULL;
+	struct store_cert *rec = NULL;
+	int r;
+
+	if (issuer == NULL)
+		return LY_OK;
+	if (ca_slot_by_name(ca, issuer) < 0)
+		return ly_fail(LY_ERR_NOT_FOUND, "no CA called %s (ca-admin "
+		    "issuer list)", issuer);
+	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
+		return r;
+	r = store_cert_get(txn, serial, &rec);
+	store_txn_abort(txn);
+	if (r == LY_OK && strcmp(ca_slot_name(ca, rec->ca), issuer) != 0)
+		r = ly_fail(LY_ERR_NOT_FOUND, "the certificate with that serial "
+		    "was issued by the %s CA, not %s", ca_slot_name(ca, rec->ca),
+		    issuer);
+	store_cert_free(rec);
+	return r;
+}
+
 int
 admin_revoke(int argc, char **argv)
 {
@@ -254,13 +284,16 @@ admin_revoke(int argc, char **argv)
 		{ "reason", required_argument, NULL, 'r' },
 		{ "invalidity-date", required_argument, NULL, 'i' },
 		{ "unknown", no_argument, NULL, 'u' },
+		{ "issuer", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *u = "revoke --serial HEX [--reason keyCompromise|"
-	    "superseded|cessationOfOperation|affiliationChanged|"
+	const char *u = "revoke --serial HEX [--issuer CA] [--reason "
+	    "keyCompromise|superseded|cessationOfOperation|affiliationChanged|"
 	    "privilegeWithdrawn|...] [--invalidity-date YYYY-MM-DDTHH:MM:SSZ] "
 	    "[--unknown]";
+	const char *issuer = NULL;
+	int slot;
 	struct ca *ca = NULL;
 	struct ocsp_responder *resp = NULL;
 	struct ca_serial serial;
@@ -277,6 +310,9 @@ admin_revoke(int argc, char **argv)
 			break;
 		case 'u':
 			unknown = 1;
+			break;
+		case 'I':
+			issuer = optarg;
 			break;
 		case 'r':
 			if ((reason = ca_reason_parse(optarg)) < -1)
@@ -297,14 +333,19 @@ admin_revoke(int argc, char **argv)
 	if (!parse_serial_opt(u, sarg, &serial))
 		return EXIT_USAGE;
 	/* Revocation must not wait for the HSM: the response is best effort. */
-	if ((r = admin_open_with_ocsp(0, 1, &ca, &resp)) == LY_OK)
+	if ((r = admin_open_with_ocsp(0, 1, &ca, &resp)) == LY_OK &&
+	    (r = issuer_check(ca, &serial, issuer)) == LY_OK)
 		r = ca_revoke(ca, &serial, reason, inv, admin_actor());
 	/*
 	 * Issued after the backup this instance was restored from (ops.h):
 	 * only when asked, so that a mistyped serial is still an error.
 	 */
-	if (r == LY_ERR_NOT_FOUND && unknown && (r = ca_revoke_unknown(ca,
-	    &serial, CA_ISSUING, reason, 0, inv, admin_actor())) == LY_OK)
+	/* Without --issuer: the first issuing CA, as before several. */
+	slot = ca != NULL && issuer != NULL ? ca_slot_by_name(ca, issuer) :
+	    CA_ISSUING;
+	if (r == LY_ERR_NOT_FOUND && unknown && slot >= 0 &&
+	    (r = ca_revoke_unknown(ca, &serial, slot, reason, 0, inv,
+	    admin_actor())) == LY_OK)
 		printf("no certificate %s in the store: revocation recorded "
 		    "without one, for the CRL and OCSP\n", sarg);
 	else if (r == LY_ERR_NOT_FOUND && !unknown)
@@ -429,10 +470,12 @@ admin_show(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "serial", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "issuer", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *u = "show --serial HEX [--json]";
+	const char *u = "show --serial HEX [--issuer CA] [--json]";
+	const char *issuer = NULL;
 	struct ca *ca = NULL;
 	struct store_txn *txn = NULL;
 	struct store_cert *rec = NULL;
@@ -451,6 +494,9 @@ admin_show(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'I':
+			issuer = optarg;
+			break;
 		case 'h':
 			return admin_help(u, NULL);
 		default:
@@ -462,6 +508,7 @@ admin_show(int argc, char **argv)
 	if (!parse_serial_opt(u, sarg, &serial))
 		return EXIT_USAGE;
 	if ((r = ca_open(admin_dir, CA_OPEN_READONLY, &ca)) != LY_OK ||
+	    (r = issuer_check(ca, &serial, issuer)) != LY_OK ||
 	    (r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
 		goto out;
 	if ((r = store_cert_get(txn, &serial, &rec)) != LY_OK) {

@@ -9,6 +9,11 @@
  *   POST   /api/v1/certificates/<serial>/revoke {"reason"}
  *   POST   /api/v1/crl/publish
  *   GET, POST /api/v1/identities/disabled, POST .../enabled (admin_identity.c)
+ *   GET    /api/v1/issuers, POST /api/v1/issuers/<name>/rollover {"at"}
+ *	    (admin_issuer.c)
+ * A certificate is named by its serial and, optionally, its issuer
+ * (?issuer=<CA name>): serials are unique across the instance's CAs,
+ * and a record of another CA is "not found".
  * The audit actor is "admin:" and the admin certificate's identity.
  */
 #include "config.h"
@@ -175,6 +180,24 @@ cert_one(struct enroll *e, const struct enroll_request *req,
 	    slash - rest : (long)strlen(rest)), rest);
 	if (ca_serial_parse(hex, &serial) != LY_OK)
 		return enroll_error(resp, 404, "not_found", "no such serial");
+	/* ?issuer=<CA>: issuer and serial name the certificate together. */
+	if (req->query != NULL && req->query[0] != '\0') {
+		if (strncmp(req->query, "issuer=", 7) != 0)
+			return enroll_error(resp, 400, "bad_request", "the only "
+			    "query is issuer=<CA name>");
+		if ((r = store_txn_begin(ca_store(e->ca), 0, &txn)) == LY_OK)
+			r = store_cert_get(txn, &serial, &c);
+		store_txn_abort(txn);
+		txn = NULL;
+		if (r == LY_OK && (c->ca >= ca_nslots(e->ca) ||
+		    strcmp(ca_slot_name(e->ca, c->ca), req->query + 7) != 0))
+			r = ly_fail(LY_ERR_NOT_FOUND, "no certificate with that "
+			    "serial from the CA %.64s", req->query + 7);
+		store_cert_free(c);
+		c = NULL;
+		if (r != LY_OK)
+			return enroll_ca_error(resp, r);
+	}
 	if (slash == NULL && strcmp(req->method, "GET") == 0) {
 		if ((r = store_txn_begin(ca_store(e->ca), 0, &txn)) == LY_OK)
 			r = store_cert_get(txn, &serial, &c);
@@ -261,6 +284,9 @@ admin_handle(struct enroll *e, const struct enroll_request *req,
 	else if (strcmp(p, "identities/disabled") == 0 ||
 	    strcmp(p, "identities/enabled") == 0)
 		r = admin_identities(e, req, resp, p + 11, me, actor);
+	else if (strncmp(p, "issuers", 7) == 0 &&
+	    (p[7] == '\0' || p[7] == '/'))
+		r = admin_issuers(e, req, resp, p + 7, me, actor);
 	else
 		r = enroll_error(resp, 404, "not_found", "no such endpoint");
 	store_cert_free(me);

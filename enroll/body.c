@@ -66,6 +66,9 @@ enroll_body_parse(const unsigned char *body, size_t len,
 		r = json_unpack_ex(o, &err, JSON_STRICT, "{s?s, s?s, s?s}",
 		    "identity", &b.identity, "spiffe", &b.spiffe, "dns", &b.dns);
 		break;
+	case ENROLL_BODY_ROLLOVER:
+		r = json_unpack_ex(o, &err, JSON_STRICT, "{s?s}", "at", &b.at);
+		break;
 	default:
 		r = ly_fail(LY_ERR_ARG, "unknown body kind %d", (int)kind);
 		goto out;

@@ -122,6 +122,14 @@ struct enroll_engine {
 		    size_t *revokedp);
 	int	(*identity_enable)(void *, const struct store_cert *admin,
 		    const char *identity, const char *actor);
+	/*
+	 * ca_issuer_rollover() of the issuer section name, taking over at
+	 * at (0: now), then the new CA's first CRLs; name (CONF_NAME_MAX
+	 * bytes) gets the new CA's name.
+	 */
+	int	(*issuer_rollover)(void *, const struct store_cert *admin,
+		    const char *issuer, time_t at, const char *actor,
+		    char *name);
 };
 
 /* ca must stay open while e lives. The operations run in this process. */

@@ -58,6 +58,8 @@ enum enroll_body_kind {
 	ENROLL_BODY_DISABLE,
 	/* POST /api/v1/identities/enabled: {identity|spiffe|dns} */
 	ENROLL_BODY_ENABLE,
+	/* POST /api/v1/issuers/<name>/rollover: {at?} (RFC 3339) */
+	ENROLL_BODY_ROLLOVER,
 };
 /* The members, borrowed from json: valid until enroll_body_clear(). */
 struct enroll_body {
@@ -71,6 +73,7 @@ struct enroll_body {
 	const char	*spiffe;	/* DISABLE, ENABLE: exactly one of */
 	const char	*dns;		/* identity, spiffe and dns */
 	const char	*revoke;	/* NULL: absent */
+	const char	*at;		/* NULL: absent */
 };
 /*
  * Parses len bytes of body as one JSON object (at most ENROLL_BODY_MAX
@@ -135,6 +138,10 @@ int	 api_handle(struct enroll *, const struct enroll_request *,
  * "enabled"; the admin is checked already.
  */
 int	 admin_identities(struct enroll *, const struct enroll_request *,
+	    struct enroll_response *, const char *rest,
+	    const struct store_cert *admin, const char *actor);
+/* enroll/admin_issuer.c: /api/v1/issuers<rest>; the admin is checked. */
+int	 admin_issuers(struct enroll *, const struct enroll_request *,
 	    struct enroll_response *, const char *rest,
 	    const struct store_cert *admin, const char *actor);
 int	 admin_handle(struct enroll *, const struct enroll_request *,

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "crl/crl.h"
@@ -77,6 +78,20 @@ local_identity_enable(void *arg, const struct store_cert *admin,
 	return ca_identity_enable(arg, identity, actor);
 }
 
+static int
+local_issuer_rollover(void *arg, const struct store_cert *admin,
+    const char *issuer, time_t at, const char *actor, char *name)
+{
+	int slot, r;
+
+	(void)admin;
+	if ((r = ca_issuer_rollover(arg, issuer, at, actor, &slot)) != LY_OK)
+		return r;
+	snprintf(name, CONF_NAME_MAX, "%s", ca_slot_name(arg, slot));
+	/* Its CRLs exist before anything it issues names them. */
+	return crl_publish_due(arg, CRL_PUBLISH_MISSING, actor, "rollover");
+}
+
 const struct enroll_engine enroll_local = {
 	.issue_token = local_issue_token,
 	.reissue = local_reissue,
@@ -86,4 +101,5 @@ const struct enroll_engine enroll_local = {
 	.crl_publish = local_crl_publish,
 	.identity_disable = local_identity_disable,
 	.identity_enable = local_identity_enable,
+	.issuer_rollover = local_issuer_rollover,
 };

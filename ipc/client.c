@@ -480,6 +480,24 @@ op_identity_enable(void *arg, const struct store_cert *admin,
 	return call_plain(arg, IPC_IDENTITY_ENABLE, f, 3);
 }
 
+static int
+op_issuer_rollover(void *arg, const struct store_cert *admin,
+    const char *issuer, time_t at, const char *actor, char *name)
+{
+	unsigned char ab[8];
+	struct ipc_field f[4] = { FIELD(admin->serial.b, CA_SERIAL_LEN),
+	    FIELD(admin->der, admin->derlen), TEXT(issuer), FIELD(ab, 8) };
+	struct ipc_msg m;
+	int r;
+
+	(void)actor;
+	ipc_i64_put(ab, (int64_t)at);
+	if ((r = ipc_call(arg, IPC_ISSUER_ROLLOVER, f, 4, &m)) == LY_OK)
+		snprintf(name, CONF_NAME_MAX, "%s", ipc_field_str(&m.f[2]));
+	ipc_msg_clear(&m);
+	return r;
+}
+
 const struct enroll_engine ipc_enroll_ops = {
 	.issue_token = op_issue_token,
 	.reissue = op_reissue,
@@ -489,6 +507,7 @@ const struct enroll_engine ipc_enroll_ops = {
 	.crl_publish = op_crl_publish,
 	.identity_disable = op_identity_disable,
 	.identity_enable = op_identity_enable,
+	.issuer_rollover = op_issuer_rollover,
 };
 
 /* ---- OCSP, health, TLS ---------------------------------------------------- */

@@ -516,6 +516,34 @@ h_identity_enable(struct ipc_engine *e, const struct ipc_msg *m,
 	return ca_identity_enable(e->ca, ipc_field_str(&m->f[2]), actor);
 }
 
+static int
+h_issuer_rollover(struct ipc_engine *e, const struct ipc_msg *m,
+    struct answer *a)
+{
+	char actor[CA_SPIFFE_MAX + 16];
+	const char *issuer = ipc_field_str(&m->f[2]);
+	int64_t at = ipc_field_i64(&m->f[3]);
+	size_t len;
+	int slot, r;
+
+	if ((r = admin_check(e, m, actor, sizeof(actor))) != LY_OK)
+		return r;
+	if (!text_ok(issuer) || at < 0)
+		return ly_fail(LY_ERR_BAD_INPUT, "bad issuer or time");
+	if ((r = ca_issuer_rollover(e->ca, issuer, (time_t)at, actor,
+	    &slot)) != LY_OK)
+		return r;
+	(void)crl_publish_due(e->ca, CRL_PUBLISH_MISSING, actor, "rollover");
+	len = strlen(ca_slot_name(e->ca, slot));
+	if ((a->own[0] = malloc(len + 1)) == NULL)
+		return LY_ERR_ALLOC;
+	memcpy(a->own[0], ca_slot_name(e->ca, slot), len + 1);
+	a->f[0].p = a->own[0];
+	a->f[0].len = len;
+	a->n = 1;
+	return LY_OK;
+}
+
 /* What the front may ask: every request type, each with its checks. */
 static const handler_fn dispatch[IPC_TYPES] = {
 	[IPC_HELLO] = h_hello,
@@ -531,6 +559,7 @@ static const handler_fn dispatch[IPC_TYPES] = {
 	[IPC_STATS] = h_stats,
 	[IPC_IDENTITY_DISABLE] = h_identity_disable,
 	[IPC_IDENTITY_ENABLE] = h_identity_enable,
+	[IPC_ISSUER_ROLLOVER] = h_issuer_rollover,
 };
 
 /* ---- connections, queue, workers -------------------------------------- */

@@ -61,6 +61,8 @@ enum ipc_type {
 				 *  reason) → (r, detail, revoked) */
 	IPC_IDENTITY_ENABLE,	/* (admin serial, admin cert, identity key)
 				 *  → (r, detail) */
+	IPC_ISSUER_ROLLOVER,	/* (admin serial, admin cert, issuer, at)
+				 *  → (r, detail, new CA's name) */
 	IPC_TYPES		/* one past the last */
 };
 

@@ -74,6 +74,8 @@ static const struct ipc_shape requests[IPC_TYPES] = {
 	    { K_BLOB, S_CERT }, { K_TEXT, S_IDENTITY }, F_I64 } },
 	[IPC_IDENTITY_ENABLE] = { "identity-enable", 3, { F_SERIAL,
 	    { K_BLOB, S_CERT }, { K_TEXT, S_IDENTITY } } },
+	[IPC_ISSUER_ROLLOVER] = { "issuer-rollover", 4, { F_SERIAL,
+	    { K_BLOB, S_CERT }, { K_TEXT, S_NAME }, F_I64 } },
 };
 
 /* An answer's serial may be empty (an error): K_BLOB of at most 20. */
@@ -96,6 +98,8 @@ static const struct ipc_shape replies[IPC_TYPES] = {
 	    F_I64, F_I64 } },
 	[IPC_IDENTITY_DISABLE] = { "identity-disable", 3, { F_R, F_I64 } },
 	[IPC_IDENTITY_ENABLE] = { "identity-enable", 2, { F_R } },
+	[IPC_ISSUER_ROLLOVER] = { "issuer-rollover", 3, { F_R,
+	    { K_TEXT, S_NAME } } },
 };
 
 static const struct ipc_shape *

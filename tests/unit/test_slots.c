@@ -80,7 +80,7 @@ fixture(const char *extra)
 }
 
 static void
-fixture_free(struct fixture *f)
+slots_fixture_free(struct fixture *f)
 {
 	ca_close(f->ca);
 	fixture_remove(f->base);
@@ -93,7 +93,7 @@ static int	slot_of(struct fixture *, const struct ca_serial *);
 
 /* Issues a client certificate for userId id; its record's CA slot. */
 static int
-issue(struct fixture *f, int id, struct ca_serial *sp, X509 **xp)
+slots_issue(struct fixture *f, int id, struct ca_serial *sp, X509 **xp)
 {
 	struct ca_request req;
 	char json[64];
@@ -169,7 +169,7 @@ test_issuers(void **state)
 	assert_int_equal(X509_check_issued(ca_cert(f->ca, CA_ROOT),
 	    ca_cert(f->ca, dev)), X509_V_OK);
 	/* The client profile names devices; service stays with issuing. */
-	assert_int_equal(issue(f, 1, &s1, &x), dev);
+	assert_int_equal(slots_issue(f, 1, &s1, &x), dev);
 	assert_int_equal(X509_check_issued(ca_cert(f->ca, dev), x), X509_V_OK);
 	X509_free(x);
 	/* One CA per issuer section: more come by rollover. */
@@ -178,11 +178,11 @@ test_issuers(void **state)
 	assert_int_equal(ca_issuer_create(f->ca, "nosuch", "test", NULL),
 	    LY_ERR_NOT_FOUND);
 	assert_int_equal(fixture_audit_count(f->ca, "issuer-create"), 1);
-	fixture_free(f);
+	slots_fixture_free(f);
 }
 
 static void
-test_rollover(void **state)
+test_issuer_rollover(void **state)
 {
 	struct fixture *f = fixture("");
 	struct ca_serial s1, s2, s3, s4;
@@ -193,7 +193,7 @@ test_rollover(void **state)
 
 	(void)state;
 	dev = ca_slot_by_name(f->ca, "devices");
-	assert_int_equal(issue(f, 1, &s1, NULL), dev);
+	assert_int_equal(slots_issue(f, 1, &s1, NULL), dev);
 	/* Another process's view, opened before the rollover. */
 	assert_int_equal(ca_open(f->dir, CA_OPEN_READONLY, &other), LY_OK);
 	assert_int_equal(ca_issuer_rollover(f->ca, "nosuch", 0, "test", NULL),
@@ -211,13 +211,13 @@ test_rollover(void **state)
 	    NULL), LY_ERR_STATE);
 	/* Until its time the old generation issues. */
 	assert_int_equal(ca_slot_state(f->ca, dev2, T0), CA_SLOT_NEXT);
-	assert_int_equal(issue(f, 2, &s2, NULL), dev);
+	assert_int_equal(slots_issue(f, 2, &s2, NULL), dev);
 	ly_clock_set(T0 + 3600);
 	assert_int_equal(ca_slot_state(f->ca, dev2, T0 + 3600),
 	    CA_SLOT_ACTIVE);
 	assert_int_equal(ca_slot_state(f->ca, dev, T0 + 3600),
 	    CA_SLOT_RETIRING);
-	assert_int_equal(issue(f, 3, &s3, &x), dev2);
+	assert_int_equal(slots_issue(f, 3, &s3, &x), dev2);
 	assert_int_equal(X509_check_issued(ca_cert(f->ca, dev2), x),
 	    X509_V_OK);
 	X509_free(x);
@@ -247,7 +247,7 @@ test_rollover(void **state)
 	assert_int_equal(ca_nslots(f->ca), 4);
 	assert_int_equal(ca_issuer_slot(f->ca, "devices", ly_now()), dev2);
 	assert_int_equal(fixture_audit_count(f->ca, "issuer-rollover"), 1);
-	fixture_free(f);
+	slots_fixture_free(f);
 }
 
 static void
@@ -262,7 +262,7 @@ test_retire(void **state)
 
 	(void)state;
 	dev = ca_slot_by_name(f->ca, "devices");
-	assert_int_equal(issue(f, 1, &s1, NULL), dev);
+	assert_int_equal(slots_issue(f, 1, &s1, NULL), dev);
 	/* In force: not retiring, so never retired. */
 	assert_int_equal(ca_slot_retire(f->ca, dev, "test"), LY_ERR_STATE);
 	assert_int_equal(ca_issuer_rollover(f->ca, "devices", 0, "test",
@@ -287,7 +287,7 @@ test_retire(void **state)
 	assert_int_equal(ca_open(f->dir, 0, &f->ca), LY_OK);
 	assert_int_equal(ca_slot_state(f->ca, dev, ly_now()), CA_SLOT_RETIRED);
 	assert_int_equal(fixture_audit_count(f->ca, "issuer-retire"), 1);
-	fixture_free(f);
+	slots_fixture_free(f);
 }
 
 static void
@@ -315,7 +315,7 @@ test_schedule(void **state)
 	assert_int_equal(ca_issuer_rollover_due(f->ca, "test", &rolled),
 	    LY_OK);
 	assert_int_equal(rolled, 0);
-	fixture_free(f);
+	slots_fixture_free(f);
 }
 
 static void
@@ -336,7 +336,7 @@ test_short(void **state)
 	/* 30 days left, 37 needed: short. */
 	assert_true(st.ca[dev].not_after - st.now < st.ca[dev].need);
 	assert_int_equal(st.ca[CA_ROOT].need, 0);
-	fixture_free(f);
+	slots_fixture_free(f);
 }
 
 static void
@@ -399,7 +399,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conf),
 		cmocka_unit_test(test_issuers),
-		cmocka_unit_test(test_rollover),
+		cmocka_unit_test(test_issuer_rollover),
 		cmocka_unit_test(test_retire),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_short),
