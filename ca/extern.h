@@ -161,6 +161,13 @@ const struct conf_ca *ca_slot_conf(const struct ca *, int slot);
  * from the store. slots_free() frees what they own.
  */
 int	 slots_implied(struct ca *);
+/*
+ * The slot name of generation gen of section sec: its name for the
+ * first, then <name>-<gen>, or <name>-g<gen> for an issuer whose CRL is
+ * split in shards (named <name>-<k>).
+ */
+int	 slot_gen_name(const struct conf *, const struct conf_ca *sec,
+	    unsigned int gen, char *buf, size_t len);
 int	 slots_load(struct ca *);
 void	 slots_free(struct ca *);
 /* Sets a slot's certificate and its DER (takes x). */

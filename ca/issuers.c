@@ -57,9 +57,9 @@ issuer_plan(struct ca *ca, const char *issuer, struct issuer_plan *p)
 		}
 		return LY_OK;
 	}
-	if (snprintf(p->name, sizeof(p->name), "%s-%u", issuer, p->gen) >=
-	    (int)sizeof(p->name))
-		return ly_fail(LY_ERR_CONFIG, "issuer name too long");
+	if ((r = slot_gen_name(ca->conf, p->sec, p->gen, p->name,
+	    sizeof(p->name))) != LY_OK)
+		return r;
 	snprintf(object, sizeof(object), "%s-ca", p->name);
 	if ((r = hsm_uri_sibling(p->sec->key_uri, object, &p->key_uri)) !=
 	    LY_OK)

@@ -558,6 +558,30 @@ reg_write(struct store_txn *txn, void *arg)
 }
 
 int
+slot_gen_name(const struct conf *conf, const struct conf_ca *sec,
+    unsigned int gen, char *buf, size_t len)
+{
+	unsigned int shards = sec->crl_shards != 0 ? sec->crl_shards :
+	    conf->crl_shards;
+	int n;
+
+	if (gen == 1)
+		n = snprintf(buf, len, "%s", sec->name);
+	/*
+	 * A CA whose CRL is split has CRLs called <name>-<k>: "-g" keeps
+	 * its later generations' names apart from them.
+	 */
+	else if (sec != &conf->root && shards > 1)
+		n = snprintf(buf, len, "%s-g%u", sec->name, gen);
+	else
+		n = snprintf(buf, len, "%s-%u", sec->name, gen);
+	if (n < 0 || (size_t)n >= len)
+		return ly_fail(LY_ERR_CONFIG, "the name of generation %u of %s "
+		    "is too long", gen, sec->name);
+	return LY_OK;
+}
+
+int
 ca_slot_register(struct ca *ca, const struct ca_slot_new *nw,
     const char *actor, const char *action, const char *detail, int *slotp)
 {
@@ -580,10 +604,9 @@ ca_slot_register(struct ca *ca, const struct ca_slot_new *nw,
 			gen = (int)ca->slots[i].gen;
 	memset(&s, 0, sizeof(s));
 	s.gen = (unsigned int)gen + 1;
-	if (s.gen == 1)
-		snprintf(s.name, sizeof(s.name), "%s", nw->issuer);
-	else
-		snprintf(s.name, sizeof(s.name), "%s-%u", nw->issuer, s.gen);
+	if ((r = slot_gen_name(ca->conf, sec, s.gen, s.name,
+	    sizeof(s.name))) != LY_OK)
+		goto out;
 	snprintf(s.issuer, sizeof(s.issuer), "%s", nw->issuer);
 	s.parent = nw->parent;
 	s.activates = nw->activates;

@@ -167,6 +167,11 @@ issuer_make(const char *name, int rollover, time_t at, const char *csr,
 	/* Its CRLs exist before anything it issues names them. */
 	if ((r = crl_publish_all(ca, admin_actor(), NULL)) != LY_OK)
 		goto out;
+	/* And its OCSP signer before anything it issues is asked about. */
+	if (ocsp_refresh(resp, NULL) != LY_OK)
+		fprintf(stderr, "ca-admin: warning: OCSP signer of %s: %s (the "
+		    "server makes it on the first request)\n",
+		    ca_slot_name(ca, slot), ly_errdetail());
 	printf("%s\n", ca_slot_name(ca, slot));
  out:
 	ocsp_responder_free(resp);

@@ -847,10 +847,13 @@ issuer_section(struct parse *p, const char *sec, int line, const char *k)
 	if (*q != '\0' || q == name || q - name > 32 || q[-1] == '-' ||
 	    strcmp(name, "root") == 0 || strcmp(name, "issuing") == 0 ||
 	    (dash != NULL && (strcmp(dash, "-delta") == 0 ||
-	    strspn(dash + 1, "0123456789") == strlen(dash + 1)))) {
+	    strspn(dash + 1, "0123456789") == strlen(dash + 1) ||
+	    (dash[1] == 'g' && dash[2] != '\0' &&
+	    strspn(dash + 2, "0123456789") == strlen(dash + 2))))) {
 		set_fail(p, line, sec, k, "an issuer name is 1 to 32 "
 		    "of a-z, 0-9 and '-', not root or issuing, and does not "
-		    "end in -delta or -<number>");
+		    "end in -delta, -<number> or -g<number> (the names of "
+		    "its CRL shards and later generations)");
 		return NULL;
 	}
 	if (c->nissuers == CONF_MAX_ISSUERS) {

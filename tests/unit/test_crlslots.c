@@ -158,7 +158,7 @@ setup_conf(void **state, char shards, int on_revoke_delta)
 }
 
 static int
-setup(void **state)
+crlslots_setup(void **state)
 {
 	return setup_conf(state, '1', 0);
 }
@@ -177,7 +177,7 @@ setup_delta(void **state)
 }
 
 static int
-teardown(void **state)
+crlslots_teardown(void **state)
 {
 	struct fixture *f = *state;
 
@@ -213,14 +213,14 @@ issue_na(struct fixture *f, int user, struct ca_serial *s, time_t *nap)
 }
 
 static void
-issue(struct fixture *f, int user, struct ca_serial *s)
+crlslots_issue(struct fixture *f, int user, struct ca_serial *s)
 {
 	issue_na(f, user, s, NULL);
 }
 
 /* The current CRL of slot (shard -1), decoded and verified; *info too. */
 static X509_CRL *
-load(struct fixture *f, int slot, int delta, struct crl_info *info)
+crlslots_load(struct fixture *f, int slot, int delta, struct crl_info *info)
 {
 	struct crl_id id = { slot, -1, delta };
 	struct store_txn *txn;
@@ -281,27 +281,27 @@ test_revoked_delta(void **state)
 	struct ca_serial s;
 	X509_CRL *c;
 
-	issue(f, 1, &s);
+	crlslots_issue(f, 1, &s);
 	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
-	X509_CRL_free(load(f, CA_ISSUING, 0, &full0));
-	X509_CRL_free(load(f, CA_ISSUING, 1, &delta0));
-	X509_CRL_free(load(f, CA_ROOT, 0, &root0));
+	X509_CRL_free(crlslots_load(f, CA_ISSUING, 0, &full0));
+	X509_CRL_free(crlslots_load(f, CA_ISSUING, 1, &delta0));
+	X509_CRL_free(crlslots_load(f, CA_ROOT, 0, &root0));
 
 	ly_clock_set(T0 + 60);
 	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
 	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
 	    "revocation"), 1);
-	c = load(f, CA_ISSUING, 0, &full1);
+	c = crlslots_load(f, CA_ISSUING, 0, &full1);
 	assert_false(lists(c, &s));
 	X509_CRL_free(c);
 	assert_true(full1.number == full0.number);
-	c = load(f, CA_ISSUING, 1, &delta1);
+	c = crlslots_load(f, CA_ISSUING, 1, &delta1);
 	assert_true(delta1.number > delta0.number);
 	assert_true(base_of(c) == full0.number);
 	assert_true(lists(c, &s));
 	assert_int_equal(delta1.entries, 1);
 	X509_CRL_free(c);
-	X509_CRL_free(load(f, CA_ROOT, 0, &root1));
+	X509_CRL_free(crlslots_load(f, CA_ROOT, 0, &root1));
 	assert_true(root1.number == root0.number);
 	/* What the delta lists is not missing: a restart signs nothing. */
 	assert_int_equal(crl_due_cas(f->ca, CRL_PUBLISH_MISSING), 0);
@@ -310,11 +310,11 @@ test_revoked_delta(void **state)
 	ly_clock_set(full0.next_update - ca_conf(f->ca)->crl_refresh_before);
 	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
 	    "revocation"), 1);
-	c = load(f, CA_ISSUING, 0, &full2);
+	c = crlslots_load(f, CA_ISSUING, 0, &full2);
 	assert_true(full2.number > delta1.number);
 	assert_true(lists(c, &s));
 	X509_CRL_free(c);
-	c = load(f, CA_ISSUING, 1, &delta2);
+	c = crlslots_load(f, CA_ISSUING, 1, &delta2);
 	assert_true(base_of(c) == full2.number);
 	assert_false(lists(c, &s));
 	X509_CRL_free(c);
@@ -333,24 +333,24 @@ test_revoked_full(void **state)
 	struct ca_serial s;
 	X509_CRL *c;
 
-	issue(f, 1, &s);
+	crlslots_issue(f, 1, &s);
 	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
-	X509_CRL_free(load(f, CA_ISSUING, 0, &full0));
-	X509_CRL_free(load(f, CA_ROOT, 0, &root0));
+	X509_CRL_free(crlslots_load(f, CA_ISSUING, 0, &full0));
+	X509_CRL_free(crlslots_load(f, CA_ROOT, 0, &root0));
 	ly_clock_set(T0 + 60);
 	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
 	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
 	    "revocation"), 1);
-	c = load(f, CA_ISSUING, 0, &full1);
+	c = crlslots_load(f, CA_ISSUING, 0, &full1);
 	assert_true(full1.number > full0.number);
 	assert_true(lists(c, &s));
 	X509_CRL_free(c);
 	/* Its delta is of the new full CRL, and repeats none of it. */
-	c = load(f, CA_ISSUING, 1, &delta1);
+	c = crlslots_load(f, CA_ISSUING, 1, &delta1);
 	assert_true(base_of(c) == full1.number);
 	assert_false(lists(c, &s));
 	X509_CRL_free(c);
-	X509_CRL_free(load(f, CA_ROOT, 0, &root1));
+	X509_CRL_free(crlslots_load(f, CA_ROOT, 0, &root1));
 	assert_true(root1.number == root0.number);
 	assert_int_equal(crl_due_cas(f->ca, CRL_PUBLISH_MISSING), 0);
 }
@@ -369,11 +369,11 @@ test_last_crl(void **state)
 	X509_CRL *c;
 
 	assert_int_equal(crl_generate_all(f->ca, "test", NULL), LY_OK);
-	X509_CRL_free(load(f, CA_ISSUING, 1, &info));
+	X509_CRL_free(crlslots_load(f, CA_ISSUING, 1, &info));
 	assert_int_equal(ly_asn1_time(X509_get0_notAfter(ca_cert(f->ca,
 	    CA_ISSUING)), &na), LY_OK);
 	assert_int_equal(crl_generate_last(f->ca, &id, "test"), LY_OK);
-	c = load(f, CA_ISSUING, 0, &last);
+	c = crlslots_load(f, CA_ISSUING, 0, &last);
 	assert_true(last.number > info.number);
 	assert_true(last.next_update == na);
 	assert_int_equal(ASN1_TIME_cmp_time_t(X509_CRL_get0_nextUpdate(c),
@@ -385,7 +385,7 @@ test_last_crl(void **state)
 
 /* How many CRLs the publish directory's bundle holds. */
 static int
-bundle_count(struct fixture *f)
+crlslots_bundle_count(struct fixture *f)
 {
 	char path[512];
 	X509_CRL *crl;
@@ -411,7 +411,7 @@ bundle_count(struct fixture *f)
  * the bundle, its last CRL still in the store.
  */
 static void
-test_retire(void **state)
+test_crl_retire(void **state)
 {
 	struct fixture *f = *state;
 	struct crl_info a, b, last, again;
@@ -423,31 +423,31 @@ test_retire(void **state)
 
 	issue_na(f, 1, &s, &leaf_na);
 	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
-	assert_int_equal(bundle_count(f), 2);
+	assert_int_equal(crlslots_bundle_count(f), 2);
 	assert_int_equal(ca_issuer_rollover(f->ca, "issuing", 0, "test",
 	    &slot2), LY_OK);
 	assert_string_equal(ca_slot_name(f->ca, slot2), "issuing-2");
 	assert_int_equal(ca_slot_state(f->ca, CA_ISSUING, ly_now()),
 	    CA_SLOT_RETIRING);
-	X509_CRL_free(load(f, CA_ISSUING, 0, &a));
+	X509_CRL_free(crlslots_load(f, CA_ISSUING, 0, &a));
 	/* The new generation's CRLs are due: it has none. */
 	assert_true(crl_due_cas(f->ca, 0) & (1u << slot2));
 	assert_int_equal(crl_publish_due(f->ca, 0, "test", "test"), 1);
 	assert_int_equal(crl_name_parse(f->ca, "issuing-2-delta", &id), LY_OK);
 	assert_int_equal(id.slot, slot2);
 	assert_int_equal(id.delta, 1);
-	X509_CRL_free(load(f, slot2, 0, NULL));
-	X509_CRL_free(load(f, slot2, 1, NULL));
-	assert_int_equal(bundle_count(f), 3);
+	X509_CRL_free(crlslots_load(f, slot2, 0, NULL));
+	X509_CRL_free(crlslots_load(f, slot2, 1, NULL));
+	assert_int_equal(crlslots_bundle_count(f), 3);
 
 	/* A revocation of the old generation's leaf: in its full CRL. */
 	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
 	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
 	    "test"), 1);
-	c = load(f, CA_ISSUING, 0, NULL);
+	c = crlslots_load(f, CA_ISSUING, 0, NULL);
 	assert_true(lists(c, &s));
 	X509_CRL_free(c);
-	c = load(f, slot2, 1, NULL);
+	c = crlslots_load(f, slot2, 1, NULL);
 	assert_false(lists(c, &s));
 	X509_CRL_free(c);
 	assert_int_equal(ca_slot_state(f->ca, CA_ISSUING, ly_now()),
@@ -471,12 +471,12 @@ test_retire(void **state)
 	    CA_SLOT_RETIRED);
 	assert_int_equal(ly_asn1_time(X509_get0_notAfter(ca_cert(f->ca,
 	    CA_ISSUING)), &ca_na), LY_OK);
-	c = load(f, CA_ISSUING, 0, &last);
+	c = crlslots_load(f, CA_ISSUING, 0, &last);
 	assert_true(last.number > a.number);
 	assert_true(last.next_update == ca_na);
 	assert_true(lists(c, &s));
 	X509_CRL_free(c);
-	assert_int_equal(bundle_count(f), 2);
+	assert_int_equal(crlslots_bundle_count(f), 2);
 
 	/* Never again: neither when everything else is due nor by hand. */
 	ly_clock_set(t + 40 * 86400);
@@ -485,65 +485,64 @@ test_retire(void **state)
 	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
 	    "test"), 1);
 	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
-	X509_CRL_free(load(f, CA_ISSUING, 0, &again));
+	X509_CRL_free(crlslots_load(f, CA_ISSUING, 0, &again));
 	assert_true(again.number == last.number);
-	X509_CRL_free(load(f, slot2, 0, &b));
+	X509_CRL_free(crlslots_load(f, slot2, 0, &b));
 	assert_true(b.this_update == t + 40 * 86400);
-	assert_int_equal(bundle_count(f), 2);
+	assert_int_equal(crlslots_bundle_count(f), 2);
+}
+
+/* The CRL file name in the publish dir, verified with slot's key. */
+static void
+file_verifies(struct fixture *f, const char *name, int slot)
+{
+	unsigned char *der;
+	const unsigned char *p;
+	char path[512];
+	size_t len;
+	X509_CRL *c;
+
+	snprintf(path, sizeof(path), "%s/%s.crl", ca_conf(f->ca)->publish_dir,
+	    name);
+	assert_int_equal(ly_file_read(path, 1 << 20, &der, &len), LY_OK);
+	p = der;
+	assert_non_null(c = d2i_X509_CRL(NULL, &p, (long)len));
+	free(der);
+	assert_int_equal(X509_CRL_verify(c, X509_get0_pubkey(ca_cert(f->ca,
+	    slot))), 1);
+	X509_CRL_free(c);
 }
 
 /*
- * [crl] shards = 4 and a rollover of issuing to "issuing-2": shard 2 of
- * issuing would be called "issuing-2" too. The new CA has the name; the
- * shard is refused, not written over it, and the rest is published.
+ * [crl] shards = 4: issuing's CRLs are issuing-0 ... issuing-3, so its
+ * second generation is issuing-g2 (ca/slots.c slot_gen_name()), and no
+ * CRL name stands for two CRLs: each shard of each generation is made,
+ * under its own name, signed by its own CA.
  */
 static void
 test_shadowed(void **state)
 {
 	struct fixture *f = *state;
 	struct crl_id id = { CA_ISSUING, 2, 0 };
-	struct crl_info info;
-	char path[512];
-	X509_CRL *c;
 	int slot2;
 
 	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
 	assert_int_equal(ca_issuer_rollover(f->ca, "issuing", 0, "test",
 	    &slot2), LY_OK);
-	assert_string_equal(ca_slot_name(f->ca, slot2), "issuing-2");
-	assert_true(crl_shadowed(f->ca, &id));
-	assert_int_equal(crl_generate(f->ca, &id, "test", NULL),
-	    LY_ERR_STATE);
-	/* issuing-2, partitioned too, has no "issuing-2-delta": the shard's. */
-	id.delta = 1;
-	assert_false(crl_shadowed(f->ca, &id));
-	id.shard = 3;
+	assert_string_equal(ca_slot_name(f->ca, slot2), "issuing-g2");
 	assert_false(crl_shadowed(f->ca, &id));
 	assert_int_equal(crl_name_parse(f->ca, "issuing-2", &id), LY_OK);
+	assert_int_equal(id.slot, CA_ISSUING);
+	assert_int_equal(id.shard, 2);
+	assert_int_equal(crl_name_parse(f->ca, "issuing-g2-2", &id), LY_OK);
 	assert_int_equal(id.slot, slot2);
-	assert_int_equal(id.shard, -1);
-	/* The first error is the shard's; every other CRL is made. */
-	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_ERR_STATE);
-	c = load(f, slot2, 0, &info);	/* verified with issuing-2's key */
-	X509_CRL_free(c);
-	snprintf(path, sizeof(path), "%s/issuing-2.crl",
-	    ca_conf(f->ca)->publish_dir);
-	{
-		unsigned char *der;
-		const unsigned char *p;
-		size_t len;
-
-		assert_int_equal(ly_file_read(path, 1 << 20, &der, &len),
-		    LY_OK);
-		p = der;
-		assert_non_null(c = d2i_X509_CRL(NULL, &p, (long)len));
-		free(der);
-	}
-	assert_int_equal(X509_CRL_verify(c, X509_get0_pubkey(ca_cert(f->ca,
-	    slot2))), 1);
-	X509_CRL_free(c);
-	/* issuing's whole CRL, issuing-2's, the root's. */
-	assert_int_equal(bundle_count(f), 3);
+	assert_int_equal(id.shard, 2);
+	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
+	file_verifies(f, "issuing-2", CA_ISSUING);
+	file_verifies(f, "issuing-g2-2", slot2);
+	file_verifies(f, "issuing-g2-2-delta", slot2);
+	/* issuing's whole CRL, issuing-g2's, the root's. */
+	assert_int_equal(crlslots_bundle_count(f), 3);
 }
 
 int
@@ -552,15 +551,15 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_hyphen),
 		cmocka_unit_test_setup_teardown(test_revoked_delta, setup_delta,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_revoked_full, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_last_crl, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_retire, setup,
-		    teardown),
+		    crlslots_teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_full, crlslots_setup,
+		    crlslots_teardown),
+		cmocka_unit_test_setup_teardown(test_last_crl, crlslots_setup,
+		    crlslots_teardown),
+		cmocka_unit_test_setup_teardown(test_crl_retire, crlslots_setup,
+		    crlslots_teardown),
 		cmocka_unit_test_setup_teardown(test_shadowed, setup4,
-		    teardown),
+		    crlslots_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

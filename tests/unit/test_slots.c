@@ -64,7 +64,7 @@ config(const char *extra)
 }
 
 static struct fixture *
-fixture(const char *extra)
+slots_fixture(const char *extra)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	char *text = config(extra);
@@ -149,7 +149,7 @@ cn_of(X509 *x)
 static void
 test_issuers(void **state)
 {
-	struct fixture *f = fixture("");
+	struct fixture *f = slots_fixture("");
 	struct ca_serial s1;
 	X509 *x = NULL;
 	int dev;
@@ -184,7 +184,7 @@ test_issuers(void **state)
 static void
 test_issuer_rollover(void **state)
 {
-	struct fixture *f = fixture("");
+	struct fixture *f = slots_fixture("");
 	struct ca_serial s1, s2, s3, s4;
 	struct ca *other = NULL;
 	X509 *x = NULL, *bundle[2 * CA_MAX_SLOTS];
@@ -253,7 +253,7 @@ test_issuer_rollover(void **state)
 static void
 test_retire(void **state)
 {
-	struct fixture *f = fixture("");
+	struct fixture *f = slots_fixture("");
 	struct ca_serial s1;
 	X509 *bundle[2 * CA_MAX_SLOTS];
 	time_t last = 0;
@@ -293,7 +293,7 @@ test_retire(void **state)
 static void
 test_schedule(void **state)
 {
-	struct fixture *f = fixture("rollover_before = 40d\n");
+	struct fixture *f = slots_fixture("rollover_before = 40d\n");
 	struct ca_status st;
 	int rolled = -1, dev;
 
@@ -318,10 +318,33 @@ test_schedule(void **state)
 	slots_fixture_free(f);
 }
 
+/*
+ * An issuer whose CRL is split in shards has CRLs devices-0 ...
+ * devices-3: its later generations are devices-g2, ..., never a name
+ * one of those CRLs has.
+ */
+static void
+test_sharded_names(void **state)
+{
+	struct fixture *f = slots_fixture("crl_shards = 4\n");
+	int dev2 = -1;
+
+	(void)state;
+	assert_int_equal(ca_issuer_rollover(f->ca, "devices", 0, "test",
+	    &dev2), LY_OK);
+	assert_string_equal(ca_slot_name(f->ca, dev2), "devices-g2");
+	assert_int_equal(ca_slot_by_name(f->ca, "devices-2"), -1);
+	/* Unsplit issuers keep the plain numbers. */
+	assert_int_equal(ca_issuer_rollover(f->ca, "issuing", 0, "test",
+	    &dev2), LY_OK);
+	assert_string_equal(ca_slot_name(f->ca, dev2), "issuing-2");
+	slots_fixture_free(f);
+}
+
 static void
 test_short(void **state)
 {
-	struct fixture *f = fixture("");
+	struct fixture *f = slots_fixture("");
 	struct ca_status st;
 	int dev;
 
@@ -364,7 +387,7 @@ test_conf(void **state)
 	{
 		static const char *bad[] = { "[issuer root]\n",
 		    "[issuer issuing]\n", "[issuer devices-2]\n",
-		    "[issuer x-delta]\n", "[issuer Upper]\n",
+		    "[issuer x-delta]\n", "[issuer x-g2]\n", "[issuer Upper]\n",
 		    "[issuer -x]\n" };
 		size_t i;
 
@@ -403,6 +426,7 @@ main(void)
 		cmocka_unit_test(test_retire),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_short),
+		cmocka_unit_test(test_sharded_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
