@@ -594,6 +594,20 @@ int		 ca_issuer_create(struct ca *, const char *name,
 int		 ca_issuer_rollover(struct ca *, const char *name,
 		    time_t activates, const char *actor, int *slotp);
 /*
+ * The same when the root is offline here (a ceremony): rollover_csr
+ * makes the next generation's key on the issuer's token and writes a
+ * PKCS#10 CSR for it to out, for ca-admin root sign-issuer on the
+ * root's instance (audited "issuer-rollover-csr"; LY_ERR_STATE if one
+ * waits already). rollover_import installs the certificate the root
+ * signed: it must be for that key and chain to a root of this instance;
+ * it becomes the next generation, taking over at activates (audited
+ * "issuer-rollover-import").
+ */
+int		 ca_issuer_rollover_csr(struct ca *, const char *name,
+		    const char *out, const char *actor);
+int		 ca_issuer_rollover_import(struct ca *, const char *cert_path,
+		    time_t activates, const char *actor, int *slotp);
+/*
  * ca-server's schedule: rolls over, now, every issuer with a
  * rollover_before whose generation in force has less left than that
  * and no rollover waiting. *rolledp is how many; the last error (the

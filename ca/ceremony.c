@@ -437,3 +437,274 @@ ca_issuer_import(const char *dir, const char *cert_path,
 	free(sn);
 	return r;
 }
+
+/* ---- an issuer's rollover while the root is offline --------------------- */
+
+/*
+ * The rollover CSR of issuer waiting for the root's certificate: meta
+ * "ca/pending/<issuer>", compact JSON {name, gen, key, subject, csr}; ""
+ * once imported. A record whose CA is registered already (an import cut
+ * short before it was cleared) counts as none.
+ */
+#define PENDING_FMT	"ca/pending/%s"
+
+static int
+pending_get(struct ca *ca, const char *issuer, json_t **op)
+{
+	struct store_txn *txn = NULL;
+	const void *v;
+	char key[CONF_NAME_MAX + 16];
+	const char *name;
+	size_t len;
+	json_t *o = NULL;
+	int r;
+
+	*op = NULL;
+	snprintf(key, sizeof(key), PENDING_FMT, issuer);
+	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
+		return r;
+	r = store_meta_get(txn, key, &v, &len);
+	if (r == LY_OK && len > 0 && (o = json_loadb(v, len, 0, NULL)) == NULL)
+		r = ly_fail(LY_ERR_STORE, "the store's %s is damaged", key);
+	store_txn_abort(txn);
+	if (r == LY_ERR_NOT_FOUND || (r == LY_OK && o == NULL))
+		return LY_OK;
+	if (r != LY_OK)
+		return r;
+	name = json_string_value(json_object_get(o, "name"));
+	if (name == NULL || ca_slot_by_name(ca, name) >= 0) {
+		json_decref(o);
+		return LY_OK;
+	}
+	*op = o;
+	return LY_OK;
+}
+
+struct pending_arg {
+	const char	*key;
+	const char	*val;
+	const char	*actor;
+	const char	*action;
+	const char	*detail;
+};
+
+static int
+pending_write(struct store_txn *txn, void *arg)
+{
+	struct pending_arg *a = arg;
+	int r;
+
+	if ((r = store_meta_put(txn, a->key, a->val, strlen(a->val))) !=
+	    LY_OK)
+		return r;
+	return a->action == NULL ? LY_OK : store_audit_append(txn, a->actor,
+	    a->action, a->detail);
+}
+
+int
+ca_issuer_rollover_csr(struct ca *ca, const char *issuer, const char *out,
+    const char *actor)
+{
+	struct issuer_plan p;
+	struct pending_arg a;
+	struct conf_ca cc;
+	struct hsm_key *key = NULL, *cur;
+	EVP_PKEY *pub = NULL;
+	X509_NAME *subject = NULL;
+	X509_REQ *req = NULL;
+	json_t *o = NULL;
+	char *pin = NULL, *d = NULL, mk[CONF_NAME_MAX + 16];
+	int r, slot;
+
+	if ((r = issuer_plan(ca, issuer, &p)) != LY_OK)
+		return r;
+	if (p.gen == 1) {
+		r = ly_fail(LY_ERR_STATE, "the issuer %s has no CA to roll over",
+		    issuer);
+		goto out;
+	}
+	if ((r = pending_get(ca, issuer, &o)) != LY_OK)
+		goto out;
+	if (o != NULL) {
+		r = ly_fail(LY_ERR_STATE, "a rollover CSR of %s (%s) waits for "
+		    "the root's certificate: ca-admin issuer import --cert FILE",
+		    issuer, json_string_value(json_object_get(o, "csr")));
+		goto out;
+	}
+	/* The HSM, and the token's PIN checked, through the CA in force. */
+	if ((slot = ca_issuer_slot(ca, issuer, ly_now())) < 0)
+		slot = CA_ISSUING;
+	if ((r = ca_key_get(ca, slot, &cur)) != LY_OK)
+		goto out;
+	issuer_plan_conf(&p, &cc);
+	if ((r = ca_pin_load(&cc, &pin)) != LY_OK ||
+	    (r = hsm_keygen(cc.key_uri, pin, cc.key_type, &pub)) != LY_OK ||
+	    (r = hsm_key_open(cc.key_uri, pin, cc.rsa_padding, &key)) !=
+	    LY_OK || (r = cert_name_parse(cc.subject, &subject)) != LY_OK)
+		goto out;
+	r = LY_ERR_INTERNAL;
+	if ((req = X509_REQ_new()) == NULL || !X509_REQ_set_version(req, 0) ||
+	    !X509_REQ_set_subject_name(req, subject) ||
+	    !X509_REQ_set_pubkey(req, pub)) {
+		ly_log_crypto("ca_issuer_rollover_csr");
+		goto out;
+	}
+	if ((r = hsm_sign(key, hsm_sign_x509_req, req)) != LY_OK ||
+	    (r = req_write_pem(out, req)) != LY_OK)
+		goto out;
+	o = json_pack("{s:s, s:i, s:s, s:s, s:s}", "name", p.name, "gen",
+	    (int)p.gen, "key", cc.key_uri, "subject", cc.subject, "csr", out);
+	if (o == NULL || (d = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) ==
+	    NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	snprintf(mk, sizeof(mk), PENDING_FMT, issuer);
+	a.key = mk;
+	a.val = d;
+	a.actor = actor;
+	a.action = "issuer-rollover-csr";
+	a.detail = d;
+	r = commit_write(ca, pending_write, &a);
+ out:
+	issuer_plan_clear(&p);
+	hsm_key_free(key);
+	hsm_pin_free(pin);
+	EVP_PKEY_free(pub);
+	X509_NAME_free(subject);
+	X509_REQ_free(req);
+	json_decref(o);
+	free(d);
+	return r;
+}
+
+/* The waiting rollover whose key cert certifies: its issuer and record. */
+static int
+pending_for(struct ca *ca, X509 *cert, const struct conf_ca **secp,
+    json_t **op)
+{
+	struct hsm_key *key = NULL;
+	const char *uri;
+	char *pin = NULL;
+	json_t *o;
+	size_t i;
+	int r, eq;
+
+	for (i = 0; i < ca->conf->nissuers; i++) {
+		const struct conf_ca *sec = ca->conf->issuers[i];
+
+		if ((r = pending_get(ca, sec->name, &o)) != LY_OK)
+			return r;
+		if (o == NULL)
+			continue;
+		uri = json_string_value(json_object_get(o, "key"));
+		if (uri == NULL || (r = ca_pin_load(sec, &pin)) != LY_OK ||
+		    (r = hsm_key_open(uri, pin, sec->rsa_padding, &key)) !=
+		    LY_OK) {
+			hsm_pin_free(pin);
+			json_decref(o);
+			return uri == NULL ? LY_ERR_STORE : r;
+		}
+		eq = EVP_PKEY_eq(hsm_key_get0_public(key),
+		    X509_get0_pubkey(cert)) == 1;
+		hsm_key_free(key);
+		hsm_pin_free(pin);
+		ERR_clear_error();
+		if (eq) {
+			*secp = sec;
+			*op = o;
+			return LY_OK;
+		}
+		json_decref(o);
+	}
+	return ly_fail(LY_ERR_STATE, "no rollover CSR of this instance waits "
+	    "for a certificate of that key (ca-admin issuer rollover NAME "
+	    "--csr FILE makes one)");
+}
+
+int
+ca_issuer_rollover_import(struct ca *ca, const char *cert_path,
+    time_t activates, const char *actor, int *slotp)
+{
+	const struct conf_ca *sec = NULL;
+	struct ca_slot_new nw;
+	struct store_cert rec;
+	struct pending_arg a;
+	struct hsm_key *cur;
+	unsigned char *der = NULL;
+	X509 *cert = NULL;
+	json_t *o = NULL;
+	char *pin = NULL, *d = NULL, mk[CONF_NAME_MAX + 16];
+	time_t nb, na, now = ly_now();
+	int root, slot, len, r;
+
+	if ((r = cert_load_pem(cert_path, &cert)) != LY_OK)
+		return r;
+	/* The HSM, through the first issuing CA. */
+	if ((r = ca_key_get(ca, CA_ISSUING, &cur)) != LY_OK ||
+	    (r = pending_for(ca, cert, &sec, &o)) != LY_OK)
+		goto out;
+	for (root = ca_nslots(ca) - 1; root >= 0; root--)
+		if (ca_slot_is_root(ca, root) &&
+		    issuer_chain_check(cert, ca_cert(ca, root)) == LY_OK)
+			break;
+	if (root < 0) {
+		r = ly_fail(LY_ERR_BAD_INPUT, "the certificate does not chain "
+		    "to a root of this instance at this time");
+		goto out;
+	}
+	if ((r = ca_pin_load(sec, &pin)) != LY_OK ||
+	    (r = hsm_cert_store(json_string_value(json_object_get(o, "key")),
+	    pin, cert)) != LY_OK)
+		goto out;
+	memset(&rec, 0, sizeof(rec));
+	if ((r = ca_serial_from_asn1(X509_get0_serialNumber(cert),
+	    &rec.serial)) != LY_OK ||
+	    (r = ly_asn1_time(X509_get0_notBefore(cert), &nb)) != LY_OK ||
+	    (r = ly_asn1_time(X509_get0_notAfter(cert), &na)) != LY_OK)
+		goto out;
+	if ((len = i2d_X509(cert, &der)) <= 0) {
+		r = LY_ERR_INTERNAL;
+		goto out;
+	}
+	rec.ca = (uint8_t)root;
+	rec.reason = -1;
+	snprintf(rec.profile, sizeof(rec.profile), "%s-ca", sec->name);
+	rec.created = now;
+	rec.not_before = nb;
+	rec.not_after = na;
+	rec.status = STORE_VALID;
+	rec.der = der;
+	rec.derlen = (size_t)len;
+	memset(&nw, 0, sizeof(nw));
+	nw.issuer = sec->name;
+	nw.key_uri = json_string_value(json_object_get(o, "key"));
+	nw.cert = cert;
+	nw.parent = root;
+	nw.activates = activates > now ? activates : now;
+	nw.rec = &rec;
+	if ((d = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		r = LY_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = ca_slot_register(ca, &nw, actor, "issuer-rollover-import", d,
+	    &slot)) != LY_OK)
+		goto out;
+	/* Done; a crash before this leaves a record pending_get() skips. */
+	snprintf(mk, sizeof(mk), PENDING_FMT, sec->name);
+	a.key = mk;
+	a.val = "";
+	a.actor = actor;
+	a.action = NULL;
+	a.detail = NULL;
+	(void)commit_write(ca, pending_write, &a);
+	if (slotp != NULL)
+		*slotp = slot;
+ out:
+	hsm_pin_free(pin);
+	OPENSSL_free(der);
+	X509_free(cert);
+	json_decref(o);
+	free(d);
+	return r;
+}

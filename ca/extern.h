@@ -128,6 +128,24 @@ void	 commit_init(struct commit_queue *);
 void	 commit_destroy(struct commit_queue *);
 int	 commit_write(struct ca *, commit_fn, void *arg);
 
+/*
+ * issuers.c: the next CA of an issuer section -- its generation, slot
+ * name, key URI (later generations: object "<name>-ca" on the section's
+ * token) and subject (later generations end in " G<n>"). LY_ERR_STATE
+ * if a rollover waits already. Cleared with issuer_plan_clear();
+ * issuer_plan_conf() gives the section's settings with these.
+ */
+struct issuer_plan {
+	const struct conf_ca	*sec;
+	char			 name[CONF_NAME_MAX];
+	unsigned int		 gen;
+	char			*key_uri;
+	char			*subject;
+};
+int	 issuer_plan(struct ca *, const char *issuer, struct issuer_plan *);
+void	 issuer_plan_conf(const struct issuer_plan *, struct conf_ca *);
+void	 issuer_plan_clear(struct issuer_plan *);
+
 /* ceremony.c: the issuing CA's key and CSR on a new issuer-only instance. */
 int	 ca_issuer_csr(struct ca *, const char *actor);
 

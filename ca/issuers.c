@@ -15,21 +15,91 @@
 #include "ca/extern.h"
 #include "util/util.h"
 
+void
+issuer_plan_clear(struct issuer_plan *p)
+{
+	free(p->key_uri);
+	free(p->subject);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+issuer_plan(struct ca *ca, const char *issuer, struct issuer_plan *p)
+{
+	char object[CONF_NAME_MAX + 8];
+	unsigned int gen = 0;
+	time_t now = ly_now();
+	int i, r;
+
+	memset(p, 0, sizeof(*p));
+	if ((p->sec = conf_issuer(ca->conf, issuer)) == NULL)
+		return ly_fail(LY_ERR_NOT_FOUND, "no issuer %s in ca.conf "
+		    "(issuing, or an [issuer NAME] section)", issuer);
+	(void)ca_slots_refresh(ca);
+	for (i = 0; i < ca_nslots(ca); i++) {
+		if (strcmp(ca_slot_issuer(ca, i), issuer) != 0)
+			continue;
+		if (ca_slot_state(ca, i, now) == CA_SLOT_NEXT)
+			return ly_fail(LY_ERR_STATE, "the issuer %s has a "
+			    "rollover waiting already: %s starts issuing at "
+			    "%lld", issuer, ca_slot_name(ca, i),
+			    (long long)ca_slot_activates(ca, i));
+		if (ca_slot_gen(ca, i) > gen)
+			gen = ca_slot_gen(ca, i);
+	}
+	p->gen = gen + 1;
+	if (p->gen == 1) {
+		snprintf(p->name, sizeof(p->name), "%s", issuer);
+		if ((p->key_uri = strdup(p->sec->key_uri)) == NULL ||
+		    (p->subject = strdup(p->sec->subject)) == NULL) {
+			issuer_plan_clear(p);
+			return LY_ERR_ALLOC;
+		}
+		return LY_OK;
+	}
+	if (snprintf(p->name, sizeof(p->name), "%s-%u", issuer, p->gen) >=
+	    (int)sizeof(p->name))
+		return ly_fail(LY_ERR_CONFIG, "issuer name too long");
+	snprintf(object, sizeof(object), "%s-ca", p->name);
+	if ((r = hsm_uri_sibling(p->sec->key_uri, object, &p->key_uri)) !=
+	    LY_OK)
+		return r;
+	/*
+	 * A generation's subject differs from its predecessor's (" G2" ends
+	 * it): relying parties that keep one CRL per issuer name (GnuTLS)
+	 * or pick an issuer by name alone must not confuse the two.
+	 */
+	if (asprintf(&p->subject, "%s G%u", p->sec->subject, p->gen) == -1) {
+		p->subject = NULL;
+		issuer_plan_clear(p);
+		return LY_ERR_ALLOC;
+	}
+	return LY_OK;
+}
+
+/* The settings of the CA a plan makes: its section's, with its names. */
+void
+issuer_plan_conf(const struct issuer_plan *p, struct conf_ca *cc)
+{
+	*cc = *p->sec;
+	cc->name = (char *)p->name;
+	cc->key_uri = p->key_uri;
+	cc->subject = p->subject;
+}
+
 /*
- * Makes generation gen of section sec: its key on sec's token (the
- * first generation under sec's own key URI, later ones under the object
- * "<slot name>-ca" on the same token), its certificate from the root in
- * force, and its slot, activated at activates. action is audited.
+ * Makes the CA of plan p: its key on the section's token, its
+ * certificate from the root in force, and its slot, activated at
+ * activates. action is audited.
  */
 static int
-make_gen(struct ca *ca, const struct conf_ca *sec, const char *name,
-    unsigned int gen, time_t activates, const char *actor, const char *action, int *slotp)
+make_gen(struct ca *ca, const struct issuer_plan *p, time_t activates,
+    const char *actor, const char *action, int *slotp)
 {
-	struct conf_ca cc = *sec;
+	struct conf_ca cc;
 	struct ca_slot_new nw;
 	struct store_cert rec;
-	char object[CONF_NAME_MAX + 8], *uri = NULL, *detail = NULL, *sn;
-	char *subject = NULL;
+	char *detail = NULL, *sn;
 	unsigned char *der = NULL;
 	X509 *x = NULL;
 	json_t *o;
@@ -37,29 +107,12 @@ make_gen(struct ca *ca, const struct conf_ca *sec, const char *name,
 
 	if (ca_root_offline(ca))
 		return ly_fail(LY_ERR_STATE, "the root is offline on this "
-		    "instance: a new issuing CA is made in a ceremony (ca-admin "
-		    "init --issuer-only elsewhere, root sign-issuer, issuer "
-		    "import; docs/operations.md)");
+		    "instance: the root signs the new CA in a ceremony "
+		    "(ca-admin issuer rollover %s --csr FILE here, root "
+		    "sign-issuer on the root's instance, issuer import here; "
+		    "docs/operations.md)", p->sec->name);
 	root = ca_root_slot(ca, ly_now());
-	if (strcmp(name, sec->name) != 0) {
-		snprintf(object, sizeof(object), "%s-ca", name);
-		if ((r = hsm_uri_sibling(sec->key_uri, object, &uri)) != LY_OK)
-			return r;
-		cc.key_uri = uri;
-	}
-	cc.name = (char *)name;
-	/*
-	 * A generation's subject differs from its predecessor's (" G2" ends
-	 * it): relying parties that keep one CRL per issuer name (GnuTLS)
-	 * or pick an issuer by name alone must not confuse the two.
-	 */
-	if (gen > 1) {
-		if (asprintf(&subject, "%s G%u", sec->subject, gen) == -1) {
-			r = LY_ERR_ALLOC;
-			goto out;
-		}
-		cc.subject = subject;
-	}
+	issuer_plan_conf(p, &cc);
 	/* Opens the HSM (and checks the root's key) before making a key. */
 	{
 		struct hsm_key *k;
@@ -70,8 +123,8 @@ make_gen(struct ca *ca, const struct conf_ca *sec, const char *name,
 	if ((r = ca_make_cert(ca, &cc, root, &x, &rec)) != LY_OK)
 		goto out;
 	sn = ca_serial_hex(&rec.serial);
-	o = json_pack("{s:s, s:s, s:s?, s:I, s:s}", "ca", name, "issuer",
-	    sec->name, "serial", sn, "activates", (json_int_t)activates,
+	o = json_pack("{s:s, s:s, s:s?, s:I, s:s}", "ca", p->name, "issuer",
+	    p->sec->name, "serial", sn, "activates", (json_int_t)activates,
 	    "key", cc.key_uri);
 	free(sn);
 	detail = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) :
@@ -89,7 +142,7 @@ make_gen(struct ca *ca, const struct conf_ca *sec, const char *name,
 	rec.der = der;
 	rec.derlen = (size_t)len;
 	memset(&nw, 0, sizeof(nw));
-	nw.issuer = sec->name;
+	nw.issuer = p->sec->name;
 	nw.key_uri = cc.key_uri;
 	nw.cert = x;
 	nw.parent = root;
@@ -99,8 +152,6 @@ make_gen(struct ca *ca, const struct conf_ca *sec, const char *name,
  out:
 	OPENSSL_free(der);
 	X509_free(x);
-	free(uri);
-	free(subject);
 	free(detail);
 	return r;
 }
@@ -109,10 +160,10 @@ int
 ca_issuer_create(struct ca *ca, const char *name, const char *actor,
     int *slotp)
 {
-	const struct conf_ca *sec;
-	int i, slot;
+	struct issuer_plan p;
+	int i, slot, r;
 
-	if ((sec = conf_issuer(ca->conf, name)) == NULL)
+	if (conf_issuer(ca->conf, name) == NULL)
 		return ly_fail(LY_ERR_NOT_FOUND, "no [issuer %s] section in "
 		    "ca.conf", name);
 	(void)ca_slots_refresh(ca);
@@ -122,46 +173,35 @@ ca_issuer_create(struct ca *ca, const char *name, const char *actor,
 			    "already (%s); a new generation is made by ca-admin "
 			    "issuer rollover %s", name, ca_slot_name(ca, i),
 			    name);
-	return make_gen(ca, sec, name, 1, 0, actor, "issuer-create",
+	if ((r = issuer_plan(ca, name, &p)) != LY_OK)
+		return r;
+	r = make_gen(ca, &p, 0, actor, "issuer-create",
 	    slotp != NULL ? slotp : &slot);
+	issuer_plan_clear(&p);
+	return r;
 }
 
 int
 ca_issuer_rollover(struct ca *ca, const char *name, time_t activates,
     const char *actor, int *slotp)
 {
-	const struct conf_ca *sec;
-	char next[CONF_NAME_MAX];
+	struct issuer_plan p;
 	time_t now = ly_now();
-	unsigned int gen = 0;
-	int i, slot;
+	int slot, r;
 
-	if ((sec = conf_issuer(ca->conf, name)) == NULL)
-		return ly_fail(LY_ERR_NOT_FOUND, "no issuer %s in ca.conf "
-		    "(issuing, or an [issuer NAME] section)", name);
-	(void)ca_slots_refresh(ca);
-	for (i = 0; i < ca_nslots(ca); i++) {
-		if (strcmp(ca_slot_issuer(ca, i), name) != 0)
-			continue;
-		if (ca_slot_state(ca, i, now) == CA_SLOT_NEXT)
-			return ly_fail(LY_ERR_STATE, "the issuer %s has a "
-			    "rollover waiting already: %s starts issuing at "
-			    "%lld", name, ca_slot_name(ca, i),
-			    (long long)ca_slot_activates(ca, i));
-		if (ca_slot_gen(ca, i) > gen)
-			gen = ca_slot_gen(ca, i);
-	}
-	if (gen == 0)
+	if ((r = issuer_plan(ca, name, &p)) != LY_OK)
+		return r;
+	if (p.gen == 1) {
+		issuer_plan_clear(&p);
 		return ly_fail(LY_ERR_STATE, "the issuer %s has no CA to roll "
 		    "over: ca-admin issuer create %s", name, name);
+	}
 	if (activates < now)
 		activates = now;
-	if (snprintf(next, sizeof(next), "%s-%u", name, gen + 1) >=
-	    (int)sizeof(next))
-		return ly_fail(LY_ERR_CONFIG, "issuer name too long");
-	return make_gen(ca, sec, next, gen + 1, activates, actor,
-	    "issuer-rollover",
+	r = make_gen(ca, &p, activates, actor, "issuer-rollover",
 	    slotp != NULL ? slotp : &slot);
+	issuer_plan_clear(&p);
+	return r;
 }
 
 int

@@ -534,8 +534,22 @@ reg_write(struct store_txn *txn, void *arg)
 	    (r = der_put(txn, "slotcert", n, a->cert)) != LY_OK ||
 	    (r = version_bump(txn)) != LY_OK)
 		return r;
-	if (a->rec != NULL && (r = store_cert_put(txn, a->rec)) != LY_OK)
-		return r;
+	if (a->rec != NULL) {
+		struct store_cert *cur = NULL, res;
+
+		/* A certificate a root signed elsewhere has no reservation here. */
+		if ((r = store_cert_get(txn, &a->rec->serial, &cur)) ==
+		    LY_ERR_NOT_FOUND) {
+			res = *a->rec;
+			res.status = STORE_RESERVED;
+			res.der = NULL;
+			res.derlen = 0;
+			r = store_cert_reserve(txn, &res);
+		}
+		store_cert_free(cur);
+		if (r != LY_OK || (r = store_cert_put(txn, a->rec)) != LY_OK)
+			return r;
+	}
 	if ((r = store_audit_append(txn, a->actor, a->action, a->detail)) !=
 	    LY_OK)
 		return r;

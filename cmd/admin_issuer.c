@@ -23,8 +23,8 @@
 static const char *issuer_u =
     "issuer list\n"
     "       ca-admin issuer create NAME\n"
-    "       ca-admin issuer rollover NAME [--at TIME]\n"
-    "       ca-admin issuer import --cert FILE [--root FILE]";
+    "       ca-admin issuer rollover NAME [--at TIME | --csr FILE]\n"
+    "       ca-admin issuer import --cert FILE [--root FILE | --at TIME]";
 
 static const char *issuer_about =
     "list: every CA of the instance: name, ca.conf section, generation, "
@@ -38,12 +38,16 @@ static const char *issuer_about =
     "takes over new issuance at TIME\n(RFC 3339, default now), and the "
     "generation it replaces keeps revoking and\npublishing CRLs until "
     "its last certificate has expired. A running ca-server\nfollows "
-    "within a second.\n"
+    "within a second. With the root offline ([root] offline = yes),\n"
+    "--csr FILE makes the new key and a CSR for the root's instance "
+    "(ca-admin root\nsign-issuer), and issuer import --cert installs "
+    "what it signed.\n"
     "import: on an instance made by an issuer-only init: checks that the "
     "certificate\nthe root signed (root sign-issuer) is for the issuing "
     "CA key on this token and\nchains to the root (--root, default the "
     "[root] cert file), then stores it on\nthe token, in the store and "
-    "in certs/, and issues the TLS certificate.";
+    "in certs/, and issues the TLS certificate. After\nissuer rollover "
+    "--csr: installs the new generation, taking over at --at TIME.";
 
 /* issuer import: the certificate the root signed, on the issuing instance. */
 static int
@@ -73,6 +77,20 @@ issuer_import(const char *cert, const char *root)
 		return 1;
 	}
 	return 0;
+}
+
+/* Whether the instance waits for its first issuing CA certificate. */
+static int
+issuer_waits_first(void)
+{
+	struct conf *conf = NULL;
+	int w;
+
+	if (conf_load(admin_dir, NULL, &conf) != LY_OK)
+		return 0;	/* the import says why */
+	w = ca_issuer_pending(conf);
+	conf_free(conf);
+	return w;
 }
 
 static void
@@ -113,18 +131,37 @@ issuer_list(void)
 	return 0;
 }
 
-/* create and rollover: a new CA, then its OCSP signer and first CRLs. */
+/*
+ * create and rollover (and the import of a rollover the root signed in
+ * a ceremony, cert): a new CA, then its OCSP signer and first CRLs.
+ * With csr, only the key and the CSR.
+ */
 static int
-issuer_make(const char *name, int rollover, time_t at)
+issuer_make(const char *name, int rollover, time_t at, const char *csr,
+    const char *cert)
 {
 	struct ocsp_responder *resp = NULL;
 	struct ca *ca = NULL;
 	int slot = -1, r;
 
+	if (csr != NULL) {
+		if ((r = ca_open(admin_dir, 0, &ca)) == LY_OK &&
+		    (r = ca_issuer_rollover_csr(ca, name, csr,
+		    admin_actor())) == LY_OK)
+			printf("%s: have the root's instance sign it (ca-admin "
+			    "root sign-issuer --csr %s), then ca-admin issuer "
+			    "import --cert FILE\n", csr, csr);
+		goto out;
+	}
 	if ((r = admin_open_with_ocsp(0, 0, &ca, &resp)) != LY_OK)
 		goto out;
-	r = rollover ? ca_issuer_rollover(ca, name, at, admin_actor(), &slot) :
-	    ca_issuer_create(ca, name, admin_actor(), &slot);
+	if (cert != NULL)
+		r = ca_issuer_rollover_import(ca, cert, at, admin_actor(),
+		    &slot);
+	else if (rollover)
+		r = ca_issuer_rollover(ca, name, at, admin_actor(), &slot);
+	else
+		r = ca_issuer_create(ca, name, admin_actor(), &slot);
 	if (r != LY_OK)
 		goto out;
 	/* Its CRLs exist before anything it issues names them. */
@@ -148,9 +185,10 @@ admin_issuer(int argc, char **argv)
 		{ "cert", required_argument, NULL, 'c' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "at", required_argument, NULL, 'a' },
+		{ "csr", required_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *cert = NULL, *root = NULL, *sub, *at = NULL;
+	const char *cert = NULL, *root = NULL, *sub, *at = NULL, *csr = NULL;
 	time_t when = 0;
 	int c;
 
@@ -171,26 +209,37 @@ admin_issuer(int argc, char **argv)
 		case 'a':
 			at = optarg;
 			break;
+		case 'q':
+			csr = optarg;
+			break;
 		default:
 			return admin_usage(issuer_u, NULL);
 		}
 	}
+	if (at != NULL && strcmp(at, "now") != 0 &&
+	    ly_time_parse(at, &when) != LY_OK)
+		return admin_usage(issuer_u, "--at wants a time like "
+		    "2027-01-31T00:00:00Z, or now");
 	if (strcmp(sub, "list") == 0 && optind == argc && cert == NULL &&
-	    root == NULL && at == NULL)
+	    root == NULL && at == NULL && csr == NULL)
 		return issuer_list();
-	if (strcmp(sub, "import") == 0 && optind == argc && at == NULL) {
+	if (strcmp(sub, "import") == 0 && optind == argc && csr == NULL) {
 		if (cert == NULL)
 			return admin_usage(issuer_u, "--cert FILE is required");
-		return issuer_import(cert, root);
+		if (root != NULL && at != NULL)
+			return admin_usage(issuer_u, "--root is for the first "
+			    "import, --at for a rollover's");
+		/* --root: only the first import takes it (and says so). */
+		if (root != NULL || issuer_waits_first())
+			return at != NULL ? admin_usage(issuer_u, "--at is for "
+			    "a rollover's import") : issuer_import(cert, root);
+		return issuer_make(NULL, 1, when, NULL, cert);
 	}
-	if ((strcmp(sub, "create") == 0 || strcmp(sub, "rollover") == 0) &&
-	    optind + 1 == argc && cert == NULL && root == NULL) {
-		if (at != NULL && (sub[0] == 'c' ||
-		    (strcmp(at, "now") != 0 && ly_time_parse(at, &when) !=
-		    LY_OK)))
-			return admin_usage(issuer_u, "--at wants a time like "
-			    "2027-01-31T00:00:00Z, or now (rollover only)");
-		return issuer_make(argv[optind], sub[0] == 'r', when);
-	}
+	if (strcmp(sub, "create") == 0 && optind + 1 == argc && cert == NULL &&
+	    root == NULL && at == NULL && csr == NULL)
+		return issuer_make(argv[optind], 0, 0, NULL, NULL);
+	if (strcmp(sub, "rollover") == 0 && optind + 1 == argc &&
+	    cert == NULL && root == NULL && (at == NULL || csr == NULL))
+		return issuer_make(argv[optind], 1, when, csr, NULL);
 	return admin_usage(issuer_u, NULL);
 }

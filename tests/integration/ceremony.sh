@@ -112,6 +112,56 @@ has "... and its CRL" "$T/audit-root.txt" '{"crl":"root"'
 check "both audit logs verify" sh -c "'$CA_ADMIN' --dir '$T/ca' audit verify &&
     '$CA_ADMIN' --dir '$R' audit verify"
 
+# ---- the issuer rolls over while its root stays offline ---------------------
+# The issuing instance makes the new key and a CSR; the root's instance
+# signs it; the import makes it the next generation. ca-server is not
+# needed for any step; the root key never comes to the issuing instance.
+refuse "issuer rollover without --csr is refused where the root is offline" \
+    admin issuer rollover issuing
+has "... and says to use a ceremony" "$T/refuse.err" "--csr FILE"
+check "issuer rollover --csr (issuing instance)" \
+    admin issuer rollover issuing --csr "$T/roll.csr"
+refuse "a second rollover CSR while one waits is refused" \
+    admin issuer rollover issuing --csr "$T/roll2.csr"
+openssl req -in "$T/roll.csr" -noout -subject >"$T/roll.subj" 2>>"$LOG"
+has "the CSR names the second generation" "$T/roll.subj" " G2"
+check "root sign-issuer of the rollover CSR (root's instance)" \
+    radmin root sign-issuer --csr "$T/roll.csr" --out "$T/roll.crt"
+refuse "importing another CA's certificate as the rollover is refused" \
+    admin issuer import --cert "$T/carry.crt"
+check "issuer import of the rollover (issuing instance)" \
+    admin issuer import --cert "$T/roll.crt"
+admin issuer list >"$T/ilist.txt" 2>>"$LOG"
+eq "issuer list: issuing-2 is active" \
+    "$(awk '$1 == "issuing-2" { print $2, $3, $4 }' "$T/ilist.txt")" \
+    "issuing 2 active"
+eq "... issuing is retiring" \
+    "$(awk '$1 == "issuing" { print $2, $3, $4 }' "$T/ilist.txt")" \
+    "issuing 1 retiring"
+check "the new generation's key is on the issuing token" \
+    cmp "$T/roll.crt" "$T/ca/certs/issuing-2.crt"
+admin issue --profile client --csr "$T/dev.csr" --identity '{"userId":8}' \
+    --out "$T/dev2.crt" >>"$LOG" 2>&1
+check "a new certificate verifies through issuing-2 to the root" \
+    openssl verify -CAfile "$R/certs/root.crt" -untrusted "$T/roll.crt" \
+    "$T/dev2.crt"
+fails "... and not through the old issuing CA" \
+    openssl verify -CAfile "$R/certs/root.crt" -untrusted "$T/carry.crt" \
+    "$T/dev2.crt"
+refuse "the same certificate again is refused" \
+    admin issuer import --cert "$T/roll.crt"
+admin audit list >"$T/audit-ca.txt" 2>>"$LOG"
+has "issuing instance audits the rollover CSR" "$T/audit-ca.txt" \
+    "issuer-rollover-csr"
+has "... and its import" "$T/audit-ca.txt" "issuer-rollover-import"
+export SOFTHSM2_CONF="$T/ca/hsm/softhsm2.conf"
+flock "$T/ca/hsm/token.guard" pkcs11-tool --module "$mod" \
+    --token-label lanyard-issuing --login --pin "$(cat "$T/ca/hsm/issuing.pin")" \
+    --list-objects >"$T/objs2.txt" 2>>"$LOG"
+has "the issuing token holds the new key" "$T/objs2.txt" "issuing-2-ca"
+lacks "... and still no root key" "$T/objs2.txt" "root-ca"
+unset SOFTHSM2_CONF
+
 # The next ceremony is due within [root] renew_before: status says so.
 echo 'renew_before = 365d' >>"$T/ca/ca.conf"
 admin status >"$T/status.txt" 2>>"$LOG"
