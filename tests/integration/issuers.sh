@@ -40,6 +40,12 @@ cat >>"$T/ca/ca.conf" <<'CONF'
 [profile device]
 issuer = devices
 reissue_threshold = 100%
+
+[profile gadget]
+issuer = devices
+identity = none
+allow_dns_ip = yes
+require_dns_or_ip = yes
 CONF
 DEV="$CA/devices.crt"
 ISS="$CA/issuing.crt"
@@ -128,6 +134,14 @@ admin issue --profile service --csr "$T/svc.csr" --dns svc.example.org \
     --out "$T/svc.crt" >>"$LOG" 2>&1
 signed_by "ca-admin issue --profile service" "$T/svc.crt" "$ISS" issuing
 S_SVC=$(serial_of "$T/svc.crt")
+# Names are checked against the constraints of the CA that signs.
+n0=$(admin list --status all --json 2>>"$LOG" | jq length)
+refuse "a name outside devices' name constraints is refused" admin issue \
+    --profile gadget --csr "$T/a.csr" --dns svc.example.org
+eq "... and nothing is issued" "$(admin list --status all --json 2>>"$LOG" | jq length)" "$n0"
+admin issue --profile gadget --csr "$T/a.csr" --dns devices.example.org \
+    --out "$T/g.crt" >>"$LOG" 2>&1
+check "a name inside them is issued, and verifies through devices" verifies "$T/g.crt" "$DEV"
 eq "show names the issuer devices" \
     "$(admin show --serial "$S_A" --json 2>>"$LOG" | jq -r .issuer)" devices
 eq "show names the issuer issuing for a service" \
