@@ -5,7 +5,8 @@
  * bench/enroll, which starts the server and prints the table.
  *
  * usage: enroll-bench -a HOST:PORT -C CAFILE -c ADMIN_CRT -k ADMIN_KEY
- *            [-d SECONDS] [-n TOKENS] [-p CSRS] [-P SERVER_PID] CONNS...
+ *            [-d SECONDS] [-n TOKENS] [-p CSRS] [-P SERVER_PID]
+ *            [-T TIMELINE] CONNS...
  *
  * For each CONNS, before the clock starts: one-time tokens are made through
  * the admin API (POST /api/v1/tokens with the admin client certificate,
@@ -24,6 +25,14 @@
  * stderr: the first non-200 answer, and how long the tokens took. Exit
  * status 1 if anything but the load itself failed (no server, a bad admin
  * certificate, no tokens) or nothing was enrolled.
+ *
+ * With -T, the timed run of each point (not its calibration) is also
+ * written to TIMELINE, for bench/rollover to cut the run around an event
+ * it causes meanwhile: "# t0 REALTIME" when the clock starts (flushed at
+ * once), then one line per answered request when the run ends,
+ * "REALTIME STATUS" (the wall-clock time of the answer in seconds since
+ * the epoch; STATUS the HTTP status, 0 for an I/O error, -1 for a 200
+ * without a certificate).
  */
 #include "config.h"
 
@@ -59,6 +68,9 @@
 #define MAX_CONNS	512
 #define ADMIN_CONNS	4	/* parallel token makers */
 #define CALIB_SECS	2.0
+
+/* -T: where the timed runs go (see the top); NULL while calibrating. */
+static FILE *timeline;
 
 struct target {
 	char		 host[256];
@@ -439,6 +451,7 @@ struct load {
 	const struct req *rq;
 	long		 n;
 	double		*lat;		/* per request, seconds */
+	double		*end;		/* per request, when answered */
 	short		*status;	/* per request: HTTP status, 0 = I/O error, -1 = bad 200 */
 	atomic_long	 next;
 	atomic_int	 stop;
@@ -498,6 +511,7 @@ load_loop(void *arg)
 		}
 		last = bench_now();
 		l->lat[i] = last - t;
+		l->end[i] = last;
 		if (r.close) {
 			conn_close(&c);
 			up = conn_open(l->t, l->t->dev, &c) == 0;
@@ -529,6 +543,28 @@ struct result {
 	int		 ran_out;
 };
 
+/* Seconds since the epoch on the wall clock. */
+static double
+wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The answers of the run into the timeline, on the wall clock (-T). */
+static void
+timeline_write(const struct load *l, long done, double wall0)
+{
+	long i;
+
+	for (i = 0; i < done; i++)
+		fprintf(timeline, "%.6f %d\n", wall0 + (l->end[i] - l->t0),
+		    l->status[i]);
+	fflush(timeline);
+}
+
 /*
  * conns connections enroll with rq[0..n) for at most secs seconds. -1 if a
  * connection could not be set up (nothing was sent then).
@@ -540,7 +576,7 @@ run_load(const struct target *t, const struct req *rq, long n, int conns,
 	pthread_t th[MAX_CONNS];
 	struct load l;
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	double *ok_lat = NULL, until, cg, cs;
+	double *ok_lat = NULL, until, cg, cs, wall0;
 	long i;
 	int k, nth = 0, r = -1;
 
@@ -553,6 +589,7 @@ run_load(const struct target *t, const struct req *rq, long n, int conns,
 	pthread_barrier_init(&l.ready, NULL, (unsigned)conns + 1);
 	pthread_barrier_init(&l.go, NULL, (unsigned)conns + 1);
 	if ((l.lat = calloc((size_t)n, sizeof(double))) == NULL ||
+	    (l.end = calloc((size_t)n, sizeof(double))) == NULL ||
 	    (l.status = calloc((size_t)n, sizeof(short))) == NULL ||
 	    (ok_lat = calloc((size_t)n, sizeof(double))) == NULL)
 		goto out;
@@ -569,7 +606,12 @@ run_load(const struct target *t, const struct req *rq, long n, int conns,
 	cg = cpu_self();
 	cs = cpu_pid(srvpid);
 	l.t0 = bench_now();
+	wall0 = wall_now();
 	until = l.t0 + secs;
+	if (timeline != NULL) {
+		fprintf(timeline, "# t0 %.6f\n", wall0);
+		fflush(timeline);
+	}
 	pthread_barrier_wait(&l.go);
 	while (l.running > 0 && bench_now() < until)
 		nanosleep(&ts, NULL);
@@ -592,6 +634,8 @@ run_load(const struct target *t, const struct req *rq, long n, int conns,
 			res->fail++;
 	}
 	res->io_err = l.io_err;
+	if (timeline != NULL)
+		timeline_write(&l, res->done, wall0);
 	res->secs = l.t_end > l.t0 ? l.t_end - l.t0 : 0;
 	res->rate = res->secs > 0 ? res->ok / res->secs : 0;
 	res->ran_out = l.next >= n && res->secs < secs;
@@ -603,6 +647,7 @@ run_load(const struct target *t, const struct req *rq, long n, int conns,
 	r = 0;
  out:
 	free(l.lat);
+	free(l.end);
 	free(l.status);
 	free(ok_lat);
 	pthread_barrier_destroy(&l.ready);
@@ -670,7 +715,7 @@ enroll_bench_usage(void)
 	fprintf(stderr, "usage: enroll-bench -a HOST:PORT -C CAFILE "
 	    "-c ADMIN_CRT -k ADMIN_KEY\n"
 	    "           [-d SECONDS] [-n TOKENS] [-p CSRS] [-P SERVER_PID] "
-	    "CONNS...\n");
+	    "[-T TIMELINE] CONNS...\n");
 	exit(2);
 }
 
@@ -680,13 +725,15 @@ main(int argc, char **argv)
 	struct target t;
 	struct result res;
 	atomic_long user = 1;
-	const char *addr = NULL, *cafile = NULL, *cert = NULL, *key = NULL;
+	const char *addr = NULL, *cafile = NULL, *cert = NULL, *key = NULL,
+	    *tlpath = NULL;
+	FILE *tl = NULL;
 	char **csrs, *colon;
 	double secs = 10, rate = 0;
 	long ntok = 0, n, srvpid = 0;
 	int ch, i, ncsr = 64, conns, rc = 0;
 
-	while ((ch = getopt(argc, argv, "a:C:c:k:d:n:p:P:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:C:c:k:d:n:p:P:T:")) != -1) {
 		switch (ch) {
 		case 'a': addr = optarg; break;
 		case 'C': cafile = optarg; break;
@@ -696,6 +743,7 @@ main(int argc, char **argv)
 		case 'n': ntok = atol(optarg); break;
 		case 'p': ncsr = atoi(optarg); break;
 		case 'P': srvpid = atol(optarg); break;
+		case 'T': tlpath = optarg; break;
 		default: enroll_bench_usage();
 		}
 	}
@@ -707,6 +755,10 @@ main(int argc, char **argv)
 	    (size_t)(colon - addr) >= sizeof(t.host) ||
 	    strlen(colon + 1) >= sizeof(t.port))
 		enroll_bench_usage();
+	if (tlpath != NULL && (tl = fopen(tlpath, "w")) == NULL) {
+		perror(tlpath);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	memset(&t, 0, sizeof(t));
 	snprintf(t.host, sizeof(t.host), "%.*s", (int)(colon - addr), addr);
@@ -745,9 +797,11 @@ main(int argc, char **argv)
 				rate = res.rate;
 			n = (long)(rate * secs * 2) + 8L * conns + 64;
 		}
+		timeline = tl;
 		if (measure(&t, n, conns, secs, csrs, ncsr, &user, srvpid,
 		    &res) != 0)
 			return 1;
+		timeline = NULL;
 		printf("conns=%d ok=%ld fail=%ld io_err=%ld secs=%.2f "
 		    "rate=%.1f p50_ms=%.2f p99_ms=%.2f tokens=%ld ran_out=%s "
 		    "cpu_gen=%.2f cpu_srv=%.2f\n",
@@ -764,5 +818,9 @@ main(int argc, char **argv)
 	free(csrs);
 	SSL_CTX_free(t.dev);
 	SSL_CTX_free(t.admin);
+	if (tl != NULL && fclose(tl) != 0) {
+		perror(tlpath);
+		rc = 1;
+	}
 	return rc;
 }

@@ -251,6 +251,12 @@ struct ca_request {
 	int		 days;		/* 0: the profile's default */
 	const char	*actor;		/* for the audit log */
 	const char	*cn;		/* subject CN when the identity has no name */
+	/*
+	 * The issuing slot that signs; 0 (never an issuer: CA_ROOT is a
+	 * root) for the profile's. ca/signer.c names the slot whose OCSP
+	 * signer it certifies.
+	 */
+	int		 slot;
 };
 
 /*
@@ -291,6 +297,7 @@ struct ca_issue_req {
 	int		 days;		/* 0: the profile's default */
 	const char	*actor;		/* for the audit log */
 	const char	*cn;		/* subject CN when the identity has no name */
+	int		 slot;		/* as in ca_request: 0 the profile's */
 	/*
 	 * A reissue: the record of the certificate superseded, read before
 	 * signing; marked superseded in the transaction that stores the new
@@ -739,66 +746,82 @@ int		 ca_root_ocsp_store(struct ca *, const struct ca_ocsp_item *,
 		    size_t *storedp);
 
 /*
- * The OCSP responder's current delegated signer: a record opaque to ca/
- * kept in the store's meta under CA_META_OCSP_SIGNER (ocsp/ reads it in
- * a read transaction). ca_ocsp_signer_set() replaces the record if it is
+ * The OCSP responder's current delegated signer of an issuing slot: a
+ * record opaque to ca/ kept in the store's meta under the key
+ * ca_ocsp_signer_key() writes into buf: CA_META_OCSP_SIGNER for slot
+ * CA_ISSUING (as before slots), "CA_META_OCSP_SIGNER/<slot name>" for
+ * any other (LY_ERR_TOO_LARGE if size is short; CA_SIGNER_KEY_MAX is
+ * enough). ca_ocsp_signer_set() replaces slot's record if it is
  * still prev (prev NULL: if there is none), with an audit entry (action
  * "ocsp-signer", detail compact JSON or NULL), in one write transaction:
  * of two processes rotating the signer at once exactly one wins, and the
  * other gets LY_ERR_EXISTS and uses the winner's.
  */
 #define CA_META_OCSP_SIGNER	"ocsp/signer"
-int		 ca_ocsp_signer_set(struct ca *, const void *prev,
+#define CA_SIGNER_KEY_MAX	(sizeof(CA_META_OCSP_SIGNER) + CONF_NAME_MAX + 8)
+int		 ca_ocsp_signer_key(const struct ca *, int slot, char *buf,
+		    size_t size);
+int		 ca_ocsp_signer_set(struct ca *, int slot, const void *prev,
 		    size_t prevlen, const void *rec, size_t len,
 		    const char *actor, const char *detail);
 
 /*
- * The delegated OCSP signer (ca/signer.c, RFC 6960 4.2.2.2): a key that
- * the engine generates on the issuing CA's token, and a certificate the
- * issuing CA issues to it (profile "ocsp"), rotated within [ocsp]
- * signer_rotate_before of its notAfter. The current one is recorded in
- * the store (CA_META_OCSP_SIGNER), so that every process uses the same;
- * of two processes rotating at once one wins (ca_ocsp_signer_set()) and
- * the other revokes its certificate and loads the winner's.
+ * The delegated OCSP signers (ca/signer.c, RFC 6960 4.2.2.2), one per
+ * issuing slot that is not retired (ca_signer_slot_wanted()): a key that
+ * the engine generates on that CA's token, and a certificate that CA
+ * issues to it (profile "ocsp"; its record's ca is the slot), rotated
+ * within [ocsp] signer_rotate_before of its notAfter. The current one of
+ * each slot is recorded in the store (ca_ocsp_signer_key()), so that
+ * every process uses the same; of two processes rotating at once one
+ * wins (ca_ocsp_signer_set()) and the other revokes its certificate and
+ * loads the winner's. Key labels: "ocsp-signer-<n>" for CA_ISSUING,
+ * "<slot name>-ocsp-signer-<n>" for the others.
  *
  * ocsp/ keeps a struct ca_signers per responder (ca_signers_new(), freed
- * with ca_signers_free(), which drops its reference to the current
- * signer; call it before ca_close()).
+ * with ca_signers_free(), which drops its references to the current
+ * signers; call it before ca_close()).
  */
 struct ca_signer;
 struct ca_signers;
 int		 ca_signers_new(struct ca *, struct ca_signers **);
 void		 ca_signers_free(struct ca_signers *);
+/* Whether slot has a delegated signer: an issuing slot, not retired. */
+int		 ca_signer_slot_wanted(const struct ca *, int slot);
 /*
- * Rotate if due: brings the signer in step with the store. Loads the one
+ * Rotate if due: brings the signer of every slot that wants one (slots
+ * registered since included) in step with the store, and drops the
+ * signer of a slot retired since. For each, loads the one
  * recorded there (another process may have rotated it), and makes a new
  * one (key on the token, certificate, record) if there is none, it is
  * revoked, or it expires within signer_rotate_before. On failure the
  * signer in use, if any, stays (one due for rotation goes on signing).
  * LY_ERR_ARG for an instance opened without the HSM; otherwise the HSM's
- * and the store's errors. One sync at a time per ca_signers.
+ * and the store's errors, of the first slot that failed (the others are
+ * synced all the same). One sync at a time per ca_signers.
  */
 int		 ca_signers_sync(struct ca_signers *);
 /*
- * The current signer, key and certificate: a counted reference that the
- * caller gives back with ca_signer_put() (NULL is a no-op), or NULL if
- * there is none. A rotation frees the old one when its last user is done.
+ * The current signer of slot, key and certificate: a counted reference
+ * that the caller gives back with ca_signer_put() (NULL is a no-op), or
+ * NULL if there is none (a root slot, a slot out of range, no HSM). A
+ * rotation frees the old one when its last user is done.
  */
-struct ca_signer *ca_signers_get(struct ca_signers *);
+struct ca_signer *ca_signers_get(struct ca_signers *, int slot);
 void		 ca_signer_put(struct ca_signer *);
 /*
  * Its certificate and its key's label on the token (borrowed while the
  * reference is held), and its notAfter.
  */
 X509		*ca_signer_cert(const struct ca_signer *);
+int		 ca_signer_slot(const struct ca_signer *);
 const char	*ca_signer_label(const struct ca_signer *);
 time_t		 ca_signer_not_after(const struct ca_signer *);
 /*
- * The notAfter of the signer the store names, read without its key (a
- * responder of an instance opened read-only: ca-server's front); 0 if
- * there is none or it is not valid.
+ * The notAfter of the signer of slot the store names, read without its
+ * key (a responder of an instance opened read-only: ca-server's front);
+ * 0 if there is none or it is not valid.
  */
-time_t		 ca_signers_stored_not_after(struct ca_signers *);
+time_t		 ca_signers_stored_not_after(struct ca_signers *, int slot);
 /*
  * Signs obj with the signer's key through fn, as ca_sign() does with a
  * CA key: the caller checks what it gets, and reports a signature that
@@ -840,11 +863,22 @@ int		 ca_crl_record(struct ca *, const char *key, uint64_t number,
 		    const char *detail, int *storedp);
 /*
  * The CRL shard of a serial (0 when there is one shard), and the URL of a
- * CA's CRL: <base>/crl/<ca>.crl, or <base>/crl/<ca>-<shard>.crl when the
- * issuing CA's CRL is partitioned. Caller frees.
+ * CA's CRL: <base>/crl/<ca>.crl for shard -1, else
+ * <base>/crl/<ca>-<shard>.crl (a partitioned CA's, ca_crl_shards()).
+ * Caller frees.
  */
 char		*ca_crl_url(const struct conf *, const char *ca, int shard);
 unsigned int	 ca_crl_shard(const struct conf *, const struct ca_serial *);
+/*
+ * The partitions of a slot's CRL: 1 for a root (never partitioned), else
+ * its section's crl_shards, or [crl] shards when that is 0; and the
+ * shard of a serial among shards partitions (ca_crl_shard() is this with
+ * [crl] shards).
+ */
+unsigned int	 ca_crl_shards(const struct ca *, int slot);
+unsigned int	 ca_crl_shard_of(unsigned int shards, const struct ca_serial *);
+/* The RSA padding (conf_ca.rsa_padding) slot's key signs CRLs with. */
+int		 ca_crl_padding(const struct ca *, int slot);
 
 /* ---- pre-issuance lint (ca/lint.c, ca/lint_crl.c, ca/lint_ocsp.c) ------ */
 

@@ -103,7 +103,7 @@ ca_crl_url(const struct conf *conf, const char *ca, int shard)
 {
 	char *s;
 
-	if (shard < 0 || conf->crl_shards <= 1 || strcmp(ca, "issuing") != 0)
+	if (shard < 0)
 		return cert_url(conf, "crl", ca);
 	if (asprintf(&s, "%s/crl/%s-%d.crl", conf->url_base, ca, shard) == -1)
 		return NULL;
@@ -641,7 +641,8 @@ add_leaf_extensions(X509 *x, const struct cert_spec *s)
 			goto out;
 	} else {
 		if ((crl = ca_crl_url(s->conf, s->issuer_name,
-		    (int)ca_crl_shard(s->conf, s->serial))) == NULL ||
+		    s->crl_shards > 1 ? (int)ca_crl_shard_of(s->crl_shards,
+		    s->serial) : -1)) == NULL ||
 		    (ocsp = cert_url(s->conf, "ocsp", s->issuer_name)) == NULL ||
 		    !add_cdp(x, crl) || !add_aia(x, ocsp, issuers))
 			goto out;

@@ -158,9 +158,33 @@ ca_crl_record(struct ca *ca, const char *key, uint64_t number,
 }
 
 unsigned int
-ca_crl_shard(const struct conf *conf, const struct ca_serial *serial)
+ca_crl_shard_of(unsigned int shards, const struct ca_serial *serial)
 {
 	/* The low octet of 128 random bits spreads serials evenly. */
-	return conf->crl_shards <= 1 ? 0 :
-	    serial->b[CA_SERIAL_LEN - 1] % conf->crl_shards;
+	return shards <= 1 ? 0 : serial->b[CA_SERIAL_LEN - 1] % shards;
+}
+
+unsigned int
+ca_crl_shard(const struct conf *conf, const struct ca_serial *serial)
+{
+	return ca_crl_shard_of(conf->crl_shards, serial);
+}
+
+unsigned int
+ca_crl_shards(const struct ca *ca, int slot)
+{
+	unsigned int n;
+
+	/* A root's CRL lists a few intermediates: never partitioned. */
+	if (ca_slot_is_root(ca, slot))
+		return 1;
+	if ((n = ca_slot_conf(ca, slot)->crl_shards) == 0)
+		n = ca->conf->crl_shards;
+	return n > 1 ? n : 1;
+}
+
+int
+ca_crl_padding(const struct ca *ca, int slot)
+{
+	return ca_slot_conf(ca, slot)->rsa_padding;
 }

@@ -81,6 +81,7 @@ struct cert_spec {
 	const struct conf_profile *profile;	/* NULL: a CA certificate */
 	X509			*issuer;	/* NULL: self-signed */
 	const char		*issuer_name;	/* "root", "issuing": URLs */
+	unsigned int		 crl_shards;	/* the issuer's (ca_crl_shards()) */
 	EVP_PKEY		*pubkey;	/* the subject's key */
 	const X509_PUBKEY	*spki;		/* its encoding from a CSR, or NULL */
 	X509_NAME		*subject;

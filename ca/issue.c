@@ -149,7 +149,10 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 
 	/* A rollover another process made shows within a second. */
 	(void)ca_slots_refresh(ca);
-	if ((slot = ca_issuer_slot(ca, p->issuer, ly_now())) < 0)
+	/* ca/signer.c names the CA whose OCSP signer it certifies. */
+	if (rq->slot > 0)
+		slot = rq->slot;
+	else if ((slot = ca_issuer_slot(ca, p->issuer, ly_now())) < 0)
 		return ly_fail(LY_ERR_STATE, "the issuer %s of profile %s has "
 		    "no CA yet: ca-admin issuer create %s", p->issuer, p->name,
 		    p->issuer);
@@ -183,6 +186,7 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	spec.profile = p;
 	spec.issuer = ca->certs[slot];
 	spec.issuer_name = ca_slot_name(ca, slot);
+	spec.crl_shards = ca_crl_shards(ca, slot);
 	spec.pubkey = reqkey;
 	spec.spki = X509_REQ_get_X509_PUBKEY(req);
 	spec.subject = subject;
@@ -291,12 +295,16 @@ ca_issue(struct ca *ca, const struct ca_request *rq, X509 **certp,
 		    "(profiles: %s)", rq->profile != NULL ? rq->profile : "",
 		    names);
 	}
+	if (rq->slot != 0 && (rq->slot < 0 || rq->slot >= ca_nslots(ca) ||
+	    ca_slot_is_root(ca, rq->slot)))
+		return ly_fail(LY_ERR_ARG, "slot %d issues nothing", rq->slot);
 	ir.csr = rq->csr;
 	ir.csrlen = rq->csrlen;
 	ir.identity = &rq->identity;
 	ir.days = rq->days;
 	ir.actor = rq->actor;
 	ir.cn = rq->cn;
+	ir.slot = rq->slot;
 	if ((r = issue(ca, &ir, &is, certp)) == LY_OK)
 		*serialp = is.serial;
 	ca_issued_clear(&is);

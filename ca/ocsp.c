@@ -20,10 +20,11 @@ ca_set_presign(struct ca *ca, ca_presign_fn fn, void *arg)
 
 /* One OCSP response, or (ca_ocsp_store_if()) several, each if still current. */
 struct ocsp_arg {
+	const struct ca		*ca;
 	const struct ca_ocsp_item *items;
 	size_t			 n;
 	int			 check;		/* status must be unchanged */
-	int			 root;		/* and the record the root's */
+	int			 root;		/* and the record a root's */
 	const char		*actor;		/* audited, if not NULL */
 	const char		*detail;
 	size_t			 stored;
@@ -46,7 +47,7 @@ ocsp_write(struct store_txn *txn, void *arg)
 			r = store_cert_get(txn, &it->serial, &rec);
 			if (r == LY_ERR_NOT_FOUND || (r == LY_OK &&
 			    (rec->status != it->status ||
-			    (a->root && rec->ca != CA_ROOT)))) {
+			    (a->root && !ca_slot_is_root(a->ca, rec->ca))))) {
 				store_cert_free(rec);
 				continue;
 			}
@@ -106,6 +107,7 @@ ca_root_ocsp_store(struct ca *ca, const struct ca_ocsp_item *items, size_t n,
 	int r;
 
 	memset(&a, 0, sizeof(a));
+	a.ca = ca;
 	a.items = items;
 	a.n = n;
 	a.check = 1;
@@ -118,18 +120,20 @@ ca_root_ocsp_store(struct ca *ca, const struct ca_ocsp_item *items, size_t n,
 }
 
 int
-ca_ocsp_signer_set(struct ca *ca, const void *prev, size_t prevlen,
+ca_ocsp_signer_set(struct ca *ca, int slot, const void *prev, size_t prevlen,
     const void *rec, size_t len, const char *actor, const char *detail)
 {
 	struct store_txn *txn = NULL;
 	const void *cur;
+	char key[CA_SIGNER_KEY_MAX];
 	size_t curlen;
 	int r;
 
-	if ((r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
+	if ((r = ca_ocsp_signer_key(ca, slot, key, sizeof(key))) != LY_OK ||
+	    (r = store_txn_begin(ca->store, 1, &txn)) != LY_OK)
 		return r;
 	/* The check and the write in one write transaction: LMDB has one writer. */
-	r = store_meta_get(txn, CA_META_OCSP_SIGNER, &cur, &curlen);
+	r = store_meta_get(txn, key, &cur, &curlen);
 	if (r != LY_OK && r != LY_ERR_NOT_FOUND)
 		goto out;
 	if ((r == LY_ERR_NOT_FOUND) != (prev == NULL) || (prev != NULL &&
@@ -138,7 +142,7 @@ ca_ocsp_signer_set(struct ca *ca, const void *prev, size_t prevlen,
 		    "another process");
 		goto out;
 	}
-	if ((r = store_meta_put(txn, CA_META_OCSP_SIGNER, rec, len)) != LY_OK ||
+	if ((r = store_meta_put(txn, key, rec, len)) != LY_OK ||
 	    (r = store_audit_append(txn, actor, "ocsp-signer", detail)) != LY_OK)
 		goto out;
 	r = store_txn_commit(txn);

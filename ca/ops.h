@@ -206,7 +206,12 @@ struct ca_status {
 		long	 need;
 	}		 ca[CA_MAX_SLOTS];
 	int		 nca;
-	time_t		 ocsp_not_after;	/* newest valid "ocsp" cert; 0 */
+	/*
+	 * The current OCSP signer of each CA (its newest valid "ocsp"
+	 * certificate), and the earliest notAfter among them; 0 if none.
+	 */
+	time_t		 ocsp_not_after;
+	time_t		 ocsp_slot_not_after[CA_MAX_SLOTS];
 	time_t		 tls_not_after;		/* DIR/tls/server.crt; 0 */
 	size_t		 store_used, store_map;	/* bytes */
 	uint32_t	 schema;

@@ -1,14 +1,18 @@
 /*
- * ca/signer.c — the delegated OCSP signer (RFC 6960 4.2.2.2): a key
- * generated on the issuing CA's token, a certificate the issuing CA issues
- * to it (profile "ocsp": EKU OCSPSigning, id-pkix-ocsp-nocheck), rotated
- * within [ocsp] signer_rotate_before of its notAfter. Its key life cycle
- * (key generation, key open, certificate object, PIN) is the engine's:
- * ocsp/ holds a struct ca_signers per responder and asks it for the
- * current signer (ca_signers_get()) and to rotate when due
+ * ca/signer.c — the delegated OCSP signers (RFC 6960 4.2.2.2), one per
+ * issuing slot (ca.h, "CA slots"): a key generated on that CA's token, a
+ * certificate that CA issues to it (profile "ocsp": EKU OCSPSigning,
+ * id-pkix-ocsp-nocheck), rotated within [ocsp] signer_rotate_before of
+ * its notAfter. Root slots have none (ocsp/root.c: the root signs), nor
+ * do retired slots (they serve nothing new). Its key life cycle (key
+ * generation, key open, certificate object, PIN) is the engine's: ocsp/
+ * holds a struct ca_signers per responder and asks it for the current
+ * signer of a slot (ca_signers_get()) and to rotate when due
  * (ca_signers_sync()).
  *
- * The current signer is a record in the store's meta (CA_META_OCSP_SIGNER):
+ * The current signer of a slot is a record in the store's meta under
+ * ca_ocsp_signer_key(): CA_META_OCSP_SIGNER for slot 1 (CA_ISSUING), as
+ * before there were slots, "CA_META_OCSP_SIGNER/<slot name>" for others:
  *	0   1  version (1)
  *	1   4  generation, big-endian: the number in the key's label
  *	5  20  serial of the signer certificate (in the store)
@@ -40,9 +44,13 @@
 #define REASON_CESSATION	5
 /* The subject CN of the delegated signer's certificate. */
 #define SIGNER_CN		"Lanyard OCSP Responder"
-/* Object labels of signer keys on the issuing CA's token: prefix + number. */
+/*
+ * Object labels of signer keys on the issuing CA's token: prefix +
+ * number, the prefix after the slot's name and '-' but for CA_ISSUING
+ * (whose labels predate slots).
+ */
 #define SIGNER_LABEL		"ocsp-signer-"
-#define SIGNER_LABEL_MAX	32
+#define SIGNER_LABEL_MAX	(CONF_NAME_MAX + 32)
 /* Who the audit log names for what the responder does. */
 #define SIGNER_ACTOR		"ocsp"
 
@@ -53,6 +61,7 @@
  */
 struct ca_signer {
 	atomic_uint	 refs;
+	int		 slot;		/* the CA that certified it */
 	struct hsm_key	*key;
 	X509		*cert;
 	struct ca_serial serial;
@@ -63,12 +72,12 @@ struct ca_signer {
 	size_t		 reclen;
 };
 
-/* The signer in use by one responder, and its rotation. */
+/* The signers in use by one responder, and their rotation. */
 struct ca_signers {
 	struct ca	*ca;
 	const struct conf *conf;
-	pthread_mutex_t	 lock;		/* guards cur */
-	struct ca_signer *cur;		/* NULL: none (yet) */
+	pthread_mutex_t	 lock;		/* guards cur[] */
+	struct ca_signer *cur[CA_MAX_SLOTS];	/* by slot; NULL: none (yet) */
 	pthread_mutex_t	 sync;		/* one ca_signers_sync() at a time */
 };
 
@@ -87,7 +96,7 @@ rec_parse(const unsigned char *v, size_t len, struct signer_rec *sr)
 	    (ll = len - REC_FIXED) >= sizeof(sr->label) ||
 	    memchr(v + REC_FIXED, '\0', ll) != NULL)
 		return ly_fail(LY_ERR_STORE, "meta %s: corrupt",
-		    CA_META_OCSP_SIGNER);
+		    CA_META_OCSP_SIGNER " (of a slot)");
 	sr->gen = ly_be32_get(v + 1);
 	memcpy(sr->serial.b, v + 5, CA_SERIAL_LEN);
 	memcpy(sr->label, v + REC_FIXED, ll);
@@ -112,20 +121,56 @@ rec_encode(const struct signer_rec *sr, unsigned char **vp, size_t *lenp)
 	return LY_OK;
 }
 
-/* A copy of the record in the store; *vp NULL if there is none. */
+int
+ca_ocsp_signer_key(const struct ca *ca, int slot, char *buf, size_t size)
+{
+	int n;
+
+	if (slot == CA_ISSUING)
+		n = snprintf(buf, size, "%s", CA_META_OCSP_SIGNER);
+	else
+		n = snprintf(buf, size, "%s/%s", CA_META_OCSP_SIGNER,
+		    ca_slot_name(ca, slot));
+	if (n < 0 || (size_t)n >= size)
+		return ly_fail(LY_ERR_TOO_LARGE, "slot %d: meta key too long",
+		    slot);
+	return LY_OK;
+}
+
+/* The label of the signer key number gen of slot. */
 static int
-rec_read(struct ca_signers *h, unsigned char **vp, size_t *lenp)
+label_make(const struct ca *ca, int slot, uint32_t gen, char *buf,
+    size_t size)
+{
+	int n;
+
+	if (slot == CA_ISSUING)
+		n = snprintf(buf, size, SIGNER_LABEL "%u", gen);
+	else
+		n = snprintf(buf, size, "%s-" SIGNER_LABEL "%u",
+		    ca_slot_name(ca, slot), gen);
+	if (n < 0 || (size_t)n >= size)
+		return ly_fail(LY_ERR_TOO_LARGE, "slot %d: key label too long",
+		    slot);
+	return LY_OK;
+}
+
+/* A copy of slot's record in the store; *vp NULL if there is none. */
+static int
+rec_read(struct ca_signers *h, int slot, unsigned char **vp, size_t *lenp)
 {
 	struct store_txn *txn = NULL;
 	const void *v;
+	char key[CA_SIGNER_KEY_MAX];
 	size_t len;
 	int r;
 
 	*vp = NULL;
 	*lenp = 0;
-	if ((r = store_txn_begin(ca_store(h->ca), 0, &txn)) != LY_OK)
+	if ((r = ca_ocsp_signer_key(h->ca, slot, key, sizeof(key))) != LY_OK ||
+	    (r = store_txn_begin(ca_store(h->ca), 0, &txn)) != LY_OK)
 		return r;
-	r = store_meta_get(txn, CA_META_OCSP_SIGNER, &v, &len);
+	r = store_meta_get(txn, key, &v, &len);
 	if (r == LY_ERR_NOT_FOUND)
 		r = LY_OK;
 	else if (r == LY_OK) {
@@ -141,7 +186,7 @@ rec_read(struct ca_signers *h, unsigned char **vp, size_t *lenp)
 }
 
 time_t
-ca_signers_stored_not_after(struct ca_signers *h)
+ca_signers_stored_not_after(struct ca_signers *h, int slot)
 {
 	struct signer_rec sr;
 	struct store_txn *txn = NULL;
@@ -150,12 +195,13 @@ ca_signers_stored_not_after(struct ca_signers *h)
 	size_t len;
 	time_t na = 0;
 
-	if (rec_read(h, &v, &len) != LY_OK || v == NULL ||
+	if (slot < 0 || slot >= CA_MAX_SLOTS ||
+	    rec_read(h, slot, &v, &len) != LY_OK || v == NULL ||
 	    rec_parse(v, len, &sr) != LY_OK)
 		goto out;
 	if (store_txn_begin(ca_store(h->ca), 0, &txn) == LY_OK &&
 	    store_cert_get(txn, &sr.serial, &rec) == LY_OK &&
-	    rec->status == STORE_VALID)
+	    rec->status == STORE_VALID && rec->ca == slot)
 		na = (time_t)rec->not_after;
 	store_txn_abort(txn);
  out:
@@ -176,12 +222,14 @@ signer_free(struct ca_signer *s)
 }
 
 struct ca_signer *
-ca_signers_get(struct ca_signers *h)
+ca_signers_get(struct ca_signers *h, int slot)
 {
 	struct ca_signer *s;
 
+	if (slot < 0 || slot >= CA_MAX_SLOTS)
+		return NULL;
 	pthread_mutex_lock(&h->lock);
-	if ((s = h->cur) != NULL)
+	if ((s = h->cur[slot]) != NULL)
 		atomic_fetch_add(&s->refs, 1);
 	pthread_mutex_unlock(&h->lock);
 	return s;
@@ -194,15 +242,15 @@ ca_signer_put(struct ca_signer *s)
 		signer_free(s);
 }
 
-/* Makes s (a reference the caller gives up) the signer in use. */
+/* Makes s (a reference the caller gives up) the signer in use of slot. */
 static void
-signer_install(struct ca_signers *h, struct ca_signer *s)
+signer_install(struct ca_signers *h, int slot, struct ca_signer *s)
 {
 	struct ca_signer *old;
 
 	pthread_mutex_lock(&h->lock);
-	old = h->cur;
-	h->cur = s;
+	old = h->cur[slot];
+	h->cur[slot] = s;
 	pthread_mutex_unlock(&h->lock);
 	if (old != s)
 		ca_signer_put(old);
@@ -210,12 +258,12 @@ signer_install(struct ca_signers *h, struct ca_signer *s)
 		ca_signer_put(s);	/* the caller's extra reference */
 }
 
-/* Opens the key called label on the issuing CA's token. */
+/* Opens the key called label on slot's token. */
 static int
-key_open(struct ca_signers *h, const char *label, const char *pin,
+key_open(struct ca_signers *h, int slot, const char *label, const char *pin,
     struct hsm_key **keyp)
 {
-	const struct conf_ca *cc = &h->conf->issuing;
+	const struct conf_ca *cc = ca_slot_conf(h->ca, slot);
 	char *uri = NULL;
 	int r;
 
@@ -271,8 +319,8 @@ signer_state(struct ca_signers *h, const struct ca_signer *s)
  * never make a new one.
  */
 static int
-signer_load(struct ca_signers *h, const unsigned char *v, size_t len,
-    const char *pin, struct ca_signer **sp)
+signer_load(struct ca_signers *h, int slot, const unsigned char *v,
+    size_t len, const char *pin, struct ca_signer **sp)
 {
 	struct signer_rec sr;
 	struct store_txn *txn = NULL;
@@ -289,6 +337,7 @@ signer_load(struct ca_signers *h, const unsigned char *v, size_t len,
 		goto out;
 	}
 	atomic_init(&s->refs, 1);
+	s->slot = slot;
 	memcpy(s->rec, v, len);
 	s->reclen = len;
 	s->gen = sr.gen;
@@ -298,7 +347,7 @@ signer_load(struct ca_signers *h, const unsigned char *v, size_t len,
 		goto out;
 	r = store_cert_get(txn, &sr.serial, &rec);
 	store_txn_abort(txn);
-	if (r != LY_OK || rec->status != STORE_VALID || rec->ca != CA_ISSUING ||
+	if (r != LY_OK || rec->status != STORE_VALID || rec->ca != slot ||
 	    rec->der == NULL) {
 		r = ly_fail(LY_ERR_STATE, "OCSP signer %s: certificate "
 		    "missing or revoked", sr.label);
@@ -318,7 +367,7 @@ signer_load(struct ca_signers *h, const unsigned char *v, size_t len,
 	 * replace it. A token away or half-written is LY_ERR_HSM: the sync
 	 * fails, the signer in use stays, and it is tried again later.
 	 */
-	if ((r = key_open(h, sr.label, pin, &s->key)) != LY_OK) {
+	if ((r = key_open(h, slot, sr.label, pin, &s->key)) != LY_OK) {
 		if (r == LY_ERR_NOT_FOUND) {
 			ly_log(LY_LOG_ERR, "ocsp: signer %s: its key is not on "
 			    "the token: %s", sr.label, ly_errdetail());
@@ -375,14 +424,14 @@ csr_build(struct hsm_key *key, unsigned char **derp, size_t *lenp)
 }
 
 /*
- * Generates a key labelled ocsp-signer-<gen> (or the next free number) on
- * the issuing CA's token. *urip and *genp name it.
+ * Generates a key labelled [<slot>-]ocsp-signer-<gen> (or the next free
+ * number) on slot's token. *urip and *genp name it.
  */
 static int
-key_generate(struct ca_signers *h, const char *pin, uint32_t gen,
+key_generate(struct ca_signers *h, int slot, const char *pin, uint32_t gen,
     char **urip, uint32_t *genp)
 {
-	const struct conf_ca *cc = &h->conf->issuing;
+	const struct conf_ca *cc = ca_slot_conf(h->ca, slot);
 	enum conf_keytype kt;
 	char label[SIGNER_LABEL_MAX], *uri = NULL;
 	int i, r = LY_ERR_EXISTS;
@@ -393,8 +442,11 @@ key_generate(struct ca_signers *h, const char *pin, uint32_t gen,
 	    cc->key_type == CONF_KEY_RSA_4096 ?
 	    CONF_KEY_RSA_2048 : CONF_KEY_EC_P256;
 	for (i = 0; i < LABEL_TRIES && r == LY_ERR_EXISTS; i++, gen++) {
-		snprintf(label, sizeof(label), SIGNER_LABEL "%u", gen);
+		if ((r = label_make(h->ca, slot, gen, label,
+		    sizeof(label))) != LY_OK)
+			break;
 		free(uri);
+		uri = NULL;
 		if ((r = hsm_uri_sibling(cc->key_uri, label, &uri)) != LY_OK)
 			return r;
 		r = hsm_keygen(uri, pin, kt, NULL);
@@ -410,30 +462,40 @@ key_generate(struct ca_signers *h, const char *pin, uint32_t gen,
 
 /* The audit detail of a new signer. */
 static char *
-signer_detail(const struct ca_signer *s)
+signer_detail(const struct ca_signers *h, const struct ca_signer *s)
 {
 	char *hex, *d = NULL, na[21];
+	json_t *o;
 
 	if ((hex = ca_serial_hex(&s->serial)) == NULL)
 		return NULL;
 	ly_time_fmt(s->not_after, na);
 	/* Hex, a label of ours and a time: nothing to escape. */
-	if (asprintf(&d, "{\"key\":\"%s\",\"not_after\":\"%s\",\"serial\":"
-	    "\"%s\"}", s->label, na, hex) == -1)
-		d = NULL;
+	if (s->slot == CA_ISSUING) {
+		if (asprintf(&d, "{\"key\":\"%s\",\"not_after\":\"%s\","
+		    "\"serial\":\"%s\"}", s->label, na, hex) == -1)
+			d = NULL;
+	} else if ((o = json_pack("{s:s, s:s, s:s, s:s}", "ca",
+	    ca_slot_name(h->ca, s->slot), "key", s->label, "not_after", na,
+	    "serial", hex)) != NULL) {
+		/* A slot name is the operator's: jansson escapes it. */
+		d = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(o);
+	}
 	free(hex);
 	return d;
 }
 
 /*
- * Makes a new signer: key on the token, certificate from the issuing CA
+ * Makes a new signer of slot: key on the token, certificate from that CA
  * (ca_issue(), stored and audited), certificate object beside the key.
  * Not yet recorded as the current one.
  */
 static int
-signer_make(struct ca_signers *h, const char *pin, uint32_t gen,
+signer_make(struct ca_signers *h, int slot, const char *pin, uint32_t gen,
     struct ca_signer **sp)
 {
+	const struct conf_ca *cc = ca_slot_conf(h->ca, slot);
 	const struct conf_profile *p;
 	struct ca_request rq;
 	struct ca_signer *s = NULL;
@@ -446,11 +508,12 @@ signer_make(struct ca_signers *h, const char *pin, uint32_t gen,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return LY_ERR_ALLOC;
 	atomic_init(&s->refs, 1);
-	if ((r = key_generate(h, pin, gen, &uri, &s->gen)) != LY_OK)
+	s->slot = slot;
+	if ((r = key_generate(h, slot, pin, gen, &uri, &s->gen)) != LY_OK ||
+	    (r = label_make(h->ca, slot, s->gen, s->label,
+	    sizeof(s->label))) != LY_OK)
 		goto out;
-	snprintf(s->label, sizeof(s->label), SIGNER_LABEL "%u", s->gen);
-	if ((r = hsm_key_open(uri, pin, h->conf->issuing.rsa_padding,
-	    &s->key)) != LY_OK ||
+	if ((r = hsm_key_open(uri, pin, cc->rsa_padding, &s->key)) != LY_OK ||
 	    (r = csr_build(s->key, &csr, &csrlen)) != LY_OK)
 		goto out;
 
@@ -470,6 +533,7 @@ signer_make(struct ca_signers *h, const char *pin, uint32_t gen,
 	}
 	rq.actor = SIGNER_ACTOR;
 	rq.cn = SIGNER_CN;
+	rq.slot = slot;
 	if ((r = ca_issue(h->ca, &rq, &s->cert, &s->serial)) != LY_OK)
 		goto out;
 	if ((r = ly_asn1_time(X509_get0_notAfter(s->cert),
@@ -480,8 +544,7 @@ signer_make(struct ca_signers *h, const char *pin, uint32_t gen,
 		goto out;
 	hsm_key_free(s->key);
 	s->key = NULL;
-	if ((r = hsm_key_open(uri, pin, h->conf->issuing.rsa_padding,
-	    &s->key)) != LY_OK)
+	if ((r = hsm_key_open(uri, pin, cc->rsa_padding, &s->key)) != LY_OK)
 		goto out;
 
 	sr.gen = s->gen;
@@ -509,7 +572,7 @@ signer_make(struct ca_signers *h, const char *pin, uint32_t gen,
  * signs nothing) and the caller loads the winner's.
  */
 static int
-signer_create(struct ca_signers *h, const unsigned char *prev,
+signer_create(struct ca_signers *h, int slot, const unsigned char *prev,
     size_t prevlen, const char *pin, struct ca_signer **sp)
 {
 	struct signer_rec sr;
@@ -520,13 +583,13 @@ signer_create(struct ca_signers *h, const unsigned char *prev,
 
 	if (prev != NULL && rec_parse(prev, prevlen, &sr) == LY_OK)
 		gen = sr.gen + 1;
-	if ((r = signer_make(h, pin, gen, &s)) != LY_OK)
+	if ((r = signer_make(h, slot, pin, gen, &s)) != LY_OK)
 		return r;
-	if ((detail = signer_detail(s)) == NULL) {
+	if ((detail = signer_detail(h, s)) == NULL) {
 		r = LY_ERR_ALLOC;
 		goto out;
 	}
-	r = ca_ocsp_signer_set(h->ca, prev, prevlen, s->rec, s->reclen,
+	r = ca_ocsp_signer_set(h->ca, slot, prev, prevlen, s->rec, s->reclen,
 	    SIGNER_ACTOR, detail);
 	if (r == LY_ERR_EXISTS) {
 		ly_log(LY_LOG_INFO, "ocsp: another process rotated the signer "
@@ -546,10 +609,11 @@ signer_create(struct ca_signers *h, const unsigned char *prev,
 	return r;
 }
 
-int
-ca_signers_sync(struct ca_signers *h)
+/* ca_signers_sync() for one issuing slot; h->sync is held. */
+static int
+sync_slot(struct ca_signers *h, int slot)
 {
-	const struct conf_ca *cc = &h->conf->issuing;
+	const struct conf_ca *cc = ca_slot_conf(h->ca, slot);
 	struct ca_signer *cur = NULL, *s = NULL, *fallback = NULL;
 	struct hsm_key *ikey;
 	unsigned char *v = NULL;
@@ -557,9 +621,8 @@ ca_signers_sync(struct ca_signers *h)
 	char *pin = NULL;
 	int i, st, r;
 
-	pthread_mutex_lock(&h->sync);
 	/* Also brings the HSM up: signer keys live on the same token. */
-	if ((r = ca_key_get(h->ca, CA_ISSUING, &ikey)) != LY_OK ||
+	if ((r = ca_key_get(h->ca, slot, &ikey)) != LY_OK ||
 	    (r = ca_pin_load(cc, &pin)) != LY_OK)
 		goto out;
 	for (i = 0, r = LY_ERR_EXISTS; i < SYNC_TRIES && r == LY_ERR_EXISTS;
@@ -568,16 +631,16 @@ ca_signers_sync(struct ca_signers *h)
 		ca_signer_put(cur);
 		ca_signer_put(fallback);
 		cur = fallback = NULL;
-		if ((r = rec_read(h, &v, &len)) != LY_OK)
+		if ((r = rec_read(h, slot, &v, &len)) != LY_OK)
 			break;
 		/* The record may be ours, or one another process made. */
-		cur = ca_signers_get(h);
+		cur = ca_signers_get(h, slot);
 		if (v != NULL && cur != NULL && cur->reclen == len &&
 		    memcmp(cur->rec, v, len) == 0) {
 			s = cur;
 			cur = NULL;
 		} else if (v != NULL) {
-			r = signer_load(h, v, len, pin, &s);
+			r = signer_load(h, slot, v, len, pin, &s);
 			if (r != LY_OK && r != LY_ERR_STATE)
 				break;
 			if (r == LY_ERR_STATE)
@@ -596,7 +659,7 @@ ca_signers_sync(struct ca_signers *h)
 			ca_signer_put(s);
 			s = NULL;
 		}
-		r = signer_create(h, v, len, pin, &s);
+		r = signer_create(h, slot, v, len, pin, &s);
 	}
 	/* A signer due for rotation still signs while a new one cannot be made. */
 	if (r != LY_OK && fallback != NULL) {
@@ -607,21 +670,57 @@ ca_signers_sync(struct ca_signers *h)
 		fallback = NULL;
 	}
 	if (s != NULL) {
-		signer_install(h, s);
+		signer_install(h, slot, s);
 		s = NULL;
 	}
  out:
 	/* LY_ERR_ARG: opened without the HSM (the caller says so). */
 	if (r != LY_OK && r != LY_ERR_ARG)
-		ly_log(LY_LOG_ERR, "ocsp: signer: %s: %s", ly_strerror(r),
-		    ly_errdetail());
+		ly_log(LY_LOG_ERR, "ocsp: signer of %s: %s: %s",
+		    ca_slot_name(h->ca, slot), ly_strerror(r), ly_errdetail());
 	ca_signer_put(cur);
 	ca_signer_put(fallback);
 	ca_signer_put(s);
 	hsm_pin_free(pin);
 	free(v);
-	pthread_mutex_unlock(&h->sync);
 	return r;
+}
+
+int
+ca_signer_slot_wanted(const struct ca *ca, int slot)
+{
+	return slot >= 0 && slot < ca_nslots(ca) && slot < CA_MAX_SLOTS &&
+	    !ca_slot_is_root(ca, slot) &&
+	    ca_slot_state(ca, slot, ly_now()) != CA_SLOT_RETIRED;
+}
+
+int
+ca_signers_sync(struct ca_signers *h)
+{
+	char detail[256] = "";
+	int slot, r, first = LY_OK;
+
+	pthread_mutex_lock(&h->sync);
+	/*
+	 * Every slot in turn, each on its own: one CA's token away stops
+	 * no other CA's signer. The first error is the answer.
+	 */
+	for (slot = 0; slot < ca_nslots(h->ca) && slot < CA_MAX_SLOTS;
+	    slot++) {
+		if (!ca_signer_slot_wanted(h->ca, slot)) {
+			/* A retired CA serves nothing new: drop its signer. */
+			signer_install(h, slot, NULL);
+			continue;
+		}
+		if ((r = sync_slot(h, slot)) != LY_OK && first == LY_OK) {
+			first = r;
+			snprintf(detail, sizeof(detail), "%s", ly_errdetail());
+		}
+	}
+	pthread_mutex_unlock(&h->sync);
+	if (first != LY_OK)
+		ly_fail(first, "%s", detail);
+	return first;
 }
 
 int
@@ -642,9 +741,12 @@ ca_signers_new(struct ca *ca, struct ca_signers **hp)
 void
 ca_signers_free(struct ca_signers *h)
 {
+	int slot;
+
 	if (h == NULL)
 		return;
-	ca_signer_put(h->cur);
+	for (slot = 0; slot < CA_MAX_SLOTS; slot++)
+		ca_signer_put(h->cur[slot]);
 	pthread_mutex_destroy(&h->lock);
 	pthread_mutex_destroy(&h->sync);
 	free(h);
@@ -654,6 +756,12 @@ X509 *
 ca_signer_cert(const struct ca_signer *s)
 {
 	return s->cert;
+}
+
+int
+ca_signer_slot(const struct ca_signer *s)
+{
+	return s->slot;
 }
 
 const char *

@@ -57,10 +57,10 @@ status_cert_cb(const struct store_cert *c, void *arg)
 		p->valid++;
 		if (c->not_after <= st->now + CA_STATUS_EXPIRING)
 			p->expiring++;
-		/* The newest OCSP signing certificate is the current signer. */
-		if (strcmp(c->profile, "ocsp") == 0 &&
-		    c->not_after > st->ocsp_not_after)
-			st->ocsp_not_after = c->not_after;
+		/* A CA's newest OCSP signing certificate is its signer. */
+		if (strcmp(c->profile, "ocsp") == 0 && c->ca < CA_MAX_SLOTS &&
+		    c->not_after > st->ocsp_slot_not_after[c->ca])
+			st->ocsp_slot_not_after[c->ca] = c->not_after;
 	} else if (strcmp(s, "revoked") == 0)
 		p->revoked++;
 	else if (strcmp(s, "expired") == 0)
@@ -155,6 +155,12 @@ ca_status_get(struct ca *ca, struct ca_status *out)
 	    (r = store_token_foreach(txn, status_token_cb, st)) != LY_OK ||
 	    (r = store_disabled_foreach(txn, disabled_cb, st)) != LY_OK)
 		goto out;
+	/* The signer that expires first is the one to watch. */
+	for (i = 0; i < CA_MAX_SLOTS; i++)
+		if (st->ocsp_slot_not_after[i] != 0 &&
+		    (st->ocsp_not_after == 0 ||
+		    st->ocsp_slot_not_after[i] < st->ocsp_not_after))
+			st->ocsp_not_after = st->ocsp_slot_not_after[i];
 	*out = *st;
 	r = LY_OK;
  out:

@@ -49,16 +49,16 @@ struct tidy {
 static const X509_CRL *
 crl_of(struct tidy *t, const struct store_cert *c, time_t *thisp)
 {
-	const struct conf *conf = ca_conf(t->ca);
 	const unsigned char *p;
 	const void *der;
 	char name[64], key[80];
 	size_t i, len;
 	struct crlcache *cc;
 
-	if (c->ca == CA_ISSUING && conf->crl_shards > 1)
+	if (ca_crl_shards(t->ca, c->ca) > 1)
 		snprintf(name, sizeof(name), "%s-%u", ca_slot_name(t->ca,
-		    c->ca), ca_crl_shard(conf, &c->serial));
+		    c->ca), ca_crl_shard_of(ca_crl_shards(t->ca, c->ca),
+		    &c->serial));
 	else
 		snprintf(name, sizeof(name), "%s", ca_slot_name(t->ca, c->ca));
 	for (i = 0; i < t->ncrls; i++)

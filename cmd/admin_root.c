@@ -32,7 +32,7 @@ root_crl(const char *out)
 	time_t nu = 0;
 	char t[21];
 	size_t n = 0;
-	int r;
+	int r, slot;
 
 	/* Before any CRL number is used: the directory must take files. */
 	if (out != NULL && (r = admin_outdir_check(out)) != LY_OK)
@@ -46,13 +46,22 @@ root_crl(const char *out)
 		    "instance, then root import-crl here");
 		goto out;
 	}
-	if ((r = crl_generate_ca(ca, CA_ROOT, admin_actor(), dir)) != LY_OK ||
-	    (r = crl_write_bundle(ca, dir)) != LY_OK ||
+	/* Every root generation's CRL (a retired one's as it is). */
+	for (slot = 0; slot < ca_nslots(ca); slot++) {
+		if (!ca_slot_is_root(ca, slot))
+			continue;
+		if ((r = crl_generate_ca(ca, slot, admin_actor(), dir)) !=
+		    LY_OK)
+			goto out;
+		printf("%s CRL published to %s\n", ca_slot_name(ca, slot),
+		    dir);
+	}
+	if ((r = crl_write_bundle(ca, dir)) != LY_OK ||
 	    (r = ocsp_root_presign(ca, admin_actor(), &n, &nu)) != LY_OK)
 		goto out;
 	ly_time_fmt(nu, t);
-	printf("root CRL published to %s; %zu OCSP responses about CA "
-	    "certificates, valid until %s\n", dir, n, t);
+	printf("%zu OCSP responses about CA certificates, valid until %s\n",
+	    n, t);
 	/* For an issuing instance elsewhere (root import-crl --ocsp-dir). */
 	if (out != NULL) {
 		if ((r = ocsp_root_export(ca, out, &n)) != LY_OK)

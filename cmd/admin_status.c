@@ -34,12 +34,13 @@
 #define ST_TLS_DAYS		7	/* ca-server's certificate (renews at 1/3) */
 #define ST_STORE_RATIO		0.8	/* of the LMDB map in use */
 #define ST_BACKUP_SECS		(26 * 3600)	/* a daily backup, with slack */
-#define ST_CRL_MAX		64
+#define ST_CRL_MAX		256	/* every slot's, shard's, delta */
 
 struct crlst {
 	char		 name[64];
 	uint64_t	 number;
 	time_t		 next_update;
+	int		 retired;	/* its last CRL: nothing is due */
 };
 
 struct report {
@@ -62,9 +63,12 @@ action(struct report *rp, const char *fmt, ...)
 	json_array_append_new(rp->actions, json_string(buf));
 }
 
-/* Every CRL of every CA and shard, full and delta, from the store. */
+/*
+ * Every CRL of every CA slot and shard (and a partitioned CA's whole
+ * one), full and delta, from the store: what is not there is skipped.
+ */
 static size_t
-crls_get(struct ca *ca, struct crlst *out)
+crls_get(struct ca *ca, time_t now, struct crlst *out)
 {
 	struct store_txn *txn = NULL;
 	const unsigned char *der;
@@ -76,13 +80,13 @@ crls_get(struct ca *ca, struct crlst *out)
 
 	if (store_txn_begin(ca_store(ca), 0, &txn) != LY_OK)
 		return 0;
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
-		shards = slot == CA_ISSUING && ca_conf(ca)->crl_shards > 1 ?
-		    ca_conf(ca)->crl_shards : 1;
-		for (k = 0; k < shards; k++)
+	for (slot = 0; slot < ca_nslots(ca); slot++) {
+		shards = ca_crl_shards(ca, slot);
+		/* k == shards: the whole scope's (shard -1) */
+		for (k = 0; k < shards + (shards > 1); k++)
 			for (delta = 0; delta <= 1 && n < ST_CRL_MAX; delta++) {
 				id.slot = slot;
-				id.shard = shards > 1 ? (int)k : -1;
+				id.shard = shards > 1 && k < shards ? (int)k : -1;
 				id.delta = delta;
 				if (crl_get(txn, ca, &id, &der, &len, &info) !=
 				    LY_OK)
@@ -91,6 +95,8 @@ crls_get(struct ca *ca, struct crlst *out)
 				    sizeof(out[n].name));
 				out[n].number = info.number;
 				out[n].next_update = info.next_update;
+				out[n].retired = ca_slot_state(ca, slot, now) ==
+				    CA_SLOT_RETIRED;
 				n++;
 			}
 	}
@@ -196,13 +202,13 @@ check_crls(struct ca *ca, const struct ca_status *st, struct report *rp)
 {
 	struct crlst c[ST_CRL_MAX];
 	json_t *a = json_array();
-	size_t n = crls_get(ca, c), i;
+	size_t n = crls_get(ca, st->now, c), i;
 
 	for (i = 0; i < n; i++) {
 		json_array_append_new(a, json_pack("{s:s, s:I, s:o}", "name",
 		    c[i].name, "number", (json_int_t)c[i].number,
 		    "next_update", time_json(c[i].next_update)));
-		if (c[i].next_update <= st->now)
+		if (c[i].next_update <= st->now && !c[i].retired)
 			action(rp, "CRL %s is past its nextUpdate: relying "
 			    "parties refuse it (is ca-server running? "
 			    "ca-admin crl publish)", c[i].name);
@@ -225,6 +231,7 @@ check_root(struct ca *ca, const struct ca_status *st, struct report *rp)
 	struct crl_info info;
 	struct crl_id id = { CA_ROOT, -1, 0 };
 	long ahead = ca_root_renew_before(ca, ca_conf(ca)->root.ocsp_validity);
+	int slot;
 	time_t ocsp_next = 0, soon = st->now + ahead;
 	size_t n = 0;
 
@@ -245,12 +252,20 @@ check_root(struct ca *ca, const struct ca_status *st, struct report *rp)
 		    ahead / 86400);
 	if (store_txn_begin(ca_store(ca), 0, &txn) != LY_OK)
 		return;
-	if (crl_get(txn, ca, &id, NULL, NULL, &info) == LY_OK &&
-	    info.next_update > st->now && info.next_update <= st->now +
-	    (ahead = ca_root_renew_before(ca, (long)(info.next_update -
-	    info.this_update))))
-		action(rp, "the root CRL's nextUpdate is within %ld days: "
-		    "ca-admin root crl (root token)", ahead / 86400);
+	/* Each root generation's that is not retired (root rollover). */
+	for (slot = 0; slot < ca_nslots(ca); slot++) {
+		if (!ca_slot_is_root(ca, slot) || ca_slot_state(ca, slot,
+		    st->now) == CA_SLOT_RETIRED)
+			continue;
+		id.slot = slot;
+		if (crl_get(txn, ca, &id, NULL, NULL, &info) == LY_OK &&
+		    info.next_update > st->now && info.next_update <= st->now +
+		    (ahead = ca_root_renew_before(ca, (long)(info.next_update -
+		    info.this_update))))
+			action(rp, "the %s CRL's nextUpdate is within %ld "
+			    "days: ca-admin root crl (root token)",
+			    ca_slot_name(ca, slot), ahead / 86400);
+	}
 	store_txn_abort(txn);
 	ly_errclear();
 }

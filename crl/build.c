@@ -132,13 +132,12 @@ algid_make(struct ca *ca, int slot, unsigned char *der, size_t *lenp)
 static int
 algid_get(struct ca *ca, int slot, unsigned char *der, size_t *lenp)
 {
-	const struct conf *conf = ca_conf(ca);
 	const unsigned char *cder;
 	unsigned char h[SHA256_DIGEST_LENGTH];
 	size_t clen, i;
 	int pad, r;
 
-	pad = (slot == CA_ROOT ? &conf->root : &conf->issuing)->rsa_padding;
+	pad = ca_crl_padding(ca, slot);
 	if ((r = ca_cert_der(ca, slot, &cder, &clen)) != LY_OK)
 		return r;
 	if (!EVP_Digest(cder, clen, h, NULL, EVP_sha256(), NULL))
@@ -418,9 +417,9 @@ tbs_exts(struct ca *ca, const struct crl_id *id, const char *fullname,
 		    X509V3_add1_i2d(&exts, NID_delta_crl, b, 1,
 		    X509V3_ADD_APPEND) != 1)
 			goto fail;
-	} else if (id->slot == CA_ISSUING &&
+	} else if (!ca_slot_is_root(ca, id->slot) &&
 	    /* The whole CRL of a partitioned CA (the bundle's) has no delta. */
-	    (id->shard >= 0 || conf->crl_shards <= 1) &&
+	    (id->shard >= 0 || crl_shards(ca, id->slot) <= 1) &&
 	    !ext_freshest(&exts, conf, fullname))
 		goto fail;
 	/* A delta CRL has the scope, so the IDP, of its base (5.2.4). */
@@ -457,7 +456,7 @@ tbs_exts(struct ca *ca, const struct crl_id *id, const char *fullname,
  * each entry: no allocation per entry in the common case.
  */
 struct crl_pass {
-	const struct conf *conf;
+	unsigned int	 shards;	/* of the CA's CRL */
 	int		 shard;		/* -1: every serial */
 	int64_t		 since;		/* revoked at or after (delta) */
 	const struct ca_serial *skip;	/* listed by the base (delta), sorted */
@@ -527,7 +526,8 @@ pass_entry(const struct store_revoked *rv, void *arg)
 	int n, inval = 0, r;
 
 	if (rv->revoked_at < ps->since || (ps->shard >= 0 &&
-	    ca_crl_shard(ps->conf, &rv->serial) != (unsigned int)ps->shard))
+	    ca_crl_shard_of(ps->shards, &rv->serial) !=
+	    (unsigned int)ps->shard))
 		return 0;
 	/* A delta lists only what its base does not (RFC 5280 5.2.4). */
 	if (ps->nskip > 0 && bsearch(&rv->serial, ps->skip, ps->nskip,
@@ -593,7 +593,7 @@ pass_run(struct ca *ca, const struct crl_id *id, int64_t since,
 	int r = LY_ERR_ALLOC;
 
 	memset(&ps, 0, sizeof(ps));
-	ps.conf = ca_conf(ca);
+	ps.shards = crl_shards(ca, id->slot);
 	ps.shard = id->shard;
 	ps.since = since;
 	ps.skip = skip;

@@ -104,16 +104,49 @@ append(BIO *b, struct store_txn *txn, const struct ca *ca,
 	return LY_OK;
 }
 
+/*
+ * The full CRLs of slot for the bundle: one per CA unless [crl]
+ * bundle_shards (every shard's then). GnuTLS keeps one CRL per issuer
+ * (the last shard would hide the others) and NSS refuses a critical IDP
+ * (docs/revocation.md). An offline root's is there once imported.
+ */
+static int
+append_slot(BIO *b, struct store_txn *txn, struct ca *ca, int slot)
+{
+	struct crl_id id;
+	unsigned int k, shards = crl_shards(ca, slot);
+	int r;
+
+	memset(&id, 0, sizeof(id));
+	id.slot = slot;
+	id.shard = -1;
+	if (shards <= 1 || !ca_conf(ca)->crl_bundle_shards) {
+		r = append(b, txn, ca, &id);
+		if (r == LY_ERR_NOT_FOUND && ca_slot_is_root(ca, slot) &&
+		    ca_root_offline(ca)) {
+			ly_errclear();
+			r = LY_OK;
+		}
+		return r;
+	}
+	for (k = 0, r = LY_OK; r == LY_OK && k < shards; k++) {
+		id.shard = (int)k;
+		/* Another CA's CRL has its name: never made (crl/extern.h). */
+		if (!crl_shadowed(ca, &id))
+			r = append(b, txn, ca, &id);
+	}
+	return r;
+}
+
 int
 crl_write_bundle(struct ca *ca, const char *dir)
 {
 	struct store_txn *txn = NULL;
-	struct crl_id id;
-	unsigned int k, shards = ca_conf(ca)->crl_shards;
 	char *path = NULL, *data;
+	time_t now = ly_now();
 	BIO *b = NULL;
 	long len;
-	int fd = -1, r;
+	int fd = -1, r = LY_OK, root, slot;
 
 	if ((b = BIO_new(BIO_s_mem())) == NULL ||
 	    (path = ly_path_join(dir, CRL_BUNDLE_NAME)) == NULL) {
@@ -124,32 +157,15 @@ crl_write_bundle(struct ca *ca, const char *dir)
 	if ((r = dir_lock(dir, &fd)) != LY_OK ||
 	    (r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
 		goto out;
-	memset(&id, 0, sizeof(id));
-	id.slot = CA_ISSUING;
 	/*
-	 * One full CRL per CA unless [crl] bundle_shards: GnuTLS keeps one
-	 * CRL per issuer (the last shard would hide the others) and NSS
-	 * refuses a critical IDP (docs/revocation.md).
+	 * The issuing CAs' CRLs, then the roots': every slot that is not
+	 * retired (nothing a retired CA signed is valid any more).
 	 */
-	if (shards <= 1 || !ca_conf(ca)->crl_bundle_shards) {
-		id.shard = -1;
-		r = append(b, txn, ca, &id);
-	} else {
-		for (k = 0, r = LY_OK; r == LY_OK && k < shards; k++) {
-			id.shard = (int)k;
-			r = append(b, txn, ca, &id);
-		}
-	}
-	if (r != LY_OK)
-		goto out;
-	id.slot = CA_ROOT;
-	id.shard = -1;
-	/* An offline root's CRL is there once imported (root import-crl). */
-	if ((r = append(b, txn, ca, &id)) == LY_ERR_NOT_FOUND &&
-	    ca_root_offline(ca)) {
-		ly_errclear();
-		r = LY_OK;
-	}
+	for (root = 0; root <= 1 && r == LY_OK; root++)
+		for (slot = 0; slot < ca_nslots(ca) && r == LY_OK; slot++)
+			if (!!ca_slot_is_root(ca, slot) == root &&
+			    ca_slot_state(ca, slot, now) != CA_SLOT_RETIRED)
+				r = append_slot(b, txn, ca, slot);
 	if (r != LY_OK)
 		goto out;
 	store_txn_abort(txn);

@@ -24,10 +24,11 @@ int		 crl_write_file(struct ca *, const struct crl_id *,
 		    const char *dir);
 
 /*
- * Writes dir/crl-bundle.pem atomically from the CRLs in the store (the
- * issuing CA's full CRL -- of its whole scope, even when it is
- * partitioned, unless [crl] bundle_shards = yes puts every shard there
- * -- then the root's), read under the
+ * Writes dir/crl-bundle.pem atomically from the CRLs in the store: the
+ * full CRL of every CA slot that is not retired, the issuing CAs' first
+ * (each of its whole scope, even when it is partitioned, unless [crl]
+ * bundle_shards = yes puts every shard there), then the roots'; read
+ * under the
  * same lock as crl_write_file(): no CRL in it ever goes back.
  * LY_ERR_NOT_FOUND if a CRL was never generated.
  */

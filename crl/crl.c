@@ -54,10 +54,7 @@
 unsigned int
 crl_shards(const struct ca *ca, int slot)
 {
-	unsigned int n = ca_conf(ca)->crl_shards;
-
-	/* The root CA is never partitioned. */
-	return slot == CA_ISSUING && n > 1 ? n : 1;
+	return ca_crl_shards(ca, slot);
 }
 
 /*
@@ -77,14 +74,15 @@ crl_id_check(const struct ca *ca, const struct crl_id *id)
 {
 	unsigned int n;
 
-	if (id == NULL || (id->slot != CA_ROOT && id->slot != CA_ISSUING))
+	if (id == NULL || id->slot < 0 || id->slot >= ca_nslots(ca))
 		return ly_fail(LY_ERR_ARG, "no such CA slot");
 	/*
-	 * The root's CRL changes only when an intermediate is revoked; a delta
+	 * A root's CRL changes only when an intermediate is revoked; a delta
 	 * would have its offline key sign every hour for nothing.
 	 */
-	if (id->slot == CA_ROOT && id->delta)
-		return ly_fail(LY_ERR_ARG, "the root CA has no delta CRL");
+	if (ca_slot_is_root(ca, id->slot) && id->delta)
+		return ly_fail(LY_ERR_ARG, "the %s CA (a root) has no delta "
+		    "CRL", ca_slot_name(ca, id->slot));
 	n = crl_shards(ca, id->slot);
 	if (id->shard == -1 && !id->delta && crl_whole(ca, id->slot))
 		return LY_OK;
@@ -93,7 +91,10 @@ crl_id_check(const struct ca *ca, const struct crl_id *id)
 		return ly_fail(LY_ERR_ARG, "CRL shard %d of the %s CA does not "
 		    "exist (%u shards)", id->shard, ca_slot_name(ca, id->slot),
 		    n);
-	return LY_OK;
+	return crl_shadowed(ca, id) ? ly_fail(LY_ERR_STATE, "a CRL of the "
+	    "%s CA (shard %d%s) has the name of another CA's CRL (a later "
+	    "generation's): it cannot be published", ca_slot_name(ca,
+	    id->slot), id->shard, id->delta ? ", delta" : "") : LY_OK;
 }
 
 char *
@@ -131,43 +132,101 @@ shard_parse(const char *s, unsigned int n, int *kp)
 	return i;
 }
 
-int
-crl_name_parse(const struct ca *ca, const char *name, struct crl_id *id)
+/*
+ * Whether rest (what follows slot t's name in a CRL name) is one of its
+ * CRLs: "" (unpartitioned, or the whole scope), "-delta" (not a root),
+ * "-<k>" or "-<k>-delta" (partitioned). Fills t->shard and t->delta.
+ */
+static int
+slot_rest(const struct crl_slotname *sn, const char *rest, struct crl_id *t)
 {
-	struct crl_id t;
-	const char *rest;
 	size_t n;
-	int slot;
+
+	t->shard = -1;
+	t->delta = 0;
+	if (sn->shards > 1 && *rest == '\0' && sn->whole)
+		return 1;	/* the whole scope's full CRL (the bundle's) */
+	if (sn->shards > 1) {
+		/* Else a partitioned CA has no CRL of its whole scope. */
+		if (*rest++ != '-' ||
+		    (n = shard_parse(rest, sn->shards, &t->shard)) == 0)
+			return 0;
+		rest += n;
+	}
+	if (strcmp(rest, "-delta") == 0 && !sn->root)
+		t->delta = 1;
+	else if (*rest != '\0')
+		return 0;
+	return 1;
+}
+
+int
+crl_name_match(const struct crl_slotname *slots, size_t nslots,
+    const char *name, struct crl_id *id)
+{
+	struct crl_id t, best;
+	size_t i, n, bestlen = 0;
+	int found = 0;
 
 	if (name == NULL || strnlen(name, CRL_NAME_MAX) >= CRL_NAME_MAX)
 		return ly_fail(LY_ERR_NOT_FOUND, "no such CRL");
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
-		n = strlen(ca_slot_name(ca, slot));
-		if (strncmp(name, ca_slot_name(ca, slot), n) != 0)
+	/*
+	 * Slot names may hold '-' ("devices-2", a second generation), so a
+	 * name may start with several slot names ("devices-2-delta" starts
+	 * with "devices" too). The longest slot name whose rest is one of
+	 * its CRLs wins: a newer generation's own CRLs before an older
+	 * one's shards (crl/crl.h).
+	 */
+	for (i = 0; i < nslots; i++) {
+		n = strlen(slots[i].name);
+		if (n <= bestlen && found)
+			continue;
+		if (strncmp(name, slots[i].name, n) != 0)
 			continue;
 		memset(&t, 0, sizeof(t));
-		t.slot = slot;
-		t.shard = -1;
-		rest = name + n;
-		if (crl_shards(ca, slot) > 1 && *rest == '\0' &&
-		    crl_whole(ca, slot)) {
-			/* The whole scope's full CRL (for the bundle). */
-		} else if (crl_shards(ca, slot) > 1) {
-			/* Else a partitioned CA has no CRL of its whole scope. */
-			if (*rest++ != '-' ||
-			    (n = shard_parse(rest, crl_shards(ca, slot),
-			    &t.shard)) == 0)
-				continue;
-			rest += n;
-		}
-		if (strcmp(rest, "-delta") == 0 && slot != CA_ROOT)
-			t.delta = 1;
-		else if (*rest != '\0')
+		t.slot = slots[i].slot;
+		if (!slot_rest(&slots[i], name + n, &t))
 			continue;
-		*id = t;
-		return LY_OK;
+		best = t;
+		bestlen = n;
+		found = 1;
 	}
-	return ly_fail(LY_ERR_NOT_FOUND, "no such CRL");
+	if (!found)
+		return ly_fail(LY_ERR_NOT_FOUND, "no such CRL");
+	*id = best;
+	return LY_OK;
+}
+
+int
+crl_shadowed(const struct ca *ca, const struct crl_id *id)
+{
+	char name[CRL_NAME_MAX];
+	struct crl_id p;
+
+	/* "root" and "issuing" alone: nothing to share a name with. */
+	if (ca_nslots(ca) <= 2)
+		return 0;
+	crl_name(ca, id, name, sizeof(name));
+	return crl_name_parse(ca, name, &p) == LY_OK && (p.slot != id->slot ||
+	    p.shard != id->shard || p.delta != id->delta);
+}
+
+int
+crl_name_parse(const struct ca *ca, const char *name, struct crl_id *id)
+{
+	struct crl_slotname sn[CA_MAX_SLOTS];
+	int slot, n = ca_nslots(ca);
+
+	if (n > CA_MAX_SLOTS)
+		n = CA_MAX_SLOTS;
+	for (slot = 0; slot < n; slot++) {
+		sn[slot].name = ca_slot_name(ca, slot);
+		sn[slot].slot = slot;
+		sn[slot].shards = crl_shards(ca, slot);
+		sn[slot].whole = crl_whole(ca, slot);
+		sn[slot].root = ca_slot_is_root(ca, slot);
+	}
+	return crl_name_match(sn, (size_t)n, name, id);
 }
 
 /* ---- the summary kept beside each CRL ---------------------------------- */
@@ -292,7 +351,8 @@ crl_current(struct ca *ca, const struct crl_id *id, crl_current_fn fn,
 }
 
 int
-crl_summary(struct ca *ca, struct crl_info info[2], unsigned int *havep)
+crl_summary(struct ca *ca, struct crl_info info[CA_MAX_SLOTS],
+    unsigned int *havep)
 {
 	struct store_txn *txn = NULL;
 	struct crl_id id;
@@ -304,12 +364,16 @@ crl_summary(struct ca *ca, struct crl_info info[2], unsigned int *havep)
 	if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK ||
 	    (r = ca_revocations(txn, &revs)) != LY_OK)
 		goto out;
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+	for (slot = 0; slot < ca_nslots(ca) && slot < CA_MAX_SLOTS; slot++) {
 		memset(&info[slot], 0, sizeof(info[slot]));
-		if (crl_name_parse(ca, ca_slot_name(ca, slot), &id) == LY_OK &&
-		    crl_get(txn, ca, &id, NULL, NULL, &info[slot]) == LY_OK)
+		/* Partitioned with bundle_shards: no CRL of the whole scope. */
+		id.slot = slot;
+		id.shard = -1;
+		id.delta = 0;
+		if (crl_get(txn, ca, &id, NULL, NULL, &info[slot]) == LY_OK)
 			have |= 1u << slot;
 	}
+	ly_errclear();
 	*havep = have;
  out:
 	store_txn_abort(txn);
@@ -409,7 +473,7 @@ crl_base(struct ca *ca, const struct crl_id *fid, struct crl_info *base,
 
 /* The serials of a full CRL revoked at or after since (its shard's). */
 struct crl_recent {
-	const struct conf *conf;
+	unsigned int	 shards;
 	int		 shard;
 	int64_t		 since;
 	unsigned char	*b;		/* the summary being built */
@@ -426,7 +490,8 @@ recent_cb(const struct store_revoked *rv, void *arg)
 	size_t cap;
 
 	if (rc->none || rv->revoked_at < rc->since || (rc->shard >= 0 &&
-	    ca_crl_shard(rc->conf, &rv->serial) != (unsigned int)rc->shard))
+	    ca_crl_shard_of(rc->shards, &rv->serial) !=
+	    (unsigned int)rc->shard))
 		return 0;
 	if (rc->n == CRL_RECENT_MAX) {
 		rc->none = 1;
@@ -463,7 +528,7 @@ info_encode_full(struct ca *ca, const struct crl_id *id,
 	int r;
 
 	memset(&rc, 0, sizeof(rc));
-	rc.conf = ca_conf(ca);
+	rc.shards = crl_shards(ca, id->slot);
 	rc.shard = id->shard;
 	rc.since = (int64_t)info->this_update - CRL_DELTA_OVERLAP;
 	rc.cap = CRL_INFO_RECENT_LEN + 64 * CA_SERIAL_LEN;
@@ -535,12 +600,13 @@ crl_record(struct ca *ca, const struct crl_id *id, const char *actor,
 }
 
 /*
- * Builds, signs, verifies and records the CRL id. On success *m owns the
- * CRL.
+ * Builds, signs, verifies and records the CRL id, whose nextUpdate is
+ * last if not 0 (a retiring CA's last CRL), else by [crl]. On success
+ * *m owns the CRL.
  */
 static int
-crl_make(struct ca *ca, const struct crl_id *id, const char *actor,
-    struct crl_made *m)
+crl_make(struct ca *ca, const struct crl_id *id, time_t last,
+    const char *actor, struct crl_made *m)
 {
 	const struct conf *conf = ca_conf(ca);
 	struct crl_info info, base;
@@ -571,9 +637,10 @@ crl_make(struct ca *ca, const struct crl_id *id, const char *actor,
 	}
 	/* Taken before the snapshot: nothing revoked before it is missed. */
 	info.this_update = ly_now();
-	info.next_update = info.this_update + (id->delta ?
-	    conf->crl_delta_validity : id->slot == CA_ROOT ?
-	    conf->crl_root_validity : conf->crl_validity);
+	info.next_update = last != 0 ? last : info.this_update +
+	    (id->delta ? conf->crl_delta_validity :
+	    ca_slot_is_root(ca, id->slot) ? conf->crl_root_validity :
+	    conf->crl_validity);
 	/* Before the CRL's own snapshot (info_encode_full()). */
 	if (!id->delta && (r = info_encode_full(ca, id, &info, &full,
 	    &fulllen)) != LY_OK)
@@ -609,10 +676,31 @@ crl_generate(struct ca *ca, const struct crl_id *id, const char *actor,
 	int r;
 
 	memset(&m, 0, sizeof(m));
-	if ((r = crl_make(ca, id, actor, &m)) != LY_OK)
+	if ((r = crl_make(ca, id, 0, actor, &m)) != LY_OK)
 		return r;
 	if (info != NULL)
 		*info = m.info;
+	free(m.mem);
+	return LY_OK;
+}
+
+int
+crl_generate_last(struct ca *ca, const struct crl_id *id, const char *actor)
+{
+	struct crl_made m;
+	time_t last = 0;
+	int r;
+
+	if (id->delta)
+		return ly_fail(LY_ERR_ARG, "a last CRL is a full CRL");
+	/* Good for as long as anything the CA signed can be checked. */
+	if (ly_asn1_time(X509_get0_notAfter(ca_cert(ca, id->slot)), &last) !=
+	    LY_OK || last == 0)
+		return ly_fail(LY_ERR_INTERNAL, "the %s CA certificate's "
+		    "notAfter", ca_slot_name(ca, id->slot));
+	memset(&m, 0, sizeof(m));
+	if ((r = crl_make(ca, id, last, actor, &m)) != LY_OK)
+		return r;
 	free(m.mem);
 	return LY_OK;
 }
@@ -629,11 +717,34 @@ time_or_zero(const ASN1_TIME *t)
 	return v;
 }
 
+/*
+ * The root slot, not retired, whose certificate issued and signed crl;
+ * -1 if none.
+ */
+static int
+root_of(struct ca *ca, X509_CRL *crl)
+{
+	time_t now = ly_now();
+	X509 *x;
+	int slot;
+
+	for (slot = 0; slot < ca_nslots(ca); slot++) {
+		if (!ca_slot_is_root(ca, slot) ||
+		    ca_slot_state(ca, slot, now) == CA_SLOT_RETIRED)
+			continue;
+		x = ca_cert(ca, slot);
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+		    X509_get_subject_name(x)) == 0 &&
+		    X509_CRL_verify(crl, X509_get0_pubkey(x)) == 1)
+			return slot;
+	}
+	return -1;
+}
+
 int
 crl_import_root(struct ca *ca, const unsigned char *der, size_t len,
     const char *actor, struct crl_info *infop)
 {
-	X509 *root = ca_cert(ca, CA_ROOT);
 	const unsigned char *p = der;
 	unsigned char info[CRL_INFO_LEN];
 	X509_CRL *crl = NULL;
@@ -641,7 +752,7 @@ crl_import_root(struct ca *ca, const unsigned char *der, size_t len,
 	struct crl_info ci;
 	char detail[128];
 	uint64_t n;
-	int r = LY_ERR_BAD_INPUT, stored = 0;
+	int r = LY_ERR_BAD_INPUT, stored = 0, slot;
 
 	if (len > CRL_IMPORT_MAX)
 		return ly_fail(LY_ERR_TOO_LARGE, "a CRL of %zu bytes", len);
@@ -650,9 +761,8 @@ crl_import_root(struct ca *ca, const unsigned char *der, size_t len,
 		r = ly_fail(LY_ERR_BAD_INPUT, "not one DER CRL");
 		goto out;
 	}
-	if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
-	    X509_get_subject_name(root)) != 0 ||
-	    X509_CRL_verify(crl, X509_get0_pubkey(root)) != 1) {
+	/* The same subject after a root rollover: the signature tells. */
+	if ((slot = root_of(ca, crl)) < 0) {
 		r = ly_fail(LY_ERR_BAD_INPUT, "not a CRL signed by this root");
 		goto out;
 	}
@@ -678,12 +788,12 @@ crl_import_root(struct ca *ca, const unsigned char *der, size_t len,
 	}
 	info_encode(&ci, info);
 	snprintf(detail, sizeof(detail), "{\"crl\":\"%s\",\"number\":%llu,"
-	    "\"entries\":%zu,\"imported\":true}", ca_slot_name(ca, CA_ROOT),
+	    "\"entries\":%zu,\"imported\":true}", ca_slot_name(ca, slot),
 	    (unsigned long long)n, ci.entries);
 	{
 		char key[16 + CRL_NAME_MAX];
 
-		snprintf(key, sizeof(key), "crl/%s", ca_slot_name(ca, CA_ROOT));
+		snprintf(key, sizeof(key), "crl/%s", ca_slot_name(ca, slot));
 		if ((r = ca_crl_record(ca, key, n, der, len, info,
 		    sizeof(info), actor, detail, &stored)) != LY_OK)
 			goto out;

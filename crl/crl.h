@@ -8,13 +8,21 @@
  * on the HSM, the signature verified with the CA certificate, and the CRL
  * recorded in the store (ca_crl_record) before anyone can fetch it.
  *
- * Names: "<ca>" is the full CRL of a CA, "<ca>-delta" its delta CRL, and
- * with [crl] shards > 1 the issuing CA's partitions are "<ca>-<k>" and
- * "<ca>-<k>-delta", each with a critical Issuing Distribution Point naming
- * its own URL; "<ca>" is then the full CRL of its whole scope, without
- * IDP or delta, for the gateways' bundle (unless [crl] bundle_shards =
- * yes, then there is none). The file names and URL paths are
- * "/crl/<name>.crl".
+ * Every CA slot (ca/ca.h) has its CRLs: a root slot one full CRL (no
+ * delta, never partitioned), an issuing slot a full and a delta CRL, in
+ * partitions when its section's crl_shards (else [crl] shards) is > 1.
+ * Names: "<ca>" is the full CRL of a CA slot ("issuing", "devices-2"),
+ * "<ca>-delta" its delta CRL, and a partitioned CA's partitions are
+ * "<ca>-<k>" and "<ca>-<k>-delta", each with a critical Issuing
+ * Distribution Point naming its own URL; "<ca>" is then the full CRL of
+ * its whole scope, without IDP or delta, for the gateways' bundle (unless
+ * [crl] bundle_shards = yes, then there is none). The file names and URL
+ * paths are "/crl/<name>.crl".
+ *
+ * A retiring slot (superseded by a newer generation) keeps its CRLs on
+ * schedule until nothing it issued is unexpired; then its last full CRL,
+ * good until its certificate's notAfter, is made and it is retired: it
+ * signs no CRL again, and its last CRL stays in the store and the files.
  */
 #ifndef LANYARD_CRL_H
 #define LANYARD_CRL_H
@@ -29,7 +37,7 @@ struct store_txn;
 
 /* Which CRL: a CA slot, a shard (-1: the whole CA), full or delta. */
 struct crl_id {
-	int		 slot;		/* CA_ROOT, CA_ISSUING */
+	int		 slot;		/* 0 .. ca_nslots() - 1 */
 	int		 shard;		/* -1 or 0 .. shards-1 */
 	int		 delta;
 };
@@ -52,11 +60,19 @@ struct crl_info {
 
 /*
  * Parses a name as it appears in a URL ("issuing", "issuing-delta",
- * "issuing-3", "root"), refusing anything else (path traversal included):
- * LY_ERR_NOT_FOUND. Only the exact forms: "<ca>" and "<ca>-delta", or for
- * the partitioned issuing CA "<ca>-<k>" and "<ca>-<k>-delta" with k
- * decimal, without leading zeros, below [crl] shards (and then "<ca>"
- * only when [crl] bundle_shards is no).
+ * "issuing-3", "root", "devices-2-delta"), refusing anything else (path
+ * traversal included): LY_ERR_NOT_FOUND. Only the exact forms: "<ca>" and
+ * "<ca>-delta" (not of a root), or for a partitioned CA "<ca>-<k>" and
+ * "<ca>-<k>-delta" with k decimal, without leading zeros, below its
+ * shards (and then "<ca>" only when [crl] bundle_shards is no). Slot
+ * names may hold '-', so a name may begin with several ("devices-2-delta"
+ * with "devices" and "devices-2"): the longest slot name whose rest is
+ * one of that slot's forms wins, so a newer generation's CRLs are never
+ * read as an older one's shards, and "devices-2-delta" is a shard of
+ * "devices" only when "devices-2" has no such CRL. XXX a generation
+ * "<ca>-<k>" of a CA partitioned in more than k shards takes shard k's
+ * name: that shard is refused (crl_shadowed() in crl/extern.h), and the
+ * registry should not name a CA so.
  */
 int		 crl_name_parse(const struct ca *, const char *name,
 		    struct crl_id *);
@@ -83,8 +99,9 @@ char		*crl_name(const struct ca *, const struct crl_id *,
 int		 crl_generate(struct ca *, const struct crl_id *,
 		    const char *actor, struct crl_info *info);
 /*
- * Generates every CRL of every CA (full and delta, every shard; each full
- * CRL before its delta) and, if dir is not NULL, writes each atomically
+ * Generates every CRL of every CA slot (full and delta, every shard; each
+ * full CRL before its delta; a retired slot's last CRL is only written)
+ * and, if dir is not NULL, writes each atomically
  * to dir/<name>.crl, mode 0644, from the store (crl_write_file()): a
  * failed write leaves the previous file, and a file is only ever
  * replaced by a CRL with a higher number.
@@ -94,9 +111,10 @@ int		 crl_generate_all(struct ca *, const char *actor,
 		    const char *dir);
 
 /*
- * The same for the CRLs of one CA slot: what ca-server runs after a
- * revocation (the issuing CA) and when a CA's CRL is due, so that the
- * root's key signs only when the root's CRL needs it.
+ * The same for the CRLs of one CA slot: what ca-server runs when a CA's
+ * CRL is due, so that a root's key signs only when its CRL needs it. An
+ * offline root's (imported) or a retired slot's CRLs are written to dir
+ * as the store holds them, never signed.
  */
 int		 crl_generate_ca(struct ca *, int slot, const char *actor,
 		    const char *dir);
@@ -121,12 +139,13 @@ typedef int	(*crl_current_fn)(void *arg, const unsigned char *der,
 int		 crl_current(struct ca *, const struct crl_id *,
 		    crl_current_fn fn, void *arg);
 /*
- * The summaries of the current full CRL of each CA, read in one snapshot
- * (for /healthz and /metrics): info[slot] is set and bit 1u << slot of
- * *havep for each CA that has one (with shards: none; see crl_get()). An
- * error only if the store cannot be read.
+ * The summaries of the current full CRL of each CA slot (0 ..
+ * ca_nslots() - 1), read in one snapshot (for /healthz and /metrics):
+ * info[slot] is set and bit 1u << slot of *havep for each slot that has
+ * one (with bundle_shards: none; see crl_get()). An error only if the
+ * store cannot be read.
  */
-int		 crl_summary(struct ca *, struct crl_info info[2],
+int		 crl_summary(struct ca *, struct crl_info info[CA_MAX_SLOTS],
 		    unsigned int *havep);
 
 /*
@@ -142,25 +161,32 @@ int		 crl_due(struct store_txn *, const struct ca *,
 /* ---- scheduling and publishing (crl/publish.c) ------------------------ */
 
 /* Flags of crl_publish_due(). */
-#define CRL_PUBLISH_REVOKED	0x1	/* the issuing CA's CRLs, due or not */
+#define CRL_PUBLISH_REVOKED	0x1	/* issuing CAs' deltas, due or not */
 #define CRL_PUBLISH_MISSING	0x2	/* also when a CRL misses revocations */
 
 /*
- * Which CAs have a CRL due (crl_due() of any of their CRLs), as bits
- * 1u << slot. With CRL_PUBLISH_MISSING, the issuing CA also when its
- * current full CRL was made before revocations the store now holds
- * (struct crl_info.revocations): ca-admin revoke without a publish while
- * no server ran. A CRL that cannot be read is not due (logged).
+ * Which CA slots have a CRL due (crl_due() of any of their CRLs), as bits
+ * 1u << slot; never a retired slot nor an offline root. With
+ * CRL_PUBLISH_MISSING, an issuing slot also when its current full CRL,
+ * and the delta against it, were made before revocations the store now
+ * holds (struct crl_info.revocations): ca-admin revoke without a publish
+ * while no server ran. A CRL that cannot be read is not due (logged).
  */
 unsigned int	 crl_due_cas(struct ca *, unsigned int flags);
 /*
- * Publishes what is due: the CRLs (crl_generate_ca()) of every CA with a
- * CRL due (crl_due_cas(flags)), and with CRL_PUBLISH_REVOKED the issuing
- * CA's whether due or not (new revocations, debounced by the caller), to
- * the [publish] dir, then the bundle. Only a CA whose CRL is due is signed
- * for: the root's key (which may be on an offline token) is asked only
- * when the root's CRL needs it. why is for the log, actor for the audit.
- * Returns 0 when nothing was due (nothing is written), 1 when it
+ * Publishes what is due, to the [publish] dir, then the bundle: the CRLs
+ * (crl_generate_ca()) of every CA slot with a CRL due
+ * (crl_due_cas(flags)); with CRL_PUBLISH_REVOKED (new revocations,
+ * debounced by the caller) the delta CRLs of every other issuing slot
+ * that is not retired, whether due or not -- the full CRLs move on their
+ * schedule, so a delta lists what changed since its base (RFC 5280
+ * 5.2.4); and for a retiring slot with nothing unexpired
+ * (ca_slot_last_expiry()), its last full CRLs (nextUpdate its
+ * certificate's notAfter), then ca_slot_retire(). Only a CA whose CRL is
+ * due is signed for: a root's key (which may be on an offline token) is
+ * asked only when its CRL needs it. Slots registered by another process
+ * are read first (ca_slots_refresh()). why is for the log, actor for the
+ * audit. Returns 0 when nothing was due (nothing is written), 1 when it
  * published, or the first error (the other CAs are published anyway).
  */
 int		 crl_publish_due(struct ca *, unsigned int flags,
@@ -168,15 +194,18 @@ int		 crl_publish_due(struct ca *, unsigned int flags,
 /*
  * Publishes every CRL of every CA, due or not (crl_generate_all()), to
  * dir (NULL: the [publish] dir), then the bundle: ca-admin init,
- * crl publish, publish, and POST /api/v1/crl/publish. The first error.
+ * crl publish, publish, and POST /api/v1/crl/publish. The bundle is
+ * written even when a CRL failed (from what the store holds); the first
+ * error.
  */
 int		 crl_publish_all(struct ca *, const char *actor,
 		    const char *dir);
 /*
- * Publishes the issuing CA's delta CRLs alone (every shard's), against
- * the full CRLs the store holds, to dir (NULL: the [publish] dir): cheap
- * where a full CRL of a million entries is not (ca-admin crl publish
- * --delta). LY_ERR_STATE if a full CRL is missing; the first error.
+ * Publishes the delta CRLs alone of every issuing slot that is not
+ * retired (every shard's), against the full CRLs the store holds, to dir
+ * (NULL: the [publish] dir): cheap where a full CRL of a million entries
+ * is not (ca-admin crl publish --delta). LY_ERR_STATE if a full CRL is
+ * missing; the first error.
  */
 int		 crl_publish_deltas(struct ca *, const char *actor,
 		    const char *dir);
@@ -184,8 +213,9 @@ int		 crl_publish_deltas(struct ca *, const char *actor,
 /*
  * For an issuing instance whose root is offline ([root] offline = yes):
  * records the root CRL the root's ceremony signed (DER, untrusted, at
- * most CRL_IMPORT_MAX bytes) as the root's current CRL, after checking
- * that it is one full CRL, issued and signed by this instance's root,
+ * most CRL_IMPORT_MAX bytes) as that root's current CRL, after checking
+ * that it is one full CRL, issued and signed by one of this instance's
+ * root slots that is not retired (a root rollover has two),
  * with a CRL number and a nextUpdate still ahead (LY_ERR_BAD_INPUT);
  * LY_ERR_EXISTS if a CRL with that number or a higher one is there
  * already. Audited "crl-publish" (detail "imported"). *infop (if not

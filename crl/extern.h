@@ -36,7 +36,37 @@ int	 crl_build(struct ca *, const struct crl_id *, int64_t since,
 	    struct crl_info *info, struct crl_der *out);
 
 /* crl.c */
+/* What crl_name_match() knows of a slot: its name and its CRLs. */
+struct crl_slotname {
+	const char	*name;
+	int		 slot;
+	unsigned int	 shards;	/* crl_shards() */
+	int		 whole;		/* crl_whole() */
+	int		 root;		/* no delta */
+};
+/*
+ * crl_name_parse() over a table of slots (so it is tested with any
+ * names): the longest slot name whose rest is one of that slot's CRL
+ * names wins. LY_ERR_NOT_FOUND if none.
+ */
+int	 crl_name_match(const struct crl_slotname *, size_t nslots,
+	    const char *name, struct crl_id *);
 unsigned int crl_shards(const struct ca *, int slot);
+/*
+ * XXX Whether the name of the CRL id is taken by another CA's CRL, which
+ * crl_name_parse() finds first: shard k of "devices" when the CA
+ * "devices-k" (a later generation) exists. The two would share the
+ * store's key and the file, so id is refused (crl_get(), crl_generate():
+ * LY_ERR_STATE) and left out of the bundle; the registry must not name a
+ * CA so.
+ */
+int	 crl_shadowed(const struct ca *, const struct crl_id *);
+/*
+ * A retiring CA's last full CRL id: as crl_generate(), with nextUpdate
+ * the CA certificate's notAfter (nothing it signed is valid after).
+ */
+int	 crl_generate_last(struct ca *, const struct crl_id *,
+	    const char *actor);
 /*
  * 1 if a partitioned CA also has a full CRL of its whole scope (for the
  * gateways' bundle: [crl] bundle_shards = no).

@@ -10,6 +10,8 @@
 #ifndef LANYARD_OCSP_EXTERN_H
 #define LANYARD_OCSP_EXTERN_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -26,7 +28,7 @@
 /* Hash algorithms a CertID may use: SHA-1 (RFC 5019) and SHA-2. */
 #define OCSP_NHASH		4
 
-/* The issuing CA's name and key hashes (RFC 6960 4.1.1) under one hash. */
+/* A CA's name and key hashes (RFC 6960 4.1.1) under one hash. */
 struct ocsp_issuer_hash {
 	int		 nid;
 	unsigned char	 name[EVP_MAX_MD_SIZE];
@@ -127,7 +129,10 @@ int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
  *	4   1  status: V_OCSP_CERTSTATUS_GOOD, _REVOKED or _UNKNOWN
  *	5   1  signer: 0 the issuing CA's delegated signer, OCSP_STORED_ROOT
  *	       the root (a response about a CA certificate, ocsp/root.c)
- *	6   2  zero
+ *	6   1  the slot of the CA the response is about (its CertID's
+ *	       issuer), plus 1; 0 in responses stored before slots: then
+ *	       CA_ROOT if signed by the root, else CA_ISSUING
+ *	7   1  zero
  *	8   8  thisUpdate   (seconds since the epoch, big-endian)
  *	16  8  nextUpdate
  *	24  8  producedAt
@@ -137,9 +142,11 @@ int	 ocsp_response_error(int status, unsigned char **derp, size_t *lenp);
 #define OCSP_STORED_HDR		64
 #define OCSP_STORED_SIGNER	5	/* the offset of the signer byte */
 #define OCSP_STORED_ROOT	1
+#define OCSP_STORED_SLOT	6	/* the offset of the slot byte */
 struct ocsp_stored {
 	int		 status;
 	int		 by_root;	/* signed by the root (ocsp/root.c) */
+	int		 slot;		/* the issuer the response is about */
 	time_t		 this_update;
 	time_t		 next_update;
 	time_t		 produced_at;
@@ -147,22 +154,50 @@ struct ocsp_stored {
 	const unsigned char *der;	/* borrowed from the stored value */
 	size_t		 len;
 };
-/* Encodes s (one certificate's response); *valp is malloc'd. */
-int	 ocsp_stored_encode(const struct ocsp_signed *, int status,
+/*
+ * Encodes s (one certificate's response about a certificate slot
+ * issued); *valp is malloc'd. The signer byte is 0: the root's callers
+ * set it.
+ */
+int	 ocsp_stored_encode(const struct ocsp_signed *, int status, int slot,
 	    unsigned char **valp, size_t *lenp);
 /* Reads the header only. LY_ERR_BAD_INPUT if it is not ours. */
 int	 ocsp_stored_parse(const void *val, size_t len, struct ocsp_stored *);
 
+/* ---- root.c ------------------------------------------------------------- */
+
+/*
+ * The root slots that sign OCSP responses now (not retired): root[slot]
+ * is 1 for each, self[slot] its own certificate's serial (a root answers
+ * for what it issued, never for itself). LY_ERR_STATE if there is none
+ * or one has no certificate.
+ */
+int	 ocsp_root_slots(struct ca *, unsigned char root[CA_MAX_SLOTS],
+	    struct ca_serial self[CA_MAX_SLOTS]);
+
 /* ---- responder.c -------------------------------------------------------- */
+
+/*
+ * One slot's issuer hashes, computed on first use: ready is set (release)
+ * after h is written and never cleared, as slots are only ever added, so
+ * readers need no lock.
+ */
+struct ocsp_slot_hash {
+	atomic_int		 ready;
+	int			 root;		/* ca_slot_is_root() */
+	struct ocsp_issuer_hash	 h[OCSP_NHASH];
+};
 
 struct ocsp_responder {
 	struct ca		*ca;
 	const struct conf	*conf;
-	X509			*issuer;	/* borrowed from ca */
-	struct ocsp_issuer_hash	 hash[OCSP_NHASH];
-	/* The root's: requests about CA certificates (ocsp/root.c). */
-	struct ocsp_issuer_hash	 root_hash[OCSP_NHASH];
-	struct ca_signers	*signers;	/* the delegated signer (ca/) */
+	/* Which CA a CertID names, by slot (root slots: ocsp/root.c). */
+	struct ocsp_slot_hash	 slots[CA_MAX_SLOTS];
+	pthread_mutex_t		 hash_lock;	/* one writer of slots[] */
+	/* CLOCK_MONOTONIC second of the last sync for a CA without a signer. */
+	atomic_llong		 synced;
+	struct ca_signers	*signers;	/* the delegated signers (ca/) */
+	int			 presigning;	/* ca_set_presign() is ours */
 	ocsp_remote_fn		 remote;	/* signs what the store lacks */
 	void			*remote_arg;
 };

@@ -1,10 +1,12 @@
 /*
  * ocsp/ocsp.h — the OCSP responder (RFC 6960, RFC 5019 profile).
  *
- * Responses are signed by a delegated OCSP signing certificate that the
- * issuing CA issues to a key on the HSM (profile "ocsp": EKU OCSPSigning,
- * id-pkix-ocsp-nocheck), rotated before it expires; the responder ID is by
- * key hash. A response per certificate is signed ahead of time and kept
+ * Every CA slot is answered for (ca.h, "CA slots"): the CertID's issuer
+ * hashes name the slot. Responses about an issuing slot's certificates
+ * are signed by a delegated OCSP signing certificate that slot issues to
+ * a key on its token (profile "ocsp": EKU OCSPSigning,
+ * id-pkix-ocsp-nocheck), rotated before it expires; the responder ID is
+ * by key hash. A root slot's are its own, pre-signed (ocsp/root.c). A response per certificate is signed ahead of time and kept
  * in the store (ca_set_presign: in the same transaction as the
  * certificate), so that a GET without a nonce is a store read.
  *
@@ -24,11 +26,14 @@
 struct ocsp_responder;
 
 /*
- * Creates the responder of ca: loads the current delegated signer from
- * the store, or issues one (key generated on the issuing CA's token) if
- * there is none or it is within [ocsp] signer_rotate_before of expiry,
- * and registers the pre-signing hook with ca_set_presign(). ca must stay
- * open while the responder lives.
+ * Creates the responder of ca: loads the current delegated signer of
+ * every issuing slot from the store, or issues one (key generated on
+ * that CA's token) if there is none or it is within [ocsp]
+ * signer_rotate_before of expiry, and registers the pre-signing hook
+ * with ca_set_presign(). Fails if no slot has a signer (and the HSM is
+ * there); a slot whose signer could not be made is logged and answered
+ * tryLater until a later sync makes it. ca must stay open while the
+ * responder lives.
  */
 int		 ocsp_responder_new(struct ca *, struct ocsp_responder **);
 void		 ocsp_responder_free(struct ocsp_responder *);
@@ -75,7 +80,8 @@ void		 ocsp_reply_clear(struct ocsp_reply *);
 int		 ocsp_refresh(struct ocsp_responder *, size_t *countp);
 
 /*
- * Writes the current response of every certificate of the issuing CA to
+ * Writes the current response of every certificate of every slot that
+ * is not retired (the roots' about CA certificates, if signed) to
  * dir/<base64 of its RFC 5019 request> (ocsp/publish.c), for a static web
  * server. *countp (if not NULL) is the number written.
  */
@@ -87,8 +93,8 @@ int		 ocsp_publish(struct ocsp_responder *, struct ca *,
 /*
  * A responder without a signer (ca opened read-only: ca-server's front)
  * hands what the store cannot answer to fn: the request's DER, checked
- * to be well-formed and about the issuing CA, for a process that holds
- * the signer (ca-server's engine) to answer with ocsp_respond(). fn
+ * to be well-formed and about an issuing CA we know, for a process that
+ * holds the signer (ca-server's engine) to answer with ocsp_respond(). fn
  * fills reply as ocsp_respond() does; an error from it (the engine is
  * down) is answered tryLater. Set before the responder serves.
  */
@@ -109,9 +115,11 @@ void		 ocsp_responder_set_remote(struct ocsp_responder *,
  * ocsp_root_presign() signs, with the root key itself (RFC 6960 4.2.2.2:
  * the CA that issued the certificate), a response for every certificate
  * the root issued but its own -- good, or revoked as the root's CRL
- * lists it -- and stores them with an audit entry ("root-ocsp"). Needs
- * the root token. *countp (if not NULL) is the number stored,
- * *next_updatep (if not NULL) their nextUpdate.
+ * lists it -- and stores them with an audit entry ("root-ocsp"). With
+ * several root slots (generations), each that is not retired signs for
+ * the certificates it issued. Needs the root token. *countp (if not
+ * NULL) is the number stored, *next_updatep (if not NULL) their
+ * (earliest) nextUpdate.
  */
 int		 ocsp_root_presign(struct ca *, const char *actor,
 		    size_t *countp, time_t *next_updatep);
@@ -142,7 +150,10 @@ int		 ocsp_root_export(struct ca *, const char *dir, size_t *countp);
 int		 ocsp_root_import(struct ca *, const char *dir, const char *actor,
 		    size_t *countp);
 
-/* The signer certificate's notAfter (for /healthz and metrics). */
+/*
+ * The notAfter of the signer that expires first, among the slots that
+ * have one (for /healthz and metrics); 0 if one of them has none.
+ */
 time_t		 ocsp_signer_not_after(const struct ocsp_responder *);
 
 /*

@@ -29,8 +29,23 @@ struct collect {
 	struct ca_serial *serials;
 	size_t		  n, cap;
 	int		  slot;		/* the CA whose certificates these are */
-	struct ca_serial  self;		/* the root's own serial: skipped */
+	int		  root;		/* it is a root: skip the roots' own */
+	unsigned char	  roots[CA_MAX_SLOTS];	/* ocsp_root_slots() */
+	struct ca_serial  self[CA_MAX_SLOTS];
 };
+
+/* Whether serial is a root's own certificate: no one asks about it. */
+static int
+collect_self(const struct collect *col, const struct ca_serial *serial)
+{
+	int slot;
+
+	for (slot = 0; slot < CA_MAX_SLOTS; slot++)
+		if (col->roots[slot] && memcmp(serial, &col->self[slot],
+		    sizeof(*serial)) == 0)
+			return 1;
+	return 0;
+}
 
 static int
 collect_cb(const struct store_cert *c, void *arg)
@@ -39,8 +54,8 @@ collect_cb(const struct store_cert *c, void *arg)
 	struct ca_serial *ns;
 
 	if (c->ca != col->slot || (c->status != STORE_VALID &&
-	    c->status != STORE_REVOKED) || (col->slot == CA_ROOT &&
-	    memcmp(&c->serial, &col->self, sizeof(col->self)) == 0))
+	    c->status != STORE_REVOKED) || (col->root &&
+	    collect_self(col, &c->serial)))
 		return 0;
 	if (col->n == col->cap) {
 		size_t cap = col->cap ? col->cap * 2 : 256;
@@ -83,8 +98,8 @@ request_der(X509 *issuer, const struct ca_serial *serial, unsigned char **derp,
 }
 
 static int
-write_one(struct ocsp_responder *resp, X509 *issuer, const char *dir,
-    const struct ca_serial *serial)
+write_one(struct ocsp_responder *resp, X509 *issuer, int root,
+    const char *dir, const struct ca_serial *serial)
 {
 	struct ocsp_reply reply;
 	unsigned char *der = NULL;
@@ -104,8 +119,7 @@ write_one(struct ocsp_responder *resp, X509 *issuer, const char *dir,
 	if ((r = ocsp_respond(resp, der, (size_t)len, &reply)) != LY_OK)
 		goto out;
 	/* The root's response about a CA certificate may not be signed yet. */
-	if (reply.outcome == OCSP_OUT_UNAUTHORIZED &&
-	    issuer == ca_cert(resp->ca, CA_ROOT)) {
+	if (reply.outcome == OCSP_OUT_UNAUTHORIZED && root) {
 		r = LY_ERR_NOT_FOUND;
 		goto out;
 	}
@@ -140,33 +154,41 @@ ocsp_publish(struct ocsp_responder *resp, struct ca *ca, const char *dir,
 {
 	struct collect col;
 	struct store_txn *txn = NULL;
+	unsigned char roots[CA_MAX_SLOTS];
+	struct ca_serial self[CA_MAX_SLOTS];
 	size_t i, n = 0;
-	int r, slot;
+	int r, k, slot, nslots = ca_nslots(ca);
 
-	if ((r = ly_mkdir_p(dir, 0755)) != LY_OK)
+	if ((r = ly_mkdir_p(dir, 0755)) != LY_OK ||
+	    (r = ocsp_root_slots(ca, roots, self)) != LY_OK)
 		return r;
 	/*
-	 * The issuing CA's certificates, then the CA certificates the root
-	 * issued, with the responses the root signed (ca-admin root crl).
+	 * The issuing CAs' certificates, then the CA certificates the roots
+	 * issued, with the responses the roots signed (ca-admin root crl).
+	 * A retired CA serves nothing new.
 	 */
-	for (slot = CA_ISSUING; r == LY_OK && slot >= CA_ROOT; slot--) {
+	for (k = 0; r == LY_OK && k < 2 * nslots; k++) {
+		slot = k % nslots;
+		if ((k < nslots) == (ca_slot_is_root(ca, slot) != 0) ||
+		    slot >= CA_MAX_SLOTS ||
+		    ca_slot_state(ca, slot, ly_now()) == CA_SLOT_RETIRED)
+			continue;
 		memset(&col, 0, sizeof(col));
 		col.slot = slot;
-		if (slot == CA_ROOT && (r = ca_serial_from_asn1(
-		    X509_get0_serialNumber(ca_cert(ca, CA_ROOT)), &col.self)) !=
-		    LY_OK)
-			break;
+		col.root = ca_slot_is_root(ca, slot);
+		memcpy(col.roots, roots, sizeof(roots));
+		memcpy(col.self, self, sizeof(self));
 		/* Collect first: answering may sign; no read txn held open. */
 		if ((r = store_txn_begin(ca_store(ca), 0, &txn)) != LY_OK)
 			break;
 		r = store_cert_foreach(txn, collect_cb, &col);
 		store_txn_abort(txn);
 		for (i = 0; r == LY_OK && i < col.n; i++) {
-			r = write_one(resp, ca_cert(ca, slot), dir,
+			r = write_one(resp, ca_cert(ca, slot), col.root, dir,
 			    &col.serials[i]);
 			if (r == LY_OK)
 				n++;
-			else if (r == LY_ERR_NOT_FOUND && slot == CA_ROOT)
+			else if (r == LY_ERR_NOT_FOUND && col.root)
 				r = LY_OK;
 		}
 		free(col.serials);

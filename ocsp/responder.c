@@ -9,17 +9,21 @@
  * delegated signer. Many threads answer at once: per-call state lives on
  * the stack and the heap, the signer is reference counted.
  *
- * The issuing CA's certificates are answered, and the CA certificates
- * the root issued (the issuing CA's own, which nginx's ssl_ocsp asks
- * about): those only from the responses the root pre-signed (ocsp/root.c,
- * ca-admin root crl), as the root key may be offline; without one, or
- * for anything else, the answer is `unauthorized`.
+ * Every CA slot is answered for (ca.h, "CA slots"): the CertID's issuer
+ * hashes say which; a record of another slot with the serial asked
+ * about is an unknown serial of this one. The certificates of issuing
+ * slots are signed for by that slot's delegated signer; the CA
+ * certificates a root slot issued (issuing CAs' own, which nginx's
+ * ssl_ocsp asks about) only from the responses that root pre-signed
+ * (ocsp/root.c, ca-admin root crl), as a root key may be offline;
+ * without one, or for a CA we do not know, the answer is `unauthorized`.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
@@ -78,15 +82,81 @@ hash_match(const struct ocsp_issuer_hash *hash, const struct ocsp_certreq *c)
 	return 0;
 }
 
-/* Which CA a CertID names: CA_ISSUING, CA_ROOT, or -1 one we do not serve. */
+/* Whether now is a new CLOCK_MONOTONIC second since *last (and claims it). */
 static int
-issuer_which(const struct ocsp_responder *resp, const struct ocsp_certreq *c)
+second_claim(atomic_llong *last)
 {
-	if (hash_match(resp->hash, c))
-		return CA_ISSUING;
-	if (hash_match(resp->root_hash, c))
-		return CA_ROOT;
+	struct timespec ts;
+	long long then;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	then = atomic_load(last);
+	return (long long)ts.tv_sec > then &&
+	    atomic_compare_exchange_strong(last, &then, (long long)ts.tv_sec);
+}
+
+/*
+ * The hashes of slot, computed on first use; NULL if its certificate is
+ * not there (a slot whose CA was not made yet).
+ */
+static const struct ocsp_issuer_hash *
+slot_hash(struct ocsp_responder *resp, int slot)
+{
+	struct ocsp_slot_hash *sh = &resp->slots[slot];
+	X509 *x;
+
+	if (atomic_load_explicit(&sh->ready, memory_order_acquire))
+		return sh->h;
+	pthread_mutex_lock(&resp->hash_lock);
+	if (!atomic_load_explicit(&sh->ready, memory_order_relaxed) &&
+	    (x = ca_cert(resp->ca, slot)) != NULL &&
+	    issuer_hashes(x, sh->h) == LY_OK) {
+		sh->root = ca_slot_is_root(resp->ca, slot);
+		atomic_store_explicit(&sh->ready, 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&resp->hash_lock);
+	return atomic_load_explicit(&sh->ready, memory_order_acquire) ?
+	    sh->h : NULL;
+}
+
+/*
+ * Which CA a CertID names: its slot, or -1 for one we do not serve.
+ * XXX two slots with one name and key (a CA re-certified with its old
+ * key) are one issuer to a CertID: the first slot answers.
+ */
+static int
+issuer_match(struct ocsp_responder *resp, const struct ocsp_certreq *c)
+{
+	const struct ocsp_issuer_hash *h;
+	int slot, n = ca_nslots(resp->ca);
+
+	for (slot = 0; slot < n && slot < CA_MAX_SLOTS; slot++)
+		if ((h = slot_hash(resp, slot)) != NULL && hash_match(h, c))
+			return slot;
 	return -1;
+}
+
+/*
+ * issuer_match(), and when no slot matches, a look for slots another
+ * process registered since (ca-admin's rollover while ca-server runs):
+ * ca_slots_refresh() reads the store once a second at most (anyone may
+ * send unknown CertIDs) and is one atomic load otherwise.
+ */
+static int
+issuer_which(struct ocsp_responder *resp, const struct ocsp_certreq *c)
+{
+	int slot, n;
+
+	if ((slot = issuer_match(resp, c)) != -1)
+		return slot;
+	n = ca_nslots(resp->ca);
+	if (ca_slots_refresh(resp->ca) != LY_OK) {
+		ly_log(LY_LOG_WARN, "ocsp: CA slots: %s", ly_errdetail());
+		return -1;
+	}
+	if (ca_nslots(resp->ca) == n)
+		return -1;
+	return issuer_match(resp, c);
 }
 
 static void
@@ -131,16 +201,17 @@ reply_error(struct ocsp_reply *reply, int status, enum ocsp_outcome out)
 }
 
 /*
- * What the store says about a record (RFC 6960 2.2): a serial never
- * issued, or only reserved, is unknown, never good.
+ * What the store says about a record as a certificate of slot (RFC 6960
+ * 2.2): a serial never issued, only reserved, or issued by another CA
+ * is unknown, never good.
  */
 static void
-status_of(const struct store_cert *rec, struct ocsp_status *st)
+status_of(const struct store_cert *rec, int slot, struct ocsp_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->reason = -1;
 	st->status = V_OCSP_CERTSTATUS_UNKNOWN;
-	if (rec == NULL || rec->ca != CA_ISSUING)
+	if (rec == NULL || rec->ca != slot)
 		return;
 	if (rec->status == STORE_VALID)
 		/* Expired is still good: RFC 6960 2.2 asks about revocation only. */
@@ -154,9 +225,10 @@ status_of(const struct store_cert *rec, struct ocsp_status *st)
 
 /*
  * The fast path: the stored response for the serial, if it is still
- * fresh and was signed by the CA the request names (slot: the root's
- * about CA certificates, else the delegated signer's). LY_ERR_NOT_FOUND
- * when there is none to serve.
+ * fresh and is about a certificate of the CA the request names (slot;
+ * a root's are the root's own, about CA certificates, the others the
+ * slot's delegated signer's). The header says whose it is: no record
+ * to read. LY_ERR_NOT_FOUND when there is none to serve.
  */
 static int
 respond_stored(struct ocsp_responder *resp, const struct ocsp_certreq *c,
@@ -175,8 +247,7 @@ respond_stored(struct ocsp_responder *resp, const struct ocsp_certreq *c,
 		return r;
 	if ((r = store_ocsp_get(txn, &serial, &v, &len)) != LY_OK)
 		goto out;
-	if (ocsp_stored_parse(v, len, &st) != LY_OK ||
-	    st.by_root != (slot == CA_ROOT) ||
+	if (ocsp_stored_parse(v, len, &st) != LY_OK || st.slot != slot ||
 	    st.next_update <= ly_now()) {
 		r = LY_ERR_NOT_FOUND;
 		goto out;
@@ -199,10 +270,10 @@ respond_stored(struct ocsp_responder *resp, const struct ocsp_certreq *c,
 	return r;
 }
 
-/* The status of every CertID, in one read transaction. */
+/* The status of every CertID (all naming slot), in one read transaction. */
 static int
 statuses_get(struct ocsp_responder *resp, const struct ocsp_request *req,
-    struct ocsp_status *st)
+    int slot, struct ocsp_status *st)
 {
 	struct store_txn *txn = NULL;
 	struct store_cert *rec;
@@ -220,7 +291,7 @@ statuses_get(struct ocsp_responder *resp, const struct ocsp_request *req,
 			if (r != LY_OK && r != LY_ERR_NOT_FOUND)
 				goto out;
 		}
-		status_of(rec, &st[i]);
+		status_of(rec, slot, &st[i]);
 		store_cert_free(rec);
 	}
 	r = LY_OK;
@@ -229,10 +300,30 @@ statuses_get(struct ocsp_responder *resp, const struct ocsp_request *req,
 	return r;
 }
 
-/* Signs a response for every CertID as the client sent it. */
+/*
+ * The signer of slot, made or loaded now if slot has none yet (a CA
+ * registered since the last sync, by another process): once a second
+ * at most, and only in a responder that holds the HSM. NULL if none.
+ */
+static struct ca_signer *
+signer_get(struct ocsp_responder *resp, int slot)
+{
+	struct ca_signer *s;
+
+	if ((s = ca_signers_get(resp->signers, slot)) != NULL ||
+	    !resp->presigning || !ca_signer_slot_wanted(resp->ca, slot) ||
+	    !second_claim(&resp->synced))
+		return s;
+	ly_log(LY_LOG_INFO, "ocsp: %s has no signer yet; syncing",
+	    ca_slot_name(resp->ca, slot));
+	(void)ca_signers_sync(resp->signers);
+	return ca_signers_get(resp->signers, slot);
+}
+
+/* Signs a response for every CertID (of slot) as the client sent it. */
 static int
 respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
-    struct ocsp_reply *reply)
+    int slot, struct ocsp_reply *reply)
 {
 	struct ca_signer *s = NULL;
 	struct ocsp_status *st = NULL;
@@ -250,14 +341,15 @@ respond_signed(struct ocsp_responder *resp, const struct ocsp_request *req,
 	}
 	for (i = 0; i < req->nids; i++)
 		ids[i] = req->ids[i].id;
-	if ((r = statuses_get(resp, req, st)) != LY_OK) {
+	if ((r = statuses_get(resp, req, slot, st)) != LY_OK) {
 		ly_log(LY_LOG_ERR, "ocsp: store: %s", ly_errdetail());
 		r = reply_error(reply, OCSP_RESPONSE_STATUS_INTERNALERROR,
 		    OCSP_OUT_INTERNAL);
 		goto out;
 	}
-	if ((s = ca_signers_get(resp->signers)) == NULL)
-		r = ly_fail(LY_ERR_HSM, "no OCSP signer");
+	if ((s = signer_get(resp, slot)) == NULL)
+		r = ly_fail(LY_ERR_HSM, "no OCSP signer for %s",
+		    ca_slot_name(resp->ca, slot));
 	else
 		r = ocsp_response_sign(s, ids, st, req->nids,
 		    nonce ? req->req : NULL, ly_now(),
@@ -335,7 +427,7 @@ ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
 	struct ocsp_request *req = NULL;
 	const struct ocsp_certreq *c;
 	size_t i;
-	int r, slot = CA_ISSUING;
+	int r, root, slot = -1, which;
 
 	memset(reply, 0, sizeof(*reply));
 	if ((r = ocsp_request_parse(der, len, resp->conf->ocsp_max_requests,
@@ -345,23 +437,34 @@ ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
 		return reply_error(reply, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
 		    OCSP_OUT_MALFORMED);
 	}
+	/*
+	 * One response has one signer, who speaks for one CA: every CertID
+	 * must name the same one, and a root's only one CertID.
+	 */
 	for (i = 0; i < req->nids; i++) {
-		if ((slot = issuer_which(resp, &req->ids[i])) == -1 ||
-		    (slot == CA_ROOT && req->nids != 1)) {
+		if ((which = issuer_which(resp, &req->ids[i])) == -1 ||
+		    (slot != -1 && which != slot)) {
 			r = reply_error(reply,
 			    OCSP_RESPONSE_STATUS_UNAUTHORIZED,
 			    OCSP_OUT_UNAUTHORIZED);
 			goto out;
 		}
+		slot = which;
 	}
 	c = &req->ids[0];
-	if (slot == CA_ROOT) {
+	/* issuer_which() made slots[slot] ready. */
+	if ((root = resp->slots[slot].root) && req->nids != 1) {
+		r = reply_error(reply, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+		    OCSP_OUT_UNAUTHORIZED);
+		goto out;
+	}
+	if (root) {
 		/*
 		 * About a CA certificate: only the root's pre-signed
 		 * response, by SHA-1 as it was signed; a nonce is ignored
 		 * (RFC 5019 2.1.1), as nothing here can sign for the root.
 		 */
-		r = c->nid == NID_sha1 ? respond_stored(resp, c, CA_ROOT,
+		r = c->nid == NID_sha1 ? respond_stored(resp, c, slot,
 		    reply) : LY_ERR_NOT_FOUND;
 		if (r == LY_ERR_NOT_FOUND)
 			r = reply_error(reply,
@@ -381,15 +484,19 @@ ocsp_respond(struct ocsp_responder *resp, const unsigned char *der,
 	 */
 	if (req->nids == 1 && c->nid == NID_sha1 &&
 	    (!req->nonce || !resp->conf->ocsp_nonce_sign)) {
-		r = respond_stored(resp, c, CA_ISSUING, reply);
+		r = respond_stored(resp, c, slot, reply);
 		if (r == LY_OK || r == LY_ERR_ALLOC)
 			goto out;
 	}
+	/* A retired CA serves nothing new: what it stored, if fresh, only. */
+	if (ca_slot_state(resp->ca, slot, ly_now()) == CA_SLOT_RETIRED)
+		r = reply_error(reply, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+		    OCSP_OUT_UNAUTHORIZED);
 	/* Set in a responder without a signer only (ca-server's front). */
-	if (resp->remote != NULL)
+	else if (resp->remote != NULL)
 		r = respond_remote(resp, der, len, reply);
 	else
-		r = respond_signed(resp, req, reply);
+		r = respond_signed(resp, req, slot, reply);
  out:
 	ocsp_request_free(req);
 	if (r != LY_OK)
@@ -407,14 +514,15 @@ ocsp_reply_clear(struct ocsp_reply *reply)
 }
 
 /*
- * Signs the stored form of rec's response: SHA-1 CertID built from the
- * issuing CA certificate, as RFC 5019 clients build theirs.
+ * Signs the stored form of rec's response with s, the signer of rec's
+ * CA: SHA-1 CertID built from that CA's certificate, as RFC 5019 clients
+ * build theirs.
  */
 static int
-presign_record(struct ocsp_responder *resp, const struct store_cert *rec,
-    unsigned char **valp, size_t *lenp)
+presign_record(struct ocsp_responder *resp, struct ca_signer *s,
+    const struct store_cert *rec, unsigned char **valp, size_t *lenp)
 {
-	struct ca_signer *s = NULL;
+	X509 *issuer = ca_cert(resp->ca, rec->ca);
 	struct ocsp_status st;
 	struct ocsp_signed sg;
 	OCSP_CERTID *id = NULL;
@@ -422,76 +530,106 @@ presign_record(struct ocsp_responder *resp, const struct store_cert *rec,
 	int r = LY_ERR_INTERNAL;
 
 	memset(&sg, 0, sizeof(sg));
-	status_of(rec, &st);
-	if ((sn = ca_serial_to_asn1(&rec->serial)) == NULL ||
-	    (id = OCSP_cert_id_new(EVP_sha1(),
-	    X509_get_subject_name(resp->issuer),
-	    X509_get0_pubkey_bitstr(resp->issuer), sn)) == NULL) {
-		ly_log_crypto("ocsp presign");
+	status_of(rec, rec->ca, &st);
+	if (issuer == NULL || ca_signer_slot(s) != rec->ca) {
+		r = ly_fail(LY_ERR_INTERNAL, "OCSP signer of another CA");
 		goto out;
 	}
-	if ((s = ca_signers_get(resp->signers)) == NULL) {
-		r = ly_fail(LY_ERR_HSM, "no OCSP signer");
+	if ((sn = ca_serial_to_asn1(&rec->serial)) == NULL ||
+	    (id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(issuer),
+	    X509_get0_pubkey_bitstr(issuer), sn)) == NULL) {
+		ly_log_crypto("ocsp presign");
 		goto out;
 	}
 	if ((r = ocsp_response_sign(s, &id, &st, 1, NULL, ly_now(),
 	    resp->conf->ocsp_validity, &sg)) != LY_OK)
 		goto out;
-	r = ocsp_stored_encode(&sg, st.status, valp, lenp);
+	r = ocsp_stored_encode(&sg, st.status, rec->ca, valp, lenp);
  out:
-	ca_signer_put(s);
 	OPENSSL_free(sg.der);
 	OCSP_CERTID_free(id);
 	ASN1_INTEGER_free(sn);
 	return r;
 }
 
-/* The ca_presign_fn: only certificates of the issuing CA, issued or revoked. */
+/*
+ * The ca_presign_fn: certificates of issuing CAs, issued or revoked,
+ * signed by their CA's signer. A CA without one (registered since the
+ * last sync) stores none: the next refresh, or a request, signs it.
+ */
 static int
 presign(void *arg, const struct store_cert *rec, unsigned char **derp,
     size_t *lenp)
 {
+	struct ocsp_responder *resp = arg;
+	struct ca_signer *s;
+	int r;
+
 	*derp = NULL;
 	*lenp = 0;
-	if (rec->ca != CA_ISSUING || (rec->status != STORE_VALID &&
-	    rec->status != STORE_REVOKED))
+	if (rec->status != STORE_VALID && rec->status != STORE_REVOKED)
 		return LY_OK;
-	return presign_record(arg, rec, derp, lenp);
+	if ((s = ca_signers_get(resp->signers, rec->ca)) == NULL)
+		return LY_OK;
+	r = presign_record(resp, s, rec, derp, lenp);
+	ca_signer_put(s);
+	return r;
+}
+
+/* Whether any slot has a signer now. */
+static int
+signers_any(struct ocsp_responder *resp)
+{
+	struct ca_signer *s;
+	int slot;
+
+	for (slot = 0; slot < CA_MAX_SLOTS; slot++)
+		if ((s = ca_signers_get(resp->signers, slot)) != NULL) {
+			ca_signer_put(s);
+			return 1;
+		}
+	return 0;
 }
 
 int
 ocsp_responder_new(struct ca *ca, struct ocsp_responder **respp)
 {
 	struct ocsp_responder *resp;
-	struct ca_signer *s;
-	int r;
+	int r, any;
 
 	if ((resp = calloc(1, sizeof(*resp))) == NULL)
 		return LY_ERR_ALLOC;
 	resp->ca = ca;
 	resp->conf = ca_conf(ca);
-	resp->issuer = ca_cert(ca, CA_ISSUING);
-	if ((r = ca_signers_new(ca, &resp->signers)) != LY_OK ||
-	    (r = issuer_hashes(resp->issuer, resp->hash)) != LY_OK ||
-	    (r = issuer_hashes(ca_cert(ca, CA_ROOT), resp->root_hash)) !=
-	    LY_OK)
+	pthread_mutex_init(&resp->hash_lock, NULL);
+	if ((r = ca_signers_new(ca, &resp->signers)) != LY_OK)
 		goto out;
+	/* The two first CAs at once, as before slots: their errors now. */
+	if (slot_hash(resp, CA_ROOT) == NULL ||
+	    slot_hash(resp, CA_ISSUING) == NULL) {
+		r = ly_fail(LY_ERR_INTERNAL, "ocsp: no CA certificate");
+		goto out;
+	}
 	r = ca_signers_sync(resp->signers);
-	if ((s = ca_signers_get(resp->signers)) != NULL)
-		ca_signer_put(s);	/* only whether there is one */
-	if (r == LY_ERR_ARG && s == NULL) {
+	any = signers_any(resp);
+	if (r == LY_ERR_ARG && !any) {
 		/* An instance opened without the HSM (a read-only replica). */
 		ly_log(LY_LOG_INFO, "ocsp: no HSM; serving pre-signed "
 		    "responses only");
 		r = LY_OK;
-	} else if (s == NULL) {
+	} else if (!any) {
 		if (r == LY_OK)
 			r = LY_ERR_INTERNAL;
 		goto out;
 	} else {
-		/* A signer due for rotation that could not be replaced still signs. */
+		/*
+		 * A signer due for rotation that could not be replaced still
+		 * signs; a CA whose signer could not be made is logged, and
+		 * answered tryLater until a refresh makes it.
+		 */
 		r = LY_OK;
 		ca_set_presign(ca, presign, resp);
+		resp->presigning = 1;
 	}
 	*respp = resp;
 	resp = NULL;
@@ -503,31 +641,46 @@ ocsp_responder_new(struct ca *ca, struct ocsp_responder **respp)
 void
 ocsp_responder_free(struct ocsp_responder *resp)
 {
-	struct ca_signer *s;
-
 	if (resp == NULL)
 		return;
-	if (resp->signers != NULL &&
-	    (s = ca_signers_get(resp->signers)) != NULL) {
+	if (resp->presigning)
 		ca_set_presign(resp->ca, NULL, NULL);
-		ca_signer_put(s);
-	}
 	ca_signers_free(resp->signers);
+	pthread_mutex_destroy(&resp->hash_lock);
 	free(resp);
+}
+
+/* The notAfter of slot's signer; 0 for none. */
+static time_t
+signer_not_after(const struct ocsp_responder *resp, int slot)
+{
+	struct ca_signer *s;
+	time_t t;
+
+	if ((s = ca_signers_get(resp->signers, slot)) == NULL)
+		return resp->remote != NULL ?
+		    ca_signers_stored_not_after(resp->signers, slot) : 0;
+	t = ca_signer_not_after(s);
+	ca_signer_put(s);
+	return t;
 }
 
 time_t
 ocsp_signer_not_after(const struct ocsp_responder *resp)
 {
-	struct ca_signer *s;
-	time_t t;
+	time_t t, first = 0;
+	int slot, n = ca_nslots(resp->ca);
 
-	if ((s = ca_signers_get(resp->signers)) == NULL)
-		return resp->remote != NULL ?
-		    ca_signers_stored_not_after(resp->signers) : 0;
-	t = ca_signer_not_after(s);
-	ca_signer_put(s);
-	return t;
+	/* The first to expire; a CA without a signer is the news (0). */
+	for (slot = 0; slot < n && slot < CA_MAX_SLOTS; slot++) {
+		if (!ca_signer_slot_wanted(resp->ca, slot))
+			continue;
+		if ((t = signer_not_after(resp, slot)) == 0)
+			return 0;
+		if (first == 0 || t < first)
+			first = t;
+	}
+	return first;
 }
 
 /* ---- refresh ------------------------------------------------------------ */
@@ -538,6 +691,7 @@ ocsp_signer_not_after(const struct ocsp_responder *resp)
 struct stale {
 	struct store_txn *txn;
 	time_t		 before;	/* re-sign what expires before this */
+	unsigned char	 signs[CA_MAX_SLOTS];	/* slots with a signer now */
 	struct ca_serial *serials;
 	size_t		 n, cap;
 };
@@ -551,8 +705,8 @@ stale_cb(const struct store_cert *rec, void *arg)
 	const void *v;
 	size_t len, cap;
 
-	if (rec->ca != CA_ISSUING || (rec->status != STORE_VALID &&
-	    rec->status != STORE_REVOKED))
+	if (rec->ca >= CA_MAX_SLOTS || !sl->signs[rec->ca] ||
+	    (rec->status != STORE_VALID && rec->status != STORE_REVOKED))
 		return 0;
 	if (store_ocsp_get(sl->txn, &rec->serial, &v, &len) == LY_OK &&
 	    ocsp_stored_parse(v, len, &st) == LY_OK &&
@@ -582,7 +736,8 @@ refresh_batch(struct ocsp_responder *resp, const struct ca_serial *serials,
 	struct store_cert *recs[REFRESH_BATCH];
 	unsigned char *vals[REFRESH_BATCH];
 	struct store_txn *txn = NULL;
-	size_t i, m = 0;
+	struct ca_signer *s;
+	size_t i, k, m = 0;
 	int r;
 
 	*countp = 0;
@@ -596,14 +751,19 @@ refresh_batch(struct ocsp_responder *resp, const struct ca_serial *serials,
 	}
 	store_txn_abort(txn);
 	memset(vals, 0, sizeof(vals));
-	for (i = 0; i < m && r == LY_OK; i++) {
-		items[i].serial = recs[i]->serial;
-		items[i].status = recs[i]->status;
-		r = presign_record(resp, recs[i], &vals[i], &items[i].len);
-		items[i].der = vals[i];
+	/* A signer dropped since the collection (CA retired): skipped. */
+	for (i = 0, k = 0; i < m && r == LY_OK; i++) {
+		if ((s = ca_signers_get(resp->signers, recs[i]->ca)) == NULL)
+			continue;
+		items[k].serial = recs[i]->serial;
+		items[k].status = recs[i]->status;
+		r = presign_record(resp, s, recs[i], &vals[k], &items[k].len);
+		ca_signer_put(s);
+		items[k].der = vals[k];
+		k++;
 	}
 	if (r == LY_OK)
-		r = ca_ocsp_store_if(resp->ca, items, m, countp);
+		r = ca_ocsp_store_if(resp->ca, items, k, countp);
 	for (i = 0; i < m; i++) {
 		store_cert_free(recs[i]);
 		free(vals[i]);
@@ -617,14 +777,22 @@ ocsp_refresh(struct ocsp_responder *resp, size_t *countp)
 	struct ca_signer *s;
 	struct stale sl;
 	size_t i, done, n = 0;
-	int r, sr;
+	int r, sr, slot;
 
 	memset(&sl, 0, sizeof(sl));
-	if ((s = ca_signers_get(resp->signers)) == NULL)
+	if (!signers_any(resp))
 		return ly_fail(LY_ERR_HSM, "no OCSP signer (no HSM)");
-	ca_signer_put(s);
-	/* A failed rotation leaves the current signer signing; carry on. */
+	/*
+	 * A failed rotation leaves the current signer signing; carry on.
+	 * New CAs (registered by another process) get their signer here.
+	 */
+	(void)ca_slots_refresh(resp->ca);
 	sr = ca_signers_sync(resp->signers);
+	for (slot = 0; slot < CA_MAX_SLOTS; slot++)
+		if ((s = ca_signers_get(resp->signers, slot)) != NULL) {
+			sl.signs[slot] = 1;
+			ca_signer_put(s);
+		}
 	sl.before = ly_now() + resp->conf->ocsp_refresh_before;
 	/* Collect first: signing must not hold a read transaction open. */
 	if ((r = store_txn_begin(ca_store(resp->ca), 0, &sl.txn)) != LY_OK)

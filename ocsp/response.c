@@ -203,7 +203,7 @@ ocsp_response_error(int status, unsigned char **derp, size_t *lenp)
 }
 
 int
-ocsp_stored_encode(const struct ocsp_signed *s, int status,
+ocsp_stored_encode(const struct ocsp_signed *s, int status, int slot,
     unsigned char **valp, size_t *lenp)
 {
 	unsigned char *v;
@@ -212,6 +212,7 @@ ocsp_stored_encode(const struct ocsp_signed *s, int status,
 		return LY_ERR_ALLOC;
 	memcpy(v, stored_magic, sizeof(stored_magic));
 	v[4] = (unsigned char)status;
+	v[OCSP_STORED_SLOT] = (unsigned char)(slot + 1);
 	ly_be64_put(v + 8, (uint64_t)(int64_t)s->this_update);
 	ly_be64_put(v + 16, (uint64_t)(int64_t)s->next_update);
 	ly_be64_put(v + 24, (uint64_t)(int64_t)s->produced_at);
@@ -235,6 +236,10 @@ ocsp_stored_parse(const void *val, size_t len, struct ocsp_stored *st)
 		    "unknown format");
 	st->status = v[4];
 	st->by_root = v[OCSP_STORED_SIGNER] == OCSP_STORED_ROOT;
+	if (v[OCSP_STORED_SLOT] != 0)
+		st->slot = v[OCSP_STORED_SLOT] - 1;
+	else
+		st->slot = st->by_root ? CA_ROOT : CA_ISSUING;
 	st->this_update = (time_t)(int64_t)ly_be64_get(v + 8);
 	st->next_update = (time_t)(int64_t)ly_be64_get(v + 16);
 	st->produced_at = (time_t)(int64_t)ly_be64_get(v + 24);

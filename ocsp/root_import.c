@@ -29,9 +29,23 @@ struct export_arg {
 	struct ca	*ca;
 	struct store_txn *txn;
 	const char	*dir;
-	struct ca_serial self;
+	unsigned char	 root[CA_MAX_SLOTS];	/* ocsp_root_slots() */
+	struct ca_serial self[CA_MAX_SLOTS];
 	size_t		 n;
 };
+
+/* Whether serial is a root's own certificate. */
+static int
+export_self(const struct export_arg *a, const struct ca_serial *serial)
+{
+	int slot;
+
+	for (slot = 0; slot < CA_MAX_SLOTS; slot++)
+		if (a->root[slot] && memcmp(serial, &a->self[slot],
+		    sizeof(*serial)) == 0)
+			return 1;
+	return 0;
+}
 
 static int
 export_cb(const struct store_cert *rec, void *arg)
@@ -43,12 +57,13 @@ export_cb(const struct store_cert *rec, void *arg)
 	size_t len;
 	int r;
 
-	if (rec->ca != CA_ROOT || memcmp(&rec->serial, &a->self,
-	    sizeof(a->self)) == 0)
+	if (rec->ca >= CA_MAX_SLOTS || !a->root[rec->ca] ||
+	    export_self(a, &rec->serial))
 		return 0;
 	r = store_ocsp_get(a->txn, &rec->serial, &v, &len);
 	if (r == LY_ERR_NOT_FOUND || (r == LY_OK &&
-	    (ocsp_stored_parse(v, len, &st) != LY_OK || !st.by_root))) {
+	    (ocsp_stored_parse(v, len, &st) != LY_OK || !st.by_root ||
+	    st.slot != rec->ca))) {
 		ly_errclear();
 		return 0;	/* none signed by the root: nothing to carry */
 	}
@@ -71,15 +86,13 @@ int
 ocsp_root_export(struct ca *ca, const char *dir, size_t *countp)
 {
 	struct export_arg a;
-	X509 *root = ca_cert(ca, CA_ROOT);
 	char *sub = NULL;
 	int r;
 
 	memset(&a, 0, sizeof(a));
 	a.ca = ca;
-	if (root == NULL || ca_serial_from_asn1(X509_get0_serialNumber(root),
-	    &a.self) != LY_OK)
-		return ly_fail(LY_ERR_STATE, "no root CA certificate");
+	if ((r = ocsp_root_slots(ca, a.root, a.self)) != LY_OK)
+		return r;
 	if ((sub = ly_path_join(dir, OCSP_ROOT_DIR)) == NULL)
 		return LY_ERR_ALLOC;
 	a.dir = sub;
@@ -106,16 +119,48 @@ gen_time(const ASN1_GENERALIZEDTIME *t)
 }
 
 /*
- * Checks one response file: a successful basic response signed by the
+ * The root slot (not retired) whose key signed bs, or -1. Each root is
+ * a trust anchor of its own: verified alone, by key.
+ */
+static int
+import_signer(struct ca *ca, OCSP_BASICRESP *bs, X509 **rootp)
+{
+	STACK_OF(X509) *certs = NULL;
+	unsigned char root[CA_MAX_SLOTS];
+	struct ca_serial self[CA_MAX_SLOTS];
+	int slot, found = -1;
+
+	if (ocsp_root_slots(ca, root, self) != LY_OK ||
+	    (certs = sk_X509_new_null()) == NULL)
+		return -1;
+	for (slot = 0; slot < CA_MAX_SLOTS && found == -1; slot++) {
+		if (!root[slot])
+			continue;
+		sk_X509_zero(certs);
+		if (!sk_X509_push(certs, ca_cert(ca, slot)))
+			break;
+		if (OCSP_basic_verify(bs, certs, NULL, OCSP_NOVERIFY |
+		    OCSP_NOINTERN) == 1) {
+			found = slot;
+			*rootp = ca_cert(ca, slot);
+		}
+		ERR_clear_error();
+	}
+	sk_X509_free(certs);
+	return found;
+}
+
+/*
+ * Checks one response file: a successful basic response signed by a
  * root (its certificate, by key), one SingleResponse about a serial under
- * the root, good or revoked, current now. Fills *item (der borrowed from
+ * that root, good or revoked, current now. Fills *item (der borrowed from
  * val, which this allocates in the stored form).
  */
 static int
 import_one(struct ca *ca, const unsigned char *der, size_t len,
     struct ca_ocsp_item *item, unsigned char **valp, time_t *nextp)
 {
-	X509 *root = ca_cert(ca, CA_ROOT);
+	X509 *root = NULL;
 	const unsigned char *p = der;
 	OCSP_RESPONSE *resp = NULL;
 	OCSP_BASICRESP *bs = NULL;
@@ -123,10 +168,9 @@ import_one(struct ca *ca, const unsigned char *der, size_t len,
 	OCSP_CERTID *want = NULL;
 	ASN1_INTEGER *sn = NULL;
 	ASN1_GENERALIZEDTIME *tu = NULL, *nu = NULL, *rev = NULL;
-	STACK_OF(X509) *certs = NULL;
 	struct ocsp_signed sg;
 	time_t now = ly_now();
-	int r = LY_ERR_BAD_INPUT, status, reason;
+	int r = LY_ERR_BAD_INPUT, status, reason, slot;
 
 	if ((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL ||
 	    p != der + len ||
@@ -137,14 +181,8 @@ import_one(struct ca *ca, const unsigned char *der, size_t len,
 		    "response with one certificate");
 		goto out;
 	}
-	if ((certs = sk_X509_new_null()) == NULL ||
-	    !sk_X509_push(certs, root)) {
-		r = LY_ERR_ALLOC;
-		goto out;
-	}
-	/* The signature by the root's key; the root is the trust anchor. */
-	if (OCSP_basic_verify(bs, certs, NULL, OCSP_NOVERIFY |
-	    OCSP_NOINTERN) != 1) {
+	/* The signature by a root's key; the root is the trust anchor. */
+	if ((slot = import_signer(ca, bs, &root)) == -1) {
 		r = ly_fail(LY_ERR_BAD_INPUT, "not signed by this root");
 		goto out;
 	}
@@ -178,7 +216,8 @@ import_one(struct ca *ca, const unsigned char *der, size_t len,
 		    "nextUpdate does not hold now)");
 		goto out;
 	}
-	if ((r = ocsp_stored_encode(&sg, status, valp, &item->len)) != LY_OK)
+	if ((r = ocsp_stored_encode(&sg, status, slot, valp, &item->len)) !=
+	    LY_OK)
 		goto out;
 	(*valp)[OCSP_STORED_SIGNER] = OCSP_STORED_ROOT;
 	item->der = *valp;
@@ -188,7 +227,6 @@ import_one(struct ca *ca, const unsigned char *der, size_t len,
 	r = LY_OK;
  out:
 	ERR_clear_error();
-	sk_X509_free(certs);
 	OCSP_CERTID_free(want);
 	OCSP_BASICRESP_free(bs);
 	OCSP_RESPONSE_free(resp);

@@ -692,7 +692,7 @@ static enum MHD_Result
 handle_healthz(struct web *w, struct web_instance *in,
     struct MHD_Connection *c, struct web_req *rq)
 {
-	struct crl_info info[2];
+	struct crl_info info[CA_MAX_SLOTS];
 	json_t *o = NULL, *crls;
 	char ts[21], *text = NULL;
 	char why[WEB_HSM_WHY_MAX], hsm[WEB_HSM_WHY_MAX + 16];
@@ -711,7 +711,7 @@ handle_healthz(struct web *w, struct web_instance *in,
 		bad = 1;
 	} else {
 		json_object_set_new(o, "store", json_string("ok"));
-		for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+		for (slot = 0; slot < ca_nslots(in->ca); slot++) {
 			if (!(have & (1u << slot)))
 				continue;
 			ly_time_fmt(info[slot].next_update, ts);
@@ -778,10 +778,10 @@ static enum MHD_Result
 handle_metrics(struct web_instance *in, struct MHD_Connection *c,
     struct web_req *rq)
 {
-	struct web_crl_gauge g[2];
+	struct web_crl_gauge g[CA_MAX_SLOTS];
 	struct ca_hsm_stats hs;
 	struct web_engine_stats es;
-	struct crl_info info[2];
+	struct crl_info info[CA_MAX_SLOTS];
 	struct MHD_Response *resp;
 	char *text = NULL;
 	unsigned int have = 0;
@@ -790,7 +790,7 @@ handle_metrics(struct web_instance *in, struct MHD_Connection *c,
 
 	if (crl_summary(in->ca, info, &have) != LY_OK)
 		have = 0;
-	for (slot = CA_ROOT; slot <= CA_ISSUING; slot++) {
+	for (slot = 0; slot < ca_nslots(in->ca); slot++) {
 		if (!(have & (1u << slot)))
 			continue;
 		snprintf(g[n].name, sizeof(g[n].name), "%s",

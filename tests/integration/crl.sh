@@ -108,20 +108,34 @@ curl -sS -o "$T/root1.crl" "$BASE/crl/root.crl" 2>>"$LOG"
 csr x
 admin issue --profile client --csr "$T/x.csr" --identity '{"userId":3}' --out "$T/x.crt" 2>>"$LOG"
 xs=$(openssl x509 -in "$T/x.crt" -noout -serial | cut -d= -f2)
+curl -sS -o "$T/full1.crl" "$BASE/crl/issuing.crl" 2>>"$LOG"
 admin revoke --serial "$xs" --reason keyCompromise >>"$LOG" 2>&1
 # The server polls the store each second and waits [crl] debounce (2 s).
+# After a revocation it makes the delta alone (the full CRL when due):
+# the delta lists what changed since its base.
 i=0
 while [ $i -lt 100 ]; do
-	curl -sS -o "$T/s2.crl" "$BASE/crl/issuing.crl" 2>>"$LOG"
+	curl -sS -o "$T/s2.crl" "$BASE/crl/issuing-delta.crl" 2>>"$LOG"
 	openssl crl -inform DER -in "$T/s2.crl" -noout -text 2>/dev/null | grep -q "$xs" && break
 	sleep 0.2
 	i=$((i + 1))
 done
 openssl crl -inform DER -in "$T/s2.crl" -noout -text >"$T/s2.txt" 2>&1
-has "ca-server republished the CRL after the revocation" "$T/s2.txt" "Serial Number: $xs"
-n2=$(printf '%d' "0x$(crl_number "$T/s2.crl")")
-openssl crl -inform DER -in "$PUB/issuing.crl" -noout -text >"$T/pubfile.txt" 2>&1
+has "ca-server republished the delta CRL after the revocation" "$T/s2.txt" "Serial Number: $xs"
+has "... and B, revoked since its base too" "$T/s2.txt" "Serial Number: $bs"
+lacks "... but not A, which its base lists" "$T/s2.txt" "Serial Number: $rs"
+openssl crl -inform DER -in "$PUB/issuing-delta.crl" -noout -text >"$T/pubfile.txt" 2>&1
 has "... and wrote it to the publish directory" "$T/pubfile.txt" "$xs"
+curl -sS -o "$T/full2.crl" "$BASE/crl/issuing.crl" 2>>"$LOG"
+check "the full CRL, not due, did not move for it" cmp "$T/full1.crl" "$T/full2.crl"
+eq "the delta names the served full CRL as its base" \
+    "$(grep -A1 'Delta CRL Indicator' "$T/s2.txt" | tail -n 1 | tr -d ' ')" \
+    "$(printf '%d' "0x$(crl_number "$T/full2.crl")")"
+openssl crl -inform DER -in "$T/full2.crl" -out "$T/full2.pem" 2>>"$LOG"
+openssl crl -inform DER -in "$T/s2.crl" -out "$T/s2.pem" 2>>"$LOG"
+openssl verify -crl_check -use_deltas -extended_crl -CAfile "$CA/root.crt" -untrusted "$CA/issuing.crt" \
+    -CRLfile "$T/full2.pem" -CRLfile "$T/s2.pem" "$T/x.crt" >"$T/vx.txt" 2>&1
+has "verify -use_deltas (served base + delta) refuses it" "$T/vx.txt" "certificate revoked"
 
 curl -sS -o "$T/root2.crl" "$BASE/crl/root.crl" 2>>"$LOG"
 cmp -s "$T/root1.crl" "$T/root2.crl" && ok "a leaf's revocation does not make the root sign" \

@@ -258,8 +258,8 @@ test_signer(void **state)
 	assert_int_equal(ocsp_responder_new(f->ca, &f->resp), LY_OK);
 
 	/* Compare-and-set: a record that changed meanwhile is not overwritten. */
-	assert_int_equal(ca_ocsp_signer_set(f->ca, "stale", 5, "x", 1, "test",
-	    NULL), LY_ERR_EXISTS);
+	assert_int_equal(ca_ocsp_signer_set(f->ca, CA_ISSUING, "stale", 5, "x",
+	    1, "test", NULL), LY_ERR_EXISTS);
 
 	OCSP_BASICRESP_free(bs);
 	ocsp_reply_clear(&rp);
@@ -982,6 +982,422 @@ test_ocsp_threads(void **state)
 	X509_free(x);
 }
 
+/*
+ * CA slots: a CertID names its CA by both hashes of one slot. The name
+ * hash of one CA with the key hash of another, a request naming two
+ * CAs, or a CA we do not know is unauthorized, every time (the slot
+ * refresh it may trigger changes nothing here).
+ */
+static void
+test_slot_unknown_issuer(void **state)
+{
+	struct fixture *f = *state;
+	X509 *root = ca_cert(f->ca, CA_ROOT), *iss = ca_cert(f->ca, CA_ISSUING);
+	X509 *other = foreign_ca(), *x;
+	OCSP_CERTID *ids[2];
+	ASN1_INTEGER *sn;
+	struct ocsp_reply rp;
+	struct ca_serial s, is;
+	unsigned char *der;
+	size_t len;
+	int i;
+
+	issue_leaf(f, &x, &s);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(iss), &is),
+	    LY_OK);
+	assert_true(ca_nslots(f->ca) >= 2);
+	for (i = 0; i < 3; i++) {
+		ask(f, other, &s, i == 1 ? EVP_sha256() : EVP_sha1(),
+		    i == 2 ? 16 : 0, &rp);
+		assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+		reply_check(f, &rp, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+		ocsp_reply_clear(&rp);
+	}
+	/* The issuing CA's name, the root's key. */
+	sn = ca_serial_to_asn1(&s);
+	ids[0] = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(iss),
+	    X509_get0_pubkey_bitstr(root), sn);
+	assert_non_null(ids[0]);
+	ASN1_INTEGER_free(sn);
+	der = request(ids, 1, 0, NULL, &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+	/* One response, one signer: two CAs in one request are refused. */
+	assert_int_equal(ocsp_root_presign(f->ca, "test", NULL, NULL), LY_OK);
+	ids[0] = certid(iss, &s, EVP_sha1());
+	ids[1] = certid(root, &is, EVP_sha1());
+	der = request(ids, 2, 0, NULL, &len);
+	assert_int_equal(ocsp_respond(f->resp, der, len, &rp), LY_OK);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+	ocsp_reply_clear(&rp);
+	OPENSSL_free(der);
+	/* Each alone is answered. */
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	ocsp_reply_clear(&rp);
+	ask(f, root, &is, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	ocsp_reply_clear(&rp);
+	X509_free(other);
+	X509_free(x);
+}
+
+/* Rewrites the slot byte of serial's stored response (0: before slots). */
+static void
+stored_slot_set(struct fixture *f, const struct ca_serial *s, int byte)
+{
+	struct store_txn *txn;
+	unsigned char *copy;
+	const void *v;
+	size_t vlen;
+
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_ocsp_get(txn, s, &v, &vlen), LY_OK);
+	assert_non_null(copy = malloc(vlen));
+	memcpy(copy, v, vlen);
+	store_txn_abort(txn);
+	copy[6] = (unsigned char)byte;
+	assert_int_equal(ca_ocsp_store(f->ca, s, copy, vlen), LY_OK);
+	free(copy);
+}
+
+/*
+ * A serial of another slot is an unknown serial of the slot asked
+ * about, on every path (stored, signed with a nonce, SHA-256), and the
+ * stored response of one CA is never served for another.
+ */
+static void
+test_slot_other_serial(void **state)
+{
+	struct fixture *f = *state;
+	X509 *root = ca_cert(f->ca, CA_ROOT), *iss = ca_cert(f->ca, CA_ISSUING);
+	struct ocsp_reply rp;
+	struct ca_serial s, is;
+	X509 *x;
+	int i;
+
+	issue_leaf(f, &x, &s);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(iss), &is),
+	    LY_OK);
+	assert_int_equal(ocsp_root_presign(f->ca, "test", NULL, NULL), LY_OK);
+	/* The root's record (the issuing CA) under the issuing CA. */
+	for (i = 0; i < 3; i++) {
+		ask(f, iss, &is, i == 1 ? EVP_sha256() : EVP_sha1(),
+		    i == 2 ? 16 : 0, &rp);
+		assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
+		assert_int_equal(rp.presigned, 0);
+		ocsp_reply_clear(&rp);
+	}
+	/* The issuing CA's leaf under the root: no root response for it. */
+	for (i = 0; i < 2; i++) {
+		ask(f, root, &s, EVP_sha1(), i == 1 ? 16 : 0, &rp);
+		assert_int_equal(rp.outcome, OCSP_OUT_UNAUTHORIZED);
+		ocsp_reply_clear(&rp);
+	}
+	/* Stored before slots (slot byte 0): served as the issuing CA's. */
+	stored_slot_set(f, &s, 0);
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+	/* Said to be about another CA's certificate: signed afresh. */
+	stored_slot_set(f, &s, CA_ROOT + 1);
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 0);
+	ocsp_reply_clear(&rp);
+	stored_slot_set(f, &s, CA_MAX_SLOTS + 1);
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.presigned, 0);
+	ocsp_reply_clear(&rp);
+	X509_free(x);
+}
+
+/*
+ * One signer per issuing slot: slot 1's keeps the meta key and labels of
+ * before slots, is certified by slot 1 (its record's ca), and a root
+ * slot has none; the signer's certificate cannot come from a root.
+ */
+static void
+test_slot_signer(void **state)
+{
+	struct fixture *f = *state;
+	struct ca_signers *h = NULL;
+	struct ca_signer *sg;
+	struct store_txn *txn;
+	struct store_cert *rec = NULL;
+	struct ca_serial ss;
+	struct ca_request rq;
+	char key[CA_SIGNER_KEY_MAX], want[CA_SIGNER_KEY_MAX];
+	const void *v;
+	size_t vlen;
+	X509 *x = NULL;
+
+	assert_int_equal(ca_ocsp_signer_key(f->ca, CA_ISSUING, key,
+	    sizeof(key)), LY_OK);
+	assert_string_equal(key, CA_META_OCSP_SIGNER);
+	assert_int_equal(ca_ocsp_signer_key(f->ca, CA_ROOT, key, sizeof(key)),
+	    LY_OK);
+	snprintf(want, sizeof(want), "%s/%s", CA_META_OCSP_SIGNER,
+	    ca_slot_name(f->ca, CA_ROOT));
+	assert_string_equal(key, want);
+	assert_int_equal(ca_ocsp_signer_key(f->ca, CA_ROOT, key, 8),
+	    LY_ERR_TOO_LARGE);
+	assert_false(ca_signer_slot_wanted(f->ca, CA_ROOT));
+	assert_true(ca_signer_slot_wanted(f->ca, CA_ISSUING));
+	assert_false(ca_signer_slot_wanted(f->ca, ca_nslots(f->ca)));
+
+	assert_int_equal(ca_signers_new(f->ca, &h), LY_OK);
+	assert_int_equal(ca_signers_sync(h), LY_OK);
+	assert_null(ca_signers_get(h, CA_ROOT));
+	assert_null(ca_signers_get(h, -1));
+	assert_null(ca_signers_get(h, CA_MAX_SLOTS));
+	assert_non_null(sg = ca_signers_get(h, CA_ISSUING));
+	assert_int_equal(ca_signer_slot(sg), CA_ISSUING);
+	assert_string_equal(ca_signer_label(sg), "ocsp-signer-1");
+	assert_int_equal(X509_check_issued(ca_cert(f->ca, CA_ISSUING),
+	    ca_signer_cert(sg)), X509_V_OK);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(
+	    ca_signer_cert(sg)), &ss), LY_OK);
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_cert_get(txn, &ss, &rec), LY_OK);
+	assert_int_equal(rec->ca, CA_ISSUING);
+	assert_int_equal(store_meta_get(txn, CA_META_OCSP_SIGNER, &v, &vlen),
+	    LY_OK);
+	assert_int_equal(store_meta_get(txn, want, &v, &vlen),
+	    LY_ERR_NOT_FOUND);
+	store_txn_abort(txn);
+	store_cert_free(rec);
+	assert_true(ca_signer_not_after(sg) ==
+	    ca_signers_stored_not_after(h, CA_ISSUING));
+	assert_true(ca_signers_stored_not_after(h, CA_ROOT) == 0);
+	ca_signer_put(sg);
+	ca_signers_free(h);
+
+	/* ca_request.slot: an issuing slot only. */
+	memset(&rq, 0, sizeof(rq));
+	rq.profile = "client";
+	rq.csr = f->csr;
+	rq.csrlen = f->csrlen;
+	rq.identity.kind = CONF_ID_JSON;
+	rq.identity.value = (char *)"{\"userId\":42}";
+	rq.actor = "test";
+	rq.slot = CA_MAX_SLOTS;
+	assert_int_equal(ca_issue(f->ca, &rq, &x, &ss), LY_ERR_ARG);
+	rq.slot = -1;
+	assert_int_equal(ca_issue(f->ca, &rq, &x, &ss), LY_ERR_ARG);
+	rq.slot = CA_ISSUING;
+	assert_int_equal(ca_issue(f->ca, &rq, &x, &ss), LY_OK);
+	assert_int_equal(X509_check_issued(ca_cert(f->ca, CA_ISSUING), x),
+	    X509_V_OK);
+	X509_free(x);
+}
+
+/* An instance with a second issuing CA, [issuer devices], for "client". */
+static int
+setup_two(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char *def = conf_default_text(CONF_KEY_EC_P256), *text = NULL, *at;
+	const char *mark = "[profile client]\n";
+	int r = -1;
+
+	ly_clock_set(0);
+	if (f == NULL || def == NULL || (at = strstr(def, mark)) == NULL)
+		goto out;
+	at += strlen(mark);
+	if (asprintf(&text, "%.*sissuer = devices\n%s\n[issuer devices]\n"
+	    "key = pkcs11:token=lanyard-issuing;object=devices-ca\n"
+	    "pin_file = hsm/issuing.pin\nsubject = /O=Test/CN=Devices CA\n"
+	    "key_type = ec-p256\ndays = 1000\ncert = certs/devices.crt\n",
+	    (int)(at - def), def, at) == -1) {
+		text = NULL;
+		goto out;
+	}
+	if (fixture_instance("/tmp/lanyard-ocsp2", CONF_KEY_EC_P256, text,
+	    f->base, f->dir) != 0 || ca_open(f->dir, 0, &f->ca) != LY_OK)
+		goto out;
+	if (ocsp_responder_new(f->ca, &f->resp) != LY_OK) {
+		fprintf(stderr, "ocsp_responder_new: %s\n", ly_errdetail());
+		goto out;
+	}
+	f->csr = fixture_csr(NULL, NULL, 0, &f->csrlen);
+	*state = f;
+	f = NULL;
+	r = 0;
+ out:
+	free(def);
+	free(text);
+	free(f);
+	return r;
+}
+
+/* The signer certificate of a successful reply, verified up to the root. */
+static X509 *
+reply_signer(struct fixture *f, const struct ocsp_reply *rp, int slot,
+    OCSP_BASICRESP **bsp)
+{
+	const unsigned char *p = rp->der;
+	OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, (long)rp->len);
+	X509_STORE *st = X509_STORE_new();
+	OCSP_BASICRESP *bs;
+
+	assert_non_null(resp);
+	assert_int_equal(OCSP_response_status(resp),
+	    OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	assert_non_null(bs = OCSP_response_get1_basic(resp));
+	OCSP_RESPONSE_free(resp);
+	X509_STORE_add_cert(st, ca_cert(f->ca, CA_ROOT));
+	X509_STORE_add_cert(st, ca_cert(f->ca, slot));
+	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(st), ly_now());
+	assert_int_equal(OCSP_basic_verify(bs, NULL, st, 0), 1);
+	X509_STORE_free(st);
+	*bsp = bs;
+	return signer_of(bs);
+}
+
+/*
+ * Two issuing CAs: each has its own signer (key on its token, labelled
+ * after it, certified by it, recorded under its own meta key), answers
+ * for its own certificates only, pre-signed and signed; the root signs
+ * for both CA certificates.
+ */
+static void
+test_slot_two_issuers(void **state)
+{
+	struct fixture *f = *state;
+	int dev = ca_slot_by_name(f->ca, "devices");
+	X509 *iss = ca_cert(f->ca, CA_ISSUING), *x, *y, *sx;
+	struct ca_signers *h = NULL;
+	struct ca_signer *s1, *s2;
+	struct store_txn *txn;
+	struct store_cert *rec = NULL;
+	struct ca_serial s, ss, sn;
+	struct ca_request rq;
+	struct ocsp_reply rp;
+	OCSP_BASICRESP *bs;
+	const void *v;
+	size_t vlen, n = 0;
+	char key[CA_SIGNER_KEY_MAX];
+
+	assert_true(dev > CA_ISSUING);
+	assert_false(ca_slot_is_root(f->ca, dev));
+	assert_true(ca_signer_slot_wanted(f->ca, dev));
+
+	/* The signers: one each, certified by its own CA. */
+	assert_int_equal(ca_signers_new(f->ca, &h), LY_OK);
+	assert_int_equal(ca_signers_sync(h), LY_OK);
+	assert_non_null(s1 = ca_signers_get(h, CA_ISSUING));
+	assert_non_null(s2 = ca_signers_get(h, dev));
+	assert_string_equal(ca_signer_label(s1), "ocsp-signer-1");
+	assert_string_equal(ca_signer_label(s2), "devices-ocsp-signer-1");
+	assert_int_equal(ca_signer_slot(s2), dev);
+	assert_int_equal(X509_check_issued(ca_cert(f->ca, dev),
+	    ca_signer_cert(s2)), X509_V_OK);
+	assert_int_not_equal(X509_check_issued(iss, ca_signer_cert(s2)),
+	    X509_V_OK);
+	assert_int_not_equal(EVP_PKEY_eq(X509_get0_pubkey(ca_signer_cert(s1)),
+	    X509_get0_pubkey(ca_signer_cert(s2))), 1);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(
+	    ca_signer_cert(s2)), &sn), LY_OK);
+	assert_int_equal(ca_ocsp_signer_key(f->ca, dev, key, sizeof(key)),
+	    LY_OK);
+	assert_string_equal(key, CA_META_OCSP_SIGNER "/devices");
+	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
+	assert_int_equal(store_meta_get(txn, key, &v, &vlen), LY_OK);
+	assert_int_equal(store_cert_get(txn, &sn, &rec), LY_OK);
+	assert_int_equal(rec->ca, dev);
+	store_txn_abort(txn);
+	store_cert_free(rec);
+	assert_true(ocsp_signer_not_after(f->resp) ==
+	    (ca_signer_not_after(s1) < ca_signer_not_after(s2) ?
+	    ca_signer_not_after(s1) : ca_signer_not_after(s2)));
+
+	/* A client leaf comes from devices; its response from its signer. */
+	issue_leaf(f, &x, &s);
+	assert_int_equal(X509_check_issued(ca_cert(f->ca, dev), x), X509_V_OK);
+	ask(f, ca_cert(f->ca, dev), &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	sx = reply_signer(f, &rp, dev, &bs);
+	assert_int_equal(X509_cmp(sx, ca_signer_cert(s2)), 0);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	ask(f, ca_cert(f->ca, dev), &s, EVP_sha256(), 16, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 0);
+	sx = reply_signer(f, &rp, dev, &bs);
+	assert_int_equal(X509_cmp(sx, ca_signer_cert(s2)), 0);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+	/* Under the issuing CA: unknown, said by the issuing CA's signer. */
+	ask(f, iss, &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
+	assert_int_equal(rp.presigned, 0);
+	sx = reply_signer(f, &rp, CA_ISSUING, &bs);
+	assert_int_equal(X509_cmp(sx, ca_signer_cert(s1)), 0);
+	OCSP_BASICRESP_free(bs);
+	ocsp_reply_clear(&rp);
+
+	/* A service leaf comes from issuing: unknown under devices. */
+	memset(&rq, 0, sizeof(rq));
+	rq.profile = "service";
+	rq.csr = f->csr;
+	rq.csrlen = f->csrlen;
+	rq.identity.kind = CONF_ID_NONE;
+	assert_int_equal(ca_identity_add_dns(&rq.identity, "svc.example"),
+	    LY_OK);
+	rq.actor = "test";
+	assert_int_equal(ca_issue(f->ca, &rq, &y, &ss), LY_OK);
+	ca_identity_clear(&rq.identity);
+	assert_int_equal(X509_check_issued(iss, y), X509_V_OK);
+	ask(f, ca_cert(f->ca, dev), &ss, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_UNKNOWN);
+	ocsp_reply_clear(&rp);
+	ask(f, iss, &ss, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+
+	/* Revoked under devices at once; refresh keeps each CA's own. */
+	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
+	ask(f, ca_cert(f->ca, dev), &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+	ly_clock_set(time(NULL) + ca_conf(f->ca)->ocsp_validity);
+	assert_int_equal(ocsp_refresh(f->resp, &n), LY_OK);
+	assert_true(n >= 2);
+	ask(f, ca_cert(f->ca, dev), &s, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_REVOKED);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+	ask(f, iss, &ss, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(rp.presigned, 1);
+	ocsp_reply_clear(&rp);
+	ly_clock_set(0);
+
+	/* The root signs for both CA certificates. */
+	assert_int_equal(ocsp_root_presign(f->ca, "test", &n, NULL), LY_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(ca_serial_from_asn1(X509_get0_serialNumber(
+	    ca_cert(f->ca, dev)), &sn), LY_OK);
+	ask(f, ca_cert(f->ca, CA_ROOT), &sn, EVP_sha1(), 0, &rp);
+	assert_int_equal(rp.outcome, OCSP_OUT_GOOD);
+	assert_int_equal(root_status(f, &rp, &sn, NULL),
+	    V_OCSP_CERTSTATUS_GOOD);
+	ocsp_reply_clear(&rp);
+
+	ca_signer_put(s1);
+	ca_signer_put(s2);
+	ca_signers_free(h);
+	X509_free(x);
+	X509_free(y);
+}
+
 static void
 test_get_decode(void **state)
 {
@@ -1028,6 +1444,14 @@ main(void)
 		    teardown_ocsp),
 		cmocka_unit_test_setup_teardown(test_trylater, setup_ocsp, teardown_ocsp),
 		cmocka_unit_test_setup_teardown(test_ocsp_threads, setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_slot_unknown_issuer,
+		    setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_slot_other_serial,
+		    setup_ocsp, teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_slot_signer, setup_ocsp,
+		    teardown_ocsp),
+		cmocka_unit_test_setup_teardown(test_slot_two_issuers,
+		    setup_two, teardown_ocsp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,7 +79,7 @@ keys_count(struct fixture *f, const char *label, int *hasp)
 static void
 label_check(struct ocsp_responder *resp, const char *label)
 {
-	struct ca_signer *s = ca_signers_get(resp->signers);
+	struct ca_signer *s = ca_signers_get(resp->signers, CA_ISSUING);
 
 	assert_non_null(s);
 	assert_string_equal(ca_signer_label(s), label);
