@@ -7,9 +7,12 @@
 # signed by the Devices CA and name its URLs, services' by the issuing
 # CA; the chains, /ca/<name>.crt, /ca/bundle.pem, EST /cacerts and
 # ca-admin publish carry it; show, list and the admin API name the
-# issuer. A rollover (now, and --at a later time) moves new issuance to
+# issuer. Each issuer has its own CRL (openssl crl, verify -crl_check)
+# and OCSP answers (openssl ocsp -issuer), a serial never good under
+# another CA's CertID. A rollover (now, and --at a later time) moves new issuance to
 # the next generation while ca-server runs, and a device renews with its
-# old certificate and gets the new chain; a second waiting rollover and
+# old certificate and gets the new chain; the old generation still
+# revokes (OCSP, its CRL); a second waiting rollover and
 # bad names are refused and change nothing. An issuer shorter than its
 # profiles need is reported by ca-admin status and /metrics.
 . "$(dirname "$0")/lib.sh"
@@ -266,6 +269,63 @@ eq "GET /api/v1/issuers lists the three CAs" "$(api /api/v1/issuers $ADM) $(jb -
     '[.issuers[] | .name + ":" + .state] | join(",")')" \
     "200 root:active,issuing:active,devices:active"
 
+# ---- CRLs and OCSP per issuer ------------------------------------------------
+# crl_get NAME: GET /crl/NAME.crl as $T/NAME.crl.pem; its status.
+crl_get() {
+	c=$(get "/crl/$1.crl" "$T/$1.crl.der")
+	openssl crl -inform DER -in "$T/$1.crl.der" -out "$T/$1.crl.pem" 2>>"$LOG"
+	echo "$c"
+}
+crl_issuer() { openssl crl -in "$T/$1.crl.pem" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//'; }
+# crl_verify CERT CRL: openssl verify -crl_check of the leaf CERT under
+# devices-like chains: the output's last line.
+crl_verify() {
+	openssl verify -crl_check -CAfile "$ROOT" -untrusted "$2" -CRLfile "$3" \
+	    "$1" 2>&1 | tail -n 1
+}
+# ocsp ISSUER CERTFILE|0xSERIAL: the status line of openssl ocsp's
+# answer (POST), the response verified against the root.
+ocsp() {
+	if [ "${2#0x}" != "$2" ]; then what="-serial $2"; else what="-cert $2"; fi
+	# shellcheck disable=SC2086
+	openssl ocsp -issuer "$1" $what -url "$BASE/ocsp" -CAfile "$ROOT" \
+	    >"$T/ocsp.out" 2>&1
+	cat "$T/ocsp.out" >>"$LOG"
+	grep -q "^Response verify OK" "$T/ocsp.out" || { echo "not verified"; return; }
+	sed -n 's/^[^:]*: \(good\|revoked\|unknown\)$/\1/p' "$T/ocsp.out" | head -n 1
+}
+eq "GET /crl/devices.crl is 200" "$(crl_get devices)" 200
+eq "... issued by the Devices CA" "$(crl_issuer devices)" "$(subject_of "$DEV")"
+openssl crl -in "$T/devices.crl.pem" -CAfile "$DEV" -noout >"$T/crlv.out" 2>&1
+has "... and signed by its key" "$T/crlv.out" "verify OK"
+eq "GET /crl/issuing.crl is the issuing CA's" \
+    "$(crl_get issuing) $(crl_issuer issuing)" "200 $(subject_of "$ISS")"
+S_E1=$(serial_of "$T/e1.crt")
+check "revoke the EST client certificate (devices)" admin revoke --serial "$S_E1" \
+    --reason keyCompromise
+check "crl publish" admin crl publish
+crl_get devices >/dev/null
+crl_get issuing >/dev/null
+eq "verify -crl_check with devices.crl: the revoked devices leaf is refused" \
+    "$(crl_verify "$T/e1.crt" "$DEV" "$T/devices.crl.pem")" \
+    "error $T/e1.crt: verification failed"
+openssl verify -crl_check -CAfile "$ROOT" -untrusted "$DEV" \
+    -CRLfile "$T/devices.crl.pem" "$T/e1.crt" >"$T/crlv2.out" 2>&1
+has "... as revoked" "$T/crlv2.out" "certificate revoked"
+eq "... a valid devices leaf passes" \
+    "$(crl_verify "$T/a.crt" "$DEV" "$T/devices.crl.pem")" "$T/a.crt: OK"
+openssl crl -in "$T/issuing.crl.pem" -noout -text >"$T/issuing.crl.txt" 2>&1
+lacks "the issuing CA's CRL does not list it" "$T/issuing.crl.txt" "$S_E1"
+eq "... and a service leaf passes with it" \
+    "$(crl_verify "$T/svc.crt" "$ISS" "$T/issuing.crl.pem")" "$T/svc.crt: OK"
+eq "OCSP (-issuer devices.crt): a valid devices leaf is good" "$(ocsp "$DEV" "$T/a.crt")" good
+eq "... the revoked one is revoked" "$(ocsp "$DEV" "$T/e1.crt")" revoked
+eq "OCSP (-issuer issuing.crt): a service leaf is good" "$(ocsp "$ISS" "$T/svc.crt")" good
+r=$(ocsp "$ISS" "0x$S_A")
+[ "$r" != good ] && [ "$r" != "not verified" ] &&
+    ok "a devices serial under the issuing CA's CertID is not good ($r)" ||
+    not_ok "a devices serial under the issuing CA's CertID is not good ($r)"
+
 # ---- a rollover while ca-server runs -----------------------------------------
 eq "a device enrolls under devices (EST, profile device)" \
     "$(enroll_est d1 device '{"userId":10}')" 200
@@ -318,6 +378,18 @@ eq "EST cacerts too" "$(est cacerts) $(p7certs "$T/cacerts2.pem") $(fpset "$T/ca
     "200 4 $(fpset "$DEV2" "$DEV" "$ISS" "$ROOT")"
 eq "the old devices certificate is still served" \
     "$(get /ca/devices.crt "$T/devices.again.der")" 200
+eq "GET /crl/devices-2.crl is devices-2's (its first CRL, made by the rollover)" \
+    "$(crl_get devices-2) $(crl_issuer devices-2)" "200 $(subject_of "$DEV2")"
+eq "OCSP (-issuer devices-2.crt): a devices-2 leaf is good" "$(ocsp "$DEV2" "$T/a2.crt")" good
+eq "... a devices leaf is still answered under devices" "$(ocsp "$DEV" "$T/a.crt")" good
+# The old generation keeps revoking while its certificates live.
+check "revoke a devices leaf after the rollover" admin revoke --serial "$S_A"
+eq "... OCSP under devices says revoked" "$(ocsp "$DEV" "$T/a.crt")" revoked
+check "crl publish" admin crl publish
+crl_get devices >/dev/null
+openssl verify -crl_check -CAfile "$ROOT" -untrusted "$DEV" \
+    -CRLfile "$T/devices.crl.pem" "$T/a.crt" >"$T/crlv3.out" 2>&1
+has "... and devices.crl lists it (verify -crl_check)" "$T/crlv3.out" "certificate revoked"
 
 # ---- a rollover at a later time ----------------------------------------------
 AT=$(( $(date +%s) + 8 ))
