@@ -658,6 +658,15 @@ crl_key(struct parse *p, int line, const char *sec, const char *k,
 	if (strcmp(k, "bundle_shards") == 0)
 		return parse_bool(v, &c->crl_bundle_shards) ||
 		    set_fail(p, line, sec, k, "yes or no");
+	if (strcmp(k, "on_revoke") == 0) {
+		if (strcmp(v, "full") == 0)
+			c->crl_on_revoke_delta = 0;
+		else if (strcmp(v, "delta") == 0)
+			c->crl_on_revoke_delta = 1;
+		else
+			return set_fail(p, line, sec, k, "full or delta");
+		return 1;
+	}
 	return set_fail(p, line, sec, k, "unknown key");
 }
 

@@ -187,6 +187,15 @@ struct conf {
 	 * CRL per CA, which GnuTLS and NSS need (docs/revocation.md).
 	 */
 	int		 crl_bundle_shards;
+	/*
+	 * After a revocation (debounced): 0 (on_revoke = full, the default)
+	 * every CRL of the CA is made again, so gateways that read full CRLs
+	 * only (the bundle; nginx, GnuTLS, NSS) refuse the certificate within
+	 * the debounce; 1 (delta): the deltas alone, listing what changed
+	 * since their base, and the full CRL on its schedule -- for large
+	 * CRLs whose relying parties read deltas.
+	 */
+	int		 crl_on_revoke_delta;
 
 	/* [ocsp] — the responder (ocsp/). */
 	long		 ocsp_validity;		/* nextUpdate - thisUpdate */

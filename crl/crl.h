@@ -161,7 +161,7 @@ int		 crl_due(struct store_txn *, const struct ca *,
 /* ---- scheduling and publishing (crl/publish.c) ------------------------ */
 
 /* Flags of crl_publish_due(). */
-#define CRL_PUBLISH_REVOKED	0x1	/* issuing CAs' deltas, due or not */
+#define CRL_PUBLISH_REVOKED	0x1	/* issuing CAs' CRLs ([crl] on_revoke) */
 #define CRL_PUBLISH_MISSING	0x2	/* also when a CRL misses revocations */
 
 /*
@@ -177,10 +177,10 @@ unsigned int	 crl_due_cas(struct ca *, unsigned int flags);
  * Publishes what is due, to the [publish] dir, then the bundle: the CRLs
  * (crl_generate_ca()) of every CA slot with a CRL due
  * (crl_due_cas(flags)); with CRL_PUBLISH_REVOKED (new revocations,
- * debounced by the caller) the delta CRLs of every other issuing slot
- * that is not retired, whether due or not -- the full CRLs move on their
- * schedule, so a delta lists what changed since its base (RFC 5280
- * 5.2.4); and for a retiring slot with nothing unexpired
+ * debounced by the caller) every CRL of every other issuing slot that is
+ * not retired, or with [crl] on_revoke = delta its delta CRLs alone --
+ * the full CRLs then move on their schedule, so a delta lists what
+ * changed since its base (RFC 5280 5.2.4); and for a retiring slot with nothing unexpired
  * (ca_slot_last_expiry()), its last full CRLs (nextUpdate its
  * certificate's notAfter), then ca_slot_retire(). Only a CA whose CRL is
  * due is signed for: a root's key (which may be on an offline token) is

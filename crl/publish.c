@@ -453,9 +453,12 @@ crl_publish_due(struct ca *ca, unsigned int flags, const char *actor,
 	mask = crl_due_cas(ca, flags);
 	n = ca_nslots(ca) < CA_MAX_SLOTS ? ca_nslots(ca) : CA_MAX_SLOTS;
 	/*
-	 * 1: every CRL of the slot (some is due); 2: its deltas alone, after
-	 * a revocation: a delta lists what changed since its base, and the
-	 * full CRL moves on its schedule (RFC 5280 5.2.4); 3: its last CRL.
+	 * 1: every CRL of the slot (some is due, or a revocation with [crl]
+	 * on_revoke = full, the default: gateways that read full CRLs only
+	 * must refuse it now); 2: its deltas alone, after a revocation with
+	 * on_revoke = delta: a delta lists what changed since its base, and
+	 * the full CRL moves on its schedule (RFC 5280 5.2.4); 3: its last
+	 * CRL.
 	 */
 	for (slot = 0; slot < n; slot++) {
 		what[slot] = 0;
@@ -465,7 +468,7 @@ crl_publish_due(struct ca *ca, unsigned int flags, const char *actor,
 			what[slot] = 1;
 		else if ((flags & CRL_PUBLISH_REVOKED) &&
 		    !ca_slot_is_root(ca, slot) && live(ca, slot, now))
-			what[slot] = 2;
+			what[slot] = ca_conf(ca)->crl_on_revoke_delta ? 2 : 1;
 		any |= what[slot] != 0;
 	}
 	if (!any)

@@ -128,16 +128,24 @@ struct fixture {
 
 /* An instance, its issuing CA's CRL in shards partitions. */
 static int
-setup_shards(void **state, char shards)
+setup_conf(void **state, char shards, int on_revoke_delta)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char *text, *p;
+	char *text, *p, *t2 = NULL;
 	int r;
 
 	if (f == NULL || (text = conf_default_text(CONF_KEY_EC_P256)) ==
 	    NULL || (p = strstr(text, "\nshards = 1\n")) == NULL)
 		return -1;
 	p[sizeof("\nshards = ") - 1] = shards;
+	if (on_revoke_delta) {
+		p += sizeof("\nshards = 1\n") - 1;
+		if (asprintf(&t2, "%.*son_revoke = delta\n%s", (int)(p - text),
+		    text, p) == -1)
+			return -1;
+		free(text);
+		text = t2;
+	}
 	ly_clock_set(T0);
 	r = fixture_instance("/tmp/lanyard-crlslots", CONF_KEY_EC_P256, text,
 	    f->base, f->dir);
@@ -152,13 +160,20 @@ setup_shards(void **state, char shards)
 static int
 setup(void **state)
 {
-	return setup_shards(state, '1');
+	return setup_conf(state, '1', 0);
 }
 
 static int
 setup4(void **state)
 {
-	return setup_shards(state, '4');
+	return setup_conf(state, '4', 0);
+}
+
+/* [crl] on_revoke = delta: the deltas alone after a revocation. */
+static int
+setup_delta(void **state)
+{
+	return setup_conf(state, '1', 1);
 }
 
 static int
@@ -306,6 +321,41 @@ test_revoked_delta(void **state)
 }
 
 /*
+ * The default ([crl] on_revoke = full): after a revocation every CRL of
+ * the issuing CA is made again, so a gateway that reads full CRLs only
+ * (the bundle) refuses the certificate now; the root does not sign.
+ */
+static void
+test_revoked_full(void **state)
+{
+	struct fixture *f = *state;
+	struct crl_info full0, full1, delta1, root0, root1;
+	struct ca_serial s;
+	X509_CRL *c;
+
+	issue(f, 1, &s);
+	assert_int_equal(crl_publish_all(f->ca, "test", NULL), LY_OK);
+	X509_CRL_free(load(f, CA_ISSUING, 0, &full0));
+	X509_CRL_free(load(f, CA_ROOT, 0, &root0));
+	ly_clock_set(T0 + 60);
+	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
+	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
+	    "revocation"), 1);
+	c = load(f, CA_ISSUING, 0, &full1);
+	assert_true(full1.number > full0.number);
+	assert_true(lists(c, &s));
+	X509_CRL_free(c);
+	/* Its delta is of the new full CRL, and repeats none of it. */
+	c = load(f, CA_ISSUING, 1, &delta1);
+	assert_true(base_of(c) == full1.number);
+	assert_false(lists(c, &s));
+	X509_CRL_free(c);
+	X509_CRL_free(load(f, CA_ROOT, 0, &root1));
+	assert_true(root1.number == root0.number);
+	assert_int_equal(crl_due_cas(f->ca, CRL_PUBLISH_MISSING), 0);
+}
+
+/*
  * A retiring CA's last CRL: full, good until the CA certificate's
  * notAfter, numbered after the others; never a delta.
  */
@@ -390,11 +440,11 @@ test_retire(void **state)
 	X509_CRL_free(load(f, slot2, 1, NULL));
 	assert_int_equal(bundle_count(f), 3);
 
-	/* A revocation of the old generation's leaf: in its delta. */
+	/* A revocation of the old generation's leaf: in its full CRL. */
 	assert_int_equal(ca_revoke(f->ca, &s, 1, 0, "test"), LY_OK);
 	assert_int_equal(crl_publish_due(f->ca, CRL_PUBLISH_REVOKED, "test",
 	    "test"), 1);
-	c = load(f, CA_ISSUING, 1, NULL);
+	c = load(f, CA_ISSUING, 0, NULL);
 	assert_true(lists(c, &s));
 	X509_CRL_free(c);
 	c = load(f, slot2, 1, NULL);
@@ -501,7 +551,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_hyphen),
-		cmocka_unit_test_setup_teardown(test_revoked_delta, setup,
+		cmocka_unit_test_setup_teardown(test_revoked_delta, setup_delta,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_revoked_full, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_last_crl, setup,
 		    teardown),
