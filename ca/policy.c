@@ -83,6 +83,7 @@ int
 ca_identity_check(const struct conf *conf, const struct conf_profile *p,
     const struct ca_identity *in, struct ca_identity *out)
 {
+	const struct conf_ca *sec;
 	size_t i;
 	int r;
 
@@ -131,7 +132,11 @@ ca_identity_check(const struct conf *conf, const struct conf_profile *p,
 	for (i = 0; i < in->nip; i++)
 		if ((r = ca_identity_add_ip(out, in->ip[i])) != LY_OK)
 			goto fail;
-	if ((r = constraints_check(&conf->issuing, out)) != LY_OK)
+	/* The constraints of the issuer that signs: the profile's. */
+	if ((sec = conf_issuer(conf, p->issuer != NULL ? p->issuer :
+	    conf->issuing.name)) == NULL)
+		sec = &conf->issuing;
+	if ((r = constraints_check(sec, out)) != LY_OK)
 		goto fail;
 	return LY_OK;
  fail:

@@ -40,7 +40,8 @@ for p in ca-admin ca-server ca-enroll; do
 done
 
 CMDS="config init issue reissue revoke list show token_create token_list
-token_revoke audit_verify audit_list crl_publish ocsp_refresh publish"
+token_revoke audit_verify audit_list crl_publish ocsp_refresh publish
+issuer_list issuer_create issuer_rollover"
 for c in $CMDS; do
 	# shellcheck disable=SC2046
 	help_ok "ca-admin $(echo $c | tr _ ' ') --help" "$CA_ADMIN" \
@@ -214,7 +215,7 @@ for w in $WORDS; do
 	crl) subs="publish" ;;
 	ocsp) subs="refresh" ;;
 	root) subs="crl sign-issuer import-crl rollover" ;;
-	issuer) subs="import" ;;
+	issuer) subs="list create rollover import" ;;
 	*) subs="-" ;;
 	esac
 	for s in $subs; do
