@@ -536,8 +536,15 @@ int		 ca_issuer_slot(const struct ca *, const char *issuer,
 		    time_t now);
 /* The root slot that signs now (the newest root generation in force). */
 int		 ca_root_slot(const struct ca *, time_t now);
-/* Reads slots registered since open by another process; LY_OK if none. */
+/*
+ * Reads slots registered since open by another process; LY_OK if none.
+ * ca_slots_refresh() looks at most once a second (hot paths: OCSP, CRL
+ * and CA certificate requests); ca_slots_sync() now, one small read
+ * (issuance, so a certificate asked for after a rollover returned comes
+ * from the new generation).
+ */
 int		 ca_slots_refresh(struct ca *);
+int		 ca_slots_sync(struct ca *);
 struct store_cert;
 /*
  * A new CA generation or issuer to register (ca_slot_register()): the

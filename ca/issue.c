@@ -147,8 +147,8 @@ issue_sign(struct ca *ca, const struct ca_issue_req *rq, X509_REQ *req,
 	time_t nb = 0, na = 0;
 	int derlen, r = LY_ERR_INTERNAL, claimed = 0, slot;
 
-	/* A rollover another process made shows within a second. */
-	(void)ca_slots_refresh(ca);
+	/* A rollover another process made counts from its commit on. */
+	(void)ca_slots_sync(ca);
 	/* ca/signer.c names the CA whose OCSP signer it certifies. */
 	if (rq->slot > 0)
 		slot = rq->slot;

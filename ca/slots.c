@@ -309,6 +309,7 @@ slot_from(struct ca *ca, struct store_txn *txn, int n, json_t *o)
 {
 	struct ca_slot *s = &ca->slots[n];
 	const struct conf_ca *sec;
+	struct conf_ca none;
 	const char *name = NULL, *issuer = NULL, *key = NULL;
 	json_int_t gen = 0, parent = -1, act = 0, ret = 0;
 	X509 *x = NULL;
@@ -324,10 +325,24 @@ slot_from(struct ca *ca, struct store_txn *txn, int n, json_t *o)
 		    "%d is damaged", n);
 	sec = strcmp(issuer, ca->conf->root.name) == 0 ? &ca->conf->root :
 	    conf_issuer(ca->conf, issuer);
-	if (sec == NULL)
-		return ly_fail(LY_ERR_CONFIG, "the CA %s belongs to a section "
-		    "[issuer %s] that ca.conf no longer has: put it back "
-		    "(its certificates must stay revocable)", name, issuer);
+	/*
+	 * A section this process's ca.conf lacks: added to the file after
+	 * the process read it (ca-admin issuer create while ca-server runs),
+	 * or removed from it. The slot is read all the same -- its
+	 * certificate, chain, CRLs and OCSP as files and stored responses,
+	 * and every later slot -- but nothing here can sign for it (no PIN):
+	 * ca_key_get() says to reload.
+	 */
+	if (sec == NULL) {
+		ly_log(LY_LOG_WARN, "the CA %s belongs to [issuer %s], which "
+		    "the ca.conf this process read does not have: reload "
+		    "(systemctl reload ca-server, or SIGHUP) to sign for it; "
+		    "a section removed from ca.conf must be put back, its "
+		    "certificates must stay revocable", name, issuer);
+		memset(&none, 0, sizeof(none));
+		none.name = (char *)issuer;
+		sec = &none;
+	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	snprintf(s->issuer, sizeof(s->issuer), "%s", issuer);
 	s->gen = (unsigned int)gen;
@@ -427,14 +442,21 @@ slots_load(struct ca *ca)
 int
 ca_slots_refresh(struct ca *ca)
 {
-	struct store_txn *txn = NULL;
 	int64_t now = (int64_t)time(NULL), then;
-	int r = LY_OK;
 
 	then = atomic_load(&ca->slots_checked);
 	if (now - then < REFRESH_EVERY ||
 	    !atomic_compare_exchange_strong(&ca->slots_checked, &then, now))
 		return LY_OK;
+	return ca_slots_sync(ca);
+}
+
+int
+ca_slots_sync(struct ca *ca)
+{
+	struct store_txn *txn = NULL;
+	int r = LY_OK;
+
 	if ((r = store_txn_begin(ca->store, 0, &txn)) != LY_OK)
 		return r;
 	pthread_mutex_lock(&ca->slots_lock);

@@ -65,7 +65,7 @@ enroll_chain_json(struct enroll *e, int slot)
 		return js;
 	/* A CA the engine registered since this process read the store. */
 	if (slot >= ca_nslots(e->ca))
-		(void)ca_slots_refresh(e->ca);
+		(void)ca_slots_sync(e->ca);
 	if ((chain = json_array()) == NULL)
 		return NULL;
 	for (s = slot, depth = 0; depth < 4; depth++) {

@@ -158,7 +158,7 @@ est_issued_reply(struct enroll *e, struct enroll_response *resp, X509 *x,
 	X509 *xs[2] = { x, NULL };
 
 	if (slot >= ca_nslots(e->ca))
-		(void)ca_slots_refresh(e->ca);
+		(void)ca_slots_sync(e->ca);
 	if (slot >= 0 && slot < ca_nslots(e->ca))
 		xs[1] = ca_cert(e->ca, slot);
 	return est_certs_reply(resp, xs, xs[1] != NULL ? 2 : 1);

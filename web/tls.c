@@ -56,17 +56,34 @@ static gnutls_x509_trust_list_t trust_tl;
 static char		*trust_pem;
 static time_t		 trust_checked;
 
-/* Under trust_mu: the list is current, or the last good one is kept. */
+/*
+ * Under trust_mu: the list is current, or the last good one is kept.
+ * force: read the registry now (a certificate that did not verify may
+ * be from a CA registered this very second).
+ */
 static int
-trust_current(struct ca *ca)
+trust_current(struct ca *ca, int force)
 {
 	gnutls_x509_trust_list_t tl;
 	gnutls_datum_t d;
 	time_t now = time(NULL);
 	char *pem = NULL;
 
-	if (trust_tl != NULL && now == trust_checked)
+	struct timespec ts;
+	static int64_t forced_ms;
+	int64_t ms;
+
+	if (trust_tl != NULL && now == trust_checked && !force)
 		return 0;
+	if (force) {
+		/* At most ten a second, whatever strangers send. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (trust_tl != NULL && ms - forced_ms < 100)
+			return 0;
+		forced_ms = ms;
+		(void)ca_slots_sync(ca);
+	}
 	trust_checked = now;
 	if (ca_trust_pem(ca, &pem) != LY_OK)
 		return trust_tl != NULL ? 0 : -1;
@@ -120,7 +137,7 @@ peer_verify(struct ca *ca, const gnutls_datum_t *peers, unsigned int n,
 	data.type = GNUTLS_DT_KEY_PURPOSE_OID;
 	data.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT;
 	pthread_mutex_lock(&trust_mu);
-	if (trust_current(ca) != 0) {
+	if (trust_current(ca, 0) != 0) {
 		pthread_mutex_unlock(&trust_mu);
 		snprintf(why, whylen, "no trust list");
 		rc = -1;
@@ -128,6 +145,11 @@ peer_verify(struct ca *ca, const gnutls_datum_t *peers, unsigned int n,
 	}
 	rc = gnutls_x509_trust_list_verify_crt2(trust_tl, crts, n, &data, 1,
 	    0, statusp, NULL);
+	/* No known signer: once more with the registry read now. */
+	if (rc >= 0 && (*statusp & GNUTLS_CERT_SIGNER_NOT_FOUND) &&
+	    trust_current(ca, 1) == 0)
+		rc = gnutls_x509_trust_list_verify_crt2(trust_tl, crts, n,
+		    &data, 1, 0, statusp, NULL);
 	pthread_mutex_unlock(&trust_mu);
  out:
 	if (rc < 0 && why[0] == '\0')

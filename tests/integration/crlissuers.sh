@@ -116,17 +116,18 @@ D2=$(serial_of "$T/d2.crt")
 check "revoke the second devices leaf while ca-server runs" admin revoke --serial "$D2"
 i=0
 while [ $i -lt 100 ]; do
-	curl -sS -o "$T/dd.crl" "$BASE/crl/devices-delta.crl" 2>>"$LOG"
+	curl -sS -o "$T/dd.crl" "$BASE/crl/devices.crl" 2>>"$LOG"
 	openssl crl -inform DER -in "$T/dd.crl" -noout -text 2>/dev/null | grep -q "$D2" && break
 	sleep 0.2
 	i=$((i + 1))
 done
 openssl crl -inform DER -in "$T/dd.crl" -noout -text >"$T/dd.txt" 2>&1
-has "ca-server: devices' delta lists the revocation" "$T/dd.txt" "Serial Number: $D2"
+has "ca-server: devices' CRL lists the revocation ([crl] on_revoke = full)" \
+    "$T/dd.txt" "Serial Number: $D2"
 has "... it is devices' own" "$T/dd.txt" "Issuer: O = Test, CN = Devices CA"
-curl -sS -o "$T/idelta2.crl" "$BASE/crl/issuing-delta.crl" 2>>"$LOG"
+curl -sS -o "$T/idelta2.crl" "$BASE/crl/issuing.crl" 2>>"$LOG"
 openssl crl -inform DER -in "$T/idelta2.crl" -noout -text >"$T/id.txt" 2>&1
-lacks "issuing's delta does not list it" "$T/id.txt" "Serial Number: $D2"
+lacks "issuing's CRL does not list it" "$T/id.txt" "Serial Number: $D2"
 admin status --json >"$T/status.json" 2>>"$LOG"
 eq "status lists the devices CA, active" \
     "$(jq -r '.cas[] | select(.name == "devices") | .state' "$T/status.json")" active

@@ -336,7 +336,9 @@ eq "issuer rollover devices exits 0" "$?" 0
 eq "... and names the new CA devices-2" "$(cat "$T/roll.out")" devices-2
 DEV2="$CA/devices-2.crt"
 eq "... audited once as issuer-rollover" "$(audits issuer-rollover)" 1
-eq "... and that, with its CRLs, is all it audited" "$(actions_since "$na")" issuer-rollover
+# Its OCSP signer too (a key on the token, a certificate from devices-2).
+eq "... and that, its CRLs and its OCSP signer, is all it audited" \
+    "$(actions_since "$na")" issuer-rollover,issue,ocsp-signer
 eq "certs/devices-2.crt's subject ends in \" G2\"" "$(subject_of "$DEV2")" \
     "CN=Devices CA G2,O=Lanyard Demo"
 openssl verify -CAfile "$ROOT" "$DEV2" >"$T/v.out" 2>&1
