@@ -611,7 +611,6 @@ ca_slot_register(struct ca *ca, const struct ca_slot_new *nw,
 	struct ca_slot s;
 	struct reg_arg a;
 	int gen = 0, i, r;
-	char *path = NULL;
 
 	sec = strcmp(nw->issuer, ca->conf->root.name) == 0 ?
 	    &ca->conf->root : conf_issuer(ca->conf, nw->issuer);
@@ -667,7 +666,6 @@ ca_slot_register(struct ca *ca, const struct ca_slot_new *nw,
 		free(s.cc.key_uri);
 		free(s.cc.cert_file);
 	}
-	free(path);
 	return r;
 }
 
