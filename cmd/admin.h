@@ -31,6 +31,8 @@ extern const char *admin_cmdname;
 
 /* Prints "ca-admin: CMD: <error>: <detail>" for r on stderr. */
 void	 admin_fail(int r);
+/* A command's exit status for r: 0, or 1 after admin_fail(r). */
+int	 admin_exit(int r);
 /* Prints why (if not NULL) and the usage u on stderr; returns EXIT_USAGE. */
 int	 admin_usage(const char *u, const char *why);
 /*

@@ -173,11 +173,7 @@ admin_audit(int argc, char **argv)
 	store_txn_abort(txn);
 	ca_close(ca);
 	json_decref(a);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 int
@@ -209,11 +205,7 @@ admin_crl(int argc, char **argv)
 		printf("CRLs published to %s\n", out != NULL ? out :
 		    ca_conf(ca)->publish_dir);
 	ca_close(ca);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 int
@@ -332,11 +324,7 @@ admin_publish(int argc, char **argv)
 	free(pem);
 	ocsp_responder_free(resp);
 	ca_close(ca);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 int

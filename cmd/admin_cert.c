@@ -457,11 +457,7 @@ admin_list(int argc, char **argv)
 	store_txn_abort(txn);
 	ca_close(ca);
 	json_decref(la.array);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 int
@@ -535,10 +531,6 @@ admin_show(int argc, char **argv)
 	store_cert_free(rec);
 	json_decref(o);
 	ca_close(ca);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 

@@ -72,11 +72,7 @@ issuer_import(const char *cert, const char *root)
  out:
 	ocsp_responder_free(resp);
 	ca_close(ca);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 /* Whether the instance waits for its first issuing CA certificate. */
@@ -176,11 +172,7 @@ issuer_make(const char *name, int rollover, time_t at, const char *csr,
  out:
 	ocsp_responder_free(resp);
 	ca_close(ca);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 int

@@ -41,6 +41,15 @@ admin_fail(int r)
 }
 
 int
+admin_exit(int r)
+{
+	if (r == LY_OK)
+		return 0;
+	admin_fail(r);
+	return 1;
+}
+
+int
 admin_usage(const char *u, const char *why)
 {
 	if (why != NULL)

@@ -71,11 +71,7 @@ root_crl(const char *out)
 	}
  out:
 	ca_close(ca);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 /* root sign-issuer: the root certifies an issuing CA's CSR. */
@@ -107,11 +103,7 @@ root_sign_issuer(const char *csr, const char *outp, int days)
 	X509_free(x);
 	free(buf);
 	ca_close(ca);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 /* root import-crl: what the root's ceremony signed, on the issuing instance. */
@@ -151,11 +143,7 @@ root_import_crl(const char *crlp, const char *ocspdir)
 	ocsp_responder_free(resp);
 	ca_close(ca);
 	free(der);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 /* root rollover: a new root generation, cross-signed both ways. */
@@ -183,11 +171,7 @@ root_rollover(int days, const char *subject)
 	    slot), admin_dir, gen, old, gen, gen, old);
  out:
 	ca_close(ca);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 static const char *root_u = "root crl [--out DIR]\n"

@@ -139,11 +139,7 @@ token_list(int argc, char **argv)
  out:
 	ca_close(ca);
 	json_decref(array);
-	if (r != LY_OK) {
-		admin_fail(r);
-		return 1;
-	}
-	return 0;
+	return admin_exit(r);
 }
 
 static int

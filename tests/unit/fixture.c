@@ -198,3 +198,35 @@ fixture_audit_count(struct ca *ca, const char *action)
 	store_txn_abort(txn);
 	return ac.n;
 }
+
+X509 *
+fixture_issue_user(struct ca *ca, const char *profile,
+    const unsigned char *csr, size_t csrlen, int user, struct ca_serial *sp)
+{
+	struct ca_request rq;
+	char json[64];
+	X509 *x = NULL;
+
+	snprintf(json, sizeof(json), "{\"userId\":%d}", user);
+	memset(&rq, 0, sizeof(rq));
+	rq.profile = profile;
+	rq.csr = csr;
+	rq.csrlen = csrlen;
+	rq.identity.kind = CONF_ID_JSON;
+	rq.identity.value = json;
+	rq.actor = "test";
+	assert_int_equal(ca_issue(ca, &rq, &x, sp), LY_OK);
+	return x;
+}
+
+struct store_cert *
+fixture_record(struct ca *ca, const struct ca_serial *serial)
+{
+	struct store_txn *txn = NULL;
+	struct store_cert *c = NULL;
+
+	assert_int_equal(store_txn_begin(ca_store(ca), 0, &txn), LY_OK);
+	assert_int_equal(store_cert_get(txn, serial, &c), LY_OK);
+	store_txn_abort(txn);
+	return c;
+}

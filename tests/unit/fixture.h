@@ -64,6 +64,22 @@ void		 fixture_token_logout(void);
  */
 size_t		 fixture_audit_count(struct ca *ca, const char *action);
 
+/*
+ * Issues a certificate of profile for the JSON identity {"userId":user}
+ * and the CSR csr (actor "test"); the test fails if it is refused.
+ * *sp is its serial; the certificate is returned (caller frees).
+ */
+struct ca_serial;
+X509		*fixture_issue_user(struct ca *ca, const char *profile,
+		    const unsigned char *csr, size_t csrlen, int user,
+		    struct ca_serial *sp);
+/*
+ * The store's record of serial, read in its own read transaction (the
+ * test fails if there is none); freed with store_cert_free().
+ */
+struct store_cert *fixture_record(struct ca *ca,
+		    const struct ca_serial *serial);
+
 /* rm -rf base. */
 void		 fixture_remove(const char *base);
 

@@ -1208,15 +1208,10 @@ strand(struct fixture *f, const unsigned char *hash, struct ca_serial *s)
 static int
 record_status_of(struct fixture *f, const struct ca_serial *s)
 {
-	struct store_txn *txn;
-	struct store_cert *c;
-	int st;
+	struct store_cert *c = fixture_record(f->ca, s);
+	int st = c->status;
 
-	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
-	assert_int_equal(store_cert_get(txn, s, &c), LY_OK);
-	st = c->status;
 	store_cert_free(c);
-	store_txn_abort(txn);
 	return st;
 }
 

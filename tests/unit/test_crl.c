@@ -100,20 +100,8 @@ teardown_crl(void **state)
 static void
 issue_user(struct fixture *f, int user, struct ca_serial *s)
 {
-	struct ca_request rq;
-	char json[64];
-	X509 *x = NULL;
-
-	snprintf(json, sizeof(json), "{\"userId\":%d}", user);
-	memset(&rq, 0, sizeof(rq));
-	rq.profile = "client";
-	rq.csr = f->csr;
-	rq.csrlen = f->csrlen;
-	rq.identity.kind = CONF_ID_JSON;
-	rq.identity.value = json;
-	rq.actor = "test";
-	assert_int_equal(ca_issue(f->ca, &rq, &x, s), LY_OK);
-	X509_free(x);
+	X509_free(fixture_issue_user(f->ca, "client", f->csr, f->csrlen, user,
+	    s));
 }
 
 static struct crl_id

@@ -193,19 +193,9 @@ crlslots_teardown(void **state)
 static void
 issue_na(struct fixture *f, int user, struct ca_serial *s, time_t *nap)
 {
-	struct ca_request rq;
-	char json[64];
-	X509 *x = NULL;
+	X509 *x = fixture_issue_user(f->ca, "client", f->csr, f->csrlen, user,
+	    s);
 
-	snprintf(json, sizeof(json), "{\"userId\":%d}", user);
-	memset(&rq, 0, sizeof(rq));
-	rq.profile = "client";
-	rq.csr = f->csr;
-	rq.csrlen = f->csrlen;
-	rq.identity.kind = CONF_ID_JSON;
-	rq.identity.value = json;
-	rq.actor = "test";
-	assert_int_equal(ca_issue(f->ca, &rq, &x, s), LY_OK);
 	if (nap != NULL)
 		assert_int_equal(ly_asn1_time(X509_get0_notAfter(x), nap),
 		    LY_OK);

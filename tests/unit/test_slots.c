@@ -95,23 +95,9 @@ static int	slot_of(struct fixture *, const struct ca_serial *);
 static int
 slots_issue(struct fixture *f, int id, struct ca_serial *sp, X509 **xp)
 {
-	struct ca_request req;
-	char json[64];
-	X509 *x = NULL;
-	int r;
+	X509 *x = fixture_issue_user(f->ca, "client", f->csr, f->csrlen, id,
+	    sp);
 
-	memset(&req, 0, sizeof(req));
-	snprintf(json, sizeof(json), "{\"userId\":%d}", id);
-	req.profile = "client";
-	req.csr = f->csr;
-	req.csrlen = f->csrlen;
-	req.actor = "test";
-	assert_int_equal(ca_identity_json_canon(ca_conf(f->ca), json,
-	    strlen(json), NULL, &req.identity.value), LY_OK);
-	req.identity.kind = CONF_ID_JSON;
-	r = ca_issue(f->ca, &req, &x, sp);
-	ca_identity_clear(&req.identity);
-	assert_int_equal(r, LY_OK);
 	if (xp != NULL)
 		*xp = x;
 	else
@@ -122,15 +108,10 @@ slots_issue(struct fixture *f, int id, struct ca_serial *sp, X509 **xp)
 static int
 slot_of(struct fixture *f, const struct ca_serial *sp)
 {
-	struct store_txn *txn = NULL;
-	struct store_cert *c = NULL;
-	int slot;
+	struct store_cert *c = fixture_record(f->ca, sp);
+	int slot = c->ca;
 
-	assert_int_equal(store_txn_begin(ca_store(f->ca), 0, &txn), LY_OK);
-	assert_int_equal(store_cert_get(txn, sp, &c), LY_OK);
-	slot = c->ca;
 	store_cert_free(c);
-	store_txn_abort(txn);
 	return slot;
 }
 
