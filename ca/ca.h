@@ -229,6 +229,21 @@ int		 ca_issuer_import(const char *dir, const char *cert_path,
 #define CA_CROSS_FILE		"certs/cross-%u-%u.crt"	/* signer, subject */
 int		 ca_root_rollover(struct ca *, const char *subject, int days,
 		    const char *actor, int *slotp);
+/*
+ * On an issuing instance whose root is offline ([root] offline = yes):
+ * installs the root the root's instance renewed (ca_root_rollover()),
+ * from cert_path, with the cross-certificates in cross_paths. One of
+ * them must be by a root this instance has, for the new root's name and
+ * key: that is what makes it trusted here. The new root becomes the
+ * root in force (its key stays on the root's token), and every
+ * cross-certificate goes into the trust bundle. Audited "root-import".
+ * LY_ERR_STATE if the root is on line here, LY_ERR_EXISTS if that key
+ * is a CA of this instance already, LY_ERR_BAD_INPUT for certificates
+ * that do not fit.
+ */
+int		 ca_root_import(struct ca *, const char *cert_path,
+		    const char *const *cross_paths, size_t ncross,
+		    const char *actor, int *slotp);
 
 /*
  * Opens the instance in dir. HSM keys are opened lazily, on the first

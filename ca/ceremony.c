@@ -172,8 +172,11 @@ issuer_csr_check(struct ca *ca, X509_REQ *req, EVP_PKEY *key)
 	if (subj == NULL || X509_NAME_get_index_by_NID(subj, NID_commonName,
 	    -1) < 0)
 		return ly_fail(LY_ERR_BAD_CSR, "the CSR's subject has no CN");
-	if (X509_NAME_cmp(subj, X509_get_subject_name(ca->certs[CA_ROOT])) == 0)
-		return ly_fail(LY_ERR_BAD_CSR, "the CSR's subject is the root's");
+	for (n = 0; n < ca_nslots(ca); n++)
+		if (ca_slot_is_root(ca, n) && X509_NAME_cmp(subj,
+		    X509_get_subject_name(ca->certs[n])) == 0)
+			return ly_fail(LY_ERR_BAD_CSR, "the CSR's subject is the "
+			    "%s CA's", ca_slot_name(ca, n));
 	if ((exts = X509_REQ_get_extensions(req)) != NULL) {
 		n = sk_X509_EXTENSION_num(exts);
 		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -198,7 +201,8 @@ ca_root_sign_issuer(struct ca *ca, const unsigned char *csr, size_t len,
 	EVP_PKEY *key = NULL;
 	X509 *x = NULL;
 	time_t now = ly_now(), root_end;
-	int r;
+	/* The root in force: after a root rollover, the new one. */
+	int root = ca_root_slot(ca, now), r;
 
 	if (ca->conf->root.offline)
 		return ly_fail(LY_ERR_STATE, "the root is offline on this "
@@ -207,11 +211,11 @@ ca_root_sign_issuer(struct ca *ca, const unsigned char *csr, size_t len,
 		return ly_fail(LY_ERR_ARG, "days: 1 to 36600");
 	if ((r = ca_csr_parse(csr, len, &req, &key)) != LY_OK ||
 	    (r = issuer_csr_check(ca, req, key)) != LY_OK ||
-	    (r = ly_asn1_time(X509_get0_notAfter(ca->certs[CA_ROOT]),
+	    (r = ly_asn1_time(X509_get0_notAfter(ca->certs[root]),
 	    &root_end)) != LY_OK)
 		goto out;
 	memset(&rec, 0, sizeof(rec));
-	rec.ca = CA_ROOT;
+	rec.ca = (uint8_t)root;
 	rec.reason = -1;
 	snprintf(rec.profile, sizeof(rec.profile), "%s-ca", cc->name);
 	rec.not_before = now - CA_BACKDATE;
@@ -229,12 +233,12 @@ ca_root_sign_issuer(struct ca *ca, const unsigned char *csr, size_t len,
 	spec.serial = &rec.serial;
 	spec.not_before = rec.not_before;
 	spec.not_after = rec.not_after;
-	spec.issuer = ca->certs[CA_ROOT];
-	spec.issuer_name = ca->conf->root.name;
+	spec.issuer = ca->certs[root];
+	spec.issuer_name = ca_slot_name(ca, root);
 	spec.pathlen = 0;
 	spec.constraints = cc;
 	if ((r = cert_build(&spec, &x)) != LY_OK ||
-	    (r = ca_sign_cert(ca, CA_ROOT, x)) != LY_OK ||
+	    (r = ca_sign_cert(ca, root, x)) != LY_OK ||
 	    (r = ca_record(ca, &rec, x, NULL, actor, "root-sign-issuer")) !=
 	    LY_OK)
 		goto out;

@@ -147,6 +147,12 @@ int	 issuer_plan(struct ca *, const char *issuer, struct issuer_plan *);
 void	 issuer_plan_conf(const struct issuer_plan *, struct conf_ca *);
 void	 issuer_plan_clear(struct issuer_plan *);
 
+/*
+ * rootroll.c: the key URI of root generation gen (the [root] key's object
+ * with "-<gen>", on the [root] token). Caller frees.
+ */
+int	 root_gen_key_uri(const struct ca *, unsigned int gen, char **urip);
+
 /* ceremony.c: the issuing CA's key and CSR on a new issuer-only instance. */
 int	 ca_issuer_csr(struct ca *, const char *actor);
 

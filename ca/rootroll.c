@@ -111,8 +111,8 @@ subject_check(const struct ca *ca, const char *subject)
  * The key of root generation gen: on the [root] token, labelled with the
  * [root] key's object and "-<gen>". Caller frees.
  */
-static int
-gen_key_uri(const struct ca *ca, unsigned int gen, char **urip)
+int
+root_gen_key_uri(const struct ca *ca, unsigned int gen, char **urip)
 {
 	char *obj = NULL, *label = NULL;
 	int r;
@@ -396,7 +396,7 @@ ca_root_rollover(struct ca *ca, const char *subject, int days,
 	    (r = default_subject(ca->conf->root.subject, gen, &subj)) != LY_OK)
 		goto out;
 	if ((r = subject_check(ca, subject != NULL ? subject : subj)) !=
-	    LY_OK || (r = gen_key_uri(ca, gen, &uri)) != LY_OK)
+	    LY_OK || (r = root_gen_key_uri(ca, gen, &uri)) != LY_OK)
 		goto out;
 	/* The old root's key first: a token that is not there stops us here. */
 	if ((r = ca_key_get(ca, old, &k)) != LY_OK)

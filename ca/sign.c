@@ -75,7 +75,7 @@ ca_key_get(struct ca *ca, int slot, struct hsm_key **keyp)
 	if (ca->flags & (CA_OPEN_READONLY | CA_OPEN_NO_HSM))
 		return ly_fail(LY_ERR_ARG, "instance opened without the HSM");
 	/* Before any PIN or token is touched: see ca_root_offline(). */
-	if (slot == CA_ROOT && ca->conf->root.offline)
+	if (ca_slot_is_root(ca, slot) && ca->conf->root.offline)
 		return ly_fail(LY_ERR_STATE, "the root CA is offline on this "
 		    "instance ([root] offline = yes): its key is used only in "
 		    "a ceremony on the root's own instance (ca-admin root crl, "

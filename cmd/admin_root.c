@@ -174,10 +174,28 @@ root_rollover(int days, const char *subject)
 	return admin_exit(r);
 }
 
+/* root import: a renewed root, on an issuing instance. */
+static int
+root_import(const char *cert, const char *const *cross, size_t ncross)
+{
+	struct ca *ca = NULL;
+	int slot = -1, r;
+
+	if ((r = ca_open(admin_dir, CA_OPEN_NO_HSM, &ca)) == LY_OK &&
+	    (r = ca_root_import(ca, cert, cross, ncross, admin_actor(),
+	    &slot)) == LY_OK)
+		printf("%s is the root in force here; import its CRL and OCSP "
+		    "responses (ca-admin root import-crl) after the root's "
+		    "next ceremony\n", ca_slot_name(ca, slot));
+	ca_close(ca);
+	return admin_exit(r);
+}
+
 static const char *root_u = "root crl [--out DIR]\n"
     "       ca-admin root sign-issuer --csr FILE [--out FILE] [--days N]\n"
     "       ca-admin root import-crl --crl FILE [--ocsp-dir DIR]\n"
-    "       ca-admin root rollover [--days N] [--subject S]";
+    "       ca-admin root rollover [--days N] [--subject S]\n"
+    "       ca-admin root import --cert FILE --cross FILE [--cross FILE]";
 
 int
 admin_root(int argc, char **argv)
@@ -189,6 +207,8 @@ admin_root(int argc, char **argv)
 		{ "crl", required_argument, NULL, 'l' },
 		{ "ocsp-dir", required_argument, NULL, 'O' },
 		{ "subject", required_argument, NULL, 's' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "cross", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *about = "crl: signs, with the root CA key, the root's CRL "
@@ -211,10 +231,16 @@ admin_root(int argc, char **argv)
 	    "its token,\na self-signed root of a new name (--subject, default "
 	    "the CN + \" G<gen>\") for\n--days (default [root] days), and the "
 	    "two cross-certificates by which each\nroot vouches for the other's "
-	    "key; the new root signs from now on.";
+	    "key; the new root signs from now on.\n"
+	    "import: on an issuing instance whose root is offline, installs the "
+	    "renewed root\n(certs/root-<gen>.crt of the root's instance) with "
+	    "its cross-certificates\n(certs/cross-*.crt); one must be by a root "
+	    "this instance has. The new root\nis then in force here: later "
+	    "ceremonies chain to it.";
 	const char *out = NULL, *csr = NULL, *crl = NULL, *ocspdir = NULL;
-	const char *subject = NULL;
+	const char *subject = NULL, *cert = NULL, *cross[8];
 	const char *sub;
+	size_t ncross = 0;
 	long days = 0;
 	char *end;
 	int c;
@@ -248,6 +274,14 @@ admin_root(int argc, char **argv)
 		case 's':
 			subject = optarg;
 			break;
+		case 'C':
+			cert = optarg;
+			break;
+		case 'X':
+			if (ncross == sizeof(cross) / sizeof(cross[0]))
+				return admin_usage(root_u, "too many --cross");
+			cross[ncross++] = optarg;
+			break;
 		default:
 			return admin_usage(root_u, NULL);
 		}
@@ -256,6 +290,16 @@ admin_root(int argc, char **argv)
 		return admin_usage(root_u, "unexpected argument");
 	if (subject != NULL && strcmp(sub, "rollover") != 0)
 		return admin_usage(root_u, "--subject is for root rollover");
+	if ((cert != NULL || ncross > 0) != (strcmp(sub, "import") == 0))
+		return admin_usage(root_u, "--cert and --cross are for root "
+		    "import, which needs both");
+	if (strcmp(sub, "import") == 0) {
+		if (cert == NULL || ncross == 0 || out != NULL || csr != NULL ||
+		    crl != NULL || ocspdir != NULL || days != 0)
+			return admin_usage(root_u, "root import --cert FILE "
+			    "--cross FILE");
+		return root_import(cert, cross, ncross);
+	}
 	if (strcmp(sub, "crl") == 0 && csr == NULL && crl == NULL &&
 	    ocspdir == NULL && days == 0)
 		return root_crl(out);

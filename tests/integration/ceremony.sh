@@ -162,6 +162,46 @@ has "the issuing token holds the new key" "$T/objs2.txt" "issuing-2-ca"
 lacks "... and still no root key" "$T/objs2.txt" "root-ca"
 unset SOFTHSM2_CONF
 
+# ---- the root is renewed on its own instance; the issuing one follows ------
+check "root rollover (root's instance)" radmin root rollover
+n0=$(admin audit list 2>>"$LOG" | wc -l)
+refuse "root import with only the new root's cross-certificate is refused" \
+    admin root import --cert "$R/certs/root-2.crt" --cross "$R/certs/cross-2-1.crt"
+refuse "root import of a certificate that is no root is refused" \
+    admin root import --cert "$T/roll.crt" --cross "$R/certs/cross-1-2.crt"
+eq "... and changes nothing" "$(admin audit list 2>>"$LOG" | wc -l)" "$n0"
+check "root import of root-2 with the crosses (issuing instance)" \
+    admin root import --cert "$R/certs/root-2.crt" \
+    --cross "$R/certs/cross-1-2.crt" --cross "$R/certs/cross-2-1.crt"
+refuse "the same root again is refused" admin root import \
+    --cert "$R/certs/root-2.crt" --cross "$R/certs/cross-1-2.crt"
+admin issuer list >"$T/ilist2.txt" 2>>"$LOG"
+eq "issuer list: root-2 is the root in force" \
+    "$(awk '$1 == "root-2" { print $2, $3, $4 }' "$T/ilist2.txt")" "root 2 active"
+check "issuer rollover --csr once more" \
+    admin issuer rollover issuing --csr "$T/roll3.csr"
+check "root sign-issuer signs with the new root" \
+    radmin root sign-issuer --csr "$T/roll3.csr" --out "$T/roll3.crt"
+check "... whose key it verifies with" \
+    openssl verify -CAfile "$R/certs/root-2.crt" "$T/roll3.crt"
+check "issuer import of issuing-3, under root-2" \
+    admin issuer import --cert "$T/roll3.crt"
+admin issue --profile client --csr "$T/dev.csr" --identity '{"userId":9}' \
+    --out "$T/dev3.crt" >>"$LOG" 2>&1
+check "a new leaf verifies to root-2" openssl verify \
+    -CAfile "$R/certs/root-2.crt" -untrusted "$T/roll3.crt" "$T/dev3.crt"
+cat "$T/roll3.crt" "$R/certs/cross-1-2.crt" >"$T/untrusted3.pem"
+check "... and, through the cross-certificate, to the old root" \
+    openssl verify -CAfile "$R/certs/root.crt" -untrusted "$T/untrusted3.pem" \
+    "$T/dev3.crt"
+export SOFTHSM2_CONF="$T/ca/hsm/softhsm2.conf"
+flock "$T/ca/hsm/token.guard" pkcs11-tool --module "$mod" \
+    --token-label lanyard-issuing --login --pin "$(cat "$T/ca/hsm/issuing.pin")" \
+    --list-objects >"$T/objs3.txt" 2>>"$LOG"
+lacks "the issuing token holds no root key of either generation" \
+    "$T/objs3.txt" "root-ca"
+unset SOFTHSM2_CONF
+
 # The next ceremony is due within [root] renew_before: status says so.
 echo 'renew_before = 365d' >>"$T/ca/ca.conf"
 admin status >"$T/status.txt" 2>>"$LOG"

@@ -214,7 +214,7 @@ for w in $WORDS; do
 	identity) subs="disable enable list" ;;
 	crl) subs="publish" ;;
 	ocsp) subs="refresh" ;;
-	root) subs="crl sign-issuer import-crl rollover" ;;
+	root) subs="crl sign-issuer import-crl rollover import" ;;
 	issuer) subs="list create rollover import" ;;
 	*) subs="-" ;;
 	esac
