@@ -400,7 +400,8 @@ ext_common(STACK_OF(X509_EXTENSION) **exts, X509 *cacert, uint64_t number)
 /* crlExtensions, [0] EXPLICIT, in a new buffer. */
 static int
 tbs_exts(struct ca *ca, const struct crl_id *id, const char *fullname,
-    uint64_t number, uint64_t base, unsigned char **outp, size_t *lenp)
+    uint64_t number, uint64_t base, int last, unsigned char **outp,
+    size_t *lenp)
 {
 	STACK_OF(X509_EXTENSION) *exts = NULL;
 	const struct conf *conf = ca_conf(ca);
@@ -417,7 +418,7 @@ tbs_exts(struct ca *ca, const struct crl_id *id, const char *fullname,
 		    X509V3_add1_i2d(&exts, NID_delta_crl, b, 1,
 		    X509V3_ADD_APPEND) != 1)
 			goto fail;
-	} else if (!ca_slot_is_root(ca, id->slot) &&
+	} else if (!ca_slot_is_root(ca, id->slot) && !last &&
 	    /* The whole CRL of a partitioned CA (the bundle's) has no delta. */
 	    (id->shard >= 0 || crl_shards(ca, id->slot) <= 1) &&
 	    !ext_freshest(&exts, conf, fullname))
@@ -828,6 +829,23 @@ tbs_lint(struct ca *ca, int slot, const unsigned char *tbs, size_t len)
 
 /* ---- the whole ---------------------------------------------------------- */
 
+/*
+ * A retiring CA's last CRL (crl_generate_last(): full, good until the
+ * CA's own notAfter) names no delta: none will ever be made again.
+ */
+static int
+crl_is_last(struct ca *ca, const struct crl_id *id,
+    const struct crl_info *info)
+{
+	time_t na = 0;
+
+	return !id->delta &&
+	    ca_slot_state(ca, id->slot, info->this_update) ==
+	    CA_SLOT_RETIRING &&
+	    ly_asn1_time(X509_get0_notAfter(ca_cert(ca, id->slot)), &na) ==
+	    LY_OK && na != 0 && info->next_update >= na;
+}
+
 int
 crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
     const struct ca_serial *skip, size_t nskip, struct crl_info *info,
@@ -846,8 +864,8 @@ crl_build(struct ca *ca, const struct crl_id *id, int64_t since,
 	if ((r = algid_get(ca, id->slot, algid, &algidlen)) != LY_OK ||
 	    (r = tbs_head(ca_cert(ca, id->slot), algid, algidlen,
 	    info->this_update, info->next_update, &head, &headlen)) != LY_OK ||
-	    (r = tbs_exts(ca, id, fullname, info->number, info->base, &exts,
-	    &extslen)) != LY_OK)
+	    (r = tbs_exts(ca, id, fullname, info->number, info->base,
+	    crl_is_last(ca, id, info), &exts, &extslen)) != LY_OK)
 		goto out;
 
 	/* Entries go after room for the head and three headers. */

@@ -419,7 +419,10 @@ test_crl_retire(void **state)
 	assert_string_equal(ca_slot_name(f->ca, slot2), "issuing-2");
 	assert_int_equal(ca_slot_state(f->ca, CA_ISSUING, ly_now()),
 	    CA_SLOT_RETIRING);
-	X509_CRL_free(crlslots_load(f, CA_ISSUING, 0, &a));
+	c = crlslots_load(f, CA_ISSUING, 0, &a);
+	/* While the CA lives, its full CRL names its delta. */
+	assert_true(X509_CRL_get_ext_by_NID(c, NID_freshest_crl, -1) >= 0);
+	X509_CRL_free(c);
 	/* The new generation's CRLs are due: it has none. */
 	assert_true(crl_due_cas(f->ca, 0) & (1u << slot2));
 	assert_int_equal(crl_publish_due(f->ca, 0, "test", "test"), 1);
@@ -465,6 +468,8 @@ test_crl_retire(void **state)
 	assert_true(last.number > a.number);
 	assert_true(last.next_update == ca_na);
 	assert_true(lists(c, &s));
+	/* It names no delta: none is ever made again. */
+	assert_int_equal(X509_CRL_get_ext_by_NID(c, NID_freshest_crl, -1), -1);
 	X509_CRL_free(c);
 	assert_int_equal(crlslots_bundle_count(f), 2);
 
