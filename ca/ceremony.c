@@ -542,7 +542,7 @@ ca_issuer_rollover_csr(struct ca *ca, const char *issuer, const char *out,
 		goto out;
 	issuer_plan_conf(&p, &cc);
 	if ((r = ca_pin_load(&cc, &pin)) != LY_OK ||
-	    (r = hsm_keygen(cc.key_uri, pin, cc.key_type, &pub)) != LY_OK ||
+	    (r = ca_keygen(ca, &cc, pin, &pub)) != LY_OK ||
 	    (r = hsm_key_open(cc.key_uri, pin, cc.rsa_padding, &key)) !=
 	    LY_OK || (r = cert_name_parse(cc.subject, &subject)) != LY_OK)
 		goto out;

@@ -144,6 +144,13 @@ struct issuer_plan {
 	char			*subject;
 };
 int	 issuer_plan(struct ca *, const char *issuer, struct issuer_plan *);
+/*
+ * hsm_keygen() of cc's key for a new CA; a key already under that label
+ * that no CA of the instance has (left by a run that stopped before it
+ * registered its CA) is taken instead of refused. *pubp: caller frees.
+ */
+int	 ca_keygen(struct ca *, const struct conf_ca *cc, const char *pin,
+	    EVP_PKEY **pubp);
 void	 issuer_plan_conf(const struct issuer_plan *, struct conf_ca *);
 void	 issuer_plan_clear(struct issuer_plan *);
 

@@ -148,7 +148,7 @@ ca_make_cert(struct ca *ca, const struct conf_ca *cc, int parent, X509 **xp,
 
 	if ((r = ca_pin_load(cc, &pin)) != LY_OK)
 		return r;
-	if ((r = hsm_keygen(cc->key_uri, pin, cc->key_type, &pub)) != LY_OK)
+	if ((r = ca_keygen(ca, cc, pin, &pub)) != LY_OK)
 		goto out;
 	if ((r = cert_name_parse(cc->subject, &subject)) != LY_OK)
 		goto out;

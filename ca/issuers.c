@@ -15,6 +15,40 @@
 #include "ca/extern.h"
 #include "util/util.h"
 
+int
+ca_keygen(struct ca *ca, const struct conf_ca *cc, const char *pin,
+    EVP_PKEY **pubp)
+{
+	struct hsm_key *k = NULL;
+	int i, r;
+
+	if ((r = hsm_keygen(cc->key_uri, pin, cc->key_type, pubp)) !=
+	    LY_ERR_EXISTS)
+		return r;
+	/*
+	 * A key under that label and no CA of ours on it: made by a run of
+	 * this command that stopped before the new CA was registered (a
+	 * crash, an HSM failure). No certificate of it was ever handed out
+	 * (a reserved serial is burned by ca_reconcile()), so it is taken
+	 * for the CA it was made for, rather than leaving a label that
+	 * blocks every later attempt.
+	 */
+	for (i = 0; i < ca_nslots(ca); i++)
+		if (strcmp(ca_slot_conf(ca, i)->key_uri, cc->key_uri) == 0)
+			return ly_fail(LY_ERR_EXISTS, "%s is the key of the %s "
+			    "CA", cc->key_uri, ca_slot_name(ca, i));
+	if ((r = hsm_key_open(cc->key_uri, pin, cc->rsa_padding, &k)) !=
+	    LY_OK)
+		return r;
+	if ((*pubp = EVP_PKEY_dup(hsm_key_get0_public(k))) == NULL)
+		r = LY_ERR_ALLOC;
+	hsm_key_free(k);
+	if (r == LY_OK)
+		ly_log(LY_LOG_WARN, "%s: the key an interrupted run made is "
+		    "taken for %s", cc->key_uri, cc->name);
+	return r;
+}
+
 void
 issuer_plan_clear(struct issuer_plan *p)
 {

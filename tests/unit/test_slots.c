@@ -24,6 +24,7 @@
 #include "ca/ca.h"
 #include "ca/ops.h"
 #include "ca/store.h"
+#include "hsm/hsm.h"
 #include "tests/unit/fixture.h"
 #include "util/util.h"
 
@@ -322,6 +323,39 @@ test_sharded_names(void **state)
 	slots_fixture_free(f);
 }
 
+/*
+ * A rollover that stopped after the new key was made (a crash before the
+ * CA was registered) left the label taken: the next run takes that key
+ * for the CA instead of failing for ever on "an object with that label
+ * exists".
+ */
+static void
+test_interrupted(void **state)
+{
+	struct fixture *f = slots_fixture("");
+	struct ca_serial s1;
+	EVP_PKEY *pub = NULL;
+	char path[160], *pin = NULL;
+	int dev2 = -1;
+
+	(void)state;
+	(void)slots_issue(f, 1, &s1, NULL);	/* the HSM is open */
+	snprintf(path, sizeof(path), "%s/hsm/issuing.pin", f->dir);
+	assert_int_equal(hsm_pin_load(path, NULL, &pin), LY_OK);
+	assert_int_equal(hsm_keygen("pkcs11:token=lanyard-issuing;"
+	    "object=devices-2-ca", pin, CONF_KEY_EC_P256, &pub), LY_OK);
+	hsm_pin_free(pin);
+	assert_int_equal(ca_issuer_rollover(f->ca, "devices", 0, "test",
+	    &dev2), LY_OK);
+	assert_string_equal(ca_slot_name(f->ca, dev2), "devices-2");
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(ca_cert(f->ca, dev2)),
+	    pub), 1);
+	EVP_PKEY_free(pub);
+	/* Its certificates verify: the key signs for it. */
+	assert_int_equal(slots_issue(f, 2, &s1, NULL), dev2);
+	slots_fixture_free(f);
+}
+
 static void
 test_short(void **state)
 {
@@ -408,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_short),
 		cmocka_unit_test(test_sharded_names),
+		cmocka_unit_test(test_interrupted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
