@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
@@ -352,6 +353,15 @@ slot_from(struct ca *ca, struct store_txn *txn, int n, json_t *o)
 	if ((r = slot_conf_set(ca, s, sec, key)) != LY_OK ||
 	    (r = der_get(txn, "slotcert", n, &x)) != LY_OK)
 		return r;
+	/*
+	 * certs/<name>.crt is written after the registration commits: a
+	 * process killed in between leaves the store's copy only. Put the
+	 * file back (the store is the record; the file is for operators).
+	 */
+	if (!(ca->flags & CA_OPEN_READONLY) &&
+	    access(s->cc.cert_file, F_OK) != 0 &&
+	    cert_write_pem(s->cc.cert_file, &x, 1) != LY_OK)
+		ly_log(LY_LOG_WARN, "%s", ly_errdetail());
 	return slot_set_cert(ca, n, x);
 }
 

@@ -116,7 +116,8 @@ int		 hsm_uri_object(const char *uri, char **outp);
  * no decrypt, unwrap, derive or sign-recover); the public key can only
  * verify (no encrypt or wrap). A placeholder certificate
  * object with the same label and CKA_ID is stored so that hsm_key_open()
- * works at once. LY_ERR_EXISTS if an object with that label exists.
+ * works at once. LY_ERR_EXISTS if a private key with that label exists (other objects
+ * under the label, left by an interrupted generation, are removed).
  * On success *pubp (if not NULL) is the new public key; caller frees.
  */
 int		 hsm_keygen(const char *uri, const char *pin,

@@ -170,10 +170,74 @@ keypair_generate(CK_SESSION_HANDLE s, enum conf_keytype kt, const char *label,
 }
 
 /*
+ * The private key priv labelled label has no certificate object beside
+ * it (its CKA_ID): a process killed between the key pair and the
+ * placeholder. Stores the placeholder, as hsm_keygen() would have, so
+ * that the key opens; 0 also when there was one.
+ */
+static int
+placeholder_repair(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE priv,
+    const char *label, const char *what)
+{
+	CK_OBJECT_HANDLE c;
+	unsigned char *id = NULL;
+	EVP_PKEY *pub = NULL;
+	X509 *cert = NULL;
+	size_t idlen = 0, n = 0;
+	int r;
+
+	if ((r = hsm_attr_get(s, priv, CKA_ID, &id, &idlen)) != 0)
+		return r;
+	if ((r = hsm_objects_find(s, CKO_CERTIFICATE, NULL, id, idlen, &c, 1,
+	    &n)) != 0 || n > 0)
+		goto out;
+	if ((r = hsm_pub_read(s, id, idlen, what, &pub)) != 0 ||
+	    (r = placeholder_build(pub, label, &cert)) != 0 ||
+	    (r = hsm_cert_object_create(s, cert, label, id, idlen, what,
+	    NULL)) != 0)
+		goto out;
+	ly_log(LY_LOG_WARN, "%s: the key had no certificate object beside it "
+	    "(an interrupted generation): placeholder stored", what);
+ out:
+	free(id);
+	EVP_PKEY_free(pub);
+	X509_free(cert);
+	return r;
+}
+
+/* Destroys every object labelled label (none of them a private key). */
+static int
+debris_clear(CK_SESSION_HANDLE s, const char *label, const char *what)
+{
+	CK_OBJECT_HANDLE hs[8];
+	CK_RV rv;
+	size_t i, n;
+	int r, rounds = 0;
+
+	do {
+		if ((r = hsm_objects_find(s, HSM_CLASS_ANY, label, NULL, 0, hs,
+		    8, &n)) != 0)
+			return r;
+		for (i = 0; i < n; i++)
+			if ((rv = hsm_p11()->C_DestroyObject(s, hs[i])) !=
+			    CKR_OK)
+				return hsm_fail_rv(LY_ERR_HSM, rv,
+				    "C_DestroyObject");
+		if (n > 0)
+			ly_log(LY_LOG_WARN, "%s: %zu object(s) without a "
+			    "private key, left by an interrupted generation, "
+			    "removed", what, n);
+	} while (n == 8 && ++rounds < 16);
+	return 0;
+}
+
+/*
  * Generates a key pair of type kt on the token of uri, labelled with the
  * URI's object= and a random 16-byte CKA_ID, with a placeholder certificate
  * object beside it. The URI must not carry id= (the id is chosen here).
- * LY_ERR_EXISTS if an object with that label exists; LY_ERR_CONFIG for a
+ * LY_ERR_EXISTS if a private key with that label exists (objects under
+ * the label without one, debris of an interrupted generation, are
+ * destroyed first); LY_ERR_CONFIG for a
  * bad URI; LY_ERR_HSM_PIN, LY_ERR_NOT_FOUND, LY_ERR_HSM as for logins.
  * On failure after generation the new objects are destroyed again.
  */
@@ -206,14 +270,24 @@ hsm_keygen(const char *uri, const char *pin, enum conf_keytype kt,
 	hsm_admin_lock();
 	if ((r = hsm_session_open(&u, pin, 1, &s, NULL)) != 0)
 		goto out;
-	if ((r = hsm_objects_find(s, HSM_CLASS_ANY, u.object, NULL, 0, hs, 1,
-	    &n)) != 0)
+	if ((r = hsm_objects_find(s, CKO_PRIVATE_KEY, u.object, NULL, 0, hs,
+	    1, &n)) != 0)
 		goto out;
 	if (n > 0) {
-		r = ly_fail(LY_ERR_EXISTS, "%s: an object with that label "
-		    "exists", what);
+		/* A key the caller may take: it must open (hsm_key_open()). */
+		if ((r = placeholder_repair(s, hs[0], u.object, what)) == 0)
+			r = ly_fail(LY_ERR_EXISTS, "%s: an object with that "
+			    "label exists", what);
 		goto out;
 	}
+	/*
+	 * A public key or certificate under the label without its private
+	 * key: what a process killed in the middle of a generation leaves.
+	 * It is no key (nothing can sign with it): cleared away, or the
+	 * label would refuse every later try.
+	 */
+	if ((r = debris_clear(s, u.object, what)) != 0)
+		goto out;
 	if (RAND_bytes(id, sizeof(id)) != 1) {
 		ly_log_crypto("RAND_bytes");
 		r = ly_fail(LY_ERR_INTERNAL, "%s: no random CKA_ID", what);
