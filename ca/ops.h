@@ -213,6 +213,14 @@ struct ca_status {
 	time_t		 ocsp_not_after;
 	time_t		 ocsp_slot_not_after[CA_MAX_SLOTS];
 	time_t		 tls_not_after;		/* DIR/tls/server.crt; 0 */
+	/*
+	 * Filled in by the caller, which may ask ocsp/ (ca/ may not):
+	 * the earliest nextUpdate of the root's pre-signed OCSP responses
+	 * about the CA certificates it issued (ocsp_root_next_update(); 0
+	 * when one has none), and how many such certificates (0: no gauge).
+	 */
+	time_t		 root_ocsp_next;
+	size_t		 root_ocsp_count;
 	size_t		 store_used, store_map;	/* bytes */
 	uint32_t	 schema;
 	time_t		 last_backup;		/* 0: never */

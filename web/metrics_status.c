@@ -109,6 +109,16 @@ web_metrics_status_text(const struct ca_status *st, char **textp,
 	    "and unexpired, or claimed.");
 	fprintf(f, "lanyard_tokens_outstanding %llu\n",
 	    (unsigned long long)st->tokens_outstanding);
+	if (st->root_ocsp_count > 0) {
+		gauge(f, "lanyard_root_ocsp_next_update_seconds", "Seconds "
+		    "until the earliest nextUpdate of the OCSP responses the "
+		    "root signed ahead about the CA certificates it issued "
+		    "(negative: past, or a CA certificate has none): the next "
+		    "root ceremony renews them.");
+		fprintf(f, "lanyard_root_ocsp_next_update_seconds %lld\n",
+		    st->root_ocsp_next == 0 ? -1LL :
+		    (long long)(st->root_ocsp_next - st->now));
+	}
 	gauge(f, "lanyard_identities_disabled", "Identities an admin "
 	    "disabled.");
 	fprintf(f, "lanyard_identities_disabled %llu\n",

@@ -759,6 +759,10 @@ metrics_status_append(struct ca *ca, char **textp, size_t *lenp)
 		ly_log(LY_LOG_WARN, "metrics: status: %s", ly_errdetail());
 		goto out;
 	}
+	/* What the next root ceremony must renew (ocsp/root.c). */
+	if (ocsp_root_next_update(ca, &st->root_ocsp_next,
+	    &st->root_ocsp_count) != LY_OK)
+		st->root_ocsp_count = 0;
 	if ((r = web_metrics_status_text(st, &more, &mlen)) != LY_OK)
 		goto out;
 	if ((nt = realloc(*textp, *lenp + mlen)) == NULL) {

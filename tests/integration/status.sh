@@ -37,6 +37,7 @@ eq "--json: no actions" "$(jq -r '.actions | length' "$T/s.json")" 0
 curl -sS --max-time 10 -o "$T/metrics.txt" "$BASE/metrics" 2>>"$LOG"
 has "/metrics: CA expiry" "$T/metrics.txt" 'lanyard_ca_expiry_seconds{ca="issuing",state="active"}'
 has "/metrics: issuer headroom" "$T/metrics.txt" 'lanyard_issuer_headroom_seconds{ca="issuing",issuer="issuing"}'
+has "/metrics: the root's OCSP responses' nextUpdate" "$T/metrics.txt" 'lanyard_root_ocsp_next_update_seconds '
 has "/metrics: OCSP signer expiry" "$T/metrics.txt" 'lanyard_ocsp_signer_expiry_seconds '
 has "/metrics: TLS expiry" "$T/metrics.txt" 'lanyard_tls_expiry_seconds '
 has "/metrics: store usage" "$T/metrics.txt" 'lanyard_store_used_ratio '
