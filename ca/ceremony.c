@@ -294,25 +294,16 @@ issuer_store(struct ca *ca, X509 *cert, const char *actor, json_t *detail)
 	struct store_txn *txn = NULL;
 	struct store_cert rec, *old = NULL;
 	unsigned char *der = NULL;
-	time_t nb, na;
 	char *d = NULL;
 	int len, r;
 
-	memset(&rec, 0, sizeof(rec));
-	if ((r = ca_serial_from_asn1(X509_get0_serialNumber(cert),
-	    &rec.serial)) != LY_OK ||
-	    (r = ly_asn1_time(X509_get0_notBefore(cert), &nb)) != LY_OK ||
-	    (r = ly_asn1_time(X509_get0_notAfter(cert), &na)) != LY_OK)
+	if ((r = cert_record(cert, CA_ROOT, ca->conf->issuing.name, &rec)) !=
+	    LY_OK)
 		return r;
-	if ((len = i2d_X509(cert, &der)) <= 0)
-		return ly_fail(LY_ERR_INTERNAL, "i2d_X509");
-	rec.ca = CA_ROOT;
-	rec.reason = -1;
-	snprintf(rec.profile, sizeof(rec.profile), "%s-ca",
-	    ca->conf->issuing.name);
-	rec.created = ly_now();
-	rec.not_before = nb;
-	rec.not_after = na;
+	der = rec.der;
+	len = (int)rec.derlen;
+	rec.der = NULL;
+	rec.derlen = 0;
 	rec.status = STORE_RESERVED;
 	if ((d = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
 		r = LY_ERR_ALLOC;
@@ -639,8 +630,8 @@ ca_issuer_rollover_import(struct ca *ca, const char *cert_path,
 	X509 *cert = NULL;
 	json_t *o = NULL;
 	char *pin = NULL, *d = NULL, mk[CONF_NAME_MAX + 16];
-	time_t nb, na, now = ly_now();
-	int root, slot, len, r;
+	time_t now = ly_now();
+	int root, slot, r;
 
 	if ((r = cert_load_pem(cert_path, &cert)) != LY_OK)
 		return r;
@@ -661,25 +652,9 @@ ca_issuer_rollover_import(struct ca *ca, const char *cert_path,
 	    (r = hsm_cert_store(json_string_value(json_object_get(o, "key")),
 	    pin, cert)) != LY_OK)
 		goto out;
-	memset(&rec, 0, sizeof(rec));
-	if ((r = ca_serial_from_asn1(X509_get0_serialNumber(cert),
-	    &rec.serial)) != LY_OK ||
-	    (r = ly_asn1_time(X509_get0_notBefore(cert), &nb)) != LY_OK ||
-	    (r = ly_asn1_time(X509_get0_notAfter(cert), &na)) != LY_OK)
+	if ((r = cert_record(cert, root, sec->name, &rec)) != LY_OK)
 		goto out;
-	if ((len = i2d_X509(cert, &der)) <= 0) {
-		r = LY_ERR_INTERNAL;
-		goto out;
-	}
-	rec.ca = (uint8_t)root;
-	rec.reason = -1;
-	snprintf(rec.profile, sizeof(rec.profile), "%s-ca", sec->name);
-	rec.created = now;
-	rec.not_before = nb;
-	rec.not_after = na;
-	rec.status = STORE_VALID;
-	rec.der = der;
-	rec.derlen = (size_t)len;
+	der = rec.der;
 	memset(&nw, 0, sizeof(nw));
 	nw.issuer = sec->name;
 	nw.key_uri = json_string_value(json_object_get(o, "key"));

@@ -893,3 +893,30 @@ cert_write_pem(const char *path, X509 *const *xs, size_t n)
 	BIO_free(b);
 	return r;
 }
+
+int
+cert_record(X509 *x, int ca, const char *section, struct store_cert *rec)
+{
+	unsigned char *der = NULL;
+	time_t nb, na;
+	int len, r;
+
+	memset(rec, 0, sizeof(*rec));
+	if ((r = ca_serial_from_asn1(X509_get0_serialNumber(x),
+	    &rec->serial)) != LY_OK ||
+	    (r = ly_asn1_time(X509_get0_notBefore(x), &nb)) != LY_OK ||
+	    (r = ly_asn1_time(X509_get0_notAfter(x), &na)) != LY_OK)
+		return r;
+	if ((len = i2d_X509(x, &der)) <= 0)
+		return ly_fail(LY_ERR_INTERNAL, "i2d_X509");
+	rec->ca = (uint8_t)ca;
+	rec->reason = -1;
+	snprintf(rec->profile, sizeof(rec->profile), "%s-ca", section);
+	rec->created = ly_now();
+	rec->not_before = nb;
+	rec->not_after = na;
+	rec->status = STORE_VALID;
+	rec->der = der;
+	rec->derlen = (size_t)len;
+	return LY_OK;
+}

@@ -111,6 +111,14 @@ int	 cert_identity_from(const struct conf *, X509 *, struct ca_identity *);
 char	*cert_url(const struct conf *, const char *kind, const char *ca);
 int	 cert_load_pem(const char *path, X509 **);
 int	 cert_write_pem(const char *path, X509 *const *, size_t n);
+/*
+ * The store record of a CA certificate x signed elsewhere (a ceremony):
+ * its serial, times and DER (rec->der: OPENSSL_free() it), issued by
+ * slot ca, profile "<section>-ca", status valid.
+ */
+struct store_cert;
+int	 cert_record(X509 *x, int ca, const char *section,
+	    struct store_cert *rec);
 
 /*
  * commit.c: group commit. commit_write() applies fn's writes durably: fn

@@ -66,9 +66,8 @@ ca_root_import(struct ca *ca, const char *cert_path,
 	unsigned char *der = NULL;
 	unsigned int gen = 0;
 	char *uri = NULL, *sn = NULL, *d = NULL;
-	time_t nb, na;
 	size_t i, n = 0;
-	int s, len, vouched = 0, r;
+	int s, vouched = 0, r;
 	json_t *o;
 
 	if (!ca_root_offline(ca))
@@ -104,27 +103,12 @@ ca_root_import(struct ca *ca, const char *cert_path,
 		    "a root of this instance for that root's name and key");
 		goto out;
 	}
-	memset(&rec, 0, sizeof(rec));
-	if ((r = ca_serial_from_asn1(X509_get0_serialNumber(x),
-	    &rec.serial)) != LY_OK ||
-	    (r = ly_asn1_time(X509_get0_notBefore(x), &nb)) != LY_OK ||
-	    (r = ly_asn1_time(X509_get0_notAfter(x), &na)) != LY_OK ||
-	    (r = root_gen_key_uri(ca, gen + 1, &uri)) != LY_OK)
+	/* Issued by itself, once it has a slot (CA_MAX_SLOTS). */
+	if ((r = root_gen_key_uri(ca, gen + 1, &uri)) != LY_OK ||
+	    (r = cert_record(x, CA_MAX_SLOTS, ca->conf->root.name, &rec)) !=
+	    LY_OK)
 		goto out;
-	if ((len = i2d_X509(x, &der)) <= 0) {
-		r = LY_ERR_INTERNAL;
-		goto out;
-	}
-	rec.ca = CA_MAX_SLOTS;		/* itself, once it has a slot */
-	rec.reason = -1;
-	snprintf(rec.profile, sizeof(rec.profile), "%s-ca",
-	    ca->conf->root.name);
-	rec.created = ly_now();
-	rec.not_before = nb;
-	rec.not_after = na;
-	rec.status = STORE_VALID;
-	rec.der = der;
-	rec.derlen = (size_t)len;
+	der = rec.der;
 	sn = ca_serial_hex(&rec.serial);
 	o = json_pack("{s:s?, s:s, s:i}", "serial", sn, "cert", cert_path,
 	    "crosses", (int)n);
