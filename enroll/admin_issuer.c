@@ -26,7 +26,7 @@ issuers_json(struct ca *ca)
 	time_t now = ly_now(), na;
 	int slot;
 
-	(void)ca_slots_refresh(ca);
+	(void)ca_slots_sync(ca);	/* an admin sees what was just made */
 	for (slot = 0; a != NULL && slot < ca_nslots(ca); slot++) {
 		if (ly_asn1_time(X509_get0_notAfter(ca_cert(ca, slot)), &na) !=
 		    LY_OK)

@@ -474,6 +474,40 @@ case $h in
 esac
 has "/metrics: devices retiring" "$T/metrics.txt" \
     'lanyard_ca_expiry_seconds{ca="devices",state="retiring"}'
+
+# ---- the admin API rolls an issuer over --------------------------------------
+stop_server
+must "ca-server starts with HTTPS" start_server_https
+# shellcheck disable=SC2086
+eq "POST /api/v1/issuers/issuing/rollover without an admin certificate is 403" \
+    "$(api /api/v1/issuers/issuing/rollover -X POST)" 403
+# shellcheck disable=SC2086
+eq "... with a bad time is 400" "$(api /api/v1/issuers/issuing/rollover $ADM \
+    -H 'Content-Type: application/json' -d '{"at":"tomorrow"}')" 400
+# shellcheck disable=SC2086
+eq "... for no such section is 404" \
+    "$(api /api/v1/issuers/nosuch/rollover $ADM -X POST)" 404
+n0=$(audits issuer-rollover)
+at=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)
+# shellcheck disable=SC2086
+eq "POST /api/v1/issuers/issuing/rollover {at: in an hour} is 201, issuing-2" \
+    "$(api /api/v1/issuers/issuing/rollover $ADM -H 'Content-Type: application/json' \
+    -d "{\"at\":\"$at\"}") $(jb -c '[.issuer, .name] | join(",")')" \
+    "201 issuing,issuing-2"
+eq "... audited once, with the admin as actor" \
+    "$(admin audit list 2>>"$LOG" | grep issuer-rollover | grep -c 'admin:')" 1
+# shellcheck disable=SC2086
+eq "... a second while it waits is 409" \
+    "$(api /api/v1/issuers/issuing/rollover $ADM -X POST)" 409
+eq "... and nothing more was audited" "$(audits issuer-rollover)" $((n0 + 1))
+# shellcheck disable=SC2086
+eq "GET /api/v1/issuers: issuing-2 is next" "$(api /api/v1/issuers $ADM) $(jb -r \
+    '.issuers[] | select(.name == "issuing-2") | .state')" "200 next"
+csr svc3
+admin issue --profile service --csr "$T/svc3.csr" --dns svc3.example.org \
+    --out "$T/svc3.crt" >>"$LOG" 2>&1
+eq "... services are still issued by issuing until then" \
+    "$(issuer_of "$T/svc3.crt")" "$(subject_of "$CA/issuing.crt")"
 check "promtool check rules docs/alerts.rules.yml" \
     promtool check rules "$top_srcdir/docs/alerts.rules.yml"
 has "... which has LanyardIssuerNeedsRollover" "$top_srcdir/docs/alerts.rules.yml" \
