@@ -221,9 +221,8 @@ int		 ca_issuer_import(const char *dir, const char *cert_path,
  * cross-certificates were made is finished by the next call, which
  * makes the ones missing (subject and days must then be NULL and 0,
  * else LY_ERR_STATE) and sets *slotp to that root's slot.
- * XXX a run that fails between making the key and registering the root
- * leaves the key on the token (its label is then taken: remove it
- * before trying again).
+ * A run that stopped between making the key and registering the root
+ * left the key on the token: the next run takes it (ca_keygen()).
  */
 #define CA_ROOT_GEN_FILE	"certs/root-%u.crt"
 #define CA_CROSS_FILE		"certs/cross-%u-%u.crt"	/* signer, subject */

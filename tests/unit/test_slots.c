@@ -353,6 +353,18 @@ test_interrupted(void **state)
 	EVP_PKEY_free(pub);
 	/* Its certificates verify: the key signs for it. */
 	assert_int_equal(slots_issue(f, 2, &s1, NULL), dev2);
+	/* The same for a root rollover (ca/rootroll.c). */
+	snprintf(path, sizeof(path), "%s/hsm/root.pin", f->dir);
+	assert_int_equal(hsm_pin_load(path, NULL, &pin), LY_OK);
+	assert_int_equal(hsm_keygen("pkcs11:token=lanyard-root;"
+	    "object=root-ca-2", pin, CONF_KEY_EC_P256, &pub), LY_OK);
+	hsm_pin_free(pin);
+	assert_int_equal(ca_root_rollover(f->ca, NULL, 0, "test", &dev2),
+	    LY_OK);
+	assert_string_equal(ca_slot_name(f->ca, dev2), "root-2");
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(ca_cert(f->ca, dev2)),
+	    pub), 1);
+	EVP_PKEY_free(pub);
 	slots_fixture_free(f);
 }
 
