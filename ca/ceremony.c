@@ -90,23 +90,26 @@ req_write_pem(const char *path, X509_REQ *req)
 	return r;
 }
 
-int
-ca_issuer_csr(struct ca *ca, const char *actor)
+/*
+ * A new CA key for cc on its token (ca_keygen()) and a PKCS#10 CSR for
+ * cc's subject, signed with that key on the HSM, written as PEM to path:
+ * what a root on another instance signs in a ceremony.
+ */
+static int
+key_csr(struct ca *ca, const struct conf_ca *cc, const char *path,
+    const char *what)
 {
-	const struct conf_ca *cc = &ca->conf->issuing;
 	struct hsm_key *key = NULL;
 	EVP_PKEY *pub = NULL;
 	X509_NAME *subject = NULL;
 	X509_REQ *req = NULL;
-	char *pin = NULL, *path = NULL;
+	char *pin = NULL;
 	int r;
 
-	if ((path = inst_path(ca->conf, CA_ISSUER_CSR)) == NULL)
-		return LY_ERR_ALLOC;
 	if ((r = ca_pin_load(cc, &pin)) != LY_OK)
 		goto out;
 	/* hsm_keygen() leaves a placeholder certificate: the key opens. */
-	if ((r = hsm_keygen(cc->key_uri, pin, cc->key_type, &pub)) != LY_OK ||
+	if ((r = ca_keygen(ca, cc, pin, &pub)) != LY_OK ||
 	    (r = hsm_key_open(cc->key_uri, pin, cc->rsa_padding, &key)) !=
 	    LY_OK || (r = cert_name_parse(cc->subject, &subject)) != LY_OK)
 		goto out;
@@ -114,21 +117,34 @@ ca_issuer_csr(struct ca *ca, const char *actor)
 	if ((req = X509_REQ_new()) == NULL || !X509_REQ_set_version(req, 0) ||
 	    !X509_REQ_set_subject_name(req, subject) ||
 	    !X509_REQ_set_pubkey(req, pub)) {
-		ly_log_crypto("ca_issuer_csr");
+		ly_log_crypto(what);
 		goto out;
 	}
 	/* hsm_sign() checks the signature with the token key's public key. */
-	if ((r = hsm_sign(key, hsm_sign_x509_req, req)) != LY_OK ||
-	    (r = req_write_pem(path, req)) != LY_OK)
-		goto out;
-	r = audit_one(ca, actor, "issuer-csr", json_pack("{s:s, s:s, s:s}",
-	    "subject", cc->subject, "key", cc->key_uri, "csr", path));
+	if ((r = hsm_sign(key, hsm_sign_x509_req, req)) == LY_OK)
+		r = req_write_pem(path, req);
  out:
 	hsm_key_free(key);
 	hsm_pin_free(pin);
 	EVP_PKEY_free(pub);
 	X509_NAME_free(subject);
 	X509_REQ_free(req);
+	return r;
+}
+
+int
+ca_issuer_csr(struct ca *ca, const char *actor)
+{
+	const struct conf_ca *cc = &ca->conf->issuing;
+	char *path = NULL;
+	int r;
+
+	if ((path = inst_path(ca->conf, CA_ISSUER_CSR)) == NULL)
+		return LY_ERR_ALLOC;
+	if ((r = key_csr(ca, cc, path, "ca_issuer_csr")) == LY_OK)
+		r = audit_one(ca, actor, "issuer-csr", json_pack("{s:s, s:s, "
+		    "s:s}", "subject", cc->subject, "key", cc->key_uri, "csr",
+		    path));
 	free(path);
 	return r;
 }
@@ -503,12 +519,9 @@ ca_issuer_rollover_csr(struct ca *ca, const char *issuer, const char *out,
 	struct issuer_plan p;
 	struct pending_arg a;
 	struct conf_ca cc;
-	struct hsm_key *key = NULL, *cur;
-	EVP_PKEY *pub = NULL;
-	X509_NAME *subject = NULL;
-	X509_REQ *req = NULL;
+	struct hsm_key *cur;
 	json_t *o = NULL;
-	char *pin = NULL, *d = NULL, mk[CONF_NAME_MAX + 16];
+	char *d = NULL, mk[CONF_NAME_MAX + 16];
 	int r, slot;
 
 	if ((r = issuer_plan(ca, issuer, &p)) != LY_OK)
@@ -532,20 +545,7 @@ ca_issuer_rollover_csr(struct ca *ca, const char *issuer, const char *out,
 	if ((r = ca_key_get(ca, slot, &cur)) != LY_OK)
 		goto out;
 	issuer_plan_conf(&p, &cc);
-	if ((r = ca_pin_load(&cc, &pin)) != LY_OK ||
-	    (r = ca_keygen(ca, &cc, pin, &pub)) != LY_OK ||
-	    (r = hsm_key_open(cc.key_uri, pin, cc.rsa_padding, &key)) !=
-	    LY_OK || (r = cert_name_parse(cc.subject, &subject)) != LY_OK)
-		goto out;
-	r = LY_ERR_INTERNAL;
-	if ((req = X509_REQ_new()) == NULL || !X509_REQ_set_version(req, 0) ||
-	    !X509_REQ_set_subject_name(req, subject) ||
-	    !X509_REQ_set_pubkey(req, pub)) {
-		ly_log_crypto("ca_issuer_rollover_csr");
-		goto out;
-	}
-	if ((r = hsm_sign(key, hsm_sign_x509_req, req)) != LY_OK ||
-	    (r = req_write_pem(out, req)) != LY_OK)
+	if ((r = key_csr(ca, &cc, out, "ca_issuer_rollover_csr")) != LY_OK)
 		goto out;
 	o = json_pack("{s:s, s:i, s:s, s:s, s:s}", "name", p.name, "gen",
 	    (int)p.gen, "key", cc.key_uri, "subject", cc.subject, "csr", out);
@@ -563,11 +563,6 @@ ca_issuer_rollover_csr(struct ca *ca, const char *issuer, const char *out,
 	r = commit_write(ca, pending_write, &a);
  out:
 	issuer_plan_clear(&p);
-	hsm_key_free(key);
-	hsm_pin_free(pin);
-	EVP_PKEY_free(pub);
-	X509_NAME_free(subject);
-	X509_REQ_free(req);
 	json_decref(o);
 	free(d);
 	return r;
